@@ -1,0 +1,40 @@
+# Two entry points: `make demo` and `make test`. Each sets itself up from nothing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint unit integration stack schemas bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/stream-app demo $(DEMO_ARGS)
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check stream_app tests
+	$(BIN)/ruff format --check stream_app tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+stack: $(STAMP)
+	$(BIN)/stream-app stack
+
+schemas: $(STAMP)
+	$(BIN)/stream-app schemas write
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .stream-app-data test-artifacts
