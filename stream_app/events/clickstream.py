@@ -1,0 +1,76 @@
+"""Clickstream events: what a customer does in the shop or app."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from stream_app.events.base import Category, CustomerEvent, Identifier, ItemId, Money
+
+
+class ClickEvent(CustomerEvent):
+    """Base of clickstream events: optionally tied to a session."""
+
+    session_id: Identifier | None = None
+
+
+class PageView(ClickEvent):
+    type: Literal["page_view"]
+    path: Annotated[str, StringConstraints(max_length=2048)]
+    referrer: Annotated[str, StringConstraints(max_length=2048)] | None = None
+
+
+class ProductView(ClickEvent):
+    type: Literal["product_view"]
+    item_id: ItemId
+    category: Category
+    price: Money
+    brand: Category | None = None
+
+
+class Search(ClickEvent):
+    type: Literal["search"]
+    query: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class AddToCart(ClickEvent):
+    type: Literal["add_to_cart"]
+    item_id: ItemId
+    category: Category
+    price: Money
+    quantity: Annotated[int, Field(ge=1, le=10_000)] = 1
+
+
+class RemoveFromCart(ClickEvent):
+    type: Literal["remove_from_cart"]
+    item_id: ItemId
+    quantity: Annotated[int, Field(ge=1, le=10_000)] = 1
+
+
+class CheckoutStart(ClickEvent):
+    type: Literal["checkout_start"]
+    cart_value: Money | None = None
+
+
+class AppOpen(ClickEvent):
+    type: Literal["app_open"]
+    platform: Literal["ios", "android", "web"] | None = None
+
+
+class SessionStart(ClickEvent):
+    type: Literal["session_start"]
+    platform: Literal["ios", "android", "web"] | None = None
+
+
+ClickstreamEvent = Annotated[
+    PageView
+    | ProductView
+    | Search
+    | AddToCart
+    | RemoveFromCart
+    | CheckoutStart
+    | AppOpen
+    | SessionStart,
+    Field(discriminator="type"),
+]

@@ -1,0 +1,47 @@
+"""The outbound decision record consumed by notification services."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, StringConstraints
+
+from stream_app.events.base import (
+    SCHEMA_VERSION,
+    Category,
+    Channel,
+    Contract,
+    CustomerId,
+    Identifier,
+    ItemId,
+    Money,
+)
+
+
+class ContentItem(Contract):
+    item_id: ItemId
+    category: Category | None = None
+    price: Money | None = None
+    quantity: Annotated[int, Field(ge=1)] = 1
+
+
+class Content(Contract):
+    template: Identifier = Field(description="Message template the notification service renders.")
+    items: list[ContentItem] = Field(default_factory=list)
+
+
+class Decision(Contract):
+    """What to send, to whom, on which channel, when, and why."""
+
+    type: Literal["decision"] = "decision"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    decision_id: Identifier = Field(description="Deterministic: one trigger never yields two ids.")
+    customer_id: CustomerId
+    campaign_id: Identifier
+    channel: Channel
+    content: Content
+    decided_at: AwareDatetime
+    send_at: AwareDatetime
+    expires_at: AwareDatetime
+    trigger_event_id: Identifier | None = None
+    explanation: Annotated[str, StringConstraints(max_length=500)]

@@ -1,0 +1,124 @@
+"""Turn one Kafka record's bytes into events, or into reasons for rejecting them.
+
+Pure: no I/O, the clock is a parameter. A record holds one event object or an
+envelope ``{"events": [...]}``; each envelope member is judged on its own, so
+one bad event never sinks its neighbours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from stream_app.events.deadletter import RejectReason
+from stream_app.events.registry import EVENT_ADAPTERS, Event, Stream
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeLimits:
+    """Bounds a record must respect; set from ``Settings``."""
+
+    max_record_bytes: int
+    max_events_per_record: int
+    max_event_age: timedelta
+    max_future_skew: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why (part of) a record was refused; ``index`` is the envelope position, if any."""
+
+    reason: RejectReason
+    detail: str
+    index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """The good events of a record and the rejections of the rest."""
+
+    events: list[Event]
+    rejections: list[Rejection]
+
+
+def decode_record(stream: Stream, raw: bytes, limits: DecodeLimits, now: datetime) -> Decoded:
+    """Decode and validate one record.
+
+    >>> from datetime import UTC, datetime, timedelta
+    >>> lim = DecodeLimits(1024, 10, timedelta(days=1), timedelta(minutes=5))
+    >>> now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    >>> ev = b'{"type":"app_open","event_id":"e1","customer_id":"c1",'
+    >>> ev += b'"event_time":"2026-01-01T11:59:00Z"}'
+    >>> d = decode_record(Stream.CLICKSTREAM, ev, lim, now)
+    >>> (len(d.events), d.rejections)
+    (1, [])
+    >>> decode_record(Stream.CLICKSTREAM, b"\\xff", lim, now).rejections[0].reason.value
+    'undecodable'
+    """
+    if len(raw) > limits.max_record_bytes:
+        return _reject(RejectReason.OVERSIZED, f"{len(raw)} bytes > {limits.max_record_bytes}")
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return _reject(RejectReason.UNDECODABLE, f"not JSON: {exc.msg}")
+    if not isinstance(payload, dict):
+        return _reject(RejectReason.INVALID_SHAPE, "a record is a JSON object")
+    if "events" in payload and "type" not in payload:
+        members = payload["events"]
+        if set(payload) != {"events"} or not isinstance(members, list) or not members:
+            return _reject(RejectReason.INVALID_SHAPE, "an envelope is {'events': [non-empty]}")
+        if len(members) > limits.max_events_per_record:
+            return _reject(
+                RejectReason.ENVELOPE_TOO_LARGE,
+                f"{len(members)} events > {limits.max_events_per_record}",
+            )
+        indexed: list[tuple[int | None, Any]] = list(enumerate(members))
+    else:
+        indexed = [(None, payload)]
+    events: list[Event] = []
+    rejections: list[Rejection] = []
+    for index, member in indexed:
+        outcome = _validate(stream, member, limits, now)
+        if isinstance(outcome, tuple):
+            rejections.append(Rejection(outcome[0], outcome[1], index))
+        else:
+            events.append(outcome)
+    return Decoded(events, rejections)
+
+
+def _reject(reason: RejectReason, detail: str) -> Decoded:
+    return Decoded([], [Rejection(reason, detail)])
+
+
+def _validate(
+    stream: Stream, member: Any, limits: DecodeLimits, now: datetime
+) -> Event | tuple[RejectReason, str]:
+    if not isinstance(member, dict):
+        return RejectReason.INVALID_SHAPE, "an event is a JSON object"
+    try:
+        event: Event = EVENT_ADAPTERS[stream].validate_python(member)
+    except ValidationError as exc:
+        return _classify(exc)
+    if event.event_time < now - limits.max_event_age:
+        return RejectReason.EVENT_TIME_TOO_OLD, f"older than {limits.max_event_age}"
+    if event.event_time > now + limits.max_future_skew:
+        return RejectReason.EVENT_TIME_IN_FUTURE, f"more than {limits.max_future_skew} ahead"
+    return event
+
+
+def _classify(exc: ValidationError) -> tuple[RejectReason, str]:
+    """Map a pydantic error to a reason; the detail never echoes input values (PII)."""
+    errors = exc.errors(include_input=False, include_url=False, include_context=False)
+    kinds = {err["type"] for err in errors}
+    if "union_tag_not_found" in kinds:
+        return RejectReason.MISSING_EVENT_TYPE, "field 'type' is missing"
+    if "union_tag_invalid" in kinds:
+        return RejectReason.UNKNOWN_EVENT_TYPE, "event type not carried by this topic"
+    detail = "; ".join(
+        f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in errors[:5]
+    )
+    return RejectReason.SCHEMA_VIOLATION, detail

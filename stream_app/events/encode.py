@@ -1,0 +1,32 @@
+"""Serialize events and decisions for Kafka (orjson), and pick their record key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+
+def event_dict(event: BaseModel) -> dict[str, Any]:
+    """The JSON-ready dict of a contract model; absent optional fields are omitted."""
+    return event.model_dump(mode="json", exclude_none=True)
+
+
+def encode(event: BaseModel) -> bytes:
+    """One event (or decision, or dead letter) as a record value."""
+    return orjson.dumps(event_dict(event))
+
+
+def encode_envelope(events: Sequence[BaseModel]) -> bytes:
+    """Many events as one envelope record value: ``{"events": [...]}``."""
+    return orjson.dumps({"events": [event_dict(event) for event in events]})
+
+
+def record_key(event: BaseModel) -> bytes:
+    """Records are keyed by customer; device-only sensor events by device until re-keyed."""
+    key = getattr(event, "customer_id", None) or getattr(event, "device_id", None)
+    if not key:
+        raise ValueError("event has neither customer_id nor device_id")
+    return str(key).encode()

@@ -1,0 +1,49 @@
+"""Identity and consent events.
+
+Contact handles (email, phone, device ids) arrive raw from producers and are
+pseudonymized by the worker before anything is stored; ``repr=False`` keeps
+them out of logs and tracebacks.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, field_validator
+
+from stream_app.events.base import Channel, CustomerEvent, Identifier
+
+Handle = Annotated[str, StringConstraints(min_length=3, max_length=320)]
+
+
+class Traits(CustomerEvent):
+    type: Literal["traits"]
+    timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Berlin.")
+    locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}([-_][A-Za-z]{2,4})?$")] | None = (
+        None
+    )
+    birth_year: Annotated[int, Field(ge=1900, le=2100)] | None = None
+    gender: Literal["female", "male", "diverse", "undisclosed"] | None = None
+    email: Handle | None = Field(default=None, repr=False)
+    phone: Handle | None = Field(default=None, repr=False)
+    device_ids: Annotated[list[Identifier], Field(max_length=20)] = Field(
+        default_factory=list, repr=False
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None and value not in zoneinfo.available_timezones():
+            raise ValueError("unknown IANA time zone")
+        return value
+
+
+class Consent(CustomerEvent):
+    type: Literal["consent"]
+    channel: Channel
+    opted_in: bool
+    source: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+IdentityEvent = Annotated[Traits | Consent, Field(discriminator="type")]

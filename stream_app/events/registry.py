@@ -1,0 +1,59 @@
+"""Which events each inbound stream carries, and the envelope that batches them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from stream_app.events.clickstream import ClickstreamEvent
+from stream_app.events.feedback import FeedbackEvent
+from stream_app.events.identity import IdentityEvent
+from stream_app.events.purchase import PurchaseEvent
+from stream_app.events.sensor import SensorReading
+
+Event = ClickstreamEvent | PurchaseEvent | SensorReading | IdentityEvent | FeedbackEvent
+
+E = TypeVar("E")
+
+
+class Stream(StrEnum):
+    """Kinds of inbound stream; each maps to one topic (see ``TopicNames``)."""
+
+    CLICKSTREAM = "clickstream"
+    PURCHASE = "purchase"
+    SENSOR = "sensor"
+    IDENTITY = "identity"
+    FEEDBACK = "feedback"
+
+
+class Envelope(BaseModel, Generic[E]):
+    """Many events in one Kafka record: amortizes the per-record cost of Kafka and Faust."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    events: Annotated[list[E], Field(min_length=1)]
+
+
+STREAM_EVENTS: dict[Stream, Any] = {
+    Stream.CLICKSTREAM: ClickstreamEvent,
+    Stream.PURCHASE: PurchaseEvent,
+    Stream.SENSOR: SensorReading,
+    Stream.IDENTITY: IdentityEvent,
+    Stream.FEEDBACK: FeedbackEvent,
+}
+
+#: One validator per stream, built once (building TypeAdapters is not cheap).
+EVENT_ADAPTERS: dict[Stream, TypeAdapter[Any]] = {
+    stream: TypeAdapter(union) for stream, union in STREAM_EVENTS.items()
+}
+
+
+def record_schema(stream: Stream) -> dict[str, Any]:
+    """JSON Schema of one record on ``stream``: a single event or an envelope of them."""
+    union = STREAM_EVENTS[stream]
+    adapter: TypeAdapter[Any] = TypeAdapter(union | Envelope[union])  # type: ignore[valid-type]
+    schema = adapter.json_schema()
+    schema["title"] = f"{stream.value} record"
+    return schema
