@@ -1,0 +1,23 @@
+"""Time as a dependency: code that needs "now" takes a ``Clock``; tests pass a fixed one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The system clock, always timezone-aware (UTC)."""
+    return datetime.now(UTC)
+
+
+def to_ms(moment: datetime) -> int:
+    """Epoch milliseconds of an aware datetime (the unit of every stored timestamp)."""
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    """Aware UTC datetime of epoch milliseconds."""
+    return datetime.fromtimestamp(ms / 1000, UTC)
