@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import typer
 
+from stream_app.cli.schemas import schemas_app
+from stream_app.cli.worker import topics_app, worker
+
 app = typer.Typer(
     name="stream-app",
     help="Real-time precision-marketing engine: events in, profiles in Redis, decisions out.",
     no_args_is_help=True,
     add_completion=False,
 )
+app.command()(worker)
+app.add_typer(topics_app, name="topics")
+app.add_typer(schemas_app, name="schemas")
 
 
 def main() -> None:

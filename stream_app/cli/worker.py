@@ -1,0 +1,50 @@
+"""``stream-app worker`` and ``stream-app topics create``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import typer
+
+from stream_app.settings import DEV_PSEUDONYM_SECRET, Settings
+from stream_app.streaming.topics import ensure_topics
+
+topics_app = typer.Typer(help="Manage the engine's Kafka topics.", no_args_is_help=True)
+
+
+def worker() -> None:
+    """Run a stream worker (Faust): ingest events, keep profiles, emit decisions."""
+    settings = Settings()
+    if (
+        settings.pseudonym_secret.get_secret_value() == DEV_PSEUDONYM_SECRET
+        and not settings.allow_dev_secret
+    ):
+        raise typer.BadParameter(
+            "set STREAM_APP_PSEUDONYM_SECRET (or STREAM_APP_ALLOW_DEV_SECRET=true for local use)"
+        )
+    logging.basicConfig(level=settings.log_level.upper().replace("WARN", "WARNING"))
+    asyncio.run(ensure_topics(settings))
+    run_worker(settings)
+
+
+def run_worker(settings: Settings) -> None:
+    """Start Faust in this process until it is stopped (SIGINT/SIGTERM)."""
+    import uvloop
+    from faust import Worker
+
+    from stream_app.streaming.app import create_worker_app
+
+    uvloop.install()
+    app = create_worker_app(settings)
+    Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create every topic the engine uses (existing ones are left alone)."""
+    settings = Settings()
+    created = asyncio.run(ensure_topics(settings))
+    for name in settings.topics.all():
+        state = "created" if name in created else "exists"
+        typer.echo(f"{name:28} {state}  (partitions: {settings.topic_partitions})")

@@ -1,0 +1,95 @@
+"""Durable scheduled checks in Redis: a due-time sorted set drained by leases.
+
+A check is claimed (moved to ``inflight`` with a lease), evaluated, and
+settled; a worker that dies mid-way leaves the lease to expire and another
+claim picks the check up again. Emitted decision ids are remembered per
+customer, so a retried check never emits the same decision twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from stream_app.storage.keys import Keys
+from stream_app.storage.scripts import load_script
+
+
+@dataclass
+class Settlement:
+    """How claimed checks ended: emitted decisions, re-armed checks, and finished ones."""
+
+    finished: list[str] = field(default_factory=list)
+    rescheduled: dict[str, int] = field(default_factory=dict)
+    emitted: list[tuple[str, str]] = field(default_factory=list)
+
+
+class ScheduleStore:
+    def __init__(self, client: Redis, keys: Keys, *, sent_ttl_s: int) -> None:
+        self._client = client
+        self._keys = keys
+        self._sent_ttl_s = sent_ttl_s
+        self._claim = load_script(client, "claim_due")
+
+    async def claim(self, now_ms: int, limit: int, lease_ms: int) -> list[str]:
+        """Claim up to ``limit`` due checks (members like ``cart:<customer>``)."""
+        members = await self._claim(
+            keys=[self._keys.due(), self._keys.inflight()], args=[now_ms, limit, lease_ms]
+        )
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+
+    async def already_emitted(self, decisions: Sequence[tuple[str, str]]) -> list[bool]:
+        """For each (customer, decision id): was it emitted before?"""
+        if not decisions:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for customer_id, decision_id in decisions:
+            pipe.hexists(self._keys.sent(customer_id), decision_id)
+        return [bool(found) for found in await pipe.execute()]
+
+    async def settle(self, settlement: Settlement, now_ms: int) -> None:
+        """Record emitted decisions, re-arm checks, release leases: one pipeline."""
+        keys = self._keys
+        pipe = self._client.pipeline(transaction=False)
+        for customer_id, decision_id in settlement.emitted:
+            pipe.hset(keys.sent(customer_id), decision_id, now_ms)
+            pipe.expire(keys.sent(customer_id), self._sent_ttl_s)
+        released = [*settlement.finished, *settlement.rescheduled]
+        if released:
+            pipe.zrem(keys.inflight(), *released)
+        if settlement.rescheduled:
+            pipe.zadd(keys.due(), settlement.rescheduled, gt=True)
+        await pipe.execute()
+
+    async def depth(self) -> tuple[int, int]:
+        """(scheduled, in flight) counts, for progress and metrics."""
+        pipe = self._client.pipeline(transaction=False)
+        pipe.zcard(self._keys.due())
+        pipe.zcard(self._keys.inflight())
+        due, inflight = await pipe.execute()
+        return int(due), int(inflight)
+
+
+class StatsStore:
+    """Engine-wide counters shared by all workers (for the demo and operators)."""
+
+    def __init__(self, client: Redis, keys: Keys) -> None:
+        self._client = client
+        self._keys = keys
+
+    async def add(self, counters: Mapping[str, int]) -> None:
+        nonzero = {name: n for name, n in counters.items() if n}
+        if not nonzero:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for name, n in nonzero.items():
+            pipe.hincrby(self._keys.stats(), name, n)
+        await pipe.execute()
+
+    async def read(self) -> dict[str, int]:
+        raw = await self._client.hgetall(self._keys.stats())
+        return {
+            (k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()
+        }

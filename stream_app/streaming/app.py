@@ -1,0 +1,141 @@
+"""The Faust worker: thin wiring of the ingest agent and the decision timer.
+
+Faust's cost is per Kafka record, so the agent takes records in batches and
+hands each batch to ``IngestProcessor`` (one Redis pipeline per batch); the
+agent runs with ``concurrency=1`` so an offset is never committed past a
+record still being processed (faust-streaming #606).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from redis.asyncio import Redis
+
+from stream_app.clock import Clock, utc_now
+from stream_app.decisions.cart_abandonment import CartPolicy
+from stream_app.events.decode import DecodeLimits
+from stream_app.events.registry import Stream
+from stream_app.profiles.fold import FoldConfig
+from stream_app.settings import Settings
+from stream_app.storage.keys import Keys
+from stream_app.storage.profiles import ProfileStore
+from stream_app.storage.schedule import ScheduleStore, StatsStore
+from stream_app.streaming.ingest import IngestConfig, IngestProcessor, RawRecord
+from stream_app.streaming.publisher import FaustPublisher
+from stream_app.streaming.retry import RedisRetry
+from stream_app.streaming.scheduler import CartScheduler
+
+
+def faust_app(settings: Settings) -> Any:
+    """A Faust app tuned to join its group and be ready within seconds."""
+    return faust.App(
+        settings.app_id,
+        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
+        datadir=settings.data_dir,
+        web_enabled=False,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,
+        table_standby_replicas=0,
+        broker_session_timeout=settings.broker_session_timeout_s,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
+        broker_rebalance_timeout=settings.broker_rebalance_timeout_s,
+        broker_commit_every=settings.broker_commit_every,
+        broker_commit_interval=settings.broker_commit_interval_s,
+        producer_acks=-1,
+        producer_linger_ms=1,
+        producer_max_request_size=max(1_048_576, settings.dlq_max_original_bytes * 2),
+    )
+
+
+def stream_of_topic(settings: Settings) -> dict[str, Stream]:
+    topics = settings.topics
+    return {
+        topics.clickstream: Stream.CLICKSTREAM,
+        topics.purchase: Stream.PURCHASE,
+        topics.sensor: Stream.SENSOR,
+        topics.identity: Stream.IDENTITY,
+        topics.feedback: Stream.FEEDBACK,
+    }
+
+
+def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
+    """The worker's Faust app with its agent and timer registered."""
+    app = faust_app(settings)
+    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    keys = Keys(settings.key_prefix)
+    profiles = ProfileStore(
+        redis,
+        keys,
+        dedupe_window_ms=int(settings.dedupe_window.total_seconds() * 1000),
+        profile_ttl_s=int(settings.profile_ttl.total_seconds()),
+    )
+    stats = StatsStore(redis, keys)
+    publisher = FaustPublisher(app)
+    retry = RedisRetry(settings.redis_retry_max_s)
+    fold_config = FoldConfig(
+        pseudonym_secret=settings.pseudonym_secret.get_secret_value().encode(),
+        cart_abandon_delay=settings.cart_abandon_delay,
+    )
+    ingest = IngestProcessor(
+        IngestConfig(
+            streams=stream_of_topic(settings),
+            deadletter_topic=settings.topics.deadletter,
+            limits=DecodeLimits(
+                max_record_bytes=settings.max_record_bytes,
+                max_events_per_record=settings.max_events_per_record,
+                max_event_age=settings.max_event_age,
+                max_future_skew=settings.max_event_future_skew,
+            ),
+            fold=fold_config,
+            dlq_keep_bytes=settings.dlq_max_original_bytes,
+        ),
+        profiles,
+        stats,
+        publisher,
+        clock,
+        retry,
+    )
+    scheduler = CartScheduler(
+        policy=CartPolicy(delay=settings.cart_abandon_delay, decision_ttl=settings.decision_ttl),
+        decisions_topic=settings.topics.decisions,
+        batch=settings.scheduler_batch,
+        lease_ms=int(settings.scheduler_lease.total_seconds() * 1000),
+        profiles=profiles,
+        schedule=ScheduleStore(
+            redis, keys, sent_ttl_s=int(settings.dedupe_window.total_seconds())
+        ),
+        stats=stats,
+        publisher=publisher,
+        clock=clock,
+        retry=retry,
+    )
+
+    inbound = app.topic(*settings.topics.inbound(), key_serializer="raw", value_serializer="raw")
+
+    @app.agent(inbound, concurrency=1)
+    async def ingest_agent(stream: Any) -> None:
+        async for events in stream.take_events(
+            settings.batch_max_records, within=settings.batch_within_s
+        ):
+            await ingest.process(
+                [
+                    RawRecord(
+                        e.message.topic,
+                        e.message.partition,
+                        e.message.offset,
+                        e.message.key,
+                        e.message.value,
+                    )
+                    for e in events
+                ]
+            )
+
+    @app.timer(settings.scheduler_interval_s)
+    async def drain_due_checks() -> None:
+        await scheduler.tick()
+
+    return app

@@ -1,0 +1,37 @@
+"""Creating the engine's topics (``stream-app topics create`` and worker start-up)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from stream_app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create every missing topic with the configured partitions; returns those created."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.app_id}-admin"
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in settings.topics.all() if name not in existing]
+        if missing:
+            await admin.create_topics(
+                [
+                    NewTopic(
+                        name=name,
+                        num_partitions=settings.topic_partitions,
+                        replication_factor=settings.topic_replication,
+                    )
+                    for name in missing
+                ]
+            )
+            log.info("created topics %s", missing)
+        return missing
+    finally:
+        await admin.close()
