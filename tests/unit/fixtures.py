@@ -1,0 +1,28 @@
+"""Builders shared by the unit tests: valid events with sensible defaults."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from stream_app.events.decode import DecodeLimits
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+LIMITS = DecodeLimits(
+    max_record_bytes=64_000,
+    max_events_per_record=50,
+    max_event_age=timedelta(days=7),
+    max_future_skew=timedelta(minutes=5),
+)
+
+
+def event(type_: str, *, at: datetime = NOW, **fields: Any) -> dict[str, Any]:
+    """A JSON-ready event dict of ``type_`` for customer ``c-1``."""
+    base: dict[str, Any] = {
+        "type": type_,
+        "event_id": fields.pop("event_id", f"e-{type_}"),
+        "event_time": at.isoformat(),
+    }
+    if "customer_id" not in fields and "device_id" not in fields:
+        base["customer_id"] = "c-1"
+    return base | fields
