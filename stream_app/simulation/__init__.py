@@ -1,1 +1,1 @@
-"""simulation package."""
+"""Synthetic customers, catalog, event stream and notification feedback. Pure: no I/O."""
