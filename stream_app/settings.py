@@ -50,7 +50,9 @@ class Settings(BaseSettings):
     data_dir: str = Field(default=".stream-app-data", description="Faust local state directory.")
     batch_max_records: int = Field(default=500, ge=1, description="Records per processing batch.")
     batch_within_s: float = Field(default=0.05, gt=0, description="Max wait to fill a batch.")
-    max_record_bytes: int = Field(default=1_048_576, ge=1024, description="Larger records go to DLQ.")
+    max_record_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Larger records go to DLQ."
+    )
     max_events_per_record: int = Field(default=1000, ge=1)
     dlq_max_original_bytes: int = Field(
         default=65_536, ge=0, description="Original bytes kept in a dead letter (rest truncated)."
@@ -87,3 +89,17 @@ class Settings(BaseSettings):
     scheduler_lease: timedelta = Field(
         default=timedelta(seconds=60), description="Claimed but unfinished checks retry after."
     )
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``STREAM_APP_*`` variables, to configure a child process."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump(mode="json").items():
+            if isinstance(value, dict):
+                for sub, sub_value in value.items():
+                    env[f"STREAM_APP_{name.upper()}__{sub.upper()}"] = str(sub_value)
+            else:
+                env[f"STREAM_APP_{name.upper()}"] = (
+                    str(value).lower() if isinstance(value, bool) else str(value)
+                )
+        env["STREAM_APP_PSEUDONYM_SECRET"] = self.pseudonym_secret.get_secret_value()
+        return env

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from stream_app.cli.demo import demo
 from stream_app.cli.schemas import schemas_app
+from stream_app.cli.simulate import simulate
+from stream_app.cli.stack import stack
 from stream_app.cli.worker import topics_app, worker
 
 app = typer.Typer(
@@ -13,7 +16,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.command(help="Start only the embedded Kafka (Tansu) and Redis servers and wait.")(stack)
 app.command()(worker)
+app.command()(simulate)
+app.command()(demo)
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 

@@ -78,7 +78,6 @@ def judge_cart(snapshot: CartSnapshot, policy: CartPolicy, now: datetime) -> Out
         return Reschedule(newest.added_ms + delay_ms)
     if snapshot.consent is not True:
         return Suppress("no_consent")
-    idle_min = (to_ms(now) - newest.added_ms) // 60_000
     count = sum(line.quantity for line in open_lines)
     decision = Decision(
         decision_id=decision_id(CAMPAIGN_ID, snapshot.customer_id, newest.event_id),
@@ -102,8 +101,22 @@ def judge_cart(snapshot: CartSnapshot, policy: CartPolicy, now: datetime) -> Out
         expires_at=now + policy.decision_ttl,
         trigger_event_id=newest.event_id,
         explanation=(
-            f"cart of {count} item{'s' if count != 1 else ''} idle {idle_min} min "
+            f"cart of {count} item{'s' if count != 1 else ''} idle "
+            f"{_duration(to_ms(now) - newest.added_ms)} "
             f"since {from_ms(newest.added_ms):%Y-%m-%d %H:%M} UTC; no checkout or order since"
         ),
     )
     return Emit(decision)
+
+
+def _duration(ms: int) -> str:
+    """Human span for explanations.
+
+    >>> _duration(8_000), _duration(45 * 60_000), _duration(200 * 60_000)
+    ('8 s', '45 min', '3 h 20 min')
+    """
+    seconds = ms // 1000
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 #: Identifiers are opaque tokens. They become part of Redis keys (inside a
 #: ``{...}`` hash tag), so braces, spaces and '@' (emails as ids) are refused.
-Identifier = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
-]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")]
 CustomerId = Identifier
 ItemId = Identifier
 Category = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -18,7 +16,7 @@ Money = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Channel = Literal["push", "email", "sms", "in_app"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 
 class Contract(BaseModel):

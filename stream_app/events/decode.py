@@ -39,10 +39,14 @@ class Rejection:
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    """The good events of a record and the rejections of the rest."""
+    """The good events of a record, each with its envelope position, and the rejections."""
 
-    events: list[Event]
+    located: list[tuple[int | None, Event]]
     rejections: list[Rejection]
+
+    @property
+    def events(self) -> list[Event]:
+        return [event for _, event in self.located]
 
 
 def decode_record(stream: Stream, raw: bytes, limits: DecodeLimits, now: datetime) -> Decoded:
@@ -79,15 +83,15 @@ def decode_record(stream: Stream, raw: bytes, limits: DecodeLimits, now: datetim
         indexed: list[tuple[int | None, Any]] = list(enumerate(members))
     else:
         indexed = [(None, payload)]
-    events: list[Event] = []
+    located: list[tuple[int | None, Event]] = []
     rejections: list[Rejection] = []
     for index, member in indexed:
         outcome = _validate(stream, member, limits, now)
         if isinstance(outcome, tuple):
             rejections.append(Rejection(outcome[0], outcome[1], index))
         else:
-            events.append(outcome)
-    return Decoded(events, rejections)
+            located.append((index, outcome))
+    return Decoded(located, rejections)
 
 
 def _reject(reason: RejectReason, detail: str) -> Decoded:

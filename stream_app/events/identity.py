@@ -16,13 +16,16 @@ from stream_app.events.base import Channel, CustomerEvent, Identifier
 
 Handle = Annotated[str, StringConstraints(min_length=3, max_length=320)]
 
+#: Read once: listing the zone database per event costs milliseconds.
+KNOWN_ZONES: frozenset[str] = frozenset(zoneinfo.available_timezones())
+
 
 class Traits(CustomerEvent):
     type: Literal["traits"]
     timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Berlin.")
-    locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}([-_][A-Za-z]{2,4})?$")] | None = (
-        None
-    )
+    locale: (
+        Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}([-_][A-Za-z]{2,4})?$")] | None
+    ) = None
     birth_year: Annotated[int, Field(ge=1900, le=2100)] | None = None
     gender: Literal["female", "male", "diverse", "undisclosed"] | None = None
     email: Handle | None = Field(default=None, repr=False)
@@ -34,7 +37,7 @@ class Traits(CustomerEvent):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None and value not in zoneinfo.available_timezones():
+        if value is not None and value not in KNOWN_ZONES:
             raise ValueError("unknown IANA time zone")
         return value
 

@@ -105,7 +105,9 @@ class ProfileStore:
             for token in update.device_tokens:
                 pipe.set(keys.device(token), update.customer_id, ex=self._profile_ttl_s)
             if update.cart_check_due_ms is not None:
-                pipe.zadd(keys.due(), {f"cart:{update.customer_id}": update.cart_check_due_ms}, gt=True)
+                pipe.zadd(
+                    keys.due(), {f"cart:{update.customer_id}": update.cart_check_due_ms}, gt=True
+                )
         results = await pipe.execute()
         return [int(result) for result in results[: len(updates)]]
 

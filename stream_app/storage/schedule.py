@@ -90,6 +90,4 @@ class StatsStore:
 
     async def read(self) -> dict[str, int]:
         raw = await self._client.hgetall(self._keys.stats())
-        return {
-            (k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()
-        }
+        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}

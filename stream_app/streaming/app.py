@@ -105,9 +105,7 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         batch=settings.scheduler_batch,
         lease_ms=int(settings.scheduler_lease.total_seconds() * 1000),
         profiles=profiles,
-        schedule=ScheduleStore(
-            redis, keys, sent_ttl_s=int(settings.dedupe_window.total_seconds())
-        ),
+        schedule=ScheduleStore(redis, keys, sent_ttl_s=int(settings.dedupe_window.total_seconds())),
         stats=stats,
         publisher=publisher,
         clock=clock,

@@ -13,13 +13,14 @@ import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from stream_app.clock import Clock, to_ms
 from stream_app.events.deadletter import DeadLetter, RejectReason
 from stream_app.events.decode import DecodeLimits, decode_record
 from stream_app.events.encode import encode
 from stream_app.events.registry import Event, Stream
-from stream_app.events.sensor import SensorEvent
+from stream_app.events.sensor import SensorEvent, SensorReading
 from stream_app.profiles.fold import FoldConfig, fold
 from stream_app.profiles.ops import ProfileUpdate
 from stream_app.profiles.pseudonym import pseudonymize
@@ -71,74 +72,91 @@ class IngestProcessor:
     async def process(self, records: Sequence[RawRecord]) -> Counter[str]:
         """Apply one batch; returns the counters it added to the engine stats."""
         now = self._clock()
-        counters: Counter[str] = Counter()
-        dead: list[DeadLetter] = []
+        batch = _Batch(now, self._config.dlq_keep_bytes)
         located: list[tuple[RawRecord, int | None, Event]] = []
-
-        def reject(record: RawRecord, reason: RejectReason, detail: str, index: int | None) -> None:
-            counters[f"dead_letters:{reason.value}"] += 1
-            dead.append(
-                DeadLetter.of(
-                    reason=reason,
-                    detail=detail,
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    index=index,
-                    raw=record.value or b"",
-                    keep_bytes=self._config.dlq_keep_bytes,
-                    at=now,
-                )
-            )
-
         for record in records:
-            counters["records_in"] += 1
+            batch.counters["records_in"] += 1
             stream = self._config.streams[record.topic]
             decoded = decode_record(stream, record.value or b"", self._config.limits, now)
             for rejection in decoded.rejections:
-                reject(record, rejection.reason, rejection.detail, rejection.index)
-            for index, event in enumerate(decoded.events):
-                counters[f"events_in:{stream.value}"] += 1
-                envelope_index = index if len(decoded.events) + len(decoded.rejections) > 1 else None
-                located.append((record, envelope_index, event))
+                batch.reject(record, rejection.reason, rejection.detail, rejection.index)
+            batch.counters[f"events_in:{stream.value}"] += len(decoded.located)
+            located.extend((record, index, event) for index, event in decoded.located)
 
-        owners = await self._resolve_devices([event for _, _, event in located])
         updates: list[ProfileUpdate] = []
+        device_only: list[tuple[RawRecord, int | None, SensorReading]] = []
         for record, index, event in located:
-            customer_id = owners.get(id(event))
-            if customer_id is None:
-                reject(record, RejectReason.UNKNOWN_DEVICE, "device not linked to a customer", index)
-                continue
-            updates.append(fold(event, customer_id, self._config.fold))
+            if isinstance(event, SensorEvent) and event.customer_id is None:
+                device_only.append((record, index, event))
+            else:
+                updates.append(fold(event, _customer(event), self._config.fold))
+        # Devices linked by traits earlier in this very batch count as known.
+        linked = {token: u.customer_id for u in updates for token in u.device_tokens}
+        owners = await self._device_owners([event for _, _, event in device_only], linked)
+        for (record, index, sensed), owner in zip(device_only, owners, strict=True):
+            if owner is None:
+                batch.reject(record, RejectReason.UNKNOWN_DEVICE, "device not linked", index)
+            else:
+                updates.append(fold(sensed, owner, self._config.fold))
 
+        counters = batch.counters
         if updates:
             outcomes = await self._retry(lambda: self._profiles.apply(updates, to_ms(now)))
             for outcome in outcomes:
                 counters["events_duplicate" if outcome == DUPLICATE else "events_applied"] += 1
                 counters["profiles_created"] += outcome == CREATED
-        if dead:
+        if batch.dead:
             topic = self._config.deadletter_topic
-            await self._publisher.publish([OutRecord(topic, None, encode(d)) for d in dead])
-            log.warning("dead-lettered %d record(s): %s", len(dead), _reasons(counters))
+            await self._publisher.publish([OutRecord(topic, None, encode(d)) for d in batch.dead])
+            log.warning("dead-lettered %d record(s): %s", len(batch.dead), _reasons(counters))
         await self._retry(lambda: self._stats.add(counters))
         return counters
 
-    async def _resolve_devices(self, events: Sequence[Event]) -> dict[int, str]:
-        """Customer of each event, keyed by ``id(event)``; device-only events looked up."""
-        owners: dict[int, str] = {}
-        tokens: dict[int, str] = {}
-        for event in events:
-            customer_id = getattr(event, "customer_id", None)
-            if customer_id is not None:
-                owners[id(event)] = customer_id
-            elif isinstance(event, SensorEvent) and event.device_id is not None:
-                secret = self._config.fold.pseudonym_secret
-                tokens[id(event)] = pseudonymize(secret, "device", event.device_id)
-        if tokens:
-            wanted = sorted(set(tokens.values()))
-            known = await self._retry(lambda: self._profiles.resolve_devices(wanted))
-            owners.update({key: known[t] for key, t in tokens.items() if t in known})
-        return owners
+    async def _device_owners(
+        self, events: Sequence[SensorReading], linked: Mapping[str, str]
+    ) -> list[str | None]:
+        """The customer of each device-only event: from this batch's links, else Redis."""
+        secret = self._config.fold.pseudonym_secret
+        tokens = [pseudonymize(secret, "device", event.device_id or "") for event in events]
+        wanted = sorted({token for token in tokens if token not in linked})
+        known = await self._retry(lambda: self._profiles.resolve_devices(wanted)) if wanted else {}
+        return [linked.get(token) or known.get(token) for token in tokens]
+
+
+class _Batch:
+    """Counters and dead letters collected while one batch is processed."""
+
+    def __init__(self, now: datetime, keep_bytes: int) -> None:
+        self.now = now
+        self.keep_bytes = keep_bytes
+        self.counters: Counter[str] = Counter()
+        self.dead: list[DeadLetter] = []
+
+    def reject(
+        self, record: RawRecord, reason: RejectReason, detail: str, index: int | None
+    ) -> None:
+        self.counters[f"dead_letters:{reason.value}"] += 1
+        self.dead.append(
+            DeadLetter.of(
+                reason=reason,
+                detail=detail,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                index=index,
+                raw=record.value or b"",
+                keep_bytes=self.keep_bytes,
+                at=self.now,
+            )
+        )
+
+
+def _customer(event: Event) -> str:
+    """The customer an event names (every event but a device-only sensor event has one)."""
+    customer_id = event.customer_id
+    if customer_id is None:
+        raise ValueError(f"{event.type} event {event.event_id} names no customer")
+    return customer_id
 
 
 def _reasons(counters: Counter[str]) -> str:

@@ -28,7 +28,5 @@ class FaustPublisher:
 
     async def publish(self, records: Sequence[OutRecord]) -> None:
         producer = self._app.producer
-        pending = [
-            await producer.send(r.topic, r.key, r.value, None, None, None) for r in records
-        ]
+        pending = [await producer.send(r.topic, r.key, r.value, None, None, None) for r in records]
         await asyncio.gather(*pending)

@@ -69,7 +69,9 @@ class CartScheduler:
     async def _tick_once(self) -> Counter[str]:
         now = self._clock()
         now_ms = to_ms(now)
-        claimed = await self._retry(lambda: self._schedule.claim(now_ms, self._batch, self._lease_ms))
+        claimed = await self._retry(
+            lambda: self._schedule.claim(now_ms, self._batch, self._lease_ms)
+        )
         counters: Counter[str] = Counter(checks_claimed=len(claimed))
         if not claimed:
             return counters

@@ -37,7 +37,8 @@ def test_idle_cart_yields_a_decision_with_its_items_and_why() -> None:
     decision = outcome.decision
     assert [i.item_id for i in decision.content.items] == ["a", "b"]
     assert decision.trigger_event_id == "e-2"
-    assert decision.send_at == NOW and decision.expires_at == NOW + timedelta(hours=12)
+    assert decision.send_at == NOW
+    assert decision.expires_at == NOW + timedelta(hours=12)
     assert "cart of 2 items idle 44 min" in decision.explanation
 
 
@@ -45,7 +46,9 @@ def test_same_cart_state_gives_the_same_decision_id() -> None:
     first = judge_cart(snapshot(line("a", T0)), POLICY, NOW)
     later = judge_cart(snapshot(line("a", T0)), POLICY, NOW + timedelta(minutes=5))
     other = judge_cart(snapshot(line("a", T0, "e-9")), POLICY, NOW)
-    assert isinstance(first, Emit) and isinstance(later, Emit) and isinstance(other, Emit)
+    assert isinstance(first, Emit)
+    assert isinstance(later, Emit)
+    assert isinstance(other, Emit)
     assert first.decision.decision_id == later.decision.decision_id
     assert first.decision.decision_id != other.decision.decision_id
 

@@ -1,0 +1,234 @@
+"""``stream-app demo``: the whole chain on the embedded stack, for a bounded time.
+
+Embedded Kafka (Tansu) + Redis, one real worker process, the simulator with
+feedback, a few deliberately malformed records; a live progress line and a
+final summary. Everything it starts is stopped when it ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+import typer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from redis.asyncio import Redis
+
+from stream_app.devstack.stack import EmbeddedStack
+from stream_app.devstack.workers import worker_process
+from stream_app.settings import Settings
+from stream_app.storage.keys import Keys
+from stream_app.storage.schedule import ScheduleStore, StatsStore
+from stream_app.streaming.lag import LagProbe
+from stream_app.streaming.loadgen import SimStats, run_simulation
+from stream_app.streaming.topics import ensure_topics
+
+#: Records a careless producer might send; each must end up dead-lettered.
+MALFORMED: tuple[tuple[str, bytes], ...] = (
+    ("garbage bytes", b"\x00\x01 definitely not json"),
+    (
+        "unknown event type",
+        b'{"type":"teleport","event_id":"bad-1","customer_id":"x",'
+        b'"event_time":"2026-01-01T00:00:00Z"}',
+    ),
+    ("missing fields", b'{"type":"add_to_cart","event_id":"bad-2"}'),
+    ("2 MB record", b'{"pad":"' + b"x" * 2_000_000 + b'"}'),
+)
+
+
+def demo(
+    duration: float = typer.Option(60.0, help="Seconds of simulated traffic."),
+    customers: int = typer.Option(400, help="Simulated customers."),
+    rate: float = typer.Option(400.0, help="Events per second."),
+    seed: int = typer.Option(7, help="Simulator seed (same seed, same events)."),
+    envelope_size: int = typer.Option(1, help="Events per Kafka record (1 = no envelopes)."),
+    cart_delay: float = typer.Option(8.0, help="Seconds a cart idles before a reminder."),
+) -> None:
+    """Run the whole engine on embedded servers for a while, then print a summary."""
+    with (
+        tempfile.TemporaryDirectory(prefix="stream-app-demo-") as tmp,
+        EmbeddedStack(log_dir=Path(tmp) / "logs") as stack,
+    ):
+        settings = Settings(
+            kafka_bootstrap=stack.kafka_bootstrap,
+            redis_url=stack.redis_url,
+            app_id="stream-app-demo",
+            data_dir=str(Path(tmp) / "faust"),
+            allow_dev_secret=True,
+            cart_abandon_delay=timedelta(seconds=cart_delay),
+        )
+        typer.echo(f"embedded Kafka (Tansu) at {stack.kafka_bootstrap}, Redis at {stack.redis_url}")
+        asyncio.run(ensure_topics(settings))
+        worker = worker_process(settings, Path(tmp) / "logs")
+        with worker:
+            typer.echo(f"worker pid {worker.pid} started; simulating {duration:.0f} s ...")
+            ok = asyncio.run(_run(settings, duration, customers, rate, seed, envelope_size))
+        if not ok:
+            raise typer.Exit(1)
+
+
+async def _run(
+    settings: Settings,
+    duration: float,
+    customers: int,
+    rate: float,
+    seed: int,
+    envelope_size: int,
+) -> bool:
+    redis = Redis.from_url(settings.redis_url)
+    keys = Keys(settings.key_prefix)
+    stats = StatsStore(redis, keys)
+    schedule = ScheduleStore(redis, keys, sent_ttl_s=60)
+    probe = LagProbe(settings.kafka_bootstrap, settings.app_id, settings.topics.inbound())
+    await probe.start()
+    started = time.monotonic()
+    try:
+        await _send_malformed(settings)
+        progress = _Progress(started)
+
+        async def report() -> None:
+            progress.show(await stats.read(), await probe.lag(), await schedule.depth())
+
+        def on_progress(_: SimStats) -> None:
+            reports.add(task := asyncio.ensure_future(report()))
+            task.add_done_callback(reports.discard)
+
+        reports: set[asyncio.Future[None]] = set()
+
+        sim = await run_simulation(
+            settings,
+            customers=customers,
+            rate=rate,
+            duration=duration,
+            seed=seed,
+            envelope_size=envelope_size,
+            respond_to_decisions=True,
+            on_progress=on_progress,
+        )
+        deadline = time.monotonic() + 30
+        while (lag := await probe.lag()) > 0 and time.monotonic() < deadline:
+            progress.show(await stats.read(), lag, await schedule.depth())
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(settings.scheduler_interval_s * 2)
+        final = await stats.read()
+        progress.show(final, lag, await schedule.depth(), force=True)
+        typer.echo("")
+        sample = await _sample_decision(settings)
+        _summary(sim, final, lag, sample, time.monotonic() - started)
+        return final.get("decisions_emitted", 0) > 0 and final.get("events_applied", 0) > 0
+    finally:
+        await probe.stop()
+        await redis.aclose()
+
+
+async def _send_malformed(settings: Settings) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, max_request_size=4_000_000
+    )
+    await producer.start()
+    try:
+        for _, raw in MALFORMED:
+            await producer.send_and_wait(settings.topics.clickstream, raw, key=b"demo-bad")
+    finally:
+        await producer.stop()
+
+
+async def _sample_decision(settings: Settings) -> dict[str, object] | None:
+    """The first decision on the decisions topic, to show what consumers receive."""
+    consumer = AIOKafkaConsumer(
+        settings.topics.decisions,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=3000, max_records=1)
+        for records in batches.values():
+            for record in records:
+                if record.value is not None:
+                    decoded: dict[str, object] = orjson.loads(record.value)
+                    return decoded
+        return None
+    finally:
+        await consumer.stop()
+
+
+class _Progress:
+    """One live status line (rewritten in place on a terminal, every 5 s otherwise)."""
+
+    def __init__(self, started: float) -> None:
+        self._started = started
+        self._last_events = 0
+        self._last_time = started
+        self._last_print = 0.0
+        self._tty = sys.stdout.isatty()
+
+    def show(
+        self, stats: Mapping[str, int], lag: int, depth: tuple[int, int], *, force: bool = False
+    ) -> None:
+        now = time.monotonic()
+        events = stats.get("events_applied", 0) + stats.get("events_duplicate", 0)
+        rate = (events - self._last_events) / max(now - self._last_time, 1e-6)
+        self._last_events, self._last_time = events, now
+        if not (self._tty or force or now - self._last_print >= 5):
+            return
+        self._last_print = now
+        line = (
+            f"[{now - self._started:5.0f}s] in {rate:7,.0f} ev/s | events {events:,} "
+            f"| profiles {stats.get('profiles_created', 0):,} "
+            f"| decisions {stats.get('decisions_emitted', 0):,} "
+            f"| dead letters {_dead_letters(stats):,} | lag {lag:,} | scheduled {depth[0]:,}"
+        )
+        typer.echo(f"\r{line:<120}" if self._tty else line, nl=not self._tty)
+
+
+def _dead_letters(stats: Mapping[str, int]) -> int:
+    return sum(n for name, n in stats.items() if name.startswith("dead_letters:"))
+
+
+def _summary(
+    sim: SimStats,
+    stats: Mapping[str, int],
+    lag: int,
+    sample: Mapping[str, object] | None,
+    elapsed: float,
+) -> None:
+    def grouped(prefix: str) -> str:
+        parts = [
+            f"{k.split(':', 1)[1]}={v}" for k, v in sorted(stats.items()) if k.startswith(prefix)
+        ]
+        return ", ".join(parts) or "none"
+
+    rows = [
+        ("elapsed", f"{elapsed:.0f} s"),
+        ("events sent by simulator", f"{sim.events_sent:,} in {sim.records_sent:,} records"),
+        ("events applied to profiles", f"{stats.get('events_applied', 0):,}"),
+        ("duplicates ignored", f"{stats.get('events_duplicate', 0):,}"),
+        ("profiles written", f"{stats.get('profiles_created', 0):,}"),
+        ("decisions emitted", f"{stats.get('decisions_emitted', 0):,}"),
+        ("decisions suppressed", grouped("decisions_suppressed:")),
+        ("feedback sent by simulator", f"{sim.feedback_sent:,}"),
+        ("dead letters", f"{_dead_letters(stats):,} ({grouped('dead_letters:')})"),
+        ("consumer lag at end", f"{lag:,}"),
+    ]
+    typer.echo("\n=== demo summary ===")
+    for label, value in rows:
+        typer.echo(f"  {label:<28} {value}")
+    if sample is not None:
+        typer.echo("  sample decision:")
+        for field in (
+            "decision_id",
+            "customer_id",
+            "campaign_id",
+            "channel",
+            "send_at",
+            "explanation",
+        ):
+            typer.echo(f"    {field:<12} {sample.get(field)}")
