@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol, cast, get_args
@@ -71,19 +72,31 @@ class Servers:
 
 
 def docker_available(timeout: float = 5.0) -> bool:
-    """Whether a Docker engine answers a ping, resolved the way testcontainers does.
+    """Whether a Docker engine answers ``GET /_ping`` at ``DOCKER_HOST`` (or the default socket).
 
-    False when testcontainers is not installed (non-dev installs) or nothing listens
-    behind the Docker client; never raises.
+    A raw HTTP ping, closed on every path: the Docker SDK client leaks its socket
+    (a ResourceWarning, an error under our strict pytest settings). Never raises.
     """
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
-        from testcontainers.core.docker_client import DockerClient
-    except ImportError:
+        if host.startswith("unix://"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            with sock:
+                sock.connect(host.removeprefix("unix://"))
+                return _pinged(sock)
+        if host.startswith("tcp://"):
+            address, _, port = host.removeprefix("tcp://").rpartition(":")
+            with socket.create_connection((address, int(port)), timeout=timeout) as conn:
+                return _pinged(conn)
+    except (OSError, ValueError):
         return False
-    try:
-        return bool(DockerClient(timeout=timeout).client.ping())
-    except Exception:
-        return False
+    return False
+
+
+def _pinged(sock: socket.socket) -> bool:
+    sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+    return sock.recv(64).split(b" ")[1:2] == [b"200"]
 
 
 def choose_servers_kind(

@@ -1,0 +1,74 @@
+"""Real servers for the integration tests, and one real worker process for the session.
+
+Servers come from ``provision_servers``: external ones named in the environment,
+else containers when a Docker engine answers, else the embedded stack. Topic
+names and Redis keys carry a per-run suffix, so external servers stay usable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from stream_app.devstack.processes import ManagedProcess
+from stream_app.devstack.provision import Servers, provision_servers
+from stream_app.devstack.workers import worker_process
+from stream_app.events.topics import TopicNames
+from stream_app.settings import Settings
+from stream_app.storage.keys import Keys
+from stream_app.streaming.topics import ensure_topics
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    with provision_servers() as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    run = uuid.uuid4().hex[:8]
+    topics = {name: f"{value}.{run}" for name, value in TopicNames().model_dump().items()}
+    return Settings(
+        kafka_bootstrap=servers.kafka_bootstrap,
+        redis_url=servers.redis_url,
+        key_prefix=f"t{run}",
+        app_id=f"stream-app-test-{run}",
+        topics=TopicNames(**topics),
+        topic_partitions=3,
+        data_dir=str(tmp_path_factory.mktemp("faust")),
+        allow_dev_secret=True,
+        cart_abandon_delay=timedelta(seconds=2),
+        scheduler_interval_s=0.25,
+        broker_commit_interval_s=0.2,
+    )
+
+
+@pytest.fixture(scope="session")
+def worker(settings: Settings) -> Iterator[ManagedProcess]:
+    """One worker process for the whole session (start-up costs a few seconds)."""
+    asyncio.run(ensure_topics(settings))
+    process = worker_process(settings, ARTIFACTS / "logs")
+    with process:
+        yield process
+        assert process.running, f"worker died:\n{process.log_tail()}"
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    client = Redis.from_url(settings.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def keys(settings: Settings) -> Keys:
+    return Keys(settings.key_prefix)
