@@ -214,7 +214,7 @@ def _summary(
         ("profiles written", f"{stats.get('profiles_created', 0):,}"),
         ("decisions emitted", f"{stats.get('decisions_emitted', 0):,}"),
         ("decisions suppressed", grouped("decisions_suppressed:")),
-        ("feedback sent by simulator", f"{sim.feedback_sent:,}"),
+        ("feedback events (simulated)", f"{sim.feedback_sent:,}"),
         ("dead letters", f"{_dead_letters(stats):,} ({grouped('dead_letters:')})"),
         ("consumer lag at end", f"{lag:,}"),
     ]
