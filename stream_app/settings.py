@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     profile_ttl: timedelta = Field(
         default=timedelta(days=400), description="Profiles untouched this long expire."
     )
+    redis_timeout_s: float = Field(default=5.0, gt=0, description="Redis connect/read timeout.")
     redis_retry_max_s: float = Field(default=5.0, gt=0, description="Max backoff between retries.")
     broker_session_timeout_s: float = Field(default=10.0, gt=0)
     broker_heartbeat_interval_s: float = Field(default=1.0, gt=0)

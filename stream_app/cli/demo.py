@@ -24,7 +24,8 @@ from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
 from stream_app.settings import Settings
 from stream_app.storage.keys import Keys
-from stream_app.storage.schedule import ScheduleStore, StatsStore
+from stream_app.storage.schedule import ScheduleStore
+from stream_app.storage.stats import StatsStore
 from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.loadgen import SimStats, run_simulation
 from stream_app.streaming.topics import ensure_topics

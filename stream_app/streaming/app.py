@@ -21,7 +21,8 @@ from stream_app.profiles.fold import FoldConfig
 from stream_app.settings import Settings
 from stream_app.storage.keys import Keys
 from stream_app.storage.profiles import ProfileStore
-from stream_app.storage.schedule import ScheduleStore, StatsStore
+from stream_app.storage.schedule import ScheduleStore
+from stream_app.storage.stats import StatsStore
 from stream_app.streaming.ingest import IngestConfig, IngestProcessor, RawRecord
 from stream_app.streaming.publisher import FaustPublisher
 from stream_app.streaming.retry import RedisRetry
@@ -65,7 +66,11 @@ def stream_of_topic(settings: Settings) -> dict[str, Stream]:
 def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
     """The worker's Faust app with its agent and timer registered."""
     app = faust_app(settings)
-    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+    )
     keys = Keys(settings.key_prefix)
     profiles = ProfileStore(
         redis,

@@ -25,7 +25,7 @@ from stream_app.profiles.fold import FoldConfig, fold
 from stream_app.profiles.ops import ProfileUpdate
 from stream_app.profiles.pseudonym import pseudonymize
 from stream_app.storage.profiles import CREATED, DUPLICATE, ProfileStore
-from stream_app.storage.schedule import StatsStore
+from stream_app.storage.stats import StatsStore
 from stream_app.streaming.publisher import OutRecord, Publisher
 from stream_app.streaming.retry import RedisRetry
 

@@ -22,7 +22,8 @@ from stream_app.decisions.cart_abandonment import (
 )
 from stream_app.events.encode import encode
 from stream_app.storage.profiles import ProfileStore
-from stream_app.storage.schedule import ScheduleStore, Settlement, StatsStore
+from stream_app.storage.schedule import ScheduleStore, Settlement
+from stream_app.storage.stats import StatsStore
 from stream_app.streaming.publisher import OutRecord, Publisher
 from stream_app.streaming.retry import RedisRetry
 
