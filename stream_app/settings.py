@@ -8,6 +8,7 @@ below. Nothing else in the code base reads the environment.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -59,8 +60,13 @@ class Settings(BaseSettings):
     )
     max_event_age: timedelta = Field(default=timedelta(days=7))
     max_event_future_skew: timedelta = Field(default=timedelta(minutes=5))
+    allowed_lateness: timedelta = Field(
+        default=timedelta(days=1),
+        description="Events older than the customer's newest event by more than this are "
+        "dead-lettered (late_event); event ids are remembered exactly that long.",
+    )
     dedupe_window: timedelta = Field(
-        default=timedelta(days=7), description="How long event ids are remembered for dedupe."
+        default=timedelta(days=7), description="How long emitted decision ids are remembered."
     )
     profile_ttl: timedelta = Field(
         default=timedelta(days=400), description="Profiles untouched this long expire."
@@ -73,6 +79,49 @@ class Settings(BaseSettings):
     broker_commit_every: int = Field(default=1000, ge=1)
     broker_commit_interval_s: float = Field(default=1.0, gt=0)
     log_level: Literal["debug", "info", "warn", "error"] = "info"
+
+    # --- profile math (docs/profile.md) ---------------------------------
+    taste_half_life: timedelta = Field(default=timedelta(days=7), gt=timedelta(0))
+    rhythm_half_life: timedelta = Field(default=timedelta(days=28), gt=timedelta(0))
+    taste_weight_view: float = Field(default=1.0, ge=0)
+    taste_weight_cart: float = Field(default=3.0, ge=0)
+    taste_weight_purchase: float = Field(default=5.0, ge=0)
+    recent_views: int = Field(default=20, ge=1, le=500)
+    recent_searches: int = Field(default=10, ge=1, le=500)
+    base_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    fx_to_base: dict[str, float] = Field(
+        default={
+            "EUR": 1.0,
+            "GBP": 1 / 0.85,
+            "USD": 1 / 1.08,
+            "CAD": 1 / 1.47,
+            "BRL": 1 / 5.4,
+            "JPY": 1 / 160.0,
+            "SGD": 1 / 1.45,
+            "INR": 1 / 90.0,
+            "AUD": 1 / 1.62,
+        },
+        description="Units of base currency per unit of each currency (monetary value).",
+    )
+    recency_days_scores: tuple[float, float, float, float] = (7, 30, 90, 180)
+    frequency_scores: tuple[int, int, int, int] = (10, 5, 3, 2)
+    monetary_scores: tuple[float, float, float, float] = (1000, 500, 200, 50)
+    price_bands: tuple[float, float] = (30, 100)
+    new_customer_days: float = Field(default=30, gt=0)
+    default_interval_days: float = Field(default=30, gt=0)
+    lifecycle_factors: tuple[float, float, float] = (1.5, 3.0, 6.0)
+
+    # --- segments --------------------------------------------------------
+    segments_file: Path | None = Field(
+        default=Path("config/segments.toml"),
+        description="TOML file of segment definitions (CEL expressions); none if absent.",
+    )
+    segment_debounce: timedelta = Field(
+        default=timedelta(seconds=2), description="Delay before re-evaluating a changed profile."
+    )
+    segment_refresh: timedelta = Field(
+        default=timedelta(hours=1), description="Re-evaluation period for time-based rules."
+    )
 
     # --- privacy ---------------------------------------------------------
     pseudonym_secret: SecretStr = SecretStr(DEV_PSEUDONYM_SECRET)

@@ -13,18 +13,9 @@ from stream_app.clock import from_ms, to_ms
 from stream_app.decisions.ids import decision_id
 from stream_app.events.base import Channel
 from stream_app.events.decision import Content, ContentItem, Decision
+from stream_app.profiles.cart import CartLine
 
 CAMPAIGN_ID = "cart_abandonment"
-
-
-@dataclass(frozen=True, slots=True)
-class CartLine:
-    item_id: str
-    category: str
-    price: float
-    quantity: int
-    event_id: str
-    added_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +58,7 @@ def judge_cart(snapshot: CartSnapshot, policy: CartPolicy, now: datetime) -> Out
     """Decide what a due cart check does: remind, suppress (with a reason) or wait longer."""
     settled_ms = max(snapshot.last_checkout_ms or 0, snapshot.last_purchase_ms or 0)
     open_lines = sorted(
-        (line for line in snapshot.lines if line.added_ms > settled_ms),
+        (line for line in snapshot.lines if line.added_ms > settled_ms and not line.removed),
         key=lambda line: (line.added_ms, line.item_id),
     )
     if not open_lines:

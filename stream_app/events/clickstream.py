@@ -40,6 +40,7 @@ class AddToCart(ClickEvent):
     category: Category
     price: Money
     quantity: Annotated[int, Field(ge=1, le=10_000)] = 1
+    brand: Category | None = None
 
 
 class RemoveFromCart(ClickEvent):

@@ -22,6 +22,7 @@ class LineItem(Contract):
     category: Category
     quantity: Annotated[int, Field(ge=1, le=10_000)]
     unit_price: Money
+    brand: Category | None = None
 
 
 class Purchase(CustomerEvent):

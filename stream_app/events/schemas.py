@@ -13,6 +13,7 @@ import orjson
 from stream_app.events.deadletter import DeadLetter
 from stream_app.events.decision import Decision
 from stream_app.events.registry import Stream, record_schema
+from stream_app.events.segment import SegmentChange
 from stream_app.events.topics import TopicNames
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -25,6 +26,7 @@ def topic_schemas(topics: TopicNames | None = None) -> dict[str, dict[str, Any]]
         getattr(topics, stream.value): record_schema(stream) for stream in Stream
     }
     by_topic[topics.decisions] = Decision.model_json_schema()
+    by_topic[topics.segments] = SegmentChange.model_json_schema()
     by_topic[topics.deadletter] = DeadLetter.model_json_schema()
     return {
         f"{topic}.schema.json": {"$schema": SCHEMA_DIALECT, "$id": topic, **schema}

@@ -16,6 +16,7 @@ class TopicNames(BaseModel):
     identity: str = "events.identity"
     feedback: str = "notifications.feedback"
     decisions: str = "notifications.decisions"
+    segments: str = "segments.changes"
     deadletter: str = "events.deadletter"
 
     def inbound(self) -> tuple[str, ...]:
@@ -24,4 +25,4 @@ class TopicNames(BaseModel):
 
     def all(self) -> tuple[str, ...]:
         """Every topic the engine uses."""
-        return (*self.inbound(), self.decisions, self.deadletter)
+        return (*self.inbound(), self.decisions, self.segments, self.deadletter)

@@ -10,6 +10,7 @@ profile.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,25 @@ class LastWrite:
 
 
 @dataclass(frozen=True, slots=True)
+class DecayAdd:
+    """Add ``weight`` at event time ``ms`` to an exponentially decayed sum (tastes, rhythm)."""
+
+    target: Literal["taste", "rhythm"]
+    field: str
+    weight: float
+    ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Recent:
+    """Note ``member`` at ``ms`` in a capped most-recent set (viewed items, searches)."""
+
+    target: Literal["views", "searches"]
+    member: str
+    ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class CartAdd:
     """Put an item in the cart (a later add of the same item replaces it)."""
 
@@ -67,7 +87,7 @@ class CartAdd:
 
 @dataclass(frozen=True, slots=True)
 class CartRemove:
-    """Take an item out of the cart, unless it was added again later."""
+    """Take an item out of the cart, unless it was added again later (kept as a tombstone)."""
 
     item_id: str
     ms: int
@@ -80,7 +100,19 @@ class CartClear:
     ms: int
 
 
-ProfileOp = Incr | IncrFloat | Max | Min | LastWrite | CartAdd | CartRemove | CartClear
+ProfileOp = (
+    Incr | IncrFloat | Max | Min | LastWrite | DecayAdd | Recent | CartAdd | CartRemove | CartClear
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A purchase, for basket analysis (applied once per ``order_id``)."""
+
+    order_id: str
+    items: tuple[str, ...]
+    categories: tuple[str, ...]
+    ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +125,4 @@ class ProfileUpdate:
     ops: tuple[ProfileOp, ...]
     device_tokens: tuple[str, ...] = ()
     cart_check_due_ms: int | None = None
+    order: Order | None = None

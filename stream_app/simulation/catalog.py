@@ -58,7 +58,7 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         "toys",
         (8.0, 150.0),
         ("Brickle", "Funwise", "Little Oak", "Spinwheel"),
-        ("building blocks", "puzzle", "board game", "plush", "rc car"),
+        ("building blocks", "puzzle", "board game", "plush", "rc suv"),
     ),
     CategorySpec(
         "books",

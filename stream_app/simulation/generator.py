@@ -265,6 +265,7 @@ class EventGenerator(Iterator[tuple[Stream, Event]]):
                 category=viewed.category,
                 price=local_price(viewed, customer.currency),
                 quantity=quantity,
+                brand=viewed.brand,
                 **self._click_base(customer, s, now),
             )
         s.steps_left -= 1
@@ -324,6 +325,7 @@ class EventGenerator(Iterator[tuple[Stream, Event]]):
                 category=item.category,
                 quantity=quantity,
                 unit_price=local_price(item, customer.currency),
+                brand=item.brand,
             )
             for item, quantity in s.cart.values()
         ]

@@ -21,6 +21,8 @@ class Keys:
     'sa:dev:{device:ab12}'
     >>> k.due(), k.inflight()
     ('sa:{sched}:due', 'sa:{sched}:inflight')
+    >>> k.basket_item("sku-1"), k.segment("vip")
+    ('sa:{basket}:i:sku-1', 'sa:segment:{vip}')
     """
 
     prefix: str
@@ -30,8 +32,40 @@ class Keys:
         return f"{self.prefix}:{{{customer_id}}}:p"
 
     def seen(self, customer_id: str) -> str:
-        """Sorted set: event ids applied (score = apply time, ms), for dedupe."""
+        """Sorted set: 8-byte hashes of applied event ids (score = event time, ms)."""
         return f"{self.prefix}:{{{customer_id}}}:seen"
+
+    def tastes(self, customer_id: str) -> str:
+        """Hash: decayed category / brand affinities, relative to ``_ref``."""
+        return f"{self.prefix}:{{{customer_id}}}:t"
+
+    def rhythm(self, customer_id: str) -> str:
+        """Hash: decayed activity per UTC hour of week, relative to ``_ref``."""
+        return f"{self.prefix}:{{{customer_id}}}:r"
+
+    def viewed(self, customer_id: str) -> str:
+        """Sorted set: recently viewed items (score = last view, ms), capped."""
+        return f"{self.prefix}:{{{customer_id}}}:v"
+
+    def searches(self, customer_id: str) -> str:
+        """Sorted set: recent normalized search queries (score = last time, ms), capped."""
+        return f"{self.prefix}:{{{customer_id}}}:s"
+
+    def memberships(self, customer_id: str) -> str:
+        """Set: names of the segments the customer is in."""
+        return f"{self.prefix}:{{{customer_id}}}:seg"
+
+    def customer_keys(self, customer_id: str) -> list[str]:
+        """The keys the apply script touches, in its KEYS order."""
+        return [
+            self.profile(customer_id),
+            self.tastes(customer_id),
+            self.rhythm(customer_id),
+            self.cart(customer_id),
+            self.viewed(customer_id),
+            self.searches(customer_id),
+            self.seen(customer_id),
+        ]
 
     def cart(self, customer_id: str) -> str:
         """Hash: item id -> JSON cart line."""
@@ -45,8 +79,24 @@ class Keys:
         """String: pseudonymized device token -> customer id."""
         return f"{self.prefix}:dev:{{{device_token}}}"
 
+    def segment(self, name: str) -> str:
+        """Set: customer ids in one segment."""
+        return f"{self.prefix}:segment:{{{name}}}"
+
+    def basket_item(self, item_id: str) -> str:
+        """Sorted set: items bought together with ``item_id`` -> orders with both."""
+        return f"{self.prefix}:{{basket}}:i:{item_id}"
+
+    def basket_category(self, category: str) -> str:
+        """Sorted set: categories bought together with ``category`` -> orders with both."""
+        return f"{self.prefix}:{{basket}}:c:{category}"
+
+    def basket_orders(self) -> str:
+        """Sorted set: order ids already counted (score = event time, ms)."""
+        return f"{self.prefix}:{{basket}}:orders"
+
     def due(self) -> str:
-        """Sorted set: scheduled checks (member ``cart:<customer>``, score = due ms)."""
+        """Sorted set: scheduled checks ``cart:<cid>``, ``seg:<cid>`` (score = due ms)."""
         return f"{self.prefix}:{{sched}}:due"
 
     def inflight(self) -> str:

@@ -1,35 +1,71 @@
 """Profiles in Redis: one pipeline per batch, each event applied atomically once.
 
-The apply script checks the event id against the customer's ``seen`` set and
-applies the ops in the same atomic step, so a redelivered event (Kafka is
-at-least-once) changes nothing.
+The apply script (``lua/apply_event.lua``) checks the event id and the
+customer's lateness bound and applies the ops in the same atomic step, so a
+redelivered event (Kafka is at-least-once) changes nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 
-from stream_app.decisions.cart_abandonment import CartLine, CartSnapshot
+from stream_app.decisions.cart_abandonment import CartSnapshot
+from stream_app.profiles.cart import CartLine
+from stream_app.profiles.derive import DecayedSums, StoredProfile
 from stream_app.profiles.ops import (
     CartAdd,
     CartClear,
     CartRemove,
+    DecayAdd,
     Incr,
     IncrFloat,
     LastWrite,
     Max,
     Min,
+    Order,
     ProfileOp,
     ProfileUpdate,
+    Recent,
 )
 from stream_app.storage.keys import Keys
 from stream_app.storage.scripts import load_script
 
-DUPLICATE, APPLIED, CREATED = 0, 1, 2
+#: Basket analysis counts at most this many distinct items of one order.
+BASKET_MAX_ITEMS = 50
+
+
+class Outcome(IntEnum):
+    """What the apply script did with one event."""
+
+    DUPLICATE = 0
+    APPLIED = 1
+    CREATED = 2
+    TOO_LATE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileLimits:
+    """Parameters of the apply script (from settings; docs/profile.md)."""
+
+    allowed_lateness_ms: int
+    profile_ttl_s: int
+    taste_half_life_ms: int
+    rhythm_half_life_ms: int
+    recent_views: int
+    recent_searches: int
+    order_memory_ms: int
+
+
+def event_key(event_id: str) -> bytes:
+    """The 8-byte id the dedupe index stores (collisions: 2^-64 per pair of one customer)."""
+    return hashlib.blake2b(event_id.encode(), digest_size=8).digest()
 
 
 def encode_ops(ops: Sequence[ProfileOp]) -> bytes:
@@ -51,9 +87,12 @@ def encode_ops(ops: Sequence[ProfileOp]) -> bytes:
                 wire.append(["min", field, ms])
             case LastWrite(field, value, ms):
                 wire.append(["lww", field, value, ms])
+            case DecayAdd(target, field, weight, ms):
+                wire.append(["d", "t" if target == "taste" else "r", field, weight, ms])
+            case Recent(target, member, ms):
+                wire.append(["top", "v" if target == "views" else "s", member, ms])
             case CartAdd(item_id, category, price, quantity, event_id, ms):
-                line = {"t": ms, "c": category, "p": price, "q": quantity, "e": event_id}
-                wire.append(["ca", item_id, ms, orjson.dumps(line).decode()])
+                wire.append(["ca", item_id, ms, category, price, quantity, event_id])
             case CartRemove(item_id, ms):
                 wire.append(["cr", item_id, ms])
             case CartClear(ms):
@@ -61,55 +100,105 @@ def encode_ops(ops: Sequence[ProfileOp]) -> bytes:
     return orjson.dumps(wire)
 
 
-def decode_cart_line(item_id: str, raw: bytes | str) -> CartLine:
-    """A stored cart line back as a domain object."""
+def decode_cart_line(item_id: str, raw: bytes | str) -> CartLine | None:
+    """A stored cart entry as a domain object (None for a bare removal tombstone)."""
     line = orjson.loads(raw)
-    return CartLine(item_id, line["c"], float(line["p"]), int(line["q"]), line["e"], int(line["t"]))
+    if "t" not in line:
+        return None
+    removed = line.get("r")
+    return CartLine(
+        item_id,
+        line["c"],
+        float(line["p"]),
+        int(line["q"]),
+        line["e"],
+        int(line["t"]),
+        None if removed is None else int(removed),
+    )
 
 
 class ProfileStore:
     """Reads and writes profiles; every write path is one pipeline per batch."""
 
-    def __init__(
-        self, client: Redis, keys: Keys, *, dedupe_window_ms: int, profile_ttl_s: int
-    ) -> None:
+    def __init__(self, client: Redis, keys: Keys, limits: ProfileLimits) -> None:
         self._client = client
         self._keys = keys
-        self._dedupe_window_ms = dedupe_window_ms
-        self._profile_ttl_s = profile_ttl_s
+        self._limits = limits
         self._apply = load_script(client, "apply_event")
+        self._basket = load_script(client, "basket")
 
-    async def apply(self, updates: Sequence[ProfileUpdate], now_ms: int) -> list[int]:
-        """Apply a batch; per update DUPLICATE, APPLIED or CREATED, in order.
+    async def apply(
+        self, updates: Sequence[ProfileUpdate], now_ms: int, segment_due_ms: int | None = None
+    ) -> list[Outcome]:
+        """Apply a batch; one ``Outcome`` per update, in order.
 
-        Device links and cart-check schedules are idempotent on their own
-        (SET of the same value, ZADD GT), so they ride in the same pipeline
-        outside the script, keeping the script within one hash slot.
+        Device links, cart checks and segment checks are idempotent on their own
+        (SET of the same value, ZADD GT / LT), so they ride in the same pipeline
+        outside the script, which stays within one customer's hash slot. Basket
+        counts follow in a second pipeline for orders that were not too late;
+        they are idempotent by order id, so redelivered orders are safe.
         """
-        keys = self._keys
+        keys, limits = self._keys, self._limits
         pipe = self._client.pipeline(transaction=False)
         for update in updates:
-            cid = update.customer_id
             await self._apply(
-                keys=[keys.profile(cid), keys.seen(cid), keys.cart(cid)],
+                keys=keys.customer_keys(update.customer_id),
                 args=[
-                    update.event_id,
+                    event_key(update.event_id),
+                    update.event_ms,
                     now_ms,
-                    self._dedupe_window_ms,
-                    self._profile_ttl_s,
+                    limits.allowed_lateness_ms,
+                    limits.profile_ttl_s,
+                    limits.taste_half_life_ms,
+                    limits.rhythm_half_life_ms,
+                    limits.recent_views,
+                    limits.recent_searches,
                     encode_ops(update.ops),
                 ],
                 client=pipe,
             )
         for update in updates:
+            cid = update.customer_id
             for token in update.device_tokens:
-                pipe.set(keys.device(token), update.customer_id, ex=self._profile_ttl_s)
+                pipe.set(keys.device(token), cid, ex=limits.profile_ttl_s)
             if update.cart_check_due_ms is not None:
-                pipe.zadd(
-                    keys.due(), {f"cart:{update.customer_id}": update.cart_check_due_ms}, gt=True
-                )
+                pipe.zadd(keys.due(), {f"cart:{cid}": update.cart_check_due_ms}, gt=True)
+        if segment_due_ms is not None:
+            customers = {update.customer_id for update in updates}
+            pipe.zadd(keys.due(), {f"seg:{cid}": segment_due_ms for cid in customers}, lt=True)
         results = await pipe.execute()
-        return [int(result) for result in results[: len(updates)]]
+        outcomes = [Outcome(int(result)) for result in results[: len(updates)]]
+        orders = [
+            u.order
+            for u, outcome in zip(updates, outcomes, strict=True)
+            if u.order is not None and outcome is not Outcome.TOO_LATE
+        ]
+        if orders:
+            await self._count_baskets(orders, now_ms)
+        return outcomes
+
+    async def _count_baskets(self, orders: Sequence[Order], now_ms: int) -> None:
+        keys = self._keys
+        pipe = self._client.pipeline(transaction=False)
+        for order in orders:
+            items = order.items[:BASKET_MAX_ITEMS]
+            await self._basket(
+                keys=[
+                    keys.basket_orders(),
+                    *(keys.basket_item(item) for item in items),
+                    *(keys.basket_category(c) for c in order.categories),
+                ],
+                args=[
+                    order.order_id,
+                    order.ms,
+                    now_ms - self._limits.order_memory_ms,
+                    len(items),
+                    *items,
+                    *order.categories,
+                ],
+                client=pipe,
+            )
+        await pipe.execute()
 
     async def resolve_devices(self, tokens: Sequence[str]) -> dict[str, str]:
         """Customer id per known device token (unknown tokens are absent)."""
@@ -121,10 +210,33 @@ class ProfileStore:
         found = await pipe.execute()
         return {token: _text(cid) for token, cid in zip(tokens, found, strict=True) if cid}
 
-    async def profile(self, customer_id: str) -> dict[str, str]:
-        """The profile hash of one customer (empty when unknown)."""
-        raw = await self._client.hgetall(self._keys.profile(customer_id))
-        return {_text(k): _text(v) for k, v in raw.items()}
+    async def stored(self, customer_ids: Sequence[str]) -> list[StoredProfile]:
+        """Everything stored for each customer, in one pipeline."""
+        keys = self._keys
+        pipe = self._client.pipeline(transaction=False)
+        for cid in customer_ids:
+            pipe.hgetall(keys.profile(cid))
+            pipe.hgetall(keys.tastes(cid))
+            pipe.hgetall(keys.rhythm(cid))
+            pipe.hgetall(keys.cart(cid))
+            pipe.zrange(keys.viewed(cid), 0, -1, withscores=True)
+            pipe.zrange(keys.searches(cid), 0, -1, withscores=True)
+        raw = await pipe.execute()
+        profiles = []
+        for index, cid in enumerate(customer_ids):
+            fields, tastes, rhythm, cart, viewed, searches = raw[6 * index : 6 * index + 6]
+            profiles.append(
+                StoredProfile(
+                    customer_id=cid,
+                    fields={_text(k): _text(v) for k, v in fields.items()},
+                    tastes=_decayed(tastes),
+                    rhythm=_decayed(rhythm),
+                    cart=_cart(cart),
+                    viewed={_text(m): int(s) for m, s in viewed},
+                    searches={_text(m): int(s) for m, s in searches},
+                )
+            )
+        return profiles
 
     async def cart_snapshots(self, customer_ids: Sequence[str], channel: str) -> list[CartSnapshot]:
         """What the cart check needs for each customer, in one pipeline."""
@@ -140,18 +252,29 @@ class ProfileStore:
             snapshots.append(
                 CartSnapshot(
                     customer_id=cid,
-                    lines=tuple(decode_cart_line(_text(k), v) for k, v in cart.items()),
-                    last_checkout_ms=_int(checkout),
-                    last_purchase_ms=_int(purchase),
+                    lines=_cart(cart),
+                    last_checkout_ms=_opt_int(checkout),
+                    last_purchase_ms=_opt_int(purchase),
                     consent=None if consent is None else _text(consent) == "1",
                 )
             )
         return snapshots
 
 
+def _decayed(raw: dict[Any, Any]) -> DecayedSums:
+    values = {_text(k): float(v) for k, v in raw.items()}
+    ref = values.pop("_ref", None)
+    return DecayedSums(None if ref is None else int(ref), values)
+
+
+def _cart(raw: dict[Any, Any]) -> tuple[CartLine, ...]:
+    lines = (decode_cart_line(_text(item), line) for item, line in raw.items())
+    return tuple(line for line in lines if line is not None)
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _int(value: bytes | str | None) -> int | None:
+def _opt_int(value: bytes | str | None) -> int | None:
     return None if value is None else int(_text(value))

@@ -8,6 +8,7 @@ record still being processed (faust-streaming #606).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import faust
@@ -17,16 +18,24 @@ from stream_app.clock import Clock, utc_now
 from stream_app.decisions.cart_abandonment import CartPolicy
 from stream_app.events.decode import DecodeLimits
 from stream_app.events.registry import Stream
+from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.fold import FoldConfig
+from stream_app.segments.rules import SegmentRules, load_segments
 from stream_app.settings import Settings
 from stream_app.storage.keys import Keys
-from stream_app.storage.profiles import ProfileStore
+from stream_app.storage.profiles import ProfileLimits, ProfileStore
 from stream_app.storage.schedule import ScheduleStore
+from stream_app.storage.segments import SegmentStore
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.ingest import IngestConfig, IngestProcessor, RawRecord
 from stream_app.streaming.publisher import FaustPublisher
 from stream_app.streaming.retry import RedisRetry
-from stream_app.streaming.scheduler import CartScheduler
+from stream_app.streaming.scheduler import (
+    CartReminders,
+    CheckHandler,
+    Scheduler,
+    SegmentEvaluation,
+)
 
 
 def faust_app(settings: Settings) -> Any:
@@ -63,6 +72,38 @@ def stream_of_topic(settings: Settings) -> dict[str, Stream]:
     }
 
 
+def value_rules(settings: Settings) -> ValueRules:
+    """The derived-field thresholds of ``settings``."""
+    return ValueRules(
+        taste_half_life=settings.taste_half_life,
+        rhythm_half_life=settings.rhythm_half_life,
+        recency_days=settings.recency_days_scores,
+        frequency=settings.frequency_scores,
+        monetary=settings.monetary_scores,
+        price_bands=settings.price_bands,
+        new_customer_days=settings.new_customer_days,
+        default_interval_days=settings.default_interval_days,
+        lifecycle_factors=settings.lifecycle_factors,
+    )
+
+
+def profile_store(redis: Redis, settings: Settings) -> ProfileStore:
+    """The profile store configured by ``settings``."""
+    return ProfileStore(
+        redis,
+        Keys(settings.key_prefix),
+        ProfileLimits(
+            allowed_lateness_ms=_ms(settings.allowed_lateness),
+            profile_ttl_s=int(settings.profile_ttl.total_seconds()),
+            taste_half_life_ms=_ms(settings.taste_half_life),
+            rhythm_half_life_ms=_ms(settings.rhythm_half_life),
+            recent_views=settings.recent_views,
+            recent_searches=settings.recent_searches,
+            order_memory_ms=_ms(settings.max_event_age + settings.max_event_future_skew),
+        ),
+    )
+
+
 def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
     """The worker's Faust app with its agent and timer registered."""
     app = faust_app(settings)
@@ -72,18 +113,19 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         socket_connect_timeout=settings.redis_timeout_s,
     )
     keys = Keys(settings.key_prefix)
-    profiles = ProfileStore(
-        redis,
-        keys,
-        dedupe_window_ms=int(settings.dedupe_window.total_seconds() * 1000),
-        profile_ttl_s=int(settings.profile_ttl.total_seconds()),
-    )
+    profiles = profile_store(redis, settings)
     stats = StatsStore(redis, keys)
+    schedule = ScheduleStore(redis, keys, sent_ttl_s=int(settings.dedupe_window.total_seconds()))
     publisher = FaustPublisher(app)
     retry = RedisRetry(settings.redis_retry_max_s)
+    rules = SegmentRules(load_segments(settings.segments_file))
     fold_config = FoldConfig(
         pseudonym_secret=settings.pseudonym_secret.get_secret_value().encode(),
         cart_abandon_delay=settings.cart_abandon_delay,
+        fx_to_base=settings.fx_to_base,
+        weight_view=settings.taste_weight_view,
+        weight_cart=settings.taste_weight_cart,
+        weight_purchase=settings.taste_weight_purchase,
     )
     ingest = IngestProcessor(
         IngestConfig(
@@ -97,6 +139,7 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
             ),
             fold=fold_config,
             dlq_keep_bytes=settings.dlq_max_original_bytes,
+            segment_debounce_ms=_ms(settings.segment_debounce) if rules.names else None,
         ),
         profiles,
         stats,
@@ -104,15 +147,32 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         clock,
         retry,
     )
-    scheduler = CartScheduler(
-        policy=CartPolicy(delay=settings.cart_abandon_delay, decision_ttl=settings.decision_ttl),
-        decisions_topic=settings.topics.decisions,
-        batch=settings.scheduler_batch,
-        lease_ms=int(settings.scheduler_lease.total_seconds() * 1000),
-        profiles=profiles,
-        schedule=ScheduleStore(redis, keys, sent_ttl_s=int(settings.dedupe_window.total_seconds())),
+    handlers: list[CheckHandler] = [
+        CartReminders(
+            CartPolicy(delay=settings.cart_abandon_delay, decision_ttl=settings.decision_ttl),
+            settings.topics.decisions,
+            profiles,
+            schedule,
+            publisher,
+            retry,
+        ),
+        SegmentEvaluation(
+            rules,
+            value_rules(settings),
+            settings.segment_refresh,
+            settings.topics.segments,
+            profiles,
+            SegmentStore(redis, keys, profile_ttl_s=int(settings.profile_ttl.total_seconds())),
+            publisher,
+            retry,
+        ),
+    ]
+    scheduler = Scheduler(
+        handlers,
+        schedule=schedule,
         stats=stats,
-        publisher=publisher,
+        batch=settings.scheduler_batch,
+        lease_ms=_ms(settings.scheduler_lease),
         clock=clock,
         retry=retry,
     )
@@ -142,3 +202,7 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         await scheduler.tick()
 
     return app
+
+
+def _ms(span: timedelta) -> int:
+    return int(span.total_seconds() * 1000)

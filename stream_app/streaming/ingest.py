@@ -24,7 +24,7 @@ from stream_app.events.sensor import SensorEvent, SensorReading
 from stream_app.profiles.fold import FoldConfig, fold
 from stream_app.profiles.ops import ProfileUpdate
 from stream_app.profiles.pseudonym import pseudonymize
-from stream_app.storage.profiles import CREATED, DUPLICATE, ProfileStore
+from stream_app.storage.profiles import Outcome, ProfileStore
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.publisher import OutRecord, Publisher
 from stream_app.streaming.retry import RedisRetry
@@ -50,6 +50,7 @@ class IngestConfig:
     limits: DecodeLimits
     fold: FoldConfig
     dlq_keep_bytes: int
+    segment_debounce_ms: int | None = None
 
 
 class IngestProcessor:
@@ -83,28 +84,41 @@ class IngestProcessor:
             batch.counters[f"events_in:{stream.value}"] += len(decoded.located)
             located.extend((record, index, event) for index, event in decoded.located)
 
-        updates: list[ProfileUpdate] = []
+        folded: list[tuple[RawRecord, int | None, ProfileUpdate]] = []
         device_only: list[tuple[RawRecord, int | None, SensorReading]] = []
         for record, index, event in located:
             if isinstance(event, SensorEvent) and event.customer_id is None:
                 device_only.append((record, index, event))
             else:
-                updates.append(fold(event, _customer(event), self._config.fold))
+                folded.append((record, index, fold(event, _customer(event), self._config.fold)))
         # Devices linked by traits earlier in this very batch count as known.
-        linked = {token: u.customer_id for u in updates for token in u.device_tokens}
+        linked = {token: u.customer_id for _, _, u in folded for token in u.device_tokens}
         owners = await self._device_owners([event for _, _, event in device_only], linked)
         for (record, index, sensed), owner in zip(device_only, owners, strict=True):
             if owner is None:
                 batch.reject(record, RejectReason.UNKNOWN_DEVICE, "device not linked", index)
             else:
-                updates.append(fold(sensed, owner, self._config.fold))
+                folded.append((record, index, fold(sensed, owner, self._config.fold)))
 
         counters = batch.counters
-        if updates:
-            outcomes = await self._retry(lambda: self._profiles.apply(updates, to_ms(now)))
-            for outcome in outcomes:
-                counters["events_duplicate" if outcome == DUPLICATE else "events_applied"] += 1
-                counters["profiles_created"] += outcome == CREATED
+        if folded:
+            updates = [update for _, _, update in folded]
+            segment_due = self._config.segment_debounce_ms
+            outcomes = await self._retry(
+                lambda: self._profiles.apply(
+                    updates,
+                    to_ms(now),
+                    None if segment_due is None else to_ms(now) + segment_due,
+                )
+            )
+            for (record, index, _), outcome in zip(folded, outcomes, strict=True):
+                if outcome is Outcome.TOO_LATE:
+                    batch.reject(record, RejectReason.LATE_EVENT, "beyond allowed lateness", index)
+                    continue
+                counters[
+                    "events_duplicate" if outcome is Outcome.DUPLICATE else "events_applied"
+                ] += 1
+                counters["profiles_created"] += outcome is Outcome.CREATED
         if batch.dead:
             topic = self._config.deadletter_topic
             await self._publisher.publish([OutRecord(topic, None, encode(d)) for d in batch.dead])

@@ -1,16 +1,20 @@
-"""Drains due checks from Redis and turns them into decisions on Kafka.
+"""Drains due checks from Redis: cart reminders and segment evaluations.
 
-Order of effects, so a crash anywhere loses nothing and emits nothing twice
-(as far as the broker allows): claim with a lease -> read state -> skip
-decisions already emitted -> publish and wait for the broker's ack -> record
-them as emitted and release the lease. A crash before the last step lets the
-lease expire; the retry recomputes the same deterministic decision id.
+Order of effects, so a crash anywhere loses nothing: claim with a lease ->
+read state -> publish and wait for the broker's ack -> record the result and
+release the lease. A crash before the last step lets the lease expire and the
+check runs again; cart decisions keep their deterministic id and are skipped
+once recorded as emitted.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
 
 from stream_app.clock import Clock, to_ms
 from stream_app.decisions.cart_abandonment import (
@@ -21,40 +25,57 @@ from stream_app.decisions.cart_abandonment import (
     judge_cart,
 )
 from stream_app.events.encode import encode
+from stream_app.events.segment import SegmentChange
+from stream_app.profiles.derive import ValueRules, derive
+from stream_app.segments.rules import SegmentRules
 from stream_app.storage.profiles import ProfileStore
 from stream_app.storage.schedule import ScheduleStore, Settlement
+from stream_app.storage.segments import MembershipChange, SegmentStore
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.publisher import OutRecord, Publisher
 from stream_app.streaming.retry import RedisRetry
 
 log = logging.getLogger(__name__)
 
-CART_PREFIX = "cart:"
+ChangeKind = Literal["segment.entered", "segment.exited"]
 
 
-class CartScheduler:
+@dataclass
+class Handled:
+    """What a handler did with its customers' checks (customer ids, not members)."""
+
+    finished: list[str] = field(default_factory=list)
+    rescheduled: dict[str, int] = field(default_factory=dict)
+    emitted: list[tuple[str, str]] = field(default_factory=list)
+    counters: Counter[str] = field(default_factory=Counter)
+
+
+class CheckHandler(Protocol):
+    prefix: str
+
+    async def handle(self, customers: Sequence[str], now: datetime) -> Handled:
+        """Run the due checks of ``customers``; effects must be published before returning."""
+
+
+class Scheduler:
+    """Claims due checks and dispatches them by member prefix (``cart:``, ``seg:``)."""
+
     def __init__(
         self,
+        handlers: Sequence[CheckHandler],
         *,
-        policy: CartPolicy,
-        decisions_topic: str,
-        batch: int,
-        lease_ms: int,
-        profiles: ProfileStore,
         schedule: ScheduleStore,
         stats: StatsStore,
-        publisher: Publisher,
+        batch: int,
+        lease_ms: int,
         clock: Clock,
         retry: RedisRetry,
     ) -> None:
-        self._policy = policy
-        self._topic = decisions_topic
-        self._batch = batch
-        self._lease_ms = lease_ms
-        self._profiles = profiles
+        self._handlers = {handler.prefix: handler for handler in handlers}
         self._schedule = schedule
         self._stats = stats
-        self._publisher = publisher
+        self._batch = batch
+        self._lease_ms = lease_ms
         self._clock = clock
         self._retry = retry
 
@@ -76,35 +97,146 @@ class CartScheduler:
         counters: Counter[str] = Counter(checks_claimed=len(claimed))
         if not claimed:
             return counters
+        by_prefix: dict[str, list[str]] = defaultdict(list)
         settlement = Settlement()
-        customers = [m.removeprefix(CART_PREFIX) for m in claimed if m.startswith(CART_PREFIX)]
-        settlement.finished.extend(m for m in claimed if not m.startswith(CART_PREFIX))
+        for member in claimed:
+            prefix, _, customer = member.partition(":")
+            if prefix in self._handlers:
+                by_prefix[prefix].append(customer)
+            else:
+                settlement.finished.append(member)
+        for prefix, customers in by_prefix.items():
+            handled = await self._handlers[prefix].handle(customers, now)
+            settlement.finished.extend(f"{prefix}:{c}" for c in handled.finished)
+            settlement.rescheduled.update(
+                {f"{prefix}:{c}": due for c, due in handled.rescheduled.items()}
+            )
+            settlement.emitted.extend(handled.emitted)
+            counters.update(handled.counters)
+        await self._retry(lambda: self._schedule.settle(settlement, now_ms))
+        await self._retry(lambda: self._stats.add(counters))
+        return counters
+
+
+class CartReminders:
+    """``cart:`` checks: remind about an idle cart, once per trigger."""
+
+    prefix = "cart"
+
+    def __init__(
+        self,
+        policy: CartPolicy,
+        decisions_topic: str,
+        profiles: ProfileStore,
+        schedule: ScheduleStore,
+        publisher: Publisher,
+        retry: RedisRetry,
+    ) -> None:
+        self._policy = policy
+        self._topic = decisions_topic
+        self._profiles = profiles
+        self._schedule = schedule
+        self._publisher = publisher
+        self._retry = retry
+
+    async def handle(self, customers: Sequence[str], now: datetime) -> Handled:
+        handled = Handled()
         channel = self._policy.channel
         snapshots = await self._retry(lambda: self._profiles.cart_snapshots(customers, channel))
         emits = []
         for snapshot in snapshots:
-            member = CART_PREFIX + snapshot.customer_id
             match judge_cart(snapshot, self._policy, now):
                 case Emit(decision):
                     emits.append(decision)
-                    settlement.finished.append(member)
+                    handled.finished.append(snapshot.customer_id)
                 case Reschedule(due_ms):
-                    settlement.rescheduled[member] = due_ms
-                    counters["checks_rescheduled"] += 1
+                    handled.rescheduled[snapshot.customer_id] = due_ms
+                    handled.counters["checks_rescheduled"] += 1
                 case Suppress(reason):
-                    settlement.finished.append(member)
-                    counters[f"decisions_suppressed:{reason}"] += 1
+                    handled.finished.append(snapshot.customer_id)
+                    handled.counters[f"decisions_suppressed:{reason}"] += 1
         pairs = [(d.customer_id, d.decision_id) for d in emits]
         seen = await self._retry(lambda: self._schedule.already_emitted(pairs))
         fresh = [d for d, was_seen in zip(emits, seen, strict=True) if not was_seen]
-        counters["decisions_deduplicated"] += len(emits) - len(fresh)
+        handled.counters["decisions_deduplicated"] += len(emits) - len(fresh)
         if fresh:
             await self._publisher.publish(
                 [OutRecord(self._topic, d.customer_id.encode(), encode(d)) for d in fresh]
             )
-            settlement.emitted.extend((d.customer_id, d.decision_id) for d in fresh)
-            counters[f"decisions_emitted:{fresh[0].campaign_id}"] += len(fresh)
-            counters["decisions_emitted"] += len(fresh)
-        await self._retry(lambda: self._schedule.settle(settlement, now_ms))
-        await self._retry(lambda: self._stats.add(counters))
-        return counters
+            handled.emitted.extend((d.customer_id, d.decision_id) for d in fresh)
+            handled.counters[f"decisions_emitted:{fresh[0].campaign_id}"] += len(fresh)
+            handled.counters["decisions_emitted"] += len(fresh)
+        return handled
+
+
+class SegmentEvaluation:
+    """``seg:`` checks: re-evaluate a customer's segments, publish and record changes.
+
+    Scheduled shortly after each change to the profile (debounced) and again
+    every ``refresh``, because rules over time ("within 60 days", life cycle)
+    change their answer without any new event.
+    """
+
+    prefix = "seg"
+
+    def __init__(
+        self,
+        rules: SegmentRules,
+        value_rules: ValueRules,
+        refresh: timedelta,
+        segments_topic: str,
+        profiles: ProfileStore,
+        segments: SegmentStore,
+        publisher: Publisher,
+        retry: RedisRetry,
+    ) -> None:
+        self._rules = rules
+        self._value_rules = value_rules
+        self._refresh_ms = int(refresh.total_seconds() * 1000)
+        self._topic = segments_topic
+        self._profiles = profiles
+        self._segments = segments
+        self._publisher = publisher
+        self._retry = retry
+
+    async def handle(self, customers: Sequence[str], now: datetime) -> Handled:
+        handled = Handled()
+        stored = await self._retry(lambda: self._profiles.stored(customers))
+        current = await self._retry(lambda: self._segments.memberships(customers))
+        changes: list[MembershipChange] = []
+        for profile, before in zip(stored, current, strict=True):
+            cid = profile.customer_id
+            if profile.exists:
+                members, failed = self._rules.evaluate(derive(profile, now, self._value_rules))
+                handled.counters["segment_rule_errors"] += len(failed)
+                handled.rescheduled[cid] = to_ms(now) + self._refresh_ms
+            else:  # expired or never written: leaves every segment
+                members = set()
+                handled.finished.append(cid)
+            known = set(self._rules.names)
+            entered, exited = members - before, (before - members) | (before - known)
+            if entered or exited:
+                changes.append(MembershipChange(cid, frozenset(entered), frozenset(exited)))
+        handled.counters["segments_evaluated"] += len(stored)
+        if changes:
+            await self._publisher.publish(_change_records(changes, self._topic, now))
+            await self._retry(lambda: self._segments.record(changes))
+            handled.counters["segment_entries"] += sum(len(c.entered) for c in changes)
+            handled.counters["segment_exits"] += sum(len(c.exited) for c in changes)
+        return handled
+
+
+def _change_records(
+    changes: Sequence[MembershipChange], topic: str, now: datetime
+) -> list[OutRecord]:
+    records = []
+    for change in changes:
+        kinds: list[tuple[ChangeKind, frozenset[str]]] = [
+            ("segment.entered", change.entered),
+            ("segment.exited", change.exited),
+        ]
+        for kind, names in kinds:
+            for name in sorted(names):
+                event = SegmentChange.of(kind, change.customer_id, name, now)
+                records.append(OutRecord(topic, change.customer_id.encode(), encode(event)))
+    return records

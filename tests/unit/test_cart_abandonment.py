@@ -4,7 +4,6 @@ from datetime import timedelta
 
 from stream_app.clock import to_ms
 from stream_app.decisions.cart_abandonment import (
-    CartLine,
     CartPolicy,
     CartSnapshot,
     Emit,
@@ -12,6 +11,7 @@ from stream_app.decisions.cart_abandonment import (
     Suppress,
     judge_cart,
 )
+from stream_app.profiles.cart import CartLine
 from tests.unit.fixtures import NOW
 
 POLICY = CartPolicy(delay=timedelta(minutes=30), decision_ttl=timedelta(hours=12))

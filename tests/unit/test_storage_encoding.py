@@ -6,7 +6,8 @@ import orjson
 
 from stream_app.profiles.ops import CartAdd, CartRemove, IncrFloat, Max, Min
 from stream_app.storage.keys import Keys
-from stream_app.storage.profiles import decode_cart_line, encode_ops
+from stream_app.profiles.cart import CartLine
+from stream_app.storage.profiles import decode_cart_line, encode_ops, event_key
 
 
 def test_customer_keys_share_one_hash_tag() -> None:
@@ -20,25 +21,23 @@ def test_prefix_isolates_deployments() -> None:
     assert Keys("a").profile("c") != Keys("b").profile("c")
 
 
-def test_cart_line_round_trips_through_the_wire_format() -> None:
+def test_cart_ops_carry_what_the_script_stores() -> None:
     [wire] = orjson.loads(encode_ops([CartAdd("sku-1", "shoes", 9.5, 2, "e-1", 123)]))
-    assert wire[:3] == ["ca", "sku-1", 123]
-    line = decode_cart_line("sku-1", wire[3])
-    assert (
-        line.item_id,
-        line.category,
-        line.price,
-        line.quantity,
-        line.event_id,
-        line.added_ms,
-    ) == (
-        "sku-1",
-        "shoes",
-        9.5,
-        2,
-        "e-1",
-        123,
-    )
+    assert wire == ["ca", "sku-1", 123, "shoes", 9.5, 2, "e-1"]
+
+
+def test_stored_cart_lines_decode_with_their_tombstones() -> None:
+    line = decode_cart_line("sku-1", '{"t":123,"c":"shoes","p":9.5,"q":2,"e":"e-1","r":200}')
+    assert line == CartLine("sku-1", "shoes", 9.5, 2, "e-1", 123, 200)
+    assert line is not None
+    assert line.removed
+    assert decode_cart_line("sku-2", '{"r":5}') is None
+
+
+def test_event_ids_are_indexed_by_a_short_stable_hash() -> None:
+    assert event_key("ev-1") == event_key("ev-1")
+    assert len(event_key("ev-1")) == 8
+    assert event_key("ev-1") != event_key("ev-2")
 
 
 def test_ops_encode_in_order() -> None:

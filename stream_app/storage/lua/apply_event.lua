@@ -1,54 +1,113 @@
--- Apply one event to one customer's profile, at most once per event id.
--- KEYS: 1 profile hash, 2 seen zset, 3 cart hash (all share the {customer} hash tag)
--- ARGV: 1 event_id, 2 now_ms, 3 dedupe_window_ms, 4 profile_ttl_s, 5 ops (JSON array)
--- Returns 0 = duplicate (nothing changed), 1 = applied, 2 = applied and profile created.
-local profile, seen, cart = KEYS[1], KEYS[2], KEYS[3]
+-- Apply one event to one customer's profile (docs/profile.md), at most once.
+-- KEYS (all share the {customer} hash tag):
+--   1 profile hash, 2 tastes hash, 3 rhythm hash, 4 cart hash,
+--   5 recently viewed zset, 6 recent searches zset, 7 seen-ids zset
+-- ARGV: 1 event id hash, 2 event ms, 3 now ms, 4 allowed lateness ms, 5 ttl s,
+--       6 taste half-life ms, 7 rhythm half-life ms, 8 views cap, 9 searches cap,
+--       10 ops (JSON array)
+-- Returns 0 duplicate, 1 applied, 2 applied + profile created, 3 too late (nothing changed).
+local profile, seen = KEYS[1], KEYS[7]
+local event_ms = tonumber(ARGV[2])
+local lateness = tonumber(ARGV[4])
+
 if redis.call('ZSCORE', seen, ARGV[1]) then
   return 0
 end
-local now = tonumber(ARGV[2])
-local window = tonumber(ARGV[3])
-local ttl = tonumber(ARGV[4])
-redis.call('ZADD', seen, now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', seen, '-inf', now - window)
-local created = redis.call('HSETNX', profile, 'created_ms', now)
+local watermark = tonumber(redis.call('HGET', profile, 'last_seen'))
+if watermark and event_ms < watermark - lateness then
+  return 3
+end
+redis.call('ZADD', seen, event_ms, ARGV[1])
+-- Ids below the new acceptance bound can never be needed again: such events are too late.
+local newest = math.max(watermark or event_ms, event_ms)
+redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. string.format('%d', newest - lateness))
+local created = redis.call('HSETNX', profile, 'created_ms', ARGV[3])
 
-local function line_ms(raw)
-  if not raw then return nil end
-  return cjson.decode(raw)['t']
+local decay = {t = {KEYS[2], tonumber(ARGV[6])}, r = {KEYS[3], tonumber(ARGV[7])}}
+local recent = {v = {KEYS[5], tonumber(ARGV[8])}, s = {KEYS[6], tonumber(ARGV[9])}}
+local cart = KEYS[4]
+local touched = {[profile] = true, [seen] = true}
+
+local function ms(value)
+  return string.format('%d', value)
 end
 
-for _, op in ipairs(cjson.decode(ARGV[5])) do
+-- Decayed sum stored relative to the hash's _ref: stored = sum(w * 2^((t - ref) / H)).
+local function decay_add(key, half_life, field, weight, t)
+  local ref = tonumber(redis.call('HGET', key, '_ref'))
+  if not ref then
+    ref = t
+    redis.call('HSET', key, '_ref', ms(t))
+  end
+  local x = (t - ref) / half_life
+  if x > 512 then  -- rebase before 2^x overflows: rescale every sum to the new reference
+    local scale = 2 ^ (-x)
+    local fields = redis.call('HGETALL', key)
+    for i = 1, #fields, 2 do
+      if fields[i] ~= '_ref' then
+        redis.call('HSET', key, fields[i], string.format('%.17g', tonumber(fields[i + 1]) * scale))
+      end
+    end
+    redis.call('HSET', key, '_ref', ms(t))
+    x = 0
+  end
+  redis.call('HINCRBYFLOAT', key, field, string.format('%.17g', weight * 2 ^ x))
+end
+
+local function cart_line(item)
+  local raw = redis.call('HGET', cart, item)
+  if raw then return cjson.decode(raw) end
+  return nil
+end
+
+for _, op in ipairs(cjson.decode(ARGV[10])) do
   local kind = op[1]
   if kind == 'i' then
     redis.call('HINCRBY', profile, op[2], op[3])
   elseif kind == 'f' then
-    redis.call('HINCRBYFLOAT', profile, op[2], op[3])
+    redis.call('HINCRBYFLOAT', profile, op[2], string.format('%.17g', op[3]))
   elseif kind == 'max' or kind == 'min' then
     local cur = tonumber(redis.call('HGET', profile, op[2]))
     if (not cur) or (kind == 'max' and op[3] > cur) or (kind == 'min' and op[3] < cur) then
-      redis.call('HSET', profile, op[2], string.format('%d', op[3]))
+      redis.call('HSET', profile, op[2], ms(op[3]))
     end
   elseif kind == 'lww' then
     local stamp = '@' .. op[2]
     local at = tonumber(redis.call('HGET', profile, stamp))
     if (not at) or op[4] >= at then
-      redis.call('HSET', profile, op[2], op[3], stamp, string.format('%d', op[4]))
+      redis.call('HSET', profile, op[2], op[3], stamp, ms(op[4]))
     end
-  elseif kind == 'ca' then
-    local old = line_ms(redis.call('HGET', cart, op[2]))
-    if (not old) or op[3] >= old then
-      redis.call('HSET', cart, op[2], op[4])
+  elseif kind == 'd' then
+    local target = decay[op[2]]
+    decay_add(target[1], target[2], op[3], op[4], op[5])
+    touched[target[1]] = true
+  elseif kind == 'top' then
+    local target = recent[op[2]]
+    redis.call('ZADD', target[1], 'GT', op[4], op[3])
+    local extra = redis.call('ZCARD', target[1]) - target[2]
+    if extra > 0 then
+      redis.call('ZREMRANGEBYRANK', target[1], 0, extra - 1)
     end
-  elseif kind == 'cr' then
-    local old = line_ms(redis.call('HGET', cart, op[2]))
-    if old and old <= op[3] then
-      redis.call('HDEL', cart, op[2])
+    touched[target[1]] = true
+  elseif kind == 'ca' then  -- item, ms, category, price, quantity, event id
+    local line = cart_line(op[2]) or {}
+    if (not line.t) or op[3] > line.t then
+      line.t, line.c, line.p, line.q, line.e = op[3], op[4], op[5], op[6], op[7]
+      redis.call('HSET', cart, op[2], cjson.encode(line))
     end
-  elseif kind == 'cc' then
+    touched[cart] = true
+  elseif kind == 'cr' then  -- item, ms: a tombstone that hides adds up to ms
+    local line = cart_line(op[2]) or {}
+    if (not line.r) or op[3] > line.r then
+      line.r = op[3]
+      redis.call('HSET', cart, op[2], cjson.encode(line))
+    end
+    touched[cart] = true
+  elseif kind == 'cc' then  -- ms: an order hides everything up to ms; drop what it covers
     local lines = redis.call('HGETALL', cart)
     for i = 1, #lines, 2 do
-      if line_ms(lines[i + 1]) <= op[2] then
+      local line = cjson.decode(lines[i + 1])
+      if math.max(line.t or 0, line.r or 0) <= op[2] then
         redis.call('HDEL', cart, lines[i])
       end
     end
@@ -57,9 +116,8 @@ for _, op in ipairs(cjson.decode(ARGV[5])) do
   end
 end
 
-redis.call('EXPIRE', profile, ttl)
-redis.call('EXPIRE', seen, math.ceil(window / 1000))
-if redis.call('EXISTS', cart) == 1 then
-  redis.call('EXPIRE', cart, ttl)
+local ttl = tonumber(ARGV[5])
+for key in pairs(touched) do
+  redis.call('EXPIRE', key, ttl)
 end
 return created + 1

@@ -1,0 +1,54 @@
+"""Segment membership in Redis: a set per customer and a set per segment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from stream_app.storage.keys import Keys
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipChange:
+    customer_id: str
+    entered: frozenset[str]
+    exited: frozenset[str]
+
+
+class SegmentStore:
+    def __init__(self, client: Redis, keys: Keys, *, profile_ttl_s: int) -> None:
+        self._client = client
+        self._keys = keys
+        self._ttl_s = profile_ttl_s
+
+    async def memberships(self, customer_ids: Sequence[str]) -> list[set[str]]:
+        """The segments each customer is currently recorded in."""
+        pipe = self._client.pipeline(transaction=False)
+        for cid in customer_ids:
+            pipe.smembers(self._keys.memberships(cid))
+        return [{m.decode() for m in found} for found in await pipe.execute()]
+
+    async def record(self, changes: Sequence[MembershipChange]) -> None:
+        """Write membership changes (idempotent set operations), one pipeline."""
+        keys = self._keys
+        pipe = self._client.pipeline(transaction=False)
+        for change in changes:
+            own = keys.memberships(change.customer_id)
+            if change.entered:
+                pipe.sadd(own, *change.entered)
+                pipe.expire(own, self._ttl_s)
+            if change.exited:
+                pipe.srem(own, *change.exited)
+            for name in change.entered:
+                pipe.sadd(keys.segment(name), change.customer_id)
+            for name in change.exited:
+                pipe.srem(keys.segment(name), change.customer_id)
+        await pipe.execute()
+
+    async def sizes(self, names: Sequence[str]) -> dict[str, int]:
+        pipe = self._client.pipeline(transaction=False)
+        for name in names:
+            pipe.scard(self._keys.segment(name))
+        return {name: int(n) for name, n in zip(names, await pipe.execute(), strict=True)}
