@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 
+from stream_app.profiles.cart import CartLine
 from stream_app.profiles.ops import CartAdd, CartRemove, IncrFloat, Max, Min
 from stream_app.storage.keys import Keys
-from stream_app.profiles.cart import CartLine
 from stream_app.storage.profiles import decode_cart_line, encode_ops, event_key
 
 
