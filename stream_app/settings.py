@@ -109,6 +109,7 @@ class Settings(BaseSettings):
     price_bands: tuple[float, float] = (30, 100)
     new_customer_days: float = Field(default=30, gt=0)
     default_interval_days: float = Field(default=30, gt=0)
+    min_interval_days: float = Field(default=1, gt=0)
     lifecycle_factors: tuple[float, float, float] = (1.5, 3.0, 6.0)
 
     # --- segments --------------------------------------------------------

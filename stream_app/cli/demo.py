@@ -20,12 +20,17 @@ import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis.asyncio import Redis
 
+from stream_app.clock import utc_now
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
+from stream_app.profiles.derive import derive
+from stream_app.segments.rules import load_segments
 from stream_app.settings import Settings
 from stream_app.storage.keys import Keys
 from stream_app.storage.schedule import ScheduleStore
+from stream_app.storage.segments import SegmentStore
 from stream_app.storage.stats import StatsStore
+from stream_app.streaming.app import profile_store, value_rules
 from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.loadgen import SimStats, run_simulation
 from stream_app.streaming.topics import ensure_topics
@@ -122,6 +127,7 @@ async def _run(
         typer.echo("")
         sample = await _sample_decision(settings)
         _summary(sim, final, lag, sample, time.monotonic() - started)
+        await _segments_and_profile(settings, redis, sample)
         return final.get("decisions_emitted", 0) > 0 and final.get("events_applied", 0) > 0
     finally:
         await probe.stop()
@@ -159,6 +165,24 @@ async def _sample_decision(settings: Settings) -> dict[str, object] | None:
         return None
     finally:
         await consumer.stop()
+
+
+async def _segments_and_profile(
+    settings: Settings, redis: Redis, sample: Mapping[str, object] | None
+) -> None:
+    """Segment sizes, and the profile of the customer of the sample decision."""
+    names = [d.name for d in load_segments(settings.segments_file)]
+    sizes = await SegmentStore(redis, Keys(settings.key_prefix), profile_ttl_s=1).sizes(names)
+    typer.echo("  segment sizes:")
+    for name, size in sizes.items():
+        typer.echo(f"    {name:<28} {size:,}")
+    if sample is None:
+        return
+    [stored] = await profile_store(redis, settings).stored([str(sample["customer_id"])])
+    view = derive(stored, utc_now(), value_rules(settings))
+    typer.echo(f"  sample profile ({view.customer_id}):")
+    for key, value in view.as_dict().items():
+        typer.echo(f"    {key:<20} {orjson.dumps(value).decode()}")
 
 
 class _Progress:

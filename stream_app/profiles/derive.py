@@ -68,6 +68,7 @@ class ValueRules:
     price_bands: tuple[float, float] = (30, 100)
     new_customer_days: float = 30
     default_interval_days: float = 30
+    min_interval_days: float = 1
     lifecycle_factors: tuple[float, float, float] = (1.5, 3.0, 6.0)
 
 
@@ -184,7 +185,9 @@ def derive(stored: StoredProfile, now: datetime, rules: ValueRules) -> ProfileVi
     )
     interval = rules.default_interval_days
     if orders >= 2 and first_purchase is not None and last_purchase is not None:
-        interval = (last_purchase - first_purchase) / (orders - 1) / DAY_MS
+        interval = max(
+            (last_purchase - first_purchase) / (orders - 1) / DAY_MS, rules.min_interval_days
+        )
     reference = last_purchase if last_purchase is not None else last_seen
     elapsed = None if reference is None else (now_ms - reference) / DAY_MS
     birth_year = _opt_int(f.get("birth_year"))

@@ -83,6 +83,7 @@ def value_rules(settings: Settings) -> ValueRules:
         price_bands=settings.price_bands,
         new_customer_days=settings.new_customer_days,
         default_interval_days=settings.default_interval_days,
+        min_interval_days=settings.min_interval_days,
         lifecycle_factors=settings.lifecycle_factors,
     )
 
