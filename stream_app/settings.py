@@ -7,14 +7,17 @@ below. Nothing else in the code base reads the environment.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stream_app.events.topics import TopicNames
+
+NONE_TEXT = "null"
 
 #: Only a development default: ``stream-app worker`` refuses to start with it
 #: unless ``allow_dev_secret`` is set (the embedded demo and tests set it).
@@ -30,6 +33,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         frozen=True,
         extra="ignore",
+        env_parse_none_str=NONE_TEXT,
     )
 
     # --- servers ---------------------------------------------------------
@@ -142,15 +146,23 @@ class Settings(BaseSettings):
     )
 
     def to_env(self) -> dict[str, str]:
-        """These settings as ``STREAM_APP_*`` variables, to configure a child process."""
+        """These settings as ``STREAM_APP_*`` variables, to configure a child process.
+
+        Nested models use ``__`` keys; dicts, tuples and lists are JSON (keys keep their
+        case); ``None`` is ``null``.
+        """
         env: dict[str, str] = {}
-        for name, value in self.model_dump(mode="json").items():
-            if isinstance(value, dict):
+        dumped = self.model_dump(mode="json")
+        for name, value in dumped.items():
+            var = f"STREAM_APP_{name.upper()}"
+            if isinstance(getattr(self, name), BaseModel):
                 for sub, sub_value in value.items():
-                    env[f"STREAM_APP_{name.upper()}__{sub.upper()}"] = str(sub_value)
+                    env[f"{var}__{sub.upper()}"] = str(sub_value)
+            elif value is None:
+                env[var] = NONE_TEXT
+            elif isinstance(value, dict | list | bool):
+                env[var] = json.dumps(value)
             else:
-                env[f"STREAM_APP_{name.upper()}"] = (
-                    str(value).lower() if isinstance(value, bool) else str(value)
-                )
+                env[var] = str(value)
         env["STREAM_APP_PSEUDONYM_SECRET"] = self.pseudonym_secret.get_secret_value()
         return env

@@ -1,0 +1,25 @@
+""""Frequently bought together": reads of the co-purchase counts (written by ProfileStore)."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from stream_app.storage.keys import Keys
+
+
+class BasketStore:
+    def __init__(self, client: Redis, keys: Keys) -> None:
+        self._client = client
+        self._keys = keys
+
+    async def items_with(self, item_id: str, limit: int = 10) -> list[tuple[str, int]]:
+        """Items most often in the same order as ``item_id``, with their order counts."""
+        return await self._top(self._keys.basket_item(item_id), limit)
+
+    async def categories_with(self, category: str, limit: int = 10) -> list[tuple[str, int]]:
+        """Categories most often in the same order as ``category``."""
+        return await self._top(self._keys.basket_category(category), limit)
+
+    async def _top(self, key: str, limit: int) -> list[tuple[str, int]]:
+        found = await self._client.zrevrange(key, 0, limit - 1, withscores=True)
+        return [(member.decode(), int(score)) for member, score in found]
