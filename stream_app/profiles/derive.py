@@ -7,6 +7,7 @@ injected ``now``, never stored.
 
 from __future__ import annotations
 
+import math
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -299,12 +300,13 @@ def _visible_cart(lines: tuple[CartLine, ...], last_purchase: int | None) -> tup
 def _local_week(
     rhythm: Mapping[str, float], timezone: str | None, now: datetime
 ) -> tuple[float, ...]:
-    """UTC hour-of-week buckets shifted to the customer's current UTC offset."""
+    """UTC hour-of-week buckets shifted by the customer's current UTC offset (whole hours,
+    rounded down: +05:30 shifts by 5)."""
     offset_h = 0
     if timezone:
         try:
             offset = now.astimezone(zoneinfo.ZoneInfo(timezone)).utcoffset() or timedelta(0)
-            offset_h = round(offset.total_seconds() / 3600)
+            offset_h = math.floor(offset.total_seconds() / 3600)
         except zoneinfo.ZoneInfoNotFoundError:
             offset_h = 0
     week = [0.0] * HOURS_PER_WEEK

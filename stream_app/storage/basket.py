@@ -1,4 +1,4 @@
-""""Frequently bought together": reads of the co-purchase counts (written by ProfileStore)."""
+""" "Frequently bought together": reads of the co-purchase counts (written by ProfileStore)."""
 
 from __future__ import annotations
 
