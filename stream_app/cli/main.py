@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from stream_app.cli.demo import demo
+from stream_app.cli.replay import replay
 from stream_app.cli.schemas import schemas_app
 from stream_app.cli.simulate import simulate
 from stream_app.cli.stack import stack
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.command(help="Start only the embedded Kafka (Tansu) and Redis servers and wait.")(stack)
 app.command()(worker)
 app.command()(simulate)
+app.command()(replay)
 app.command()(demo)
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")

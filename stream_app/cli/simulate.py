@@ -1,13 +1,25 @@
-"""``stream-app simulate``: publish realistic synthetic customer traffic to Kafka."""
+"""``stream-app simulate``: synthetic customer traffic, live to Kafka or into an event log."""
 
 from __future__ import annotations
 
 import asyncio
+import math
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from itertools import islice
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from stream_app.clock import utc_now
+from stream_app.events.eventlog import write_lines
+from stream_app.events.registry import Event
 from stream_app.settings import Settings
+from stream_app.simulation.catalog import make_catalog
+from stream_app.simulation.generator import EventGenerator
+from stream_app.simulation.population import make_population
 from stream_app.streaming.loadgen import SimStats, run_simulation
 
 
@@ -22,8 +34,76 @@ def simulate(
     respond: Annotated[
         bool, typer.Option("--respond/--no-respond", help="answer decisions with feedback")
     ] = True,
+    to_file: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False,
+            help="write an event log (JSON lines) instead of publishing; no Kafka, no pacing",
+        ),
+    ] = None,
+    events: Annotated[
+        int | None,
+        typer.Option(min=0, help="with --to-file: events to write [default: rate x duration]"),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="with --to-file: ISO time of the first event, with offset "
+            "[default: the log ends about now]"
+        ),
+    ] = None,
 ) -> None:
-    """Simulate shoppers in real time: clickstream, purchases, sensors, identity, feedback."""
+    """Simulate shoppers: clickstream, purchases, sensors, identity, feedback."""
+    if to_file is None:
+        if events is not None or start is not None:
+            raise typer.BadParameter("--events and --start need --to-file")
+        _live(customers, rate, duration, seed, envelope_size, respond)
+        return
+    count = math.floor(rate * duration) if events is None else events
+    first = utc_now() - timedelta(seconds=count / rate) if start is None else _aware(start)
+    mix = _write_log(to_file, customers, rate, seed, count, first)
+    end = first + timedelta(seconds=max(count - 1, 0) / rate)
+    summary = ", ".join(f"{stream}={n}" for stream, n in sorted(mix.items()))
+    typer.echo(
+        f"wrote {count} events to {to_file} ({summary}); "
+        f"event times {first.isoformat()} .. {end.isoformat()}"
+    )
+
+
+def _write_log(
+    path: Path, customers: int, rate: float, seed: int, count: int, start: datetime
+) -> Counter[str]:
+    """Event ``i`` happens at ``start + i / rate``, as live; no feedback (nothing decides)."""
+    generator = EventGenerator(
+        make_population(customers, seed), make_catalog(seed), seed, start, rate
+    )
+    mix: Counter[str] = Counter()
+
+    def counted() -> Iterator[Event]:
+        for stream, event in islice(generator, count):
+            mix[stream.value] += 1
+            yield event
+
+    with path.open("wb") as out:
+        out.writelines(write_lines(counted()))
+    return mix
+
+
+def _aware(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not an ISO 8601 time: {exc}", param_hint="--start") from exc
+    if moment.utcoffset() is None:
+        raise typer.BadParameter(
+            "give a UTC offset, e.g. 2026-01-01T00:00:00Z", param_hint="--start"
+        )
+    return moment
+
+
+def _live(
+    customers: int, rate: float, duration: float, seed: int, envelope_size: int, respond: bool
+) -> None:
     settings = Settings()
     typer.echo(
         f"simulating {customers} customers at {rate:g} events/s for {duration:g}s "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from redis.asyncio import Redis
 
 from stream_app.storage.keys import Keys
@@ -22,4 +24,5 @@ class BasketStore:
 
     async def _top(self, key: str, limit: int) -> list[tuple[str, int]]:
         found = await self._client.zrevrange(key, 0, limit - 1, withscores=True)
-        return [(member.decode(), int(score)) for member, score in found]
+        pairs = cast(list[tuple[bytes, float]], found)  # withscores: (member, score) pairs
+        return [(member.decode(), int(score)) for member, score in pairs]
