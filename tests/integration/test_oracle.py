@@ -1,0 +1,191 @@
+"""The oracle end to end: 100k simulated, perturbed events through the real worker, then
+every customer's stored profile compared with an independent batch recomputation.
+
+The log is generated at ``now - 3 h`` (inside the engine's max event age), with
+duplicates, disorder and late events (well within the allowed lateness, so the
+engine's answer must not depend on arrival order). Identities, customer ids,
+devices and orders carry a per-run prefix so other tests' data cannot collide.
+Identity events are replayed (and applied) first: a device-only sensor reading
+is dead-lettered if it overtakes the traits that register its device on another
+topic, which would make the expectation depend on a race between topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from stream_app.devstack.processes import ManagedProcess
+from stream_app.events.eventlog import write_lines
+from stream_app.events.identity import Consent, Traits
+from stream_app.events.purchase import Purchase
+from stream_app.events.registry import EVENT_ADAPTERS, Event, Stream
+from stream_app.settings import Settings
+from stream_app.simulation.catalog import make_catalog
+from stream_app.simulation.generator import EventGenerator
+from stream_app.simulation.perturb import perturb
+from stream_app.simulation.population import make_population
+from stream_app.streaming.replay import replay_file
+from tests.oracle.compare import diff_all, diff_basket
+from tests.oracle.config import OracleConfig
+from tests.oracle.recompute import Oracle, Outcome, to_ms
+from tests.oracle.redis_view import processed_total, read_basket, read_profiles, stats, subtract
+
+pytestmark = pytest.mark.integration
+
+SEED = 20_240_601
+EVENTS = 100_000
+CUSTOMERS = 2_000
+#: Events per second of event time: 100k events span 10,000 s (< 3 h) ending before now.
+RATE = 10.0
+FEEDBACK = 600
+ENVELOPE = 50
+SHOWN = 30
+#: How long the worker may take to apply one phase of the log.
+APPLY_WITHIN_S = 150.0
+
+
+def _rename(event: Event, prefix: str) -> Event:
+    """The same event with this run's customer, device and order ids."""
+    update: dict[str, object] = {}
+    customer = getattr(event, "customer_id", None)
+    if customer is not None:
+        update["customer_id"] = f"{prefix}{customer}"
+    device = getattr(event, "device_id", None)
+    if device is not None:
+        update["device_id"] = f"{prefix}{device}"
+    if isinstance(event, Traits):
+        update["device_ids"] = [f"{prefix}{d}" for d in event.device_ids]
+    if isinstance(event, Purchase):
+        update["order_id"] = f"{prefix}{event.order_id}"
+    return event.model_copy(update=update)
+
+
+def _feedback(events: Sequence[Event], seed: int, n: int) -> list[Event]:
+    """Notification feedback of some customers, a minute after one of their events."""
+    rng = random.Random(f"oracle-feedback:{seed}")
+    adapter = EVENT_ADAPTERS[Stream.FEEDBACK]
+    out: list[Event] = []
+    for index in sorted(rng.sample(range(len(events) // 2), n)):
+        base = events[index]
+        customer = getattr(base, "customer_id", None)
+        if customer is None:
+            continue
+        feedback: Event = adapter.validate_python(
+            {
+                "type": rng.choice(("delivered", "opened", "opened", "clicked")),
+                "event_id": f"fb-{rng.getrandbits(64):016x}",
+                "event_time": base.event_time + timedelta(minutes=1),
+                "customer_id": customer,
+                "decision_id": f"dec-{rng.getrandbits(48):012x}",
+                "channel": rng.choice(("push", "email")),
+            }
+        )
+        out.append(feedback)
+    return out
+
+
+def _make_log(prefix: str, start: datetime) -> list[Event]:
+    population = make_population(CUSTOMERS, SEED)
+    generator = EventGenerator(population, make_catalog(SEED), SEED, start, RATE)
+    clean = [_rename(event, prefix) for _, event in islice(generator, EVENTS)]
+    clean += _feedback(clean, SEED, FEEDBACK)
+    clean.sort(key=lambda event: event.event_time)  # stable: the generator's order kept
+    return perturb(
+        clean,
+        seed=SEED,
+        duplicate_share=0.03,
+        disorder_share=0.05,
+        max_disorder=timedelta(seconds=5),
+        late_share=0.02,
+        max_late=timedelta(minutes=30),
+    )
+
+
+async def _applied_at_least(redis: Redis, prefix: str, target: int, what: str) -> None:
+    deadline = time.monotonic() + APPLY_WITHIN_S
+    total = await processed_total(redis, prefix)
+    while total < target:
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"{what}: the worker accounted for {total} events, waited for {target} "
+                f"within {APPLY_WITHIN_S:.0f} s; stats: {await stats(redis, prefix)}"
+            )
+        await asyncio.sleep(0.25)
+        total = await processed_total(redis, prefix)
+
+
+async def test_every_stored_profile_equals_the_batch_recomputation(
+    worker: ManagedProcess, settings: Settings, redis: Redis, tmp_path: Path
+) -> None:
+    config = OracleConfig.from_settings(settings)
+    prefix = f"o{uuid.uuid4().hex[:6]}-"
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    log = _make_log(prefix, start)
+    assert all(event.event_time.microsecond % 1000 == 0 for event in log), "ms-aligned times"
+    identity: list[Event] = [event for event in log if isinstance(event, Traits | Consent)]
+    rest: list[Event] = [event for event in log if not isinstance(event, Traits | Consent)]
+    phases: list[tuple[str, list[Event]]] = [("identity", identity), ("other events", rest)]
+    purchases = [event for event in log if isinstance(event, Purchase)]
+    items = {line.item_id for p in purchases for line in p.items}
+    categories = {line.category for p in purchases for line in p.items}
+
+    key = settings.key_prefix
+    stats_before = await stats(redis, key)
+    basket_before = await read_basket(redis, key, items, categories)
+    target = await processed_total(redis, key)
+    for name, events in phases:
+        path = tmp_path / f"{name.replace(' ', '-')}.jsonl"
+        with path.open("wb") as out:
+            out.writelines(write_lines(events))
+        sent = await replay_file(settings, path, envelope_size=ENVELOPE)
+        assert (sent.invalid, sent.events_sent) == (0, len(events)), sent
+        target += len(events)
+        await _applied_at_least(redis, key, target, name)
+
+    oracle = Oracle(config)
+    for _, events in phases:
+        for event in events:
+            oracle.apply(event)
+    at_ms = to_ms(datetime.now(UTC))
+    expected = oracle.profiles(at_ms)
+    stored = await read_profiles(
+        redis,
+        key,
+        sorted(expected),
+        at_ms=at_ms,
+        taste_half_life_ms=config.taste_half_life_ms,
+        rhythm_half_life_ms=config.rhythm_half_life_ms,
+    )
+    basket = subtract(await read_basket(redis, key, items, categories), basket_before)
+    stats_after = await stats(redis, key)
+
+    def counted(name: str) -> int:
+        return stats_after.get(name, 0) - stats_before.get(name, 0)
+
+    problems = [
+        f"stats.{name}: expected +{want}, counted +{counted(name)}"
+        for name, want in (
+            ("events_applied", oracle.outcomes[Outcome.APPLIED]),
+            ("events_duplicate", oracle.outcomes[Outcome.DUPLICATE]),
+            ("dead_letters:late_event", oracle.outcomes[Outcome.LATE]),
+            ("dead_letters:unknown_device", oracle.outcomes[Outcome.UNKNOWN_DEVICE]),
+        )
+        if counted(name) != want
+    ]
+    problems += diff_all(expected, stored)
+    problems += diff_basket(oracle.basket, basket)
+    assert oracle.outcomes[Outcome.APPLIED] >= EVENTS, oracle.outcomes
+    assert not problems, (
+        f"{len(problems)} mismatches over {len(expected)} customers and "
+        f"{len(items)} items (first {SHOWN}):\n" + "\n".join(problems[:SHOWN])
+    )

@@ -1,0 +1,525 @@
+"""Batch recomputation of customer profiles from an event log, straight from docs/profile.md.
+
+Independent of the streaming code on purpose: it imports only the event
+contracts, ``pseudonymize`` (which the spec defines tokens by) and settings,
+and never the fold or the storage scripts. Events are given in the order the
+engine would apply them (acceptance of late events and the device mapping
+depend on it); everything else is order-independent by the spec.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+import pygeohash
+
+from stream_app.events.clickstream import (
+    AddToCart,
+    ClickEvent,
+    ProductView,
+    RemoveFromCart,
+    Search,
+)
+from stream_app.events.feedback import Clicked, Opened
+from stream_app.events.identity import Consent, Traits
+from stream_app.events.purchase import Purchase
+from stream_app.events.registry import Event
+from stream_app.events.sensor import Ambient, Location, Proximity, SensorEvent
+from stream_app.profiles.pseudonym import pseudonymize
+from tests.oracle.config import MS_PER_DAY, OracleConfig
+
+Scalar = int | float | str
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MS_PER_HOUR = 3_600_000
+HOURS_PER_WEEK = 168
+#: 1970-01-01 was a Thursday: hour 0 of the epoch is hour 3 * 24 of its week.
+_EPOCH_HOUR_OF_WEEK = 3 * 24
+GEOHASH_PRECISION = 7
+
+#: Fields of the profile hash that are sums or counts: absent means 0.
+ADDITIVE_PREFIXES = ("n:", "spend:")
+ADDITIVE_FIELDS = frozenset({"n", "value", "units", "units_value"})
+
+
+def is_additive(name: str) -> bool:
+    return name in ADDITIVE_FIELDS or name.startswith(ADDITIVE_PREFIXES)
+
+
+def to_ms(when: datetime) -> int:
+    """Epoch milliseconds of an aware time, rounded down (exact integer arithmetic)."""
+    return (when - EPOCH) // timedelta(milliseconds=1)
+
+
+def hour_of_week(ms: int) -> int:
+    """UTC hour of week of an epoch-ms time: Monday 00:00-00:59 UTC is 0."""
+    return (ms // MS_PER_HOUR + _EPOCH_HOUR_OF_WEEK) % HOURS_PER_WEEK
+
+
+def decay(value: float, from_ms: float, to_ms_: float, half_life_ms: float) -> float:
+    """``value`` as of ``from_ms`` carried to ``to_ms_``: ``value * 2^(-(to - from)/H)``."""
+    factor: float = 2.0 ** (-(to_ms_ - from_ms) / half_life_ms)
+    return value * factor
+
+
+def normalize_query(query: str, max_chars: int) -> str:
+    """Lower case, whitespace runs collapsed to one space (ends stripped), then cut."""
+    return " ".join(query.lower().split())[:max_chars]
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    LATE = "late_event"
+    UNKNOWN_DEVICE = "unknown_device"
+
+
+@dataclass(frozen=True, slots=True)
+class CartLine:
+    """A visible cart line: the latest add's time, category, price, quantity, event id."""
+
+    t: int
+    c: str | None
+    p: float | None
+    q: int | None
+    e: str | None
+
+
+@dataclass(slots=True)
+class ExpectedProfile:
+    """One customer's profile, normalized for comparison.
+
+    ``fields`` is the profile hash without ``created_ms`` and ``@<field>`` stamps;
+    ``tastes`` and ``rhythm`` are decayed sums evaluated at ``at_ms``; ``cart``
+    holds visible lines only. ``ties`` / ``cart_ties`` list every acceptable value
+    where the spec says "ties: any"; ``*_cap`` say the top-N sets may hold any
+    ``cap`` of tied candidates (expected side only; ``None`` on the Redis side).
+    """
+
+    customer_id: str
+    at_ms: int
+    fields: dict[str, Scalar] = field(default_factory=dict)
+    ties: dict[str, tuple[Scalar, ...]] = field(default_factory=dict)
+    tastes: dict[str, float] = field(default_factory=dict)
+    rhythm: dict[str, float] = field(default_factory=dict)
+    cart: dict[str, CartLine] = field(default_factory=dict)
+    cart_ties: dict[str, tuple[CartLine, ...]] = field(default_factory=dict)
+    recent_views: dict[str, int] = field(default_factory=dict)
+    recent_views_cap: int | None = None
+    recent_searches: dict[str, int] = field(default_factory=dict)
+    recent_searches_cap: int | None = None
+
+
+@dataclass(slots=True)
+class Basket:
+    """Global co-purchase counts: ``items[a][b]`` = orders holding both ``a`` and ``b``."""
+
+    items: dict[str, dict[str, int]] = field(default_factory=dict)
+    categories: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+# --- per-customer accumulation -------------------------------------------
+
+
+@dataclass(slots=True)
+class _Latest:
+    """Last-writer-wins by event time; every value written at the greatest time is kept."""
+
+    time: int
+    values: list[object]
+
+    def offer(self, time: int, value: object) -> None:
+        if time > self.time:
+            self.time, self.values = time, [value]
+        elif time == self.time and value not in self.values:
+            self.values.append(value)
+
+
+def _offer(store: dict[str, _Latest], name: str, time: int, value: object) -> None:
+    current = store.get(name)
+    if current is None:
+        store[name] = _Latest(time, [value])
+    else:
+        current.offer(time, value)
+
+
+@dataclass(slots=True)
+class _State:
+    seen: dict[str, int] = field(default_factory=dict)
+    last_seen: int | None = None
+    counts: Counter[str] = field(default_factory=Counter)
+    mins: dict[str, int] = field(default_factory=dict)
+    maxs: dict[str, int] = field(default_factory=dict)
+    sums: dict[str, float] = field(default_factory=dict)
+    latest: dict[str, _Latest] = field(default_factory=dict)
+    tastes: list[tuple[str, float, int]] = field(default_factory=list)
+    rhythm: list[tuple[str, float, int]] = field(default_factory=list)
+    adds: dict[str, _Latest] = field(default_factory=dict)
+    removes: dict[str, int] = field(default_factory=dict)
+    views: dict[str, int] = field(default_factory=dict)
+    searches: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, amount: float) -> None:
+        self.sums[name] = self.sums.get(name, 0.0) + amount
+
+    def low(self, name: str, time: int) -> None:
+        self.mins[name] = min(time, self.mins.get(name, time))
+
+    def high(self, name: str, time: int) -> None:
+        self.maxs[name] = max(time, self.maxs.get(name, time))
+
+
+class Oracle:
+    """Feeds events one by one, in processing order; read ``profiles(at_ms)`` and ``basket``."""
+
+    def __init__(self, config: OracleConfig) -> None:
+        self.config = config
+        self.states: dict[str, _State] = {}
+        self.devices: dict[str, str] = {}
+        self.orders: set[str] = set()
+        self.basket = Basket()
+        self.outcomes: Counter[Outcome] = Counter()
+
+    # --- acceptance -----------------------------------------------------
+
+    def customer_of(self, event: Event) -> str | None:
+        """The customer an event belongs to; ``None`` for a device nobody registered yet."""
+        customer = getattr(event, "customer_id", None)
+        if customer is not None:
+            return str(customer)
+        if isinstance(event, SensorEvent) and event.device_id is not None:
+            return self.devices.get(event.device_id)
+        return None
+
+    def apply(self, event: Event) -> Outcome:
+        customer = self.customer_of(event)
+        if customer is None:
+            return self._count(Outcome.UNKNOWN_DEVICE)
+        state = self.states.setdefault(customer, _State())
+        time = to_ms(event.event_time)
+        horizon = (
+            None if state.last_seen is None else state.last_seen - self.config.allowed_lateness_ms
+        )
+        remembered = state.seen.get(event.event_id)
+        if remembered is not None and (horizon is None or remembered >= horizon):
+            return self._count(Outcome.DUPLICATE)
+        if horizon is not None and time < horizon:
+            return self._count(Outcome.LATE)
+        state.seen[event.event_id] = time
+        state.last_seen = time if state.last_seen is None else max(state.last_seen, time)
+        self._effects(customer, state, event, time)
+        return self._count(Outcome.APPLIED)
+
+    def _count(self, outcome: Outcome) -> Outcome:
+        self.outcomes[outcome] += 1
+        return outcome
+
+    # --- effects ----------------------------------------------------------
+
+    def _effects(self, customer: str, s: _State, event: Event, time: int) -> None:
+        cfg = self.config
+        kind = event.type
+        s.counts["n"] += 1
+        s.counts[f"n:{kind}"] += 1
+        s.low("first_seen", time)
+        s.high("last_seen", time)
+        s.high(f"last:{kind}", time)
+        if isinstance(event, ClickEvent | Purchase | Opened | Clicked):
+            s.rhythm.append((str(hour_of_week(time)), 1.0, time))
+        if isinstance(event, ProductView):
+            self._taste(s, event.category, event.brand, cfg.w_view, time)
+            s.views[event.item_id] = max(time, s.views.get(event.item_id, time))
+        elif isinstance(event, AddToCart):
+            self._taste(s, event.category, event.brand, cfg.w_cart, time)
+            line = CartLine(time, event.category, event.price, event.quantity, event.event_id)
+            _offer(s.adds, event.item_id, time, line)
+        elif isinstance(event, RemoveFromCart):
+            s.removes[event.item_id] = max(time, s.removes.get(event.item_id, time))
+        elif isinstance(event, Search):
+            query = normalize_query(event.query, cfg.search_max_chars)
+            if query:
+                s.searches[query] = max(time, s.searches.get(query, time))
+        elif isinstance(event, Purchase):
+            self._purchase(s, event, time)
+        elif isinstance(event, Traits):
+            self._traits(customer, s, event, time)
+        elif isinstance(event, Consent):
+            _offer(s.latest, f"consent:{event.channel}", time, "1" if event.opted_in else "0")
+        elif isinstance(event, Location):
+            geo = pygeohash.encode(event.lat, event.lon, precision=GEOHASH_PRECISION)
+            _offer(s.latest, "geo", time, geo)
+        elif isinstance(event, Proximity):
+            _offer(s.latest, "near_store", time, event.store_id)
+            _offer(s.latest, "store_distance_m", time, float(event.distance_m))
+        elif isinstance(event, Ambient):
+            _offer(s.latest, "weather", time, event.weather)
+            _offer(s.latest, "temperature_c", time, round(event.temperature_c, 1))
+
+    def _taste(self, s: _State, category: str, brand: str | None, weight: float, time: int) -> None:
+        s.tastes.append((f"c:{category}", weight, time))
+        if brand is not None:
+            s.tastes.append((f"b:{brand}", weight, time))
+
+    def _purchase(self, s: _State, event: Purchase, time: int) -> None:
+        cfg = self.config
+        s.low("first:purchase", time)
+        rate = cfg.fx_to_base.get(event.currency)
+        s.add(f"spend:{event.currency}", event.total)
+        s.add("value", event.total * rate if rate is not None else 0.0)
+        s.add("units", 0.0)
+        s.add("units_value", 0.0)
+        for line in event.items:
+            if rate is not None:
+                s.add("units", line.quantity)
+                s.add("units_value", line.quantity * line.unit_price * rate)
+            self._taste(s, line.category, line.brand, cfg.w_purchase, time)
+        if event.order_id in self.orders:
+            return
+        self.orders.add(event.order_id)
+        _pairs(self.basket.items, {line.item_id for line in event.items})
+        _pairs(self.basket.categories, {line.category for line in event.items})
+
+    def _traits(self, customer: str, s: _State, event: Traits, time: int) -> None:
+        secret = self.config.secret
+        for name in ("timezone", "locale", "birth_year", "gender"):
+            value = getattr(event, name)
+            if value is not None:
+                _offer(s.latest, name, time, value)
+        if event.email is not None:
+            _offer(s.latest, "h:email", time, pseudonymize(secret, "email", event.email))
+        if event.phone is not None:
+            _offer(s.latest, "h:phone", time, pseudonymize(secret, "phone", event.phone))
+        for device in event.device_ids:
+            self.devices[device] = customer
+
+    # --- results ----------------------------------------------------------
+
+    def profiles(self, at_ms: int) -> dict[str, ExpectedProfile]:
+        return {
+            customer: self._profile(customer, state, at_ms)
+            for customer, state in self.states.items()
+            if state.counts["n"] > 0
+        }
+
+    def _profile(self, customer: str, s: _State, at_ms: int) -> ExpectedProfile:
+        cfg = self.config
+        out = ExpectedProfile(customer, at_ms)
+        fields_: dict[str, Scalar] = {}
+        fields_.update(s.counts)
+        fields_.update(s.mins)
+        fields_.update(s.maxs)
+        fields_.update(s.sums)
+        for name, latest in s.latest.items():
+            values = tuple(_scalar(v) for v in latest.values)
+            fields_[name] = values[0]
+            if len(values) > 1:
+                out.ties[name] = values
+        out.fields = fields_
+        out.tastes = _decayed(s.tastes, at_ms, cfg.taste_half_life_ms)
+        out.rhythm = _decayed(s.rhythm, at_ms, cfg.rhythm_half_life_ms)
+        last_purchase = s.maxs.get("last:purchase")
+        for item, latest in s.adds.items():
+            removed = s.removes.get(item)
+            if removed is not None and latest.time <= removed:
+                continue
+            if last_purchase is not None and latest.time <= last_purchase:
+                continue
+            lines = tuple(v for v in latest.values if isinstance(v, CartLine))
+            out.cart[item] = lines[0]
+            if len(lines) > 1:
+                out.cart_ties[item] = lines
+        out.recent_views = _top(s.views, cfg.recent_views)
+        out.recent_views_cap = cfg.recent_views
+        out.recent_searches = _top(s.searches, cfg.recent_searches)
+        out.recent_searches_cap = cfg.recent_searches
+        return out
+
+
+def _scalar(value: object) -> Scalar:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float | str):
+        return value
+    return str(value)
+
+
+def _pairs(counts: dict[str, dict[str, int]], members: set[str]) -> None:
+    for a in members:
+        row = counts.setdefault(a, {})
+        for b in members:
+            if a != b:
+                row[b] = row.get(b, 0) + 1
+
+
+def _decayed(
+    parts: Iterable[tuple[str, float, int]], at_ms: int, half_life: int
+) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, weight, time in parts:
+        out[name] = out.get(name, 0.0) + decay(weight, time, at_ms, half_life)
+    return out
+
+
+def _top(times: Mapping[str, int], cap: int) -> dict[str, int]:
+    """The ``cap`` most recent members, plus any tied with the last one kept (ties: any)."""
+    if len(times) <= cap:
+        return dict(times)
+    if cap <= 0:
+        return {}
+    cutoff = sorted(times.values(), reverse=True)[cap - 1]
+    return {member: time for member, time in times.items() if time >= cutoff}
+
+
+def recompute(
+    events: Iterable[Event], config: OracleConfig, *, at_ms: int | None = None
+) -> dict[str, ExpectedProfile]:
+    """Profiles of every customer with an applied event; decayed sums evaluated at ``at_ms``
+    (default: the greatest applied event time)."""
+    oracle = Oracle(config)
+    for event in events:
+        oracle.apply(event)
+    if at_ms is None:
+        at_ms = max((s.last_seen or 0 for s in oracle.states.values()), default=0)
+    return oracle.profiles(at_ms)
+
+
+# --- derived at read time -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """docs/profile.md "Derived at read time"; times in epoch ms, durations in days."""
+
+    orders: int
+    recency_days: float | None
+    frequency: int
+    monetary: float
+    aov: float | None
+    avg_unit_price: float | None
+    price_band: str | None
+    r: int
+    f: int
+    m: int
+    tier: str
+    interval_days: float
+    lifecycle: str
+    next_purchase_due: float | None
+    age: int | None
+    tastes: dict[str, float]
+    top_categories: list[str]
+    rhythm_local: dict[int, float]
+
+
+def _num(fields_: Mapping[str, Scalar], name: str) -> float | None:
+    value = fields_.get(name)
+    return None if value is None else float(value)
+
+
+def _score(value: float | None, bounds: tuple[float, ...], *, at_most: bool) -> int:
+    if value is None:
+        return 1
+    for score, bound in zip((5, 4, 3, 2), bounds, strict=True):
+        if (value <= bound) if at_most else (value >= bound):
+            return score
+    return 1
+
+
+def derive(profile: ExpectedProfile, now_ms: int, config: OracleConfig) -> Derived:
+    """The read-time fields: pure functions of the stored fields and ``now``."""
+    f_ = profile.fields
+    orders = int(_num(f_, "n:purchase") or 0)
+    value = _num(f_, "value") or 0.0
+    last_purchase = _num(f_, "last:purchase")
+    first_purchase = _num(f_, "first:purchase")
+    first_seen = _num(f_, "first_seen")
+    last_seen = _num(f_, "last_seen")
+    units = _num(f_, "units") or 0.0
+    units_value = _num(f_, "units_value") or 0.0
+    recency = None if last_purchase is None else (now_ms - last_purchase) / MS_PER_DAY
+    avg_price = units_value / units if units else None
+    band = None
+    if avg_price is not None:
+        band = (
+            "budget"
+            if avg_price < config.price_budget_below
+            else "mid"
+            if avg_price < config.price_mid_below
+            else "premium"
+        )
+    r = _score(recency, config.recency_days, at_most=True)
+    f = _score(float(orders), tuple(float(x) for x in config.frequency_orders), at_most=False)
+    m = _score(value, config.monetary_value, at_most=False)
+    is_new = (
+        orders <= 1
+        and first_seen is not None
+        and (now_ms - first_seen) / MS_PER_DAY <= config.new_days
+    )
+    if r >= 4 and f >= 4 and m >= 4:
+        tier = "vip"
+    elif f >= 3 and r >= 3:
+        tier = "loyal"
+    elif is_new:
+        tier = "new"
+    else:
+        tier = "regular"
+    if orders >= 2 and last_purchase is not None and first_purchase is not None:
+        interval = (last_purchase - first_purchase) / (orders - 1) / MS_PER_DAY
+    else:
+        interval = config.default_interval_days
+    if is_new:
+        lifecycle = "new"
+    else:
+        since = last_purchase if last_purchase is not None else last_seen
+        elapsed = math.inf if since is None else (now_ms - since) / MS_PER_DAY
+        if elapsed <= config.active_factor * interval:
+            lifecycle = "active"
+        elif elapsed <= config.at_risk_factor * interval:
+            lifecycle = "at_risk"
+        elif elapsed <= config.lapsed_factor * interval:
+            lifecycle = "lapsed"
+        else:
+            lifecycle = "churned"
+    due = None if last_purchase is None else last_purchase + interval * MS_PER_DAY
+    birth_year = f_.get("birth_year")
+    now = EPOCH + timedelta(milliseconds=now_ms)
+    age = None if birth_year is None else now.year - int(birth_year)
+    tastes = {
+        name: decay(total, profile.at_ms, now_ms, config.taste_half_life_ms)
+        for name, total in profile.tastes.items()
+    }
+    top = sorted((name for name in tastes if name.startswith("c:")), key=lambda n: (-tastes[n], n))
+    zone = f_.get("timezone")
+    offset = ZoneInfo(str(zone)).utcoffset(now) if zone else None
+    shift_min = 0 if offset is None else offset // timedelta(minutes=1)
+    rhythm_local: dict[int, float] = {}
+    for hour, total in profile.rhythm.items():
+        local = ((int(hour) * 60 + shift_min) // 60) % HOURS_PER_WEEK
+        rhythm_local[local] = rhythm_local.get(local, 0.0) + decay(
+            total, profile.at_ms, now_ms, config.rhythm_half_life_ms
+        )
+    return Derived(
+        orders=orders,
+        recency_days=recency,
+        frequency=orders,
+        monetary=value,
+        aov=value / orders if orders else None,
+        avg_unit_price=avg_price,
+        price_band=band,
+        r=r,
+        f=f,
+        m=m,
+        tier=tier,
+        interval_days=interval,
+        lifecycle=lifecycle,
+        next_purchase_due=due,
+        age=age,
+        tastes=tastes,
+        top_categories=[name.removeprefix("c:") for name in top],
+        rhythm_local=rhythm_local,
+    )

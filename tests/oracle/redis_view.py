@@ -1,0 +1,222 @@
+"""What the engine stored, read from Redis by the documented key layout (docs/redis-keys.md).
+
+Normalized to the oracle's ``ExpectedProfile``: decayed sums evaluated at a
+common time ``at_ms``, the cart filtered by the spec's visibility rule, and
+``created_ms``, ``@<field>`` stamps and ``seen`` ignored. Keys are built here
+from the documentation, not by ``stream_app.storage.keys``, on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from tests.oracle.recompute import Basket, CartLine, ExpectedProfile, decay
+
+IGNORED_FIELDS = frozenset({"created_ms"})
+REF_FIELD = "_ref"
+#: Customers read per pipeline round trip.
+CHUNK = 200
+
+
+def customer_key(prefix: str, customer: str, suffix: str) -> str:
+    return f"{prefix}:{{{customer}}}:{suffix}"
+
+
+def basket_item_key(prefix: str, item: str) -> str:
+    return f"{prefix}:{{basket}}:i:{item}"
+
+
+def basket_category_key(prefix: str, category: str) -> str:
+    return f"{prefix}:{{basket}}:c:{category}"
+
+
+def stats_key(prefix: str) -> str:
+    return f"{prefix}:stats"
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _hash(raw: dict[Any, Any]) -> dict[str, str]:
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+def _zset(raw: Iterable[tuple[Any, float]]) -> dict[str, int]:
+    return {_text(member): round(score) for member, score in raw}
+
+
+def _decayed(raw: dict[str, str], at_ms: int, half_life_ms: int, where: str) -> dict[str, float]:
+    """``stored * 2^(-(T - _ref)/H)`` per field; a hash without ``_ref`` is reported as such."""
+    if not raw:
+        return {}
+    if REF_FIELD not in raw:
+        return {f"<{where} has no {REF_FIELD}>": float("nan")}
+    ref = float(raw[REF_FIELD])
+    return {
+        name: decay(float(stored), ref, at_ms, half_life_ms)
+        for name, stored in raw.items()
+        if name != REF_FIELD
+    }
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else round(float(value))
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _cart(raw: dict[str, str], last_purchase: int | None) -> dict[str, CartLine]:
+    """Lines visible by the spec: ``t`` > removal time ``r`` and > ``last:purchase``."""
+    out: dict[str, CartLine] = {}
+    for item, text in raw.items():
+        try:
+            line = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            out[item] = CartLine(-1, f"<not JSON: {text[:60]!r}>", None, None, None)
+            continue
+        if not isinstance(line, dict):
+            out[item] = CartLine(-1, f"<not an object: {text[:60]!r}>", None, None, None)
+            continue
+        added = _opt_int(line.get("t"))
+        removed = _opt_int(line.get("r"))
+        if added is None:
+            continue
+        if removed is not None and added <= removed:
+            continue
+        if last_purchase is not None and added <= last_purchase:
+            continue
+        out[item] = CartLine(
+            added,
+            _opt_str(line.get("c")),
+            _opt_float(line.get("p")),
+            _opt_int(line.get("q")),
+            _opt_str(line.get("e")),
+        )
+    return out
+
+
+async def read_profiles(
+    redis: Redis,
+    prefix: str,
+    customers: Sequence[str],
+    *,
+    at_ms: int,
+    taste_half_life_ms: int,
+    rhythm_half_life_ms: int,
+) -> dict[str, ExpectedProfile]:
+    """The stored profile of each customer (customers with no profile hash are left out)."""
+    out: dict[str, ExpectedProfile] = {}
+    for start in range(0, len(customers), CHUNK):
+        chunk = customers[start : start + CHUNK]
+        pipe = redis.pipeline(transaction=False)
+        for customer in chunk:
+            pipe.hgetall(customer_key(prefix, customer, "p"))
+            pipe.hgetall(customer_key(prefix, customer, "t"))
+            pipe.hgetall(customer_key(prefix, customer, "r"))
+            pipe.hgetall(customer_key(prefix, customer, "cart"))
+            pipe.zrange(customer_key(prefix, customer, "v"), 0, -1, withscores=True)
+            pipe.zrange(customer_key(prefix, customer, "s"), 0, -1, withscores=True)
+        replies = await pipe.execute()
+        for index, customer in enumerate(chunk):
+            p, t, r, cart, views, searches = replies[6 * index : 6 * index + 6]
+            profile = _hash(p)
+            if not profile:
+                continue
+            fields = {
+                name: value
+                for name, value in profile.items()
+                if name not in IGNORED_FIELDS and not name.startswith("@")
+            }
+            last_purchase = _opt_int(fields.get("last:purchase"))
+            out[customer] = ExpectedProfile(
+                customer_id=customer,
+                at_ms=at_ms,
+                fields=dict(fields),
+                tastes=_decayed(_hash(t), at_ms, taste_half_life_ms, "tastes"),
+                rhythm=_decayed(_hash(r), at_ms, rhythm_half_life_ms, "rhythm"),
+                cart=_cart(_hash(cart), last_purchase),
+                recent_views=_zset(views),
+                recent_searches=_zset(searches),
+            )
+    return out
+
+
+async def read_profile(
+    redis: Redis,
+    prefix: str,
+    customer: str,
+    *,
+    at_ms: int,
+    taste_half_life_ms: int,
+    rhythm_half_life_ms: int,
+) -> ExpectedProfile | None:
+    found = await read_profiles(
+        redis,
+        prefix,
+        [customer],
+        at_ms=at_ms,
+        taste_half_life_ms=taste_half_life_ms,
+        rhythm_half_life_ms=rhythm_half_life_ms,
+    )
+    return found.get(customer)
+
+
+async def read_basket(
+    redis: Redis, prefix: str, items: Iterable[str], categories: Iterable[str]
+) -> Basket:
+    """Co-purchase rows of the given items and categories (empty rows left out)."""
+    item_list, category_list = sorted(set(items)), sorted(set(categories))
+    pipe = redis.pipeline(transaction=False)
+    for item in item_list:
+        pipe.zrange(basket_item_key(prefix, item), 0, -1, withscores=True)
+    for category in category_list:
+        pipe.zrange(basket_category_key(prefix, category), 0, -1, withscores=True)
+    replies = await pipe.execute()
+    basket = Basket()
+    for name, reply in zip(item_list, replies[: len(item_list)], strict=True):
+        if row := _zset(reply):
+            basket.items[name] = row
+    for name, reply in zip(category_list, replies[len(item_list) :], strict=True):
+        if row := _zset(reply):
+            basket.categories[name] = row
+    return basket
+
+
+def subtract(after: Basket, before: Basket) -> Basket:
+    """What was counted between two snapshots (other tests share the global basket keys)."""
+    out = Basket()
+    for mine, theirs, target in (
+        (after.items, before.items, out.items),
+        (after.categories, before.categories, out.categories),
+    ):
+        for a, row in mine.items():
+            old = theirs.get(a, {})
+            delta = {b: n - old.get(b, 0) for b, n in row.items() if n - old.get(b, 0)}
+            if delta:
+                target[a] = delta
+    return out
+
+
+async def processed_total(redis: Redis, prefix: str) -> int:
+    """``events_applied + events_duplicate + sum(dead_letters:*)`` of the stats hash."""
+    stats = _hash(await redis.hgetall(stats_key(prefix)))
+    return sum(
+        round(float(value))
+        for name, value in stats.items()
+        if name in ("events_applied", "events_duplicate") or name.startswith("dead_letters:")
+    )
+
+
+async def stats(redis: Redis, prefix: str) -> dict[str, int]:
+    return {k: round(float(v)) for k, v in _hash(await redis.hgetall(stats_key(prefix))).items()}
