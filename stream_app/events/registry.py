@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -12,20 +11,11 @@ from stream_app.events.feedback import FeedbackEvent
 from stream_app.events.identity import IdentityEvent
 from stream_app.events.purchase import PurchaseEvent
 from stream_app.events.sensor import SensorReading
+from stream_app.events.topics import Stream as Stream
 
 Event = ClickstreamEvent | PurchaseEvent | SensorReading | IdentityEvent | FeedbackEvent
 
 E = TypeVar("E")
-
-
-class Stream(StrEnum):
-    """Kinds of inbound stream; each maps to one topic (see ``TopicNames``)."""
-
-    CLICKSTREAM = "clickstream"
-    PURCHASE = "purchase"
-    SENSOR = "sensor"
-    IDENTITY = "identity"
-    FEEDBACK = "feedback"
 
 
 class Envelope(BaseModel, Generic[E]):

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import BaseModel, ConfigDict
+
+
+class Stream(StrEnum):
+    """Kinds of inbound stream; each is carried by the ``TopicNames`` field of its name."""
+
+    CLICKSTREAM = "clickstream"
+    PURCHASE = "purchase"
+    SENSOR = "sensor"
+    IDENTITY = "identity"
+    FEEDBACK = "feedback"
 
 
 class TopicNames(BaseModel):
@@ -18,6 +30,15 @@ class TopicNames(BaseModel):
     decisions: str = "notifications.decisions"
     segments: str = "segments.changes"
     deadletter: str = "events.deadletter"
+
+    def for_stream(self, stream: Stream) -> str:
+        """The topic carrying ``stream``."""
+        topic: str = getattr(self, stream.value)
+        return topic
+
+    def streams(self) -> dict[str, Stream]:
+        """Inbound topic -> the stream it carries."""
+        return {self.for_stream(stream): stream for stream in Stream}
 
     def inbound(self) -> tuple[str, ...]:
         """Topics the worker consumes."""

@@ -17,7 +17,6 @@ from redis.asyncio import Redis
 from stream_app.clock import Clock, utc_now
 from stream_app.decisions.cart_abandonment import CartPolicy
 from stream_app.events.decode import DecodeLimits
-from stream_app.events.registry import Stream
 from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.fold import FoldConfig
 from stream_app.segments.rules import SegmentRules, load_segments
@@ -59,17 +58,6 @@ def faust_app(settings: Settings) -> Any:
         producer_linger_ms=1,
         producer_max_request_size=max(1_048_576, settings.dlq_max_original_bytes * 2),
     )
-
-
-def stream_of_topic(settings: Settings) -> dict[str, Stream]:
-    topics = settings.topics
-    return {
-        topics.clickstream: Stream.CLICKSTREAM,
-        topics.purchase: Stream.PURCHASE,
-        topics.sensor: Stream.SENSOR,
-        topics.identity: Stream.IDENTITY,
-        topics.feedback: Stream.FEEDBACK,
-    }
 
 
 def value_rules(settings: Settings) -> ValueRules:
@@ -130,7 +118,7 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
     )
     ingest = IngestProcessor(
         IngestConfig(
-            streams=stream_of_topic(settings),
+            streams=settings.topics.streams(),
             deadletter_topic=settings.topics.deadletter,
             limits=DecodeLimits(
                 max_record_bytes=settings.max_record_bytes,

@@ -25,7 +25,6 @@ from pydantic import BaseModel, ValidationError
 
 from stream_app.events.decision import Decision
 from stream_app.events.encode import encode, encode_envelope, record_key
-from stream_app.events.registry import Stream
 from stream_app.events.topics import TopicNames
 from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
@@ -51,17 +50,6 @@ class SimStats:
     decisions_seen: int = 0
     feedback_sent: int = 0
     elapsed_s: float = 0.0
-
-
-def topic_for(topics: TopicNames, stream: Stream) -> str:
-    """The topic carrying ``stream``."""
-    return {
-        Stream.CLICKSTREAM: topics.clickstream,
-        Stream.PURCHASE: topics.purchase,
-        Stream.SENSOR: topics.sensor,
-        Stream.IDENTITY: topics.identity,
-        Stream.FEEDBACK: topics.feedback,
-    }[stream]
 
 
 async def run_simulation(
@@ -151,7 +139,7 @@ class _Pacer:
                 stream, event = next(self._events)
                 self._stats.events_sent += 1
                 self._stats.by_stream[stream.value] += 1
-                await self._add(topic_for(self._topics, stream), event, now, futures)
+                await self._add(self._topics.for_stream(stream), event, now, futures)
             sent = max(sent, due)
             await self._flush(now - (ENVELOPE_MAX_WAIT_S - TICK_S), futures)
             await self._settle(futures)
@@ -269,7 +257,7 @@ class _Responder:
             rng = random.Random(f"{self._seed}:{decision_id}")
             customer = self._customers[decision.customer_id]
             for stream, event in respond(decision, customer, rng, now):
-                topic = topic_for(self._settings.topics, stream)
+                topic = self._settings.topics.for_stream(stream)
                 futures.append(
                     await self._producer.send(topic, encode(event), key=record_key(event))
                 )

@@ -32,7 +32,6 @@ from stream_app.events.encode import record_key
 from stream_app.events.eventlog import LineError, parse_line
 from stream_app.events.registry import Stream
 from stream_app.settings import Settings
-from stream_app.streaming.loadgen import topic_for
 from stream_app.streaming.topics import ensure_topics
 
 #: The file is read in blocks of this size, off the event loop.
@@ -109,7 +108,7 @@ async def replay_file(
     )
     await producer.start()
     try:
-        topics = {stream: topic_for(settings.topics, stream) for stream in Stream}
+        topics = {stream: settings.topics.for_stream(stream) for stream in Stream}
         partitions = {
             topic: sorted(await producer.partitions_for(topic)) for topic in topics.values()
         }

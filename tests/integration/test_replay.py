@@ -24,7 +24,6 @@ from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.population import make_population
 from stream_app.streaming import replay as replay_module
-from stream_app.streaming.loadgen import topic_for
 from stream_app.streaming.replay import replay_file
 
 pytestmark = pytest.mark.integration
@@ -78,7 +77,7 @@ def payload(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
 
 
 def topic_of(event: Event, settings: Settings) -> str:
-    return topic_for(settings.topics, stream_for_type[event.type])
+    return settings.topics.for_stream(stream_for_type[event.type])
 
 
 async def test_every_valid_line_arrives_once_on_its_topic_and_bad_lines_are_counted(
