@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from stream_app.decisions.cart_abandonment import CartSnapshot
 from stream_app.profiles.cart import CartLine
@@ -35,7 +36,7 @@ from stream_app.profiles.ops import (
     Recent,
 )
 from stream_app.storage.keys import Keys
-from stream_app.storage.scripts import load_script
+from stream_app.storage.scripts import LuaScript, execute
 
 #: Basket analysis counts at most this many distinct items of one order.
 BASKET_MAX_ITEMS = 50
@@ -124,50 +125,58 @@ class ProfileStore:
         self._client = client
         self._keys = keys
         self._limits = limits
-        self._apply = load_script(client, "apply_event")
-        self._basket = load_script(client, "basket")
+        self._apply = LuaScript("apply_event")
+        self._basket = LuaScript("basket")
 
     async def apply(
         self, updates: Sequence[ProfileUpdate], now_ms: int, segment_due_ms: int | None = None
     ) -> list[Outcome]:
         """Apply a batch; one ``Outcome`` per update, in order.
 
-        Device links, cart checks and segment checks are idempotent on their own
-        (SET of the same value, ZADD GT / LT), so they ride in the same pipeline
-        outside the script, which stays within one customer's hash slot. Basket
-        counts follow in a second pipeline for orders that were not too late;
-        they are idempotent by order id, so redelivered orders are safe.
+        One script call per customer applies that customer's events in batch
+        order. Device links, cart checks and segment checks are idempotent on
+        their own (SET of the same value, ZADD GT / LT), so they ride in the
+        same pipeline outside the script, which stays within one customer's hash
+        slot. Basket counts follow in a second pipeline for orders that were not
+        too late; they are idempotent by order id, so redelivered orders are safe.
         """
         keys, limits = self._keys, self._limits
-        pipe = self._client.pipeline(transaction=False)
-        for update in updates:
-            await self._apply(
-                keys=keys.customer_keys(update.customer_id),
-                args=[
-                    event_key(update.event_id),
-                    update.event_ms,
-                    now_ms,
-                    limits.allowed_lateness_ms,
-                    limits.profile_ttl_s,
-                    limits.taste_half_life_ms,
-                    limits.rhythm_half_life_ms,
-                    limits.recent_views,
-                    limits.recent_searches,
-                    encode_ops(update.ops),
-                ],
-                client=pipe,
-            )
-        for update in updates:
-            cid = update.customer_id
-            for token in update.device_tokens:
-                pipe.set(keys.device(token), cid, ex=limits.profile_ttl_s)
-            if update.cart_check_due_ms is not None:
-                pipe.zadd(keys.due(), {f"cart:{cid}": update.cart_check_due_ms}, gt=True)
-        if segment_due_ms is not None:
-            customers = {update.customer_id for update in updates}
-            pipe.zadd(keys.due(), {f"seg:{cid}": segment_due_ms for cid in customers}, lt=True)
-        results = await pipe.execute()
-        outcomes = [Outcome(int(result)) for result in results[: len(updates)]]
+        by_customer: dict[str, list[int]] = {}
+        for index, update in enumerate(updates):
+            by_customer.setdefault(update.customer_id, []).append(index)
+        head = [
+            now_ms,
+            limits.allowed_lateness_ms,
+            limits.profile_ttl_s,
+            limits.taste_half_life_ms,
+            limits.rhythm_half_life_ms,
+            limits.recent_views,
+            limits.recent_searches,
+        ]
+
+        def build(pipe: Pipeline) -> None:
+            for cid, indexes in by_customer.items():
+                events: list[Any] = []
+                for index in indexes:
+                    update = updates[index]
+                    events += (event_key(update.event_id), update.event_ms, encode_ops(update.ops))
+                self._apply.queue(pipe, keys.customer_keys(cid), [*head, *events])
+            for update in updates:
+                cid = update.customer_id
+                for token in update.device_tokens:
+                    pipe.set(keys.device(token), cid, ex=limits.profile_ttl_s)
+                if update.cart_check_due_ms is not None:
+                    pipe.zadd(keys.due(), {f"cart:{cid}": update.cart_check_due_ms}, gt=True)
+            if segment_due_ms is not None:
+                pipe.zadd(
+                    keys.due(), {f"seg:{cid}": segment_due_ms for cid in by_customer}, lt=True
+                )
+
+        results = await execute(self._client, build, [self._apply])
+        outcomes: list[Outcome] = [Outcome.DUPLICATE] * len(updates)
+        for indexes, codes in zip(by_customer.values(), results, strict=False):
+            for index, code in zip(indexes, codes, strict=True):
+                outcomes[index] = Outcome(int(code))
         orders = [
             u.order
             for u, outcome in zip(updates, outcomes, strict=True)
@@ -179,26 +188,28 @@ class ProfileStore:
 
     async def _count_baskets(self, orders: Sequence[Order], now_ms: int) -> None:
         keys = self._keys
-        pipe = self._client.pipeline(transaction=False)
-        for order in orders:
-            items = order.items[:BASKET_MAX_ITEMS]
-            await self._basket(
-                keys=[
-                    keys.basket_orders(),
-                    *(keys.basket_item(item) for item in items),
-                    *(keys.basket_category(c) for c in order.categories),
-                ],
-                args=[
-                    order.order_id,
-                    order.ms,
-                    now_ms - self._limits.order_memory_ms,
-                    len(items),
-                    *items,
-                    *order.categories,
-                ],
-                client=pipe,
-            )
-        await pipe.execute()
+
+        def build(pipe: Pipeline) -> None:
+            for order in orders:
+                items = order.items[:BASKET_MAX_ITEMS]
+                self._basket.queue(
+                    pipe,
+                    [
+                        keys.basket_orders(),
+                        *(keys.basket_item(item) for item in items),
+                        *(keys.basket_category(c) for c in order.categories),
+                    ],
+                    [
+                        order.order_id,
+                        order.ms,
+                        now_ms - self._limits.order_memory_ms,
+                        len(items),
+                        *items,
+                        *order.categories,
+                    ],
+                )
+
+        await execute(self._client, build, [self._basket])
 
     async def resolve_devices(self, tokens: Sequence[str]) -> dict[str, str]:
         """Customer id per known device token (unknown tokens are absent)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from stream_app.storage.keys import Keys
-from stream_app.storage.scripts import load_script
+from stream_app.storage.scripts import LuaScript
 
 
 @dataclass
@@ -31,12 +31,12 @@ class ScheduleStore:
         self._client = client
         self._keys = keys
         self._sent_ttl_s = sent_ttl_s
-        self._claim = load_script(client, "claim_due")
+        self._claim = LuaScript("claim_due")
 
     async def claim(self, now_ms: int, limit: int, lease_ms: int) -> list[str]:
         """Claim up to ``limit`` due checks (members like ``cart:<customer>``)."""
-        members = await self._claim(
-            keys=[self._keys.due(), self._keys.inflight()], args=[now_ms, limit, lease_ms]
+        members = await self._claim.run(
+            self._client, [self._keys.due(), self._keys.inflight()], [now_ms, limit, lease_ms]
         )
         return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 

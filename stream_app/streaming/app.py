@@ -188,6 +188,7 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
 
     @app.timer(settings.scheduler_interval_s)
     async def drain_due_checks() -> None:
+        await ingest.flush_stats()
         await scheduler.tick()
 
     return app

@@ -13,7 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from stream_app.clock import Clock, to_ms
 from stream_app.events.deadletter import DeadLetter, RejectReason
@@ -30,6 +30,9 @@ from stream_app.streaming.publisher import OutRecord, Publisher
 from stream_app.streaming.retry import RedisRetry
 
 log = logging.getLogger(__name__)
+
+#: Engine counters reach Redis at most this often from one worker.
+STATS_FLUSH_EVERY = timedelta(milliseconds=250)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,8 @@ class IngestProcessor:
         self._publisher = publisher
         self._clock = clock
         self._retry = retry
+        self._unflushed: Counter[str] = Counter()
+        self._flushed_at = clock()
 
     async def process(self, records: Sequence[RawRecord]) -> Counter[str]:
         """Apply one batch; returns the counters it added to the engine stats."""
@@ -123,8 +128,17 @@ class IngestProcessor:
             topic = self._config.deadletter_topic
             await self._publisher.publish([OutRecord(topic, None, encode(d)) for d in batch.dead])
             log.warning("dead-lettered %d record(s): %s", len(batch.dead), _reasons(counters))
-        await self._retry(lambda: self._stats.add(counters))
+        self._unflushed.update(counters)
+        if now - self._flushed_at >= STATS_FLUSH_EVERY:
+            await self.flush_stats()
         return counters
+
+    async def flush_stats(self) -> None:
+        """Write the counters gathered since the last flush (a round trip per period, not
+        per batch; the worker's timer also calls this so idle periods flush too)."""
+        pending, self._unflushed = self._unflushed, Counter()
+        self._flushed_at = self._clock()
+        await self._retry(lambda: self._stats.add(pending))
 
     async def _device_owners(
         self, events: Sequence[SensorReading], linked: Mapping[str, str]

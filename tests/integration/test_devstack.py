@@ -380,7 +380,8 @@ def test_servers_never_outlive_the_python_process(
     with _adopting_orphans():
         holder, pids, ports = _spawn_holder(tmp_path, mode)
         try:
-            assert all(_alive(pid) for pid in pids)
+            if mode == "hold":  # an exiting holder may already have stopped them: a race
+                assert all(_alive(pid) for pid in pids)
             if end is not None:
                 holder.send_signal(end)
             assert holder.wait(timeout=20) == status

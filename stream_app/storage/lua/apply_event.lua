@@ -1,32 +1,18 @@
--- Apply one event to one customer's profile (docs/profile.md), at most once.
+-- Apply a customer's events of one batch to their profile (docs/profile.md), each at most once.
 -- KEYS (all share the {customer} hash tag):
 --   1 profile hash, 2 tastes hash, 3 rhythm hash, 4 cart hash,
 --   5 recently viewed zset, 6 recent searches zset, 7 seen-ids zset
--- ARGV: 1 event id hash, 2 event ms, 3 now ms, 4 allowed lateness ms, 5 ttl s,
---       6 taste half-life ms, 7 rhythm half-life ms, 8 views cap, 9 searches cap,
---       10 ops (JSON array)
--- Returns 0 duplicate, 1 applied, 2 applied + profile created, 3 too late (nothing changed).
+-- ARGV: 1 now ms, 2 allowed lateness ms, 3 ttl s, 4 taste half-life ms,
+--       5 rhythm half-life ms, 6 views cap, 7 searches cap,
+--       then per event, in order: event id hash, event ms, ops (JSON array)
+-- Returns per event: 0 duplicate, 1 applied, 2 applied + profile created,
+-- 3 too late (nothing changed).
 local profile, seen = KEYS[1], KEYS[7]
-local event_ms = tonumber(ARGV[2])
-local lateness = tonumber(ARGV[4])
-
-if redis.call('ZSCORE', seen, ARGV[1]) then
-  return 0
-end
-local watermark = tonumber(redis.call('HGET', profile, 'last_seen'))
-if watermark and event_ms < watermark - lateness then
-  return 3
-end
-redis.call('ZADD', seen, event_ms, ARGV[1])
--- Ids below the new acceptance bound can never be needed again: such events are too late.
-local newest = math.max(watermark or event_ms, event_ms)
-redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. string.format('%d', newest - lateness))
-local created = redis.call('HSETNX', profile, 'created_ms', ARGV[3])
-
-local decay = {t = {KEYS[2], tonumber(ARGV[6])}, r = {KEYS[3], tonumber(ARGV[7])}}
-local recent = {v = {KEYS[5], tonumber(ARGV[8])}, s = {KEYS[6], tonumber(ARGV[9])}}
+local lateness = tonumber(ARGV[2])
+local decay = {t = {KEYS[2], tonumber(ARGV[4])}, r = {KEYS[3], tonumber(ARGV[5])}}
+local recent = {v = {KEYS[5], tonumber(ARGV[6])}, s = {KEYS[6], tonumber(ARGV[7])}}
 local cart = KEYS[4]
-local touched = {[profile] = true, [seen] = true}
+local touched = {}
 
 local function ms(value)
   return string.format('%d', value)
@@ -60,64 +46,84 @@ local function cart_line(item)
   return nil
 end
 
-for _, op in ipairs(cjson.decode(ARGV[10])) do
-  local kind = op[1]
-  if kind == 'i' then
-    redis.call('HINCRBY', profile, op[2], op[3])
-  elseif kind == 'f' then
-    redis.call('HINCRBYFLOAT', profile, op[2], string.format('%.17g', op[3]))
-  elseif kind == 'max' or kind == 'min' then
-    local cur = tonumber(redis.call('HGET', profile, op[2]))
-    if (not cur) or (kind == 'max' and op[3] > cur) or (kind == 'min' and op[3] < cur) then
-      redis.call('HSET', profile, op[2], ms(op[3]))
-    end
-  elseif kind == 'lww' then
-    local stamp = '@' .. op[2]
-    local at = tonumber(redis.call('HGET', profile, stamp))
-    if (not at) or op[4] >= at then
-      redis.call('HSET', profile, op[2], op[3], stamp, ms(op[4]))
-    end
-  elseif kind == 'd' then
-    local target = decay[op[2]]
-    decay_add(target[1], target[2], op[3], op[4], op[5])
-    touched[target[1]] = true
-  elseif kind == 'top' then
-    local target = recent[op[2]]
-    redis.call('ZADD', target[1], 'GT', op[4], op[3])
-    local extra = redis.call('ZCARD', target[1]) - target[2]
-    if extra > 0 then
-      redis.call('ZREMRANGEBYRANK', target[1], 0, extra - 1)
-    end
-    touched[target[1]] = true
-  elseif kind == 'ca' then  -- item, ms, category, price, quantity, event id
-    local line = cart_line(op[2]) or {}
-    if (not line.t) or op[3] > line.t then
-      line.t, line.c, line.p, line.q, line.e = op[3], op[4], op[5], op[6], op[7]
-      redis.call('HSET', cart, op[2], cjson.encode(line))
-    end
-    touched[cart] = true
-  elseif kind == 'cr' then  -- item, ms: a tombstone that hides adds up to ms
-    local line = cart_line(op[2]) or {}
-    if (not line.r) or op[3] > line.r then
-      line.r = op[3]
-      redis.call('HSET', cart, op[2], cjson.encode(line))
-    end
-    touched[cart] = true
-  elseif kind == 'cc' then  -- ms: an order hides everything up to ms; drop what it covers
-    local lines = redis.call('HGETALL', cart)
-    for i = 1, #lines, 2 do
-      local line = cjson.decode(lines[i + 1])
-      if math.max(line.t or 0, line.r or 0) <= op[2] then
-        redis.call('HDEL', cart, lines[i])
-      end
-    end
-  else
-    return redis.error_reply('unknown op ' .. tostring(kind))
+local function apply(id_hash, event_ms, ops)
+  if redis.call('ZSCORE', seen, id_hash) then
+    return 0
   end
+  local watermark = tonumber(redis.call('HGET', profile, 'last_seen'))
+  if watermark and event_ms < watermark - lateness then
+    return 3
+  end
+  redis.call('ZADD', seen, event_ms, id_hash)
+  -- Ids below the new acceptance bound can never be needed again: such events are too late.
+  local newest = math.max(watermark or event_ms, event_ms)
+  redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. ms(newest - lateness))
+  local created = redis.call('HSETNX', profile, 'created_ms', ARGV[1])
+  touched[profile], touched[seen] = true, true
+  for _, op in ipairs(cjson.decode(ops)) do
+    local kind = op[1]
+    if kind == 'i' then
+      redis.call('HINCRBY', profile, op[2], op[3])
+    elseif kind == 'f' then
+      redis.call('HINCRBYFLOAT', profile, op[2], string.format('%.17g', op[3]))
+    elseif kind == 'max' or kind == 'min' then
+      local cur = tonumber(redis.call('HGET', profile, op[2]))
+      if (not cur) or (kind == 'max' and op[3] > cur) or (kind == 'min' and op[3] < cur) then
+        redis.call('HSET', profile, op[2], ms(op[3]))
+      end
+    elseif kind == 'lww' then
+      local stamp = '@' .. op[2]
+      local at = tonumber(redis.call('HGET', profile, stamp))
+      if (not at) or op[4] >= at then
+        redis.call('HSET', profile, op[2], op[3], stamp, ms(op[4]))
+      end
+    elseif kind == 'd' then
+      local target = decay[op[2]]
+      decay_add(target[1], target[2], op[3], op[4], op[5])
+      touched[target[1]] = true
+    elseif kind == 'top' then
+      local target = recent[op[2]]
+      redis.call('ZADD', target[1], 'GT', op[4], op[3])
+      local extra = redis.call('ZCARD', target[1]) - target[2]
+      if extra > 0 then
+        redis.call('ZREMRANGEBYRANK', target[1], 0, extra - 1)
+      end
+      touched[target[1]] = true
+    elseif kind == 'ca' then  -- item, ms, category, price, quantity, event id
+      local line = cart_line(op[2]) or {}
+      if (not line.t) or op[3] > line.t then
+        line.t, line.c, line.p, line.q, line.e = op[3], op[4], op[5], op[6], op[7]
+        redis.call('HSET', cart, op[2], cjson.encode(line))
+      end
+      touched[cart] = true
+    elseif kind == 'cr' then  -- item, ms: a tombstone that hides adds up to ms
+      local line = cart_line(op[2]) or {}
+      if (not line.r) or op[3] > line.r then
+        line.r = op[3]
+        redis.call('HSET', cart, op[2], cjson.encode(line))
+      end
+      touched[cart] = true
+    elseif kind == 'cc' then  -- ms: an order hides everything up to ms; drop what it covers
+      local lines = redis.call('HGETALL', cart)
+      for i = 1, #lines, 2 do
+        local line = cjson.decode(lines[i + 1])
+        if math.max(line.t or 0, line.r or 0) <= op[2] then
+          redis.call('HDEL', cart, lines[i])
+        end
+      end
+    else
+      error('unknown op ' .. tostring(kind))
+    end
+  end
+  return created + 1
 end
 
-local ttl = tonumber(ARGV[5])
+local outcomes = {}
+for i = 8, #ARGV, 3 do
+  outcomes[#outcomes + 1] = apply(ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2])
+end
+local ttl = tonumber(ARGV[3])
 for key in pairs(touched) do
   redis.call('EXPIRE', key, ttl)
 end
-return created + 1
+return outcomes
