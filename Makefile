@@ -36,5 +36,15 @@ stack: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/stream-app schemas write
 
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Benchmarks on the embedded stack (~2-3 min); figures merge into bench/results/latest.json.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.profiles $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .stream-app-data test-artifacts

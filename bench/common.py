@@ -1,0 +1,274 @@
+"""Shared plumbing of the benchmarks: test data, fast producing, results and plots.
+
+Every bench runs on the embedded stack (``EmbeddedStack``: Tansu + redis-server)
+against data generated *before* any clock starts, so the figures measure the
+consumers, not the simulator. Results are merged into one flat JSON file so
+several benches can each add their own ``<bench>.*`` keys without clobbering
+the others'.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from pydantic import BaseModel
+
+from stream_app.devstack.processes import ManagedProcess
+from stream_app.events.encode import encode, encode_envelope, record_key
+from stream_app.events.topics import TopicNames
+from stream_app.simulation.catalog import make_catalog
+from stream_app.simulation.generator import EventGenerator
+from stream_app.simulation.population import Customer, make_population
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO_ROOT / "bench" / "results"
+LATEST_JSON = RESULTS_DIR / "latest.json"
+
+
+class BenchError(RuntimeError):
+    """A bench could not produce a figure (a process died or a wait timed out)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One pre-encoded Kafka record and the events it carries."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventSet:
+    """A reproducible batch of simulated traffic, encoded once and reused by every run."""
+
+    records: list[Record]
+    events: int
+    #: Events per customer, device-only sensor readings counted for the device's owner.
+    events_per_customer: Counter[str]
+    population: list[Customer]
+    first_event_time: datetime
+    last_event_time: datetime
+    generate_s: float
+
+
+def make_event_set(
+    topics: TopicNames,
+    *,
+    customers: int,
+    events: int,
+    seed: int,
+    span: timedelta,
+    envelope_size: int = 1,
+    end: datetime | None = None,
+) -> EventSet:
+    """``events`` simulated events of ``customers`` customers spread over ``span``.
+
+    Event times run from ``end - span`` to ``end`` (default: one minute ago), so
+    they are all recent enough for the worker's age limit and none is in the
+    future. With ``envelope_size`` > 1, consecutive events of one customer on
+    one topic are packed into envelopes of up to that many events.
+    """
+    if customers < 1 or events < 1 or envelope_size < 1:
+        raise ValueError("customers, events and envelope_size must be >= 1")
+    started = time.perf_counter()
+    end = end or datetime.now(UTC) - timedelta(minutes=1)
+    population = make_population(customers, seed)
+    owners = {device.device_id: c.customer_id for c in population for device in c.devices}
+    generator = EventGenerator(
+        population, make_catalog(seed), seed, end - span, events / span.total_seconds()
+    )
+    per_customer: Counter[str] = Counter()
+    records: list[Record] = []
+    open_envelopes: dict[tuple[str, bytes], list[BaseModel]] = {}
+    first = last = end
+    for index in range(events):
+        stream, event = next(generator)
+        if index == 0:
+            first = event.event_time
+        last = event.event_time
+        device_id = getattr(event, "device_id", None)
+        per_customer[event.customer_id or owners[str(device_id)]] += 1
+        topic, key = topics.for_stream(stream), record_key(event)
+        if envelope_size == 1:
+            records.append(Record(topic, key, encode(event), 1))
+            continue
+        batch = open_envelopes.setdefault((topic, key), [])
+        batch.append(event)
+        if len(batch) >= envelope_size:
+            del open_envelopes[(topic, key)]
+            records.append(Record(topic, key, encode_envelope(batch), len(batch)))
+    for (topic, key), batch in open_envelopes.items():
+        records.append(Record(topic, key, encode_envelope(batch), len(batch)))
+    return EventSet(
+        records=records,
+        events=events,
+        events_per_customer=per_customer,
+        population=population,
+        first_event_time=first,
+        last_event_time=last,
+        generate_s=time.perf_counter() - started,
+    )
+
+
+def produce(bootstrap: str, records: Sequence[Record]) -> float:
+    """Send ``records`` as fast as the broker takes them; returns the seconds it took.
+
+    No idempotence (Tansu does not support it) and no awaiting of each send:
+    the producer batches for ``linger_ms`` and we wait for all acks at the end.
+    """
+    return asyncio.run(_produce(bootstrap, records))
+
+
+async def _produce(bootstrap: str, records: Sequence[Record]) -> float:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id="stream-app-bench",
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        enable_idempotence=False,
+    )
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        futures: list[asyncio.Future[Any]] = []
+        for record in records:
+            futures.append(await producer.send(record.topic, record.value, key=record.key))
+        await asyncio.gather(*futures)
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+def wait_for(
+    what: str,
+    check: Callable[[], bool],
+    timeout: float,
+    *,
+    interval: float = 0.1,
+    process: ManagedProcess | None = None,
+) -> float:
+    """Poll ``check`` every ``interval`` s until true; returns the ``perf_counter`` then.
+
+    Fails fast, quoting the log tail, when ``process`` exits while we wait.
+    """
+    deadline = time.perf_counter() + timeout
+    while True:
+        if check():
+            return time.perf_counter()
+        if process is not None and process.exit_status() is not None:
+            raise BenchError(
+                f"{process.name} exited ({process.exit_status()}) while waiting for {what}:\n"
+                f"{process.log_tail()}"
+            )
+        if time.perf_counter() >= deadline:
+            tail = f":\n{process.log_tail()}" if process is not None else ""
+            raise BenchError(f"timed out after {timeout:.0f} s waiting for {what}{tail}")
+        time.sleep(interval)
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by linear interpolation, as numpy's default."""
+    data = sorted(values)
+    if not data:
+        raise ValueError("no values")
+    if len(data) == 1:
+        return float(data[0])
+    return float(statistics.quantiles(data, n=100, method="inclusive")[round(q) - 1])
+
+
+def machine_info() -> dict[str, Any]:
+    """What the figures were measured on: they only compare on the same machine."""
+    return {
+        "cpu_model": _cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_commit() -> str | None:
+    """Short hash of the checked-out commit (read-only), None outside a git work tree."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        out = subprocess.run(
+            [git, "rev-parse", "--short", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+    except (subprocess.SubprocessError, OSError):
+        return None
+    return out.stdout.strip() or None
+
+
+def merge_results(values: Mapping[str, Any], path: Path = LATEST_JSON) -> Path:
+    """Merge flat ``<bench>.<figure>`` keys into ``path``, keeping other benches' keys.
+
+    The ``machine`` block is refreshed on every write.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    current: dict[str, Any] = {}
+    if path.exists():
+        try:
+            current = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            current = {}
+    current.update(values)
+    current["machine"] = machine_info()
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def save_figure(fig: Any, name: str) -> Path:
+    """Save a matplotlib figure as ``bench/results/<name>.png`` and close it."""
+    import matplotlib.pyplot as plt
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend (no display on servers)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
