@@ -52,7 +52,7 @@ class Keys:
         return f"{self.prefix}:{{{customer_id}}}:s"
 
     def memberships(self, customer_id: str) -> str:
-        """Set: names of the segments the customer is in."""
+        """String: comma-joined names of the segments the customer is in."""
         return f"{self.prefix}:{{{customer_id}}}:seg"
 
     def customer_keys(self, customer_id: str) -> list[str]:

@@ -102,19 +102,19 @@ def encode_ops(ops: Sequence[ProfileOp]) -> bytes:
 
 
 def decode_cart_line(item_id: str, raw: bytes | str) -> CartLine | None:
-    """A stored cart entry as a domain object (None for a bare removal tombstone)."""
-    line = orjson.loads(raw)
-    if "t" not in line:
+    """A stored cart entry ``[added, category, price, quantity, event id, removed]`` (0 =
+    none) as a domain object; None for a bare removal tombstone."""
+    added, category, price, quantity, event_id, removed = orjson.loads(raw)
+    if not added:
         return None
-    removed = line.get("r")
     return CartLine(
         item_id,
-        line["c"],
-        float(line["p"]),
-        int(line["q"]),
-        line["e"],
-        int(line["t"]),
-        None if removed is None else int(removed),
+        category,
+        float(price),
+        int(quantity),
+        event_id,
+        int(added),
+        int(removed) or None,
     )
 
 

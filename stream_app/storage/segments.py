@@ -1,4 +1,9 @@
-"""Segment membership in Redis: a set per customer and a set per segment."""
+"""Segment membership in Redis: a short string per customer and a set per segment.
+
+A customer's own list is a comma-joined string, not a set: Redis 6.2 keeps a
+set of strings as a hashtable (~350 bytes for three names), a string costs
+the bytes of the names.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from stream_app.storage.keys import Keys
 @dataclass(frozen=True, slots=True)
 class MembershipChange:
     customer_id: str
+    members: frozenset[str]
     entered: frozenset[str]
     exited: frozenset[str]
 
@@ -27,8 +33,10 @@ class SegmentStore:
         """The segments each customer is currently recorded in."""
         pipe = self._client.pipeline(transaction=False)
         for cid in customer_ids:
-            pipe.smembers(self._keys.memberships(cid))
-        return [{m.decode() for m in found} for found in await pipe.execute()]
+            pipe.get(self._keys.memberships(cid))
+        return [
+            set(found.decode().split(",")) if found else set() for found in await pipe.execute()
+        ]
 
     async def record(self, changes: Sequence[MembershipChange]) -> None:
         """Write membership changes (idempotent set operations), one pipeline."""
@@ -36,11 +44,10 @@ class SegmentStore:
         pipe = self._client.pipeline(transaction=False)
         for change in changes:
             own = keys.memberships(change.customer_id)
-            if change.entered:
-                pipe.sadd(own, *change.entered)
-                pipe.expire(own, self._ttl_s)
-            if change.exited:
-                pipe.srem(own, *change.exited)
+            if change.members:
+                pipe.set(own, ",".join(sorted(change.members)), ex=self._ttl_s)
+            else:
+                pipe.delete(own)
             for name in change.entered:
                 pipe.sadd(keys.segment(name), change.customer_id)
             for name in change.exited:

@@ -216,7 +216,9 @@ class SegmentEvaluation:
             known = set(self._rules.names)
             entered, exited = members - before, (before - members) | (before - known)
             if entered or exited:
-                changes.append(MembershipChange(cid, frozenset(entered), frozenset(exited)))
+                changes.append(
+                    MembershipChange(cid, frozenset(members), frozenset(entered), frozenset(exited))
+                )
         handled.counters["segments_evaluated"] += len(stored)
         if changes:
             await self._publisher.publish(_change_records(changes, self._topic, now))

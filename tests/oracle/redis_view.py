@@ -85,11 +85,11 @@ def _cart(raw: dict[str, str], last_purchase: int | None) -> dict[str, CartLine]
         except orjson.JSONDecodeError:
             out[item] = CartLine(-1, f"<not JSON: {text[:60]!r}>", None, None, None)
             continue
-        if not isinstance(line, dict):
-            out[item] = CartLine(-1, f"<not an object: {text[:60]!r}>", None, None, None)
+        if not (isinstance(line, list) and len(line) == 6):
+            out[item] = CartLine(-1, f"<not a 6-item array: {text[:60]!r}>", None, None, None)
             continue
-        added = _opt_int(line.get("t"))
-        removed = _opt_int(line.get("r"))
+        added = _opt_int(line[0]) or None
+        removed = _opt_int(line[5]) or None
         if added is None:
             continue
         if removed is not None and added <= removed:
@@ -98,10 +98,10 @@ def _cart(raw: dict[str, str], last_purchase: int | None) -> dict[str, CartLine]
             continue
         out[item] = CartLine(
             added,
-            _opt_str(line.get("c")),
-            _opt_float(line.get("p")),
-            _opt_int(line.get("q")),
-            _opt_str(line.get("e")),
+            _opt_str(line[1]),
+            _opt_float(line[2]),
+            _opt_int(line[3]),
+            _opt_str(line[4]),
         )
     return out
 

@@ -355,11 +355,11 @@ def test_cart_latest_add_against_latest_removal_and_purchase() -> None:
 
 def test_stored_cart_is_filtered_by_the_visibility_rule() -> None:
     raw = {
-        "a": '{"t": 100, "c": "x", "p": 1.5, "q": 1, "e": "e1", "r": null}',
-        "b": '{"t": 100, "c": "x", "p": 1.5, "q": 1, "e": "e2", "r": 100}',
-        "c": '{"r": 300}',
-        "d": '{"t": 150, "c": "x", "p": 1.5, "q": 1, "e": "e3"}',
-        "e": '{"t": 250, "c": "x", "p": 1.5, "q": 3, "e": "e4", "r": 200}',
+        "a": '[100, "x", 1.5, 1, "e1", 0]',
+        "b": '[100, "x", 1.5, 1, "e2", 100]',
+        "c": '[0, "", 0, 0, "", 300]',
+        "d": '[150, "x", 1.5, 1, "e3", 0]',
+        "e": '[250, "x", 1.5, 3, "e4", 200]',
     }
     assert _cart(raw, last_purchase=150) == {"e": CartLine(250, "x", 1.5, 3, "e4")}
     assert set(_cart(raw, last_purchase=None)) == {"a", "d", "e"}

@@ -27,11 +27,14 @@ def test_cart_ops_carry_what_the_script_stores() -> None:
 
 
 def test_stored_cart_lines_decode_with_their_tombstones() -> None:
-    line = decode_cart_line("sku-1", '{"t":123,"c":"shoes","p":9.5,"q":2,"e":"e-1","r":200}')
+    line = decode_cart_line("sku-1", '[123,"shoes",9.5,2,"e-1",200]')
     assert line == CartLine("sku-1", "shoes", 9.5, 2, "e-1", 123, 200)
     assert line is not None
     assert line.removed
-    assert decode_cart_line("sku-2", '{"r":5}') is None
+    assert decode_cart_line("sku-2", '[0,"",0,0,"",5]') is None
+    assert decode_cart_line("sku-3", '[7,"toys",1.0,1,"e-3",0]') == CartLine(
+        "sku-3", "toys", 1.0, 1, "e-3", 7, None
+    )
 
 
 def test_event_ids_are_indexed_by_a_short_stable_hash() -> None:

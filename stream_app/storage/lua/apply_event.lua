@@ -40,10 +40,12 @@ local function decay_add(key, half_life, field, weight, t)
   redis.call('HINCRBYFLOAT', key, field, string.format('%.17g', weight * 2 ^ x))
 end
 
+-- A cart line is a JSON array [added ms, category, price, quantity, event id, removed ms]
+-- (0 = never added / never removed): short enough for Redis' compact hash encoding.
 local function cart_line(item)
   local raw = redis.call('HGET', cart, item)
   if raw then return cjson.decode(raw) end
-  return nil
+  return {0, '', 0, 0, '', 0}
 end
 
 local function apply(id_hash, event_ms, ops)
@@ -90,16 +92,16 @@ local function apply(id_hash, event_ms, ops)
       end
       touched[target[1]] = true
     elseif kind == 'ca' then  -- item, ms, category, price, quantity, event id
-      local line = cart_line(op[2]) or {}
-      if (not line.t) or op[3] > line.t then
-        line.t, line.c, line.p, line.q, line.e = op[3], op[4], op[5], op[6], op[7]
+      local line = cart_line(op[2])
+      if op[3] > line[1] then
+        line[1], line[2], line[3], line[4], line[5] = op[3], op[4], op[5], op[6], op[7]
         redis.call('HSET', cart, op[2], cjson.encode(line))
       end
       touched[cart] = true
     elseif kind == 'cr' then  -- item, ms: a tombstone that hides adds up to ms
-      local line = cart_line(op[2]) or {}
-      if (not line.r) or op[3] > line.r then
-        line.r = op[3]
+      local line = cart_line(op[2])
+      if op[3] > line[6] then
+        line[6] = op[3]
         redis.call('HSET', cart, op[2], cjson.encode(line))
       end
       touched[cart] = true
@@ -107,7 +109,7 @@ local function apply(id_hash, event_ms, ops)
       local lines = redis.call('HGETALL', cart)
       for i = 1, #lines, 2 do
         local line = cjson.decode(lines[i + 1])
-        if math.max(line.t or 0, line.r or 0) <= op[2] then
+        if math.max(line[1], line[6]) <= op[2] then
           redis.call('HDEL', cart, lines[i])
         end
       end
