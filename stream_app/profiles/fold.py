@@ -15,7 +15,7 @@ from stream_app.events.clickstream import (
     RemoveFromCart,
     Search,
 )
-from stream_app.events.feedback import Clicked, Opened
+from stream_app.events.feedback import Clicked, FeedbackBase, Opened
 from stream_app.events.identity import Consent, Traits
 from stream_app.events.purchase import Purchase
 from stream_app.events.registry import Event
@@ -92,8 +92,9 @@ def fold(event: Event, customer_id: str, config: FoldConfig) -> ProfileUpdate:
         Incr(f"n:{event.type}"),
         Min("first_seen", ms),
         Max("last_seen", ms),
-        Max(f"last:{event.type}", ms),
     ]
+    if isinstance(event, ClickEvent | Purchase | FeedbackBase):
+        ops.append(Max(f"last:{event.type}", ms))
     if isinstance(event, ClickEvent | Purchase | Opened | Clicked):
         ops.append(DecayAdd("rhythm", str(hour_of_week(ms)), 1.0, ms))
     devices: tuple[str, ...] = ()

@@ -26,7 +26,7 @@ from stream_app.events.clickstream import (
     RemoveFromCart,
     Search,
 )
-from stream_app.events.feedback import Clicked, Opened
+from stream_app.events.feedback import Clicked, FeedbackBase, Opened
 from stream_app.events.identity import Consent, Traits
 from stream_app.events.purchase import Purchase
 from stream_app.events.registry import Event
@@ -229,7 +229,8 @@ class Oracle:
         s.counts[f"n:{kind}"] += 1
         s.low("first_seen", time)
         s.high("last_seen", time)
-        s.high(f"last:{kind}", time)
+        if isinstance(event, ClickEvent | Purchase | FeedbackBase):
+            s.high(f"last:{kind}", time)
         if isinstance(event, ClickEvent | Purchase | Opened | Clicked):
             s.rhythm.append((str(hour_of_week(time)), 1.0, time))
         if isinstance(event, ProductView):
