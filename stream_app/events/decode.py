@@ -85,8 +85,9 @@ def decode_record(stream: Stream, raw: bytes, limits: DecodeLimits, now: datetim
         indexed = [(None, payload)]
     located: list[tuple[int | None, Event]] = []
     rejections: list[Rejection] = []
+    window = (now - limits.max_event_age, now + limits.max_future_skew, limits)
     for index, member in indexed:
-        outcome = _validate(stream, member, limits, now)
+        outcome = _validate(stream, member, window)
         if isinstance(outcome, tuple):
             rejections.append(Rejection(outcome[0], outcome[1], index))
         else:
@@ -99,7 +100,7 @@ def _reject(reason: RejectReason, detail: str) -> Decoded:
 
 
 def _validate(
-    stream: Stream, member: Any, limits: DecodeLimits, now: datetime
+    stream: Stream, member: Any, window: tuple[datetime, datetime, DecodeLimits]
 ) -> Event | tuple[RejectReason, str]:
     if not isinstance(member, dict):
         return RejectReason.INVALID_SHAPE, "an event is a JSON object"
@@ -107,9 +108,10 @@ def _validate(
         event: Event = EVENT_ADAPTERS[stream].validate_python(member)
     except ValidationError as exc:
         return _classify(exc)
-    if event.event_time < now - limits.max_event_age:
+    oldest, newest, limits = window
+    if event.event_time < oldest:
         return RejectReason.EVENT_TIME_TOO_OLD, f"older than {limits.max_event_age}"
-    if event.event_time > now + limits.max_future_skew:
+    if event.event_time > newest:
         return RejectReason.EVENT_TIME_IN_FUTURE, f"more than {limits.max_future_skew} ahead"
     return event
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import get_args
 
 from stream_app.clock import to_ms
 from stream_app.events.clickstream import (
@@ -18,7 +19,7 @@ from stream_app.events.clickstream import (
 from stream_app.events.feedback import Clicked, FeedbackBase, Opened
 from stream_app.events.identity import Consent, Traits
 from stream_app.events.purchase import Purchase
-from stream_app.events.registry import Event
+from stream_app.events.registry import STREAM_EVENTS, Event
 from stream_app.events.sensor import Ambient, Location, Proximity
 from stream_app.profiles.geo import geohash
 from stream_app.profiles.ops import (
@@ -40,6 +41,17 @@ from stream_app.profiles.pseudonym import pseudonymize
 
 _SPACES = re.compile(r"\s+")
 HOURS_PER_WEEK = 168
+
+# Precomputed for the hot path: isinstance with a tuple, field names without f-strings.
+_STAMPED = (ClickEvent, Purchase, FeedbackBase)
+_RHYTHMIC = (ClickEvent, Purchase, Opened, Clicked)
+_HOURS = tuple(str(hour) for hour in range(HOURS_PER_WEEK))
+_FIELDS: dict[str, tuple[str, str]] = {
+    name: (f"n:{name}", f"last:{name}")
+    for stream in STREAM_EVENTS.values()
+    for member in get_args(get_args(stream)[0]) or (get_args(stream)[0],)
+    for name in get_args(member.model_fields["type"].annotation)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +99,17 @@ def fold(event: Event, customer_id: str, config: FoldConfig) -> ProfileUpdate:
     ['n', 'n:app_open', 'first_seen', 'last_seen', 'last:app_open', '72']
     """
     ms = to_ms(event.event_time)
+    count_field, last_field = _FIELDS[event.type]
     ops: list[ProfileOp] = [
         Incr("n"),
-        Incr(f"n:{event.type}"),
+        Incr(count_field),
         Min("first_seen", ms),
         Max("last_seen", ms),
     ]
-    if isinstance(event, ClickEvent | Purchase | FeedbackBase):
-        ops.append(Max(f"last:{event.type}", ms))
-    if isinstance(event, ClickEvent | Purchase | Opened | Clicked):
-        ops.append(DecayAdd("rhythm", str(hour_of_week(ms)), 1.0, ms))
+    if isinstance(event, _STAMPED):
+        ops.append(Max(last_field, ms))
+    if isinstance(event, _RHYTHMIC):
+        ops.append(DecayAdd("rhythm", _HOURS[hour_of_week(ms)], 1.0, ms))
     devices: tuple[str, ...] = ()
     cart_due: int | None = None
     order: Order | None = None

@@ -5,57 +5,69 @@ applies it atomically together with the event-id dedupe. Every op is
 commutative or decided by event time (``Max``, ``Min``, ``LastWrite``), so
 events from different topics may arrive in any order and still give the same
 profile.
+
+Ops are NamedTuples (built per event on the hot path: a tuple is several times
+cheaper to create than a frozen dataclass) and each knows its wire form, the
+JSON list the apply script reads (``storage/lua/apply_event.lua``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Incr:
+class Incr(NamedTuple):
     """Add an integer to a counter field."""
 
     field: str
     by: int = 1
 
+    def wire(self) -> list[Any]:
+        return ["i", self.field, self.by]
 
-@dataclass(frozen=True, slots=True)
-class IncrFloat:
+
+class IncrFloat(NamedTuple):
     """Add a float to a sum field (e.g. spend)."""
 
     field: str
     by: float
 
+    def wire(self) -> list[Any]:
+        return ["f", self.field, self.by]
 
-@dataclass(frozen=True, slots=True)
-class Max:
+
+class Max(NamedTuple):
     """Keep the largest epoch-ms value seen (e.g. last seen)."""
 
     field: str
     ms: int
 
+    def wire(self) -> list[Any]:
+        return ["max", self.field, self.ms]
 
-@dataclass(frozen=True, slots=True)
-class Min:
+
+class Min(NamedTuple):
     """Keep the smallest epoch-ms value seen (e.g. first seen)."""
 
     field: str
     ms: int
 
+    def wire(self) -> list[Any]:
+        return ["min", self.field, self.ms]
 
-@dataclass(frozen=True, slots=True)
-class LastWrite:
+
+class LastWrite(NamedTuple):
     """Set a field unless a later event (by event time) already set it."""
 
     field: str
     value: str
     ms: int
 
+    def wire(self) -> list[Any]:
+        return ["lww", self.field, self.value, self.ms]
 
-@dataclass(frozen=True, slots=True)
-class DecayAdd:
+
+class DecayAdd(NamedTuple):
     """Add ``weight`` at event time ``ms`` to an exponentially decayed sum (tastes, rhythm)."""
 
     target: Literal["taste", "rhythm"]
@@ -63,18 +75,22 @@ class DecayAdd:
     weight: float
     ms: int
 
+    def wire(self) -> list[Any]:
+        return ["d", "t" if self.target == "taste" else "r", self.field, self.weight, self.ms]
 
-@dataclass(frozen=True, slots=True)
-class Recent:
+
+class Recent(NamedTuple):
     """Note ``member`` at ``ms`` in a capped most-recent set (viewed items, searches)."""
 
     target: Literal["views", "searches"]
     member: str
     ms: int
 
+    def wire(self) -> list[Any]:
+        return ["top", "v" if self.target == "views" else "s", self.member, self.ms]
 
-@dataclass(frozen=True, slots=True)
-class CartAdd:
+
+class CartAdd(NamedTuple):
     """Put an item in the cart (a later add of the same item replaces it)."""
 
     item_id: str
@@ -84,20 +100,29 @@ class CartAdd:
     event_id: str
     ms: int
 
+    def wire(self) -> list[Any]:
+        return [
+            "ca", self.item_id, self.ms, self.category, self.price, self.quantity, self.event_id
+        ]  # fmt: skip
 
-@dataclass(frozen=True, slots=True)
-class CartRemove:
+
+class CartRemove(NamedTuple):
     """Take an item out of the cart, unless it was added again later (kept as a tombstone)."""
 
     item_id: str
     ms: int
 
+    def wire(self) -> list[Any]:
+        return ["cr", self.item_id, self.ms]
 
-@dataclass(frozen=True, slots=True)
-class CartClear:
+
+class CartClear(NamedTuple):
     """An order at ``ms`` empties the cart of everything added before it."""
 
     ms: int
+
+    def wire(self) -> list[Any]:
+        return ["cc", self.ms]
 
 
 ProfileOp = (
@@ -105,8 +130,7 @@ ProfileOp = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Order:
+class Order(NamedTuple):
     """A purchase, for basket analysis (applied once per ``order_id``)."""
 
     order_id: str
@@ -115,8 +139,7 @@ class Order:
     ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class ProfileUpdate:
+class ProfileUpdate(NamedTuple):
     """Everything one event changes, for one customer, applied once per ``event_id``."""
 
     customer_id: str

@@ -21,19 +21,9 @@ from stream_app.decisions.cart_abandonment import CartSnapshot
 from stream_app.profiles.cart import CartLine
 from stream_app.profiles.derive import DecayedSums, StoredProfile
 from stream_app.profiles.ops import (
-    CartAdd,
-    CartClear,
-    CartRemove,
-    DecayAdd,
-    Incr,
-    IncrFloat,
-    LastWrite,
-    Max,
-    Min,
     Order,
     ProfileOp,
     ProfileUpdate,
-    Recent,
 )
 from stream_app.storage.keys import Keys
 from stream_app.storage.scripts import LuaScript, execute
@@ -72,33 +62,11 @@ def event_key(event_id: str) -> bytes:
 def encode_ops(ops: Sequence[ProfileOp]) -> bytes:
     """The JSON op list the apply script reads.
 
+    >>> from stream_app.profiles.ops import CartClear, Incr, LastWrite
     >>> encode_ops([Incr("n"), LastWrite("gender", "female", 5), CartClear(7)])
     b'[["i","n",1],["lww","gender","female",5],["cc",7]]'
     """
-    wire: list[list[Any]] = []
-    for op in ops:
-        match op:
-            case Incr(field, by):
-                wire.append(["i", field, by])
-            case IncrFloat(field, by):
-                wire.append(["f", field, by])
-            case Max(field, ms):
-                wire.append(["max", field, ms])
-            case Min(field, ms):
-                wire.append(["min", field, ms])
-            case LastWrite(field, value, ms):
-                wire.append(["lww", field, value, ms])
-            case DecayAdd(target, field, weight, ms):
-                wire.append(["d", "t" if target == "taste" else "r", field, weight, ms])
-            case Recent(target, member, ms):
-                wire.append(["top", "v" if target == "views" else "s", member, ms])
-            case CartAdd(item_id, category, price, quantity, event_id, ms):
-                wire.append(["ca", item_id, ms, category, price, quantity, event_id])
-            case CartRemove(item_id, ms):
-                wire.append(["cr", item_id, ms])
-            case CartClear(ms):
-                wire.append(["cc", ms])
-    return orjson.dumps(wire)
+    return orjson.dumps([op.wire() for op in ops])
 
 
 def decode_cart_line(item_id: str, raw: bytes | str) -> CartLine | None:
