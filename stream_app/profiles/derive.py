@@ -16,9 +16,9 @@ from typing import Any
 
 from stream_app.clock import from_ms, to_ms
 from stream_app.profiles.cart import CartLine
+from stream_app.profiles.fold import HOURS_PER_WEEK
 
 DAY_MS = 86_400_000
-HOURS_PER_WEEK = 168
 
 
 @dataclass(frozen=True, slots=True)
