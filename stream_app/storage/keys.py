@@ -75,6 +75,14 @@ class Keys:
         """Hash: decision id -> emit time (ms); a decision is emitted at most once."""
         return f"{self.prefix}:{{{customer_id}}}:sent"
 
+    def scored(self, customer_id: str, decision_id: str) -> str:
+        """String: what a decision was scored on (features, model version), until labelled."""
+        return f"{self.prefix}:{{{customer_id}}}:x:{decision_id}"
+
+    def model(self, name: str) -> str:
+        """String: the latest checkpoint of a learned model."""
+        return f"{self.prefix}:model:{{{name}}}"
+
     def device(self, device_token: str) -> str:
         """String: pseudonymized device token -> customer id."""
         return f"{self.prefix}:dev:{{{device_token}}}"

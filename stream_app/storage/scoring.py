@@ -1,0 +1,110 @@
+"""The label join: what each decision was scored on, kept until its label arrives.
+
+The features a decision was scored with are stored under its id when it is
+made. The first of (a) a click or conversion for that decision, (b) the end of
+its attribution window, takes them with ``GETDEL`` and turns them into one
+labelled example: positive for (a), negative for (b). ``GETDEL`` is atomic, so
+a decision is labelled exactly once even when feedback is redelivered or
+several workers race. Labels are joined to the features that were actually
+scored, never to the profile as it is later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from stream_app.storage.keys import Keys
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One scored decision awaiting its label."""
+
+    customer_id: str
+    decision_id: str
+    features: Mapping[str, float]
+    model_version: str
+    score: float
+    context: str = ""
+    arm: str = ""
+    propensity: float = 1.0
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "x": self.features,
+                "v": self.model_version,
+                "s": self.score,
+                "c": self.context,
+                "a": self.arm,
+                "p": self.propensity,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, customer_id: str, decision_id: str, raw: bytes) -> Scored:
+        data: dict[str, Any] = orjson.loads(raw)
+        return cls(
+            customer_id,
+            decision_id,
+            data["x"],
+            data["v"],
+            float(data["s"]),
+            data.get("c", ""),
+            data.get("a", ""),
+            float(data.get("p", 1.0)),
+        )
+
+
+class ScoringStore:
+    def __init__(self, client: Redis, keys: Keys) -> None:
+        self._client = client
+        self._keys = keys
+
+    async def remember(self, scored: Sequence[Scored], ttl_s: int) -> None:
+        """Keep each decision's features until labelled (``ttl_s`` past its window)."""
+        if not scored:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for item in scored:
+            pipe.set(
+                self._keys.scored(item.customer_id, item.decision_id), item.to_json(), ex=ttl_s
+            )
+        await pipe.execute()
+
+    async def take(self, pairs: Sequence[tuple[str, str]]) -> list[Scored | None]:
+        """For each (customer, decision id): its scored features, removed so no other
+        label can claim them; None when already labelled or never scored."""
+        if not pairs:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for customer_id, decision_id in pairs:
+            pipe.getdel(self._keys.scored(customer_id, decision_id))
+        found = await pipe.execute()
+        return [
+            None if raw is None else Scored.from_json(cid, did, raw)
+            for (cid, did), raw in zip(pairs, found, strict=True)
+        ]
+
+
+class ModelStore:
+    """Model checkpoints: the serialized model and its version, written together."""
+
+    def __init__(self, client: Redis, keys: Keys) -> None:
+        self._client = client
+        self._keys = keys
+
+    async def save(self, name: str, version: str, blob: bytes) -> None:
+        await self._client.hset(self._keys.model(name), mapping={"version": version, "blob": blob})
+
+    async def load(self, name: str) -> tuple[str, bytes] | None:
+        """The latest checkpoint as (version, blob), or None if there is none."""
+        version, blob = await self._client.hmget(self._keys.model(name), ["version", "blob"])
+        if not isinstance(version, bytes) or not isinstance(blob, bytes):
+            return None
+        return version.decode(), blob

@@ -1,0 +1,56 @@
+"""The label join and model checkpoints against a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from redis.asyncio import Redis
+
+from stream_app.storage.keys import Keys
+from stream_app.storage.scoring import ModelStore, Scored, ScoringStore
+
+pytestmark = pytest.mark.integration
+
+
+def scored(customer: str, decision: str) -> Scored:
+    return Scored(
+        customer,
+        decision,
+        {"recency": 1.5, "offer=free_shipping": 1.0},
+        "lr-g1",
+        0.25,
+        "tier=vip",
+        "free_shipping",
+        0.8,
+    )
+
+
+async def test_each_decision_is_labelled_exactly_once(redis: Redis, keys: Keys) -> None:
+    store = ScoringStore(redis, keys)
+    cid, did = f"c-{uuid.uuid4().hex[:8]}", f"dec-{uuid.uuid4().hex[:8]}"
+    await store.remember([scored(cid, did)], ttl_s=60)
+    # A click and the end of the attribution window race for the same decision.
+    first, second = await asyncio.gather(store.take([(cid, did)]), store.take([(cid, did)]))
+    winners = [x for x in (*first, *second) if x is not None]
+    assert winners == [scored(cid, did)], "exactly one label claims the features"
+    assert await store.take([(cid, did)]) == [None]
+    assert await store.take([(cid, "dec-never-scored")]) == [None]
+
+
+async def test_unlabelled_features_expire(redis: Redis, keys: Keys) -> None:
+    store = ScoringStore(redis, keys)
+    cid, did = f"c-{uuid.uuid4().hex[:8]}", f"dec-{uuid.uuid4().hex[:8]}"
+    await store.remember([scored(cid, did)], ttl_s=60)
+    ttl = await redis.ttl(keys.scored(cid, did))
+    assert 0 < ttl <= 60
+
+
+async def test_model_checkpoint_round_trip(redis: Redis, keys: Keys) -> None:
+    models = ModelStore(redis, keys)
+    name = f"engagement-{uuid.uuid4().hex[:6]}"
+    assert await models.load(name) is None
+    blob = bytes(range(256)) * 10  # binary-safe
+    await models.save(name, "lr-g3", blob)
+    assert await models.load(name) == ("lr-g3", blob)
