@@ -27,6 +27,7 @@ class ContentItem(Contract):
 
 class Content(Contract):
     template: Identifier = Field(description="Message template the notification service renders.")
+    offer: Identifier | None = Field(default=None, description="Offer featured, if any.")
     items: list[ContentItem] = Field(default_factory=list)
 
 
@@ -44,4 +45,12 @@ class Decision(Contract):
     send_at: AwareDatetime
     expires_at: AwareDatetime
     trigger_event_id: Identifier | None = None
+    score: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None, description="Predicted probability of engagement."
+    )
+    propensity: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=None,
+        description="Probability with which the content was chosen (for off-policy evaluation).",
+    )
+    model_version: Annotated[str, StringConstraints(max_length=64)] | None = None
     explanation: Annotated[str, StringConstraints(max_length=500)]
