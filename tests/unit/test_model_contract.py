@@ -1,0 +1,65 @@
+"""Contract every engagement estimator variant must meet (river style: one test, all variants)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+
+from stream_app.model.drift import AdaptiveEngagement
+from stream_app.model.engagement import EngagementModel, Estimator
+from stream_app.model.quality import ProgressiveValidation
+
+Variant = Callable[[], EngagementModel | AdaptiveEngagement]
+VARIANTS: dict[str, Variant] = {
+    "logistic": EngagementModel,
+    "logistic-fast": lambda: EngagementModel(lr=0.1, l2=0.001),
+    "adaptive": AdaptiveEngagement,
+}
+LOADERS = {
+    EngagementModel: EngagementModel.from_bytes,
+    AdaptiveEngagement: AdaptiveEngagement.from_bytes,
+}
+
+
+def separable(n: int, seed: int) -> list[tuple[dict[str, float], bool]]:
+    """``y = a + 2b > 0`` with a little label noise and a useless feature."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        a, b = rng.gauss(0, 1), rng.gauss(0, 1)
+        x = {"a": a, "b": b, "noise": rng.gauss(0, 1), "channel=push": 1.0}
+        rows.append((x, (a + 2 * b > 0) != (rng.random() < 0.05)))
+    return rows
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_estimator_contract(name: str) -> None:
+    model = VARIANTS[name]()
+    estimator: Estimator = model
+    data = separable(1500, seed=3)
+    first = data[0][0]
+    assert model.score(first) == pytest.approx(0.5)
+    quality = ProgressiveValidation(window=500)
+    for x, y in data:
+        p = estimator.score(x)
+        assert 0.0 <= p <= 1.0
+        quality.update(p, y)
+        estimator.learn(x, y)
+    assert estimator.learned == len(data)
+    assert quality.auc > 0.8
+
+    restored = type(model).from_bytes(estimator.to_bytes())
+    assert [restored.score(x) for x, _ in data[:50]] == [model.score(x) for x, _ in data[:50]]
+    assert restored.version == model.version
+
+    fresh = model.fresh()
+    assert fresh.version != model.version
+    assert fresh.learned == 0
+    assert fresh.score(first) == pytest.approx(0.5)
+
+
+def test_loading_another_kind_of_checkpoint_fails() -> None:
+    with pytest.raises(TypeError):
+        EngagementModel.from_bytes(AdaptiveEngagement().to_bytes())
