@@ -45,6 +45,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 # Benchmarks on the embedded stack (~2-3 min); figures merge into bench/results/latest.json.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.profiles $(BENCH_ARGS)
+	$(BIN)/python -m bench.learning
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .stream-app-data test-artifacts

@@ -1,0 +1,396 @@
+"""Learning benchmark: does the online engagement model follow a known change of tastes?
+
+Offline and seeded (no servers, ~30 s). Simulated customers browse and buy over
+``--history-days`` + ``--days`` of simulated time; their profiles are built from
+that behaviour (decayed tastes, rhythm, orders: the same ``StoredProfile`` the
+store reads, turned into a view by ``derive``). From day 0 on, every simulated
+hour ``--candidates-per-hour`` customers get a message candidate: the bandit
+picks its category, the offer and channel are random, and three models score
+it from ``featurize``:
+
+(a) ``online``: ``AdaptiveEngagement``, learning from every label;
+(b) ``frozen``: a copy of (a) taken at the shift, never learning again;
+(c) ``popularity``: the category's cumulative click rate so far.
+
+The outcome is drawn from the ground truth (``simulation.engagement``), then the
+online model, the bandit and the popularity counts learn it, and a click feeds
+the profile like a product view. At ``--shift-day``, ``--share`` of the
+customers swap their favourite categories for the trending ones and move their
+active hours by 12 hours (``TasteShift``): their profiles only catch up as they
+browse, at the tastes' 7-day and the rhythm's 28-day half-life.
+
+    python -m bench.learning [--customers 2000 --days 14 --shift-day 7 --share 0.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import itertools
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from scipy.stats import rankdata
+
+from bench.common import merge_results, percentile, pyplot, save_figure
+from stream_app.clock import to_ms
+from stream_app.model.bandit import ContentBandit
+from stream_app.model.drift import AdaptiveEngagement
+from stream_app.model.features import Candidate, featurize
+from stream_app.model.quality import ProgressiveValidation, RollingRate
+from stream_app.profiles.derive import DecayedSums, StoredProfile, ValueRules, derive
+from stream_app.profiles.fold import hour_of_week
+from stream_app.simulation.catalog import CATEGORIES
+from stream_app.simulation.engagement import OFFER_UPLIFT, TasteShift, is_active_hour, p_engage
+from stream_app.simulation.population import Customer, make_population
+
+START = datetime(2026, 6, 1, tzinfo=UTC)  # a Monday; fixed so runs repeat exactly
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+RULES = ValueRules()
+TASTE_H = RULES.taste_half_life.total_seconds() * 1000
+RHYTHM_H = RULES.rhythm_half_life.total_seconds() * 1000
+CATEGORY_NAMES = [spec.name for spec in CATEGORIES]
+OFFERS = sorted(OFFER_UPLIFT)
+WEATHER = ("clear", "clouds", "rain")
+
+
+@dataclass(slots=True)
+class ProfileState:
+    """One simulated customer's stored aggregates, as the Lua apply would keep them.
+
+    Decayed sums are stored relative to a fixed reference (``START``), as in
+    docs/profile.md: ``stored = sum(w * 2^((t - ref) / H))``.
+    """
+
+    customer_id: str
+    timezone: str
+    fields: dict[str, str] = field(default_factory=dict)
+    tastes: dict[str, float] = field(default_factory=dict)
+    rhythm: dict[str, float] = field(default_factory=dict)
+    n: int = 0
+    orders: int = 0
+    value: float = 0.0
+
+    def touch(self, ms: int, events: int) -> None:
+        self.n += events
+        self.fields.setdefault("first_seen", str(ms))
+        self.fields["last_seen"] = str(ms)
+        key = str(hour_of_week(ms))
+        self.rhythm[key] = self.rhythm.get(key, 0.0) + events * 2.0 ** ((ms - REF_MS) / RHYTHM_H)
+
+    def taste(self, ms: int, category: str, weight: float) -> None:
+        key = f"c:{category}"
+        self.tastes[key] = self.tastes.get(key, 0.0) + weight * 2.0 ** ((ms - REF_MS) / TASTE_H)
+
+    def purchase(self, ms: int, category: str, total: float) -> None:
+        self.orders += 1
+        self.value += total
+        self.fields.setdefault("first:purchase", str(ms))
+        self.fields["last:purchase"] = str(ms)
+        self.taste(ms, category, 5.0)
+        self.touch(ms, 1)
+
+    def stored(self) -> StoredProfile:
+        fields = dict(self.fields)
+        fields.update(
+            n=str(self.n),
+            timezone=self.timezone,
+            **{"n:purchase": str(self.orders), "value": f"{self.value:.2f}"},
+        )
+        return StoredProfile(
+            self.customer_id,
+            fields,
+            tastes=DecayedSums(REF_MS, self.tastes),
+            rhythm=DecayedSums(REF_MS, self.rhythm),
+        )
+
+
+REF_MS = to_ms(START)
+
+
+@dataclass(slots=True)
+class Shopper:
+    """A customer, their zone offset, their (maybe shifted) self and their profile."""
+
+    base: Customer
+    now: Customer
+    offset_h: int
+    cum_weights: list[float]
+    profile: ProfileState
+
+    def become(self, customer: Customer) -> None:
+        self.now = customer
+        self.cum_weights = list(itertools.accumulate(w for _, w in customer.tastes))
+
+    def pick_category(self, rng: random.Random) -> str:
+        index = bisect.bisect(self.cum_weights, rng.random() * self.cum_weights[-1])
+        return self.now.tastes[min(index, len(self.now.tastes) - 1)][0]
+
+    def local_hour(self, ms: int) -> int:
+        return (ms // HOUR_MS + self.offset_h) % 24
+
+
+def browse(shopper: Shopper, ms: int, rng: random.Random) -> None:
+    """Maybe a visit in this hour: a few product views in liked categories, sometimes an order."""
+    active = is_active_hour(shopper.now, shopper.local_hour(ms))
+    if rng.random() >= min(0.9, 0.04 * shopper.now.activity * (5.0 if active else 1.0)):
+        return
+    at = ms + rng.randrange(HOUR_MS)
+    views = rng.randint(1, 5)
+    for _ in range(views):
+        shopper.profile.taste(at, shopper.pick_category(rng), 1.0)
+    shopper.profile.touch(at, views)
+    if rng.random() < 0.08:
+        shopper.profile.purchase(at, shopper.pick_category(rng), rng.uniform(15, 250))
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Exact ROC AUC (Mann-Whitney, ties averaged)."""
+    pos = int(labels.sum())
+    neg = len(labels) - pos
+    if pos == 0 or neg == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+@dataclass(slots=True)
+class Trace:
+    """Per label: when, what each model said, what happened, what random content would get."""
+
+    ms: list[int] = field(default_factory=list)
+    online: list[float] = field(default_factory=list)
+    frozen: list[float] = field(default_factory=list)
+    popularity: list[float] = field(default_factory=list)
+    label: list[bool] = field(default_factory=list)
+    uniform: list[float] = field(default_factory=list)
+    chosen: list[float] = field(default_factory=list)
+    score_s: list[float] = field(default_factory=list)
+    curve_day: list[float] = field(default_factory=list)
+    curve: dict[str, list[float]] = field(default_factory=dict)
+
+
+def run(args: argparse.Namespace) -> tuple[Trace, AdaptiveEngagement, int]:
+    rng = random.Random(f"learning:{args.seed}")
+    population = make_population(args.customers, args.seed)
+    shift_at = START + timedelta(days=args.shift_day)
+    shift = TasteShift(at=shift_at, share=args.share, seed=args.seed)
+    shoppers = []
+    for c in population:
+        offset = ZoneInfo(c.timezone).utcoffset(START) or timedelta(0)
+        shopper = Shopper(
+            c, c, int(offset.total_seconds() // 3600), [], ProfileState(c.customer_id, c.timezone)
+        )
+        shopper.become(c)
+        shoppers.append(shopper)
+    online = AdaptiveEngagement(compare_window=args.compare_window)
+    frozen: AdaptiveEngagement | None = None
+    bandit = ContentBandit(discount=args.bandit_discount, seed=args.seed)
+    sends = dict.fromkeys(CATEGORY_NAMES, 0)
+    clicks = dict.fromkeys(CATEGORY_NAMES, 0)
+    trace = Trace()
+    rolling = {
+        name: ProgressiveValidation(args.window) for name in ("online", "frozen", "popularity")
+    }
+    reward = RollingRate(args.window)
+    uniform = RollingRate(args.window)
+    for name in (*rolling, "bandit_reward", "uniform_reward"):
+        trace.curve[name] = []
+    weather: dict[str, str] = {}
+    start_ms = to_ms(START)
+    shift_ms = to_ms(shift_at)
+    for hour in range(-args.history_days * 24, args.days * 24):
+        ms = start_ms + hour * HOUR_MS
+        if ms == shift_ms:
+            for shopper in shoppers:
+                if shift.affects(shopper.base):
+                    shopper.become(shift.shifted(shopper.base))
+        if hour % 24 == 0:
+            weather = {s.base.customer_id: rng.choice(WEATHER) for s in shoppers}
+        for shopper in shoppers:
+            browse(shopper, ms, rng)
+        if hour < 0:
+            continue
+        for shopper in rng.sample(shoppers, args.candidates_per_hour):
+            send_ms = ms + rng.randrange(HOUR_MS)
+            now = START + timedelta(milliseconds=send_ms - start_ms)
+            shopper.profile.fields["weather"] = weather[shopper.base.customer_id]
+            view = derive(shopper.profile.stored(), now, RULES)
+            top = view.top_categories[0] if view.top_categories else "none"
+            context = f"{view.tier}|{top}"
+            category, _ = bandit.choose(context, CATEGORY_NAMES)
+            candidate = Candidate(
+                "learning", rng.choice(("push", "email")), category, rng.choice(OFFERS), now
+            )
+            started = time.perf_counter()
+            x = featurize(view, candidate)
+            p_online = online.score(x)
+            trace.score_s.append(time.perf_counter() - started)
+            p_frozen = frozen.score(x) if frozen is not None else p_online
+            p_pop = (clicks[category] + 1) / (sends[category] + 2)
+            local_hour = shopper.local_hour(send_ms)
+            truth = p_engage(shopper.now, category, candidate.offer, local_hour)
+            y = rng.random() < truth
+            mean_truth = sum(
+                p_engage(shopper.now, name, candidate.offer, local_hour) for name in CATEGORY_NAMES
+            ) / len(CATEGORY_NAMES)
+            online.learn(x, y)
+            bandit.update(context, category, float(y))
+            sends[category] += 1
+            clicks[category] += int(y)
+            if y:
+                shopper.profile.taste(send_ms, category, 1.0)
+                shopper.profile.touch(send_ms, 1)
+            for name, p in (("online", p_online), ("frozen", p_frozen), ("popularity", p_pop)):
+                rolling[name].update(p, y)
+            reward.update(truth)
+            uniform.update(mean_truth)
+            trace.ms.append(send_ms)
+            trace.online.append(p_online)
+            trace.frozen.append(p_frozen)
+            trace.popularity.append(p_pop)
+            trace.label.append(y)
+            trace.uniform.append(mean_truth)
+            trace.chosen.append(truth)
+            if len(trace.label) % args.curve_every == 0:
+                trace.curve_day.append((send_ms - start_ms) / DAY_MS)
+                for name, pv in rolling.items():
+                    trace.curve[name].append(pv.auc)
+                trace.curve["bandit_reward"].append(reward.value)
+                trace.curve["uniform_reward"].append(uniform.value)
+        if ms + HOUR_MS == shift_ms:
+            frozen = AdaptiveEngagement.from_bytes(online.to_bytes())
+    return trace, online, shift_ms
+
+
+def recovery(
+    scores: np.ndarray, labels: np.ndarray, after: int, target: float, window: int
+) -> int | None:
+    """Labels after the shift until the rolling AUC (the plotted one), having dipped below
+    ``target``, is back at it: 0 if it never dipped, None if it never came back."""
+    pv = ProgressiveValidation(window)
+    dipped = False
+    for k, (p, y) in enumerate(zip(scores, labels, strict=True)):
+        pv.update(float(p), bool(y))
+        if k < after:
+            continue
+        if pv.auc < target:
+            dipped = True
+        elif dipped:
+            return k + 1 - after
+    return None if dipped else 0
+
+
+def summarize(
+    trace: Trace, online: AdaptiveEngagement, shift_ms: int, args: argparse.Namespace
+) -> dict[str, float | int | str | None]:
+    ms = np.array(trace.ms)
+    y = np.array(trace.label, dtype=bool)
+    models = {name: np.array(getattr(trace, name)) for name in ("online", "frozen", "popularity")}
+    after = int(np.searchsorted(ms, shift_ms))
+    last_day = ms >= shift_ms - DAY_MS
+    before_mask = last_day & (ms < shift_ms)
+    after_mask = ms >= shift_ms
+    final_day = ms >= ms[-1] - DAY_MS
+    out: dict[str, float | int | str | None] = {}
+    for name, scores in models.items():
+        out[f"learning.{name}_auc_before"] = round(auc(scores[before_mask], y[before_mask]), 4)
+        out[f"learning.{name}_auc_after"] = round(auc(scores[after_mask], y[after_mask]), 4)
+        out[f"learning.{name}_auc_final_day"] = round(auc(scores[final_day], y[final_day]), 4)
+    pre = float(out["learning.online_auc_before"] or 0.0)
+    target = 0.9 * pre
+    for name in ("online", "frozen"):
+        key = "recovery_feedback_events" if name == "online" else "frozen_recovery_feedback_events"
+        out[f"learning.{key}"] = recovery(models[name], y, after, target, args.window)
+    chosen = np.array(trace.chosen)
+    uniform = np.array(trace.uniform)
+    out.update(
+        {
+            "learning.recovery_target_auc": round(target, 4),
+            "learning.online_auc_trough": round(
+                min(
+                    a
+                    for d, a in zip(trace.curve_day, trace.curve["online"], strict=True)
+                    if d * DAY_MS >= shift_ms - to_ms(START)
+                ),
+                4,
+            ),
+            "learning.bandit_reward_rate_before": round(float(chosen[:after].mean()), 4),
+            "learning.bandit_reward_rate_after": round(float(chosen[after:].mean()), 4),
+            "learning.uniform_reward_rate_before": round(float(uniform[:after].mean()), 4),
+            "learning.uniform_reward_rate_after": round(float(uniform[after:].mean()), 4),
+            "learning.drift_detections": online.drifts,
+            "learning.challenger_swaps": online.swaps,
+            "learning.challengers_dropped": online.dropped,
+            "learning.labels": len(y),
+            "learning.labels_after_shift": len(y) - after,
+            "learning.positive_rate": round(float(y.mean()), 4),
+            "learning.score_p50_ms": round(percentile(trace.score_s, 50) * 1000, 4),
+            "learning.score_p99_ms": round(percentile(trace.score_s, 99) * 1000, 4),
+            "learning.customers": args.customers,
+            "learning.days": args.days,
+            "learning.shift_day": args.shift_day,
+            "learning.shift_share": args.share,
+            "learning.model_version": online.version,
+        }
+    )
+    return out
+
+
+def plot(trace: Trace, args: argparse.Namespace) -> None:
+    plt = pyplot()
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    for name, style in (("online", "-"), ("frozen", "--"), ("popularity", ":")):
+        top.plot(trace.curve_day, trace.curve[name], style, label=name)
+    top.set_ylabel(f"rolling ROC AUC ({args.window} labels)")
+    top.legend(loc="lower left")
+    bottom.plot(trace.curve_day, trace.curve["bandit_reward"], label="bandit (expected reward)")
+    bottom.plot(
+        trace.curve_day, trace.curve["uniform_reward"], "--", label="uniform random content"
+    )
+    bottom.set_ylabel(f"reward rate ({args.window} sends)")
+    bottom.set_xlabel("simulated day")
+    bottom.legend(loc="lower left")
+    for axis in (top, bottom):
+        axis.axvline(args.shift_day, color="grey", linewidth=1)
+        axis.grid(alpha=0.3)
+    top.set_title(
+        f"taste and rhythm shift of {args.share:.0%} of customers at day {args.shift_day}"
+    )
+    save_figure(fig, "learning")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--history-days", type=int, default=14, help="browsing before day 0")
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--shift-day", type=int, default=7)
+    parser.add_argument("--share", type=float, default=0.5)
+    parser.add_argument("--candidates-per-hour", type=int, default=200)
+    parser.add_argument("--window", type=int, default=2000, help="rolling AUC / reward, labels")
+    parser.add_argument("--compare-window", type=int, default=500, help="challenger vs champion")
+    parser.add_argument("--bandit-discount", type=float, default=0.999)
+    parser.add_argument("--curve-every", type=int, default=200, help="labels per plot point")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-write", action="store_true", help="print only, no latest.json")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    trace, online, shift_ms = run(args)
+    figures = summarize(trace, online, shift_ms, args)
+    figures["learning.run_s"] = round(time.perf_counter() - started, 1)
+    for key, value in figures.items():
+        print(f"{key:48s} {value}")
+    if not args.no_write:
+        merge_results(figures)
+        plot(trace, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
