@@ -128,6 +128,19 @@ class Settings(BaseSettings):
         default=timedelta(hours=1), description="Re-evaluation period for time-based rules."
     )
 
+    # --- learning (issue 4) ---------------------------------------------
+    offers: tuple[str, ...] = Field(
+        default=("none", "free_shipping", "discount"),
+        description="Offers the content bandit chooses among for reminders.",
+    )
+    attribution_window: timedelta = Field(
+        default=timedelta(hours=24), description="A click or conversion within it is a positive."
+    )
+    model_checkpoint_interval_s: float = Field(default=30.0, gt=0)
+    validation_window: int = Field(default=1000, ge=10, description="Labels in rolling metrics.")
+    bandit_min_epsilon: float = Field(default=0.02, ge=0, le=1)
+    bandit_max_epsilon: float = Field(default=0.2, ge=0, le=1)
+
     # --- privacy ---------------------------------------------------------
     pseudonym_secret: SecretStr = SecretStr(DEV_PSEUDONYM_SECRET)
     allow_dev_secret: bool = False

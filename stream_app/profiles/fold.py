@@ -16,7 +16,7 @@ from stream_app.events.clickstream import (
     RemoveFromCart,
     Search,
 )
-from stream_app.events.feedback import Clicked, FeedbackBase, Opened
+from stream_app.events.feedback import Clicked, Converted, FeedbackBase, Opened
 from stream_app.events.identity import Consent, Traits
 from stream_app.events.purchase import Purchase
 from stream_app.events.registry import STREAM_EVENTS, Event
@@ -162,7 +162,10 @@ def fold(event: Event, customer_id: str, config: FoldConfig) -> ProfileUpdate:
             )
         case _:
             pass
-    return ProfileUpdate(customer_id, event.event_id, ms, tuple(ops), devices, cart_due, order)
+    engaged = event.decision_id if isinstance(event, Clicked | Converted) else None
+    return ProfileUpdate(
+        customer_id, event.event_id, ms, tuple(ops), devices, cart_due, order, engaged
+    )
 
 
 def _tastes(category: str, brand: str | None, weight: float, ms: int) -> list[ProfileOp]:

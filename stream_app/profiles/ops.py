@@ -149,3 +149,5 @@ class ProfileUpdate(NamedTuple):
     device_tokens: tuple[str, ...] = ()
     cart_check_due_ms: int | None = None
     order: Order | None = None
+    #: Decision id a click or conversion engaged with (a positive label).
+    engaged_with: str | None = None

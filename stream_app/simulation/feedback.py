@@ -25,6 +25,7 @@ from stream_app.events.feedback import (
 )
 from stream_app.events.purchase import LineItem, Purchase
 from stream_app.events.registry import Event, Stream
+from stream_app.simulation.engagement import OFFER_UPLIFT
 from stream_app.simulation.population import Customer
 
 #: Chance a message to an opted-in customer reaches the device.
@@ -138,6 +139,8 @@ def open_probability(customer: Customer, now: datetime) -> float:
 
 
 def click_probability(decision: Decision, customer: Customer) -> float:
-    """Chance of clicking an opened message: the best taste match among its items."""
+    """Chance of clicking an opened message: the best taste match among its items, lifted
+    by an offer for price-sensitive customers."""
     affinity = max((customer.taste(item.category) for item in decision.content.items), default=0.0)
-    return min(1.0, CLICK_BASE + CLICK_TASTE * affinity)
+    offer = OFFER_UPLIFT.get(decision.content.offer or "", 0.0) * customer.price_sensitivity
+    return min(1.0, (CLICK_BASE + CLICK_TASTE * affinity) * (1.0 + offer))

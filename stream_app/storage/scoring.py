@@ -99,8 +99,19 @@ class ModelStore:
         self._client = client
         self._keys = keys
 
-    async def save(self, name: str, version: str, blob: bytes) -> None:
-        await self._client.hset(self._keys.model(name), mapping={"version": version, "blob": blob})
+    async def save(
+        self, name: str, version: str, blob: bytes, meta: Mapping[str, float] | None = None
+    ) -> None:
+        """Write a checkpoint; ``meta`` (e.g. rolling AUC) is kept beside it for operators."""
+        await self._client.hset(
+            self._keys.model(name),
+            mapping={"version": version, "blob": blob, "meta": orjson.dumps(dict(meta or {}))},
+        )
+
+    async def meta(self, name: str) -> dict[str, float]:
+        """What the last checkpoint said about the model (empty without one)."""
+        raw = await self._client.hget(self._keys.model(name), "meta")
+        return {} if raw is None else dict(orjson.loads(raw))
 
     async def load(self, name: str) -> tuple[str, bytes] | None:
         """The latest checkpoint as (version, blob), or None if there is none."""

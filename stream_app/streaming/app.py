@@ -8,6 +8,7 @@ record still being processed (faust-streaming #606).
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,9 @@ from redis.asyncio import Redis
 from stream_app.clock import Clock, utc_now
 from stream_app.decisions.cart_abandonment import CartPolicy
 from stream_app.events.decode import DecodeLimits
+from stream_app.model.bandit import ContentBandit
+from stream_app.model.drift import AdaptiveEngagement
+from stream_app.model.quality import ProgressiveValidation
 from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.fold import FoldConfig
 from stream_app.segments.rules import SegmentRules, load_segments
@@ -24,17 +28,23 @@ from stream_app.settings import Settings
 from stream_app.storage.keys import Keys
 from stream_app.storage.profiles import ProfileLimits, ProfileStore
 from stream_app.storage.schedule import ScheduleStore
+from stream_app.storage.scoring import ModelStore, ScoringStore
 from stream_app.storage.segments import SegmentStore
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.ingest import IngestConfig, IngestProcessor, RawRecord
+from stream_app.streaming.learning import Learner
 from stream_app.streaming.publisher import FaustPublisher
 from stream_app.streaming.retry import RedisRetry
 from stream_app.streaming.scheduler import (
     CartReminders,
     CheckHandler,
+    DecisionScorer,
+    LabelExpiry,
     Scheduler,
     SegmentEvaluation,
 )
+
+log = logging.getLogger(__name__)
 
 
 def faust_app(settings: Settings) -> Any:
@@ -108,6 +118,17 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
     publisher = FaustPublisher(app)
     retry = RedisRetry(settings.redis_retry_max_s)
     rules = SegmentRules(load_segments(settings.segments_file))
+    learner = Learner(
+        AdaptiveEngagement(),
+        ContentBandit(
+            min_epsilon=settings.bandit_min_epsilon, max_epsilon=settings.bandit_max_epsilon
+        ),
+        ProgressiveValidation(settings.validation_window),
+        settings.offers,
+        ScoringStore(redis, keys),
+        ModelStore(redis, keys),
+        retry,
+    )
     fold_config = FoldConfig(
         pseudonym_secret=settings.pseudonym_secret.get_secret_value().encode(),
         cart_abandon_delay=settings.cart_abandon_delay,
@@ -135,6 +156,7 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         publisher,
         clock,
         retry,
+        labels=learner.label,
     )
     handlers: list[CheckHandler] = [
         CartReminders(
@@ -144,7 +166,16 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
             schedule,
             publisher,
             retry,
+            DecisionScorer(
+                learner,
+                value_rules(settings),
+                settings.attribution_window,
+                profiles,
+                ScoringStore(redis, keys),
+                retry,
+            ),
         ),
+        LabelExpiry(learner),
         SegmentEvaluation(
             rules,
             value_rules(settings),
@@ -185,6 +216,15 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
                     for e in events
                 ]
             )
+
+    @app.task
+    async def restore_model() -> None:
+        if await learner.restore():
+            log.info("engagement model restored: %s", learner.model.version)
+
+    @app.timer(settings.model_checkpoint_interval_s)
+    async def checkpoint_model() -> None:
+        await learner.checkpoint()
 
     @app.timer(settings.scheduler_interval_s)
     async def drain_due_checks() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,6 +30,9 @@ from stream_app.streaming.publisher import OutRecord, Publisher
 from stream_app.streaming.retry import RedisRetry
 
 log = logging.getLogger(__name__)
+
+#: Where positive labels go: (customer, decision id) pairs that engaged -> counters.
+LabelSink = Callable[[Sequence[tuple[str, str]], bool], Awaitable[Counter[str]]]
 
 #: Engine counters reach Redis at most this often from one worker.
 STATS_FLUSH_EVERY = timedelta(milliseconds=250)
@@ -65,6 +68,7 @@ class IngestProcessor:
         publisher: Publisher,
         clock: Clock,
         retry: RedisRetry,
+        labels: LabelSink | None = None,
     ) -> None:
         self._config = config
         self._profiles = profiles
@@ -72,6 +76,7 @@ class IngestProcessor:
         self._publisher = publisher
         self._clock = clock
         self._retry = retry
+        self._labels = labels
         self._unflushed: Counter[str] = Counter()
         self._flushed_at = clock()
 
@@ -116,7 +121,10 @@ class IngestProcessor:
                     None if segment_due is None else to_ms(now) + segment_due,
                 )
             )
-            for (record, index, _), outcome in zip(folded, outcomes, strict=True):
+            engaged: list[tuple[str, str]] = []
+            for (record, index, update), outcome in zip(folded, outcomes, strict=True):
+                if outcome in (Outcome.APPLIED, Outcome.CREATED) and update.engaged_with:
+                    engaged.append((update.customer_id, update.engaged_with))
                 if outcome is Outcome.TOO_LATE:
                     batch.reject(record, RejectReason.LATE_EVENT, "beyond allowed lateness", index)
                     continue
@@ -124,6 +132,8 @@ class IngestProcessor:
                     "events_duplicate" if outcome is Outcome.DUPLICATE else "events_applied"
                 ] += 1
                 counters["profiles_created"] += outcome is Outcome.CREATED
+            if engaged and self._labels is not None:
+                counters.update(await self._labels(engaged, True))
         if batch.dead:
             topic = self._config.deadletter_topic
             await self._publisher.publish([OutRecord(topic, None, encode(d)) for d in batch.dead])

@@ -36,7 +36,7 @@ class RedisRetry:
     async def __call__(self, call: Callable[[], Awaitable[T]]) -> T:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TRANSIENT),
-            wait=wait_exponential_jitter(initial=0.05, max=self._max_wait_s),
+            wait=wait_exponential_jitter(multiplier=0.05, max=self._max_wait_s),
             before_sleep=_log_retry,
             reraise=True,
         )

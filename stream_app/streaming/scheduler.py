@@ -24,14 +24,17 @@ from stream_app.decisions.cart_abandonment import (
     Suppress,
     judge_cart,
 )
+from stream_app.events.decision import Decision
 from stream_app.events.encode import encode
 from stream_app.events.segment import SegmentChange
 from stream_app.profiles.derive import ValueRules, derive
 from stream_app.segments.rules import SegmentRules
 from stream_app.storage.profiles import ProfileStore
 from stream_app.storage.schedule import ScheduleStore, Settlement
+from stream_app.storage.scoring import Scored, ScoringStore
 from stream_app.storage.segments import MembershipChange, SegmentStore
 from stream_app.storage.stats import StatsStore
+from stream_app.streaming.learning import Learner
 from stream_app.streaming.publisher import OutRecord, Publisher
 from stream_app.streaming.retry import RedisRetry
 
@@ -48,6 +51,8 @@ class Handled:
     rescheduled: dict[str, int] = field(default_factory=dict)
     emitted: list[tuple[str, str]] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)
+    #: New checks to schedule, by full member (e.g. ``label:<customer>|<decision>``).
+    scheduled: dict[str, int] = field(default_factory=dict)
 
 
 class CheckHandler(Protocol):
@@ -112,6 +117,7 @@ class Scheduler:
                 {f"{prefix}:{c}": due for c, due in handled.rescheduled.items()}
             )
             settlement.emitted.extend(handled.emitted)
+            settlement.rescheduled.update(handled.scheduled)
             counters.update(handled.counters)
         await self._retry(lambda: self._schedule.settle(settlement, now_ms))
         await self._retry(lambda: self._stats.add(counters))
@@ -131,6 +137,7 @@ class CartReminders:
         schedule: ScheduleStore,
         publisher: Publisher,
         retry: RedisRetry,
+        scorer: DecisionScorer | None = None,
     ) -> None:
         self._policy = policy
         self._topic = decisions_topic
@@ -138,6 +145,7 @@ class CartReminders:
         self._schedule = schedule
         self._publisher = publisher
         self._retry = retry
+        self._scorer = scorer
 
     async def handle(self, customers: Sequence[str], now: datetime) -> Handled:
         handled = Handled()
@@ -159,6 +167,8 @@ class CartReminders:
         seen = await self._retry(lambda: self._schedule.already_emitted(pairs))
         fresh = [d for d, was_seen in zip(emits, seen, strict=True) if not was_seen]
         handled.counters["decisions_deduplicated"] += len(emits) - len(fresh)
+        if fresh and self._scorer is not None:
+            fresh = await self._scorer.score(fresh, now, handled)
         if fresh:
             await self._publisher.publish(
                 [OutRecord(self._topic, d.customer_id.encode(), encode(d)) for d in fresh]
@@ -167,6 +177,90 @@ class CartReminders:
             handled.counters[f"decisions_emitted:{fresh[0].campaign_id}"] += len(fresh)
             handled.counters["decisions_emitted"] += len(fresh)
         return handled
+
+
+class DecisionScorer:
+    """Chooses each decision's offer, scores it and remembers what was scored.
+
+    Only decision candidates are scored, never raw events. The features are
+    stored under the decision id and a ``label:`` check is scheduled at the end
+    of the attribution window, when no click means a negative label.
+    """
+
+    def __init__(
+        self,
+        learner: Learner,
+        value_rules: ValueRules,
+        attribution_window: timedelta,
+        profiles: ProfileStore,
+        scoring: ScoringStore,
+        retry: RedisRetry,
+    ) -> None:
+        self._learner = learner
+        self._value_rules = value_rules
+        self._window_ms = int(attribution_window.total_seconds() * 1000)
+        self._profiles = profiles
+        self._scoring = scoring
+        self._retry = retry
+
+    async def score(
+        self, decisions: Sequence[Decision], now: datetime, handled: Handled
+    ) -> list[Decision]:
+        stored = await self._retry(
+            lambda: self._profiles.stored([d.customer_id for d in decisions])
+        )
+        scored: list[Decision] = []
+        remembered: list[Scored] = []
+        for decision, profile in zip(decisions, stored, strict=True):
+            view = derive(profile, now, self._value_rules)
+            category = decision.content.items[-1].category if decision.content.items else None
+            choice = self._learner.choose(
+                view, decision.campaign_id, decision.channel, category, now
+            )
+            scored.append(
+                decision.model_copy(
+                    update={
+                        "content": decision.content.model_copy(update={"offer": choice.offer}),
+                        "score": choice.score,
+                        "propensity": choice.propensity,
+                        "model_version": choice.model_version,
+                    }
+                )
+            )
+            remembered.append(
+                Scored(
+                    decision.customer_id,
+                    decision.decision_id,
+                    choice.features,
+                    choice.model_version,
+                    choice.score,
+                    choice.context,
+                    choice.offer,
+                    choice.propensity,
+                )
+            )
+            due = to_ms(now) + self._window_ms
+            handled.scheduled[
+                f"{LabelExpiry.prefix}:{decision.customer_id}|{decision.decision_id}"
+            ] = due
+        ttl_s = 2 * self._window_ms // 1000 + 3600
+        await self._retry(lambda: self._scoring.remember(remembered, ttl_s))
+        handled.counters["decisions_scored"] += len(scored)
+        return scored
+
+
+class LabelExpiry:
+    """``label:`` checks: the attribution window ended; no engagement means a negative."""
+
+    prefix = "label"
+
+    def __init__(self, learner: Learner) -> None:
+        self._learner = learner
+
+    async def handle(self, customers: Sequence[str], now: datetime) -> Handled:
+        pairs = [(member.partition("|")[0], member.partition("|")[2]) for member in customers]
+        counters = await self._learner.label(pairs, engaged=False)
+        return Handled(finished=list(customers), counters=counters)
 
 
 class SegmentEvaluation:

@@ -49,6 +49,8 @@ def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Sett
         cart_abandon_delay=timedelta(seconds=2),
         scheduler_interval_s=0.25,
         broker_commit_interval_s=0.2,
+        attribution_window=timedelta(seconds=4),
+        model_checkpoint_interval_s=1.0,
     )
 
 

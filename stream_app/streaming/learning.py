@@ -1,0 +1,114 @@
+"""The worker's online learner: scores decision candidates, learns from their labels.
+
+Scoring happens only for decision candidates (never per raw event). What was
+scored is stored with the decision (``ScoringStore``) and joined to its label:
+positive when a click or conversion arrives, negative when the attribution
+window ends first. The model and the bandit are checkpointed to Redis at
+intervals and restored when a worker starts; with several workers each learns
+from its own share of feedback and the latest checkpoint wins (documented in
+README, "Learning").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from stream_app.model.bandit import ContentBandit
+from stream_app.model.drift import AdaptiveEngagement
+from stream_app.model.features import Candidate, featurize
+from stream_app.model.quality import ProgressiveValidation
+from stream_app.profiles.derive import ProfileView
+from stream_app.storage.scoring import ModelStore, Scored, ScoringStore
+from stream_app.streaming.retry import RedisRetry
+
+log = logging.getLogger(__name__)
+
+MODEL = "engagement"
+BANDIT = "content-bandit"
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """The content chosen for a candidate, and what the model expects of it."""
+
+    offer: str
+    propensity: float
+    score: float
+    model_version: str
+    features: dict[str, float]
+    context: str
+
+
+class Learner:
+    def __init__(
+        self,
+        model: AdaptiveEngagement,
+        bandit: ContentBandit,
+        validation: ProgressiveValidation,
+        offers: Sequence[str],
+        scoring: ScoringStore,
+        models: ModelStore,
+        retry: RedisRetry,
+    ) -> None:
+        self.model = model
+        self.bandit = bandit
+        self.validation = validation
+        self._offers = list(offers)
+        self._scoring = scoring
+        self._models = models
+        self._retry = retry
+
+    def choose(
+        self, view: ProfileView, campaign_id: str, channel: str, category: str | None, at: datetime
+    ) -> Choice:
+        """Pick the offer (bandit, by the customer's tier) and score the resulting message."""
+        context = view.tier
+        offer, propensity = self.bandit.choose(context, self._offers)
+        features = featurize(view, Candidate(campaign_id, channel, category, offer, at))
+        return Choice(
+            offer, propensity, self.model.score(features), self.model.version, features, context
+        )
+
+    async def label(self, pairs: Sequence[tuple[str, str]], engaged: bool) -> Counter[str]:
+        """Learn from the decisions in ``pairs`` that still await a label."""
+        counters: Counter[str] = Counter()
+        taken = await self._retry(lambda: self._scoring.take(pairs))
+        for scored in taken:
+            if scored is None:
+                continue
+            self._learn(scored, engaged, counters)
+        return counters
+
+    def _learn(self, scored: Scored, engaged: bool, counters: Counter[str]) -> None:
+        self.validation.update(self.model.score(scored.features), engaged)
+        outcome = self.model.learn(scored.features, engaged)
+        if scored.arm:
+            self.bandit.update(scored.context, scored.arm, 1.0 if engaged else 0.0)
+        counters["labels_positive" if engaged else "labels_negative"] += 1
+        if outcome.drift:
+            counters["model_drifts"] += 1
+            log.warning("drift detected in the engagement model (%s)", self.model.version)
+        if outcome.swapped:
+            counters["model_swaps"] += 1
+            log.warning("challenger took over: engagement model now %s", self.model.version)
+
+    async def checkpoint(self) -> None:
+        """Save model and bandit, with the rolling quality figures beside the model."""
+        meta = {**self.validation.report(), **self.model.counters()}
+        blob = self.model.to_bytes()
+        await self._retry(lambda: self._models.save(MODEL, self.model.version, blob, meta))
+        await self._retry(lambda: self._models.save(BANDIT, "bandit", self.bandit.to_bytes()))
+
+    async def restore(self) -> bool:
+        """Load the latest checkpoints, if any; True when a model was restored."""
+        model = await self._retry(lambda: self._models.load(MODEL))
+        bandit = await self._retry(lambda: self._models.load(BANDIT))
+        if model is not None:
+            self.model = AdaptiveEngagement.from_bytes(model[1])
+        if bandit is not None:
+            self.bandit = ContentBandit.from_bytes(bandit[1])
+        return model is not None
