@@ -75,6 +75,8 @@ class ProfileState:
     n: int = 0
     orders: int = 0
     value: float = 0.0
+    delivered: int = 0
+    clicked: int = 0
 
     def touch(self, ms: int, events: int) -> None:
         self.n += events
@@ -100,7 +102,12 @@ class ProfileState:
         fields.update(
             n=str(self.n),
             timezone=self.timezone,
-            **{"n:purchase": str(self.orders), "value": f"{self.value:.2f}"},
+            **{
+                "n:purchase": str(self.orders),
+                "value": f"{self.value:.2f}",
+                "n:delivered": str(self.delivered),
+                "n:clicked": str(self.clicked),
+            },
         )
         return StoredProfile(
             self.customer_id,
@@ -240,6 +247,8 @@ def run(args: argparse.Namespace) -> tuple[Trace, AdaptiveEngagement, int]:
                 p_engage(shopper.now, name, candidate.offer, local_hour) for name in CATEGORY_NAMES
             ) / len(CATEGORY_NAMES)
             online.learn(x, y)
+            shopper.profile.delivered += 1
+            shopper.profile.clicked += int(y)
             bandit.update(context, category, float(y))
             sends[category] += 1
             clicks[category] += int(y)

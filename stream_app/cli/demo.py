@@ -28,10 +28,12 @@ from stream_app.segments.rules import load_segments
 from stream_app.settings import Settings
 from stream_app.storage.keys import Keys
 from stream_app.storage.schedule import ScheduleStore
+from stream_app.storage.scoring import ModelStore
 from stream_app.storage.segments import SegmentStore
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.app import profile_store, value_rules
 from stream_app.streaming.lag import LagProbe
+from stream_app.streaming.learning import MODEL
 from stream_app.streaming.loadgen import SimStats, run_simulation
 from stream_app.streaming.topics import ensure_topics
 
@@ -68,6 +70,9 @@ def demo(
             data_dir=str(Path(tmp) / "faust"),
             allow_dev_secret=True,
             cart_abandon_delay=timedelta(seconds=cart_delay),
+            # Short enough that silent decisions become negative labels within the demo.
+            attribution_window=timedelta(seconds=20),
+            model_checkpoint_interval_s=5.0,
         )
         typer.echo(f"embedded Kafka (Tansu) at {stack.kafka_bootstrap}, Redis at {stack.redis_url}")
         asyncio.run(ensure_topics(settings))
@@ -171,6 +176,14 @@ async def _segments_and_profile(
     settings: Settings, redis: Redis, sample: Mapping[str, object] | None
 ) -> None:
     """Segment sizes, and the profile of the customer of the sample decision."""
+    meta = await ModelStore(redis, Keys(settings.key_prefix)).meta(MODEL)
+    if meta:
+        typer.echo(
+            f"  engagement model             {meta.get('labels', 0):,.0f} labels, rolling AUC "
+            f"{meta.get('auc', 0):.3f}, log loss {meta.get('log_loss', 0):.3f}, "
+            f"bandit reward {meta.get('bandit_reward_rate', 0):.3f}, "
+            f"drifts {meta.get('drifts', 0):.0f}"
+        )
     names = [d.name for d in load_segments(settings.segments_file)]
     sizes = await SegmentStore(redis, Keys(settings.key_prefix), profile_ttl_s=1).sizes(names)
     typer.echo("  segment sizes:")
@@ -238,6 +251,10 @@ def _summary(
         ("duplicates ignored", f"{stats.get('events_duplicate', 0):,}"),
         ("profiles written", f"{stats.get('profiles_created', 0):,}"),
         ("decisions emitted", f"{stats.get('decisions_emitted', 0):,}"),
+        (
+            "labels (clicked / silent)",
+            f"{stats.get('labels_positive', 0):,} / {stats.get('labels_negative', 0):,}",
+        ),
         ("decisions suppressed", grouped("decisions_suppressed:")),
         ("feedback events (simulated)", f"{sim.feedback_sent:,}"),
         ("dead letters", f"{_dead_letters(stats):,} ({grouped('dead_letters:')})"),
@@ -254,6 +271,12 @@ def _summary(
             "campaign_id",
             "channel",
             "send_at",
+            "score",
+            "propensity",
+            "model_version",
             "explanation",
         ):
-            typer.echo(f"    {field:<12} {sample.get(field)}")
+            typer.echo(f"    {field:<13} {sample.get(field)}")
+        content = sample.get("content")
+        if isinstance(content, dict):
+            typer.echo(f"    {'offer':<13} {content.get('offer')}")

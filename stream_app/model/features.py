@@ -69,6 +69,12 @@ def featurize(view: ProfileView, candidate: Candidate) -> dict[str, float]:
         x["recency_never"] = 1.0
     else:
         x["log_recency_days"] = math.log1p(max(view.recency_days, 0.0))
+    # The customer's own record with our messages: how responsive they are is the
+    # strongest single signal; the prior (1 in 10) keeps newcomers from extremes.
+    delivered = view.counts.get("delivered", 0)
+    engaged = view.counts.get("clicked", 0)
+    x["engagement_rate"] = (engaged + 1.0) / (delivered + 10.0)
+    x["log_messages"] = math.log1p(delivered)
     x["taste_share"] = _taste_share(view.tastes, candidate.category)
     local = candidate.send_at.astimezone(_zone(view.timezone))
     x["rhythm_share"] = _hour_share(view.rhythm_local, local.hour)

@@ -20,7 +20,7 @@ from datetime import datetime
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.features import Candidate, featurize
-from stream_app.model.quality import ProgressiveValidation
+from stream_app.model.quality import ProgressiveValidation, RollingRate
 from stream_app.profiles.derive import ProfileView
 from stream_app.storage.scoring import ModelStore, Scored, ScoringStore
 from stream_app.streaming.retry import RedisRetry
@@ -57,6 +57,7 @@ class Learner:
         self.model = model
         self.bandit = bandit
         self.validation = validation
+        self.reward = RollingRate(validation.window)
         self._offers = list(offers)
         self._scoring = scoring
         self._models = models
@@ -88,6 +89,7 @@ class Learner:
         outcome = self.model.learn(scored.features, engaged)
         if scored.arm:
             self.bandit.update(scored.context, scored.arm, 1.0 if engaged else 0.0)
+            self.reward.update(1.0 if engaged else 0.0)
         counters["labels_positive" if engaged else "labels_negative"] += 1
         if outcome.drift:
             counters["model_drifts"] += 1
@@ -98,7 +100,11 @@ class Learner:
 
     async def checkpoint(self) -> None:
         """Save model and bandit, with the rolling quality figures beside the model."""
-        meta = {**self.validation.report(), **self.model.counters()}
+        meta = {
+            **self.validation.report(),
+            **self.model.counters(),
+            "bandit_reward_rate": self.reward.value,
+        }
         blob = self.model.to_bytes()
         await self._retry(lambda: self._models.save(MODEL, self.model.version, blob, meta))
         await self._retry(lambda: self._models.save(BANDIT, "bandit", self.bandit.to_bytes()))
