@@ -157,3 +157,32 @@ async def test_checkpoint_restores_the_same_model(redis: Redis, keys: Keys) -> N
     assert restored.model.score(probe) == trained.model.score(probe) > 0.5
     assert restored.model.version == trained.model.version
     assert restored.bandit.to_bytes() == trained.bandit.to_bytes()
+
+
+async def test_drift_in_the_label_stream_is_detected_and_adapted_to(
+    redis: Redis, keys: Keys
+) -> None:
+    """Labels flow through the Redis label join; the concept flips half way."""
+    store = ScoringStore(redis, keys)
+    learner = Learner(
+        AdaptiveEngagement(compare_window=100, patience=2000),
+        ContentBandit(seed=1),
+        ProgressiveValidation(200),
+        ("none",),
+        store,
+        ModelStore(redis, keys),
+        RedisRetry(1.0),
+    )
+    customer = f"drift-{uuid.uuid4().hex[:8]}"
+    counters: dict[str, int] = {}
+    for n in range(3000):
+        x = {"signal": float(n % 2), "bias": 1.0}
+        engaged = (n % 2 == 1) if n < 1500 else (n % 2 == 0)  # "red today, blue tomorrow"
+        await store.remember(
+            [Scored(customer, f"d-{n}", x, learner.model.version, learner.model.score(x))], 60
+        )
+        for name, count in (await learner.label([(customer, f"d-{n}")], engaged)).items():
+            counters[name] = counters.get(name, 0) + count
+    assert counters.get("model_drifts", 0) >= 1
+    assert learner.validation.auc > 0.9, "the model follows the new concept"
+    assert learner.model.score({"signal": 0.0, "bias": 1.0}) > 0.5
