@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -186,3 +189,21 @@ async def test_drift_in_the_label_stream_is_detected_and_adapted_to(
     assert counters.get("model_drifts", 0) >= 1
     assert learner.validation.auc > 0.9, "the model follows the new concept"
     assert learner.model.score({"signal": 0.0, "bias": 1.0}) > 0.5
+
+
+async def test_operators_read_model_quality_from_the_cli(redis: Redis, settings: Settings) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    own = settings.model_copy(update={"key_prefix": prefix})
+    env = {**os.environ, **own.to_env()}
+
+    def status() -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "stream_app", "model", "status"]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    assert status().returncode == 1, "no checkpoint yet"
+    await ModelStore(redis, Keys(prefix)).save(MODEL, "lr-g2", b"blob", {"auc": 0.71, "drifts": 3})
+    shown = status()
+    assert shown.returncode == 0, shown.stderr
+    assert "model lr-g2" in shown.stdout
+    assert "auc" in shown.stdout
+    assert "0.71" in shown.stdout

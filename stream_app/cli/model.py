@@ -1,0 +1,44 @@
+"""``stream-app model status``: how the engagement model does, from its last checkpoint."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from redis.asyncio import Redis
+
+from stream_app.settings import Settings
+from stream_app.storage.keys import Keys
+from stream_app.storage.scoring import ModelStore
+from stream_app.streaming.learning import MODEL
+
+model_app = typer.Typer(help="The online engagement model.", no_args_is_help=True)
+
+
+@model_app.command("status")
+def status() -> None:
+    """Version, labels seen, rolling AUC and log loss, drifts and the bandit's reward rate."""
+    settings = Settings()
+    found = asyncio.run(_read(settings))
+    if found is None:
+        typer.echo(
+            "no model checkpoint yet (the worker writes one every "
+            f"{settings.model_checkpoint_interval_s:g} s once it has scored decisions)"
+        )
+        raise typer.Exit(1)
+    version, meta = found
+    typer.echo(f"model {version}")
+    for name in sorted(meta):
+        typer.echo(f"  {name:<22} {meta[name]:,.4g}")
+
+
+async def _read(settings: Settings) -> tuple[str, dict[str, float]] | None:
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        store = ModelStore(redis, Keys(settings.key_prefix))
+        checkpoint = await store.load(MODEL)
+        if checkpoint is None:
+            return None
+        return checkpoint[0], await store.meta(MODEL)
+    finally:
+        await redis.aclose()
