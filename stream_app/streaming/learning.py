@@ -81,7 +81,11 @@ class Learner:
         for scored in taken:
             if scored is None:
                 continue
-            self._learn(scored, engaged, counters)
+            try:
+                self._learn(scored, engaged, counters)
+            except Exception:  # learning must never stop the stream
+                log.exception("learning from decision %s failed", scored.decision_id)
+                counters["learning_errors"] += 1
         return counters
 
     def _learn(self, scored: Scored, engaged: bool, counters: Counter[str]) -> None:

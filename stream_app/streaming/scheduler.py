@@ -214,9 +214,15 @@ class DecisionScorer:
         for decision, profile in zip(decisions, stored, strict=True):
             view = derive(profile, now, self._value_rules)
             category = decision.content.items[-1].category if decision.content.items else None
-            choice = self._learner.choose(
-                view, decision.campaign_id, decision.channel, category, now
-            )
+            try:
+                choice = self._learner.choose(
+                    view, decision.campaign_id, decision.channel, category, now
+                )
+            except Exception:  # a scoring fault must not hold back the message itself
+                log.exception("scoring decision %s failed", decision.decision_id)
+                handled.counters["scoring_errors"] += 1
+                scored.append(decision)
+                continue
             scored.append(
                 decision.model_copy(
                     update={
