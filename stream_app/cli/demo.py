@@ -101,6 +101,7 @@ async def _run(
     started = time.monotonic()
     try:
         await _send_malformed(settings)
+        await _until_worker_consumes(stats, len(MALFORMED), started)
         progress = _Progress(started)
 
         async def report() -> None:
@@ -137,6 +138,17 @@ async def _run(
     finally:
         await probe.stop()
         await redis.aclose()
+
+
+async def _until_worker_consumes(stats: StatsStore, letters: int, started: float) -> None:
+    """Start the traffic once the worker consumes: its group joined and the malformed
+    records came back as dead letters (at most a minute). Traffic sent earlier would be
+    read in a catch-up where topics interleave unlike real time."""
+    for _ in range(300):  # polls Redis every 0.2 s, for a minute at most
+        if _dead_letters(await stats.read()) >= letters:
+            break
+        await asyncio.sleep(0.2)
+    typer.echo(f"worker consuming after {time.monotonic() - started:.1f} s; starting traffic")
 
 
 async def _send_malformed(settings: Settings) -> None:
