@@ -84,7 +84,28 @@ def _pdeathsig_preexec() -> Callable[[], None] | None:
     return preexec
 
 
-class ManagedProcess:
+class StartStop:
+    """``with x:`` starts ``x`` and always stops it: one protocol for every managed server."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> object:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ManagedProcess(StartStop):
     """One child server process with a log file, a readiness wait and a reliable stop.
 
     Output goes to ``<log_dir>/<name>.log`` (appended), never to a pipe that nobody
@@ -259,19 +280,8 @@ class ManagedProcess:
     def _log_excerpt(self) -> str:
         return f"Last lines of {self.log_path}:\n{self.log_tail()}"
 
-    def __enter__(self) -> Self:
-        return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class LoopbackServer(abc.ABC):
+class LoopbackServer(StartStop, abc.ABC):
     """A server bound to one 127.0.0.1 port, ready once it answers a real request.
 
     :func:`free_port` can race with other processes (parallel test runs): when the
@@ -383,14 +393,3 @@ class LoopbackServer(abc.ABC):
         """Stop the server and reap it; idempotent."""
         if self._process is not None:
             self._process.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

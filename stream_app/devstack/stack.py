@@ -17,9 +17,10 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import NoReturn, Self
 
+from stream_app.devstack.processes import StartStop
 from stream_app.devstack.redis_server import RedisServer
 from stream_app.devstack.tansu import TansuBroker
 
@@ -31,7 +32,7 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
     raise SystemExit(128 + signum)
 
 
-class EmbeddedStack:
+class EmbeddedStack(StartStop):
     """Context manager running a Tansu broker and a Redis server on free loopback ports.
 
     >>> with EmbeddedStack() as dev:  # doctest: +SKIP
@@ -180,17 +181,6 @@ class EmbeddedStack:
             signal.getsignal(signal.SIGTERM) is _exit_on_sigterm
         ):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         if not self._running:
