@@ -3,6 +3,7 @@
 A scaled logistic regression: ~25 µs per predict+learn (PLATFORM-NOTES), a
 pickle of a few KB, and coefficients one can read. Tree ensembles cost ~1 ms and
 tens of MB per checkpoint, too much for per-candidate scoring.
+Plain SGD: Adam and RMSProp did no better on bench/learning.py.
 """
 
 # river ships py.typed but leaves most signatures unannotated.
@@ -33,15 +34,28 @@ class Estimator(Protocol):
     def to_bytes(self) -> bytes: ...
 
 
+def numeric(x: dict[str, float]) -> dict[str, float]:
+    """The numeric features (names without ``=``): these are standardised."""
+    return {k: v for k, v in x.items() if "=" not in k}
+
+
+def one_hots(x: dict[str, float]) -> dict[str, float]:
+    """The one-hot features (``kind=value``), passed through unscaled: a standard scaler
+    sees a one-hot only when it is 1, so its variance is 0 and it would scale it to 0."""
+    return {k: v for k, v in x.items() if "=" in k}
+
+
 class EngagementModel:
-    """``StandardScaler | LogisticRegression(SGD(lr))`` with a generation for its version."""
+    """``(StandardScaler on numeric + one-hots) | LogisticRegression(SGD(lr))``, with a
+    generation for its version."""
 
     def __init__(self, lr: float = 0.02, l2: float = 0.0, generation: int = 1) -> None:
         self.lr = lr
         self.l2 = l2
         self.generation = generation
         self._learned = 0
-        self._pipeline: compose.Pipeline = preprocessing.StandardScaler() | (
+        scaled = compose.FuncTransformer(numeric) | preprocessing.StandardScaler()
+        self._pipeline: compose.Pipeline = (scaled + compose.FuncTransformer(one_hots)) | (
             linear_model.LogisticRegression(optimizer=optim.SGD(lr), l2=l2)
         )
 

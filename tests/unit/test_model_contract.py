@@ -34,6 +34,27 @@ def separable(n: int, seed: int) -> list[tuple[dict[str, float], bool]]:
     return rows
 
 
+def categorical(n: int, seed: int) -> list[tuple[dict[str, float], bool]]:
+    """Engagement set by the one-hot alone: ``category=a`` engages, ``category=b`` does not."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        category = rng.choice("ab")
+        x = {f"category={category}": 1.0, "noise": rng.gauss(0, 1)}
+        rows.append((x, (category == "a") != (rng.random() < 0.1)))
+    return rows
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_one_hot_features_are_learned(name: str) -> None:
+    """A standard scaler zeroes a feature that is always 1 when present: one-hots bypass it."""
+    model = VARIANTS[name]()
+    for x, y in categorical(600, seed=5):
+        model.learn(x, y)
+    assert model.score({"category=a": 1.0, "noise": 0.0}) > 0.7
+    assert model.score({"category=b": 1.0, "noise": 0.0}) < 0.3
+
+
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_estimator_contract(name: str) -> None:
     model = VARIANTS[name]()
