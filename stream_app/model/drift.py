@@ -2,7 +2,7 @@
 
 SGD alone does follow a drifting concept, but slowly: weights grown over
 months of labels take as long to unlearn. ADWIN watches the champion's
-per-label log loss; when its mean moves, a fresh challenger starts learning
+per-label log loss; when its mean goes up, a fresh challenger starts learning
 from the new concept alongside it and takes over once its recent log loss is
 lower. A challenger that never wins is dropped, so a false alarm costs nothing
 but its learning time.
@@ -90,8 +90,11 @@ class AdaptiveEngagement:
     def learn(self, x: Mapping[str, float], y: bool) -> LearnOutcome:
         """Learn one label: both models are scored on it first (progressive validation)."""
         loss = log_loss(self.champion.score(x), y)
+        before = self._detector.estimation
         self._detector.update(loss)
-        detected = bool(self._detector.drift_detected)
+        # ADWIN flags a change either way; only a loss that went up means the world
+        # moved away from the model (a falling loss is the model getting better).
+        detected = bool(self._detector.drift_detected) and self._detector.estimation > before
         if detected:
             self.drifts += 1
             if self.challenger is None:
