@@ -69,6 +69,11 @@ def featurize(view: ProfileView, candidate: Candidate) -> dict[str, float]:
         x["recency_never"] = 1.0
     else:
         x["log_recency_days"] = math.log1p(max(view.recency_days, 0.0))
+    # Seen minutes ago means in a session now, whatever the long-run rhythm says:
+    # the first sign of a customer whose hours have moved.
+    if view.last_seen is not None:
+        hours = (candidate.send_at - view.last_seen).total_seconds() / 3600.0
+        x["log_hours_since_seen"] = math.log1p(max(hours, 0.0))
     # The customer's own record with our messages: how responsive they are is the
     # strongest single signal; the prior (1 in 10) keeps newcomers from extremes.
     delivered = view.counts.get("delivered", 0)

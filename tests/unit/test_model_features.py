@@ -52,6 +52,7 @@ def test_known_values() -> None:
     assert x["rhythm_share"] == pytest.approx(0.75)
     assert x["log_recency_days"] == pytest.approx(math.log1p(9))
     assert "recency_never" not in x
+    assert x["log_hours_since_seen"] == pytest.approx(math.log1p(6 * 24 + 11.5))
     assert x["frequency"] == 3.0
     assert x["log_monetary"] == pytest.approx(math.log1p(250))
     assert (x["r_score"], x["f_score"], x["m_score"]) == (4.0, 3.0, 3.0)
@@ -74,6 +75,7 @@ def test_unknowns_have_defaults() -> None:
     stored = StoredProfile("c-2", {"n": "1", "first_seen": str(to_ms(NOW))})
     x = featurize(derive(stored, NOW, ValueRules()), Candidate("c", "email", None, "none", NOW))
     assert x["recency_never"] == 1.0
+    assert "log_hours_since_seen" not in x
     assert x["taste_share"] == 0.0
     assert x["rhythm_share"] == 0.0
     assert x["category=none"] == 1.0
