@@ -138,6 +138,16 @@ class Settings(BaseSettings):
     )
     model_checkpoint_interval_s: float = Field(default=30.0, gt=0)
     validation_window: int = Field(default=1000, ge=10, description="Labels in rolling metrics.")
+    model_learning_rate: float = Field(default=0.02, gt=0, description="SGD step size.")
+    drift_delta: float = Field(
+        default=0.002, gt=0, lt=1, description="ADWIN confidence: smaller, fewer false alarms."
+    )
+    challenger_window: int = Field(
+        default=500, ge=1, description="Labels over which a challenger must beat the champion."
+    )
+    challenger_patience: int = Field(
+        default=5000, ge=1, description="Labels after which a challenger that did not win goes."
+    )
     bandit_min_epsilon: float = Field(default=0.02, ge=0, le=1)
     bandit_max_epsilon: float = Field(default=0.2, ge=0, le=1)
 

@@ -20,6 +20,7 @@ from stream_app.decisions.cart_abandonment import CartPolicy
 from stream_app.events.decode import DecodeLimits
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
+from stream_app.model.engagement import EngagementModel
 from stream_app.model.quality import ProgressiveValidation
 from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.fold import FoldConfig
@@ -119,7 +120,12 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
     retry = RedisRetry(settings.redis_retry_max_s)
     rules = SegmentRules(load_segments(settings.segments_file))
     learner = Learner(
-        AdaptiveEngagement(),
+        AdaptiveEngagement(
+            EngagementModel(lr=settings.model_learning_rate),
+            delta=settings.drift_delta,
+            compare_window=settings.challenger_window,
+            patience=settings.challenger_patience,
+        ),
         ContentBandit(
             min_epsilon=settings.bandit_min_epsilon, max_epsilon=settings.bandit_max_epsilon
         ),
