@@ -12,6 +12,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from types import MappingProxyType
 
 from stream_app.simulation.catalog import CATEGORIES
@@ -42,28 +43,35 @@ def is_active_hour(customer: Customer, local_hour: int) -> bool:
 
 
 def p_engage(
-    customer: Customer, category: str | None, offer: str, send_at_local_hour: int
+    customer: Customer,
+    category: str | None,
+    offer: str,
+    send_at_local_hour: int,
+    appeal: float = 1.0,
 ) -> float:
     """Chance that ``customer`` engages (opens and clicks) with a message.
 
     Responsiveness sets the level; the message's category against the
-    customer's favourite, the hour it lands in and, for price-sensitive
+    customer's favourite, the hour it lands in, the category's appeal to
+    everyone (``TasteShift.appeal``: fashion) and, for price-sensitive
     customers, the offer move it.
     """
     level = 0.05 + 0.4 * customer.responsiveness
     hour = 1.0 if is_active_hour(customer, send_at_local_hour) else IDLE_FACTOR
     taste = TASTE_FLOOR + (1.0 - TASTE_FLOOR) * customer.taste(category)
     uplift = 1.0 + OFFER_UPLIFT.get(offer, 0.0) * customer.price_sensitivity
-    return min(1.0, level * hour * taste * uplift)
+    return min(1.0, level * hour * taste * uplift * appeal)
 
 
 @dataclass(frozen=True, slots=True)
 class TasteShift:
-    """From ``at`` on, a deterministic ``share`` of customers changes what and when they like.
+    """From ``at`` on, fashion moves and a ``share`` of customers change what and when they like.
 
-    Their favourite categories swap places with the season's trending ones (the
-    same few for everyone, chosen by ``seed``: a trend, not noise) and their
-    active hours move by ``hour_shift`` hours.
+    Fashion: for everyone, the categories in fashion (``fashion_boost`` times the
+    appeal; 1.0 turns fashion off) are ``past_trend`` before ``at`` and ``trend``
+    after. The changed customers (a deterministic share) swap their favourite
+    categories for the ``trend`` ones (the same few for everyone, chosen by
+    ``seed``: a trend, not noise) and move their active hours by ``hour_shift``.
     """
 
     at: datetime
@@ -71,6 +79,7 @@ class TasteShift:
     seed: int
     hour_shift: int = 12
     trend_size: int = 4
+    fashion_boost: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.share <= 1.0:
@@ -81,8 +90,21 @@ class TasteShift:
     @property
     def trend(self) -> tuple[str, ...]:
         """The categories shifted customers turn to, most popular first."""
-        names = [spec.name for spec in CATEGORIES]
-        return tuple(random.Random(f"trend:{self.seed}").sample(names, self.trend_size))
+        return _sample(f"trend:{self.seed}", self.trend_size, ())
+
+    @property
+    def past_trend(self) -> tuple[str, ...]:
+        """The categories in fashion before the change (none of them in ``trend``)."""
+        return _sample(f"past-trend:{self.seed}", self.trend_size, self.trend)
+
+    def appeal(self, category: str | None, when: datetime) -> float:
+        """How much fashion lifts ``category`` for everyone at ``when``: ``fashion_boost``
+        for the categories in fashion (``past_trend`` before ``at``, ``trend`` after), else 1.
+
+        No profile records fashion; only a model that keeps learning sees it move.
+        """
+        in_fashion = self.trend if when >= self.at else self.past_trend
+        return self.fashion_boost if category in in_fashion else 1.0
 
     def affects(self, customer: Customer) -> bool:
         """Whether ``customer`` is one of those who change (same answer for every call)."""
@@ -110,3 +132,10 @@ class TasteShift:
         return replace(
             customer, tastes=tuple((n, weights[n]) for n, _ in customer.tastes), active_hours=hours
         )
+
+
+@lru_cache(maxsize=64)
+def _sample(seed: str, size: int, excluded: tuple[str, ...]) -> tuple[str, ...]:
+    """``size`` categories not in ``excluded``, the same for the same ``seed`` (cached: hot)."""
+    names = [spec.name for spec in CATEGORIES if spec.name not in excluded]
+    return tuple(random.Random(seed).sample(names, size))

@@ -61,6 +61,22 @@ def test_shifted_customers_love_the_trend_and_keep_other_hours() -> None:
         )
 
 
+def test_fashion_moves_for_everyone_at_the_shift() -> None:
+    shift = TasteShift(at=AT, share=0.0, seed=3, fashion_boost=2.5)
+    assert not set(shift.past_trend) & set(shift.trend)
+    before, after = AT - timedelta(seconds=1), AT
+    for name in shift.past_trend:
+        assert (shift.appeal(name, before), shift.appeal(name, after)) == (2.5, 1.0)
+    for name in shift.trend:
+        assert (shift.appeal(name, before), shift.appeal(name, after)) == (1.0, 2.5)
+    customer = PEOPLE[0]
+    hot = shift.trend[0]
+    plain = p_engage(customer, hot, "none", 20)
+    assert p_engage(customer, hot, "none", 20, shift.appeal(hot, after)) == pytest.approx(
+        min(1.0, 2.5 * plain)
+    )
+
+
 def test_share_bounds_and_aware_time_are_checked() -> None:
     with pytest.raises(ValueError, match="share"):
         TasteShift(at=AT, share=1.5, seed=0)
