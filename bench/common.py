@@ -236,7 +236,9 @@ def git_commit() -> str | None:
 def merge_results(values: Mapping[str, Any], path: Path = LATEST_JSON) -> Path:
     """Merge flat ``<bench>.<figure>`` keys into ``path``, keeping other benches' keys.
 
-    The ``machine`` block is refreshed on every write.
+    A bench's old keys go first (a bench writes all of its figures at once), so
+    a figure it no longer reports does not linger. The ``machine`` block is
+    refreshed on every write.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     current: dict[str, Any] = {}
@@ -245,6 +247,8 @@ def merge_results(values: Mapping[str, Any], path: Path = LATEST_JSON) -> Path:
             current = json.loads(path.read_text())
         except json.JSONDecodeError:
             current = {}
+    benches = {key.split(".", 1)[0] for key in values}
+    current = {k: v for k, v in current.items() if k.split(".", 1)[0] not in benches}
     current.update(values)
     current["machine"] = machine_info()
     tmp = path.with_suffix(".json.tmp")
