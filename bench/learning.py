@@ -1,12 +1,13 @@
 """Learning benchmark: does the online engagement model follow a known change of tastes?
 
-Offline and seeded (no servers, ~30 s). Simulated customers browse and buy over
+Offline and seeded (no servers, ~15 s). Simulated customers browse and buy over
 ``--history-days`` + ``--days`` of simulated time; their profiles are built from
-that behaviour (decayed tastes, rhythm, orders: the same ``StoredProfile`` the
-store reads, turned into a view by ``derive``). From day 0 on, every simulated
-hour ``--candidates-per-hour`` customers get a message candidate: the bandit
-picks its category, the offer and channel are random, and three models score
-it from ``featurize``:
+that behaviour (decayed tastes, rhythm, orders, last visit: the same
+``StoredProfile`` the store reads, turned into a view by ``derive``). From day 0
+on, every simulated hour ``--candidates-per-hour`` customers get a message
+candidate, sent in the next hour (after the visits their profile holds): the
+bandit picks its category, the offer and channel are random, and three models
+score it from ``featurize``:
 
 (a) ``online``: ``AdaptiveEngagement``, learning from every label;
 (b) ``frozen``: a copy of (a) taken at the shift, never learning again;
@@ -14,12 +15,22 @@ it from ``featurize``:
 
 The outcome is drawn from the ground truth (``simulation.engagement``), then the
 online model, the bandit and the popularity counts learn it, and a click feeds
-the profile like a product view. At ``--shift-day``, ``--share`` of the
-customers swap their favourite categories for the trending ones and move their
-active hours by 12 hours (``TasteShift``): their profiles only catch up as they
-browse, at the tastes' 7-day and the rhythm's 28-day half-life.
+the profile like a product view. At ``--shift-day`` the world changes, in two
+ways (``TasteShift``):
 
-    python -m bench.learning [--customers 2000 --days 14 --shift-day 7 --share 0.5]
+* fashion moves, for everyone: the categories in fashion (``--fashion-boost``
+  times the appeal) are others from then on. No profile holds fashion; only a
+  model that keeps learning from feedback can see it move;
+* ``--share`` of the customers swap their favourite categories for the new
+  fashion and move their active hours by 12 hours. Their profiles follow as they
+  browse, at the tastes' 7-day and the rhythm's 28-day half-life, the same for
+  every model.
+
+Recovery: feedback events after the shift until the online model's rolling AUC
+over ``--window`` labels, all after the shift, is back at 90% of its AUC over
+the day before the shift; the frozen model's count is printed alongside.
+
+    python -m bench.learning [--customers 2000 --days 14 --shift-day 7 --share 0.3]
 """
 
 from __future__ import annotations
@@ -186,7 +197,9 @@ def run(args: argparse.Namespace) -> tuple[Trace, AdaptiveEngagement, int]:
     rng = random.Random(f"learning:{args.seed}")
     population = make_population(args.customers, args.seed)
     shift_at = START + timedelta(days=args.shift_day)
-    shift = TasteShift(at=shift_at, share=args.share, seed=args.seed)
+    shift = TasteShift(
+        at=shift_at, share=args.share, seed=args.seed, fashion_boost=args.fashion_boost
+    )
     shoppers = []
     for c in population:
         offset = ZoneInfo(c.timezone).utcoffset(START) or timedelta(0)
@@ -224,7 +237,7 @@ def run(args: argparse.Namespace) -> tuple[Trace, AdaptiveEngagement, int]:
         if hour < 0:
             continue
         for shopper in rng.sample(shoppers, args.candidates_per_hour):
-            send_ms = ms + rng.randrange(HOUR_MS)
+            send_ms = ms + HOUR_MS + rng.randrange(HOUR_MS)  # after this hour's visits
             now = START + timedelta(milliseconds=send_ms - start_ms)
             shopper.profile.fields["weather"] = weather[shopper.base.customer_id]
             view = derive(shopper.profile.stored(), now, RULES)
@@ -241,10 +254,15 @@ def run(args: argparse.Namespace) -> tuple[Trace, AdaptiveEngagement, int]:
             p_frozen = frozen.score(x) if frozen is not None else p_online
             p_pop = (clicks[category] + 1) / (sends[category] + 2)
             local_hour = shopper.local_hour(send_ms)
-            truth = p_engage(shopper.now, category, candidate.offer, local_hour)
+            truth = p_engage(
+                shopper.now, category, candidate.offer, local_hour, shift.appeal(category, now)
+            )
             y = rng.random() < truth
             mean_truth = sum(
-                p_engage(shopper.now, name, candidate.offer, local_hour) for name in CATEGORY_NAMES
+                p_engage(
+                    shopper.now, name, candidate.offer, local_hour, shift.appeal(name, now)
+                )
+                for name in CATEGORY_NAMES
             ) / len(CATEGORY_NAMES)
             online.learn(x, y)
             shopper.profile.delivered += 1
@@ -277,22 +295,28 @@ def run(args: argparse.Namespace) -> tuple[Trace, AdaptiveEngagement, int]:
     return trace, online, shift_ms
 
 
-def recovery(
-    scores: np.ndarray, labels: np.ndarray, after: int, target: float, window: int
-) -> int | None:
-    """Labels after the shift until the rolling AUC (the plotted one), having dipped below
-    ``target``, is back at it: 0 if it never dipped, None if it never came back."""
+def after_shift_curve(
+    scores: np.ndarray, labels: np.ndarray, after: int, window: int
+) -> list[float]:
+    """Rolling AUC over the last ``window`` labels, all of them after the shift: item ``i``
+    covers post-shift labels ``i .. i + window - 1`` (so the first needs ``window`` labels)."""
     pv = ProgressiveValidation(window)
-    dipped = False
-    for k, (p, y) in enumerate(zip(scores, labels, strict=True)):
-        pv.update(float(p), bool(y))
-        if k < after:
-            continue
-        if pv.auc < target:
-            dipped = True
-        elif dipped:
-            return k + 1 - after
-    return None if dipped else 0
+    curve = []
+    for k in range(after, len(labels)):
+        pv.update(float(scores[k]), bool(labels[k]))
+        if k + 1 - after >= window:
+            curve.append(pv.auc)
+    return curve
+
+
+def recovery(curve: list[float], target: float, window: int) -> int | None:
+    """Feedback events after the shift until the rolling AUC is back at ``target`` (None:
+    never). Counted from the shift, so it includes the ``window`` labels the first
+    post-shift AUC needs: a model cannot be judged on less."""
+    for index, value in enumerate(curve):
+        if value >= target:
+            return index + window
+    return None
 
 
 def summarize(
@@ -314,21 +338,16 @@ def summarize(
     pre = float(out["learning.online_auc_before"] or 0.0)
     target = 0.9 * pre
     for name in ("online", "frozen"):
+        curve = after_shift_curve(models[name], y, after, args.window)
         key = "recovery_feedback_events" if name == "online" else "frozen_recovery_feedback_events"
-        out[f"learning.{key}"] = recovery(models[name], y, after, target, args.window)
+        out[f"learning.{key}"] = recovery(curve, target, args.window)
+        out[f"learning.{name}_auc_after_worst"] = round(min(curve), 4)
+        out[f"learning.{name}_auc_after_best"] = round(max(curve), 4)
     chosen = np.array(trace.chosen)
     uniform = np.array(trace.uniform)
     out.update(
         {
             "learning.recovery_target_auc": round(target, 4),
-            "learning.online_auc_trough": round(
-                min(
-                    a
-                    for d, a in zip(trace.curve_day, trace.curve["online"], strict=True)
-                    if d * DAY_MS >= shift_ms - to_ms(START)
-                ),
-                4,
-            ),
             "learning.bandit_reward_rate_before": round(float(chosen[:after].mean()), 4),
             "learning.bandit_reward_rate_after": round(float(chosen[after:].mean()), 4),
             "learning.uniform_reward_rate_before": round(float(uniform[:after].mean()), 4),
@@ -351,11 +370,12 @@ def summarize(
     return out
 
 
-def plot(trace: Trace, args: argparse.Namespace) -> None:
+def plot(trace: Trace, target: float, args: argparse.Namespace) -> None:
     plt = pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
     for name, style in (("online", "-"), ("frozen", "--"), ("popularity", ":")):
         top.plot(trace.curve_day, trace.curve[name], style, label=name)
+    top.axhline(target, color="tab:green", linewidth=1, linestyle="-.", label="90% of before")
     top.set_ylabel(f"rolling ROC AUC ({args.window} labels)")
     top.legend(loc="lower left")
     bottom.plot(trace.curve_day, trace.curve["bandit_reward"], label="bandit (expected reward)")
@@ -369,7 +389,7 @@ def plot(trace: Trace, args: argparse.Namespace) -> None:
         axis.axvline(args.shift_day, color="grey", linewidth=1)
         axis.grid(alpha=0.3)
     top.set_title(
-        f"taste and rhythm shift of {args.share:.0%} of customers at day {args.shift_day}"
+        f"day {args.shift_day}: fashion moves; {args.share:.0%} of customers change tastes and hours"
     )
     save_figure(fig, "learning")
 
@@ -380,7 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history-days", type=int, default=14, help="browsing before day 0")
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--shift-day", type=int, default=7)
-    parser.add_argument("--share", type=float, default=0.5)
+    parser.add_argument("--share", type=float, default=0.3)
+    parser.add_argument(
+        "--fashion-boost", type=float, default=2.5, help="appeal of categories in fashion"
+    )
     parser.add_argument("--candidates-per-hour", type=int, default=200)
     parser.add_argument("--window", type=int, default=2000, help="rolling AUC / reward, labels")
     parser.add_argument("--compare-window", type=int, default=500, help="challenger vs champion")
@@ -397,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:48s} {value}")
     if not args.no_write:
         merge_results(figures)
-        plot(trace, args)
+        plot(trace, float(figures["learning.recovery_target_auc"] or 0.0), args)
     return 0
 
 
