@@ -19,8 +19,8 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check stream_app tests
-	$(BIN)/ruff format --check stream_app tests
+	$(BIN)/ruff check stream_app tests bench
+	$(BIN)/ruff format --check stream_app tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -46,6 +46,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.profiles $(BENCH_ARGS)
 	$(BIN)/python -m bench.learning
+	$(BIN)/python -m bench.timing
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .stream-app-data test-artifacts

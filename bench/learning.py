@@ -259,9 +259,7 @@ def run(args: argparse.Namespace) -> tuple[Trace, AdaptiveEngagement, int]:
             )
             y = rng.random() < truth
             mean_truth = sum(
-                p_engage(
-                    shopper.now, name, candidate.offer, local_hour, shift.appeal(name, now)
-                )
+                p_engage(shopper.now, name, candidate.offer, local_hour, shift.appeal(name, now))
                 for name in CATEGORY_NAMES
             ) / len(CATEGORY_NAMES)
             online.learn(x, y)
@@ -388,9 +386,8 @@ def plot(trace: Trace, target: float, args: argparse.Namespace) -> None:
     for axis in (top, bottom):
         axis.axvline(args.shift_day, color="grey", linewidth=1)
         axis.grid(alpha=0.3)
-    top.set_title(
-        f"day {args.shift_day}: fashion moves; {args.share:.0%} of customers change tastes and hours"
-    )
+    share = f"{args.share:.0%}"
+    top.set_title(f"day {args.shift_day}: fashion moves; {share} of customers change tastes, hours")
     save_figure(fig, "learning")
 
 
