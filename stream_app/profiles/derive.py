@@ -231,7 +231,8 @@ def derive(stored: StoredProfile, now: datetime, rules: ValueRules) -> ProfileVi
             name: f[name]
             for name in ("geo", "near_store", "store_distance_m", "weather", "temperature_c")
             if name in f
-        },
+        }
+        | ({"near_store_at": f["@near_store"]} if "@near_store" in f else {}),
     )
 
 

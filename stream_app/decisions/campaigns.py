@@ -1,0 +1,201 @@
+"""Campaigns as configuration: what triggers a message, to whom, how, when, how often.
+
+A campaign file (TOML, ``[[campaigns]]`` tables) is validated by pydantic at
+start-up, so a typo stops the worker before the stream, never in it. Audience
+expressions are CEL over the profile, exactly like segments.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from stream_app.events.base import Channel, Identifier
+from stream_app.segments.rules import SegmentConfigError, SegmentDefinition, SegmentRules
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CartAbandonment(_Config):
+    """A cart idle for ``idle`` with no checkout or order since."""
+
+    type: Literal["cart_abandonment"] = "cart_abandonment"
+    idle: timedelta = timedelta(minutes=30)
+
+
+class BrowseAbandonment(_Config):
+    """At least ``min_views`` viewed items of one category within ``within``, idle for
+    ``idle`` since the last view, nothing added to the cart or bought since the first."""
+
+    type: Literal["browse_abandonment"] = "browse_abandonment"
+    min_views: Annotated[int, Field(ge=2)] = 3
+    within: timedelta = timedelta(hours=24)
+    idle: timedelta = timedelta(hours=1)
+
+
+class Replenishment(_Config):
+    """The customer's own purchase interval says the next order is due within ``lead``."""
+
+    type: Literal["replenishment"] = "replenishment"
+    lead: timedelta = timedelta(days=1)
+
+
+class WinBack(_Config):
+    """The life cycle turned ``at_risk`` (later than the customer's own rhythm)."""
+
+    type: Literal["win_back"] = "win_back"
+
+
+class Geofence(_Config):
+    """Near one of our stores (sensor events), optionally only in some weather."""
+
+    type: Literal["geofence"] = "geofence"
+    weather: tuple[str, ...] = ()
+    within: timedelta = timedelta(minutes=15)
+
+
+class SegmentEntry(_Config):
+    """The customer entered ``segment``."""
+
+    type: Literal["segment_entry"] = "segment_entry"
+    segment: Identifier
+
+
+class PriceDrop(_Config):
+    """An item the customer viewed within ``viewed_within`` got at least ``min_drop`` cheaper."""
+
+    type: Literal["price_drop"] = "price_drop"
+    min_drop: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    viewed_within: timedelta = timedelta(days=14)
+
+
+class BackInStock(_Config):
+    """An item the customer viewed within ``viewed_within`` is available again."""
+
+    type: Literal["back_in_stock"] = "back_in_stock"
+    viewed_within: timedelta = timedelta(days=14)
+
+
+Trigger = Annotated[
+    CartAbandonment
+    | BrowseAbandonment
+    | Replenishment
+    | WinBack
+    | Geofence
+    | SegmentEntry
+    | PriceDrop
+    | BackInStock,
+    Field(discriminator="type"),
+]
+TriggerType = Literal[
+    "cart_abandonment",
+    "browse_abandonment",
+    "replenishment",
+    "win_back",
+    "geofence",
+    "segment_entry",
+    "price_drop",
+    "back_in_stock",
+]
+
+
+class Urgency(_Config):
+    """The send window after the trigger: not before ``earliest``, not after ``latest``."""
+
+    earliest: timedelta = timedelta(0)
+    latest: timedelta = timedelta(hours=12)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Urgency:
+        if not timedelta(0) <= self.earliest <= self.latest:
+            raise ValueError("need 0 <= earliest <= latest")
+        return self
+
+
+class Campaign(_Config):
+    """One campaign. ``holdout``: share of triggered customers deliberately not messaged,
+    so lift can be measured; ``goal``: what counts as conversion (and cancels a pending
+    message when it happens first)."""
+
+    id: Identifier
+    description: str = ""
+    enabled: bool = True
+    trigger: Trigger
+    audience: str | None = Field(default=None, description="CEL over the profile; all if unset.")
+    channels: tuple[Channel, ...] = Field(default=("push",), min_length=1)
+    content: Literal["fixed", "bandit", "cross_sell"] = "fixed"
+    template: Identifier | None = None
+    offer: Identifier | None = None
+    urgency: Urgency = Urgency()
+    send_time: Literal["optimize", "earliest"] = "optimize"
+    cooldown: timedelta = timedelta(days=1)
+    priority: int = 0
+    value: Annotated[float, Field(ge=0)] = 1.0
+    holdout: Annotated[float, Field(ge=0, le=1)] = 0.1
+    goal: Literal["purchase", "visit"] = "purchase"
+    goal_window: timedelta = timedelta(days=3)
+
+    @property
+    def template_name(self) -> str:
+        return self.template or self.id
+
+
+class CampaignFile(_Config):
+    campaigns: tuple[Campaign, ...] = ()
+
+
+class CampaignConfigError(ValueError):
+    """A campaign file that cannot be used."""
+
+
+class CampaignBook:
+    """The enabled campaigns, by trigger type, with their audiences compiled."""
+
+    def __init__(self, campaigns: Sequence[Campaign]) -> None:
+        ids = [c.id for c in campaigns]
+        if len(set(ids)) != len(ids):
+            raise CampaignConfigError(f"duplicate campaign ids: {sorted(ids)}")
+        self.campaigns = tuple(c for c in campaigns if c.enabled)
+        try:
+            self.audiences = SegmentRules(
+                [
+                    SegmentDefinition(name=c.id, expression=c.audience)
+                    for c in self.campaigns
+                    if c.audience
+                ]
+            )
+        except SegmentConfigError as exc:
+            raise CampaignConfigError(f"audience: {exc}") from exc
+
+    def for_trigger(self, trigger: TriggerType) -> tuple[Campaign, ...]:
+        return tuple(c for c in self.campaigns if c.trigger.type == trigger)
+
+    def get(self, campaign_id: str) -> Campaign | None:
+        return next((c for c in self.campaigns if c.id == campaign_id), None)
+
+    @property
+    def trigger_types(self) -> frozenset[str]:
+        return frozenset(c.trigger.type for c in self.campaigns)
+
+
+def load_campaigns(path: Path | None) -> CampaignBook:
+    """Campaigns from a TOML file; none without one. Durations are ISO 8601 or seconds.
+
+    >>> book = CampaignBook([Campaign(id="cart", trigger=CartAbandonment())])
+    >>> [c.id for c in book.for_trigger("cart_abandonment")], book.for_trigger("win_back")
+    (['cart'], ())
+    """
+    if path is None or not path.is_file():
+        return CampaignBook([])
+    try:
+        parsed = CampaignFile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise CampaignConfigError(f"{path}: {exc}") from exc
+    return CampaignBook(parsed.campaigns)

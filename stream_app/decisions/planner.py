@@ -1,0 +1,172 @@
+"""From a trigger to a planned decision: audience, channel, holdout, send time, policies.
+
+Pure: the worker hands in the profile view, the contact history and, when the
+engagement model is wanted, a scoring function; it gets back either a plan to
+schedule or a suppression with its reason. Policies are checked here at the
+planned send time, and again by the worker when the time comes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from stream_app.decisions.campaigns import Campaign
+from stream_app.decisions.holdout import in_holdout
+from stream_app.decisions.ids import decision_id
+from stream_app.decisions.policies import Allowed, Caps, Proposal, Sent, Suppressed, check
+from stream_app.decisions.quiet import QuietHours
+from stream_app.decisions.timing import (
+    SendPlan,
+    daily_profile,
+    describe_plan,
+    plan_send,
+    smoothed_shares,
+)
+from stream_app.decisions.triggers import Hit
+from stream_app.events.base import Channel
+from stream_app.events.decision import Content, Decision
+from stream_app.profiles.derive import ProfileView
+
+#: What the engagement model says of a message sent at a given moment.
+ScoreAt = Callable[[datetime], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Engine-wide decision rules (from settings)."""
+
+    caps: Caps
+    quiet: QuietHours | None
+    #: 24 local hour-of-day activity shares every customer's rhythm is smoothed toward.
+    prior_hourly: tuple[float, ...]
+    #: Weight of the prior, in events: a customer with this many events is half own rhythm.
+    prior_strength: float
+    holdout_salt: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """Content chosen for the message (by the bandit or fixed by the campaign)."""
+
+    offer: str | None
+    propensity: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A decision ready to be scheduled (or, for a holdout, recorded at its send time)."""
+
+    decision: Decision
+    proposal: Proposal
+    stratum: str
+    goal: str
+    goal_window: timedelta
+
+
+def pick_channel(campaign: Campaign, consent: Mapping[str, bool]) -> Channel | None:
+    """The campaign's first channel the customer consented to."""
+    return next((c for c in campaign.channels if consent.get(c) is True), None)
+
+
+def customer_hours(view: ProfileView, rules: Rules) -> tuple[float, ...]:
+    """The customer's activity by local hour of day, pulled toward the prior when thin."""
+    return smoothed_shares(
+        daily_profile(view.rhythm_local), rules.prior_hourly, rules.prior_strength
+    )
+
+
+def plan(
+    hit: Hit,
+    campaign: Campaign,
+    view: ProfileView,
+    history: Sequence[Sent],
+    rules: Rules,
+    *,
+    offer: Offer,
+    score_at: ScoreAt | None = None,
+    goal_at: datetime | None = None,
+) -> Plan | Suppressed:
+    """Plan ``campaign``'s message for ``hit``, or say why not.
+
+    The send time maximises the customer's smoothed activity at the local hour,
+    times the model's score when ``score_at`` is given, inside the campaign's
+    urgency window and outside quiet hours; ``send_time = "earliest"`` skips the
+    optimisation.
+    """
+    now = view.now
+    channel = pick_channel(campaign, view.consent)
+    if channel is None:
+        return Suppressed("no_consent", f"none of {', '.join(campaign.channels)}")
+    earliest = max(now, hit.at + campaign.urgency.earliest)
+    latest = hit.at + campaign.urgency.latest
+    if latest < earliest:
+        return Suppressed("expired", "urgency window over")
+    hours = customer_hours(view, rules)
+    optimise = campaign.send_time == "optimize"
+    timing = plan_send(
+        earliest=earliest,
+        latest=latest,
+        timezone=view.timezone,
+        hourly=hours if optimise else (1.0,) * 24,
+        quiet=rules.quiet,
+        score_at=score_at if optimise else None,
+    )
+    if timing is None:
+        return Suppressed("quiet_hours", "no allowed moment in the urgency window")
+    did = decision_id(campaign.id, hit.customer_id, hit.key)
+    proposal = Proposal(
+        decision_id=did,
+        customer_id=hit.customer_id,
+        campaign_id=campaign.id,
+        channel=channel,
+        priority=campaign.priority,
+        expected_value=timing.expected * campaign.value,
+        send_at=timing.send_at,
+        expires_at=latest,
+        trigger_at=hit.at,
+        cooldown=campaign.cooldown,
+    )
+    verdict = check(
+        proposal,
+        at=timing.send_at,
+        consent=view.consent,
+        history=history,
+        caps=rules.caps,
+        quiet=rules.quiet,
+        timezone=view.timezone,
+        goal_at=goal_at,
+    )
+    if isinstance(verdict, Suppressed):
+        return verdict
+    holdout = in_holdout(hit.customer_id, campaign.id, campaign.holdout, rules.holdout_salt)
+    decision = Decision(
+        decision_id=did,
+        customer_id=hit.customer_id,
+        campaign_id=campaign.id,
+        channel=channel,
+        content=Content(
+            template=campaign.template_name,
+            offer=offer.offer if offer.offer is not None else campaign.offer,
+            category=hit.category,
+            items=list(hit.items),
+        ),
+        decided_at=now,
+        send_at=timing.send_at,
+        expires_at=latest,
+        trigger=hit.trigger,
+        trigger_event_id=hit.key if hit.trigger == "cart_abandonment" else None,
+        holdout=holdout,
+        propensity=offer.propensity,
+        explanation=explain(hit, timing, hours, verdict, now),
+    )
+    return Plan(decision, proposal, view.tier, campaign.goal, campaign.goal_window)
+
+
+def explain(
+    hit: Hit, timing: SendPlan, hours: Sequence[float], verdict: Allowed, now: datetime
+) -> str:
+    """One line a person can check: why, when, and how much contact it adds."""
+    parts = [hit.reason, describe_plan(timing, hours, now), verdict.note]
+    return "; ".join(part for part in parts if part)[:500]

@@ -1,0 +1,268 @@
+"""Triggers: moments worth a message, found in a profile as it is now (or a catalog change).
+
+Each detector returns a ``Hit`` with a dedupe ``key``: the same occurrence
+(this cart, this lapse, this price drop) always has the same key, so however
+often it is re-detected (retries, re-evaluations, replays) it yields one
+decision id per campaign. The urgency window of a campaign starts at ``Hit.at``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from stream_app.clock import from_ms, to_ms
+from stream_app.decisions.campaigns import (
+    BackInStock,
+    BrowseAbandonment,
+    Campaign,
+    Geofence,
+    PriceDrop,
+    Replenishment,
+    SegmentEntry,
+    TriggerType,
+    WinBack,
+)
+from stream_app.decisions.text import span
+from stream_app.events.decision import ContentItem
+from stream_app.profiles.derive import ProfileView
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One trigger occurrence for one customer."""
+
+    trigger: TriggerType
+    customer_id: str
+    key: str
+    at: datetime
+    reason: str
+    items: tuple[ContentItem, ...] = ()
+    category: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Not yet: look again at ``due`` (e.g. the browsing has not been idle long enough)."""
+
+    due: datetime
+
+
+def browse_abandonment(
+    view: ProfileView, categories: Mapping[str, str], trigger: BrowseAbandonment
+) -> Hit | Wait | None:
+    """Several items of one category viewed recently, then nothing: no cart, no order.
+
+    ``categories`` maps item ids to their catalog category; items it does not know
+    count as a category of their own (repeated interest in one item still shows).
+    """
+    now = view.now
+    since = now - trigger.within
+    recent = [(item, at) for item, at in view.viewed.items() if at >= since]
+    groups: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
+    for item, at in recent:
+        groups[categories.get(item, f"item:{item}")].append((item, at))
+    if not groups:
+        return None
+    category, views = max(
+        groups.items(), key=lambda kv: (len(kv[1]), max(a for _, a in kv[1]), kv[0])
+    )
+    if len(views) < trigger.min_views:
+        return None
+    first = min(at for _, at in views)
+    last = max(at for _, at in views)
+    if any(line.added_ms >= to_ms(first) for line in view.cart):
+        return None
+    if view.recency_days is not None and _last_purchase(view) >= first:
+        return None
+    if now - last < trigger.idle:
+        return Wait(last + trigger.idle)
+    named = None if category.startswith("item:") else category
+    items = tuple(
+        ContentItem(item_id=item, category=named)
+        for item, _ in sorted(views, key=lambda v: v[1], reverse=True)[:5]
+    )
+    return Hit(
+        "browse_abandonment",
+        view.customer_id,
+        f"browse:{category}:{to_ms(first)}",
+        last,
+        f"{len(views)} {named or 'item'} views, idle {span(now - last)}, no cart",
+        items,
+        named,
+    )
+
+
+def replenishment(view: ProfileView, trigger: Replenishment) -> Hit | None:
+    """The customer's own interval between orders says the next one is due soon."""
+    due = view.next_purchase_due
+    if view.orders < 2 or due is None or view.now < due - trigger.lead:
+        return None
+    if view.lifecycle not in ("active", "at_risk"):
+        return None
+    return Hit(
+        "replenishment",
+        view.customer_id,
+        f"replenish:{to_ms(due)}",
+        max(due - trigger.lead, view.now - trigger.lead),
+        f"usually orders every {view.interval_days:.0f} days; next due {due:%Y-%m-%d}",
+        category=_top(view),
+    )
+
+
+def win_back(view: ProfileView) -> Hit | None:
+    """The life cycle is ``at_risk``: later than the customer's own rhythm, not yet lapsed.
+
+    Keyed by the last order, so one lapse yields one win-back per campaign.
+    """
+    if view.lifecycle != "at_risk" or view.recency_days is None:
+        return None
+    last = view.now - timedelta(days=view.recency_days)
+    return Hit(
+        "win_back",
+        view.customer_id,
+        f"winback:{to_ms(last) // 60_000}",
+        view.now,
+        f"no order for {view.recency_days:.0f} days, usually every {view.interval_days:.0f}",
+        category=_top(view),
+    )
+
+
+def geofence(view: ProfileView, trigger: Geofence) -> Hit | None:
+    """Near one of our stores recently (and in the wanted weather, if any); once per store
+    and local day."""
+    store = view.context.get("near_store")
+    stamp = view.context.get("near_store_at")
+    if not store or not stamp:
+        return None
+    at = from_ms(int(stamp))
+    if view.now - at > trigger.within:
+        return None
+    weather = view.context.get("weather", "")
+    if trigger.weather and weather not in trigger.weather:
+        return None
+    distance = view.context.get("store_distance_m", "?")
+    return Hit(
+        "geofence",
+        view.customer_id,
+        f"geo:{store}:{to_ms(at) // DAY_MS}",
+        at,
+        f"{distance} m from store {store}" + (f", {weather}" if weather else ""),
+        category=_top(view),
+    )
+
+
+def segment_entry(view: ProfileView, entered: Sequence[str], segment: str) -> Hit | None:
+    """Entered ``segment`` in this evaluation; once per segment and day."""
+    if segment not in entered:
+        return None
+    return Hit(
+        "segment_entry",
+        view.customer_id,
+        f"seg:{segment}:{to_ms(view.now) // DAY_MS}",
+        view.now,
+        f"entered segment {segment}",
+        category=_top(view),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ItemChange:
+    """A catalog update compared with what was known before it."""
+
+    item_id: str
+    category: str | None
+    at: datetime
+    price: float | None
+    previous_price: float | None
+    in_stock: bool
+    was_in_stock: bool | None
+
+
+def price_drop(change: ItemChange, trigger: PriceDrop) -> str | None:
+    """A dedupe key if the change is a big enough price drop, else None."""
+    if change.price is None or not change.previous_price or not change.in_stock:
+        return None
+    drop = 1.0 - change.price / change.previous_price
+    if drop < trigger.min_drop:
+        return None
+    return f"price:{change.item_id}:{change.price:.2f}"
+
+
+def back_in_stock(change: ItemChange, trigger: BackInStock) -> str | None:
+    """A dedupe key if the item was out of stock and is back."""
+    del trigger  # all its parameters concern who viewed the item
+    if change.was_in_stock is not False or not change.in_stock:
+        return None
+    return f"stock:{change.item_id}:{to_ms(change.at)}"
+
+
+def catalog_hits(
+    change: ItemChange,
+    trigger: PriceDrop | BackInStock,
+    viewers: Mapping[str, datetime],
+) -> list[Hit]:
+    """One hit per customer who viewed the item within the trigger's window."""
+    if isinstance(trigger, PriceDrop):
+        key = price_drop(change, trigger)
+        reason = f"viewed item now {_pct(change)} cheaper"
+    else:
+        key = back_in_stock(change, trigger)
+        reason = "viewed item back in stock"
+    if key is None:
+        return []
+    since = change.at - trigger.viewed_within
+    item = ContentItem(item_id=change.item_id, category=change.category, price=change.price)
+    return [
+        Hit(trigger.type, customer, key, change.at, reason, (item,), change.category)
+        for customer, viewed_at in sorted(viewers.items())
+        if viewed_at >= since
+    ]
+
+
+def _pct(change: ItemChange) -> str:
+    if change.price is None or not change.previous_price:
+        return "?"
+    return f"{100 * (1 - change.price / change.previous_price):.0f}%"
+
+
+def _top(view: ProfileView) -> str | None:
+    return view.top_categories[0] if view.top_categories else None
+
+
+def _last_purchase(view: ProfileView) -> datetime:
+    return view.now - timedelta(days=view.recency_days or 0.0)
+
+
+def profile_hits(
+    view: ProfileView,
+    entered: Sequence[str],
+    campaigns: Sequence[Campaign],
+    categories: Mapping[str, str],
+) -> tuple[list[Hit], list[datetime]]:
+    """Hits of the profile-based triggers of ``campaigns`` (all but cart and catalog ones),
+    and the times some of them want to look again (browsing not idle long enough yet)."""
+    hits: list[Hit] = []
+    waits: list[datetime] = []
+    for campaign in campaigns:
+        trigger = campaign.trigger
+        found: Hit | Wait | None = None
+        if isinstance(trigger, BrowseAbandonment):
+            found = browse_abandonment(view, categories, trigger)
+        elif isinstance(trigger, Replenishment):
+            found = replenishment(view, trigger)
+        elif isinstance(trigger, WinBack):
+            found = win_back(view)
+        elif isinstance(trigger, Geofence):
+            found = geofence(view, trigger)
+        elif isinstance(trigger, SegmentEntry):
+            found = segment_entry(view, entered, trigger.segment)
+        if isinstance(found, Hit):
+            hits.append(found)
+        elif isinstance(found, Wait):
+            waits.append(found.due)
+    return hits, waits
