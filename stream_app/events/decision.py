@@ -28,6 +28,7 @@ class ContentItem(Contract):
 class Content(Contract):
     template: Identifier = Field(description="Message template the notification service renders.")
     offer: Identifier | None = Field(default=None, description="Offer featured, if any.")
+    category: Category | None = Field(default=None, description="Category featured, if any.")
     items: list[ContentItem] = Field(default_factory=list)
 
 
@@ -44,7 +45,17 @@ class Decision(Contract):
     decided_at: AwareDatetime
     send_at: AwareDatetime
     expires_at: AwareDatetime
+    trigger: Identifier | None = Field(
+        default=None, description="What triggered it, e.g. cart_abandonment, price_drop."
+    )
     trigger_event_id: Identifier | None = None
+    holdout: bool = Field(
+        default=False,
+        description="In the campaign's holdout group: recorded on the audit topic, never sent.",
+    )
+    policies: list[Identifier] = Field(
+        default_factory=list, description="Policies checked and passed, e.g. consent, cap_day."
+    )
     score: Annotated[float, Field(ge=0, le=1)] | None = Field(
         default=None, description="Predicted probability of engagement."
     )

@@ -25,8 +25,13 @@ def encode_envelope(events: Sequence[BaseModel]) -> bytes:
 
 
 def record_key(event: BaseModel) -> bytes:
-    """Records are keyed by customer; device-only sensor events by device until re-keyed."""
-    key = getattr(event, "customer_id", None) or getattr(event, "device_id", None)
+    """Records are keyed by customer; device-only sensor events by device until re-keyed;
+    catalog events by item (one item's updates stay in order)."""
+    key = (
+        getattr(event, "customer_id", None)
+        or getattr(event, "device_id", None)
+        or getattr(event, "item_id", None)
+    )
     if not key:
-        raise ValueError("event has neither customer_id nor device_id")
+        raise ValueError("event has neither customer_id, device_id nor item_id")
     return str(key).encode()

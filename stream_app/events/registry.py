@@ -6,6 +6,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from stream_app.events.catalog import CatalogEvent
 from stream_app.events.clickstream import ClickstreamEvent
 from stream_app.events.feedback import FeedbackEvent
 from stream_app.events.identity import IdentityEvent
@@ -13,7 +14,9 @@ from stream_app.events.purchase import PurchaseEvent
 from stream_app.events.sensor import SensorReading
 from stream_app.events.topics import Stream as Stream
 
-Event = ClickstreamEvent | PurchaseEvent | SensorReading | IdentityEvent | FeedbackEvent
+Event = (
+    ClickstreamEvent | PurchaseEvent | SensorReading | IdentityEvent | FeedbackEvent | CatalogEvent
+)
 
 E = TypeVar("E")
 
@@ -32,6 +35,7 @@ STREAM_EVENTS: dict[Stream, Any] = {
     Stream.SENSOR: SensorReading,
     Stream.IDENTITY: IdentityEvent,
     Stream.FEEDBACK: FeedbackEvent,
+    Stream.CATALOG: CatalogEvent,
 }
 
 #: One validator per stream, built once (building TypeAdapters is not cheap).

@@ -26,6 +26,7 @@ def topic_schemas(topics: TopicNames | None = None) -> dict[str, dict[str, Any]]
         getattr(topics, stream.value): record_schema(stream) for stream in Stream
     }
     by_topic[topics.decisions] = Decision.model_json_schema()
+    by_topic[topics.audit] = Decision.model_json_schema()  # holdout decisions, never sent
     by_topic[topics.segments] = SegmentChange.model_json_schema()
     by_topic[topics.deadletter] = DeadLetter.model_json_schema()
     return {

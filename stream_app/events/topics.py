@@ -15,6 +15,7 @@ class Stream(StrEnum):
     SENSOR = "sensor"
     IDENTITY = "identity"
     FEEDBACK = "feedback"
+    CATALOG = "catalog"
 
 
 class TopicNames(BaseModel):
@@ -27,7 +28,9 @@ class TopicNames(BaseModel):
     sensor: str = "events.sensor"
     identity: str = "events.identity"
     feedback: str = "notifications.feedback"
+    catalog: str = "events.catalog"
     decisions: str = "notifications.decisions"
+    audit: str = "notifications.audit"
     segments: str = "segments.changes"
     deadletter: str = "events.deadletter"
 
@@ -42,8 +45,8 @@ class TopicNames(BaseModel):
 
     def inbound(self) -> tuple[str, ...]:
         """Topics the worker consumes."""
-        return (self.clickstream, self.purchase, self.sensor, self.identity, self.feedback)
+        return tuple(self.for_stream(stream) for stream in Stream)
 
     def all(self) -> tuple[str, ...]:
         """Every topic the engine uses."""
-        return (*self.inbound(), self.decisions, self.segments, self.deadletter)
+        return (*self.inbound(), self.decisions, self.audit, self.segments, self.deadletter)

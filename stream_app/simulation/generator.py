@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypedDict
 
+from stream_app.events.catalog import ItemUpdate
 from stream_app.events.clickstream import (
     AddToCart,
     AppOpen,
@@ -73,6 +74,8 @@ class Mix:
     active_boost: float = 5.0
     #: Mean event-time a customer stays away after a session.
     mean_rest_s: float = 30.0
+    #: Share of events that are catalog updates (price drops, restocks) of viewed items.
+    catalog_share: float = 0.003
 
 
 @dataclass(slots=True, eq=False)
@@ -131,6 +134,9 @@ class EventGenerator(Iterator[tuple[Stream, Event]]):
         self._available_at = [0.0] * len(self._customers)
         self._introduced: list[int] = []
         self._known: set[int] = set()
+        self._viewed: deque[Item] = deque(maxlen=500)
+        #: Catalog state the stream has announced: item id -> (price in EUR, in stock).
+        self._listed: dict[str, tuple[float, bool]] = {}
 
     def __iter__(self) -> EventGenerator:
         return self
@@ -142,6 +148,8 @@ class EventGenerator(Iterator[tuple[Stream, Event]]):
         rng = self._rng
         if self._introduced and rng.random() < self._mix.sensor_share:
             return Stream.SENSOR, self._sensor(now)
+        if self._viewed and rng.random() < self._mix.catalog_share:
+            return Stream.CATALOG, self._item_update(now)
         session = None
         if len(self._sessions) < self._target_sessions:
             slot = self._pick_idle(offset, now)
@@ -286,6 +294,7 @@ class EventGenerator(Iterator[tuple[Stream, Event]]):
         if roll < 0.62:
             item = self._pick_item(customer, category)
             s.last_viewed = item
+            self._viewed.append(item)
             return ProductView(
                 type="product_view",
                 item_id=item.item_id,
@@ -305,6 +314,32 @@ class EventGenerator(Iterator[tuple[Stream, Event]]):
         if rng.random() < 0.25:
             query = f"{rng.choice(spec.brands).lower()} {query}"
         return Search(type="search", query=query, **base)
+
+    def _item_update(self, now: datetime) -> ItemUpdate:
+        """The catalog moves for a recently viewed item: first its listing, then price
+        drops (10-30%), returns to list price, or stock running out and coming back."""
+        rng = self._rng
+        item = rng.choice(self._viewed)
+        price, in_stock = self._listed.get(item.item_id, (item.price_eur, True))
+        if item.item_id in self._listed:
+            roll = rng.random()
+            if not in_stock or roll < 0.2:
+                in_stock = not in_stock
+            elif price < item.price_eur and roll < 0.5:
+                price = item.price_eur
+            else:
+                price = round(item.price_eur * rng.uniform(0.7, 0.9), 2)
+        self._listed[item.item_id] = (price, in_stock)
+        return ItemUpdate(
+            type="item_update",
+            event_id=self._event_id(),
+            event_time=now,
+            item_id=item.item_id,
+            category=item.category,
+            price=price,
+            currency="EUR",
+            in_stock=in_stock,
+        )
 
     def _favoured_category(self, customer: Customer) -> str:
         names = [name for name, _ in customer.tastes]

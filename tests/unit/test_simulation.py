@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stream_app.events.catalog import ItemUpdate
 from stream_app.events.decision import Content, ContentItem, Decision
-from stream_app.events.encode import event_dict
+from stream_app.events.encode import event_dict, record_key
 from stream_app.events.feedback import Converted, Opened
 from stream_app.events.identity import Consent, Traits
 from stream_app.events.purchase import Purchase
@@ -91,7 +92,13 @@ def test_event_times_are_aware_non_decreasing_and_paced(
 
 def test_stream_mix(stream: list[tuple[Stream, Event]]) -> None:
     kinds = {kind for kind, _ in stream}
-    assert kinds == {Stream.CLICKSTREAM, Stream.PURCHASE, Stream.SENSOR, Stream.IDENTITY}
+    assert kinds == {
+        Stream.CLICKSTREAM,
+        Stream.PURCHASE,
+        Stream.SENSOR,
+        Stream.IDENTITY,
+        Stream.CATALOG,
+    }
     types = {event.type for _, event in stream}
     assert {"product_view", "add_to_cart", "remove_from_cart", "checkout_start"} <= types
     assert {"location", "proximity", "ambient", "search", "page_view"} <= types
@@ -127,6 +134,8 @@ def test_identity_precedes_everything_else_of_a_customer(
         if isinstance(event, Traits):
             assert event.customer_id not in registered
             registered[event.customer_id] = set(event.device_ids)
+            continue
+        if isinstance(event, ItemUpdate):  # the catalog's, no customer's
             continue
         customer_id = getattr(event, "customer_id", None)
         if customer_id is None:
@@ -321,6 +330,6 @@ async def test_runner_paces_and_keeps_envelopes_per_customer(
         assert 1 <= len(members) <= 4
         for member in members:
             event = EVENT_ADAPTERS[streams[topic]].validate_python(member)
-            assert (getattr(event, "customer_id", None) or event.device_id).encode() == key
+            assert record_key(event) == key
             count += 1
     assert count == 420
