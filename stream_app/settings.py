@@ -17,6 +17,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stream_app.events.topics import TopicNames
 
+#: Relative shop activity by local hour of day (evening peak, lunch bump, quiet night).
+# fmt: off
+TYPICAL_DAY = (
+    1.0, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 1.5, 2.0, 2.0, 2.2, 2.5,
+    3.0, 2.8, 2.4, 2.3, 2.4, 2.8, 3.5, 4.2, 4.5, 4.0, 3.0, 2.0,
+)
+# fmt: on
+
 NONE_TEXT = "null"
 
 #: Only a development default: ``stream-app worker`` refuses to start with it
@@ -155,12 +163,42 @@ class Settings(BaseSettings):
     pseudonym_secret: SecretStr = SecretStr(DEV_PSEUDONYM_SECRET)
     allow_dev_secret: bool = False
 
-    # --- decisions: cart abandonment ------------------------------------
-    cart_abandon_delay: timedelta = Field(
-        default=timedelta(minutes=30), description="Cart idle time before a reminder."
+    # --- decisions (issue 5) ---------------------------------------------
+    campaigns_file: Path | None = Field(
+        default=Path("config/campaigns.toml"), description="Campaign definitions (TOML)."
     )
-    decision_ttl: timedelta = Field(
-        default=timedelta(hours=12), description="How long a decision stays valid."
+    cart_abandon_delay: timedelta = Field(
+        default=timedelta(minutes=30),
+        description="When a cart is first checked after an addition (cart campaigns' idle).",
+    )
+    quiet_hours: tuple[int, int] | None = Field(
+        default=(22, 8), description="Local [start, end) hours in which nothing is sent."
+    )
+    caps_per_day: dict[str, int] = Field(
+        default={"push": 2, "email": 1, "sms": 1, "in_app": 5},
+        description="Per channel: at most this many messages in any rolling 24 h.",
+    )
+    caps_per_week: dict[str, int] = Field(
+        default={"push": 5, "email": 3, "sms": 2, "in_app": 20},
+        description="Per channel: at most this many messages in any rolling 7 days.",
+    )
+    global_cap_per_day: int | None = Field(
+        default=3, ge=1, description="All channels and campaigns: at most this many a day."
+    )
+    timing_prior: tuple[float, ...] = Field(
+        default=TYPICAL_DAY,
+        min_length=24,
+        max_length=24,
+        description="Typical activity by local hour of day: the send-time prior.",
+    )
+    timing_prior_strength: float = Field(
+        default=30.0,
+        ge=0,
+        description="Events of history (~10 visits) that weigh as much as the prior.",
+    )
+    holdout_salt: str = Field(default="", description="Change to redraw every holdout group.")
+    viewers_kept: timedelta = Field(
+        default=timedelta(days=14), description="How long item viewers are remembered."
     )
     scheduler_interval_s: float = Field(default=1.0, gt=0)
     scheduler_batch: int = Field(default=500, ge=1)

@@ -95,7 +95,7 @@ async def _run(
     redis = Redis.from_url(settings.redis_url)
     keys = Keys(settings.key_prefix)
     stats = StatsStore(redis, keys)
-    schedule = ScheduleStore(redis, keys, sent_ttl_s=60)
+    schedule = ScheduleStore(redis, keys)
     probe = LagProbe(settings.kafka_bootstrap, settings.app_id, settings.topics.inbound())
     await probe.start()
     started = time.monotonic()

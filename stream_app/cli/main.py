@@ -7,6 +7,7 @@ import typer
 from stream_app.cli.demo import demo
 from stream_app.cli.model import model_app
 from stream_app.cli.replay import replay
+from stream_app.cli.report import report_app
 from stream_app.cli.schemas import schemas_app
 from stream_app.cli.simulate import simulate
 from stream_app.cli.stack import stack
@@ -26,6 +27,7 @@ app.command()(demo)
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(model_app, name="model")
+app.add_typer(report_app, name="report")
 
 
 def main() -> None:

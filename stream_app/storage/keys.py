@@ -75,6 +75,34 @@ class Keys:
         """Hash: decision id -> emit time (ms); a decision is emitted at most once."""
         return f"{self.prefix}:{{{customer_id}}}:sent"
 
+    def pending(self, customer_id: str) -> str:
+        """Hash: decision id -> JSON of a planned decision waiting for its send time."""
+        return f"{self.prefix}:{{{customer_id}}}:pending"
+
+    def contacts(self, customer_id: str) -> str:
+        """Sorted set: ``<decision>|<campaign>|<channel>`` of messages sent (score = ms)."""
+        return f"{self.prefix}:{{{customer_id}}}:contacts"
+
+    def attribution(self, customer_id: str) -> str:
+        """Hash: decision id -> JSON of an open conversion window (treated or holdout)."""
+        return f"{self.prefix}:{{{customer_id}}}:attr"
+
+    def lift(self, campaign_id: str) -> str:
+        """Hash: ``<arm>|<stratum>|n`` and ``<arm>|<stratum>|conv`` counts of one campaign."""
+        return f"{self.prefix}:lift:{{{campaign_id}}}"
+
+    def campaigns(self) -> str:
+        """Set: campaign ids with lift counts."""
+        return f"{self.prefix}:lift:campaigns"
+
+    def item(self, item_id: str) -> str:
+        """Hash: the catalog's latest ``price``, ``in_stock``, ``category``, ``at`` of an item."""
+        return f"{self.prefix}:item:{{{item_id}}}"
+
+    def viewers(self, item_id: str) -> str:
+        """Sorted set: customers who viewed an item (score = last view, ms), recent only."""
+        return f"{self.prefix}:viewers:{{{item_id}}}"
+
     def scored(self, customer_id: str, decision_id: str) -> str:
         """String: what a decision was scored on (features, model version), until labelled."""
         return f"{self.prefix}:{{{customer_id}}}:x:{decision_id}"

@@ -217,24 +217,23 @@ class ProfileStore:
             )
         return profiles
 
-    async def cart_snapshots(self, customer_ids: Sequence[str], channel: str) -> list[CartSnapshot]:
+    async def cart_snapshots(self, customer_ids: Sequence[str]) -> list[CartSnapshot]:
         """What the cart check needs for each customer, in one pipeline."""
         pipe = self._client.pipeline(transaction=False)
-        fields = ["last:checkout_start", "last:purchase", f"consent:{channel}"]
+        fields = ["last:checkout_start", "last:purchase"]
         for cid in customer_ids:
             pipe.hgetall(self._keys.cart(cid))
             pipe.hmget(self._keys.profile(cid), fields)
         raw = await pipe.execute()
         snapshots = []
         for index, cid in enumerate(customer_ids):
-            cart, (checkout, purchase, consent) = raw[2 * index], raw[2 * index + 1]
+            cart, (checkout, purchase) = raw[2 * index], raw[2 * index + 1]
             snapshots.append(
                 CartSnapshot(
                     customer_id=cid,
                     lines=_cart(cart),
                     last_checkout_ms=_opt_int(checkout),
                     last_purchase_ms=_opt_int(purchase),
-                    consent=None if consent is None else _text(consent) == "1",
                 )
             )
         return snapshots

@@ -2,13 +2,12 @@
 
 A check is claimed (moved to ``inflight`` with a lease), evaluated, and
 settled; a worker that dies mid-way leaves the lease to expire and another
-claim picks the check up again. Emitted decision ids are remembered per
-customer, so a retried check never emits the same decision twice.
+claim picks the check up again. Handlers make their own effects idempotent
+(``DecisionStore`` remembers sent decision ids).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -19,18 +18,16 @@ from stream_app.storage.scripts import LuaScript
 
 @dataclass
 class Settlement:
-    """How claimed checks ended: emitted decisions, re-armed checks, and finished ones."""
+    """How claimed checks ended: re-armed checks and finished ones."""
 
     finished: list[str] = field(default_factory=list)
     rescheduled: dict[str, int] = field(default_factory=dict)
-    emitted: list[tuple[str, str]] = field(default_factory=list)
 
 
 class ScheduleStore:
-    def __init__(self, client: Redis, keys: Keys, *, sent_ttl_s: int) -> None:
+    def __init__(self, client: Redis, keys: Keys) -> None:
         self._client = client
         self._keys = keys
-        self._sent_ttl_s = sent_ttl_s
         self._claim = LuaScript("claim_due")
 
     async def claim(self, now_ms: int, limit: int, lease_ms: int) -> list[str]:
@@ -40,22 +37,10 @@ class ScheduleStore:
         )
         return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
-    async def already_emitted(self, decisions: Sequence[tuple[str, str]]) -> list[bool]:
-        """For each (customer, decision id): was it emitted before?"""
-        if not decisions:
-            return []
-        pipe = self._client.pipeline(transaction=False)
-        for customer_id, decision_id in decisions:
-            pipe.hexists(self._keys.sent(customer_id), decision_id)
-        return [bool(found) for found in await pipe.execute()]
-
-    async def settle(self, settlement: Settlement, now_ms: int) -> None:
-        """Record emitted decisions, re-arm checks, release leases: one pipeline."""
+    async def settle(self, settlement: Settlement) -> None:
+        """Re-arm checks and release leases: one pipeline."""
         keys = self._keys
         pipe = self._client.pipeline(transaction=False)
-        for customer_id, decision_id in settlement.emitted:
-            pipe.hset(keys.sent(customer_id), decision_id, now_ms)
-            pipe.expire(keys.sent(customer_id), self._sent_ttl_s)
         released = [*settlement.finished, *settlement.rescheduled]
         if released:
             pipe.zrem(keys.inflight(), *released)

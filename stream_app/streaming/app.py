@@ -16,7 +16,10 @@ import faust
 from redis.asyncio import Redis
 
 from stream_app.clock import Clock, utc_now
-from stream_app.decisions.cart_abandonment import CartPolicy
+from stream_app.decisions.campaigns import load_campaigns
+from stream_app.decisions.planner import Rules
+from stream_app.decisions.policies import Caps
+from stream_app.decisions.quiet import QuietHours
 from stream_app.events.decode import DecodeLimits
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
@@ -26,23 +29,27 @@ from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.fold import FoldConfig
 from stream_app.segments.rules import SegmentRules, load_segments
 from stream_app.settings import Settings
+from stream_app.storage.catalog import CatalogStore
+from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.keys import Keys
 from stream_app.storage.profiles import ProfileLimits, ProfileStore
 from stream_app.storage.schedule import ScheduleStore
 from stream_app.storage.scoring import ModelStore, ScoringStore
 from stream_app.storage.segments import SegmentStore
 from stream_app.storage.stats import StatsStore
+from stream_app.streaming.decider import Decider
+from stream_app.streaming.hooks import CatalogTriggers, Conversions
 from stream_app.streaming.ingest import IngestConfig, IngestProcessor, RawRecord
 from stream_app.streaming.learning import Learner
 from stream_app.streaming.publisher import FaustPublisher
 from stream_app.streaming.retry import RedisRetry
 from stream_app.streaming.scheduler import (
-    CartReminders,
+    CartChecks,
     CheckHandler,
-    DecisionScorer,
     LabelExpiry,
     Scheduler,
     SegmentEvaluation,
+    SendDue,
 )
 
 log = logging.getLogger(__name__)
@@ -104,6 +111,21 @@ def profile_store(redis: Redis, settings: Settings) -> ProfileStore:
     )
 
 
+def decision_rules(settings: Settings) -> Rules:
+    """The engine-wide contact rules of ``settings``."""
+    return Rules(
+        caps=Caps(
+            per_day=settings.caps_per_day,
+            per_week=settings.caps_per_week,
+            global_per_day=settings.global_cap_per_day,
+        ),
+        quiet=None if settings.quiet_hours is None else QuietHours(*settings.quiet_hours),
+        prior_hourly=settings.timing_prior,
+        prior_strength=settings.timing_prior_strength,
+        holdout_salt=settings.holdout_salt,
+    )
+
+
 def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
     """The worker's Faust app with its agent and timer registered."""
     app = faust_app(settings)
@@ -115,7 +137,7 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
     keys = Keys(settings.key_prefix)
     profiles = profile_store(redis, settings)
     stats = StatsStore(redis, keys)
-    schedule = ScheduleStore(redis, keys, sent_ttl_s=int(settings.dedupe_window.total_seconds()))
+    schedule = ScheduleStore(redis, keys)
     publisher = FaustPublisher(app)
     retry = RedisRetry(settings.redis_retry_max_s)
     rules = SegmentRules(load_segments(settings.segments_file))
@@ -135,6 +157,7 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         ModelStore(redis, keys),
         retry,
     )
+    book = load_campaigns(settings.campaigns_file)
     fold_config = FoldConfig(
         pseudonym_secret=settings.pseudonym_secret.get_secret_value().encode(),
         cart_abandon_delay=settings.cart_abandon_delay,
@@ -142,6 +165,19 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         weight_view=settings.taste_weight_view,
         weight_cart=settings.taste_weight_cart,
         weight_purchase=settings.taste_weight_purchase,
+    )
+    decisions = DecisionStore(redis, keys)
+    catalog = CatalogStore(redis, keys, viewers_kept=settings.viewers_kept)
+    rules_ = decision_rules(settings)
+    decider = Decider(
+        book,
+        rules_,
+        value_rules(settings),
+        profiles,
+        decisions,
+        ScoringStore(redis, keys),
+        learner,
+        retry,
     )
     ingest = IngestProcessor(
         IngestConfig(
@@ -155,7 +191,9 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
             ),
             fold=fold_config,
             dlq_keep_bytes=settings.dlq_max_original_bytes,
-            segment_debounce_ms=_ms(settings.segment_debounce) if rules.names else None,
+            segment_debounce_ms=(
+                _ms(settings.segment_debounce) if rules.names or book.campaigns else None
+            ),
         ),
         profiles,
         stats,
@@ -163,23 +201,19 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         clock,
         retry,
         labels=learner.label,
+        hooks=(CatalogTriggers(decider, catalog, retry), Conversions(decisions, retry)),
     )
     handlers: list[CheckHandler] = [
-        CartReminders(
-            CartPolicy(delay=settings.cart_abandon_delay, decision_ttl=settings.decision_ttl),
-            settings.topics.decisions,
-            profiles,
-            schedule,
+        CartChecks(decider, profiles, retry),
+        SendDue(
+            decider,
+            rules_,
+            (settings.topics.decisions, settings.topics.audit),
+            decisions,
             publisher,
+            settings.attribution_window,
+            settings.dedupe_window,
             retry,
-            DecisionScorer(
-                learner,
-                value_rules(settings),
-                settings.attribution_window,
-                profiles,
-                ScoringStore(redis, keys),
-                retry,
-            ),
         ),
         LabelExpiry(learner),
         SegmentEvaluation(
@@ -191,6 +225,8 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
             SegmentStore(redis, keys, profile_ttl_s=int(settings.profile_ttl.total_seconds())),
             publisher,
             retry,
+            decider,
+            catalog,
         ),
     ]
     scheduler = Scheduler(

@@ -5,6 +5,10 @@ against real Redis and Kafka without a worker. A batch is acknowledged only
 after this returns, i.e. after its effects are in Redis and its dead letters
 are acknowledged by the broker: at-least-once delivery plus the idempotent
 apply script gives each event exactly one effect.
+
+Catalog events skip the profile step. The batch hooks (catalog triggers,
+conversions) see every event applied or found to be a duplicate: a replayed
+batch must redo their (idempotent) work.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from stream_app.clock import Clock, to_ms
+from stream_app.events.catalog import ItemUpdate
 from stream_app.events.deadletter import DeadLetter, RejectReason
 from stream_app.events.decode import DecodeLimits, decode_record
 from stream_app.events.encode import encode
@@ -26,6 +31,7 @@ from stream_app.profiles.ops import ProfileUpdate
 from stream_app.profiles.pseudonym import pseudonymize
 from stream_app.storage.profiles import Outcome, ProfileStore
 from stream_app.storage.stats import StatsStore
+from stream_app.streaming.hooks import BatchHook
 from stream_app.streaming.publisher import OutRecord, Publisher
 from stream_app.streaming.retry import RedisRetry
 
@@ -69,6 +75,7 @@ class IngestProcessor:
         clock: Clock,
         retry: RedisRetry,
         labels: LabelSink | None = None,
+        hooks: Sequence[BatchHook] = (),
     ) -> None:
         self._config = config
         self._profiles = profiles
@@ -77,6 +84,7 @@ class IngestProcessor:
         self._clock = clock
         self._retry = retry
         self._labels = labels
+        self._hooks = tuple(hooks)
         self._unflushed: Counter[str] = Counter()
         self._flushed_at = clock()
 
@@ -96,11 +104,17 @@ class IngestProcessor:
 
         folded: list[tuple[RawRecord, int | None, ProfileUpdate]] = []
         device_only: list[tuple[RawRecord, int | None, SensorReading]] = []
+        applied: list[tuple[str | None, Event]] = []
+        by_update: dict[int, Event] = {}
         for record, index, event in located:
-            if isinstance(event, SensorEvent) and event.customer_id is None:
+            if isinstance(event, ItemUpdate):
+                applied.append((None, event))
+            elif isinstance(event, SensorEvent) and event.customer_id is None:
                 device_only.append((record, index, event))
             else:
-                folded.append((record, index, fold(event, _customer(event), self._config.fold)))
+                update = fold(event, _customer(event), self._config.fold)
+                by_update[id(update)] = event
+                folded.append((record, index, update))
         # Devices linked by traits earlier in this very batch count as known.
         linked = {token: u.customer_id for _, _, u in folded for token in u.device_tokens}
         owners = await self._device_owners([event for _, _, event in device_only], linked)
@@ -108,7 +122,9 @@ class IngestProcessor:
             if owner is None:
                 batch.reject(record, RejectReason.UNKNOWN_DEVICE, "device not linked", index)
             else:
-                folded.append((record, index, fold(sensed, owner, self._config.fold)))
+                update = fold(sensed, owner, self._config.fold)
+                by_update[id(update)] = sensed
+                folded.append((record, index, update))
 
         counters = batch.counters
         if folded:
@@ -128,12 +144,15 @@ class IngestProcessor:
                 if outcome is Outcome.TOO_LATE:
                     batch.reject(record, RejectReason.LATE_EVENT, "beyond allowed lateness", index)
                     continue
+                applied.append((update.customer_id, by_update[id(update)]))
                 counters[
                     "events_duplicate" if outcome is Outcome.DUPLICATE else "events_applied"
                 ] += 1
                 counters["profiles_created"] += outcome is Outcome.CREATED
             if engaged and self._labels is not None:
                 counters.update(await self._labels(engaged, True))
+        for hook in self._hooks:
+            counters.update(await hook(applied, now))
         if batch.dead:
             topic = self._config.deadletter_topic
             await self._publisher.publish([OutRecord(topic, None, encode(d)) for d in batch.dead])

@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
+from stream_app.events.decision import Decision
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.features import Candidate, featurize
@@ -29,18 +29,6 @@ log = logging.getLogger(__name__)
 
 MODEL = "engagement"
 BANDIT = "content-bandit"
-
-
-@dataclass(frozen=True, slots=True)
-class Choice:
-    """The content chosen for a candidate, and what the model expects of it."""
-
-    offer: str
-    propensity: float
-    score: float
-    model_version: str
-    features: dict[str, float]
-    context: str
 
 
 class Learner:
@@ -63,15 +51,41 @@ class Learner:
         self._models = models
         self._retry = retry
 
-    def choose(
-        self, view: ProfileView, campaign_id: str, channel: str, category: str | None, at: datetime
-    ) -> Choice:
-        """Pick the offer (bandit, by the customer's tier) and score the resulting message."""
-        context = view.tier
-        offer, propensity = self.bandit.choose(context, self._offers)
-        features = featurize(view, Candidate(campaign_id, channel, category, offer, at))
-        return Choice(
-            offer, propensity, self.model.score(features), self.model.version, features, context
+    def pick_offer(self, view: ProfileView) -> tuple[str, float]:
+        """The bandit's offer for the customer's context (tier), with its propensity."""
+        return self.bandit.choose(view.tier, self._offers)
+
+    def score(
+        self,
+        view: ProfileView,
+        campaign_id: str,
+        channel: str,
+        category: str | None,
+        offer: str,
+        at: datetime,
+    ) -> float:
+        """Predicted engagement with this message sent at ``at`` (send-time optimisation
+        calls it for each candidate moment)."""
+        return self.model.score(
+            featurize(view, Candidate(campaign_id, channel, category, offer, at))
+        )
+
+    def remember(self, view: ProfileView, decision: Decision, category: str | None) -> Scored:
+        """The features ``decision`` is scored on at its send time, to be joined to its label."""
+        offer = decision.content.offer or "none"
+        features = featurize(
+            view,
+            Candidate(decision.campaign_id, decision.channel, category, offer, decision.send_at),
+        )
+        return Scored(
+            decision.customer_id,
+            decision.decision_id,
+            features,
+            self.model.version,
+            self.model.score(features),
+            view.tier,
+            offer if decision.propensity is not None else "",
+            decision.propensity or 1.0,
         )
 
     async def label(self, pairs: Sequence[tuple[str, str]], engaged: bool) -> Counter[str]:

@@ -1,39 +1,38 @@
-"""Drains due checks from Redis: cart reminders and segment evaluations.
+"""Drains due checks from Redis: triggers (cart, profile), sends, labels, segments.
 
 Order of effects, so a crash anywhere loses nothing: claim with a lease ->
 read state -> publish and wait for the broker's ack -> record the result and
 release the lease. A crash before the last step lets the lease expire and the
-check runs again; cart decisions keep their deterministic id and are skipped
-once recorded as emitted.
+check runs again; decisions keep their deterministic id, so a trigger seen
+again is a duplicate, and a planned decision is sent once (``SendDue``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from stream_app.clock import Clock, to_ms
-from stream_app.decisions.cart_abandonment import (
-    CartPolicy,
-    Emit,
-    Reschedule,
-    Suppress,
-    judge_cart,
-)
-from stream_app.events.decision import Decision
+from stream_app.decisions.campaigns import BrowseAbandonment, CartAbandonment
+from stream_app.decisions.cart_abandonment import cart_abandonment
+from stream_app.decisions.planner import Rules
+from stream_app.decisions.policies import Allowed, Proposal, Sent, Suppressed, check
+from stream_app.decisions.triggers import Hit, Wait, profile_hits
 from stream_app.events.encode import encode
 from stream_app.events.segment import SegmentChange
-from stream_app.profiles.derive import ValueRules, derive
+from stream_app.profiles.derive import ProfileView, ValueRules, derive
 from stream_app.segments.rules import SegmentRules
+from stream_app.storage.catalog import CatalogStore
+from stream_app.storage.decisions import SEND_PREFIX, DecisionStore, PendingDecision
 from stream_app.storage.profiles import ProfileStore
 from stream_app.storage.schedule import ScheduleStore, Settlement
-from stream_app.storage.scoring import Scored, ScoringStore
 from stream_app.storage.segments import MembershipChange, SegmentStore
 from stream_app.storage.stats import StatsStore
+from stream_app.streaming.decider import Decider, goal_time
 from stream_app.streaming.learning import Learner
 from stream_app.streaming.publisher import OutRecord, Publisher
 from stream_app.streaming.retry import RedisRetry
@@ -49,7 +48,6 @@ class Handled:
 
     finished: list[str] = field(default_factory=list)
     rescheduled: dict[str, int] = field(default_factory=dict)
-    emitted: list[tuple[str, str]] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)
     #: New checks to schedule, by full member (e.g. ``label:<customer>|<decision>``).
     scheduled: dict[str, int] = field(default_factory=dict)
@@ -116,143 +114,165 @@ class Scheduler:
             settlement.rescheduled.update(
                 {f"{prefix}:{c}": due for c, due in handled.rescheduled.items()}
             )
-            settlement.emitted.extend(handled.emitted)
             settlement.rescheduled.update(handled.scheduled)
             counters.update(handled.counters)
-        await self._retry(lambda: self._schedule.settle(settlement, now_ms))
+        await self._retry(lambda: self._schedule.settle(settlement))
         await self._retry(lambda: self._stats.add(counters))
         return counters
 
 
-class CartReminders:
-    """``cart:`` checks: remind about an idle cart, once per trigger."""
+class CartChecks:
+    """``cart:`` checks: an idle cart is a trigger for the cart campaigns."""
 
     prefix = "cart"
 
-    def __init__(
-        self,
-        policy: CartPolicy,
-        decisions_topic: str,
-        profiles: ProfileStore,
-        schedule: ScheduleStore,
-        publisher: Publisher,
-        retry: RedisRetry,
-        scorer: DecisionScorer | None = None,
-    ) -> None:
-        self._policy = policy
-        self._topic = decisions_topic
+    def __init__(self, decider: Decider, profiles: ProfileStore, retry: RedisRetry) -> None:
+        self._decider = decider
         self._profiles = profiles
-        self._schedule = schedule
-        self._publisher = publisher
         self._retry = retry
-        self._scorer = scorer
 
     async def handle(self, customers: Sequence[str], now: datetime) -> Handled:
         handled = Handled()
-        channel = self._policy.channel
-        snapshots = await self._retry(lambda: self._profiles.cart_snapshots(customers, channel))
-        emits = []
+        campaigns = self._decider.book.for_trigger("cart_abandonment")
+        snapshots = await self._retry(lambda: self._profiles.cart_snapshots(customers))
+        hits: list[Hit] = []
         for snapshot in snapshots:
-            match judge_cart(snapshot, self._policy, now):
-                case Emit(decision):
-                    emits.append(decision)
-                    handled.finished.append(snapshot.customer_id)
-                case Reschedule(due_ms):
-                    handled.rescheduled[snapshot.customer_id] = due_ms
-                    handled.counters["checks_rescheduled"] += 1
-                case Suppress(reason):
-                    handled.finished.append(snapshot.customer_id)
-                    handled.counters[f"decisions_suppressed:{reason}"] += 1
-        pairs = [(d.customer_id, d.decision_id) for d in emits]
-        seen = await self._retry(lambda: self._schedule.already_emitted(pairs))
-        fresh = [d for d, was_seen in zip(emits, seen, strict=True) if not was_seen]
-        handled.counters["decisions_deduplicated"] += len(emits) - len(fresh)
-        if fresh and self._scorer is not None:
-            fresh = await self._scorer.score(fresh, now, handled)
-        if fresh:
-            await self._publisher.publish(
-                [OutRecord(self._topic, d.customer_id.encode(), encode(d)) for d in fresh]
-            )
-            handled.emitted.extend((d.customer_id, d.decision_id) for d in fresh)
-            handled.counters[f"decisions_emitted:{fresh[0].campaign_id}"] += len(fresh)
-            handled.counters["decisions_emitted"] += len(fresh)
+            waits: list[datetime] = []
+            for campaign in campaigns:
+                assert isinstance(campaign.trigger, CartAbandonment)
+                match cart_abandonment(snapshot, campaign.trigger, now):
+                    case Hit() as hit:
+                        hits.append(hit)
+                    case Wait(due):
+                        waits.append(due)
+                    case str(reason):
+                        handled.counters[f"triggers_none:{reason}"] += 1
+            if waits:
+                handled.rescheduled[snapshot.customer_id] = to_ms(min(waits))
+                handled.counters["checks_rescheduled"] += 1
+            else:
+                handled.finished.append(snapshot.customer_id)
+        handled.counters.update(await self._decider.decide(_first_per_key(hits), now))
+        handled.counters["triggers:cart_abandonment"] += len(hits)
         return handled
 
 
-class DecisionScorer:
-    """Chooses each decision's offer, scores it and remembers what was scored.
+class SendDue:
+    """``send:`` checks: a planned decision's time has come. Policies are checked again
+    (consent, quiet hours, caps, cooldown, the goal reached meanwhile); then it is sent,
+    or recorded on the audit topic for a holdout, or dropped with its reason."""
 
-    Only decision candidates are scored, never raw events. The features are
-    stored under the decision id and a ``label:`` check is scheduled at the end
-    of the attribution window, when no click means a negative label.
-    """
+    prefix = SEND_PREFIX
 
     def __init__(
         self,
-        learner: Learner,
-        value_rules: ValueRules,
+        decider: Decider,
+        rules: Rules,
+        topics: tuple[str, str],
+        decisions: DecisionStore,
+        publisher: Publisher,
         attribution_window: timedelta,
-        profiles: ProfileStore,
-        scoring: ScoringStore,
+        sent_ttl: timedelta,
         retry: RedisRetry,
     ) -> None:
-        self._learner = learner
-        self._value_rules = value_rules
+        self._decider = decider
+        self._rules = rules
+        self._decisions_topic, self._audit_topic = topics
+        self._decisions = decisions
+        self._publisher = publisher
         self._window_ms = int(attribution_window.total_seconds() * 1000)
-        self._profiles = profiles
-        self._scoring = scoring
+        self._sent_ttl = sent_ttl
         self._retry = retry
 
-    async def score(
-        self, decisions: Sequence[Decision], now: datetime, handled: Handled
-    ) -> list[Decision]:
-        stored = await self._retry(
-            lambda: self._profiles.stored([d.customer_id for d in decisions])
-        )
-        scored: list[Decision] = []
-        remembered: list[Scored] = []
-        for decision, profile in zip(decisions, stored, strict=True):
-            view = derive(profile, now, self._value_rules)
-            category = decision.content.items[-1].category if decision.content.items else None
-            try:
-                choice = self._learner.choose(
-                    view, decision.campaign_id, decision.channel, category, now
-                )
-            except Exception:  # a scoring fault must not hold back the message itself
-                log.exception("scoring decision %s failed", decision.decision_id)
-                handled.counters["scoring_errors"] += 1
-                scored.append(decision)
+    async def handle(self, members: Sequence[str], now: datetime) -> Handled:
+        handled = Handled(finished=list(members))
+        pairs = [(m.partition("|")[0], m.partition("|")[2]) for m in members]
+        loaded = await self._retry(lambda: self._decisions.load(pairs))
+        waiting = [p for p in loaded if p is not None]
+        handled.counters["decisions_gone"] += len(loaded) - len(waiting)
+        if not waiting:
+            return handled
+        customers = sorted({p.decision.customer_id for p in waiting})
+        views = await self._decider.views(customers, now)
+        histories = await self._retry(lambda: self._decisions.history(customers, now))
+        history = dict(zip(customers, histories, strict=True))
+        out: list[PendingDecision] = []
+        dropped: list[tuple[str, str]] = []
+        for item in waiting:
+            d = item.decision
+            verdict = self._recheck(item, views.get(d.customer_id), history[d.customer_id], now)
+            if isinstance(verdict, Suppressed):
+                dropped.append((d.customer_id, d.decision_id))
+                reason = "cancelled" if verdict.reason == "goal_reached" else "suppressed"
+                handled.counters[f"decisions_{reason}:{verdict.reason}"] += 1
+                handled.counters[f"decisions_{reason}:{d.campaign_id}:{verdict.reason}"] += 1
                 continue
-            scored.append(
-                decision.model_copy(
-                    update={
-                        "content": decision.content.model_copy(update={"offer": choice.offer}),
-                        "score": choice.score,
-                        "propensity": choice.propensity,
-                        "model_version": choice.model_version,
-                    }
-                )
+            out.append(item)
+        records = [
+            OutRecord(
+                self._audit_topic if p.decision.holdout else self._decisions_topic,
+                p.decision.customer_id.encode(),
+                encode(p.decision),
             )
-            remembered.append(
-                Scored(
-                    decision.customer_id,
-                    decision.decision_id,
-                    choice.features,
-                    choice.model_version,
-                    choice.score,
-                    choice.context,
-                    choice.offer,
-                    choice.propensity,
-                )
-            )
-            due = to_ms(now) + self._window_ms
-            handled.scheduled[
-                f"{LabelExpiry.prefix}:{decision.customer_id}|{decision.decision_id}"
-            ] = due
-        ttl_s = 2 * self._window_ms // 1000 + 3600
-        await self._retry(lambda: self._scoring.remember(remembered, ttl_s))
-        handled.counters["decisions_scored"] += len(scored)
-        return scored
+            for p in out
+        ]
+        if records:
+            await self._publisher.publish(records)
+        await self._retry(lambda: self._decisions.finish(out, dropped, now, self._sent_ttl))
+        for p in out:
+            d = p.decision
+            if d.holdout:
+                handled.counters["decisions_holdout"] += 1
+                handled.counters[f"decisions_holdout:{d.campaign_id}"] += 1
+                continue
+            handled.counters["decisions_emitted"] += 1
+            handled.counters[f"decisions_emitted:{d.campaign_id}"] += 1
+            handled.counters[f"decisions_emitted:{d.campaign_id}:{d.channel}"] += 1
+            if d.score is not None:
+                label = f"{LabelExpiry.prefix}:{d.customer_id}|{d.decision_id}"
+                handled.scheduled[label] = to_ms(now) + self._window_ms
+        return handled
+
+    def _recheck(
+        self,
+        item: PendingDecision,
+        view: ProfileView | None,
+        history: Sequence[Sent],
+        now: datetime,
+    ) -> Allowed | Suppressed:
+        d = item.decision
+        if view is None:
+            return Suppressed("no_consent", "profile gone")
+        proposal = Proposal(
+            decision_id=d.decision_id,
+            customer_id=d.customer_id,
+            campaign_id=d.campaign_id,
+            channel=d.channel,
+            priority=0,
+            expected_value=0.0,
+            send_at=now,
+            expires_at=d.expires_at,
+            trigger_at=item.trigger_at,
+            cooldown=item.cooldown,
+        )
+        return check(
+            proposal,
+            at=now,
+            consent=view.consent,
+            history=[s for s in history if s.decision_id != d.decision_id],
+            caps=self._rules.caps,
+            quiet=self._rules.quiet,
+            timezone=view.timezone,
+            goal_at=goal_time(view, item.goal),
+        )
+
+
+def _first_per_key(hits: Sequence[Hit]) -> list[Hit]:
+    """One hit per (customer, trigger, key): several campaigns may find the same one."""
+    seen: dict[tuple[str, str, str], Hit] = {}
+    for hit in hits:
+        seen.setdefault((hit.customer_id, hit.trigger, hit.key), hit)
+    return list(seen.values())
 
 
 class LabelExpiry:
@@ -270,11 +290,13 @@ class LabelExpiry:
 
 
 class SegmentEvaluation:
-    """``seg:`` checks: re-evaluate a customer's segments, publish and record changes.
+    """``seg:`` checks: re-evaluate a customer's segments and profile triggers.
 
     Scheduled shortly after each change to the profile (debounced) and again
-    every ``refresh``, because rules over time ("within 60 days", life cycle)
-    change their answer without any new event.
+    every ``refresh``, because rules over time ("within 60 days", life cycle,
+    a purchase falling due) change their answer without any new event. Segment
+    changes are published and recorded; profile triggers (browse abandonment,
+    replenishment, win-back, geofence, segment entry) go to the ``Decider``.
     """
 
     prefix = "seg"
@@ -289,6 +311,8 @@ class SegmentEvaluation:
         segments: SegmentStore,
         publisher: Publisher,
         retry: RedisRetry,
+        decider: Decider,
+        catalog: CatalogStore,
     ) -> None:
         self._rules = rules
         self._value_rules = value_rules
@@ -298,16 +322,27 @@ class SegmentEvaluation:
         self._segments = segments
         self._publisher = publisher
         self._retry = retry
+        self._decider = decider
+        self._catalog = catalog
+        self._campaigns = [
+            c
+            for c in decider.book.campaigns
+            if c.trigger.type not in ("cart_abandonment", "price_drop", "back_in_stock")
+        ]
 
     async def handle(self, customers: Sequence[str], now: datetime) -> Handled:
         handled = Handled()
         stored = await self._retry(lambda: self._profiles.stored(customers))
         current = await self._retry(lambda: self._segments.memberships(customers))
+        views = {p.customer_id: derive(p, now, self._value_rules) for p in stored if p.exists}
+        categories = await self._categories(views.values())
         changes: list[MembershipChange] = []
+        hits: list[Hit] = []
         for profile, before in zip(stored, current, strict=True):
             cid = profile.customer_id
-            if profile.exists:
-                members, failed = self._rules.evaluate(derive(profile, now, self._value_rules))
+            view = views.get(cid)
+            if view is not None:
+                members, failed = self._rules.evaluate(view)
                 handled.counters["segment_rule_errors"] += len(failed)
                 handled.rescheduled[cid] = to_ms(now) + self._refresh_ms
             else:  # expired or never written: leaves every segment
@@ -319,13 +354,28 @@ class SegmentEvaluation:
                 changes.append(
                     MembershipChange(cid, frozenset(members), frozenset(entered), frozenset(exited))
                 )
+            if view is not None and self._campaigns:
+                found, waits = profile_hits(view, sorted(entered), self._campaigns, categories)
+                hits.extend(found)
+                if waits:
+                    handled.rescheduled[cid] = min(handled.rescheduled[cid], to_ms(min(waits)))
         handled.counters["segments_evaluated"] += len(stored)
+        for hit in hits:
+            handled.counters[f"triggers:{hit.trigger}"] += 1
+        handled.counters.update(await self._decider.decide(_first_per_key(hits), now, views))
         if changes:
             await self._publisher.publish(_change_records(changes, self._topic, now))
             await self._retry(lambda: self._segments.record(changes))
             handled.counters["segment_entries"] += sum(len(c.entered) for c in changes)
             handled.counters["segment_exits"] += sum(len(c.exited) for c in changes)
         return handled
+
+    async def _categories(self, views: Iterable[ProfileView]) -> dict[str, str]:
+        """Catalog categories of recently viewed items (browse abandonment groups by them)."""
+        if not any(isinstance(c.trigger, BrowseAbandonment) for c in self._campaigns):
+            return {}
+        items = sorted({item for view in views for item in view.viewed})
+        return await self._retry(lambda: self._catalog.categories(items))
 
 
 def _change_records(

@@ -1,0 +1,41 @@
+"""``stream-app report lift``: per campaign, treated vs holdout conversion and the lift."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import typer
+from redis.asyncio import Redis
+
+from stream_app.decisions.lift import CampaignLift, campaign_lift, render
+from stream_app.settings import Settings
+from stream_app.storage.decisions import DecisionStore
+from stream_app.storage.keys import Keys
+
+report_app = typer.Typer(help="Reports for analysts.", no_args_is_help=True)
+
+
+@report_app.command("lift")
+def lift(
+    json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
+) -> None:
+    """Conversion of treated vs holdout customers per campaign, overall and stratified by
+    tier (a pooled figure that disagrees with the stratified one is flagged)."""
+    lifts = asyncio.run(read_lift(Settings()))
+    if json:
+        typer.echo(orjson.dumps([x.as_dict() for x in lifts], option=orjson.OPT_INDENT_2))
+    elif not lifts:
+        typer.echo("no decisions sent or held out yet")
+    else:
+        typer.echo(render(lifts))
+
+
+async def read_lift(settings: Settings) -> list[CampaignLift]:
+    """Every campaign's lift from the counts in Redis."""
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        strata = await DecisionStore(redis, Keys(settings.key_prefix)).lift_strata()
+    finally:
+        await redis.aclose()
+    return [campaign_lift(campaign, rows) for campaign, rows in strata.items() if rows]

@@ -1,0 +1,223 @@
+"""Turns trigger hits into scheduled decisions: the worker's side of ``decisions.planner``.
+
+One pass per batch of hits: read the customers' profiles and contact
+histories (two pipelines), plan every (hit, campaign) in memory, let the
+customer's plans compete for the caps (``arbitrate``), and store the winners
+with a ``send:`` check at their send time. Nothing is sent here: ``SendDue``
+re-checks the policies when the time comes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from stream_app.decisions.campaigns import Campaign, CampaignBook
+from stream_app.decisions.ids import decision_id
+from stream_app.decisions.planner import Offer, Plan, Rules, ScoreAt, pick_channel, plan
+from stream_app.decisions.policies import Sent, Suppressed, arbitrate
+from stream_app.decisions.triggers import Hit
+from stream_app.profiles.derive import ProfileView, ValueRules, derive
+from stream_app.storage.decisions import DecisionStore, PendingDecision
+from stream_app.storage.profiles import ProfileStore
+from stream_app.storage.scoring import Scored, ScoringStore
+from stream_app.streaming.learning import Learner
+from stream_app.streaming.retry import RedisRetry
+
+log = logging.getLogger(__name__)
+
+
+def goal_time(view: ProfileView, goal: str) -> datetime | None:
+    """When the customer last reached ``goal``: last order for ``purchase``, last event
+    for ``visit``. A goal reached after the trigger cancels the message."""
+    if goal == "visit":
+        return view.last_seen
+    if view.recency_days is None:
+        return None
+    return view.now - timedelta(days=view.recency_days)
+
+
+class Decider:
+    def __init__(
+        self,
+        book: CampaignBook,
+        rules: Rules,
+        value_rules: ValueRules,
+        profiles: ProfileStore,
+        decisions: DecisionStore,
+        scoring: ScoringStore,
+        learner: Learner | None,
+        retry: RedisRetry,
+    ) -> None:
+        self.book = book
+        self._rules = rules
+        self._value_rules = value_rules
+        self._profiles = profiles
+        self._decisions = decisions
+        self._scoring = scoring
+        self._learner = learner
+        self._retry = retry
+        longest = max((c.urgency.latest for c in book.campaigns), default=timedelta(days=1))
+        #: Planned decisions outlive their latest send time by a day, then expire.
+        self.pending_ttl = longest + timedelta(days=1)
+
+    async def views(self, customers: Sequence[str], now: datetime) -> dict[str, ProfileView]:
+        stored = await self._retry(lambda: self._profiles.stored(customers))
+        return {p.customer_id: derive(p, now, self._value_rules) for p in stored if p.exists}
+
+    async def decide(
+        self,
+        hits: Sequence[Hit],
+        now: datetime,
+        views: Mapping[str, ProfileView] | None = None,
+    ) -> Counter[str]:
+        """Plan and schedule what ``hits`` call for; returns counters by outcome."""
+        counters: Counter[str] = Counter()
+        if not hits:
+            return counters
+        customers = sorted({h.customer_id for h in hits})
+        if views is None:
+            views = await self.views(customers, now)
+        candidates = [
+            (hit, campaign)
+            for hit in hits
+            if hit.customer_id in views
+            for campaign in self.book.for_trigger(hit.trigger)
+        ]
+        ids = [(h.customer_id, decision_id(c.id, h.customer_id, h.key)) for h, c in candidates]
+        known = await self._retry(lambda: self._decisions.known(ids))
+        histories = await self._retry(lambda: self._decisions.history(customers, now))
+        history = dict(zip(customers, histories, strict=True))
+        audiences = {cid: self._audience(view) for cid, view in views.items()}
+        plans: dict[str, list[Plan]] = defaultdict(list)
+        scored: dict[str, Scored] = {}
+        for (hit, campaign), already in zip(candidates, known, strict=True):
+            if already:
+                counters["decisions_deduplicated"] += 1
+                continue
+            if campaign.audience and campaign.id not in audiences[hit.customer_id]:
+                counters[f"decisions_skipped_audience:{campaign.id}"] += 1
+                continue
+            view = views[hit.customer_id]
+            outcome = self._plan(hit, campaign, view, history[hit.customer_id], scored)
+            if isinstance(outcome, Suppressed):
+                _suppressed(counters, campaign.id, outcome.reason)
+            else:
+                plans[hit.customer_id].append(outcome)
+        winners = self._arbitrate(plans, views, history, counters)
+        await self._retry(lambda: self._decisions.schedule(winners, self.pending_ttl))
+        chosen = [
+            scored[w.decision.decision_id] for w in winners if w.decision.decision_id in scored
+        ]
+        if chosen:
+            await self._retry(lambda: self._scoring.remember(chosen, self._scored_ttl_s()))
+        for item in winners:
+            d = item.decision
+            counters["decisions_planned"] += 1
+            counters[f"decisions_planned:{d.campaign_id}"] += 1
+            if d.send_at > now:
+                counters["decisions_deferred"] += 1
+            if d.holdout:
+                counters["decisions_holdout_planned"] += 1
+        return counters
+
+    def _audience(self, view: ProfileView) -> set[str]:
+        members, failed = self.book.audiences.evaluate(view)
+        if failed:
+            log.warning("audience rules failed for a profile: %s", failed)
+        return members
+
+    def _plan(
+        self,
+        hit: Hit,
+        campaign: Campaign,
+        view: ProfileView,
+        history: Sequence[Sent],
+        scored: dict[str, Scored],
+    ) -> Plan | Suppressed:
+        channel = pick_channel(campaign, view.consent)
+        offer = Offer(campaign.offer)
+        score_at: ScoreAt | None = None
+        learner = self._learner
+        if learner is not None and channel is not None:
+            if campaign.content == "bandit":
+                chosen, propensity = learner.pick_offer(view)
+                offer = Offer(chosen, propensity)
+            name = offer.offer or "none"
+
+            def score_at(at: datetime) -> float:
+                return learner.score(view, campaign.id, channel, hit.category, name, at)
+
+        outcome = plan(
+            hit,
+            campaign,
+            view,
+            history,
+            self._rules,
+            offer=offer,
+            score_at=score_at,
+            goal_at=goal_time(view, campaign.goal),
+        )
+        if isinstance(outcome, Plan) and learner is not None and channel is not None:
+            d = outcome.decision
+            try:
+                choice = learner.remember(view, d, hit.category)
+            except Exception:  # a scoring fault must not hold back the message itself
+                log.exception("scoring decision %s failed", d.decision_id)
+                return outcome
+            scored[d.decision_id] = choice
+            outcome = Plan(
+                d.model_copy(update={"score": choice.score, "model_version": choice.model_version}),
+                outcome.proposal,
+                outcome.stratum,
+                outcome.goal,
+                outcome.goal_window,
+            )
+        return outcome
+
+    def _arbitrate(
+        self,
+        plans: Mapping[str, list[Plan]],
+        views: Mapping[str, ProfileView],
+        history: Mapping[str, Sequence[Sent]],
+        counters: Counter[str],
+    ) -> list[PendingDecision]:
+        winners: list[PendingDecision] = []
+        for cid, mine in plans.items():
+            view = views[cid]
+            by_id = {p.decision.decision_id: p for p in mine}
+            accepted, rejected = arbitrate(
+                [p.proposal for p in mine],
+                history=history[cid],
+                caps=self._rules.caps,
+                consent=view.consent,
+                quiet=self._rules.quiet,
+                timezone=view.timezone,
+                goal_at={p.proposal.campaign_id: goal_time(view, p.goal) for p in mine},
+            )
+            for proposal, why in rejected:
+                _suppressed(counters, proposal.campaign_id, why.reason)
+            for proposal in accepted:
+                p = by_id[proposal.decision_id]
+                winners.append(
+                    PendingDecision(
+                        p.decision,
+                        p.stratum,
+                        p.goal,
+                        p.goal_window,
+                        proposal.trigger_at,
+                        proposal.cooldown,
+                    )
+                )
+        return winners
+
+    def _scored_ttl_s(self) -> int:
+        """Features wait for the send, then for the label (a generous bound)."""
+        return int((self.pending_ttl + timedelta(days=3)).total_seconds())
+
+
+def _suppressed(counters: Counter[str], campaign_id: str, reason: str) -> None:
+    counters[f"decisions_suppressed:{reason}"] += 1
+    counters[f"decisions_suppressed:{campaign_id}:{reason}"] += 1
