@@ -15,7 +15,15 @@ from datetime import datetime, timedelta
 from stream_app.decisions.campaigns import Campaign
 from stream_app.decisions.holdout import in_holdout
 from stream_app.decisions.ids import decision_id
-from stream_app.decisions.policies import Allowed, Caps, Proposal, Sent, Suppressed, check
+from stream_app.decisions.policies import (
+    CHECKED,
+    Allowed,
+    Caps,
+    Proposal,
+    Sent,
+    Suppressed,
+    check,
+)
 from stream_app.decisions.quiet import QuietHours
 from stream_app.decisions.timing import (
     SendPlan,
@@ -158,6 +166,7 @@ def plan(
         trigger=hit.trigger,
         trigger_event_id=hit.key if hit.trigger == "cart_abandonment" else None,
         holdout=holdout,
+        policies=list(CHECKED),
         propensity=offer.propensity,
         explanation=explain(hit, timing, hours, verdict, now),
     )

@@ -56,6 +56,18 @@ Reason = Literal[
 ]
 #: Every reason, in the order ``check`` tries them (the first failure wins).
 REASONS: Final[tuple[Reason, ...]] = get_args(Reason)
+#: The policies a decision that passes ``check`` has passed (its record lists them).
+CHECKED: Final = (
+    "not_expired",
+    "consent",
+    "goal_not_reached",
+    "not_duplicate",
+    "quiet_hours",
+    "cooldown",
+    "cap_day",
+    "cap_week",
+    "global_cap",
+)
 
 DAY: Final = timedelta(days=1)
 WEEK: Final = timedelta(days=7)

@@ -19,10 +19,10 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from stream_app.decisions.quiet import QuietHours
+from stream_app.decisions.text import span
 
 HOURS_PER_DAY = 24
 DAYS_PER_WEEK = 7
-_MINUTE = timedelta(minutes=1)
 _HOUR = timedelta(hours=1)
 _QUARTER = timedelta(minutes=15)
 
@@ -82,7 +82,7 @@ def smoothed_shares(
 class SendPlan:
     """When to send and why it beats sending at once.
 
-    ``send_at`` is aware UTC on a whole minute; ``expected`` the value maximized
+    ``send_at`` is aware UTC (a whole local hour when deferred); ``expected`` the value maximized
     there, ``expected_at_earliest`` the same value at the earliest allowed moment
     (the window's start, or the end of the quiet hours it falls in); ``deferred``
     whether ``send_at`` is later than that moment. ``local_hour`` and
@@ -110,8 +110,8 @@ def plan_send(
     """The best moment in ``[earliest, latest]`` to send, or None if quiet hours fill it.
 
     ``hourly``: 24 local hour-of-day activity shares (``smoothed_shares``).
-    Candidates are the earliest allowed moment (``earliest`` rounded up to the
-    minute) and every start of a local hour in ``(earliest, latest]`` (where DST
+    Candidates are the earliest allowed moment (``earliest`` itself: "now" waits
+    for nothing) and every start of a local hour in ``(earliest, latest]`` (where DST
     skips an hour, that hour has no start; where it repeats one, both): within an
     hour the share is flat, so later minutes of it could only lose urgency. A
     candidate in quiet hours moves to their end (``QuietHours.next_allowed``) and
@@ -136,7 +136,7 @@ def plan_send(
     if len(hourly) != HOURS_PER_DAY:
         raise ValueError(f"need 24 hourly shares, got {len(hourly)}")
     zone = _zone(timezone)
-    start = _ceil_minute(earliest.astimezone(UTC))
+    start = earliest.astimezone(UTC)
     latest = latest.astimezone(UTC)
     first = _allowed(start, zone, quiet)
     if first > latest:
@@ -222,27 +222,7 @@ def describe_plan(plan: SendPlan, hourly: Sequence[float], now: datetime) -> str
     if wait_s < 60:
         return f"{usual}; sending now"
     at = f"{plan.local_hour:02d}:{plan.local_minute:02d}"
-    return f"{usual}; sending in {_span(round(wait_s / 60))} at {at}"
-
-
-def _span(minutes: int) -> str:
-    """A wait in hours and minutes.
-
-    >>> _span(45), _span(200), _span(1500)
-    ('45 min', '3 h 20 min', '25 h 0 min')
-    """
-    hours, rest = divmod(minutes, 60)
-    return f"{hours} h {rest} min" if hours else f"{rest} min"
-
-
-def _ceil_minute(moment: datetime) -> datetime:
-    """``moment`` rounded up to a whole minute (whole UTC minutes are whole local minutes).
-
-    >>> _ceil_minute(datetime(2026, 6, 1, 12, 5, 0, 1, tzinfo=UTC)).isoformat()
-    '2026-06-01T12:06:00+00:00'
-    """
-    floor = moment.replace(second=0, microsecond=0)
-    return floor if floor == moment else floor + _MINUTE
+    return f"{usual}; sending in {span(timedelta(minutes=round(wait_s / 60)))} at {at}"
 
 
 def _allowed(moment: datetime, zone: ZoneInfo, quiet: QuietHours | None) -> datetime:

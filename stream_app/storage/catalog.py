@@ -1,9 +1,9 @@
 """The catalog as the engine knows it: each item's latest price, stock and category, and
 who looked at it recently (the audience of a price drop or a restock).
 
-Updates are last-write-wins by event time, so a replayed or late update never
-overwrites a newer one, and the comparison with the previous state (is this a
-drop? a restock?) is made against what the newer state replaced.
+Updates are last-write-wins by event time, so a late update never overwrites a
+newer one, and the comparison with the previous state (is this a drop? a
+restock?) is made against what the update replaced, also when it is replayed.
 """
 
 from __future__ import annotations
@@ -28,11 +28,12 @@ class CatalogStore:
         self._viewers_kept = viewers_kept
         self._update = LuaScript("item_update")
 
-    async def update(self, updates: Sequence[ItemUpdate]) -> list[ItemChange]:
-        """Apply updates (in order); one change per update that was newer than the stored
-        state, compared with the state it replaced."""
+    async def update(self, updates: Sequence[ItemUpdate]) -> tuple[list[ItemChange], int]:
+        """Apply updates (in order). Returns the change each update made, compared with
+        the state it replaced (replays included: they compare the same way; updates older
+        than the stored one are left out), and how many were replays."""
         if not updates:
-            return []
+            return [], 0
 
         def build(pipe: Pipeline) -> None:
             for u in updates:
@@ -49,12 +50,13 @@ class CatalogStore:
 
         raw = await execute(self._client, build, [self._update])
         changes = []
+        replays = 0
         for u, result in zip(updates, raw, strict=True):
-            if not result:
+            status, *state = (_text(v) for v in result)
+            if status == "old":
                 continue
-            price, stock, category, old_price, old_stock = (_text(v) for v in result)
-            if not price and not stock:
-                continue
+            replays += status == "same"
+            price, stock, category, old_price, old_stock = state
             changes.append(
                 ItemChange(
                     item_id=u.item_id,
@@ -66,7 +68,7 @@ class CatalogStore:
                     was_in_stock=None if not old_stock else old_stock == "1",
                 )
             )
-        return changes
+        return changes, replays
 
     async def categories(self, items: Sequence[str]) -> dict[str, str]:
         """Catalog category of each known item."""

@@ -55,8 +55,9 @@ class CatalogTriggers:
                 updates.append(event)
         if self._campaigns:
             await self._retry(lambda: self._catalog.viewed(views, now))
-        changes = await self._retry(lambda: self._catalog.update(updates))
-        counters["catalog_updates"] += len(updates)
+        changes, replays = await self._retry(lambda: self._catalog.update(updates))
+        counters["events_applied"] += len(updates) - replays  # their effect: the catalog
+        counters["events_duplicate"] += replays
         if not changes or not self._campaigns:
             return counters
         audiences = await self._retry(lambda: self._catalog.viewers([c.item_id for c in changes]))

@@ -25,6 +25,7 @@ from stream_app.storage.keys import Keys
 from stream_app.streaming.topics import ensure_topics
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CAMPAIGNS = Path(__file__).resolve().parent / "campaigns.toml"
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +52,9 @@ def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Sett
         broker_commit_interval_s=0.2,
         attribution_window=timedelta(seconds=4),
         model_checkpoint_interval_s=1.0,
+        campaigns_file=CAMPAIGNS,
+        quiet_hours=None,
+        segment_debounce=timedelta(milliseconds=500),
     )
 
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pygeohash
 
+from stream_app.events.catalog import ItemUpdate
 from stream_app.events.clickstream import (
     AddToCart,
     ClickEvent,
@@ -182,6 +183,7 @@ class Oracle:
         self.config = config
         self.states: dict[str, _State] = {}
         self.devices: dict[str, str] = {}
+        self.catalog_latest: dict[str, int] = {}
         self.orders: set[str] = set()
         self.basket = Basket()
         self.outcomes: Counter[Outcome] = Counter()
@@ -198,6 +200,15 @@ class Oracle:
         return None
 
     def apply(self, event: Event) -> Outcome:
+        if isinstance(event, ItemUpdate):
+            # The catalog is last-write-wins by event time: an update at the time of the
+            # item's latest one is its replay; an older one is superseded (still applied).
+            ms = to_ms(event.event_time)
+            latest = self.catalog_latest.get(event.item_id)
+            if latest == ms:
+                return self._count(Outcome.DUPLICATE)
+            self.catalog_latest[event.item_id] = max(ms, latest or ms)
+            return self._count(Outcome.APPLIED)
         customer = self.customer_of(event)
         if customer is None:
             return self._count(Outcome.UNKNOWN_DEVICE)

@@ -250,9 +250,8 @@ def test_quiet_hours_filling_the_window_give_no_plan() -> None:
 
 def test_a_window_ending_before_it_starts_gives_no_plan() -> None:
     trigger = datetime(2026, 6, 1, 12, 0, 1, tzinfo=UTC)
-    assert (
-        plan_send(earliest=trigger, latest=trigger, timezone=None, hourly=[1.0] * 24) is None
-    )  # rounded up to 12:01, past latest
+    later = trigger - timedelta(seconds=1)
+    assert plan_send(earliest=trigger, latest=later, timezone=None, hourly=[1.0] * 24) is None
 
 
 def test_latest_is_inclusive_for_an_hour_start() -> None:
@@ -284,14 +283,19 @@ def test_ties_go_to_the_earliest_time() -> None:
     assert local(two_peaks, BERLIN) == "2026-06-01 11:00 +0200"
 
 
-def test_send_at_is_rounded_up_to_a_whole_minute() -> None:
+def test_sending_now_waits_for_nothing_and_deferred_sends_start_an_hour() -> None:
     trigger = datetime(2026, 6, 1, 12, 5, 0, 1, tzinfo=UTC)
-    plan = plan_send(
+    now = plan_send(
         earliest=trigger, latest=trigger + timedelta(hours=1), timezone=None, hourly=[1.0] * 24
     )
-    assert plan is not None
-    assert plan.send_at == datetime(2026, 6, 1, 12, 6, tzinfo=UTC)
-    assert plan.send_at.tzinfo is UTC
+    assert now is not None
+    assert now.send_at == trigger
+    assert now.send_at.tzinfo is UTC
+    later = plan_send(
+        earliest=trigger, latest=trigger + timedelta(hours=3), timezone=None, hourly=peaks(14)
+    )
+    assert later is not None
+    assert later.send_at == datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
 
 
 def test_score_at_can_change_the_choice() -> None:
@@ -384,10 +388,12 @@ def test_plan_is_the_best_allowed_minute_of_the_window(
     earliest = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=start_min, seconds=seconds)
     latest = earliest + timedelta(minutes=length_min)
     plan = plan_send(earliest=earliest, latest=latest, timezone=zone, hourly=hourly, quiet=quiet)
-    # Brute force: every whole minute of the window that is not quiet.
+    # Brute force: the window's start, then every whole minute of it, if not quiet.
     tz = ZoneInfo(zone)
     first = earliest.replace(second=0) + timedelta(minutes=1 if seconds else 0)
     allowed = []
+    if quiet is None or not quiet.contains(earliest.astimezone(tz)):
+        allowed.append((hourly[earliest.astimezone(tz).hour], earliest))
     moment = first
     while moment <= latest:
         wall = moment.astimezone(tz)
@@ -447,7 +453,7 @@ def test_describe_a_send_now() -> None:
         earliest=trigger, latest=trigger + timedelta(hours=24), timezone=BERLIN, hourly=hourly
     )
     assert plan is not None
-    assert plan.send_at == datetime(2026, 6, 1, 17, 21, tzinfo=UTC)
+    assert plan.send_at == trigger
     assert describe_plan(plan, hourly, trigger) == "usually active 19:00-22:00 local; sending now"
 
 

@@ -1,20 +1,24 @@
 -- Last-write-wins update of one catalog item, compared with the state it replaced.
 -- KEYS: 1 item hash (price, in_stock, category, at, and prev_price / prev_stock: the
 --       state the latest update replaced, so a replay of it compares the same way)
--- ARGV: 1 event ms, 2 price, 3 in stock '1' / '0', 4 category ('' = unchanged)
--- Returns {price, in_stock, category, previous price, previous in_stock}; nil when an
--- update newer than this one is already stored.
+-- ARGV: 1 event ms, 2 price, 3 in stock '1' / '0', 4 category (each '' = unchanged)
+-- Returns {status, price, in_stock, category, previous price, previous in_stock}, status
+-- 'new', or 'same' for a replay of the stored update (same event time); {'old'} when a
+-- newer update is already stored.
 local item = KEYS[1]
 local ms = tonumber(ARGV[1])
 local at = tonumber(redis.call('HGET', item, 'at') or '-1')
 local function get(field) return redis.call('HGET', item, field) or '' end
 if ms < at then
-  return nil
+  return {'old'}
 end
+local status = 'same'
 if ms > at then
+  status = 'new'
   redis.call('HSET', item, 'prev_price', get('price'), 'prev_stock', get('in_stock'), 'at', ms)
   if ARGV[2] ~= '' then redis.call('HSET', item, 'price', ARGV[2]) end
   if ARGV[3] ~= '' then redis.call('HSET', item, 'in_stock', ARGV[3]) end
   if ARGV[4] ~= '' then redis.call('HSET', item, 'category', ARGV[4]) end
 end
-return {get('price'), get('in_stock'), get('category'), get('prev_price'), get('prev_stock')}
+return {status, get('price'), get('in_stock'), get('category'), get('prev_price'),
+  get('prev_stock')}
