@@ -78,6 +78,16 @@ def pick_channel(campaign: Campaign, consent: Mapping[str, bool]) -> Channel | N
     return next((c for c in campaign.channels if consent.get(c) is True), None)
 
 
+def goal_time(view: ProfileView, goal: str) -> datetime | None:
+    """When the customer last reached ``goal``: last order for ``purchase``, last
+    clickstream event for ``visit``. A goal reached after the trigger cancels the message."""
+    if goal == "visit":
+        return view.last_visit
+    if view.recency_days is None:
+        return None
+    return view.now - timedelta(days=view.recency_days)
+
+
 def customer_hours(view: ProfileView, rules: Rules) -> tuple[float, ...]:
     """The customer's activity by local hour of day, pulled toward the prior when thin."""
     return smoothed_shares(

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import math
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from stream_app.clock import from_ms, to_ms
+from stream_app.events.clickstream import ClickstreamEvent
 from stream_app.profiles.cart import CartLine
 from stream_app.profiles.fold import HOURS_PER_WEEK
 
 DAY_MS = 86_400_000
+#: Event types that mean the customer came to us: every clickstream type.
+VISIT_TYPES: tuple[str, ...] = tuple(
+    get_args(model.model_fields["type"].annotation)[0]
+    for model in get_args(get_args(ClickstreamEvent)[0])
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,8 @@ class ProfileView:
     counts: Mapping[str, int]
     first_seen: datetime | None
     last_seen: datetime | None
+    #: Latest clickstream event (the customer came to us, rather than a sensor saw them).
+    last_visit: datetime | None
     orders: int
     recency_days: float | None
     monetary: float
@@ -202,6 +210,7 @@ def derive(stored: StoredProfile, now: datetime, rules: ValueRules) -> ProfileVi
         counts={k[2:]: int(v) for k, v in f.items() if k.startswith("n:")},
         first_seen=None if first_seen is None else from_ms(first_seen),
         last_seen=None if last_seen is None else from_ms(last_seen),
+        last_visit=_latest(f, VISIT_TYPES),
         orders=orders,
         recency_days=recency,
         monetary=monetary,
@@ -325,6 +334,12 @@ def _peak_hours(week: tuple[float, ...]) -> list[str]:
 
 def _newest_first(scores: Mapping[str, int]) -> list[tuple[str, int]]:
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _latest(fields: Mapping[str, str], types: Sequence[str]) -> datetime | None:
+    """The latest ``last:<type>`` time among ``types``."""
+    stamps = [int(fields[f"last:{t}"]) for t in types if f"last:{t}" in fields]
+    return from_ms(max(stamps)) if stamps else None
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -16,7 +16,15 @@ from datetime import datetime, timedelta
 
 from stream_app.decisions.campaigns import Campaign, CampaignBook
 from stream_app.decisions.ids import decision_id
-from stream_app.decisions.planner import Offer, Plan, Rules, ScoreAt, pick_channel, plan
+from stream_app.decisions.planner import (
+    Offer,
+    Plan,
+    Rules,
+    ScoreAt,
+    goal_time,
+    pick_channel,
+    plan,
+)
 from stream_app.decisions.policies import Sent, Suppressed, arbitrate
 from stream_app.decisions.triggers import Hit
 from stream_app.profiles.derive import ProfileView, ValueRules, derive
@@ -27,16 +35,6 @@ from stream_app.streaming.learning import Learner
 from stream_app.streaming.retry import RedisRetry
 
 log = logging.getLogger(__name__)
-
-
-def goal_time(view: ProfileView, goal: str) -> datetime | None:
-    """When the customer last reached ``goal``: last order for ``purchase``, last event
-    for ``visit``. A goal reached after the trigger cancels the message."""
-    if goal == "visit":
-        return view.last_seen
-    if view.recency_days is None:
-        return None
-    return view.now - timedelta(days=view.recency_days)
 
 
 class Decider:

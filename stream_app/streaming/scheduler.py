@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 from stream_app.clock import Clock, to_ms
 from stream_app.decisions.campaigns import BrowseAbandonment, CartAbandonment
 from stream_app.decisions.cart_abandonment import cart_abandonment
-from stream_app.decisions.planner import Rules
+from stream_app.decisions.planner import Rules, goal_time
 from stream_app.decisions.policies import Allowed, Proposal, Sent, Suppressed, check
 from stream_app.decisions.triggers import Hit, Wait, profile_hits
 from stream_app.events.encode import encode
@@ -32,7 +32,7 @@ from stream_app.storage.profiles import ProfileStore
 from stream_app.storage.schedule import ScheduleStore, Settlement
 from stream_app.storage.segments import MembershipChange, SegmentStore
 from stream_app.storage.stats import StatsStore
-from stream_app.streaming.decider import Decider, goal_time
+from stream_app.streaming.decider import Decider
 from stream_app.streaming.learning import Learner
 from stream_app.streaming.publisher import OutRecord, Publisher
 from stream_app.streaming.retry import RedisRetry

@@ -1,0 +1,165 @@
+"""Right-time decisions on the real stack: catalog triggers, holdouts, cancellation, lift.
+
+Campaigns come from ``tests/integration/campaigns.toml`` (sends as early as
+allowed, no quiet hours), so the tests wait seconds, not hours.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from stream_app.cli.report import read_lift
+from stream_app.devstack.processes import ManagedProcess
+from stream_app.events.decision import Decision
+from stream_app.settings import Settings
+from stream_app.storage.keys import Keys
+from stream_app.storage.stats import StatsStore
+from tests.integration.fixtures import consume_until, dumps, event, eventually, produce
+
+pytestmark = pytest.mark.integration
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def item_update(item: str, at: datetime, **fields: Any) -> bytes:
+    return dumps(
+        {
+            "type": "item_update",
+            "event_id": uid("cat"),
+            "event_time": at.isoformat(),
+            "item_id": item,
+            "category": "toys",
+            "currency": "EUR",
+            **fields,
+        }
+    )
+
+
+async def consent(settings: Settings, *customers: str, opted_in: bool = True) -> None:
+    await produce(
+        settings,
+        settings.topics.identity,
+        [
+            (c.encode(), dumps(event("consent", c, uid("e"), channel="push", opted_in=opted_in)))
+            for c in customers
+        ],
+    )
+
+
+async def view(settings: Settings, customer: str, item: str) -> None:
+    payload = event("product_view", customer, uid("e"), item_id=item, category="toys", price=50.0)
+    await produce(settings, settings.topics.clickstream, [(customer.encode(), dumps(payload))])
+
+
+async def decisions_on(
+    settings: Settings, topic: str, customers: Sequence[str], within: float = 30
+) -> list[Decision]:
+    wanted = {c.encode() for c in customers}
+    records = await consume_until(
+        settings, topic, lambda seen: wanted <= {r.key for r in seen}, within=within
+    )
+    return [Decision.model_validate_json(r.value) for r in records if r.key in wanted and r.value]
+
+
+async def test_a_price_drop_reaches_those_who_viewed_the_item_and_nobody_else(
+    worker: ManagedProcess, settings: Settings
+) -> None:
+    viewer, other, item = uid("pd"), uid("pdx"), uid("sku")
+    await consent(settings, viewer, other)
+    await view(settings, viewer, item)
+    await view(settings, other, uid("sku"))
+    start = datetime.now(UTC) - timedelta(seconds=5)
+    await produce(
+        settings,
+        settings.topics.catalog,
+        [
+            (item.encode(), item_update(item, start, price=100.0, in_stock=True)),
+            (item.encode(), item_update(item, start + timedelta(seconds=1), price=79.0)),
+        ],
+    )
+    [decision] = await decisions_on(settings, settings.topics.decisions, [viewer])
+    assert decision.campaign_id == "price_drop"
+    assert decision.trigger == "price_drop"
+    assert [i.item_id for i in decision.content.items] == [item]
+    assert "21% cheaper" in decision.explanation
+    assert not decision.holdout
+    assert "consent" in decision.policies
+    records = await consume_until(settings, settings.topics.decisions, lambda _: False, within=1)
+    assert all(r.key != other.encode() for r in records), "the other customer saw another item"
+
+
+async def test_a_holdout_is_recorded_on_the_audit_topic_never_sent_and_its_conversion_counts(
+    worker: ManagedProcess, settings: Settings
+) -> None:
+    customer, item = uid("hold"), uid("sku")
+    await consent(settings, customer)
+    await view(settings, customer, item)
+    start = datetime.now(UTC) - timedelta(seconds=5)
+    await produce(
+        settings,
+        settings.topics.catalog,
+        [
+            (item.encode(), item_update(item, start, price=30.0, in_stock=False)),
+            (item.encode(), item_update(item, start + timedelta(seconds=1), in_stock=True)),
+        ],
+    )
+    [audit] = await decisions_on(settings, settings.topics.audit, [customer])
+    assert audit.campaign_id == "back_in_stock"
+    assert audit.holdout
+    sent = await consume_until(settings, settings.topics.decisions, lambda _: False, within=1)
+    assert all(r.key != customer.encode() for r in sent), "holdouts are never sent"
+
+    order = event(
+        "purchase",
+        customer,
+        uid("e"),
+        order_id=uid("o"),
+        items=[{"item_id": item, "category": "toys", "quantity": 1, "unit_price": 30.0}],
+        total=30.0,
+        currency="EUR",
+    )
+    await produce(settings, settings.topics.purchase, [(customer.encode(), dumps(order))])
+
+    async def holdout_conversions() -> int:
+        lifts = {lift.campaign_id: lift for lift in await read_lift(settings)}
+        found = lifts.get("back_in_stock")
+        return 0 if found is None else found.holdout.conversions
+
+    assert await eventually(holdout_conversions, lambda n: n >= 1, within=30) >= 1
+
+
+async def test_a_goal_reached_before_the_send_time_cancels_the_message(
+    worker: ManagedProcess, settings: Settings, redis: Redis, keys: Keys
+) -> None:
+    stats = StatsStore(redis, keys)
+    before = await stats.read()
+    customer = uid("geo")
+    await consent(settings, customer)
+    near = event("proximity", customer, uid("e"), store_id="store-7", distance_m=40.0)
+    await produce(settings, settings.topics.sensor, [(customer.encode(), dumps(near))])
+    planned = await eventually(
+        stats.read,
+        lambda s: (
+            s.get("decisions_planned:store_nearby", 0)
+            > before.get("decisions_planned:store_nearby", 0)
+        ),
+        within=20,
+    )
+    assert planned.get("decisions_planned:store_nearby", 0) > before.get(
+        "decisions_planned:store_nearby", 0
+    ), f"the store visit is planned 4 s after the trigger: {planned}"
+    # The customer comes back by themselves before the message would go out.
+    await view(settings, customer, uid("sku"))
+    name = "decisions_cancelled:store_nearby:goal_reached"
+    after = await eventually(stats.read, lambda s: s.get(name, 0) > before.get(name, 0), 20)
+    assert after.get(name, 0) > before.get(name, 0)
+    sent = await consume_until(settings, settings.topics.decisions, lambda _: False, within=1)
+    assert all(r.key != customer.encode() for r in sent)
