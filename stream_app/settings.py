@@ -167,10 +167,6 @@ class Settings(BaseSettings):
     campaigns_file: Path | None = Field(
         default=Path("config/campaigns.toml"), description="Campaign definitions (TOML)."
     )
-    cart_abandon_delay: timedelta = Field(
-        default=timedelta(minutes=30),
-        description="When a cart is first checked after an addition (cart campaigns' idle).",
-    )
     quiet_hours: tuple[int, int] | None = Field(
         default=(22, 8), description="Local [start, end) hours in which nothing is sent."
     )

@@ -59,7 +59,8 @@ class FoldConfig:
     """What the fold needs from settings."""
 
     pseudonym_secret: bytes
-    cart_abandon_delay: timedelta
+    #: When a cart is checked after an addition; None: no campaign reminds of carts.
+    cart_abandon_delay: timedelta | None
     fx_to_base: Mapping[str, float] = field(default_factory=lambda: {"EUR": 1.0})
     weight_view: float = 1.0
     weight_cart: float = 3.0
@@ -124,7 +125,8 @@ def fold(event: Event, customer_id: str, config: FoldConfig) -> ProfileUpdate:
                 )
             )
             ops.extend(_tastes(event.category, event.brand, config.weight_cart, ms))
-            cart_due = ms + int(config.cart_abandon_delay.total_seconds() * 1000)
+            if config.cart_abandon_delay is not None:
+                cart_due = ms + int(config.cart_abandon_delay.total_seconds() * 1000)
         case RemoveFromCart():
             ops.append(CartRemove(event.item_id, ms))
         case Search():

@@ -16,7 +16,7 @@ import faust
 from redis.asyncio import Redis
 
 from stream_app.clock import Clock, utc_now
-from stream_app.decisions.campaigns import load_campaigns
+from stream_app.decisions.campaigns import CartAbandonment, load_campaigns
 from stream_app.decisions.planner import Rules
 from stream_app.decisions.policies import Caps
 from stream_app.decisions.quiet import QuietHours
@@ -160,7 +160,10 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
     book = load_campaigns(settings.campaigns_file)
     fold_config = FoldConfig(
         pseudonym_secret=settings.pseudonym_secret.get_secret_value().encode(),
-        cart_abandon_delay=settings.cart_abandon_delay,
+        cart_abandon_delay=min(
+            (c.trigger.idle for c in book.campaigns if isinstance(c.trigger, CartAbandonment)),
+            default=None,
+        ),
         fx_to_base=settings.fx_to_base,
         weight_view=settings.taste_weight_view,
         weight_cart=settings.taste_weight_cart,

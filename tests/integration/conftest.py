@@ -47,7 +47,6 @@ def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Sett
         topic_partitions=3,
         data_dir=str(tmp_path_factory.mktemp("faust")),
         allow_dev_secret=True,
-        cart_abandon_delay=timedelta(seconds=2),
         scheduler_interval_s=0.25,
         broker_commit_interval_s=0.2,
         attribution_window=timedelta(seconds=4),
