@@ -14,13 +14,16 @@ import time
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated
 
 import orjson
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis.asyncio import Redis
 
+from stream_app.cli.report import read_lift
 from stream_app.clock import utc_now
+from stream_app.decisions.lift import render
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
 from stream_app.profiles.derive import derive
@@ -36,6 +39,9 @@ from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.learning import MODEL
 from stream_app.streaming.loadgen import SimStats, run_simulation
 from stream_app.streaming.topics import ensure_topics
+
+#: The demo's campaigns: the real ones with time compressed into a minute.
+DEMO_CAMPAIGNS = Path("config/demo-campaigns.toml")
 
 #: Records a careless producer might send; each must end up dead-lettered.
 MALFORMED: tuple[tuple[str, bytes], ...] = (
@@ -56,7 +62,7 @@ def demo(
     rate: float = typer.Option(400.0, help="Events per second."),
     seed: int = typer.Option(7, help="Simulator seed (same seed, same events)."),
     envelope_size: int = typer.Option(1, help="Events per Kafka record (1 = no envelopes)."),
-    cart_delay: float = typer.Option(8.0, help="Seconds a cart idles before a reminder."),
+    campaigns: Annotated[Path, typer.Option(help="Campaigns (time compressed).")] = DEMO_CAMPAIGNS,
 ) -> None:
     """Run the whole engine on embedded servers for a while, then print a summary."""
     with (
@@ -69,7 +75,7 @@ def demo(
             app_id="stream-app-demo",
             data_dir=str(Path(tmp) / "faust"),
             allow_dev_secret=True,
-            cart_abandon_delay=timedelta(seconds=cart_delay),
+            campaigns_file=campaigns,
             # Short enough that silent decisions become negative labels within the demo.
             attribution_window=timedelta(seconds=20),
             model_checkpoint_interval_s=5.0,
@@ -133,6 +139,10 @@ async def _run(
         typer.echo("")
         sample = await _sample_decision(settings)
         _summary(sim, final, lag, sample, time.monotonic() - started)
+        lifts = await read_lift(settings)
+        if lifts:
+            typer.echo("  lift (treated vs holdout; also: stream-app report lift):")
+            typer.echo("    " + render(lifts).replace("\n", "\n    "))
         await _segments_and_profile(settings, redis, sample)
         return final.get("decisions_emitted", 0) > 0 and final.get("events_applied", 0) > 0
     finally:
@@ -251,8 +261,11 @@ def _summary(
     elapsed: float,
 ) -> None:
     def grouped(prefix: str) -> str:
+        """``<prefix><name>`` counters as name=n (not the finer ``<prefix><a>:<b>`` ones)."""
         parts = [
-            f"{k.split(':', 1)[1]}={v}" for k, v in sorted(stats.items()) if k.startswith(prefix)
+            f"{k[len(prefix) :]}={v}"
+            for k, v in sorted(stats.items())
+            if k.startswith(prefix) and ":" not in k[len(prefix) :]
         ]
         return ", ".join(parts) or "none"
 
@@ -262,7 +275,18 @@ def _summary(
         ("events applied to profiles", f"{stats.get('events_applied', 0):,}"),
         ("duplicates ignored", f"{stats.get('events_duplicate', 0):,}"),
         ("profiles written", f"{stats.get('profiles_created', 0):,}"),
-        ("decisions emitted", f"{stats.get('decisions_emitted', 0):,}"),
+        (
+            "decisions planned",
+            f"{stats.get('decisions_planned', 0):,} ({stats.get('decisions_deferred', 0):,} "
+            "to be sent later)",
+        ),
+        (
+            "decisions emitted",
+            f"{stats.get('decisions_emitted', 0):,} ({grouped('decisions_emitted:')})",
+        ),
+        ("held out (audit topic)", grouped("decisions_holdout:")),
+        ("cancelled before sending", grouped("decisions_cancelled:")),
+        ("triggers", grouped("triggers:")),
         (
             "labels (clicked / silent)",
             f"{stats.get('labels_positive', 0):,} / {stats.get('labels_negative', 0):,}",
