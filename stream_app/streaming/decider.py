@@ -99,7 +99,7 @@ class Decider:
                 counters[f"decisions_skipped_audience:{campaign.id}"] += 1
                 continue
             view = views[hit.customer_id]
-            outcome = self._plan(hit, campaign, view, history[hit.customer_id], scored)
+            outcome = self._plan(hit, campaign, view, history[hit.customer_id], scored, counters)
             if isinstance(outcome, Suppressed):
                 _suppressed(counters, campaign.id, outcome.reason)
             else:
@@ -134,6 +134,7 @@ class Decider:
         view: ProfileView,
         history: Sequence[Sent],
         scored: dict[str, Scored],
+        counters: Counter[str],
     ) -> Plan | Suppressed:
         channel = pick_channel(campaign, view.consent)
         offer = Offer(campaign.offer)
@@ -148,22 +149,29 @@ class Decider:
             def score_at(at: datetime) -> float:
                 return learner.score(view, campaign.id, channel, hit.category, name, at)
 
-        outcome = plan(
-            hit,
-            campaign,
-            view,
-            history,
-            self._rules,
-            offer=offer,
-            score_at=score_at,
-            goal_at=goal_time(view, campaign.goal),
-        )
+        goal_at = goal_time(view, campaign.goal)
+        try:
+            outcome = plan(
+                hit,
+                campaign,
+                view,
+                history,
+                self._rules,
+                offer=offer,
+                score_at=score_at,
+                goal_at=goal_at,
+            )
+        except Exception:  # the model failing must not hold back the message: time it alone
+            log.exception("send-time scoring of %s failed", campaign.id)
+            counters["scoring_errors"] += 1
+            outcome = plan(hit, campaign, view, history, self._rules, offer=offer, goal_at=goal_at)
         if isinstance(outcome, Plan) and learner is not None and channel is not None:
             d = outcome.decision
             try:
                 choice = learner.remember(view, d, hit.category)
             except Exception:  # a scoring fault must not hold back the message itself
                 log.exception("scoring decision %s failed", d.decision_id)
+                counters["scoring_errors"] += 1
                 return outcome
             scored[d.decision_id] = choice
             outcome = Plan(
