@@ -192,10 +192,8 @@ def test_duplicate_ids_are_refused_even_when_one_is_disabled(tmp_path: Path) -> 
         pytest.param("orders + 1", "is not a boolean expression", id="not-boolean"),
     ],
 )
-def test_bad_audience_expressions_are_refused(
-    tmp_path: Path, audience: str, message: str
-) -> None:
-    with pytest.raises(CampaignConfigError, match="^audience: ") as caught:
+def test_bad_audience_expressions_are_refused(tmp_path: Path, audience: str, message: str) -> None:
+    with pytest.raises(CampaignConfigError, match=r"^audience: ") as caught:
         load_campaigns(write(tmp_path, one_campaign(f"audience = '{audience}'")))
     assert message in str(caught.value)
     assert "'c'" in str(caught.value)  # names the campaign
@@ -208,9 +206,9 @@ def test_urgency_bounds() -> None:
     assert Urgency(earliest=timedelta(hours=1), latest=timedelta(hours=1)).latest == timedelta(
         hours=1
     )
-    with pytest.raises(ValidationError, match="need 0 <= earliest <= latest"):
+    with pytest.raises(ValidationError, match=r"need 0 <= earliest <= latest"):
         Urgency(earliest=timedelta(hours=1, microseconds=1), latest=timedelta(hours=1))
-    with pytest.raises(ValidationError, match="need 0 <= earliest <= latest"):
+    with pytest.raises(ValidationError, match=r"need 0 <= earliest <= latest"):
         Urgency(earliest=timedelta(microseconds=-1))
 
 
