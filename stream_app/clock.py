@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Clock = Callable[[], datetime]
 
@@ -21,3 +23,17 @@ def to_ms(moment: datetime) -> int:
 def from_ms(ms: int) -> datetime:
     """Aware UTC datetime of epoch milliseconds."""
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+@lru_cache(maxsize=1024)
+def zone(name: str | None) -> ZoneInfo:
+    """A customer's time zone; UTC when unknown or invalid (quiet hours and local hours
+    must still apply). Cached: customers share a few hundred zones.
+
+    >>> zone("Europe/Berlin").key, zone(None).key, zone("Mars/Olympus").key, zone("Europe").key
+    ('Europe/Berlin', 'UTC', 'UTC', 'UTC')
+    """
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return ZoneInfo("UTC")

@@ -8,6 +8,7 @@ expressions are CEL over the profile, exactly like segments.
 from __future__ import annotations
 
 import tomllib
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from stream_app.events.base import Channel, Identifier
 from stream_app.segments.rules import SegmentConfigError, SegmentDefinition, SegmentRules
 
+#: A duration that may be zero ("at once") / must be positive (a window). Negative ones
+#: would load and then never (or always) fire, so they fail at start-up instead.
+Delay = Annotated[timedelta, Field(ge=timedelta(0))]
+Span = Annotated[timedelta, Field(gt=timedelta(0))]
+
 
 class _Config(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -27,7 +33,7 @@ class CartAbandonment(_Config):
     """A cart idle for ``idle`` with no checkout or order since."""
 
     type: Literal["cart_abandonment"] = "cart_abandonment"
-    idle: timedelta = timedelta(minutes=30)
+    idle: Delay = timedelta(minutes=30)
 
 
 class BrowseAbandonment(_Config):
@@ -36,15 +42,15 @@ class BrowseAbandonment(_Config):
 
     type: Literal["browse_abandonment"] = "browse_abandonment"
     min_views: Annotated[int, Field(ge=2)] = 3
-    within: timedelta = timedelta(hours=24)
-    idle: timedelta = timedelta(hours=1)
+    within: Span = timedelta(hours=24)
+    idle: Delay = timedelta(hours=1)
 
 
 class Replenishment(_Config):
     """The customer's own purchase interval says the next order is due within ``lead``."""
 
     type: Literal["replenishment"] = "replenishment"
-    lead: timedelta = timedelta(days=1)
+    lead: Delay = timedelta(days=1)
 
 
 class WinBack(_Config):
@@ -58,7 +64,7 @@ class Geofence(_Config):
 
     type: Literal["geofence"] = "geofence"
     weather: tuple[str, ...] = ()
-    within: timedelta = timedelta(minutes=15)
+    within: Span = timedelta(minutes=15)
 
 
 class SegmentEntry(_Config):
@@ -73,14 +79,14 @@ class PriceDrop(_Config):
 
     type: Literal["price_drop"] = "price_drop"
     min_drop: Annotated[float, Field(gt=0, lt=1)] = 0.1
-    viewed_within: timedelta = timedelta(days=14)
+    viewed_within: Span = timedelta(days=14)
 
 
 class BackInStock(_Config):
     """An item the customer viewed within ``viewed_within`` is available again."""
 
     type: Literal["back_in_stock"] = "back_in_stock"
-    viewed_within: timedelta = timedelta(days=14)
+    viewed_within: Span = timedelta(days=14)
 
 
 Trigger = Annotated[
@@ -109,8 +115,8 @@ TriggerType = Literal[
 class Urgency(_Config):
     """The send window after the trigger: not before ``earliest``, not after ``latest``."""
 
-    earliest: timedelta = timedelta(0)
-    latest: timedelta = timedelta(hours=12)
+    earliest: Delay = timedelta(0)
+    latest: Delay = timedelta(hours=12)
 
     @model_validator(mode="after")
     def _ordered(self) -> Urgency:
@@ -135,12 +141,12 @@ class Campaign(_Config):
     offer: Identifier | None = None
     urgency: Urgency = Urgency()
     send_time: Literal["optimize", "earliest"] = "optimize"
-    cooldown: timedelta = timedelta(days=1)
+    cooldown: Delay = timedelta(days=1)
     priority: int = 0
     value: Annotated[float, Field(ge=0)] = 1.0
     holdout: Annotated[float, Field(ge=0, le=1)] = 0.1
     goal: Literal["purchase", "visit"] = "purchase"
-    goal_window: timedelta = timedelta(days=3)
+    goal_window: Span = timedelta(days=3)
 
     @property
     def template_name(self) -> str:
@@ -159,9 +165,10 @@ class CampaignBook:
     """The enabled campaigns, by trigger type, with their audiences compiled."""
 
     def __init__(self, campaigns: Sequence[Campaign]) -> None:
-        ids = [c.id for c in campaigns]
-        if len(set(ids)) != len(ids):
-            raise CampaignConfigError(f"duplicate campaign ids: {sorted(ids)}")
+        ids = Counter(c.id for c in campaigns)
+        twice = sorted(name for name, n in ids.items() if n > 1)
+        if twice:
+            raise CampaignConfigError(f"duplicate campaign ids: {twice}")
         self.campaigns = tuple(c for c in campaigns if c.enabled)
         try:
             self.audiences = SegmentRules(
@@ -169,10 +176,11 @@ class CampaignBook:
                     SegmentDefinition(name=c.id, expression=c.audience)
                     for c in self.campaigns
                     if c.audience
-                ]
+                ],
+                kind="campaign audience",
             )
         except SegmentConfigError as exc:
-            raise CampaignConfigError(f"audience: {exc}") from exc
+            raise CampaignConfigError(str(exc)) from exc
 
     def for_trigger(self, trigger: TriggerType) -> tuple[Campaign, ...]:
         return tuple(c for c in self.campaigns if c.trigger.type == trigger)
@@ -198,4 +206,7 @@ def load_campaigns(path: Path | None) -> CampaignBook:
         parsed = CampaignFile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
     except (tomllib.TOMLDecodeError, ValidationError) as exc:
         raise CampaignConfigError(f"{path}: {exc}") from exc
-    return CampaignBook(parsed.campaigns)
+    try:
+        return CampaignBook(parsed.campaigns)
+    except CampaignConfigError as exc:
+        raise CampaignConfigError(f"{path}: {exc}") from exc

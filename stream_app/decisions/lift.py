@@ -200,8 +200,10 @@ def campaign_lift(campaign_id: str, strata: Sequence[Stratum]) -> CampaignLift:
     """Pooled lift over the summed arms, stratified lift, and the Simpson check.
 
     ``simpson`` is set when the pooled and stratified differences point in
-    opposite directions (whatever their intervals): the pooled one is then an
-    artefact of how treated and holdout customers spread over the strata.
+    opposite directions and at least one of them is clear of zero (its interval
+    excludes it): the pooled one is then an artefact of how treated and holdout
+    customers spread over the strata. Two estimates that both straddle zero
+    disagreeing in sign is noise, not a paradox.
     """
     treated = sum((s.treated for s in strata), Arm(0, 0))
     holdout = sum((s.holdout for s in strata), Arm(0, 0))
@@ -213,10 +215,16 @@ def campaign_lift(campaign_id: str, strata: Sequence[Stratum]) -> CampaignLift:
         pooled=pooled,
         stratified=strat,
         strata=tuple((s.name, difference(s.treated, s.holdout)) for s in strata),
-        simpson=strat is not None and pooled.difference * strat.difference < 0,
+        simpson=strat is not None
+        and pooled.difference * strat.difference < 0
+        and (_clear_of_zero(pooled) or _clear_of_zero(strat)),
         treated=treated,
         holdout=holdout,
     )
+
+
+def _clear_of_zero(estimate: Estimate) -> bool:
+    return estimate.low > 0 or estimate.high < 0
 
 
 SIMPSON_MARK = "!"

@@ -36,10 +36,10 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Final, Literal, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from stream_app.clock import zone
 from stream_app.decisions.quiet import QuietHours
 from stream_app.decisions.text import ordinal
 
@@ -148,17 +148,6 @@ class Suppressed:
 Verdict = Allowed | Suppressed
 
 
-@lru_cache(maxsize=512)
-def _zone(name: str | None) -> ZoneInfo:
-    """The customer's zone; UTC when unknown or invalid, as quiet hours must still apply."""
-    if not name:
-        return _UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return _UTC
-
-
 def busiest(times: Iterable[datetime], at: datetime, window: timedelta) -> int:
     """Most messages already in one rolling ``window`` that would also contain ``at``.
 
@@ -206,7 +195,7 @@ def check(
     Suppressed(reason='no_consent', detail='no opt-in for push')
     """
     _require_aware(at, "at")
-    if at >= p.expires_at:
+    if at > p.expires_at:  # the urgency window includes its end
         return Suppressed("expired", f"expired at {p.expires_at.isoformat()}")
     if consent.get(p.channel) is not True:
         return Suppressed("no_consent", f"no opt-in for {p.channel}")
@@ -219,7 +208,7 @@ def check(
     if any(sent.decision_id == p.decision_id for sent in history):
         return Suppressed("duplicate", f"decision {p.decision_id} already in the contact history")
     if quiet is not None:
-        local = at.astimezone(_zone(timezone))
+        local = at.astimezone(zone(timezone))
         if quiet.contains(local):
             return Suppressed(
                 "quiet_hours",

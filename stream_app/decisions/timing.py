@@ -15,9 +15,9 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from stream_app.clock import zone as find_zone
 from stream_app.decisions.quiet import QuietHours
 from stream_app.decisions.text import span
 
@@ -135,7 +135,7 @@ def plan_send(
         raise ValueError("earliest and latest must be timezone-aware")
     if len(hourly) != HOURS_PER_DAY:
         raise ValueError(f"need 24 hourly shares, got {len(hourly)}")
-    zone = _zone(timezone)
+    zone = find_zone(timezone)
     start = earliest.astimezone(UTC)
     latest = latest.astimezone(UTC)
     first = _allowed(start, zone, quiet)
@@ -259,12 +259,3 @@ def _next_hour_start(after: datetime, zone: ZoneInfo) -> datetime:
         wall = moment.astimezone(zone)
         if wall.minute == 0 or wall.hour != local.hour:
             return moment
-
-
-@lru_cache(maxsize=512)
-def _zone(name: str | None) -> ZoneInfo:
-    """The customer's zone (UTC when unknown or invalid), cached: plans repeat zones."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from stream_app.clock import from_ms, to_ms
+from stream_app.clock import from_ms, to_ms, zone
 from stream_app.decisions.campaigns import (
     BackInStock,
     BrowseAbandonment,
@@ -57,15 +57,16 @@ def browse_abandonment(
 ) -> Hit | Wait | None:
     """Several items of one category viewed recently, then nothing: no cart, no order.
 
-    ``categories`` maps item ids to their catalog category; items it does not know
-    count as a category of their own (repeated interest in one item still shows).
+    ``categories`` maps item ids to their catalog category; items the catalog
+    does not know are left out. Keyed by the last view: the same burst of
+    browsing is one trigger however often it is looked at, a new view a new one.
     """
     now = view.now
     since = now - trigger.within
-    recent = [(item, at) for item, at in view.viewed.items() if at >= since]
     groups: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
-    for item, at in recent:
-        groups[categories.get(item, f"item:{item}")].append((item, at))
+    for item, at in view.viewed.items():
+        if at >= since and item in categories:
+            groups[categories[item]].append((item, at))
     if not groups:
         return None
     category, views = max(
@@ -81,19 +82,18 @@ def browse_abandonment(
         return None
     if now - last < trigger.idle:
         return Wait(last + trigger.idle)
-    named = None if category.startswith("item:") else category
     items = tuple(
-        ContentItem(item_id=item, category=named)
+        ContentItem(item_id=item, category=category)
         for item, _ in sorted(views, key=lambda v: v[1], reverse=True)[:5]
     )
     return Hit(
         "browse_abandonment",
         view.customer_id,
-        f"browse:{category}:{to_ms(first)}",
+        f"browse:{category}:{to_ms(last)}",
         last,
-        f"{len(views)} {named or 'item'} views, idle {span(now - last)}, no cart",
+        f"{len(views)} {category} views, idle {span(now - last)}, no cart",
         items,
-        named,
+        category,
     )
 
 
@@ -149,7 +149,7 @@ def geofence(view: ProfileView, trigger: Geofence) -> Hit | None:
     return Hit(
         "geofence",
         view.customer_id,
-        f"geo:{store}:{to_ms(at) // DAY_MS}",
+        f"geo:{store}:{at.astimezone(zone(view.timezone)).date().isoformat()}",
         at,
         f"{distance} m from store {store}" + (f", {weather}" if weather else ""),
         category=_top(view),
@@ -187,10 +187,10 @@ def price_drop(change: ItemChange, trigger: PriceDrop) -> str | None:
     """A dedupe key if the change is a big enough price drop, else None."""
     if change.price is None or not change.previous_price or not change.in_stock:
         return None
-    drop = 1.0 - change.price / change.previous_price
-    if drop < trigger.min_drop:
+    # In cents, so 100 -> 90 is the 10 % drop it looks like (1 - 90/100 is 0.0999...).
+    if round(change.price * 100) > round(change.previous_price * (1.0 - trigger.min_drop) * 100):
         return None
-    return f"price:{change.item_id}:{change.price:.2f}"
+    return f"price:{change.item_id}:{to_ms(change.at)}"
 
 
 def back_in_stock(change: ItemChange, trigger: BackInStock) -> str | None:

@@ -11,9 +11,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from stream_app.clock import zone
 from stream_app.profiles.derive import ProfileView
 
 _TAU = 2.0 * math.pi
@@ -81,7 +81,7 @@ def featurize(view: ProfileView, candidate: Candidate) -> dict[str, float]:
     x["engagement_rate"] = (engaged + 1.0) / (delivered + 10.0)
     x["log_messages"] = math.log1p(delivered)
     x["taste_share"] = _taste_share(view.tastes, candidate.category)
-    local = candidate.send_at.astimezone(_zone(view.timezone))
+    local = candidate.send_at.astimezone(zone(view.timezone))
     x["rhythm_share"] = _hour_share(view.rhythm_local, local.hour)
     angle = _TAU * (local.hour + local.minute / 60.0) / 24.0
     x["local_hour_sin"] = math.sin(angle)
@@ -115,12 +115,3 @@ def _hour_share(week: tuple[float, ...], hour: int) -> float:
     if total <= 0:
         return 0.0
     return sum(week[hour::24]) / total
-
-
-@lru_cache(maxsize=512)
-def _zone(name: str | None) -> ZoneInfo:
-    """The customer's zone (UTC when unknown), cached: candidates repeat zones."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return _UTC

@@ -86,14 +86,16 @@ def activation(view: ProfileView) -> dict[str, Any]:
 class SegmentRules:
     """Compiled segment expressions, evaluated per profile view."""
 
-    def __init__(self, definitions: Sequence[SegmentDefinition]) -> None:
+    def __init__(self, definitions: Sequence[SegmentDefinition], kind: str = "segment") -> None:
+        """``kind`` names the rules in error messages (segments, campaign audiences)."""
         self.definitions = tuple(definitions)
+        self._kind = kind
         self._programs: list[tuple[str, Any]] = []
         for definition in self.definitions:
             try:
                 self._programs.append((definition.name, cel.compile(definition.expression)))
             except ValueError as exc:
-                raise SegmentConfigError(f"segment {definition.name!r}: {exc}") from exc
+                raise SegmentConfigError(f"{kind} {definition.name!r}: {exc}") from exc
         self._check_against(_sample_view())
 
     @property
@@ -120,10 +122,10 @@ class SegmentRules:
                 result = program.execute(context)
             except (RuntimeError, KeyError, TypeError, ValueError) as exc:
                 raise SegmentConfigError(
-                    f"segment {name!r} fails on a sample profile: {exc}"
+                    f"{self._kind} {name!r} fails on a sample profile: {exc}"
                 ) from exc
             if not isinstance(result, bool):
-                raise SegmentConfigError(f"segment {name!r} is not a boolean expression")
+                raise SegmentConfigError(f"{self._kind} {name!r} is not a boolean expression")
 
 
 def _context(view: ProfileView) -> Any:

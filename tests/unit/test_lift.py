@@ -195,6 +195,19 @@ def test_no_simpson_when_pooled_and_stratified_agree() -> None:
     assert lift.simpson is False
 
 
+def test_opposite_signs_inside_the_noise_are_no_paradox() -> None:
+    # From a demo run: -0.2 pp pooled, +3.6 pp stratified, both intervals ~ +-30 pp.
+    lift = campaign_lift(
+        "store",
+        [Stratum("new", Arm(30, 21), Arm(8, 5)), Stratum("regular", Arm(10, 8), Arm(3, 3))],
+    )
+    assert lift.stratified is not None
+    assert lift.pooled.difference * lift.stratified.difference < 0
+    assert lift.pooled.low < 0 < lift.pooled.high
+    assert lift.stratified.low < 0 < lift.stratified.high
+    assert lift.simpson is False
+
+
 def test_campaign_without_a_usable_stratum() -> None:
     lift = campaign_lift("new", [Stratum("all", Arm(120, 12), Arm(0, 0))])
     assert lift.stratified is None

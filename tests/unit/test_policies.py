@@ -102,10 +102,11 @@ def test_reason_vocabulary_is_closed_and_in_check_order() -> None:
 # --- expired ---------------------------------------------------------------
 
 
-def test_expired_at_and_after_expiry_not_before() -> None:
+def test_expired_after_expiry_not_at_or_before() -> None:
     p = proposal()
-    assert reason(judge(p, at=p.expires_at)) == "expired"
+    assert reason(judge(p, at=p.expires_at + timedelta(seconds=1))) == "expired"
     assert reason(judge(p, at=p.expires_at + H)) == "expired"
+    assert isinstance(judge(p, at=p.expires_at), Allowed)
     assert isinstance(judge(p, at=p.expires_at - timedelta(seconds=1)), Allowed)
 
 
@@ -307,7 +308,7 @@ def test_first_failure_wins_in_the_documented_order() -> None:
     goal = p.trigger_at
     # Everything is wrong; fixing the reported rule reveals the next one.
     verdicts = [
-        judge(p, at=p.expires_at, consent={}, history=own, caps=zero, quiet=night, goal_at=goal),
+        judge(p, at=p.expires_at + H, consent={}, history=own, caps=zero, quiet=night),
         judge(p, at=at, consent={}, history=own, caps=zero, quiet=night, goal_at=goal),
         judge(p, at=at, history=own, caps=zero, quiet=night, goal_at=goal),
         judge(p, at=at, history=own, caps=zero, quiet=night),
