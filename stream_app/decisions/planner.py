@@ -71,6 +71,9 @@ class Plan:
     stratum: str
     goal: str
     goal_window: timedelta
+    #: The trigger occurrence answered: one occurrence gets one decision, whatever the
+    #: number of campaigns it matches.
+    occurrence: tuple[str, str]
 
 
 def pick_channel(campaign: Campaign, consent: Mapping[str, bool]) -> Channel | None:
@@ -180,7 +183,31 @@ def plan(
         propensity=offer.propensity,
         explanation=explain(hit, timing, hours, verdict, now),
     )
-    return Plan(decision, proposal, view.tier, campaign.goal, campaign.goal_window)
+    return Plan(
+        decision,
+        proposal,
+        view.tier,
+        campaign.goal,
+        campaign.goal_window,
+        (hit.trigger, hit.key),
+    )
+
+
+def one_per_occurrence(plans: Sequence[Plan]) -> tuple[list[Plan], list[Plan]]:
+    """One plan per trigger occurrence: the best-ranked campaign's (priority, then expected
+    value, as ``arbitrate`` ranks). Returns (kept, dropped as duplicates), best first."""
+    best: dict[tuple[str, str], Plan] = {}
+    dropped: list[Plan] = []
+    ranked = sorted(
+        plans,
+        key=lambda p: (-p.proposal.priority, -p.proposal.expected_value, p.decision.decision_id),
+    )
+    for p in ranked:
+        if p.occurrence in best:
+            dropped.append(p)
+        else:
+            best[p.occurrence] = p
+    return list(best.values()), dropped
 
 
 def explain(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 from redis.asyncio import Redis
@@ -17,6 +18,19 @@ class BasketStore:
     async def items_with(self, item_id: str, limit: int = 10) -> list[tuple[str, int]]:
         """Items most often in the same order as ``item_id``, with their order counts."""
         return await self._top(self._keys.basket_item(item_id), limit)
+
+    async def items_with_each(
+        self, items: Sequence[str], limit: int = 10
+    ) -> dict[str, list[tuple[str, int]]]:
+        """``items_with`` for several items, in one pipeline."""
+        pipe = self._client.pipeline(transaction=False)
+        for item in items:
+            pipe.zrevrange(self._keys.basket_item(item), 0, limit - 1, withscores=True)
+        found = await pipe.execute()
+        return {
+            item: [(member.decode(), int(score)) for member, score in pairs]
+            for item, pairs in zip(items, found, strict=True)
+        }
 
     async def categories_with(self, category: str, limit: int = 10) -> list[tuple[str, int]]:
         """Categories most often in the same order as ``category``."""

@@ -29,6 +29,7 @@ from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.fold import FoldConfig
 from stream_app.segments.rules import SegmentRules, load_segments
 from stream_app.settings import Settings
+from stream_app.storage.basket import BasketStore
 from stream_app.storage.catalog import CatalogStore
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.keys import Keys
@@ -181,6 +182,7 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         ScoringStore(redis, keys),
         learner,
         retry,
+        BasketStore(redis, keys),
     )
     ingest = IngestProcessor(
         IngestConfig(

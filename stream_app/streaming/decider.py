@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from stream_app.decisions.campaigns import Campaign, CampaignBook
+from stream_app.decisions.content import cross_sell
 from stream_app.decisions.ids import decision_id
 from stream_app.decisions.planner import (
     Offer,
@@ -22,12 +24,14 @@ from stream_app.decisions.planner import (
     Rules,
     ScoreAt,
     goal_time,
+    one_per_occurrence,
     pick_channel,
     plan,
 )
 from stream_app.decisions.policies import Sent, Suppressed, arbitrate
 from stream_app.decisions.triggers import Hit
 from stream_app.profiles.derive import ProfileView, ValueRules, derive
+from stream_app.storage.basket import BasketStore
 from stream_app.storage.decisions import DecisionStore, PendingDecision
 from stream_app.storage.profiles import ProfileStore
 from stream_app.storage.scoring import Scored, ScoringStore
@@ -48,6 +52,7 @@ class Decider:
         scoring: ScoringStore,
         learner: Learner | None,
         retry: RedisRetry,
+        basket: BasketStore,
     ) -> None:
         self.book = book
         self._rules = rules
@@ -57,6 +62,7 @@ class Decider:
         self._scoring = scoring
         self._learner = learner
         self._retry = retry
+        self._basket = basket
         longest = max((c.urgency.latest for c in book.campaigns), default=timedelta(days=1))
         #: Planned decisions outlive their latest send time by a day, then expire.
         self.pending_ttl = longest + timedelta(days=1)
@@ -83,6 +89,11 @@ class Decider:
             for hit in hits
             if hit.customer_id in views
             for campaign in self.book.for_trigger(hit.trigger)
+        ]
+        together = await self._together(candidates)
+        candidates = [
+            (cross_sell(hit, together) if campaign.content == "cross_sell" else hit, campaign)
+            for hit, campaign in candidates
         ]
         ids = [(h.customer_id, decision_id(c.id, h.customer_id, h.key)) for h, c in candidates]
         known = await self._retry(lambda: self._decisions.known(ids))
@@ -120,6 +131,17 @@ class Decider:
             if d.holdout:
                 counters["decisions_holdout_planned"] += 1
         return counters
+
+    async def _together(
+        self, candidates: Sequence[tuple[Hit, Campaign]]
+    ) -> dict[str, list[tuple[str, int]]]:
+        """What was bought with the items of the hits that cross-sell campaigns answer."""
+        items = sorted(
+            {i.item_id for h, c in candidates if c.content == "cross_sell" for i in h.items}
+        )
+        if not items:
+            return {}
+        return await self._retry(lambda: self._basket.items_with_each(items, limit=5))
 
     def _audience(self, view: ProfileView) -> set[str]:
         members, failed = self.book.audiences.evaluate(view)
@@ -174,13 +196,10 @@ class Decider:
                 counters["scoring_errors"] += 1
                 return outcome
             scored[d.decision_id] = choice
-            outcome = Plan(
-                d.model_copy(update={"score": choice.score, "model_version": choice.model_version}),
-                outcome.proposal,
-                outcome.stratum,
-                outcome.goal,
-                outcome.goal_window,
+            scored_decision = d.model_copy(
+                update={"score": choice.score, "model_version": choice.model_version}
             )
+            outcome = replace(outcome, decision=scored_decision)
         return outcome
 
     def _arbitrate(
@@ -190,12 +209,17 @@ class Decider:
         history: Mapping[str, Sequence[Sent]],
         counters: Counter[str],
     ) -> list[PendingDecision]:
+        """Per customer: one plan per trigger occurrence (the best campaign's), then the
+        caps shared by all of them decide which go (``arbitrate``)."""
         winners: list[PendingDecision] = []
         for cid, mine in plans.items():
             view = views[cid]
-            by_id = {p.decision.decision_id: p for p in mine}
+            kept, dropped = one_per_occurrence(mine)
+            for p in dropped:
+                _suppressed(counters, p.proposal.campaign_id, "duplicate")
+            by_id = {p.decision.decision_id: p for p in kept}
             accepted, rejected = arbitrate(
-                [p.proposal for p in mine],
+                [p.proposal for p in kept],
                 history=history[cid],
                 caps=self._rules.caps,
                 consent=view.consent,

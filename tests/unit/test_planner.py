@@ -17,6 +17,7 @@ from stream_app.decisions.planner import (
     Rules,
     ScoreAt,
     customer_hours,
+    one_per_occurrence,
     pick_channel,
     plan,
 )
@@ -338,3 +339,16 @@ def test_send_time_earliest_ignores_the_score() -> None:
 
     assert planned(camp=campaign(send_time="earliest"), score_at=score_at).decision.send_at == NOW
     assert calls == []
+
+
+# one trigger occurrence, one decision
+
+
+def test_one_occurrence_matched_by_several_campaigns_yields_the_best_ranked_one() -> None:
+    main = planned(HIT, campaign(id="main", priority=30))
+    fallback = planned(HIT, campaign(id="fallback", priority=20))
+    richer = planned(HIT, campaign(id="richer", priority=30, value=5.0))
+    other = planned(Hit("win_back", "c-1", "k-2", HIT.at, "r"), campaign(id="other"))
+    kept, dropped = one_per_occurrence([fallback, main, other, richer])
+    assert [p.proposal.campaign_id for p in kept] == ["richer", "other"]
+    assert {p.proposal.campaign_id for p in dropped} == {"main", "fallback"}
