@@ -192,6 +192,14 @@ class Settings(BaseSettings):
         ge=0,
         description="Events of history (~10 visits) that weigh as much as the prior.",
     )
+    timing_layer_strength: float = Field(
+        default=20.0,
+        ge=0,
+        description="Customers of evidence a learned prior (everyone's, a segment's) needs.",
+    )
+    timing_prior_half_life: timedelta = Field(
+        default=timedelta(days=14), description="How fast learned send-time priors forget."
+    )
     holdout_salt: str = Field(default="", description="Change to redraw every holdout group.")
     viewers_kept: timedelta = Field(
         default=timedelta(days=14), description="How long item viewers are remembered."

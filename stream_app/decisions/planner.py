@@ -47,10 +47,12 @@ class Rules:
 
     caps: Caps
     quiet: QuietHours | None
-    #: 24 local hour-of-day activity shares every customer's rhythm is smoothed toward.
+    #: 24 local hour-of-day activity weights: the prior before anything is learned.
     prior_hourly: tuple[float, ...]
     #: Weight of the prior, in events: a customer with this many events is half own rhythm.
     prior_strength: float
+    #: Weight of each learned prior layer (everyone's, a segment's), in customers.
+    layer_strength: float = 20.0
     holdout_salt: str = ""
 
 
@@ -91,10 +93,16 @@ def goal_time(view: ProfileView, goal: str) -> datetime | None:
     return view.now - timedelta(days=view.recency_days)
 
 
-def customer_hours(view: ProfileView, rules: Rules) -> tuple[float, ...]:
-    """The customer's activity by local hour of day, pulled toward the prior when thin."""
+def customer_hours(
+    view: ProfileView, rules: Rules, prior: Sequence[float] | None = None
+) -> tuple[float, ...]:
+    """The customer's activity by local hour of day, pulled toward ``prior`` (their
+    segments' and everyone's, ``timing.layered_prior``; the typical day if not given)
+    when their own history is thin."""
     return smoothed_shares(
-        daily_profile(view.rhythm_local), rules.prior_hourly, rules.prior_strength
+        daily_profile(view.rhythm_local),
+        rules.prior_hourly if prior is None else prior,
+        rules.prior_strength,
     )
 
 
@@ -108,6 +116,7 @@ def plan(
     offer: Offer,
     score_at: ScoreAt | None = None,
     goal_at: datetime | None = None,
+    prior: Sequence[float] | None = None,
 ) -> Plan | Suppressed:
     """Plan ``campaign``'s message for ``hit``, or say why not.
 
@@ -124,7 +133,7 @@ def plan(
     latest = hit.at + campaign.urgency.latest
     if latest < earliest:
         return Suppressed("expired", "urgency window over")
-    hours = customer_hours(view, rules)
+    hours = customer_hours(view, rules, prior)
     optimise = campaign.send_time == "optimize"
     timing = plan_send(
         earliest=earliest,

@@ -12,7 +12,7 @@ decide their sends.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -76,6 +76,54 @@ def smoothed_shares(
     if total <= 0:  # no history and a prior worth nothing: the prior is all we have
         return tuple(prior_shares)
     return tuple((o + strength * p) / total for o, p in zip(own, prior_shares, strict=True))
+
+
+def layered_prior(
+    segments: Sequence[Sequence[float]],
+    everyone: Sequence[float],
+    typical: Sequence[float],
+    strength: float,
+) -> tuple[float, ...]:
+    """The prior a customer's rhythm is pulled toward: their segments' pooled activity,
+    itself pulled toward everyone's, itself pulled toward a typical day.
+
+    Each layer is a sum of per-customer shares (one customer-evaluation adds 1.0),
+    so ``strength`` (in customers) says how much evidence a layer needs before it
+    speaks for itself: a small segment borrows from everyone, a new deployment from
+    the typical day.
+
+    >>> layered_prior([], [0.0, 0.0], [1.0, 3.0], strength=10)  # nothing learned yet
+    (0.25, 0.75)
+    >>> layered_prior([[30.0, 0.0]], [50.0, 50.0], [1.0, 3.0], strength=10)
+    (0.8..., 0.1...)
+    """
+    pooled = [math.fsum(hour) for hour in zip(*segments, strict=True)] if segments else None
+    general = smoothed_shares(everyone, typical, strength)
+    if pooled is None:
+        return general
+    return smoothed_shares(pooled, general, strength)
+
+
+def prior_contributions(
+    customers: Sequence[tuple[Sequence[float], Iterable[str]]], everyone: str
+) -> dict[str, tuple[float, ...]]:
+    """What customers add to the learned priors: each one's hour-of-day activity as
+    shares (summing to 1, whatever their volume), to ``everyone`` and to each segment
+    they are in. Customers without activity add nothing.
+
+    >>> prior_contributions([((0, 2, 2), ["vip"]), ((1, 0, 0), [])], everyone="*")
+    {'*': (1.0, 0.5, 0.5), 'vip': (0.0, 0.5, 0.5)}
+    """
+    sums: dict[str, list[float]] = {}
+    for hours, segments in customers:
+        total = math.fsum(hours)
+        if total <= 0:
+            continue
+        for name in (everyone, *segments):
+            acc = sums.setdefault(name, [0.0] * len(hours))
+            for hour, value in enumerate(hours):
+                acc[hour] += value / total
+    return {name: tuple(acc) for name, acc in sums.items()}
 
 
 @dataclass(frozen=True, slots=True)

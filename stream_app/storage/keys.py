@@ -95,6 +95,10 @@ class Keys:
         """Set: campaign ids with lift counts."""
         return f"{self.prefix}:lift:campaigns"
 
+    def prior(self, name: str) -> str:
+        """Hash: local hour of day -> decayed activity share sum (send-time prior)."""
+        return f"{self.prefix}:prior:{{{name}}}"
+
     def item(self, item_id: str) -> str:
         """Hash: the catalog's latest ``price``, ``in_stock``, ``category``, ``at`` of an item."""
         return f"{self.prefix}:item:{{{item_id}}}"

@@ -33,6 +33,7 @@ from stream_app.storage.basket import BasketStore
 from stream_app.storage.catalog import CatalogStore
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.keys import Keys
+from stream_app.storage.priors import PriorStore
 from stream_app.storage.profiles import ProfileLimits, ProfileStore
 from stream_app.storage.schedule import ScheduleStore
 from stream_app.storage.scoring import ModelStore, ScoringStore
@@ -123,6 +124,7 @@ def decision_rules(settings: Settings) -> Rules:
         quiet=None if settings.quiet_hours is None else QuietHours(*settings.quiet_hours),
         prior_hourly=settings.timing_prior,
         prior_strength=settings.timing_prior_strength,
+        layer_strength=settings.timing_layer_strength,
         holdout_salt=settings.holdout_salt,
     )
 
@@ -171,6 +173,8 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         weight_purchase=settings.taste_weight_purchase,
     )
     decisions = DecisionStore(redis, keys)
+    segments = SegmentStore(redis, keys, profile_ttl_s=int(settings.profile_ttl.total_seconds()))
+    priors = PriorStore(redis, keys, half_life=settings.timing_prior_half_life)
     catalog = CatalogStore(redis, keys, viewers_kept=settings.viewers_kept)
     rules_ = decision_rules(settings)
     decider = Decider(
@@ -183,6 +187,8 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         learner,
         retry,
         BasketStore(redis, keys),
+        segments,
+        priors,
     )
     ingest = IngestProcessor(
         IngestConfig(
@@ -227,11 +233,12 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
             settings.segment_refresh,
             settings.topics.segments,
             profiles,
-            SegmentStore(redis, keys, profile_ttl_s=int(settings.profile_ttl.total_seconds())),
+            segments,
             publisher,
             retry,
             decider,
             catalog,
+            priors,
         ),
     ]
     scheduler = Scheduler(

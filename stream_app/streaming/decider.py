@@ -29,16 +29,22 @@ from stream_app.decisions.planner import (
     plan,
 )
 from stream_app.decisions.policies import Sent, Suppressed, arbitrate
+from stream_app.decisions.timing import layered_prior
 from stream_app.decisions.triggers import Hit
 from stream_app.profiles.derive import ProfileView, ValueRules, derive
 from stream_app.storage.basket import BasketStore
 from stream_app.storage.decisions import DecisionStore, PendingDecision
+from stream_app.storage.priors import EVERYONE, PriorStore
 from stream_app.storage.profiles import ProfileStore
 from stream_app.storage.scoring import Scored, ScoringStore
+from stream_app.storage.segments import SegmentStore
 from stream_app.streaming.learning import Learner
 from stream_app.streaming.retry import RedisRetry
 
 log = logging.getLogger(__name__)
+
+#: Learned send-time priors move over days; re-read them at most this often.
+PRIOR_REFRESH = timedelta(minutes=1)
 
 
 class Decider:
@@ -53,6 +59,8 @@ class Decider:
         learner: Learner | None,
         retry: RedisRetry,
         basket: BasketStore,
+        segments: SegmentStore,
+        priors: PriorStore,
     ) -> None:
         self.book = book
         self._rules = rules
@@ -63,6 +71,10 @@ class Decider:
         self._learner = learner
         self._retry = retry
         self._basket = basket
+        self._segments = segments
+        self._priors = priors
+        self._prior_cache: dict[str, tuple[float, ...]] = {}
+        self._prior_read_at: datetime | None = None
         longest = max((c.urgency.latest for c in book.campaigns), default=timedelta(days=1))
         #: Planned decisions outlive their latest send time by a day, then expire.
         self.pending_ttl = longest + timedelta(days=1)
@@ -76,14 +88,20 @@ class Decider:
         hits: Sequence[Hit],
         now: datetime,
         views: Mapping[str, ProfileView] | None = None,
+        members: Mapping[str, set[str]] | None = None,
     ) -> Counter[str]:
-        """Plan and schedule what ``hits`` call for; returns counters by outcome."""
+        """Plan and schedule what ``hits`` call for; returns counters by outcome.
+        ``views`` and segment ``members`` by customer, when the caller has them."""
         counters: Counter[str] = Counter()
         if not hits:
             return counters
         customers = sorted({h.customer_id for h in hits})
         if views is None:
             views = await self.views(customers, now)
+        if members is None:
+            found = await self._retry(lambda: self._segments.memberships(customers))
+            members = dict(zip(customers, found, strict=True))
+        priors = await self._layered_priors(customers, members, now)
         candidates = [
             (hit, campaign)
             for hit in hits
@@ -110,7 +128,15 @@ class Decider:
                 counters[f"decisions_skipped_audience:{campaign.id}"] += 1
                 continue
             view = views[hit.customer_id]
-            outcome = self._plan(hit, campaign, view, history[hit.customer_id], scored, counters)
+            outcome = self._plan(
+                hit,
+                campaign,
+                view,
+                history[hit.customer_id],
+                scored,
+                counters,
+                priors[hit.customer_id],
+            )
             if isinstance(outcome, Suppressed):
                 _suppressed(counters, campaign.id, outcome.reason)
             else:
@@ -131,6 +157,30 @@ class Decider:
             if d.holdout:
                 counters["decisions_holdout_planned"] += 1
         return counters
+
+    async def _layered_priors(
+        self, customers: Sequence[str], members: Mapping[str, set[str]], now: datetime
+    ) -> dict[str, tuple[float, ...]]:
+        """Each customer's send-time prior: their segments', everyone's, the typical day.
+        Learned priors are re-read at most once a minute (they move over days)."""
+        names = {EVERYONE, *(name for cid in customers for name in members.get(cid, ()))}
+        stale = self._prior_read_at is None or now - self._prior_read_at > PRIOR_REFRESH
+        missing = sorted(names - self._prior_cache.keys())
+        if stale or missing:
+            wanted = sorted(names | self._prior_cache.keys()) if stale else missing
+            self._prior_cache.update(await self._retry(lambda: self._priors.read(wanted, now)))
+            if stale:
+                self._prior_read_at = now
+        rules = self._rules
+        return {
+            cid: layered_prior(
+                [self._prior_cache[s] for s in sorted(members.get(cid, ()))],
+                self._prior_cache[EVERYONE],
+                rules.prior_hourly,
+                rules.layer_strength,
+            )
+            for cid in customers
+        }
 
     async def _together(
         self, candidates: Sequence[tuple[Hit, Campaign]]
@@ -157,6 +207,7 @@ class Decider:
         history: Sequence[Sent],
         scored: dict[str, Scored],
         counters: Counter[str],
+        prior: Sequence[float],
     ) -> Plan | Suppressed:
         channel = pick_channel(campaign, view.consent)
         offer = Offer(campaign.offer)
@@ -182,11 +233,14 @@ class Decider:
                 offer=offer,
                 score_at=score_at,
                 goal_at=goal_at,
+                prior=prior,
             )
         except Exception:  # the model failing must not hold back the message: time it alone
             log.exception("send-time scoring of %s failed", campaign.id)
             counters["scoring_errors"] += 1
-            outcome = plan(hit, campaign, view, history, self._rules, offer=offer, goal_at=goal_at)
+            outcome = plan(
+                hit, campaign, view, history, self._rules, offer=offer, goal_at=goal_at, prior=prior
+            )
         if isinstance(outcome, Plan) and learner is not None and channel is not None:
             d = outcome.decision
             try:

@@ -21,6 +21,7 @@ from stream_app.decisions.campaigns import BrowseAbandonment, CartAbandonment
 from stream_app.decisions.cart_abandonment import cart_abandonment
 from stream_app.decisions.planner import Rules, goal_time
 from stream_app.decisions.policies import Allowed, Proposal, Sent, Suppressed, check
+from stream_app.decisions.timing import daily_profile, prior_contributions
 from stream_app.decisions.triggers import Hit, Wait, profile_hits
 from stream_app.events.encode import encode
 from stream_app.events.segment import SegmentChange
@@ -28,6 +29,7 @@ from stream_app.profiles.derive import ProfileView, ValueRules, derive
 from stream_app.segments.rules import SegmentRules
 from stream_app.storage.catalog import CatalogStore
 from stream_app.storage.decisions import SEND_PREFIX, DecisionStore, PendingDecision
+from stream_app.storage.priors import EVERYONE, PriorStore
 from stream_app.storage.profiles import ProfileStore
 from stream_app.storage.schedule import ScheduleStore, Settlement
 from stream_app.storage.segments import MembershipChange, SegmentStore
@@ -313,6 +315,7 @@ class SegmentEvaluation:
         retry: RedisRetry,
         decider: Decider,
         catalog: CatalogStore,
+        priors: PriorStore,
     ) -> None:
         self._rules = rules
         self._value_rules = value_rules
@@ -324,6 +327,7 @@ class SegmentEvaluation:
         self._retry = retry
         self._decider = decider
         self._catalog = catalog
+        self._priors = priors
         self._campaigns = [
             c
             for c in decider.book.campaigns
@@ -338,11 +342,13 @@ class SegmentEvaluation:
         categories = await self._categories(views.values())
         changes: list[MembershipChange] = []
         hits: list[Hit] = []
+        members_of: dict[str, set[str]] = {}
         for profile, before in zip(stored, current, strict=True):
             cid = profile.customer_id
             view = views.get(cid)
             if view is not None:
                 members, failed = self._rules.evaluate(view)
+                members_of[cid] = members
                 handled.counters["segment_rule_errors"] += len(failed)
                 handled.rescheduled[cid] = to_ms(now) + self._refresh_ms
             else:  # expired or never written: leaves every segment
@@ -362,7 +368,12 @@ class SegmentEvaluation:
         handled.counters["segments_evaluated"] += len(stored)
         for hit in hits:
             handled.counters[f"triggers:{hit.trigger}"] += 1
-        handled.counters.update(await self._decider.decide(_first_per_key(hits), now, views))
+        handled.counters.update(
+            await self._decider.decide(_first_per_key(hits), now, views, members_of)
+        )
+        profiles = [(daily_profile(views[cid].rhythm_local), m) for cid, m in members_of.items()]
+        sums = prior_contributions(profiles, everyone=EVERYONE)
+        await self._retry(lambda: self._priors.add(sums, now))
         if changes:
             await self._publisher.publish(_change_records(changes, self._topic, now))
             await self._retry(lambda: self._segments.record(changes))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -96,6 +98,7 @@ def run(
     offer: Offer = NO_OFFER,
     score_at: ScoreAt | None = None,
     goal_at: datetime | None = None,
+    prior: Sequence[float] | None = None,
 ) -> Plan | Suppressed:
     return plan(
         hit,
@@ -106,6 +109,7 @@ def run(
         offer=offer,
         score_at=score_at,
         goal_at=goal_at,
+        prior=prior,
     )
 
 
@@ -191,6 +195,18 @@ def test_customer_hours_are_local_and_smoothed() -> None:
     assert hours[23] == pytest.approx(1 / 24 / 71)
     in_utc = customer_hours(view_of(fields={"timezone": "UTC"}), RULES)
     assert max(range(24), key=in_utc.__getitem__) == 23
+
+
+def test_a_newcomer_is_timed_by_the_prior_a_regular_by_themself() -> None:
+    lunch = tuple(1.0 if hour == 12 else 0.0 for hour in range(24))
+    newcomer = view_of(fields={"n": "1"})
+    newcomer = replace(newcomer, rhythm_local=(0.0,) * 168)
+    assert max(range(24), key=customer_hours(newcomer, RULES, lunch).__getitem__) == 12
+    regular = customer_hours(view_of(), RULES, lunch)
+    assert max(range(24), key=regular.__getitem__) == 19  # 70 own evenings outweigh it
+    assert regular[12] == pytest.approx(1 / 71)
+    sent = planned(HIT, CAMPAIGN, newcomer, prior=lunch).decision.send_at
+    assert sent.astimezone(ZoneInfo(NEW_YORK)).hour == 12
 
 
 # quiet hours (22:00-08:00 local)
