@@ -163,3 +163,28 @@ async def test_a_goal_reached_before_the_send_time_cancels_the_message(
     assert after.get(name, 0) > before.get(name, 0)
     sent = await consume_until(settings, settings.topics.decisions, lambda _: False, within=1)
     assert all(r.key != customer.encode() for r in sent)
+
+
+async def test_consent_withdrawn_after_planning_stops_the_scheduled_message(
+    worker: ManagedProcess, settings: Settings, redis: Redis, keys: Keys
+) -> None:
+    stats = StatsStore(redis, keys)
+    name = "decisions_suppressed:store_nearby:no_consent"
+    before = await stats.read()
+    customer = uid("optout")
+    await consent(settings, customer)
+    near = event("proximity", customer, uid("e"), store_id="store-9", distance_m=15.0)
+    await produce(settings, settings.topics.sensor, [(customer.encode(), dumps(near))])
+    await eventually(
+        stats.read,
+        lambda s: (
+            s.get("decisions_planned:store_nearby", 0)
+            > before.get("decisions_planned:store_nearby", 0)
+        ),
+        within=20,
+    )
+    await consent(settings, customer, opted_in=False)  # before the send, 4 s after the trigger
+    after = await eventually(stats.read, lambda s: s.get(name, 0) > before.get(name, 0), 20)
+    assert after.get(name, 0) > before.get(name, 0), "checked again at send time"
+    sent = await consume_until(settings, settings.topics.decisions, lambda _: False, within=1)
+    assert all(r.key != customer.encode() for r in sent)
