@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from stream_app.cli.demo import demo
+from stream_app.cli.erase import erase
 from stream_app.cli.model import model_app
 from stream_app.cli.replay import replay
 from stream_app.cli.report import report_app
@@ -24,6 +25,7 @@ app.command()(worker)
 app.command()(simulate)
 app.command()(replay)
 app.command()(demo)
+app.command()(erase)
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(model_app, name="model")

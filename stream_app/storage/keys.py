@@ -65,7 +65,16 @@ class Keys:
             self.viewed(customer_id),
             self.searches(customer_id),
             self.seen(customer_id),
+            self.erased(customer_id),
         ]
+
+    def erased(self, customer_id: str) -> str:
+        """String: set when the customer was forgotten (right to erasure); no expiry."""
+        return f"{self.prefix}:{{{customer_id}}}:erased"
+
+    def erasures(self) -> str:
+        """Set: customer ids forgotten (the suppression list, for audits)."""
+        return f"{self.prefix}:erased"
 
     def cart(self, customer_id: str) -> str:
         """Hash: item id -> JSON cart line."""

@@ -39,6 +39,7 @@ class Outcome(IntEnum):
     APPLIED = 1
     CREATED = 2
     TOO_LATE = 3
+    ERASED = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +149,7 @@ class ProfileStore:
         orders = [
             u.order
             for u, outcome in zip(updates, outcomes, strict=True)
-            if u.order is not None and outcome is not Outcome.TOO_LATE
+            if u.order is not None and outcome not in (Outcome.TOO_LATE, Outcome.ERASED)
         ]
         if orders:
             await self._count_baskets(orders, now_ms)

@@ -144,6 +144,9 @@ class IngestProcessor:
                 if outcome is Outcome.TOO_LATE:
                     batch.reject(record, RejectReason.LATE_EVENT, "beyond allowed lateness", index)
                     continue
+                if outcome is Outcome.ERASED:  # a forgotten customer: dropped, counted
+                    counters["events_dropped:erased"] += 1
+                    continue
                 applied.append((update.customer_id, by_update[id(update)]))
                 counters[
                     "events_duplicate" if outcome is Outcome.DUPLICATE else "events_applied"

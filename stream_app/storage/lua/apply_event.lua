@@ -1,12 +1,13 @@
 -- Apply a customer's events of one batch to their profile (docs/profile.md), each at most once.
 -- KEYS (all share the {customer} hash tag):
 --   1 profile hash, 2 tastes hash, 3 rhythm hash, 4 cart hash,
---   5 recently viewed zset, 6 recent searches zset, 7 seen-ids zset
+--   5 recently viewed zset, 6 recent searches zset, 7 seen-ids zset,
+--   8 erased flag (set when the customer was forgotten: their events are dropped)
 -- ARGV: 1 now ms, 2 allowed lateness ms, 3 ttl s, 4 taste half-life ms,
 --       5 rhythm half-life ms, 6 views cap, 7 searches cap,
 --       then per event, in order: event id hash, event ms, ops (JSON array)
 -- Returns per event: 0 duplicate, 1 applied, 2 applied + profile created,
--- 3 too late (nothing changed).
+-- 3 too late (nothing changed), 4 dropped: the customer was erased.
 local profile, seen = KEYS[1], KEYS[7]
 local lateness = tonumber(ARGV[2])
 local decay = {t = {KEYS[2], tonumber(ARGV[4])}, r = {KEYS[3], tonumber(ARGV[5])}}
@@ -128,8 +129,13 @@ local function apply(id_hash, event_ms, ops)
 end
 
 local outcomes = {}
+local erased = redis.call('EXISTS', KEYS[8]) == 1
 for i = 8, #ARGV, 3 do
-  outcomes[#outcomes + 1] = apply(ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2])
+  if erased then
+    outcomes[#outcomes + 1] = 4
+  else
+    outcomes[#outcomes + 1] = apply(ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2])
+  end
 end
 local ttl = tonumber(ARGV[3])
 for key in pairs(touched) do

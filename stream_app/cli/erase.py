@@ -1,0 +1,32 @@
+"""``stream-app erase``: forget a customer (right to erasure), for operators."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from redis.asyncio import Redis
+
+from stream_app.clock import utc_now
+from stream_app.settings import Settings
+from stream_app.storage.erasure import ErasureStore
+from stream_app.storage.keys import Keys
+
+
+def erase(
+    customer_id: str = typer.Argument(..., help="The customer to forget."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Delete everything the engine keeps of a customer and drop their later events."""
+    if not yes:
+        typer.confirm(f"Forget customer {customer_id} for good?", abort=True)
+    asyncio.run(_erase(Settings(), customer_id))
+    typer.echo(f"forgotten: {customer_id} (later events of theirs are dropped)")
+
+
+async def _erase(settings: Settings, customer_id: str) -> None:
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        await ErasureStore(redis, Keys(settings.key_prefix)).erase(customer_id, utc_now())
+    finally:
+        await redis.aclose()

@@ -1,0 +1,79 @@
+"""Right to erasure: forget a customer everywhere the engine keeps something of them.
+
+The erased flag is set first, in the same slot as the customer's profile, so the
+apply script drops every later event of theirs (counted as
+``events_dropped:erased``) however the deletions below interleave with a batch.
+Then everything per customer goes: profile, tastes, rhythm, cart, recents, seen
+ids, segment memberships, planned and sent decisions with their checks, contact
+history, conversion windows and the features kept for the model's labels. What
+stays is anonymous: lift counts (per decision id, no customer id), the model's
+weights and the bandit's per-tier statistics, and the pseudonymous device links,
+kept so that a device still reporting is recognised and its events dropped
+rather than dead-lettered with their payload. The id joins the suppression list
+(``Keys.erasures``) for audits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from redis.asyncio import Redis
+
+from stream_app.clock import to_ms
+from stream_app.storage.decisions import send_member
+from stream_app.storage.keys import Keys
+
+#: Scheduled-check prefixes that name a customer alone (``<prefix>:<customer>``).
+_CUSTOMER_CHECKS = ("cart", "seg")
+#: Scheduled-check prefix of a decision's label (``label:<customer>|<decision>``).
+_LABEL = "label"
+
+
+class ErasureStore:
+    def __init__(self, client: Redis, keys: Keys) -> None:
+        self._client = client
+        self._keys = keys
+
+    async def erase(self, customer_id: str, now: datetime) -> None:
+        """Forget ``customer_id`` (idempotent: erasing twice changes nothing more)."""
+        keys, cid = self._keys, customer_id
+        await self._client.set(keys.erased(cid), str(to_ms(now)))
+        pipe = self._client.pipeline(transaction=False)
+        pipe.get(keys.memberships(cid))
+        pipe.hkeys(keys.pending(cid))
+        pipe.hkeys(keys.sent(cid))
+        pipe.hkeys(keys.attribution(cid))
+        pipe.zrange(keys.viewed(cid), 0, -1)
+        memberships, pending, sent, attributed, viewed = await pipe.execute()
+        segments = [s for s in _text(memberships or b"").split(",") if s]
+        planned = [_text(d) for d in pending]
+        decisions = {*planned, *(_text(d) for d in sent), *(_text(d) for d in attributed)}
+        checks = [f"{prefix}:{cid}" for prefix in _CUSTOMER_CHECKS]
+        checks += [send_member(cid, d) for d in planned]
+        checks += [f"{_LABEL}:{cid}|{d}" for d in decisions]
+
+        pipe = self._client.pipeline(transaction=False)
+        pipe.delete(
+            *(key for key in keys.customer_keys(cid) if key != keys.erased(cid)),
+            keys.memberships(cid),
+            keys.pending(cid),
+            keys.sent(cid),
+            keys.contacts(cid),
+            keys.attribution(cid),
+            *(keys.scored(cid, d) for d in decisions),
+        )
+        for name in segments:
+            pipe.srem(keys.segment(name), cid)
+        for item in viewed:
+            pipe.zrem(keys.viewers(_text(item)), cid)
+        pipe.zrem(keys.due(), *checks)
+        pipe.zrem(keys.inflight(), *checks)
+        pipe.sadd(keys.erasures(), cid)
+        await pipe.execute()
+
+    async def is_erased(self, customer_id: str) -> bool:
+        return bool(await self._client.exists(self._keys.erased(customer_id)))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
