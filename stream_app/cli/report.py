@@ -6,10 +6,10 @@ import asyncio
 
 import orjson
 import typer
-from redis.asyncio import Redis
 
-from stream_app.decisions.lift import CampaignLift, campaign_lift, render
+from stream_app.decisions.lift import CampaignLift, render
 from stream_app.settings import Settings
+from stream_app.storage.connection import redis_client
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.keys import Keys
 
@@ -33,9 +33,8 @@ def lift(
 
 async def read_lift(settings: Settings) -> list[CampaignLift]:
     """Every campaign's lift from the counts in Redis."""
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings)
     try:
-        strata = await DecisionStore(redis, Keys(settings.key_prefix)).lift_strata()
+        return await DecisionStore(redis, Keys(settings.key_prefix)).lifts()
     finally:
         await redis.aclose()
-    return [campaign_lift(campaign, rows) for campaign, rows in strata.items() if rows]

@@ -25,7 +25,7 @@ import orjson
 from redis.asyncio import Redis
 
 from stream_app.clock import from_ms, to_ms
-from stream_app.decisions.lift import Arm, Stratum
+from stream_app.decisions.lift import Arm, CampaignLift, Stratum, campaign_lift
 from stream_app.decisions.policies import Sent
 from stream_app.events.decision import Decision
 from stream_app.storage.keys import Keys
@@ -248,6 +248,37 @@ class DecisionStore:
                 for stratum in strata
             ]
         return out
+
+    async def of_customer(
+        self, customer_id: str, now: datetime, recent: int = 100
+    ) -> tuple[list[PendingDecision], list[Sent]]:
+        """A customer's planned decisions (by send time) and up to ``recent`` messages
+        sent within ``HISTORY`` (newest first). Read only, unlike ``history``."""
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hvals(self._keys.pending(customer_id))
+        pipe.zrevrangebyscore(
+            self._keys.contacts(customer_id),
+            "+inf",
+            to_ms(now - HISTORY),
+            start=0,
+            num=recent,
+            withscores=True,
+        )
+        pending, contacts = await pipe.execute()
+        planned = sorted(
+            (PendingDecision.from_json(blob) for blob in pending),
+            key=lambda p: (p.decision.send_at, p.decision.decision_id),
+        )
+        sent = []
+        for member, score in contacts:
+            did, campaign, channel = _text(member).split("|", 2)
+            sent.append(Sent(did, campaign, channel, from_ms(int(score))))
+        return planned, sent
+
+    async def lifts(self) -> list[CampaignLift]:
+        """Every campaign's lift from the counts (``stream-app report lift``, the API)."""
+        strata = await self.lift_strata()
+        return [campaign_lift(campaign, rows) for campaign, rows in strata.items() if rows]
 
 
 def _text(value: bytes | str) -> str:

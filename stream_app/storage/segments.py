@@ -59,3 +59,13 @@ class SegmentStore:
         for name in names:
             pipe.scard(self._keys.segment(name))
         return {name: int(n) for name, n in zip(names, await pipe.execute(), strict=True)}
+
+    async def members_page(self, name: str, cursor: int, count: int) -> tuple[int, list[str]]:
+        """One SSCAN step over a segment: the next cursor (0 = done) and some members.
+
+        SSCAN, not SMEMBERS, so a segment of millions is read in pages without
+        blocking Redis; ``count`` is a hint (small sets come back whole), and a member
+        present for the whole scan is returned at least once.
+        """
+        after, members = await self._client.sscan(self._keys.segment(name), cursor, count=count)
+        return int(after), sorted(m.decode() if isinstance(m, bytes) else m for m in members)

@@ -1,0 +1,135 @@
+"""The HTTP API: ``create_app`` wires settings, Redis, stores and routes.
+
+Library: FastAPI (on Starlette, with pydantic, which the engine already uses for
+its contracts): typed handlers, dependency injection for auth, and an OpenAPI
+3.1 spec generated from the same models that serialize the responses, so the
+published spec (``docs/openapi.json``) cannot disagree with what is served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from stream_app import __version__
+from stream_app.api import (
+    routes_customers,
+    routes_health,
+    routes_profiles,
+    routes_reports,
+    routes_segments,
+)
+from stream_app.api.breaker import RedisGuard, UnavailableError
+from stream_app.api.deps import ApiContext
+from stream_app.api.errors import unavailable
+from stream_app.api.keys import ApiKeyStore
+from stream_app.api.logs import AccessLog
+from stream_app.api.ratelimit import RateLimiter
+from stream_app.api.tokens import check_pepper
+from stream_app.clock import Clock, utc_now
+from stream_app.metrics.api import ApiMetrics
+from stream_app.segments.rules import load_segments
+from stream_app.settings import Settings
+from stream_app.storage.configured import profile_store, value_rules
+from stream_app.storage.connection import redis_client
+from stream_app.storage.decisions import DecisionStore
+from stream_app.storage.erasure import ErasureStore
+from stream_app.storage.keys import Keys
+from stream_app.storage.segments import SegmentStore
+
+DESCRIPTION = """\
+Read profiles, segments, decisions and lift of the stream_app engine; erase customers.
+
+Every `/v1` endpoint needs an API key (`stream-app api-key create`) with the scope it names,
+sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`; `admin` implies every scope.
+Each key has its own rate limit (429 with `Retry-After`). When Redis is slow or down the
+API answers 503 with `Retry-After` at once instead of hanging.
+"""
+
+
+class StreamAppApi(FastAPI):
+    """FastAPI with the configured batch limit stated in its spec."""
+
+    batch_max: int = 100
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            spec = super().openapi()
+            ids = spec["components"]["schemas"]["ProfileBatchRequest"]["properties"]["ids"]
+            ids["maxItems"] = self.batch_max
+            self.openapi_schema = spec
+        return self.openapi_schema
+
+
+def api_redis(settings: Settings) -> Redis:
+    """The API's own client: short timeouts and no retries, so failures surface fast
+    (the circuit breaker, not the client, decides when to try again)."""
+    client = redis_client(settings, timeout_s=settings.api_redis_timeout_s)
+    client.set_retry(Retry(NoBackoff(), 0))
+    return client
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    redis: Redis | None = None,
+    clock: Clock = utc_now,
+    metrics: ApiMetrics | None = None,
+) -> FastAPI:
+    """The API app. A ``redis`` passed in stays the caller's; one made here is closed
+    when the app shuts down. ``metrics`` (the caller serves them) count every request."""
+    settings = settings or Settings()
+    check_pepper(settings)
+    client = redis if redis is not None else api_redis(settings)
+    keys = Keys(settings.key_prefix)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if redis is None:
+            await client.aclose()
+
+    app = StreamAppApi(
+        title="stream_app API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.batch_max = settings.api_batch_max
+    app.state.context = ApiContext(
+        settings=settings,
+        redis=client,
+        clock=clock,
+        guard=RedisGuard(
+            failures=settings.api_breaker_failures,
+            reset_s=settings.api_breaker_reset_s,
+            deadline_s=settings.api_deadline_s,
+        ),
+        api_keys=ApiKeyStore(client, keys, settings.api_key_pepper.get_secret_value().encode()),
+        limiter=RateLimiter(client, keys),
+        profiles=profile_store(client, settings),
+        value_rules=value_rules(settings),
+        segments=SegmentStore(
+            client, keys, profile_ttl_s=int(settings.profile_ttl.total_seconds())
+        ),
+        segment_definitions=tuple(load_segments(settings.segments_file)),
+        decisions=DecisionStore(client, keys),
+        erasure=ErasureStore(client, keys),
+    )
+    app.add_exception_handler(UnavailableError, unavailable)
+    app.add_middleware(AccessLog, metrics=metrics)
+    for module in (
+        routes_health,
+        routes_profiles,
+        routes_segments,
+        routes_customers,
+        routes_reports,
+    ):
+        app.include_router(module.router)
+    return app

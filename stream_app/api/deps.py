@@ -1,0 +1,46 @@
+"""What every request handler needs, built once per app and reached via ``Depends``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+
+from stream_app.api.breaker import RedisGuard
+from stream_app.api.keys import ApiKeyStore
+from stream_app.api.ratelimit import RateLimiter
+from stream_app.clock import Clock
+from stream_app.profiles.derive import ValueRules
+from stream_app.segments.rules import SegmentDefinition
+from stream_app.settings import Settings
+from stream_app.storage.decisions import DecisionStore
+from stream_app.storage.erasure import ErasureStore
+from stream_app.storage.profiles import ProfileStore
+from stream_app.storage.segments import SegmentStore
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    settings: Settings
+    redis: Redis
+    clock: Clock
+    guard: RedisGuard
+    api_keys: ApiKeyStore
+    limiter: RateLimiter
+    profiles: ProfileStore
+    value_rules: ValueRules
+    segments: SegmentStore
+    segment_definitions: tuple[SegmentDefinition, ...]
+    decisions: DecisionStore
+    erasure: ErasureStore
+
+
+def get_context(request: Request) -> ApiContext:
+    context = request.app.state.context
+    assert isinstance(context, ApiContext)
+    return context
+
+
+Context = Annotated[ApiContext, Depends(get_context)]

@@ -1,0 +1,177 @@
+"""Request and response bodies of the API (pydantic), so the OpenAPI spec is exact.
+
+Response models forbid unknown fields: if ``ProfileView.as_dict`` or a lift
+record gains a field, the tests fail until the API states it, instead of the
+spec silently drifting from what is served.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from stream_app.events.base import Channel, CustomerId, Identifier
+from stream_app.events.decision import Decision
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ErrorBody(Model):
+    """Every non-validation error: a short reason, never input values."""
+
+    detail: str
+
+
+class Health(Model):
+    status: Literal["ok", "ready"]
+
+
+# --- profiles ----------------------------------------------------------------
+
+
+class ProfileValue(Model):
+    orders: int
+    monetary: float = Field(description="Spend in the base currency.")
+    aov: float | None = Field(description="Average order value.")
+    recency_days: float | None = Field(description="Days since the last purchase.")
+    rfm: str = Field(description="Recency, frequency and monetary scores (1-5 each).")
+    tier: str
+    price_band: str | None
+
+
+class ProfileLifecycle(Model):
+    stage: str = Field(description="new, active, at_risk, lapsed or churned.")
+    interval_days: float = Field(description="The customer's own inter-purchase interval.")
+    next_purchase_due: datetime | None
+
+
+class ProfileTraits(Model):
+    age: int | None
+    gender: str | None
+    timezone: str | None
+    locale: str | None
+    consent: dict[str, bool] = Field(description="Channel -> opted in.")
+
+
+class CartItem(Model):
+    item_id: str
+    quantity: int
+    price: float
+
+
+class Profile(Model):
+    """A customer's profile as of ``as_of`` (docs/profile.md); pseudonymous, no raw PII."""
+
+    customer_id: str
+    as_of: datetime
+    events: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    value: ProfileValue
+    lifecycle: ProfileLifecycle
+    traits: ProfileTraits
+    top_categories: list[str]
+    tastes: dict[str, float] = Field(
+        description="Current decayed affinities, c:<category> / b:<brand>."
+    )
+    active_hours_local: list[str]
+    cart: list[CartItem]
+    recently_viewed: list[str]
+    recent_searches: list[str]
+    context: dict[str, str] = Field(description="Latest sensor context (geo, store, weather).")
+
+
+class ProfileBatchRequest(Model):
+    ids: Annotated[list[CustomerId], Field(min_length=1)] = Field(
+        description="Customer ids; at most STREAM_APP_API_BATCH_MAX."
+    )
+
+
+class ProfileBatch(Model):
+    profiles: list[Profile] = Field(description="Profiles found, in the order asked.")
+    not_found: list[str] = Field(description="Ids with no profile.")
+
+
+# --- segments ----------------------------------------------------------------
+
+
+class Segment(Model):
+    name: str
+    description: str
+    size: int = Field(description="Customers in the segment now.")
+
+
+class SegmentList(Model):
+    segments: list[Segment]
+
+
+class SegmentMembers(Model):
+    segment: str
+    members: list[str] = Field(description="Customer ids of this page.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+# --- decisions ----------------------------------------------------------------
+
+
+class SentMessage(Model):
+    decision_id: Identifier
+    campaign_id: Identifier
+    channel: Channel
+    sent_at: datetime
+
+
+class CustomerDecisions(Model):
+    customer_id: str
+    scheduled: list[Decision] = Field(description="Planned, waiting for their send time.")
+    recent: list[SentMessage] = Field(description="Sent in the last 8 days, newest first.")
+
+
+# --- reports ------------------------------------------------------------------
+
+
+class ArmCounts(Model):
+    n: int
+    conversions: int
+
+
+class LiftEstimate(Model):
+    treated_rate: float
+    holdout_rate: float
+    difference: float = Field(description="Treated minus holdout conversion rate.")
+    low: float = Field(description="Lower bound of the 95 % interval.")
+    high: float = Field(description="Upper bound of the 95 % interval.")
+    relative: float | None
+
+
+class StratumLift(LiftEstimate):
+    name: str
+
+
+class CampaignLift(Model):
+    campaign_id: str
+    treated: ArmCounts
+    holdout: ArmCounts
+    pooled: LiftEstimate
+    stratified: LiftEstimate | None = Field(description="Mantel-Haenszel, by tier.")
+    strata: list[StratumLift]
+    simpson: bool = Field(description="Pooled and stratified lifts disagree in sign.")
+
+
+class LiftReport(Model):
+    campaigns: list[CampaignLift]
+
+
+class Accepted(Model):
+    status: Literal["accepted"] = "accepted"
+
+
+#: A customer id in a path, as the event contracts restrict it (safe inside Redis keys).
+CustomerIdPath = Annotated[CustomerId, Path(description="Customer id.")]

@@ -1,0 +1,121 @@
+"""Helpers for the API tests: keys, in-process clients, and data written through the stores."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+
+import httpx
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from stream_app.api.keys import ApiKeyStore
+from stream_app.api.scopes import Scope
+from stream_app.clock import to_ms
+from stream_app.events.clickstream import AddToCart, AppOpen
+from stream_app.events.decision import Content, Decision
+from stream_app.events.identity import Traits
+from stream_app.events.purchase import LineItem, Purchase
+from stream_app.profiles.fold import FoldConfig, fold
+from stream_app.settings import Settings
+from stream_app.storage.configured import profile_store
+from stream_app.storage.decisions import PendingDecision
+from stream_app.storage.keys import Keys
+
+
+def key_store(redis: Redis, settings: Settings) -> ApiKeyStore:
+    pepper = settings.api_key_pepper.get_secret_value().encode()
+    return ApiKeyStore(redis, Keys(settings.key_prefix), pepper)
+
+
+async def new_key(
+    redis: Redis, settings: Settings, *scopes: Scope, rate: int = 100_000, now: datetime
+) -> str:
+    """A fresh key's token (a high rate unless a test is about rate limits)."""
+    _, token = await key_store(redis, settings).create("test", scopes, rate, now)
+    return token
+
+
+def client(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
+    """An in-process client (no socket) sending ``token`` as a Bearer key."""
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api", headers=headers
+    )
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
+    """Run the app's lifespan (ASGITransport does not), so a client it owns is closed."""
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def customer(prefix: str = "api") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+async def seed_profile(redis: Redis, settings: Settings, customer_id: str, now: datetime) -> None:
+    """A profile with traits, a visit, an order and then a cart line, written by the real store."""
+    at = now - timedelta(minutes=10)
+    common = {"customer_id": customer_id, "event_time": at}
+    events = [
+        Traits(
+            type="traits",
+            event_id=f"{customer_id}-t",
+            gender="female",
+            birth_year=1990,
+            timezone="Europe/Berlin",
+            **common,
+        ),
+        AppOpen(type="app_open", event_id=f"{customer_id}-a", **common),
+        AddToCart(
+            type="add_to_cart",
+            event_id=f"{customer_id}-c",
+            item_id="sku-1",
+            category="shoes",
+            price=40.0,
+            customer_id=customer_id,
+            event_time=at + timedelta(minutes=1),  # after the order, which empties the cart
+        ),
+        Purchase(
+            type="purchase",
+            event_id=f"{customer_id}-p",
+            order_id=f"o-{customer_id}",
+            items=[LineItem(item_id="sku-2", category="socks", quantity=2, unit_price=5.0)],
+            total=10.0,
+            currency="EUR",
+            **common,
+        ),
+    ]
+    config = FoldConfig(pseudonym_secret=b"test", cart_abandon_delay=None)
+    updates = [fold(event, customer_id, config) for event in events]
+    await profile_store(redis, settings).apply(updates, to_ms(now))
+
+
+def pending(
+    customer_id: str, campaign_id: str, send_at: datetime, now: datetime
+) -> PendingDecision:
+    """A planned decision as the decider stores it."""
+    decision = Decision(
+        decision_id=f"dec-{uuid.uuid4().hex[:12]}",
+        customer_id=customer_id,
+        campaign_id=campaign_id,
+        channel="push",
+        content=Content(template="cart_reminder", offer="free_shipping"),
+        decided_at=now,
+        send_at=send_at,
+        expires_at=send_at + timedelta(hours=2),
+        trigger="cart_abandonment",
+        explanation="test decision",
+    )
+    return PendingDecision(
+        decision=decision,
+        stratum="new",
+        goal="purchase",
+        goal_window=timedelta(days=1),
+        trigger_at=now,
+        cooldown=timedelta(hours=1),
+    )

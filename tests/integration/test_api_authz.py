@@ -1,0 +1,139 @@
+"""Authorization matrix: every route of the app x every kind of key -> the expected status.
+
+Parametrized over the app's own route list, so a route added without auth (or
+without a sample below) fails here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from redis.asyncio import Redis
+
+from stream_app.api import create_app
+from stream_app.api.scopes import Scope
+from stream_app.api.tokens import Credentials, format_token, parse_token
+from stream_app.settings import Settings
+from tests.integration.api_support import client, customer, key_store, new_key, seed_profile
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC)
+#: Deliberately public: probes, and the spec and its viewers (the spec is published anyway).
+PUBLIC = {"/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+SEEDED = customer("authz")
+#: A value for each path parameter the routes use; a new parameter needs one here.
+SAMPLES = {"customer_id": SEEDED, "name": "vip"}
+BODIES: dict[tuple[str, str], Any] = {("POST", "/v1/profiles/batch"): {"ids": [SEEDED]}}
+#: key kind -> expected status class (the required scope decides "right" and "under").
+CASES = {
+    "missing": 401,
+    "malformed": 401,
+    "wrong secret": 401,
+    "revoked": 401,
+    "under-scoped": 403,
+    "right scope": 200,
+    "admin": 200,
+}
+
+
+def _routes() -> list[tuple[str, str]]:
+    app = create_app(Settings(allow_dev_secret=True))
+    found = []
+    for route in iter_route_contexts(app.routes):  # flattens included routers
+        assert route.path is not None, route
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            found.append((method, route.path))
+    return found
+
+
+ROUTES = _routes()
+PROTECTED = [(m, p) for m, p in ROUTES if p not in PUBLIC]
+
+
+def required_scope(app: FastAPI, method: str, path: str) -> Scope:
+    operation = app.openapi()["paths"].get(path, {}).get(method.lower())
+    assert operation is not None, f"{method} {path} is not in the spec"
+    requirements = operation.get("security")
+    assert requirements, f"{method} {path} declares no API key scope"
+    [scopes] = {tuple(scopes) for requirement in requirements for scopes in requirement.values()}
+    [scope] = scopes
+    return Scope(scope)
+
+
+@dataclass(frozen=True)
+class Api:
+    app: FastAPI
+    tokens: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    redis = Redis.from_url(settings.redis_url)
+    await seed_profile(redis, settings, SEEDED, NOW)
+    tokens = {scope.value: await new_key(redis, settings, scope, now=NOW) for scope in Scope}
+    for scope in Scope:
+        others = [s for s in Scope if s not in (scope, Scope.ADMIN)]
+        tokens[f"all but {scope}"] = await new_key(redis, settings, *others, now=NOW)
+    revoked = await new_key(redis, settings, Scope.ADMIN, now=NOW)
+    parsed = parse_token(revoked)
+    assert parsed is not None
+    await key_store(redis, settings).revoke(parsed.key_id, NOW)
+    tokens["revoked"] = revoked
+    admin = parse_token(tokens[Scope.ADMIN])
+    assert admin is not None
+    tokens["wrong secret"] = format_token(Credentials(admin.key_id, "x" * 43))
+    yield Api(create_app(settings, redis=redis), tokens)
+    await redis.aclose()
+
+
+def token_for(api: Api, case: str, scope: Scope) -> str | None:
+    return {
+        "missing": None,
+        "malformed": "sak_not-a-key",
+        "wrong secret": api.tokens["wrong secret"],
+        "revoked": api.tokens["revoked"],
+        "under-scoped": api.tokens[f"all but {scope}"],
+        "right scope": api.tokens[scope.value],
+        "admin": api.tokens[Scope.ADMIN],
+    }[case]
+
+
+def test_every_route_is_known() -> None:
+    assert {p for _, p in ROUTES} >= {"/health", "/ready"}
+    assert len(PROTECTED) >= 7
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])
+@pytest.mark.parametrize("case", list(CASES))
+async def test_authorization_matrix(api: Api, method: str, path: str, case: str) -> None:
+    scope = required_scope(api.app, method, path)
+    values = dict(SAMPLES)
+    if method == "DELETE":
+        values["customer_id"] = customer("authz-erase")  # keep the seeded one for the reads
+    url = path.format(**values)
+    token = token_for(api, case, scope)
+    async with client(api.app, token) as http:
+        answer = await http.request(method, url, json=BODIES.get((method, path)))
+    expected = CASES[case]
+    if expected == 200:
+        assert 200 <= answer.status_code < 300, (case, answer.status_code, answer.text)
+    else:
+        assert answer.status_code == expected, (case, answer.text)
+    if expected == 401:
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    if expected >= 400:
+        assert set(answer.json()) == {"detail"}
+
+
+@pytest.mark.parametrize("path", sorted(PUBLIC))
+async def test_public_routes_answer_without_a_key(api: Api, path: str) -> None:
+    async with client(api.app) as http:
+        answer = await http.get(path)
+    assert answer.status_code == 200, answer.text
