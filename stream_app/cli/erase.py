@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import typer
-from redis.asyncio import Redis
 
 from stream_app.clock import utc_now
 from stream_app.settings import Settings
+from stream_app.storage.connection import redis_client
 from stream_app.storage.erasure import ErasureStore
 from stream_app.storage.keys import Keys
 
@@ -25,7 +25,7 @@ def erase(
 
 
 async def _erase(settings: Settings, customer_id: str) -> None:
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings)
     try:
         await ErasureStore(redis, Keys(settings.key_prefix)).erase(customer_id, utc_now())
     finally:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import typer
-from redis.asyncio import Redis
 
 from stream_app.settings import Settings
+from stream_app.storage.connection import redis_client
 from stream_app.storage.keys import Keys
 from stream_app.storage.scoring import ModelStore
 from stream_app.streaming.learning import MODEL
@@ -33,7 +33,7 @@ def status() -> None:
 
 
 async def _read(settings: Settings) -> tuple[str, dict[str, float]] | None:
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings)
     try:
         store = ModelStore(redis, Keys(settings.key_prefix))
         checkpoint = await store.load(MODEL)

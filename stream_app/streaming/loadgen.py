@@ -31,6 +31,7 @@ from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.feedback import respond
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.population import Customer, make_population
+from stream_app.streaming.kafka import client_options
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ async def run_simulation(
     catalog = make_catalog(seed)
     stats = SimStats()
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         client_id="stream-app-simulator",
         linger_ms=5,
         max_batch_size=256 * 1024,
@@ -211,7 +212,7 @@ class _Responder:
         # partition from the beginning misses no decision emitted before we got
         # here; older runs' decisions are filtered out by ``decided_at``.
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap,
+            **client_options(self._settings),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

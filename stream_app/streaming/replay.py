@@ -32,6 +32,7 @@ from stream_app.events.encode import record_key
 from stream_app.events.eventlog import LineError, parse_line
 from stream_app.events.registry import Stream
 from stream_app.settings import Settings
+from stream_app.streaming.kafka import client_options
 from stream_app.streaming.topics import ensure_topics
 
 #: The file is read in blocks of this size, off the event loop.
@@ -101,7 +102,7 @@ async def replay_file(
         raise ValueError(f"envelope_size must be in [1, {settings.max_events_per_record}]")
     await ensure_topics(settings)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         client_id="stream-app-replay",
         max_batch_size=BATCH_BYTES,
         linger_ms=0,  # batches linger here (LINGER_S) before they reach the producer

@@ -7,15 +7,14 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from stream_app.settings import Settings
+from stream_app.streaming.kafka import client_options
 
 log = logging.getLogger(__name__)
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create every missing topic with the configured partitions; returns those created."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.app_id}-admin"
-    )
+    admin = AIOKafkaAdminClient(**client_options(settings), client_id=f"{settings.app_id}-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -11,12 +11,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
 from stream_app.devstack.workers import worker_process
 from stream_app.events.decision import Decision
 from stream_app.events.topics import TopicNames
 from stream_app.settings import Settings
+from stream_app.storage.connection import redis_client
 from stream_app.storage.keys import Keys
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.topics import ensure_topics
@@ -61,7 +61,7 @@ async def test_decisions_scheduled_before_a_crash_are_sent_once_after_it(
     await ensure_topics(settings)
     customers = [f"rs-{uuid.uuid4().hex[:8]}" for _ in range(6)]
     logs = Path(ARTIFACTS) / "logs"
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings)
     stats = StatsStore(redis, Keys(settings.key_prefix))
     try:
         first = worker_process(settings, logs, name="restart-a")

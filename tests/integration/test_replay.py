@@ -24,6 +24,7 @@ from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.population import make_population
 from stream_app.streaming import replay as replay_module
+from stream_app.streaming.kafka import client_options
 from stream_app.streaming.replay import replay_file
 
 pytestmark = pytest.mark.integration
@@ -37,9 +38,7 @@ def simulated(count: int, seed: int) -> list[Event]:
 
 async def read_inbound(settings: Settings) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record now on the inbound topics, read from the start up to today's end."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer.topics()  # refreshes metadata
