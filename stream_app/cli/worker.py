@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+import logging.config
+from typing import Any
 
 import typer
 
+from stream_app.logs import logging_config
 from stream_app.settings import DEV_PSEUDONYM_SECRET, Settings
 from stream_app.streaming.topics import ensure_topics
 
@@ -23,7 +25,7 @@ def worker() -> None:
         raise typer.BadParameter(
             "set STREAM_APP_PSEUDONYM_SECRET (or STREAM_APP_ALLOW_DEV_SECRET=true for local use)"
         )
-    logging.basicConfig(level=settings.log_level.upper().replace("WARN", "WARNING"))
+    logging.config.dictConfig(worker_logging(settings))
     asyncio.run(ensure_topics(settings))
     run_worker(settings)
 
@@ -37,7 +39,15 @@ def run_worker(settings: Settings) -> None:
 
     uvloop.install()
     app = create_worker_app(settings)
-    Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    Worker(
+        app, loglevel=settings.log_level, quiet=True, logging_config=worker_logging(settings)
+    ).execute_from_commandline()
+
+
+def worker_logging(settings: Settings) -> dict[str, Any]:
+    """The worker's logging: level and format from settings, customer ids pseudonymized."""
+    secret = settings.pseudonym_secret.get_secret_value().encode()
+    return logging_config(settings.log_level, settings.log_format, secret)
 
 
 @topics_app.command("create")

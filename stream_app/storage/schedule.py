@@ -8,6 +8,7 @@ claim picks the check up again. Handlers make their own effects idempotent
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -37,16 +38,23 @@ class ScheduleStore:
         )
         return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
-    async def settle(self, settlement: Settlement) -> None:
-        """Re-arm checks and release leases: one pipeline."""
+    async def settle(self, settlement: Settlement, counters: Mapping[str, int]) -> None:
+        """Re-arm checks, release leases and add the engine counters: one pipeline."""
         keys = self._keys
         pipe = self._client.pipeline(transaction=False)
+        for name, n in counters.items():
+            if n:
+                pipe.hincrby(keys.stats(), name, n)
         released = [*settlement.finished, *settlement.rescheduled]
         if released:
             pipe.zrem(keys.inflight(), *released)
         if settlement.rescheduled:
             pipe.zadd(keys.due(), settlement.rescheduled, gt=True)
         await pipe.execute()
+
+    async def overdue(self, due_before_ms: int) -> int:
+        """Checks still waiting that were due before ``due_before_ms``."""
+        return int(await self._client.zcount(self._keys.due(), "-inf", due_before_ms))
 
     async def depth(self) -> tuple[int, int]:
         """(scheduled, in flight) counts, for progress and metrics."""

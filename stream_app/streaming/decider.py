@@ -31,6 +31,7 @@ from stream_app.decisions.planner import (
 from stream_app.decisions.policies import Sent, Suppressed, arbitrate
 from stream_app.decisions.timing import layered_prior
 from stream_app.decisions.triggers import Hit
+from stream_app.metrics.engine import EngineMetrics
 from stream_app.profiles.derive import ProfileView, ValueRules, derive
 from stream_app.storage.basket import BasketStore
 from stream_app.storage.decisions import DecisionStore, PendingDecision
@@ -61,6 +62,7 @@ class Decider:
         basket: BasketStore,
         segments: SegmentStore,
         priors: PriorStore,
+        metrics: EngineMetrics | None = None,
     ) -> None:
         self.book = book
         self._rules = rules
@@ -73,6 +75,7 @@ class Decider:
         self._basket = basket
         self._segments = segments
         self._priors = priors
+        self._metrics = metrics
         self._prior_cache: dict[str, tuple[float, ...]] = {}
         self._prior_read_at: datetime | None = None
         longest = max((c.urgency.latest for c in book.campaigns), default=timedelta(days=1))
@@ -148,12 +151,17 @@ class Decider:
         ]
         if chosen:
             await self._retry(lambda: self._scoring.remember(chosen, self._scored_ttl_s()))
+        if self._metrics is not None:
+            for hit in hits:  # made now: planned, or found nothing to do
+                latency = (now - hit.at).total_seconds()
+                self._metrics.trigger_to_decision.labels(hit.trigger).observe(max(latency, 0.0))
         for item in winners:
             d = item.decision
             counters["decisions_planned"] += 1
             counters[f"decisions_planned:{d.campaign_id}"] += 1
             if d.send_at > now:
                 counters["decisions_deferred"] += 1
+                counters[f"decisions_deferred:{d.campaign_id}"] += 1
             if d.holdout:
                 counters["decisions_holdout_planned"] += 1
         return counters

@@ -14,10 +14,11 @@ batch must redo their (idempotent) work.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from stream_app.clock import Clock, to_ms
 from stream_app.events.catalog import ItemUpdate
@@ -26,6 +27,7 @@ from stream_app.events.decode import DecodeLimits, decode_record
 from stream_app.events.encode import encode
 from stream_app.events.registry import Event, Stream
 from stream_app.events.sensor import SensorEvent, SensorReading
+from stream_app.metrics.engine import EngineMetrics
 from stream_app.profiles.fold import FoldConfig, fold
 from stream_app.profiles.ops import ProfileUpdate
 from stream_app.profiles.pseudonym import pseudonymize
@@ -40,8 +42,8 @@ log = logging.getLogger(__name__)
 #: Where positive labels go: (customer, decision id) pairs that engaged -> counters.
 LabelSink = Callable[[Sequence[tuple[str, str]], bool], Awaitable[Counter[str]]]
 
-#: Engine counters reach Redis at most this often from one worker.
-STATS_FLUSH_EVERY = timedelta(milliseconds=250)
+#: Dead letters are logged at most this often (as one summary line).
+DEAD_LETTER_LOG_EVERY = timedelta(seconds=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,7 @@ class IngestProcessor:
         retry: RedisRetry,
         labels: LabelSink | None = None,
         hooks: Sequence[BatchHook] = (),
+        metrics: EngineMetrics | None = None,
     ) -> None:
         self._config = config
         self._profiles = profiles
@@ -85,8 +88,9 @@ class IngestProcessor:
         self._retry = retry
         self._labels = labels
         self._hooks = tuple(hooks)
-        self._unflushed: Counter[str] = Counter()
-        self._flushed_at = clock()
+        self._metrics = metrics
+        self._dead_unlogged: Counter[str] = Counter()
+        self._dead_logged_at = datetime.min.replace(tzinfo=UTC)
 
     async def process(self, records: Sequence[RawRecord]) -> Counter[str]:
         """Apply one batch; returns the counters it added to the engine stats."""
@@ -100,7 +104,9 @@ class IngestProcessor:
             for rejection in decoded.rejections:
                 batch.reject(record, rejection.reason, rejection.detail, rejection.index)
             batch.counters[f"events_in:{stream.value}"] += len(decoded.located)
-            located.extend((record, index, event) for index, event in decoded.located)
+            for index, event in decoded.located:
+                batch.counters[f"events_type:{stream.value}:{event.type}"] += 1
+                located.append((record, index, event))
 
         folded: list[tuple[RawRecord, int | None, ProfileUpdate]] = []
         device_only: list[tuple[RawRecord, int | None, SensorReading]] = []
@@ -130,6 +136,7 @@ class IngestProcessor:
         if folded:
             updates = [update for _, _, update in folded]
             segment_due = self._config.segment_debounce_ms
+            started = time.perf_counter()
             outcomes = await self._retry(
                 lambda: self._profiles.apply(
                     updates,
@@ -137,6 +144,9 @@ class IngestProcessor:
                     None if segment_due is None else to_ms(now) + segment_due,
                 )
             )
+            applied_at = self._clock()
+            if self._metrics is not None:
+                self._metrics.redis_batch.observe(time.perf_counter() - started)
             engaged: list[tuple[str, str]] = []
             for (record, index, update), outcome in zip(folded, outcomes, strict=True):
                 if outcome in (Outcome.APPLIED, Outcome.CREATED) and update.engaged_with:
@@ -148,6 +158,9 @@ class IngestProcessor:
                     counters["events_dropped:erased"] += 1
                     continue
                 applied.append((update.customer_id, by_update[id(update)]))
+                if self._metrics is not None and outcome is not Outcome.DUPLICATE:
+                    lag_s = (applied_at - by_update[id(update)].event_time).total_seconds()
+                    self._metrics.apply_latency.observe(max(lag_s, 0.0))
                 counters[
                     "events_duplicate" if outcome is Outcome.DUPLICATE else "events_applied"
                 ] += 1
@@ -159,18 +172,27 @@ class IngestProcessor:
         if batch.dead:
             topic = self._config.deadletter_topic
             await self._publisher.publish([OutRecord(topic, None, encode(d)) for d in batch.dead])
-            log.warning("dead-lettered %d record(s): %s", len(batch.dead), _reasons(counters))
-        self._unflushed.update(counters)
-        if now - self._flushed_at >= STATS_FLUSH_EVERY:
-            await self.flush_stats()
+            self._note_dead_letters(counters, now)
+        # Before the batch is acknowledged: a crash after this point replays the batch and
+        # counts its events again as duplicates, never loses their count.
+        await self._retry(lambda: self._stats.add(counters))
         return counters
 
-    async def flush_stats(self) -> None:
-        """Write the counters gathered since the last flush (a round trip per period, not
-        per batch; the worker's timer also calls this so idle periods flush too)."""
-        pending, self._unflushed = self._unflushed, Counter()
-        self._flushed_at = self._clock()
-        await self._retry(lambda: self._stats.add(pending))
+    def _note_dead_letters(self, counters: Counter[str], now: datetime) -> None:
+        """One log line per dead-letter burst: the first letter after a quiet spell, then
+        at most one summary per ``DEAD_LETTER_LOG_EVERY``, never one line per record."""
+        self._dead_unlogged.update({k: n for k, n in counters.items() if k.startswith("dead_")})
+        if now - self._dead_logged_at < DEAD_LETTER_LOG_EVERY:
+            return
+        total = sum(self._dead_unlogged.values())
+        log.warning(
+            "dead-lettered %d record(s): %s",
+            total,
+            _reasons(self._dead_unlogged),
+            extra={"event": "dead_letters", "count": total},
+        )
+        self._dead_unlogged = Counter()
+        self._dead_logged_at = now
 
     async def _device_owners(
         self, events: Sequence[SensorReading], linked: Mapping[str, str]

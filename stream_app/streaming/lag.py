@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from stream_app.settings import Settings
+from stream_app.streaming.kafka import client_options
+
 
 class LagProbe:
-    def __init__(self, bootstrap: str, group_id: str, topics: Sequence[str]) -> None:
+    def __init__(self, settings: Settings, topics: Sequence[str]) -> None:
+        """Watches the worker group (``settings.app_id``) on ``topics``."""
         self._topics = list(topics)
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+            **client_options(settings), group_id=settings.app_id, enable_auto_commit=False
         )
 
     async def start(self) -> None:
@@ -29,6 +34,10 @@ class LagProbe:
 
     async def lag(self) -> int:
         """Total records behind, summed over the partitions of the watched topics."""
+        return sum(p.lag for p in await self.positions())
+
+    async def positions(self) -> list[Position]:
+        """Each watched partition's committed and end offsets."""
         partitions = [
             TopicPartition(topic, p)
             for topic in self._topics
@@ -36,9 +45,24 @@ class LagProbe:
         ]
         if not partitions:
             await self._consumer.topics()
-            return 0
+            return []
         ends = await self._consumer.end_offsets(partitions)
         committed = await asyncio.gather(*(self._consumer.committed(tp) for tp in partitions))
-        return sum(
-            max(0, ends[tp] - (done or 0)) for tp, done in zip(partitions, committed, strict=True)
-        )
+        return [
+            Position(tp.topic, tp.partition, done or 0, ends[tp])
+            for tp, done in zip(partitions, committed, strict=True)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where the group stands on one partition."""
+
+    topic: str
+    partition: int
+    committed: int
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.end - self.committed)

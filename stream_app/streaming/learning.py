@@ -111,7 +111,11 @@ class Learner:
         counters["labels_positive" if engaged else "labels_negative"] += 1
         if outcome.drift:
             counters["model_drifts"] += 1
-            log.warning("drift detected in the engagement model (%s)", self.model.version)
+            log.warning(
+                "drift detected in the engagement model (%s)",
+                self.model.version,
+                extra={"event": "drift", "model_version": self.model.version},
+            )
         if outcome.swapped:
             counters["model_swaps"] += 1
             log.warning("challenger took over: engagement model now %s", self.model.version)

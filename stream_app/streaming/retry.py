@@ -30,14 +30,16 @@ TRANSIENT = (RedisConnectionError, RedisTimeoutError, BusyLoadingError)
 class RedisRetry:
     """Runs a Redis call until it succeeds, backing off up to ``max_wait_s``."""
 
-    def __init__(self, max_wait_s: float) -> None:
+    def __init__(self, max_wait_s: float, on_retry: Callable[[], object] | None = None) -> None:
+        """``on_retry`` is told of every failed attempt (the worker counts them)."""
         self._max_wait_s = max_wait_s
+        self._on_retry = on_retry
 
     async def __call__(self, call: Callable[[], Awaitable[T]]) -> T:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TRANSIENT),
             wait=wait_exponential_jitter(multiplier=0.05, max=self._max_wait_s),
-            before_sleep=_log_retry,
+            before_sleep=self._before_sleep,
             reraise=True,
         )
         async for attempt in retrying:
@@ -45,7 +47,8 @@ class RedisRetry:
                 return await call()
         raise AssertionError("unreachable: tenacity retries until success or re-raise")
 
-
-def _log_retry(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    log.warning("redis unavailable (attempt %d): %r; retrying", state.attempt_number, error)
+    def _before_sleep(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning("redis unavailable (attempt %d): %r; retrying", state.attempt_number, error)
+        if self._on_retry is not None:
+            self._on_retry()

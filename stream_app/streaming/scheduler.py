@@ -33,7 +33,6 @@ from stream_app.storage.priors import EVERYONE, PriorStore
 from stream_app.storage.profiles import ProfileStore
 from stream_app.storage.schedule import ScheduleStore, Settlement
 from stream_app.storage.segments import MembershipChange, SegmentStore
-from stream_app.storage.stats import StatsStore
 from stream_app.streaming.decider import Decider
 from stream_app.streaming.learning import Learner
 from stream_app.streaming.publisher import OutRecord, Publisher
@@ -70,7 +69,6 @@ class Scheduler:
         handlers: Sequence[CheckHandler],
         *,
         schedule: ScheduleStore,
-        stats: StatsStore,
         batch: int,
         lease_ms: int,
         clock: Clock,
@@ -78,7 +76,6 @@ class Scheduler:
     ) -> None:
         self._handlers = {handler.prefix: handler for handler in handlers}
         self._schedule = schedule
-        self._stats = stats
         self._batch = batch
         self._lease_ms = lease_ms
         self._clock = clock
@@ -118,8 +115,8 @@ class Scheduler:
             )
             settlement.rescheduled.update(handled.scheduled)
             counters.update(handled.counters)
-        await self._retry(lambda: self._schedule.settle(settlement))
-        await self._retry(lambda: self._stats.add(counters))
+        # One pipeline: the checks' outcome and its counts are written together.
+        await self._retry(lambda: self._schedule.settle(settlement, counters))
         return counters
 
 

@@ -1,0 +1,1 @@
+"""Prometheus metrics of the worker and the API (an edge: prometheus_client)."""
