@@ -36,6 +36,10 @@ stack: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/stream-app schemas write
 
+.PHONY: openapi
+openapi: $(STAMP)
+	$(BIN)/stream-app api openapi
+
 BENCH_STAMP := $(VENV)/.installed-bench
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, FilePath, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stream_app.events.topics import TopicNames
@@ -30,6 +31,8 @@ NONE_TEXT = "null"
 #: Only a development default: ``stream-app worker`` refuses to start with it
 #: unless ``allow_dev_secret`` is set (the embedded demo and tests set it).
 DEV_PSEUDONYM_SECRET = "dev-only-pseudonymization-secret"  # noqa: S105
+#: Likewise for API key hashes: ``stream-app api`` and ``api-key create`` refuse it.
+DEV_API_KEY_PEPPER = "dev-only-api-key-pepper"
 
 
 class Settings(BaseSettings):
@@ -42,6 +45,8 @@ class Settings(BaseSettings):
         frozen=True,
         extra="ignore",
         env_parse_none_str=NONE_TEXT,
+        # Start-up errors must not print the other settings' values: they hold passwords.
+        hide_input_in_errors=True,
     )
 
     # --- servers ---------------------------------------------------------
@@ -51,6 +56,45 @@ class Settings(BaseSettings):
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis URL.")
     key_prefix: str = Field(
         default="sa", pattern=r"^[a-z][a-z0-9_]{0,15}$", description="Prefix of every Redis key."
+    )
+
+    # --- security in transit (README "Security in transit") --------------
+    redis_username: str | None = Field(
+        default=None, description="Redis ACL user; else the URL's, else Redis' `default` user."
+    )
+    redis_password: SecretStr | None = Field(
+        default=None, description="Password of that user (or `requirepass`); not also in the URL."
+    )
+    redis_tls: bool = Field(default=False, description="TLS to Redis; a rediss:// URL implies it.")
+    redis_tls_ca_file: FilePath | None = Field(
+        default=None, description="PEM CAs that signed Redis' certificate; else the system's."
+    )
+    redis_tls_cert_file: FilePath | None = Field(
+        default=None, description="PEM client certificate, for Redis requiring mutual TLS."
+    )
+    redis_tls_key_file: FilePath | None = Field(
+        default=None, description="PEM private key of the client certificate, if not inside it."
+    )
+    redis_tls_verify: bool = Field(
+        default=True, description="Check Redis' certificate and host name (off: tests only)."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="Kafka listener protocol: TLS (SSL), SASL, both, none."
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] | None = Field(
+        default=None, description="SASL mechanism; required with SASL_PLAINTEXT / SASL_SSL."
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user.")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password.")
+    kafka_ssl_ca_file: FilePath | None = Field(
+        default=None,
+        description="PEM CAs that signed the brokers' certificates; else the system's.",
+    )
+    kafka_ssl_cert_file: FilePath | None = Field(
+        default=None, description="PEM client certificate, for brokers requiring mutual TLS."
+    )
+    kafka_ssl_key_file: FilePath | None = Field(
+        default=None, description="PEM private key of the client certificate, if not inside it."
     )
 
     # --- topics ----------------------------------------------------------
@@ -91,6 +135,9 @@ class Settings(BaseSettings):
     broker_commit_every: int = Field(default=1000, ge=1)
     broker_commit_interval_s: float = Field(default=1.0, gt=0)
     log_level: Literal["debug", "info", "warn", "error"] = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per line, for log pipelines."
+    )
 
     # --- profile math (docs/profile.md) ---------------------------------
     taste_half_life: timedelta = Field(default=timedelta(days=7), gt=timedelta(0))
@@ -210,17 +257,73 @@ class Settings(BaseSettings):
         default=timedelta(seconds=60), description="Claimed but unfinished checks retry after."
     )
 
+    # --- API (issue 6) -----------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="Address `stream-app api` binds.")
+    api_port: int = Field(default=8080, ge=1, le=65535, description="Port `stream-app api` binds.")
+    api_key_pepper: SecretStr = Field(
+        default=SecretStr(DEV_API_KEY_PEPPER),
+        description="HMAC key of stored API key hashes; changing it invalidates every key.",
+    )
+    api_batch_max: int = Field(default=100, ge=1, le=10_000, description="Ids per batch lookup.")
+    api_rate_per_minute: int = Field(
+        default=600, ge=1, description="Default requests per minute of a new API key."
+    )
+    api_redis_timeout_s: float = Field(
+        default=0.5, gt=0, description="API's Redis connect/read timeout (fail fast, no retry)."
+    )
+    api_deadline_s: float = Field(
+        default=2.0, gt=0, description="Most time one API request may spend on Redis in total."
+    )
+    api_breaker_failures: int = Field(
+        default=3, ge=1, description="Consecutive Redis failures that open the API's breaker."
+    )
+    api_breaker_reset_s: float = Field(
+        default=5.0, gt=0, description="Open breaker: answer 503 this long, then try Redis again."
+    )
+
+    # --- metrics (issue 7) -------------------------------------------------
+    metrics_port: int | None = Field(
+        default=9108, ge=1, le=65535, description="Worker's Prometheus /metrics port (null: off)."
+    )
+    api_metrics_port: int | None = Field(
+        default=9109, ge=1, le=65535, description="API's Prometheus /metrics port (null: off)."
+    )
+    metrics_probe_interval_s: float = Field(
+        default=5.0, gt=0, description="How often lag, queue depth and the model are read."
+    )
+    partition_stall_after: timedelta = Field(
+        default=timedelta(minutes=2),
+        description="Lag with a committed offset that has not moved this long: stalled.",
+    )
+
+    @property
+    def redis_uses_tls(self) -> bool:
+        """Whether Redis is reached over TLS: ``redis_tls`` or a ``rediss://`` URL."""
+        return self.redis_tls or urlsplit(self.redis_url).scheme == "rediss"
+
+    @model_validator(mode="after")
+    def _check_transport_security(self) -> Self:
+        """Refuse contradictory or incomplete security settings at start-up, all at once,
+        rather than failing later with a broker's or Redis' less telling error."""
+        problems = [*_kafka_security_problems(self), *_redis_security_problems(self)]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     def to_env(self) -> dict[str, str]:
         """These settings as ``STREAM_APP_*`` variables, to configure a child process.
 
         Nested models use ``__`` keys; dicts, tuples and lists are JSON (keys keep their
-        case); ``None`` is ``null``.
+        case); ``None`` is ``null``; secrets are in clear, since the child needs them.
         """
         env: dict[str, str] = {}
         dumped = self.model_dump(mode="json")
         for name, value in dumped.items():
             var = f"STREAM_APP_{name.upper()}"
-            if isinstance(getattr(self, name), BaseModel):
+            raw = getattr(self, name)
+            if isinstance(raw, SecretStr):  # dumped masked: pass the real value
+                env[var] = raw.get_secret_value()
+            elif isinstance(raw, BaseModel):
                 for sub, sub_value in value.items():
                     env[f"{var}__{sub.upper()}"] = str(sub_value)
             elif value is None:
@@ -230,4 +333,61 @@ class Settings(BaseSettings):
             else:
                 env[var] = str(value)
         env["STREAM_APP_PSEUDONYM_SECRET"] = self.pseudonym_secret.get_secret_value()
+        env["STREAM_APP_API_KEY_PEPPER"] = self.api_key_pepper.get_secret_value()
         return env
+
+
+def _kafka_security_problems(s: Settings) -> list[str]:
+    protocol = s.kafka_security_protocol
+    sasl = {
+        "STREAM_APP_KAFKA_SASL_MECHANISM": s.kafka_sasl_mechanism,
+        "STREAM_APP_KAFKA_SASL_USERNAME": s.kafka_sasl_username,
+        "STREAM_APP_KAFKA_SASL_PASSWORD": s.kafka_sasl_password,
+    }
+    problems = []
+    if protocol.startswith("SASL_"):
+        missing = [name for name, value in sasl.items() if value is None]
+        if missing:
+            problems.append(
+                f"STREAM_APP_KAFKA_SECURITY_PROTOCOL={protocol} needs {', '.join(missing)}"
+            )
+    elif any(value is not None for value in sasl.values()):
+        problems.append(
+            f"STREAM_APP_KAFKA_SASL_* are set but STREAM_APP_KAFKA_SECURITY_PROTOCOL={protocol} "
+            "would not use them (SASL_SSL or SASL_PLAINTEXT does)"
+        )
+    files = (s.kafka_ssl_ca_file, s.kafka_ssl_cert_file, s.kafka_ssl_key_file)
+    if not protocol.endswith("SSL") and any(f is not None for f in files):
+        problems.append(
+            "STREAM_APP_KAFKA_SSL_* files are set but "
+            f"STREAM_APP_KAFKA_SECURITY_PROTOCOL={protocol} has no TLS (SSL or SASL_SSL has)"
+        )
+    if s.kafka_ssl_key_file is not None and s.kafka_ssl_cert_file is None:
+        problems.append("STREAM_APP_KAFKA_SSL_KEY_FILE needs STREAM_APP_KAFKA_SSL_CERT_FILE")
+    return problems
+
+
+def _redis_security_problems(s: Settings) -> list[str]:
+    url = urlsplit(s.redis_url)
+    problems = []
+    if url.scheme not in ("redis", "rediss", "unix"):
+        problems.append("STREAM_APP_REDIS_URL must start with redis://, rediss:// or unix://")
+    if s.redis_tls and url.scheme == "unix":
+        problems.append("STREAM_APP_REDIS_TLS does not apply to a unix:// socket")
+    if s.redis_username is not None and url.username:
+        problems.append(
+            "the Redis user is both in STREAM_APP_REDIS_URL and STREAM_APP_REDIS_USERNAME"
+        )
+    if s.redis_password is not None and url.password is not None:
+        problems.append(
+            "the Redis password is both in STREAM_APP_REDIS_URL and STREAM_APP_REDIS_PASSWORD"
+        )
+    files = (s.redis_tls_ca_file, s.redis_tls_cert_file, s.redis_tls_key_file)
+    if not s.redis_uses_tls and any(f is not None for f in files):
+        problems.append(
+            "STREAM_APP_REDIS_TLS_* files are set but Redis is reached without TLS "
+            "(set STREAM_APP_REDIS_TLS=true or use a rediss:// URL)"
+        )
+    if s.redis_tls_key_file is not None and s.redis_tls_cert_file is None:
+        problems.append("STREAM_APP_REDIS_TLS_KEY_FILE needs STREAM_APP_REDIS_TLS_CERT_FILE")
+    return problems

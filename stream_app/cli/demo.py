@@ -21,24 +21,32 @@ import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis.asyncio import Redis
 
+from stream_app.api.keys import ApiKeyStore
+from stream_app.api.scopes import Scope
 from stream_app.cli.report import read_lift
 from stream_app.clock import utc_now
 from stream_app.decisions.lift import render
+from stream_app.devstack.ports import free_port, port_accepts
 from stream_app.devstack.stack import EmbeddedStack
-from stream_app.devstack.workers import worker_process
+from stream_app.devstack.workers import api_process, worker_process
 from stream_app.profiles.derive import derive
 from stream_app.segments.rules import load_segments
 from stream_app.settings import Settings
+from stream_app.storage.connection import redis_client
 from stream_app.storage.keys import Keys
 from stream_app.storage.schedule import ScheduleStore
 from stream_app.storage.scoring import ModelStore
 from stream_app.storage.segments import SegmentStore
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.app import profile_store, value_rules
+from stream_app.streaming.kafka import client_options
 from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.learning import MODEL
 from stream_app.streaming.loadgen import SimStats, run_simulation
 from stream_app.streaming.topics import ensure_topics
+
+#: Where the demo's API listens when the port is free (else any free port).
+DEMO_API_PORT = 8080
 
 #: The demo's campaigns: the real ones with time compressed into a minute.
 DEMO_CAMPAIGNS = Path("config/demo-campaigns.toml")
@@ -83,11 +91,35 @@ def demo(
         typer.echo(f"embedded Kafka (Tansu) at {stack.kafka_bootstrap}, Redis at {stack.redis_url}")
         asyncio.run(ensure_topics(settings))
         worker = worker_process(settings, Path(tmp) / "logs")
-        with worker:
+        port = free_port() if port_accepts(DEMO_API_PORT) else DEMO_API_PORT
+        api = api_process(settings, Path(tmp) / "logs", port)
+        with worker, api:
+            key = asyncio.run(_demo_key(settings))
+            _announce_api(port, key)
             typer.echo(f"worker pid {worker.pid} started; simulating {duration:.0f} s ...")
             ok = asyncio.run(_run(settings, duration, customers, rate, seed, envelope_size))
         if not ok:
             raise typer.Exit(1)
+
+
+async def _demo_key(settings: Settings) -> str:
+    """An admin API key for this demo's Redis (gone with it)."""
+    redis = redis_client(settings)
+    try:
+        pepper = settings.api_key_pepper.get_secret_value().encode()
+        store = ApiKeyStore(redis, Keys(settings.key_prefix), pepper)
+        _, token = await store.create("demo", [Scope.ADMIN], 6000, utc_now())
+    finally:
+        await redis.aclose()
+    return token
+
+
+def _announce_api(port: int, key: str) -> None:
+    base = f"http://127.0.0.1:{port}"
+    typer.echo(f"profile API at {base} (OpenAPI at {base}/docs); an admin key for this demo:")
+    typer.echo(f"  export KEY={key}")
+    typer.echo(f'  curl -s -H "Authorization: Bearer $KEY" {base}/v1/profiles/cust-000001')
+    typer.echo(f'  curl -s -H "Authorization: Bearer $KEY" {base}/v1/reports/lift')
 
 
 async def _run(
@@ -98,11 +130,11 @@ async def _run(
     seed: int,
     envelope_size: int,
 ) -> bool:
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings)
     keys = Keys(settings.key_prefix)
     stats = StatsStore(redis, keys)
     schedule = ScheduleStore(redis, keys)
-    probe = LagProbe(settings.kafka_bootstrap, settings.app_id, settings.topics.inbound())
+    probe = LagProbe(settings, settings.topics.inbound())
     await probe.start()
     started = time.monotonic()
     try:
@@ -162,9 +194,7 @@ async def _until_worker_consumes(stats: StatsStore, letters: int, started: float
 
 
 async def _send_malformed(settings: Settings) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, max_request_size=4_000_000
-    )
+    producer = AIOKafkaProducer(**client_options(settings), max_request_size=4_000_000)
     await producer.start()
     try:
         for _, raw in MALFORMED:
@@ -177,7 +207,7 @@ async def _sample_decision(settings: Settings) -> dict[str, object] | None:
     """The first decision on the decisions topic, to show what consumers receive."""
     consumer = AIOKafkaConsumer(
         settings.topics.decisions,
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )

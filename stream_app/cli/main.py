@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from stream_app.cli.api import api_app, api_key_app
 from stream_app.cli.demo import demo
 from stream_app.cli.erase import erase
 from stream_app.cli.model import model_app
@@ -30,6 +31,8 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(model_app, name="model")
 app.add_typer(report_app, name="report")
+app.add_typer(api_app, name="api")
+app.add_typer(api_key_app, name="api-key")
 
 
 def main() -> None:

@@ -10,6 +10,18 @@ from stream_app.devstack.processes import ManagedProcess
 from stream_app.settings import Settings
 
 
+def api_process(settings: Settings, log_dir: Path | str, port: int) -> ManagedProcess:
+    """An unstarted ``stream-app api`` child on ``127.0.0.1:<port>`` (settings as env)."""
+    env = {**os.environ, **settings.to_env()}
+    return ManagedProcess(
+        "api",
+        [sys.executable, "-m", "stream_app", "api", "--host", "127.0.0.1", "--port", str(port)],
+        log_dir,
+        env=env,
+        stop_timeout=10.0,
+    )
+
+
 def worker_process(settings: Settings, log_dir: Path | str, name: str = "worker") -> ManagedProcess:
     """An unstarted worker child configured by ``settings`` (passed as env variables).
 

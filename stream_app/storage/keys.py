@@ -155,3 +155,15 @@ class Keys:
     def stats(self) -> str:
         """Hash: engine-wide counters (events applied, dead letters by reason, ...)."""
         return f"{self.prefix}:stats"
+
+    def api_key(self, key_id: str) -> str:
+        """Hash: one API key's HMAC of its secret, name, scopes, rate, created / revoked ms."""
+        return f"{self.prefix}:apikey:{{{key_id}}}"
+
+    def api_keys(self) -> str:
+        """Set: ids of every API key ever created (``stream-app api-key list``)."""
+        return f"{self.prefix}:apikeys"
+
+    def rate_limits(self) -> str:
+        """Prefix of the API's rate-limit counters (written by the ``limits`` library)."""
+        return f"{self.prefix}:ratelimit"

@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 import faust
-from redis.asyncio import Redis
 
 from stream_app.clock import Clock, utc_now
 from stream_app.decisions.campaigns import CartAbandonment, load_campaigns
@@ -21,20 +20,23 @@ from stream_app.decisions.planner import Rules
 from stream_app.decisions.policies import Caps
 from stream_app.decisions.quiet import QuietHours
 from stream_app.events.decode import DecodeLimits
+from stream_app.metrics.engine import EngineMetrics
+from stream_app.metrics.server import serve_metrics
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.engagement import EngagementModel
 from stream_app.model.quality import ProgressiveValidation
-from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.fold import FoldConfig
 from stream_app.segments.rules import SegmentRules, load_segments
 from stream_app.settings import Settings
 from stream_app.storage.basket import BasketStore
 from stream_app.storage.catalog import CatalogStore
+from stream_app.storage.configured import profile_store as profile_store
+from stream_app.storage.configured import value_rules as value_rules
+from stream_app.storage.connection import redis_client
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.keys import Keys
 from stream_app.storage.priors import PriorStore
-from stream_app.storage.profiles import ProfileLimits, ProfileStore
 from stream_app.storage.schedule import ScheduleStore
 from stream_app.storage.scoring import ModelStore, ScoringStore
 from stream_app.storage.segments import SegmentStore
@@ -42,7 +44,10 @@ from stream_app.storage.stats import StatsStore
 from stream_app.streaming.decider import Decider
 from stream_app.streaming.hooks import CatalogTriggers, Conversions
 from stream_app.streaming.ingest import IngestConfig, IngestProcessor, RawRecord
+from stream_app.streaming.kafka import faust_credentials
+from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.learning import Learner
+from stream_app.streaming.observe import WorkerProbe
 from stream_app.streaming.publisher import FaustPublisher
 from stream_app.streaming.retry import RedisRetry
 from stream_app.streaming.scheduler import (
@@ -62,6 +67,7 @@ def faust_app(settings: Settings) -> Any:
     return faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
+        broker_credentials=faust_credentials(settings),
         datadir=settings.data_dir,
         web_enabled=False,
         topic_partitions=settings.topic_partitions,
@@ -77,39 +83,6 @@ def faust_app(settings: Settings) -> Any:
         producer_acks=-1,
         producer_linger_ms=1,
         producer_max_request_size=max(1_048_576, settings.dlq_max_original_bytes * 2),
-    )
-
-
-def value_rules(settings: Settings) -> ValueRules:
-    """The derived-field thresholds of ``settings``."""
-    return ValueRules(
-        taste_half_life=settings.taste_half_life,
-        rhythm_half_life=settings.rhythm_half_life,
-        recency_days=settings.recency_days_scores,
-        frequency=settings.frequency_scores,
-        monetary=settings.monetary_scores,
-        price_bands=settings.price_bands,
-        new_customer_days=settings.new_customer_days,
-        default_interval_days=settings.default_interval_days,
-        min_interval_days=settings.min_interval_days,
-        lifecycle_factors=settings.lifecycle_factors,
-    )
-
-
-def profile_store(redis: Redis, settings: Settings) -> ProfileStore:
-    """The profile store configured by ``settings``."""
-    return ProfileStore(
-        redis,
-        Keys(settings.key_prefix),
-        ProfileLimits(
-            allowed_lateness_ms=_ms(settings.allowed_lateness),
-            profile_ttl_s=int(settings.profile_ttl.total_seconds()),
-            taste_half_life_ms=_ms(settings.taste_half_life),
-            rhythm_half_life_ms=_ms(settings.rhythm_half_life),
-            recent_views=settings.recent_views,
-            recent_searches=settings.recent_searches,
-            order_memory_ms=_ms(settings.max_event_age + settings.max_event_future_skew),
-        ),
     )
 
 
@@ -132,17 +105,14 @@ def decision_rules(settings: Settings) -> Rules:
 def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
     """The worker's Faust app with its agent and timer registered."""
     app = faust_app(settings)
-    redis = Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_timeout_s,
-        socket_connect_timeout=settings.redis_timeout_s,
-    )
+    redis = redis_client(settings)
     keys = Keys(settings.key_prefix)
     profiles = profile_store(redis, settings)
     stats = StatsStore(redis, keys)
     schedule = ScheduleStore(redis, keys)
     publisher = FaustPublisher(app)
-    retry = RedisRetry(settings.redis_retry_max_s)
+    metrics = EngineMetrics()
+    retry = RedisRetry(settings.redis_retry_max_s, on_retry=metrics.redis_errors.inc)
     rules = SegmentRules(load_segments(settings.segments_file))
     learner = Learner(
         AdaptiveEngagement(
@@ -189,6 +159,7 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         BasketStore(redis, keys),
         segments,
         priors,
+        metrics,
     )
     ingest = IngestProcessor(
         IngestConfig(
@@ -213,6 +184,7 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         retry,
         labels=learner.label,
         hooks=(CatalogTriggers(decider, catalog, retry), Conversions(decisions, retry)),
+        metrics=metrics,
     )
     handlers: list[CheckHandler] = [
         CartChecks(decider, profiles, retry),
@@ -244,7 +216,6 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
     scheduler = Scheduler(
         handlers,
         schedule=schedule,
-        stats=stats,
         batch=settings.scheduler_batch,
         lease_ms=_ms(settings.scheduler_lease),
         clock=clock,
@@ -258,7 +229,7 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         async for events in stream.take_events(
             settings.batch_max_records, within=settings.batch_within_s
         ):
-            await ingest.process(
+            counters = await ingest.process(
                 [
                     RawRecord(
                         e.message.topic,
@@ -270,6 +241,26 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
                     for e in events
                 ]
             )
+            metrics.count(counters)
+
+    @app.task
+    async def announce_start() -> None:
+        log.info(
+            "worker started: group %s, %d campaigns, metrics on %s",
+            settings.app_id,
+            len(book.campaigns),
+            settings.metrics_port,
+            extra={"event": "worker_start", "group": settings.app_id},
+        )
+
+    @app.on_partitions_assigned.connect
+    async def announce_rebalance(sender: Any, assigned: Any, **_: Any) -> None:
+        partitions = sorted(f"{tp.topic}:{tp.partition}" for tp in assigned)
+        log.info(
+            "rebalance: %d partitions assigned",
+            len(partitions),
+            extra={"event": "rebalance", "partitions": partitions},
+        )
 
     @app.task
     async def restore_model() -> None:
@@ -282,8 +273,25 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
 
     @app.timer(settings.scheduler_interval_s)
     async def drain_due_checks() -> None:
-        await ingest.flush_stats()
-        await scheduler.tick()
+        metrics.count(await scheduler.tick())
+
+    probe = WorkerProbe(
+        metrics,
+        lambda: LagProbe(settings, settings.topics.inbound()),
+        schedule,
+        learner,
+        settings.partition_stall_after,
+        clock,
+    )
+
+    @app.task
+    async def serve_worker_metrics() -> None:
+        if serve_metrics(metrics.registry, settings.metrics_port):
+            await probe.start()
+
+    @app.timer(settings.metrics_probe_interval_s)
+    async def probe_worker() -> None:
+        await probe.tick()
 
     return app
 

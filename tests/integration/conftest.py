@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from stream_app.devstack.ports import free_port
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.provision import Servers, provision_servers
 from stream_app.devstack.workers import worker_process
 from stream_app.events.topics import TopicNames
 from stream_app.settings import Settings
+from stream_app.storage.connection import redis_client
 from stream_app.storage.keys import Keys
 from stream_app.streaming.topics import ensure_topics
 
@@ -54,6 +56,11 @@ def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Sett
         campaigns_file=CAMPAIGNS,
         quiet_hours=None,
         segment_debounce=timedelta(milliseconds=500),
+        # The session worker serves metrics here; workers of other tests, started from
+        # copies of these settings, find the port taken and go without (logged).
+        metrics_port=free_port(),
+        api_metrics_port=None,
+        metrics_probe_interval_s=1.0,
     )
 
 
@@ -69,7 +76,7 @@ def worker(settings: Settings) -> Iterator[ManagedProcess]:
 
 @pytest.fixture
 async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    client = Redis.from_url(settings.redis_url)
+    client = redis_client(settings)
     yield client
     await client.aclose()
 
