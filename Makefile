@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit integration stack schemas bench fuzz clean
+.PHONY: demo test lint unit integration stack schemas bench fuzz clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/stream-app demo $(DEMO_ARGS)
 
-test: $(STAMP) lint
+test: $(STAMP) lint browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Headless Chromium for tests/integration/test_dashboard_browser.py, from Debian's packages:
+# installed when missing and we are root; otherwise that test skips and says why.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium and chromium-driver (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends chromium chromium-driver >/dev/null; \
+	else echo "chromium/chromedriver missing and not root: the browser test will skip"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check stream_app tests bench

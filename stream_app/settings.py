@@ -295,6 +295,10 @@ class Settings(BaseSettings):
         default=timedelta(minutes=2),
         description="Lag with a committed offset that has not moved this long: stalled.",
     )
+    dashboard_metrics_urls: tuple[str, ...] = Field(
+        default=("http://127.0.0.1:9108/metrics",),
+        description="Workers' Prometheus endpoints the live dashboard reads (lag, latency).",
+    )
 
     @property
     def redis_uses_tls(self) -> bool:

@@ -20,6 +20,7 @@ from redis.backoff import NoBackoff
 from stream_app import __version__
 from stream_app.api import (
     routes_customers,
+    routes_dashboard,
     routes_health,
     routes_profiles,
     routes_reports,
@@ -130,6 +131,8 @@ def create_app(
         routes_segments,
         routes_customers,
         routes_reports,
+        routes_dashboard,
     ):
         app.include_router(module.router)
+    app.mount(routes_dashboard.STATIC_PATH, routes_dashboard.static_files(), name="dashboard")
     return app

@@ -47,6 +47,8 @@ from stream_app.streaming.topics import ensure_topics
 
 #: Where the demo's API listens when the port is free (else any free port).
 DEMO_API_PORT = 8080
+#: Likewise the worker's Prometheus metrics, which the API's live dashboard reads.
+DEMO_METRICS_PORT = 9108
 
 #: The demo's campaigns: the real ones with time compressed into a minute.
 DEMO_CAMPAIGNS = Path("config/demo-campaigns.toml")
@@ -77,6 +79,7 @@ def demo(
         tempfile.TemporaryDirectory(prefix="stream-app-demo-") as tmp,
         EmbeddedStack(log_dir=Path(tmp) / "logs") as stack,
     ):
+        metrics_port = free_port() if port_accepts(DEMO_METRICS_PORT) else DEMO_METRICS_PORT
         settings = Settings(
             kafka_bootstrap=stack.kafka_bootstrap,
             redis_url=stack.redis_url,
@@ -87,6 +90,8 @@ def demo(
             # Short enough that silent decisions become negative labels within the demo.
             attribution_window=timedelta(seconds=20),
             model_checkpoint_interval_s=5.0,
+            metrics_port=metrics_port,
+            dashboard_metrics_urls=(f"http://127.0.0.1:{metrics_port}/metrics",),
         )
         typer.echo(f"embedded Kafka (Tansu) at {stack.kafka_bootstrap}, Redis at {stack.redis_url}")
         asyncio.run(ensure_topics(settings))
@@ -120,6 +125,7 @@ def _announce_api(port: int, key: str) -> None:
     typer.echo(f"  export KEY={key}")
     typer.echo(f'  curl -s -H "Authorization: Bearer $KEY" {base}/v1/profiles/cust-000001')
     typer.echo(f'  curl -s -H "Authorization: Bearer $KEY" {base}/v1/reports/lift')
+    typer.echo(f"live dashboard (open in a browser): {base}/dashboard#key={key}")
 
 
 async def _run(

@@ -39,6 +39,7 @@ def servers() -> Iterator[Servers]:
 @pytest.fixture(scope="session")
 def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     run = uuid.uuid4().hex[:8]
+    metrics_port = free_port()
     topics = {name: f"{value}.{run}" for name, value in TopicNames().model_dump().items()}
     return Settings(
         kafka_bootstrap=servers.kafka_bootstrap,
@@ -58,9 +59,10 @@ def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Sett
         segment_debounce=timedelta(milliseconds=500),
         # The session worker serves metrics here; workers of other tests, started from
         # copies of these settings, find the port taken and go without (logged).
-        metrics_port=free_port(),
+        metrics_port=metrics_port,
         api_metrics_port=None,
         metrics_probe_interval_s=1.0,
+        dashboard_metrics_urls=(f"http://127.0.0.1:{metrics_port}/metrics",),
     )
 
 

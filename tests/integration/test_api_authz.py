@@ -25,8 +25,17 @@ from tests.integration.api_support import client, customer, key_store, new_key, 
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC)
-#: Deliberately public: probes, and the spec and its viewers (the spec is published anyway).
-PUBLIC = {"/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+#: Deliberately public: probes, the spec and its viewers (the spec is published anyway), and
+#: the dashboard page (it holds no data: it fetches `/v1/dashboard` with a key).
+PUBLIC = {
+    "/health",
+    "/ready",
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/dashboard",
+}
 SEEDED = customer("authz")
 #: A value for each path parameter the routes use; a new parameter needs one here.
 SAMPLES = {"customer_id": SEEDED, "name": "vip"}
@@ -106,8 +115,8 @@ def token_for(api: Api, case: str, scope: Scope) -> str | None:
 
 
 def test_every_route_is_known() -> None:
-    assert {p for _, p in ROUTES} >= {"/health", "/ready"}
-    assert len(PROTECTED) >= 7
+    assert {p for _, p in ROUTES} >= {"/health", "/ready", "/dashboard", "/v1/dashboard"}
+    assert len(PROTECTED) >= 8
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])
