@@ -31,7 +31,9 @@ class CatalogStore:
     async def update(self, updates: Sequence[ItemUpdate]) -> tuple[list[ItemChange], int]:
         """Apply updates (in order). Returns the change each update made, compared with
         the state it replaced (replays included: they compare the same way; updates older
-        than the stored one are left out), and how many were replays."""
+        than the stored one are left out), and how many changed nothing: replays and
+        updates older than the stored state (so a batch replayed after a crash never
+        counts an update twice)."""
         if not updates:
             return [], 0
 
@@ -53,9 +55,9 @@ class CatalogStore:
         replays = 0
         for u, result in zip(updates, raw, strict=True):
             status, *state = (_text(v) for v in result)
+            replays += status != "new"
             if status == "old":
                 continue
-            replays += status == "same"
             price, stock, category, old_price, old_stock = state
             changes.append(
                 ItemChange(

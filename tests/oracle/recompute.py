@@ -201,13 +201,13 @@ class Oracle:
 
     def apply(self, event: Event) -> Outcome:
         if isinstance(event, ItemUpdate):
-            # The catalog is last-write-wins by event time: an update at the time of the
-            # item's latest one is its replay; an older one is superseded (still applied).
+            # The catalog is last-write-wins by event time: an update that is not newer
+            # than the item's latest one (its replay, or an older one) changes nothing.
             ms = to_ms(event.event_time)
             latest = self.catalog_latest.get(event.item_id)
-            if latest == ms:
+            if latest is not None and ms <= latest:
                 return self._count(Outcome.DUPLICATE)
-            self.catalog_latest[event.item_id] = max(ms, latest or ms)
+            self.catalog_latest[event.item_id] = ms
             return self._count(Outcome.APPLIED)
         customer = self.customer_of(event)
         if customer is None:
