@@ -59,7 +59,8 @@ class EventSet:
 
     records: list[Record]
     events: int
-    #: Events per customer, device-only sensor readings counted for the device's owner.
+    #: Events per customer, device-only sensor readings counted for the device's owner
+    #: (catalog updates, which concern no customer, are in ``events`` only).
     events_per_customer: Counter[str]
     population: list[Customer]
     first_event_time: datetime
@@ -103,7 +104,9 @@ def make_event_set(
             first = event.event_time
         last = event.event_time
         device_id = getattr(event, "device_id", None)
-        per_customer[event.customer_id or owners[str(device_id)]] += 1
+        owner = event.customer_id or owners.get(str(device_id))
+        if owner is not None:  # catalog updates belong to no customer
+            per_customer[owner] += 1
         topic, key = topics.for_stream(stream), record_key(event)
         if envelope_size == 1:
             records.append(Record(topic, key, encode(event), 1))
