@@ -29,7 +29,7 @@ from pydantic import BaseModel
 
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.events.encode import encode, encode_envelope, record_key
-from stream_app.events.topics import TopicNames
+from stream_app.events.topics import Stream, TopicNames
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.population import Customer, make_population
@@ -68,6 +68,28 @@ class EventSet:
     generate_s: float
 
 
+def pack_records(
+    events: Iterable[tuple[Stream, BaseModel]], topics: TopicNames, envelope_size: int
+) -> list[Record]:
+    """Events as records in order; with ``envelope_size`` > 1, consecutive events of one
+    key on one topic share an envelope of up to that many events."""
+    records: list[Record] = []
+    open_envelopes: dict[tuple[str, bytes], list[BaseModel]] = {}
+    for stream, event in events:
+        topic, key = topics.for_stream(stream), record_key(event)
+        if envelope_size == 1:
+            records.append(Record(topic, key, encode(event), 1))
+            continue
+        batch = open_envelopes.setdefault((topic, key), [])
+        batch.append(event)
+        if len(batch) >= envelope_size:
+            del open_envelopes[(topic, key)]
+            records.append(Record(topic, key, encode_envelope(batch), len(batch)))
+    for (topic, key), batch in open_envelopes.items():
+        records.append(Record(topic, key, encode_envelope(batch), len(batch)))
+    return records
+
+
 def make_event_set(
     topics: TopicNames,
     *,
@@ -95,8 +117,7 @@ def make_event_set(
         population, make_catalog(seed), seed, end - span, events / span.total_seconds()
     )
     per_customer: Counter[str] = Counter()
-    records: list[Record] = []
-    open_envelopes: dict[tuple[str, bytes], list[BaseModel]] = {}
+    generated: list[tuple[Stream, BaseModel]] = []
     first = last = end
     for index in range(events):
         stream, event = next(generator)
@@ -107,19 +128,9 @@ def make_event_set(
         owner = event.customer_id or owners.get(str(device_id))
         if owner is not None:  # catalog updates belong to no customer
             per_customer[owner] += 1
-        topic, key = topics.for_stream(stream), record_key(event)
-        if envelope_size == 1:
-            records.append(Record(topic, key, encode(event), 1))
-            continue
-        batch = open_envelopes.setdefault((topic, key), [])
-        batch.append(event)
-        if len(batch) >= envelope_size:
-            del open_envelopes[(topic, key)]
-            records.append(Record(topic, key, encode_envelope(batch), len(batch)))
-    for (topic, key), batch in open_envelopes.items():
-        records.append(Record(topic, key, encode_envelope(batch), len(batch)))
+        generated.append((stream, event))
     return EventSet(
-        records=records,
+        records=pack_records(generated, topics, envelope_size),
         events=events,
         events_per_customer=per_customer,
         population=population,

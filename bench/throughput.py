@@ -46,13 +46,13 @@ import orjson
 import redis
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import BaseModel
 
 from bench.common import (
     REPO_ROOT,
     BenchError,
     Record,
     merge_results,
+    pack_records,
     percentile,
     produce,
     pyplot,
@@ -72,7 +72,6 @@ from stream_app.devstack.ports import free_port
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
-from stream_app.events.encode import encode, encode_envelope, record_key
 from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator, Mix
@@ -393,27 +392,14 @@ def simulated_records(
     consecutive events of one customer on one topic share an envelope. With ``stamp``
     their event time is the sentinel, replaced by the due time when they are sent.
 
-    ``bench.common.make_event_set`` does the same for the backlog runs but fails on
-    catalog events (no customer, no device); this keeps them, as the live mix has them.
     """
-    records: list[Record] = []
-    open_envelopes: dict[tuple[str, bytes], list[BaseModel]] = {}
+    generated = []
     for _ in range(events):
         stream, event = next(generator)
         if stamp:
             event = event.model_copy(update={"event_time": SENTINEL_TIME})
-        topic, key = settings.topics.for_stream(stream), record_key(event)
-        if envelope_size == 1:
-            records.append(Record(topic, key, encode(event), 1))
-            continue
-        batch = open_envelopes.setdefault((topic, key), [])
-        batch.append(event)
-        if len(batch) >= envelope_size:
-            del open_envelopes[(topic, key)]
-            records.append(Record(topic, key, encode_envelope(batch), len(batch)))
-    for (topic, key), batch in open_envelopes.items():
-        records.append(Record(topic, key, encode_envelope(batch), len(batch)))
-    return records
+        generated.append((stream, event))
+    return pack_records(generated, settings.topics, envelope_size)
 
 
 def backlog_records(

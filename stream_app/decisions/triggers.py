@@ -266,3 +266,17 @@ def profile_hits(
         elif isinstance(found, Wait):
             waits.append(found.due)
     return hits, waits
+
+
+def unique_hits(hits: Sequence[Hit]) -> list[Hit]:
+    """One hit per (customer, trigger, key): several campaigns may find the same occurrence.
+
+    >>> from datetime import UTC
+    >>> at = datetime(2026, 6, 1, tzinfo=UTC)
+    >>> len(unique_hits([Hit("win_back", "c", "k", at, "a"), Hit("win_back", "c", "k", at, "b")]))
+    1
+    """
+    seen: dict[tuple[str, str, str], Hit] = {}
+    for hit in hits:
+        seen.setdefault((hit.customer_id, hit.trigger, hit.key), hit)
+    return list(seen.values())

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from stream_app.clock import to_ms
 from stream_app.decisions.campaigns import BackInStock, PriceDrop
-from stream_app.decisions.triggers import Hit, catalog_hits
+from stream_app.decisions.triggers import Hit, catalog_hits, unique_hits
 from stream_app.events.catalog import ItemUpdate
 from stream_app.events.clickstream import ClickEvent, ProductView
 from stream_app.events.purchase import Purchase
@@ -67,7 +67,7 @@ class CatalogTriggers:
                 trigger = campaign.trigger
                 assert isinstance(trigger, PriceDrop | BackInStock)
                 hits.extend(catalog_hits(change, trigger, viewers))
-        unique = list({(h.customer_id, h.trigger, h.key): h for h in hits}.values())
+        unique = unique_hits(hits)
         for hit in unique:
             counters[f"triggers:{hit.trigger}"] += 1
         counters.update(await self._decider.decide(unique, now))

@@ -22,7 +22,7 @@ from stream_app.decisions.cart_abandonment import cart_abandonment
 from stream_app.decisions.planner import Rules, goal_time
 from stream_app.decisions.policies import Allowed, Proposal, Sent, Suppressed, check
 from stream_app.decisions.timing import daily_profile, prior_contributions
-from stream_app.decisions.triggers import Hit, Wait, profile_hits
+from stream_app.decisions.triggers import Hit, Wait, profile_hits, unique_hits
 from stream_app.events.encode import encode
 from stream_app.events.segment import SegmentChange
 from stream_app.profiles.derive import ProfileView, ValueRules, derive
@@ -151,7 +151,7 @@ class CartChecks:
                 handled.counters["checks_rescheduled"] += 1
             else:
                 handled.finished.append(snapshot.customer_id)
-        handled.counters.update(await self._decider.decide(_first_per_key(hits), now))
+        handled.counters.update(await self._decider.decide(unique_hits(hits), now))
         handled.counters["triggers:cart_abandonment"] += len(hits)
         return handled
 
@@ -266,14 +266,6 @@ class SendDue:
         )
 
 
-def _first_per_key(hits: Sequence[Hit]) -> list[Hit]:
-    """One hit per (customer, trigger, key): several campaigns may find the same one."""
-    seen: dict[tuple[str, str, str], Hit] = {}
-    for hit in hits:
-        seen.setdefault((hit.customer_id, hit.trigger, hit.key), hit)
-    return list(seen.values())
-
-
 class LabelExpiry:
     """``label:`` checks: the attribution window ended; no engagement means a negative."""
 
@@ -366,7 +358,7 @@ class SegmentEvaluation:
         for hit in hits:
             handled.counters[f"triggers:{hit.trigger}"] += 1
         handled.counters.update(
-            await self._decider.decide(_first_per_key(hits), now, views, members_of)
+            await self._decider.decide(unique_hits(hits), now, views, members_of)
         )
         profiles = [(daily_profile(views[cid].rhythm_local), m) for cid, m in members_of.items()]
         sums = prior_contributions(profiles, everyone=EVERYONE)
