@@ -107,6 +107,20 @@ class Settings(BaseSettings):
     data_dir: str = Field(default=".stream-app-data", description="Faust local state directory.")
     batch_max_records: int = Field(default=500, ge=1, description="Records per processing batch.")
     batch_within_s: float = Field(default=0.05, gt=0, description="Max wait to fill a batch.")
+    fetch_max_wait_ms: int = Field(
+        default=10,
+        ge=0,
+        le=30_000,
+        description="Longest a fetch waits for records (Apache Kafka answers as soon as "
+        "fetch_min_bytes are there; the embedded broker only at this deadline).",
+    )
+    fetch_min_bytes: int = Field(default=1, ge=1, description="Bytes a fetch waits for.")
+    max_poll_records: int = Field(
+        default=2000, ge=1, description="Most records one fetch hands the worker (all partitions)."
+    )
+    stream_buffer_batches: int = Field(
+        default=8, ge=1, description="Fetched partition batches buffered ahead of processing."
+    )
     max_record_bytes: int = Field(
         default=1_048_576, ge=1024, description="Larger records go to DLQ."
     )

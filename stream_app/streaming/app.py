@@ -41,6 +41,7 @@ from stream_app.storage.schedule import ScheduleStore
 from stream_app.storage.scoring import ModelStore, ScoringStore
 from stream_app.storage.segments import SegmentStore
 from stream_app.storage.stats import StatsStore
+from stream_app.streaming import transport
 from stream_app.streaming.decider import Decider
 from stream_app.streaming.hooks import CatalogTriggers, Conversions
 from stream_app.streaming.ingest import IngestConfig, IngestProcessor, RawRecord
@@ -62,11 +63,14 @@ from stream_app.streaming.scheduler import (
 log = logging.getLogger(__name__)
 
 
-def faust_app(settings: Settings) -> Any:
-    """A Faust app tuned to join its group and be ready within seconds."""
-    return faust.App(
+def faust_app(settings: Settings, batched: frozenset[str] = frozenset()) -> Any:
+    """A Faust app tuned to join its group and be ready within seconds, fetching with our
+    transport driver: the fetch settings of ``settings``; ``batched`` topics' records
+    arrive one message per partition fetch."""
+    transport.register()
+    app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
+        broker=[f"{transport.SCHEME}://{server}" for server in settings.kafka_bootstrap.split(",")],
         broker_credentials=faust_credentials(settings),
         datadir=settings.data_dir,
         web_enabled=False,
@@ -83,7 +87,14 @@ def faust_app(settings: Settings) -> Any:
         producer_acks=-1,
         producer_linger_ms=1,
         producer_max_request_size=max(1_048_576, settings.dlq_max_original_bytes * 2),
+        broker_max_poll_records=settings.max_poll_records,
+        stream_buffer_maxsize=settings.stream_buffer_batches,
     )
+    transport.configure(
+        app,
+        transport.FetchSettings(settings.fetch_max_wait_ms, settings.fetch_min_bytes, batched),
+    )
+    return app
 
 
 def decision_rules(settings: Settings) -> Rules:
@@ -104,7 +115,7 @@ def decision_rules(settings: Settings) -> Rules:
 
 def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
     """The worker's Faust app with its agent and timer registered."""
-    app = faust_app(settings)
+    app = faust_app(settings, frozenset(settings.topics.inbound()))
     redis = redis_client(settings)
     keys = Keys(settings.key_prefix)
     profiles = profile_store(redis, settings)
@@ -226,20 +237,9 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
 
     @app.agent(inbound, concurrency=1)
     async def ingest_agent(stream: Any) -> None:
-        async for events in stream.take_events(
-            settings.batch_max_records, within=settings.batch_within_s
-        ):
+        async for batch in stream.events():
             counters = await ingest.process(
-                [
-                    RawRecord(
-                        e.message.topic,
-                        e.message.partition,
-                        e.message.offset,
-                        e.message.key,
-                        e.message.value,
-                    )
-                    for e in events
-                ]
+                [RawRecord(r.topic, r.partition, r.offset, r.key, r.value) for r in batch.value]
             )
             metrics.count(counters)
 
