@@ -56,11 +56,12 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
-# Benchmarks on the embedded stack (~8 min); figures merge into bench/results/latest.json.
+# Benchmarks on the embedded stack (~14 min); figures merge into bench/results/latest.json.
 # bench.soak (10 min) is not part of it: `.venv/bin/python -m bench.soak`.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.profiles $(BENCH_ARGS)
 	$(BIN)/python -m bench.throughput $(THROUGHPUT_ARGS)
+	$(BIN)/python -m bench.peers $(PEERS_ARGS)
 	$(BIN)/python -m bench.learning
 	$(BIN)/python -m bench.timing
 
