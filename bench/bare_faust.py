@@ -28,6 +28,9 @@ import orjson
 from stream_app.settings import Settings
 from stream_app.streaming.app import faust_app
 
+#: A Faust agent's batching as its docs show it: up to 500 events, at most 50 ms apart.
+FAUST_TAKE = (500, 0.05)
+
 
 @dataclass(slots=True)
 class Progress:
@@ -58,9 +61,7 @@ def create_app(settings: Settings, progress: Progress, result: Path) -> Any:
     @app.agent(inbound, concurrency=1)  # type: ignore[untyped-decorator]  # Faust is untyped
     async def decode_only(stream: Any) -> None:
         nonlocal last_write
-        async for events in stream.take_events(
-            settings.batch_max_records, within=settings.batch_within_s
-        ):
+        async for events in stream.take_events(*FAUST_TAKE):
             count = 0
             for event in events:
                 value = orjson.loads(event.message.value)

@@ -29,6 +29,7 @@ import aiokafka
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from bench.bare_faust import FAUST_TAKE
 from stream_app.metrics.engine import LATENCY_BUCKETS
 from stream_app.metrics.server import serve_metrics
 from stream_app.settings import Settings
@@ -70,9 +71,7 @@ def bare_app(settings: Settings) -> Any:
 
     @app.agent(inbound, concurrency=1)  # type: ignore[untyped-decorator]  # Faust is untyped
     async def decode_only(stream: Any) -> None:
-        async for events in stream.take_events(
-            settings.batch_max_records, within=settings.batch_within_s
-        ):
+        async for events in stream.take_events(*FAUST_TAKE):
             now = time.time()
             count = 0
             for event in events:

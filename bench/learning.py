@@ -3,7 +3,7 @@
 Offline and seeded (no servers, ~15 s). Simulated customers browse and buy over
 ``--history-days`` + ``--days`` of simulated time; their profiles are built from
 that behaviour (decayed tastes, rhythm, orders, last visit: the same
-``StoredProfile`` the store reads, turned into a view by ``derive``). From day 0
+``ProfileState`` the worker keeps, turned into a view by ``derive``). From day 0
 on, every simulated hour ``--candidates-per-hour`` customers get a message
 candidate, sent in the next hour (after the visits their profile holds): the
 bandit picks its category, the offer and channel are random, and three models
@@ -53,8 +53,9 @@ from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.features import Candidate, featurize
 from stream_app.model.quality import ProgressiveValidation, RollingRate
-from stream_app.profiles.derive import DecayedSums, StoredProfile, ValueRules, derive
+from stream_app.profiles.derive import ValueRules, derive
 from stream_app.profiles.fold import hour_of_week
+from stream_app.profiles.state import Decayed, ProfileState
 from stream_app.simulation.catalog import CATEGORIES
 from stream_app.simulation.engagement import OFFER_UPLIFT, TasteShift, is_active_hour, p_engage
 from stream_app.simulation.population import Customer, make_population
@@ -71,8 +72,8 @@ WEATHER = ("clear", "clouds", "rain")
 
 
 @dataclass(slots=True)
-class ProfileState:
-    """One simulated customer's stored aggregates, as the Lua apply would keep them.
+class SimulatedProfile:
+    """One simulated customer's stored aggregates, as the worker would keep them.
 
     Decayed sums are stored relative to a fixed reference (``START``), as in
     docs/profile.md: ``stored = sum(w * 2^((t - ref) / H))``.
@@ -108,7 +109,7 @@ class ProfileState:
         self.taste(ms, category, 5.0)
         self.touch(ms, 1)
 
-    def stored(self) -> StoredProfile:
+    def stored(self) -> ProfileState:
         fields = dict(self.fields)
         fields.update(
             n=str(self.n),
@@ -120,11 +121,11 @@ class ProfileState:
                 "n:clicked": str(self.clicked),
             },
         )
-        return StoredProfile(
+        return ProfileState(
             self.customer_id,
             fields,
-            tastes=DecayedSums(REF_MS, self.tastes),
-            rhythm=DecayedSums(REF_MS, self.rhythm),
+            tastes=Decayed(REF_MS, self.tastes),
+            rhythm=Decayed(REF_MS, self.rhythm),
         )
 
 
@@ -139,7 +140,7 @@ class Shopper:
     now: Customer
     offset_h: int
     cum_weights: list[float]
-    profile: ProfileState
+    profile: SimulatedProfile
 
     def become(self, customer: Customer) -> None:
         self.now = customer
@@ -203,9 +204,8 @@ def run(args: argparse.Namespace) -> tuple[Trace, AdaptiveEngagement, int]:
     shoppers = []
     for c in population:
         offset = ZoneInfo(c.timezone).utcoffset(START) or timedelta(0)
-        shopper = Shopper(
-            c, c, int(offset.total_seconds() // 3600), [], ProfileState(c.customer_id, c.timezone)
-        )
+        profile = SimulatedProfile(c.customer_id, c.timezone)
+        shopper = Shopper(c, c, int(offset.total_seconds() // 3600), [], profile)
         shopper.become(c)
         shoppers.append(shopper)
     online = AdaptiveEngagement(compare_window=args.compare_window)

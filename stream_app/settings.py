@@ -105,8 +105,6 @@ class Settings(BaseSettings):
     # --- worker ----------------------------------------------------------
     app_id: str = Field(default="stream-app", description="Faust app id = consumer group id.")
     data_dir: str = Field(default=".stream-app-data", description="Faust local state directory.")
-    batch_max_records: int = Field(default=500, ge=1, description="Records per processing batch.")
-    batch_within_s: float = Field(default=0.05, gt=0, description="Max wait to fill a batch.")
     fetch_max_wait_ms: int = Field(
         default=10,
         ge=0,
@@ -117,6 +115,13 @@ class Settings(BaseSettings):
     fetch_min_bytes: int = Field(default=1, ge=1, description="Bytes a fetch waits for.")
     max_poll_records: int = Field(
         default=2000, ge=1, description="Most records one fetch hands the worker (all partitions)."
+    )
+    batch_gather_ms: float = Field(
+        default=2.0,
+        gt=0,
+        le=1000,
+        description="How long the worker gathers the partition batches a fetch returned "
+        "into one pass (each pass costs two Redis round trips, whatever its size).",
     )
     stream_buffer_batches: int = Field(
         default=8, ge=1, description="Fetched partition batches buffered ahead of processing."
@@ -190,11 +195,16 @@ class Settings(BaseSettings):
         default=Path("config/segments.toml"),
         description="TOML file of segment definitions (CEL expressions); none if absent.",
     )
-    segment_debounce: timedelta = Field(
-        default=timedelta(seconds=2), description="Delay before re-evaluating a changed profile."
+    segment_memo_customers: int = Field(
+        default=100_000,
+        ge=0,
+        description="Customers whose last segment answers a worker keeps, so a rule whose "
+        "inputs an event did not change is not evaluated again (about 0.2 KB each).",
     )
     segment_refresh: timedelta = Field(
-        default=timedelta(hours=1), description="Re-evaluation period for time-based rules."
+        default=timedelta(hours=1),
+        description="Segments are looked at again at least this often without events (rules "
+        "over time); life-cycle turns and waiting triggers are looked at when they fall due.",
     )
 
     # --- learning (issue 4) ---------------------------------------------
@@ -265,8 +275,12 @@ class Settings(BaseSettings):
     viewers_kept: timedelta = Field(
         default=timedelta(days=14), description="How long item viewers are remembered."
     )
-    scheduler_interval_s: float = Field(default=1.0, gt=0)
-    scheduler_batch: int = Field(default=500, ge=1)
+    scheduler_batch: int = Field(default=500, ge=1, description="Due checks run per claim.")
+    timer_max_sleep: timedelta = Field(
+        default=timedelta(seconds=30),
+        description="Longest the timer sleeps without looking at the schedule (a last resort: "
+        "it wakes at the next due check, and when this worker arms an earlier one).",
+    )
     scheduler_lease: timedelta = Field(
         default=timedelta(seconds=60), description="Claimed but unfinished checks retry after."
     )

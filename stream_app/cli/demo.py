@@ -32,13 +32,13 @@ from stream_app.devstack.workers import api_process, worker_process
 from stream_app.profiles.derive import derive
 from stream_app.segments.rules import load_segments
 from stream_app.settings import Settings
+from stream_app.storage.configured import profile_store, value_rules
 from stream_app.storage.connection import redis_client
 from stream_app.storage.keys import Keys
 from stream_app.storage.schedule import ScheduleStore
 from stream_app.storage.scoring import ModelStore
 from stream_app.storage.segments import SegmentStore
 from stream_app.storage.stats import StatsStore
-from stream_app.streaming.app import profile_store, value_rules
 from stream_app.streaming.kafka import client_options
 from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.learning import MODEL
@@ -171,7 +171,7 @@ async def _run(
         while (lag := await probe.lag()) > 0 and time.monotonic() < deadline:
             progress.show(await stats.read(), lag, await schedule.depth())
             await asyncio.sleep(0.5)
-        await asyncio.sleep(settings.scheduler_interval_s * 2)
+        await asyncio.sleep(1.0)  # checks due by now are run by the timer within this
         final = await stats.read()
         progress.show(final, lag, await schedule.depth(), force=True)
         typer.echo("")

@@ -23,6 +23,7 @@ from stream_app.decisions.policies import (
     Sent,
     Suppressed,
     check,
+    goal_reached,
 )
 from stream_app.decisions.quiet import QuietHours
 from stream_app.decisions.timing import (
@@ -133,6 +134,9 @@ def plan(
     latest = hit.at + campaign.urgency.latest
     if latest < earliest:
         return Suppressed("expired", "urgency window over")
+    reached = goal_reached(goal_at, hit.at)  # before timing: nothing to time then
+    if reached is not None:
+        return reached
     hours = customer_hours(view, rules, prior)
     optimise = campaign.send_time == "optimize"
     timing = plan_send(

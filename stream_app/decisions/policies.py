@@ -167,6 +167,16 @@ def busiest(times: Iterable[datetime], at: datetime, window: timedelta) -> int:
     return max(bisect_right(ordered, end) - bisect_right(ordered, end - window) for end in ends)
 
 
+def goal_reached(goal_at: datetime | None, trigger_at: datetime) -> Suppressed | None:
+    """The goal reached at or after the trigger: the message has lost its point."""
+    if goal_at is None or goal_at < trigger_at:
+        return None
+    when, trigger = goal_at.isoformat(), trigger_at.isoformat()
+    return Suppressed(
+        "goal_reached", f"goal reached at {when}, not before the trigger at {trigger}"
+    )
+
+
 def check(
     p: Proposal,
     *,
@@ -199,12 +209,9 @@ def check(
         return Suppressed("expired", f"expired at {p.expires_at.isoformat()}")
     if consent.get(p.channel) is not True:
         return Suppressed("no_consent", f"no opt-in for {p.channel}")
-    if goal_at is not None and goal_at >= p.trigger_at:
-        return Suppressed(
-            "goal_reached",
-            f"goal reached at {goal_at.isoformat()}, "
-            f"not before the trigger at {p.trigger_at.isoformat()}",
-        )
+    reached = goal_reached(goal_at, p.trigger_at)
+    if reached is not None:
+        return reached
     if any(sent.decision_id == p.decision_id for sent in history):
         return Suppressed("duplicate", f"decision {p.decision_id} already in the contact history")
     if quiet is not None:

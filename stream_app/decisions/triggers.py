@@ -9,7 +9,7 @@ decision id per campaign. The urgency window of a campaign starts at ``Hit.at``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -61,25 +61,26 @@ def browse_abandonment(
     does not know are left out. Keyed by the last view: the same burst of
     browsing is one trigger however often it is looked at, a new view a new one.
     """
-    now = view.now
-    since = now - trigger.within
-    groups: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
-    for item, at in view.viewed.items():
-        if at >= since and item in categories:
-            groups[categories[item]].append((item, at))
+    now_ms = view.now_ms
+    since = now_ms - _ms(trigger.within)
+    groups: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for item, ms in view.viewed_ms.items():
+        if ms >= since and item in categories:
+            groups[categories[item]].append((item, ms))
     if not groups:
         return None
-    category, views = max(
-        groups.items(), key=lambda kv: (len(kv[1]), max(a for _, a in kv[1]), kv[0])
+    category, found = max(
+        groups.items(), key=lambda kv: (len(kv[1]), max(ms for _, ms in kv[1]), kv[0])
     )
-    if len(views) < trigger.min_views:
+    if len(found) < trigger.min_views:
         return None
-    first = min(at for _, at in views)
-    last = max(at for _, at in views)
-    if any(line.added_ms >= to_ms(first) for line in view.cart):
+    first_ms = min(ms for _, ms in found)
+    if any(line.added_ms >= first_ms for line in view.cart):
         return None
-    if view.recency_days is not None and _last_purchase(view) >= first:
+    if (view.last_of("purchase") or -1) >= first_ms:
         return None
+    now, last = view.now, from_ms(max(ms for _, ms in found))
+    views = [(item, from_ms(ms)) for item, ms in found]
     if now - last < trigger.idle:
         return Wait(last + trigger.idle)
     items = tuple(
@@ -97,13 +98,13 @@ def browse_abandonment(
     )
 
 
-def replenishment(view: ProfileView, trigger: Replenishment) -> Hit | None:
+def replenishment(view: ProfileView, trigger: Replenishment) -> Hit | Wait | None:
     """The customer's own interval between orders says the next one is due soon."""
     due = view.next_purchase_due
-    if view.orders < 2 or due is None or view.now < due - trigger.lead:
+    if view.orders < 2 or due is None or view.lifecycle not in ("active", "at_risk"):
         return None
-    if view.lifecycle not in ("active", "at_risk"):
-        return None
+    if view.now < due - trigger.lead:
+        return Wait(due - trigger.lead)
     return Hit(
         "replenishment",
         view.customer_id,
@@ -114,12 +115,17 @@ def replenishment(view: ProfileView, trigger: Replenishment) -> Hit | None:
     )
 
 
-def win_back(view: ProfileView) -> Hit | None:
+def win_back(view: ProfileView) -> Hit | Wait | None:
     """The life cycle is ``at_risk``: later than the customer's own rhythm, not yet lapsed.
 
     Keyed by the last order, so one lapse yields one win-back per campaign.
     """
-    if view.lifecycle != "at_risk" or view.recency_days is None:
+    if view.recency_days is None:
+        return None
+    if view.lifecycle in ("new", "active"):
+        changes = view.lifecycle_changes_at
+        return None if changes is None else Wait(changes)
+    if view.lifecycle != "at_risk":
         return None
     last = view.now - timedelta(days=view.recency_days)
     return Hit(
@@ -224,6 +230,10 @@ def catalog_hits(
     ]
 
 
+def _ms(span: timedelta) -> int:
+    return int(span.total_seconds() * 1000)
+
+
 def _pct(change: ItemChange) -> str:
     if change.price is None or not change.previous_price:
         return "?"
@@ -234,25 +244,42 @@ def _top(view: ProfileView) -> str | None:
     return view.top_categories[0] if view.top_categories else None
 
 
-def _last_purchase(view: ProfileView) -> datetime:
-    return view.now - timedelta(days=view.recency_days or 0.0)
+#: The event types that can change a profile trigger's answer; time changes it too, and
+#: the times it waits for are looked at by the worker's timer. Segment entry follows
+#: the segments.
+CHANGED_BY: Mapping[str, frozenset[str]] = {
+    "browse_abandonment": frozenset({"product_view", "add_to_cart", "purchase"}),
+    "replenishment": frozenset({"purchase"}),
+    "win_back": frozenset({"purchase"}),
+    "geofence": frozenset({"proximity", "ambient", "traits"}),
+}
 
 
 def profile_hits(
     view: ProfileView,
     entered: Sequence[str],
     campaigns: Sequence[Campaign],
-    categories: Mapping[str, str],
+    categories: Mapping[str, str] | None = None,
+    changed: Set[str] | None = None,
 ) -> tuple[list[Hit], list[datetime]]:
     """Hits of the profile-based triggers of ``campaigns`` (all but cart and catalog ones),
-    and the times some of them want to look again (browsing not idle long enough yet)."""
+    and the times some of them want to look again (browsing not idle long enough yet).
+
+    ``categories`` of viewed items default to those the views named. ``changed``: the
+    event types just applied, when only the triggers they can change
+    are to be looked at (the others' answers and waits stand since they were last
+    looked at); None looks at all of them (the timer's evaluation).
+    """
     hits: list[Hit] = []
     waits: list[datetime] = []
     for campaign in campaigns:
         trigger = campaign.trigger
+        if changed is not None and changed.isdisjoint(CHANGED_BY.get(trigger.type, changed)):
+            continue
         found: Hit | Wait | None = None
         if isinstance(trigger, BrowseAbandonment):
-            found = browse_abandonment(view, categories, trigger)
+            named = view.viewed_categories if categories is None else categories
+            found = browse_abandonment(view, named, trigger)
         elif isinstance(trigger, Replenishment):
             found = replenishment(view, trigger)
         elif isinstance(trigger, WinBack):

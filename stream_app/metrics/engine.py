@@ -48,6 +48,18 @@ class EngineMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.timer_lateness = Histogram(
+            "stream_app_timer_lateness_seconds",
+            "A scheduled check's due time to its effects written (sends, cart checks, ...).",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.round_trips = Histogram(
+            "stream_app_redis_round_trips",
+            "Redis round trips per batch (events) or per claim of due checks (timer).",
+            buckets=(1, 2, 3, 4, 5, 8),
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "stream_app_consumer_lag",
             "Records not yet committed by the worker group.",
@@ -62,7 +74,7 @@ class EngineMetrics:
         )
         self.redis_batch = Histogram(
             "stream_app_redis_batch_seconds",
-            "One batch's profile pipeline, retries included.",
+            "One batch's (or timer claim's) Redis round trips, retries included.",
             buckets=REDIS_BUCKETS,
             registry=r,
         )

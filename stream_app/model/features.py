@@ -35,13 +35,14 @@ def featurize(view: ProfileView, candidate: Candidate) -> dict[str, float]:
     """Numeric features of ``candidate`` for the customer of ``view``.
 
     >>> from datetime import UTC, timedelta
-    >>> from stream_app.profiles.derive import DecayedSums, StoredProfile, ValueRules, derive
+    >>> from stream_app.profiles.derive import ValueRules, derive
+    >>> from stream_app.profiles.state import Decayed, ProfileState
     >>> now = datetime(2026, 6, 1, 12, tzinfo=UTC)  # a Monday; Berlin is UTC+2 then
-    >>> stored = StoredProfile(
+    >>> stored = ProfileState(
     ...     "c-1",
     ...     {"n": "3", "first_seen": "1780000000000", "timezone": "Europe/Berlin"},
-    ...     tastes=DecayedSums(1780315200000, {"c:shoes": 3.0, "c:books": 1.0}),
-    ...     rhythm=DecayedSums(1780315200000, {"18": 1.0, "19": 3.0}),
+    ...     tastes=Decayed(1780315200000, {"c:shoes": 3.0, "c:books": 1.0}),
+    ...     rhythm=Decayed(1780315200000, {"18": 1.0, "19": 3.0}),
     ... )
     >>> x = featurize(derive(stored, now, ValueRules()),
     ...               Candidate("spring", "push", "shoes", "discount", now + timedelta(hours=7)))

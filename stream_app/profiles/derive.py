@@ -10,14 +10,17 @@ from __future__ import annotations
 import math
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, get_args
 
 from stream_app.clock import from_ms, to_ms
+from stream_app.events.base import Channel
 from stream_app.events.clickstream import ClickstreamEvent
 from stream_app.profiles.cart import CartLine
 from stream_app.profiles.fold import HOURS_PER_WEEK
+from stream_app.profiles.lazy import lazy
+from stream_app.profiles.state import ProfileState
 
 DAY_MS = 86_400_000
 #: Event types that mean the customer came to us: every clickstream type.
@@ -25,42 +28,10 @@ VISIT_TYPES: tuple[str, ...] = tuple(
     get_args(model.model_fields["type"].annotation)[0]
     for model in get_args(get_args(ClickstreamEvent)[0])
 )
-
-
-@dataclass(frozen=True, slots=True)
-class DecayedSums:
-    """A stored decayed-sum hash: ``value(T) = stored * 2^(-(T - ref) / H)``."""
-
-    ref_ms: int | None = None
-    stored: Mapping[str, float] = field(default_factory=dict)
-
-    def at(self, when_ms: int, half_life_ms: float) -> dict[str, float]:
-        """Every sum evaluated at ``when_ms``.
-
-        >>> DecayedSums(0, {"c:shoes": 4.0}).at(7 * DAY_MS, 7 * DAY_MS)
-        {'c:shoes': 2.0}
-        """
-        if self.ref_ms is None:
-            return {}
-        scale = 2.0 ** (-(when_ms - self.ref_ms) / half_life_ms)
-        return {name: value * scale for name, value in self.stored.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class StoredProfile:
-    """Everything stored for one customer (read in one pipeline by the store)."""
-
-    customer_id: str
-    fields: Mapping[str, str]
-    tastes: DecayedSums = DecayedSums()
-    rhythm: DecayedSums = DecayedSums()
-    cart: tuple[CartLine, ...] = ()
-    viewed: Mapping[str, int] = field(default_factory=dict)
-    searches: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def exists(self) -> bool:
-        return bool(self.fields)
+_VISIT_FIELDS = tuple(f"last:{t}" for t in VISIT_TYPES)
+_CONSENT_FIELDS = tuple((ch, f"consent:{ch}") for ch in get_args(Channel))
+#: Sensor context a view exposes (latest reading of each).
+_CONTEXT = ("geo", "near_store", "store_distance_m", "weather", "temperature_c")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,44 +50,245 @@ class ValueRules:
     lifecycle_factors: tuple[float, float, float] = (1.5, 3.0, 6.0)
 
 
-@dataclass(frozen=True, slots=True)
 class ProfileView:
-    """A profile as of ``now``: the facts segments, decisions and the API read."""
+    """A profile as of ``now``: the facts segments, decisions and the API read.
 
-    customer_id: str
-    now: datetime
-    events: int
-    counts: Mapping[str, int]
-    first_seen: datetime | None
-    last_seen: datetime | None
-    #: Latest clickstream event (the customer came to us, rather than a sensor saw them).
-    last_visit: datetime | None
-    orders: int
-    recency_days: float | None
-    monetary: float
-    aov: float | None
-    avg_unit_price: float | None
-    price_band: str | None
-    r: int
-    f: int
-    m: int
-    tier: str
-    interval_days: float
-    lifecycle: str
-    next_purchase_due: datetime | None
-    age: int | None
-    gender: str | None
-    timezone: str | None
-    locale: str | None
-    consent: Mapping[str, bool]
-    tastes: Mapping[str, float]
-    rhythm_local: tuple[float, ...]
-    cart: tuple[CartLine, ...]
-    viewed: Mapping[str, datetime]
-    searches: Mapping[str, datetime]
-    context: Mapping[str, str]
+    Every fact is computed on first use and kept: the worker evaluates every
+    customer of every batch, and most evaluations need a few scalars, not the
+    local week of activity or the decayed tastes.
+    """
+
+    def __init__(self, state: ProfileState, now: datetime, rules: ValueRules) -> None:
+        self.customer_id = state.customer_id
+        self.now = now
+        self._state = state
+        self._fields = state.fields
+        self._now_ms = to_ms(now)
+        self._rules = rules
+
+    def _int(self, name: str) -> int:
+        return int(self._fields.get(name, 0))
+
+    def _ms(self, name: str) -> int | None:
+        value = self._fields.get(name)
+        return None if value is None else int(value)
+
+    def _text(self, name: str) -> str | None:
+        value = self._fields.get(name)
+        return None if value is None else str(value)
+
+    @lazy
+    def events(self) -> int:
+        return self._int("n")
+
+    @lazy
+    def counts(self) -> dict[str, int]:
+        return {k[2:]: int(v) for k, v in self._fields.items() if k.startswith("n:")}
+
+    @lazy
+    def first_seen(self) -> datetime | None:
+        return _opt_time(self._ms("first_seen"))
+
+    @lazy
+    def last_seen(self) -> datetime | None:
+        return _opt_time(self._ms("last_seen"))
+
+    @lazy
+    def last_visit(self) -> datetime | None:
+        """Latest clickstream event (the customer came to us, rather than a sensor saw them)."""
+        stamps = [self._int(name) for name in _VISIT_FIELDS if name in self._fields]
+        return from_ms(max(stamps)) if stamps else None
+
+    @lazy
+    def orders(self) -> int:
+        return self._int("n:purchase")
+
+    @lazy
+    def recency_days(self) -> float | None:
+        last = self._ms("last:purchase")
+        return None if last is None else (self._now_ms - last) / DAY_MS
+
+    @lazy
+    def monetary(self) -> float:
+        return float(self._fields.get("value", 0.0))
+
+    @lazy
+    def aov(self) -> float | None:
+        return self.monetary / self.orders if self.orders else None
+
+    @lazy
+    def avg_unit_price(self) -> float | None:
+        units = self._int("units")
+        return float(self._fields.get("units_value", 0.0)) / units if units else None
+
+    @lazy
+    def price_band(self) -> str | None:
+        avg = self.avg_unit_price
+        return None if avg is None else _band(avg, self._rules.price_bands)
+
+    @lazy
+    def r(self) -> int:
+        return _score_low(self.recency_days, self._rules.recency_days)
+
+    @lazy
+    def f(self) -> int:
+        return _score_high(self.orders, self._rules.frequency)
+
+    @lazy
+    def m(self) -> int:
+        return _score_high(self.monetary, self._rules.monetary)
+
+    @lazy
+    def is_new(self) -> bool:
+        first_seen = self._ms("first_seen")
+        return (
+            self.orders <= 1
+            and first_seen is not None
+            and self._now_ms - first_seen <= self._rules.new_customer_days * DAY_MS
+        )
+
+    @lazy
+    def tier(self) -> str:
+        return _tier(self.r, self.f, self.m, self.is_new)
+
+    @lazy
+    def interval_days(self) -> float:
+        first, last = self._ms("first:purchase"), self._ms("last:purchase")
+        if self.orders >= 2 and first is not None and last is not None:
+            days = (last - first) / (self.orders - 1) / DAY_MS
+            return max(days, self._rules.min_interval_days)
+        return self._rules.default_interval_days
+
+    @lazy
+    def lifecycle(self) -> str:
+        last_purchase = self._ms("last:purchase")
+        reference = last_purchase if last_purchase is not None else self._ms("last_seen")
+        elapsed = None if reference is None else (self._now_ms - reference) / DAY_MS
+        return _lifecycle(self.is_new, elapsed, self.interval_days, self._rules.lifecycle_factors)
+
+    @lazy
+    def lifecycle_changes_at(self) -> datetime | None:
+        """When the life cycle moves on by time alone (new ends, active turns at risk, ...),
+        if it will: segments and triggers over it are due a look then."""
+        rules = self._rules
+        if self.is_new:
+            return from_ms(int(self._int("first_seen") + rules.new_customer_days * DAY_MS))
+        last_purchase = self._ms("last:purchase")
+        reference = last_purchase if last_purchase is not None else self._ms("last_seen")
+        if reference is None:
+            return None
+        for factor in rules.lifecycle_factors:
+            moment = int(reference + factor * self.interval_days * DAY_MS)
+            if moment > self._now_ms:
+                return from_ms(moment + 1)
+        return None
+
+    @lazy
+    def next_purchase_due(self) -> datetime | None:
+        last = self._ms("last:purchase")
+        return None if last is None else from_ms(int(last + self.interval_days * DAY_MS))
+
+    @lazy
+    def age(self) -> int | None:
+        year = self._ms("birth_year")
+        return None if year is None else self.now.year - year
+
+    @lazy
+    def gender(self) -> str | None:
+        return self._text("gender")
+
+    @lazy
+    def timezone(self) -> str | None:
+        return self._text("timezone")
+
+    @lazy
+    def locale(self) -> str | None:
+        return self._text("locale")
+
+    @lazy
+    def consent(self) -> dict[str, bool]:
+        f = self._fields
+        return {ch: f[key] == "1" for ch, key in _CONSENT_FIELDS if key in f}
+
+    def count_of(self, event_type: str) -> int:
+        """How many events of ``event_type`` the customer had."""
+        return self._int(f"n:{event_type}")
+
+    @lazy
+    def tastes(self) -> dict[str, float]:
+        return self._state.tastes.at(self._now_ms, self._taste_half_life_ms)
+
+    @lazy
+    def _taste_scale(self) -> float:
+        ref = self._state.tastes.ref_ms
+        return 0.0 if ref is None else 2.0 ** (-(self._now_ms - ref) / self._taste_half_life_ms)
+
+    def taste_of(self, name: str) -> float:
+        """One affinity now (``c:<category>``, ``b:<brand>``), without decaying them all."""
+        return self._state.tastes.sums.get(name, 0.0) * self._taste_scale
 
     @property
+    def _taste_half_life_ms(self) -> float:
+        return self._rules.taste_half_life.total_seconds() * 1000
+
+    @lazy
+    def rhythm_local(self) -> tuple[float, ...]:
+        half_life_ms = self._rules.rhythm_half_life.total_seconds() * 1000
+        return _local_week(
+            self._state.rhythm.at(self._now_ms, half_life_ms), self.timezone, self.now
+        )
+
+    @lazy
+    def cart_lines(self) -> tuple[CartLine, ...]:
+        """Every stored cart line, including removed and ordered ones."""
+        lines = (cart_line(item, entry) for item, entry in self._state.cart.items())
+        return tuple(line for line in lines if line is not None)
+
+    @lazy
+    def cart(self) -> tuple[CartLine, ...]:
+        """Lines still in the cart."""
+        return _visible_cart(self.cart_lines, self._ms("last:purchase"))
+
+    def last_of(self, event_type: str) -> int | None:
+        """The time (ms) of the customer's latest event of ``event_type``, if any."""
+        return self._ms(f"last:{event_type}")
+
+    @lazy
+    def viewed(self) -> dict[str, datetime]:
+        return {item: from_ms(ms) for item, ms in _newest_first(self.viewed_ms)}
+
+    @lazy
+    def viewed_ms(self) -> dict[str, int]:
+        """Recently viewed item -> last view (ms), unordered: the cheap form of ``viewed``."""
+        return {item: int(v[0]) for item, v in self._state.viewed.items()}
+
+    @lazy
+    def viewed_categories(self) -> dict[str, str]:
+        """The category each recently viewed item was shown in (when the view named one)."""
+        return {item: str(v[1]) for item, v in self._state.viewed.items() if v[1]}
+
+    @lazy
+    def searches(self) -> dict[str, datetime]:
+        return {q: from_ms(ms) for q, ms in _newest_first(self._state.searches)}
+
+    @property
+    def searches_ms(self) -> Mapping[str, int]:
+        """Recent query -> last time (ms), unordered: the cheap form of ``searches``."""
+        return self._state.searches
+
+    @property
+    def now_ms(self) -> int:
+        return self._now_ms
+
+    @lazy
+    def context(self) -> dict[str, str]:
+        f = self._fields
+        found = {name: str(f[name]) for name in _CONTEXT if name in f}
+        if "@near_store" in f:
+            found["near_store_at"] = str(f["@near_store"])
+        return found
+
+    @lazy
     def top_categories(self) -> list[str]:
         """Categories by current affinity, strongest first."""
         ranked = sorted(
@@ -171,78 +343,21 @@ class ProfileView:
         }
 
 
-def derive(stored: StoredProfile, now: datetime, rules: ValueRules) -> ProfileView:
-    """The view of ``stored`` at ``now``."""
-    f = stored.fields
-    now_ms = to_ms(now)
-    orders = _int(f.get("n:purchase"))
-    last_purchase = _opt_int(f.get("last:purchase"))
-    first_purchase = _opt_int(f.get("first:purchase"))
-    first_seen = _opt_int(f.get("first_seen"))
-    last_seen = _opt_int(f.get("last_seen"))
-    monetary = float(f.get("value", 0.0))
-    units = _int(f.get("units"))
-    avg_unit = float(f.get("units_value", 0.0)) / units if units else None
-    recency = None if last_purchase is None else (now_ms - last_purchase) / DAY_MS
-    r = _score_low(recency, rules.recency_days)
-    fr = _score_high(orders, rules.frequency)
-    m = _score_high(monetary, rules.monetary)
-    is_new = (
-        orders <= 1
-        and first_seen is not None
-        and (now_ms - first_seen <= rules.new_customer_days * DAY_MS)
-    )
-    interval = rules.default_interval_days
-    if orders >= 2 and first_purchase is not None and last_purchase is not None:
-        interval = max(
-            (last_purchase - first_purchase) / (orders - 1) / DAY_MS, rules.min_interval_days
-        )
-    reference = last_purchase if last_purchase is not None else last_seen
-    elapsed = None if reference is None else (now_ms - reference) / DAY_MS
-    birth_year = _opt_int(f.get("birth_year"))
-    tastes = stored.tastes.at(now_ms, rules.taste_half_life.total_seconds() * 1000)
-    rhythm = stored.rhythm.at(now_ms, rules.rhythm_half_life.total_seconds() * 1000)
-    timezone = f.get("timezone")
-    return ProfileView(
-        customer_id=stored.customer_id,
-        now=now,
-        events=_int(f.get("n")),
-        counts={k[2:]: int(v) for k, v in f.items() if k.startswith("n:")},
-        first_seen=None if first_seen is None else from_ms(first_seen),
-        last_seen=None if last_seen is None else from_ms(last_seen),
-        last_visit=_latest(f, VISIT_TYPES),
-        orders=orders,
-        recency_days=recency,
-        monetary=monetary,
-        aov=monetary / orders if orders else None,
-        avg_unit_price=avg_unit,
-        price_band=None if avg_unit is None else _band(avg_unit, rules.price_bands),
-        r=r,
-        f=fr,
-        m=m,
-        tier=_tier(r, fr, m, is_new),
-        interval_days=interval,
-        lifecycle=_lifecycle(is_new, elapsed, interval, rules.lifecycle_factors),
-        next_purchase_due=(
-            None if last_purchase is None else from_ms(int(last_purchase + interval * DAY_MS))
-        ),
-        age=None if birth_year is None else now.year - birth_year,
-        gender=f.get("gender"),
-        timezone=timezone,
-        locale=f.get("locale"),
-        consent={k[8:]: v == "1" for k, v in f.items() if k.startswith("consent:")},
-        tastes=tastes,
-        rhythm_local=_local_week(rhythm, timezone, now),
-        cart=_visible_cart(stored.cart, last_purchase),
-        viewed={k: from_ms(v) for k, v in _newest_first(stored.viewed)},
-        searches={k: from_ms(v) for k, v in _newest_first(stored.searches)},
-        context={
-            name: f[name]
-            for name in ("geo", "near_store", "store_distance_m", "weather", "temperature_c")
-            if name in f
-        }
-        | ({"near_store_at": f["@near_store"]} if "@near_store" in f else {}),
-    )
+def derive(state: ProfileState, now: datetime, rules: ValueRules) -> ProfileView:
+    """The view of ``state`` at ``now``."""
+    return ProfileView(state, now, rules)
+
+
+def cart_line(item_id: str, entry: Sequence[int | float | str]) -> CartLine | None:
+    """A stored cart entry ``[added, category, price, quantity, event id, removed]`` (0 =
+    none) as a domain object; None for a bare removal tombstone."""
+    added, category, price, quantity, event_id, removed = entry
+    if not added:
+        return None
+    return CartLine(
+        item_id, str(category), float(price), int(quantity), str(event_id), int(added),
+        int(removed) or None,
+    )  # fmt: skip
 
 
 def _tier(r: int, f: int, m: int, is_new: bool) -> str:
@@ -336,19 +451,9 @@ def _newest_first(scores: Mapping[str, int]) -> list[tuple[str, int]]:
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def _latest(fields: Mapping[str, str], types: Sequence[str]) -> datetime | None:
-    """The latest ``last:<type>`` time among ``types``."""
-    stamps = [int(fields[f"last:{t}"]) for t in types if f"last:{t}" in fields]
-    return from_ms(max(stamps)) if stamps else None
-
-
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def _int(value: str | None) -> int:
-    return 0 if value is None else int(value)
-
-
-def _opt_int(value: str | None) -> int | None:
-    return None if value is None else int(value)
+def _opt_time(ms: int | None) -> datetime | None:
+    return None if ms is None else from_ms(ms)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import get_args
+from typing import Any, NamedTuple, get_args
 
 from stream_app.clock import to_ms
 from stream_app.events.clickstream import (
@@ -42,12 +42,18 @@ from stream_app.profiles.pseudonym import pseudonymize
 _SPACES = re.compile(r"\s+")
 HOURS_PER_WEEK = 168
 
-# Precomputed for the hot path: isinstance with a tuple, field names without f-strings.
+# Precomputed for the hot path: per event type, its count op, the ``last:<type>`` field
+# (clickstream, purchase and feedback events keep one) and whether it marks the rhythm.
 _STAMPED = (ClickEvent, Purchase, FeedbackBase)
 _RHYTHMIC = (ClickEvent, Purchase, Opened, Clicked)
 _HOURS = tuple(str(hour) for hour in range(HOURS_PER_WEEK))
-_FIELDS: dict[str, tuple[str, str]] = {
-    name: (f"n:{name}", f"last:{name}")
+_COUNT = Incr("n")
+_HEADS: dict[str, tuple[Incr, str | None, bool]] = {
+    name: (
+        Incr(f"n:{name}"),
+        f"last:{name}" if issubclass(member, _STAMPED) else None,
+        issubclass(member, _RHYTHMIC),
+    )
     for stream in STREAM_EVENTS.values()
     for member in get_args(get_args(stream)[0]) or (get_args(stream)[0],)
     for name in get_args(member.model_fields["type"].annotation)
@@ -86,11 +92,14 @@ def hour_of_week(ms: int) -> int:
     return int((hours + 72) % HOURS_PER_WEEK)
 
 
-def fold(event: Event, customer_id: str, config: FoldConfig) -> ProfileUpdate:
+def fold(
+    event: Event, customer_id: str, config: FoldConfig, ms: int | None = None
+) -> ProfileUpdate:
     """The update one event makes to its customer's profile.
 
     ``customer_id`` is passed in because sensor events may name only a device,
-    resolved to a customer by the caller.
+    resolved to a customer by the caller; ``ms``, the event time in epoch ms, when the
+    caller has it already.
 
     >>> from datetime import UTC, datetime
     >>> from stream_app.events.clickstream import AppOpen
@@ -99,75 +108,105 @@ def fold(event: Event, customer_id: str, config: FoldConfig) -> ProfileUpdate:
     >>> [getattr(op, "field", None) for op in fold(e, "c1", FoldConfig(b"k", timedelta(0))).ops]
     ['n', 'n:app_open', 'first_seen', 'last_seen', 'last:app_open', '72']
     """
-    ms = to_ms(event.event_time)
-    count_field, last_field = _FIELDS[event.type]
-    ops: list[ProfileOp] = [
-        Incr("n"),
-        Incr(count_field),
-        Min("first_seen", ms),
-        Max("last_seen", ms),
-    ]
-    if isinstance(event, _STAMPED):
+    if ms is None:
+        ms = to_ms(event.event_time)
+    count_op, last_field, rhythmic = _HEADS[event.type]
+    ops: list[ProfileOp] = [_COUNT, count_op, Min("first_seen", ms), Max("last_seen", ms)]
+    if last_field is not None:
         ops.append(Max(last_field, ms))
-    if isinstance(event, _RHYTHMIC):
+    if rhythmic:
         ops.append(DecayAdd("rhythm", _HOURS[hour_of_week(ms)], 1.0, ms))
+    specific = _SPECIFIC.get(type(event))
+    extra = specific(event, ms, config, ops) if specific is not None else _NOTHING
+    engaged = event.decision_id if isinstance(event, Clicked | Converted) else None
+    return ProfileUpdate(customer_id, event.event_id, ms, tuple(ops), *extra, engaged)
+
+
+class _Extra(NamedTuple):
+    """What an event changes besides its ops."""
+
     devices: tuple[str, ...] = ()
     cart_due: int | None = None
     order: Order | None = None
-    match event:
-        case ProductView():
-            ops.append(Recent("views", event.item_id, ms))
-            ops.extend(_tastes(event.category, event.brand, config.weight_view, ms))
-        case AddToCart():
-            ops.append(
-                CartAdd(
-                    event.item_id, event.category, event.price, event.quantity, event.event_id, ms
-                )
-            )
-            ops.extend(_tastes(event.category, event.brand, config.weight_cart, ms))
-            if config.cart_abandon_delay is not None:
-                cart_due = ms + int(config.cart_abandon_delay.total_seconds() * 1000)
-        case RemoveFromCart():
-            ops.append(CartRemove(event.item_id, ms))
-        case Search():
-            ops.append(Recent("searches", normalize_query(event.query), ms))
-        case Purchase():
-            ops.extend(_purchase(event, ms, config))
-            order = Order(
-                event.order_id,
-                tuple(sorted({line.item_id for line in event.items})),
-                tuple(sorted({line.category for line in event.items})),
-                ms,
-            )
-        case Traits():
-            ops.extend(_traits(event, ms, config.pseudonym_secret))
-            devices = tuple(
-                pseudonymize(config.pseudonym_secret, "device", d) for d in event.device_ids
-            )
-        case Consent():
-            ops.append(LastWrite(f"consent:{event.channel}", "1" if event.opted_in else "0", ms))
-        case Location():
-            ops.append(LastWrite("geo", geohash(event.lat, event.lon), ms))
-        case Proximity():
-            ops.extend(
-                (
-                    LastWrite("near_store", event.store_id, ms),
-                    LastWrite("store_distance_m", f"{event.distance_m:g}", ms),
-                )
-            )
-        case Ambient():
-            ops.extend(
-                (
-                    LastWrite("weather", event.weather, ms),
-                    LastWrite("temperature_c", f"{event.temperature_c:.1f}", ms),
-                )
-            )
-        case _:
-            pass
-    engaged = event.decision_id if isinstance(event, Clicked | Converted) else None
-    return ProfileUpdate(
-        customer_id, event.event_id, ms, tuple(ops), devices, cart_due, order, engaged
+
+
+_NOTHING = _Extra()
+
+
+def _viewed(event: ProductView, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
+    ops.append(Recent("views", event.item_id, ms, event.category))
+    ops.extend(_tastes(event.category, event.brand, config.weight_view, ms))
+    return _NOTHING
+
+
+def _added(event: AddToCart, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
+    ops.append(
+        CartAdd(event.item_id, event.category, event.price, event.quantity, event.event_id, ms)
     )
+    ops.extend(_tastes(event.category, event.brand, config.weight_cart, ms))
+    delay = config.cart_abandon_delay
+    return _NOTHING if delay is None else _Extra(cart_due=ms + int(delay.total_seconds() * 1000))
+
+
+def _removed(event: RemoveFromCart, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
+    ops.append(CartRemove(event.item_id, ms))
+    return _NOTHING
+
+
+def _searched(event: Search, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
+    ops.append(Recent("searches", normalize_query(event.query), ms))
+    return _NOTHING
+
+
+def _bought(event: Purchase, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
+    ops.extend(_purchase(event, ms, config))
+    items = tuple(sorted({line.item_id for line in event.items}))
+    categories = tuple(sorted({line.category for line in event.items}))
+    return _Extra(order=Order(event.order_id, items, categories, ms))
+
+
+def _described(event: Traits, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
+    secret = config.pseudonym_secret
+    ops.extend(_traits(event, ms, secret))
+    return _Extra(devices=tuple(pseudonymize(secret, "device", d) for d in event.device_ids))
+
+
+def _consented(event: Consent, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
+    ops.append(LastWrite(f"consent:{event.channel}", "1" if event.opted_in else "0", ms))
+    return _NOTHING
+
+
+def _located(event: Location, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
+    ops.append(LastWrite("geo", geohash(event.lat, event.lon), ms))
+    return _NOTHING
+
+
+def _near(event: Proximity, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
+    ops.append(LastWrite("near_store", event.store_id, ms))
+    ops.append(LastWrite("store_distance_m", f"{event.distance_m:g}", ms))
+    return _NOTHING
+
+
+def _weather(event: Ambient, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
+    ops.append(LastWrite("weather", event.weather, ms))
+    ops.append(LastWrite("temperature_c", f"{event.temperature_c:.1f}", ms))
+    return _NOTHING
+
+
+#: What each event type adds to the ops every event makes (a dict lookup, not a chain
+#: of isinstance checks: the fold runs per event).
+_SPECIFIC: dict[type, Callable[[Any, int, FoldConfig, list[ProfileOp]], _Extra]] = {
+    ProductView: _viewed,
+    AddToCart: _added,
+    RemoveFromCart: _removed,
+    Search: _searched,
+    Purchase: _bought,
+    Traits: _described,
+    Consent: _consented,
+    Location: _located,
+    Proximity: _near,
+    Ambient: _weather,
+}
 
 
 def _tastes(category: str, brand: str | None, weight: float, ms: int) -> list[ProfileOp]:

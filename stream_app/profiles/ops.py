@@ -1,19 +1,18 @@
 """Profile updates as data: what one event does to a customer's profile.
 
-The fold (``fold.py``) turns an event into a ``ProfileUpdate``; the Redis store
-applies it atomically together with the event-id dedupe. Every op is
+The fold (``fold.py``) turns an event into a ``ProfileUpdate``; ``state.py``
+applies it to the stored profile, once per event id. Every op is
 commutative or decided by event time (``Max``, ``Min``, ``LastWrite``), so
 events from different topics may arrive in any order and still give the same
 profile.
 
-Ops are NamedTuples (built per event on the hot path: a tuple is several times
-cheaper to create than a frozen dataclass) and each knows its wire form, the
-JSON list the apply script reads (``storage/lua/apply_event.lua``).
+Ops are NamedTuples: built per event on the hot path, a tuple is several times
+cheaper to create than a frozen dataclass. ``profiles.state`` applies them.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 
 class Incr(NamedTuple):
@@ -22,18 +21,12 @@ class Incr(NamedTuple):
     field: str
     by: int = 1
 
-    def wire(self) -> list[Any]:
-        return ["i", self.field, self.by]
-
 
 class IncrFloat(NamedTuple):
     """Add a float to a sum field (e.g. spend)."""
 
     field: str
     by: float
-
-    def wire(self) -> list[Any]:
-        return ["f", self.field, self.by]
 
 
 class Max(NamedTuple):
@@ -42,18 +35,12 @@ class Max(NamedTuple):
     field: str
     ms: int
 
-    def wire(self) -> list[Any]:
-        return ["max", self.field, self.ms]
-
 
 class Min(NamedTuple):
     """Keep the smallest epoch-ms value seen (e.g. first seen)."""
 
     field: str
     ms: int
-
-    def wire(self) -> list[Any]:
-        return ["min", self.field, self.ms]
 
 
 class LastWrite(NamedTuple):
@@ -62,9 +49,6 @@ class LastWrite(NamedTuple):
     field: str
     value: str
     ms: int
-
-    def wire(self) -> list[Any]:
-        return ["lww", self.field, self.value, self.ms]
 
 
 class DecayAdd(NamedTuple):
@@ -75,19 +59,15 @@ class DecayAdd(NamedTuple):
     weight: float
     ms: int
 
-    def wire(self) -> list[Any]:
-        return ["d", "t" if self.target == "taste" else "r", self.field, self.weight, self.ms]
-
 
 class Recent(NamedTuple):
-    """Note ``member`` at ``ms`` in a capped most-recent set (viewed items, searches)."""
+    """Note ``member`` at ``ms`` in a capped most-recent set (viewed items, searches);
+    a view keeps the ``category`` it named."""
 
     target: Literal["views", "searches"]
     member: str
     ms: int
-
-    def wire(self) -> list[Any]:
-        return ["top", "v" if self.target == "views" else "s", self.member, self.ms]
+    category: str | None = None
 
 
 class CartAdd(NamedTuple):
@@ -100,11 +80,6 @@ class CartAdd(NamedTuple):
     event_id: str
     ms: int
 
-    def wire(self) -> list[Any]:
-        return [
-            "ca", self.item_id, self.ms, self.category, self.price, self.quantity, self.event_id
-        ]  # fmt: skip
-
 
 class CartRemove(NamedTuple):
     """Take an item out of the cart, unless it was added again later (kept as a tombstone)."""
@@ -112,17 +87,11 @@ class CartRemove(NamedTuple):
     item_id: str
     ms: int
 
-    def wire(self) -> list[Any]:
-        return ["cr", self.item_id, self.ms]
-
 
 class CartClear(NamedTuple):
     """An order at ``ms`` empties the cart of everything added before it."""
 
     ms: int
-
-    def wire(self) -> list[Any]:
-        return ["cc", self.ms]
 
 
 ProfileOp = (

@@ -2,25 +2,30 @@
 
 Each rule is compiled once at start-up and checked against a sample profile, so
 a typo fails the worker's start, not the stream. An expression sees the
-variables listed in ``activation`` and the functions ``taste``, ``brand``,
-``searched`` and ``viewed``.
+``VARIABLES`` and the ``FUNCTIONS`` (``taste``, ``brand``, ``searched``,
+``viewed``). A rule is given only what it reads (``segments.inputs``), and with a
+``SegmentMemo`` a rule whose inputs did not change keeps its last answer.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import cel
 
 from stream_app.profiles.derive import ProfileView
+from stream_app.segments.inputs import Inputs, inputs_of
 
 DAY_S = 86_400.0
+DAY_MS = 86_400_000
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
 
 
@@ -50,37 +55,113 @@ def load_segments(path: Path | None) -> list[SegmentDefinition]:
     return definitions
 
 
+#: The variables an expression can use, and how each is read from a view (unknown
+#: values are -1 or empty).
+VARIABLES: dict[str, Callable[[ProfileView], Any]] = {
+    "now": lambda v: v.now,
+    "events": lambda v: v.events,
+    "sessions": lambda v: v.count_of("session_start"),
+    "days_since_seen": lambda v: _days(v.now, v.last_seen),
+    "orders": lambda v: v.orders,
+    "recency_days": lambda v: -1.0 if v.recency_days is None else v.recency_days,
+    "monetary": lambda v: v.monetary,
+    "aov": lambda v: -1.0 if v.aov is None else v.aov,
+    "price_band": lambda v: v.price_band or "",
+    "r": lambda v: v.r,
+    "f": lambda v: v.f,
+    "m": lambda v: v.m,
+    "tier": lambda v: v.tier,
+    "lifecycle": lambda v: v.lifecycle,
+    "interval_days": lambda v: v.interval_days,
+    "age": lambda v: -1 if v.age is None else v.age,
+    "gender": lambda v: v.gender or "",
+    "timezone": lambda v: v.timezone or "",
+    "locale": lambda v: v.locale or "",
+    "consent": lambda v: dict(v.consent),
+    "top_category": lambda v: (v.top_categories or [""])[0],
+    "cart_items": lambda v: sum(line.quantity for line in v.cart),
+    "cart_value": lambda v: v.cart_value,
+    "near_store": lambda v: v.context.get("near_store", ""),
+    "weather": lambda v: v.context.get("weather", ""),
+    "geo": lambda v: v.context.get("geo", ""),
+}
+
+
 def activation(view: ProfileView) -> dict[str, Any]:
-    """The variables an expression can use (unknown values are -1 or empty)."""
-    now = view.now
-    return {
-        "now": now,
-        "events": view.events,
-        "sessions": view.counts.get("session_start", 0),
-        "days_since_seen": _days(now, view.last_seen),
-        "orders": view.orders,
-        "recency_days": -1.0 if view.recency_days is None else view.recency_days,
-        "monetary": view.monetary,
-        "aov": -1.0 if view.aov is None else view.aov,
-        "price_band": view.price_band or "",
-        "r": view.r,
-        "f": view.f,
-        "m": view.m,
-        "tier": view.tier,
-        "lifecycle": view.lifecycle,
-        "interval_days": view.interval_days,
-        "age": -1 if view.age is None else view.age,
-        "gender": view.gender or "",
-        "timezone": view.timezone or "",
-        "locale": view.locale or "",
-        "consent": dict(view.consent),
-        "top_category": (view.top_categories or [""])[0],
-        "cart_items": sum(line.quantity for line in view.cart),
-        "cart_value": view.cart_value,
-        "near_store": view.context.get("near_store", ""),
-        "weather": view.context.get("weather", ""),
-        "geo": view.context.get("geo", ""),
-    }
+    """Every variable an expression can use, as of ``view``."""
+    return {name: read(view) for name, read in VARIABLES.items()}
+
+
+def _taste(view: ProfileView, category: str) -> float:
+    return view.taste_of(f"c:{category}")
+
+
+def _brand(view: ProfileView, name: str) -> float:
+    return view.taste_of(f"b:{name}")
+
+
+def _searched(view: ProfileView, term: str, days: float) -> bool:
+    """A query within ``days`` containing ``term`` as a word ("suv" matches "rc suv")."""
+    since = view.now_ms - float(days) * DAY_MS
+    words = str(term).lower().split()
+    return any(
+        ms >= since and _has_words(query.split(), words) for query, ms in view.searches_ms.items()
+    )
+
+
+def _viewed(view: ProfileView, item: str, days: float) -> bool:
+    ms = view.viewed_ms.get(str(item))
+    return ms is not None and ms >= view.now_ms - float(days) * DAY_MS
+
+
+#: The functions an expression can call, each given the view first.
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "taste": _taste,
+    "brand": _brand,
+    "searched": _searched,
+    "viewed": _viewed,
+}
+
+
+#: One customer's last evaluation: per rule, a hash of its inputs' values (None: not
+#: kept) and its answer.
+Answers = tuple[tuple[int | None, bool], ...]
+
+
+class SegmentMemo:
+    """Customers' last answers, so a rule whose inputs did not change is not evaluated
+    again. Bounded: the customer evaluated longest ago is forgotten first."""
+
+    def __init__(self, customers: int) -> None:
+        self._size = customers
+        self._entries: OrderedDict[str, Answers] = OrderedDict()
+
+    def get(self, customer_id: str) -> Answers | None:
+        found = self._entries.get(customer_id)
+        if found is not None:
+            self._entries.move_to_end(customer_id)
+        return found
+
+    def put(self, customer_id: str, answers: Answers) -> None:
+        self._entries[customer_id] = answers
+        self._entries.move_to_end(customer_id)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    name: str
+    program: Any
+    inputs: Inputs
+
+    def key(self, view: ProfileView) -> int | None:
+        """A hash of this rule's inputs as of ``view`` (None: always evaluate)."""
+        if not self.inputs.pinned:
+            return None
+        values = [_hashable(VARIABLES[name](view)) for name in self.inputs.variables]
+        values += [FUNCTIONS[name](view, *args) for name, args in self.inputs.calls]
+        return hash(tuple(values))
 
 
 class SegmentRules:
@@ -90,75 +171,78 @@ class SegmentRules:
         """``kind`` names the rules in error messages (segments, campaign audiences)."""
         self.definitions = tuple(definitions)
         self._kind = kind
-        self._programs: list[tuple[str, Any]] = []
+        self._rules: list[_Rule] = []
         for definition in self.definitions:
             try:
-                self._programs.append((definition.name, cel.compile(definition.expression)))
+                program = cel.compile(definition.expression)
             except ValueError as exc:
                 raise SegmentConfigError(f"{kind} {definition.name!r}: {exc}") from exc
+            inputs = inputs_of(definition.expression, VARIABLES, FUNCTIONS)
+            self._rules.append(_Rule(definition.name, program, inputs))
         self._check_against(_sample_view())
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self._programs)
+        return tuple(rule.name for rule in self._rules)
 
-    def evaluate(self, view: ProfileView) -> tuple[set[str], list[str]]:
-        """Names of the segments ``view`` is in, and the names whose rule failed on it."""
-        context = _context(view)
-        members: set[str] = set()
+    def evaluate(
+        self, view: ProfileView, memo: SegmentMemo | None = None
+    ) -> tuple[set[str], list[str]]:
+        """Names of the segments ``view`` is in, and the names whose rule failed on it.
+        With a ``memo``, rules whose inputs are as they were last time keep their answer."""
+        last = memo.get(view.customer_id) if memo is not None else None
+        keys = [rule.key(view) for rule in self._rules] if memo is not None else []
+        answers: list[bool] = [False] * len(self._rules)
+        todo = []
+        for i in range(len(self._rules)):
+            if last is not None and keys[i] is not None and last[i][0] == keys[i]:
+                answers[i] = last[i][1]
+            else:
+                todo.append(i)
         failed: list[str] = []
-        for name, program in self._programs:
-            try:
-                if program.execute(context) is True:
-                    members.add(name)
-            except (RuntimeError, KeyError, TypeError, ValueError):
-                failed.append(name)
+        if todo:
+            context = _context(view, [self._rules[i] for i in todo])
+            for i in todo:
+                try:
+                    answers[i] = self._rules[i].program.execute(context) is True
+                except (RuntimeError, KeyError, TypeError, ValueError):
+                    failed.append(self._rules[i].name)
+                    if keys:
+                        keys[i] = None  # a failing rule is tried again next time
+        if memo is not None:
+            memo.put(view.customer_id, tuple(zip(keys, answers, strict=True)))
+        members = {rule.name for rule, yes in zip(self._rules, answers, strict=True) if yes}
         return members, failed
 
     def _check_against(self, view: ProfileView) -> None:
-        context = _context(view)
-        for name, program in self._programs:
+        context = _context(view, self._rules)
+        for rule in self._rules:
             try:
-                result = program.execute(context)
+                result = rule.program.execute(context)
             except (RuntimeError, KeyError, TypeError, ValueError) as exc:
                 raise SegmentConfigError(
-                    f"{self._kind} {name!r} fails on a sample profile: {exc}"
+                    f"{self._kind} {rule.name!r} fails on a sample profile: {exc}"
                 ) from exc
             if not isinstance(result, bool):
-                raise SegmentConfigError(f"{self._kind} {name!r} is not a boolean expression")
+                raise SegmentConfigError(f"{self._kind} {rule.name!r} is not a boolean expression")
 
 
-def _context(view: ProfileView) -> Any:
-    context = cel.Context(activation(view))
-    for name, function in _functions(view).items():
-        context.add_function(name, function)
+def _context(view: ProfileView, rules: Sequence[_Rule]) -> Any:
+    """What ``rules`` read, and nothing else (converting a value for CEL is most of the
+    cost of an evaluation); everything when a rule's inputs are not pinned."""
+    if all(rule.inputs.pinned for rule in rules):
+        names = {name for rule in rules for name in rule.inputs.variables}
+        called = {name for rule in rules for name, _ in rule.inputs.calls}
+    else:
+        names, called = set(VARIABLES), set(FUNCTIONS)
+    context = cel.Context({name: VARIABLES[name](view) for name in names})
+    for name in called:
+        context.add_function(name, partial(FUNCTIONS[name], view))
     return context
 
 
-def _functions(view: ProfileView) -> Mapping[str, Callable[..., Any]]:
-    now = view.now
-
-    def recent(moment: datetime, days: float) -> bool:
-        return (now - moment).total_seconds() <= float(days) * DAY_S
-
-    def searched(term: str, days: float) -> bool:
-        """A recent query containing ``term`` as a word ("suv" matches "rc suv")."""
-        words = str(term).lower().split()
-        return any(
-            recent(moment, days) and _has_words(query.split(), words)
-            for query, moment in view.searches.items()
-        )
-
-    def viewed(item: str, days: float) -> bool:
-        moment = view.viewed.get(str(item))
-        return moment is not None and recent(moment, days)
-
-    return {
-        "taste": lambda category: view.tastes.get(f"c:{category}", 0.0),
-        "brand": lambda name: view.tastes.get(f"b:{name}", 0.0),
-        "searched": searched,
-        "viewed": viewed,
-    }
+def _hashable(value: Any) -> Any:
+    return frozenset(value.items()) if isinstance(value, dict) else value
 
 
 def _has_words(query: list[str], words: list[str]) -> bool:
@@ -173,12 +257,13 @@ def _days(now: datetime, moment: datetime | None) -> float:
 
 def _sample_view() -> ProfileView:
     """A fully populated profile, so every variable and function resolves at load time."""
-    from stream_app.profiles.derive import DecayedSums, StoredProfile, ValueRules, derive
+    from stream_app.profiles.derive import ValueRules, derive
+    from stream_app.profiles.state import Decayed, ProfileState
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    stored = StoredProfile(
+    stored = ProfileState(
         customer_id="sample",
-        fields={"n": "1", "first_seen": "0", "last_seen": "0"},
-        tastes=DecayedSums(0, {"c:sample": 1.0}),
+        fields={"n": 1, "first_seen": 0, "last_seen": 0},
+        tastes=Decayed(0, {"c:sample": 1.0}),
     )
     return derive(stored, now, ValueRules())

@@ -1,19 +1,53 @@
-""" "Frequently bought together": reads of the co-purchase counts (written by ProfileStore)."""
+""" "Frequently bought together": co-purchase counts, counted once per order id."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import cast
 
 from redis.asyncio import Redis
 
+from stream_app.profiles.ops import Order
 from stream_app.storage.keys import Keys
+from stream_app.storage.scripts import LuaScript, ScriptCall
+
+#: Basket analysis counts at most this many distinct items of one order.
+BASKET_MAX_ITEMS = 50
 
 
 class BasketStore:
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: Redis, keys: Keys, *, order_memory: timedelta) -> None:
         self._client = client
         self._keys = keys
+        self._memory_ms = int(order_memory.total_seconds() * 1000)
+        self._count = LuaScript("basket")
+
+    def count(self, orders: Sequence[Order], now_ms: int) -> list[ScriptCall]:
+        """The script calls that count ``orders``' co-purchases, each once per order id
+        (so they may ride beside a pass's writes and run again after a crash)."""
+        keys = self._keys
+        calls: list[ScriptCall] = []
+        for order in orders:
+            items = order.items[:BASKET_MAX_ITEMS]
+            calls.append(
+                self._count.call(
+                    [
+                        keys.basket_orders(),
+                        *(keys.basket_item(item) for item in items),
+                        *(keys.basket_category(c) for c in order.categories),
+                    ],
+                    [
+                        order.order_id,
+                        order.ms,
+                        now_ms - self._memory_ms,
+                        len(items),
+                        *items,
+                        *order.categories,
+                    ],
+                )
+            )
+        return calls
 
     async def items_with(self, item_id: str, limit: int = 10) -> list[tuple[str, int]]:
         """Items most often in the same order as ``item_id``, with their order counts."""

@@ -12,9 +12,10 @@ from datetime import timedelta
 from redis.asyncio import Redis
 
 from stream_app.profiles.derive import ValueRules
+from stream_app.profiles.state import StateLimits
 from stream_app.settings import Settings
 from stream_app.storage.keys import Keys
-from stream_app.storage.profiles import ProfileLimits, ProfileStore
+from stream_app.storage.profiles import ProfileStore
 
 
 def value_rules(settings: Settings) -> ValueRules:
@@ -38,15 +39,18 @@ def profile_store(redis: Redis, settings: Settings) -> ProfileStore:
     return ProfileStore(
         redis,
         Keys(settings.key_prefix),
-        ProfileLimits(
-            allowed_lateness_ms=_ms(settings.allowed_lateness),
-            profile_ttl_s=int(settings.profile_ttl.total_seconds()),
-            taste_half_life_ms=_ms(settings.taste_half_life),
-            rhythm_half_life_ms=_ms(settings.rhythm_half_life),
-            recent_views=settings.recent_views,
-            recent_searches=settings.recent_searches,
-            order_memory_ms=_ms(settings.max_event_age + settings.max_event_future_skew),
-        ),
+        profile_ttl_s=int(settings.profile_ttl.total_seconds()),
+    )
+
+
+def state_limits(settings: Settings) -> StateLimits:
+    """How events are applied to profiles (``profiles.state``), from ``settings``."""
+    return StateLimits(
+        allowed_lateness_ms=_ms(settings.allowed_lateness),
+        taste_half_life_ms=_ms(settings.taste_half_life),
+        rhythm_half_life_ms=_ms(settings.rhythm_half_life),
+        recent_views=settings.recent_views,
+        recent_searches=settings.recent_searches,
     )
 
 

@@ -1,11 +1,14 @@
 """Planned decisions, contact history, conversion windows and lift counts in Redis.
 
 A planned decision waits in the customer's ``pending`` hash with a ``send:``
-check in the schedule at its send time. When the check runs, the decision is
+check in the schedule at its send time (or is sent in the pass that made it, when
+its time is now). When the check runs, the decision is
 sent (or recorded for its holdout, or dropped with a reason) and moves to the
 ``contacts`` history (treated only: holdouts contacted no one) and to an open
 conversion window. Every write is idempotent (sets keyed by decision id), so a
 check or a batch that runs twice after a crash changes nothing the second time.
+Writes go into the pass's ``Writes`` (one script call); reads of a pass come from
+``storage.customers``, the other reads (the API's) are here.
 
 Lift counts are one hash field per decision, ``<arm>|<stratum>|<0 or 1>``:
 written once when the decision is sent or held out, overwritten with 1 when a
@@ -16,7 +19,7 @@ counters, and small (one field per decision, expiring with the campaign key).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,10 +28,13 @@ import orjson
 from redis.asyncio import Redis
 
 from stream_app.clock import from_ms, to_ms
+from stream_app.decisions.attribution import Window
 from stream_app.decisions.lift import Arm, CampaignLift, Stratum, campaign_lift
 from stream_app.decisions.policies import Sent
 from stream_app.events.decision import Decision
+from stream_app.storage.commit import Writes
 from stream_app.storage.keys import Keys
+from stream_app.storage.scripts import Arg
 
 SEND_PREFIX = "send"
 #: Contact history kept for caps and cooldowns (a week of caps, plus slack).
@@ -71,19 +77,6 @@ class PendingDecision:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
-    """An open conversion window of a sent (or held-out) decision."""
-
-    decision_id: str
-    campaign_id: str
-    arm: str
-    stratum: str
-    goal: str
-    start_ms: int
-    end_ms: int
-
-
 def send_member(customer_id: str, decision_id: str) -> str:
     """Schedule member of a decision's send check.
 
@@ -93,72 +86,38 @@ def send_member(customer_id: str, decision_id: str) -> str:
     return f"{SEND_PREFIX}:{customer_id}|{decision_id}"
 
 
+def parse_window(decision_id: str, blob: str | bytes) -> Window:
+    """A stored conversion window (``attr`` hash field and value)."""
+    w = orjson.loads(blob)
+    return Window(decision_id, w["c"], w["a"], w["s"], w["g"], w["from"], w["to"])
+
+
+def parse_contact(member: str, at: datetime) -> Sent:
+    """A contact history entry ``<decision>|<campaign>|<channel>`` sent at ``at``."""
+    did, campaign, channel = member.split("|", 2)
+    return Sent(did, campaign, channel, at)
+
+
 class DecisionStore:
     def __init__(self, client: Redis, keys: Keys) -> None:
         self._client = client
         self._keys = keys
 
-    async def history(self, customers: Sequence[str], now: datetime) -> list[list[Sent]]:
-        """Per customer: messages sent in the last ``HISTORY`` and those still planned
-        (at their send time), as the policies count them."""
-        if not customers:
-            return []
-        since = to_ms(now - HISTORY)
-        pipe = self._client.pipeline(transaction=False)
-        for customer in customers:
-            pipe.zremrangebyscore(self._keys.contacts(customer), "-inf", since)
-            pipe.zrange(self._keys.contacts(customer), 0, -1, withscores=True)
-            pipe.hvals(self._keys.pending(customer))
-        raw = await pipe.execute()
-        out: list[list[Sent]] = []
-        for index in range(len(customers)):
-            contacts, pending = raw[3 * index + 1], raw[3 * index + 2]
-            sent = []
-            for member, score in contacts:
-                did, campaign, channel = _text(member).split("|", 2)
-                sent.append(Sent(did, campaign, channel, from_ms(int(score))))
-            for blob in pending:
-                d = PendingDecision.from_json(blob).decision
-                sent.append(Sent(d.decision_id, d.campaign_id, d.channel, d.send_at))
-            out.append(sent)
-        return out
-
-    async def known(self, pairs: Sequence[tuple[str, str]]) -> list[bool]:
-        """For each (customer, decision id): already planned or already sent."""
-        if not pairs:
-            return []
-        pipe = self._client.pipeline(transaction=False)
-        for customer, did in pairs:
-            pipe.hexists(self._keys.pending(customer), did)
-            pipe.hexists(self._keys.sent(customer), did)
-        flags = await pipe.execute()
-        return [bool(flags[2 * i] or flags[2 * i + 1]) for i in range(len(pairs))]
-
-    async def schedule(self, planned: Sequence[PendingDecision], ttl: timedelta) -> None:
+    def schedule(self, writes: Writes, planned: Sequence[PendingDecision], ttl: timedelta) -> None:
         """Keep each decision until its send check runs; never moves an existing check."""
-        if not planned:
-            return
-        pipe = self._client.pipeline(transaction=False)
-        due: dict[str, int] = {}
+        due: list[Arg] = []
         for item in planned:
             d = item.decision
-            pipe.hset(self._keys.pending(d.customer_id), d.decision_id, item.to_json())
-            pipe.expire(self._keys.pending(d.customer_id), int(ttl.total_seconds()))
-            due[send_member(d.customer_id, d.decision_id)] = to_ms(d.send_at)
-        pipe.zadd(self._keys.due(), due, nx=True)
-        await pipe.execute()
+            pending = self._keys.pending(d.customer_id)
+            writes.add("HSET", pending, d.decision_id, item.to_json())
+            writes.add("EXPIRE", pending, int(ttl.total_seconds()))
+            due += (to_ms(d.send_at), send_member(d.customer_id, d.decision_id))
+        if due:
+            writes.add("ZADD", self._keys.due(), "NX", *due)
 
-    async def load(self, pairs: Sequence[tuple[str, str]]) -> list[PendingDecision | None]:
-        if not pairs:
-            return []
-        pipe = self._client.pipeline(transaction=False)
-        for customer, did in pairs:
-            pipe.hget(self._keys.pending(customer), did)
-        raw = await pipe.execute()
-        return [None if blob is None else PendingDecision.from_json(blob) for blob in raw]
-
-    async def finish(
+    def finish(
         self,
+        writes: Writes,
         sent: Sequence[PendingDecision],
         dropped: Sequence[tuple[str, str]],
         now: datetime,
@@ -168,16 +127,17 @@ class DecisionStore:
         and forget dropped ones (customer, decision id)."""
         keys = self._keys
         now_ms = to_ms(now)
-        pipe = self._client.pipeline(transaction=False)
         for item in sent:
             d = item.decision
+            cid = d.customer_id
             arm = "holdout" if d.holdout else "treated"
             if not d.holdout:
                 member = f"{d.decision_id}|{d.campaign_id}|{d.channel}"
-                pipe.zadd(keys.contacts(d.customer_id), {member: now_ms})
-                pipe.expire(keys.contacts(d.customer_id), int(HISTORY.total_seconds()))
-            pipe.hset(keys.sent(d.customer_id), d.decision_id, now_ms)
-            pipe.expire(keys.sent(d.customer_id), int(sent_ttl.total_seconds()))
+                writes.add("ZADD", keys.contacts(cid), now_ms, member)
+                writes.add("ZREMRANGEBYSCORE", keys.contacts(cid), "-inf", to_ms(now - HISTORY))
+                writes.add("EXPIRE", keys.contacts(cid), int(HISTORY.total_seconds()))
+            writes.add("HSET", keys.sent(cid), d.decision_id, now_ms)
+            writes.add("EXPIRE", keys.sent(cid), int(sent_ttl.total_seconds()))
             window = {
                 "c": d.campaign_id,
                 "a": arm,
@@ -186,43 +146,33 @@ class DecisionStore:
                 "from": now_ms,
                 "to": now_ms + int(item.goal_window.total_seconds() * 1000),
             }
-            pipe.hset(keys.attribution(d.customer_id), d.decision_id, orjson.dumps(window))
-            pipe.expire(keys.attribution(d.customer_id), int(item.goal_window.total_seconds()))
-            pipe.hsetnx(keys.lift(d.campaign_id), d.decision_id, f"{arm}|{item.stratum}|0")
-            pipe.sadd(keys.campaigns(), d.campaign_id)
-            pipe.hdel(keys.pending(d.customer_id), d.decision_id)
+            writes.add("HSET", keys.attribution(cid), d.decision_id, orjson.dumps(window))
+            writes.add("EXPIRE", keys.attribution(cid), int(item.goal_window.total_seconds()))
+            writes.add("HSETNX", keys.lift(d.campaign_id), d.decision_id, f"{arm}|{item.stratum}|0")
+            writes.add("SADD", keys.campaigns(), d.campaign_id)
+            writes.add("HDEL", keys.pending(cid), d.decision_id)
         for customer, did in dropped:
-            pipe.hdel(keys.pending(customer), did)
-        if sent or dropped:
-            await pipe.execute()
+            writes.add("HDEL", keys.pending(customer), did)
 
-    async def windows(self, customers: Sequence[str]) -> list[list[Window]]:
-        """Open conversion windows per customer."""
-        if not customers:
-            return []
-        pipe = self._client.pipeline(transaction=False)
-        for customer in customers:
-            pipe.hgetall(self._keys.attribution(customer))
-        out = []
-        for raw in await pipe.execute():
-            windows = []
-            for did, blob in raw.items():
-                w = orjson.loads(blob)
-                windows.append(
-                    Window(_text(did), w["c"], w["a"], w["s"], w["g"], w["from"], w["to"])
-                )
-            out.append(windows)
-        return out
+    def settle(
+        self, writes: Writes, customer_id: str, settled: Mapping[str, str], ttl: timedelta
+    ) -> None:
+        """Remember trigger occurrences answered without a message (decision id -> why),
+        beside the sent ones: an occurrence seen again is a duplicate, not planned again."""
+        if settled:
+            key = self._keys.sent(customer_id)
+            writes.add(
+                "HSET", key, *(part for did, why in settled.items() for part in (did, f"-{why}"))
+            )
+            writes.add("EXPIRE", key, int(ttl.total_seconds()))
 
-    async def convert(self, converted: Sequence[tuple[str, Window]]) -> None:
+    def convert(self, writes: Writes, converted: Sequence[tuple[str, Window]]) -> None:
         """Mark decisions converted (idempotent: the same field, the same value)."""
-        if not converted:
-            return
-        pipe = self._client.pipeline(transaction=False)
         for customer, w in converted:
-            pipe.hset(self._keys.lift(w.campaign_id), w.decision_id, f"{w.arm}|{w.stratum}|1")
-            pipe.hdel(self._keys.attribution(customer), w.decision_id)
-        await pipe.execute()
+            writes.add(
+                "HSET", self._keys.lift(w.campaign_id), w.decision_id, f"{w.arm}|{w.stratum}|1"
+            )
+            writes.add("HDEL", self._keys.attribution(customer), w.decision_id)
 
     async def lift_strata(self) -> dict[str, list[Stratum]]:
         """Per campaign: treated and holdout decisions and conversions, by stratum (tier)."""
@@ -269,10 +219,7 @@ class DecisionStore:
             (PendingDecision.from_json(blob) for blob in pending),
             key=lambda p: (p.decision.send_at, p.decision.decision_id),
         )
-        sent = []
-        for member, score in contacts:
-            did, campaign, channel = _text(member).split("|", 2)
-            sent.append(Sent(did, campaign, channel, from_ms(int(score))))
+        sent = [parse_contact(_text(member), from_ms(int(score))) for member, score in contacts]
         return planned, sent
 
     async def lifts(self) -> list[CampaignLift]:

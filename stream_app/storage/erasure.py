@@ -1,16 +1,17 @@
 """Right to erasure: forget a customer everywhere the engine keeps something of them.
 
-The erased flag is set first, in the same slot as the customer's profile, so the
-apply script drops every later event of theirs (counted as
-``events_dropped:erased``) however the deletions below interleave with a batch.
-Then everything per customer goes: profile, tastes, rhythm, cart, recents, seen
-ids, segment memberships, planned and sent decisions with their checks, contact
-history, conversion windows and the features kept for the model's labels. What
-stays is anonymous: lift counts (per decision id, no customer id), the model's
-weights and the bandit's per-tier statistics, and the pseudonymous device links,
-kept so that a device still reporting is recognised and its events dropped
-rather than dead-lettered with their payload. The id joins the suppression list
-(``Keys.erasures``) for audits.
+The erased flag is set first, in the same slot as the customer's profile: a pass
+reads it with the profile and drops every later event of theirs (counted as
+``events_dropped:erased``), and a pass that read the profile before cannot write
+it back (its write is guarded by the flag's absence), however the deletions below
+interleave with a batch. Then everything per customer goes: the profile (tastes,
+rhythm, cart and recents included), seen ids, segment memberships, planned and
+sent decisions with their checks, contact history, conversion windows and the
+features kept for the model's labels. What stays is anonymous: lift counts (per
+decision id, no customer id), the model's weights and the bandit's per-tier
+statistics, and the pseudonymous device links, kept so that a device still
+reporting is recognised and its events dropped rather than dead-lettered with
+their payload. The id joins the suppression list (``Keys.erasures``) for audits.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from redis.asyncio import Redis
 from stream_app.clock import to_ms
 from stream_app.storage.decisions import send_member
 from stream_app.storage.keys import Keys
+from stream_app.storage.profiles import decode_state
 
 #: Scheduled-check prefixes that name a customer alone (``<prefix>:<customer>``).
 _CUSTOMER_CHECKS = ("cart", "seg")
@@ -43,8 +45,9 @@ class ErasureStore:
         pipe.hkeys(keys.pending(cid))
         pipe.hkeys(keys.sent(cid))
         pipe.hkeys(keys.attribution(cid))
-        pipe.zrange(keys.viewed(cid), 0, -1)
-        memberships, pending, sent, attributed, viewed = await pipe.execute()
+        pipe.get(keys.profile(cid))
+        memberships, pending, sent, attributed, profile = await pipe.execute()
+        viewed = list(decode_state(cid, profile).viewed)
         segments = [s for s in _text(memberships or b"").split(",") if s]
         planned = [_text(d) for d in pending]
         decisions = {*planned, *(_text(d) for d in sent), *(_text(d) for d in attributed)}
@@ -54,7 +57,8 @@ class ErasureStore:
 
         pipe = self._client.pipeline(transaction=False)
         pipe.delete(
-            *(key for key in keys.customer_keys(cid) if key != keys.erased(cid)),
+            keys.profile(cid),
+            keys.seen(cid),
             keys.memberships(cid),
             keys.pending(cid),
             keys.sent(cid),
@@ -65,7 +69,7 @@ class ErasureStore:
         for name in segments:
             pipe.srem(keys.segment(name), cid)
         for item in viewed:
-            pipe.zrem(keys.viewers(_text(item)), cid)
+            pipe.zrem(keys.viewers(item), cid)
         pipe.zrem(keys.due(), *checks)
         pipe.zrem(keys.inflight(), *checks)
         pipe.sadd(keys.erasures(), cid)

@@ -1,8 +1,9 @@
 """Redis key layout (spec: docs/redis-keys.md). Pure; every key is built here.
 
 Per-customer keys carry the customer id as a ``{hash tag}``, so on a Redis
-Cluster all of one customer's keys live in one slot and the atomic apply
-script may touch them together.
+Cluster all of one customer's keys live in one slot. A builder given ``"%s"`` for
+its arguments is a ``string.format`` template of its keys: the scripts build keys
+from those, so the grammar is spelled here only.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ class Keys:
     """Key builder for one deployment (``prefix`` isolates deployments and tests).
 
     >>> k = Keys("sa")
-    >>> k.profile("c-1"), k.seen("c-1"), k.cart("c-1")
-    ('sa:{c-1}:p', 'sa:{c-1}:seen', 'sa:{c-1}:cart')
+    >>> k.profile("c-1"), k.seen("c-1"), k.sent("c-1")
+    ('sa:{c-1}:p', 'sa:{c-1}:seen', 'sa:{c-1}:sent')
     >>> k.device("device:ab12")
     'sa:dev:{device:ab12}'
     >>> k.due(), k.inflight()
@@ -28,45 +29,16 @@ class Keys:
     prefix: str
 
     def profile(self, customer_id: str) -> str:
-        """Hash: the profile fields (docs/redis-keys.md lists them)."""
+        """String: the profile document, JSON starting with its version (docs/redis-keys.md)."""
         return f"{self.prefix}:{{{customer_id}}}:p"
 
     def seen(self, customer_id: str) -> str:
         """Sorted set: 8-byte hashes of applied event ids (score = event time, ms)."""
         return f"{self.prefix}:{{{customer_id}}}:seen"
 
-    def tastes(self, customer_id: str) -> str:
-        """Hash: decayed category / brand affinities, relative to ``_ref``."""
-        return f"{self.prefix}:{{{customer_id}}}:t"
-
-    def rhythm(self, customer_id: str) -> str:
-        """Hash: decayed activity per UTC hour of week, relative to ``_ref``."""
-        return f"{self.prefix}:{{{customer_id}}}:r"
-
-    def viewed(self, customer_id: str) -> str:
-        """Sorted set: recently viewed items (score = last view, ms), capped."""
-        return f"{self.prefix}:{{{customer_id}}}:v"
-
-    def searches(self, customer_id: str) -> str:
-        """Sorted set: recent normalized search queries (score = last time, ms), capped."""
-        return f"{self.prefix}:{{{customer_id}}}:s"
-
     def memberships(self, customer_id: str) -> str:
         """String: comma-joined names of the segments the customer is in."""
         return f"{self.prefix}:{{{customer_id}}}:seg"
-
-    def customer_keys(self, customer_id: str) -> list[str]:
-        """The keys the apply script touches, in its KEYS order."""
-        return [
-            self.profile(customer_id),
-            self.tastes(customer_id),
-            self.rhythm(customer_id),
-            self.cart(customer_id),
-            self.viewed(customer_id),
-            self.searches(customer_id),
-            self.seen(customer_id),
-            self.erased(customer_id),
-        ]
 
     def erased(self, customer_id: str) -> str:
         """String: set when the customer was forgotten (right to erasure); no expiry."""
@@ -75,10 +47,6 @@ class Keys:
     def erasures(self) -> str:
         """Set: customer ids forgotten (the suppression list, for audits)."""
         return f"{self.prefix}:erased"
-
-    def cart(self, customer_id: str) -> str:
-        """Hash: item id -> JSON cart line."""
-        return f"{self.prefix}:{{{customer_id}}}:cart"
 
     def sent(self, customer_id: str) -> str:
         """Hash: decision id -> emit time (ms); a decision is emitted at most once."""

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 
 from stream_app.clock import to_ms
+from stream_app.storage.commit import Writes
 from stream_app.storage.keys import Keys
 
 #: Reference time of the stored sums.
@@ -29,15 +30,14 @@ class PriorStore:
         self._keys = keys
         self._half_life_ms = half_life.total_seconds() * 1000
 
-    async def add(self, sums: Mapping[str, Sequence[float]], now: datetime) -> None:
+    def add(self, writes: Writes, sums: Mapping[str, Sequence[float]], now: datetime) -> None:
         """Add 24-hour share sums to the named priors (``EVERYONE`` or a segment)."""
         weight = 2.0 ** ((to_ms(now) - REFERENCE_MS) / self._half_life_ms)
-        pipe = self._client.pipeline(transaction=False)
         for name, hours in sums.items():
             for hour, value in enumerate(hours):
                 if value > 0:
-                    pipe.hincrbyfloat(self._keys.prior(name), str(hour), value * weight)
-        await pipe.execute()
+                    added = repr(value * weight)  # in full: Lua would print 14 digits
+                    writes.add("HINCRBYFLOAT", self._keys.prior(name), str(hour), added)
 
     async def read(self, names: Sequence[str], now: datetime) -> dict[str, tuple[float, ...]]:
         """The named priors as they weigh now (in customer-evaluations; zeros if none)."""

@@ -3,18 +3,32 @@
 A check is claimed (moved to ``inflight`` with a lease), evaluated, and
 settled; a worker that dies mid-way leaves the lease to expire and another
 claim picks the check up again. Handlers make their own effects idempotent
-(``DecisionStore`` remembers sent decision ids).
+(``DecisionStore`` remembers sent decision ids). Claiming also says when the
+next check falls due, so the worker's timer sleeps exactly that long.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from redis.asyncio import Redis
 
+from stream_app.storage.commit import Writes
 from stream_app.storage.keys import Keys
-from stream_app.storage.scripts import LuaScript
+from stream_app.storage.scripts import Arg, LuaScript
+
+#: How a new due time combines with one already scheduled for the same check.
+Keep = Literal["NX", "GT", "LT"]
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """Checks claimed now (member -> due ms), and the earliest due time left, if any."""
+
+    due: dict[str, int]
+    next_ms: int | None
 
 
 @dataclass
@@ -31,26 +45,27 @@ class ScheduleStore:
         self._keys = keys
         self._claim = LuaScript("claim_due")
 
-    async def claim(self, now_ms: int, limit: int, lease_ms: int) -> list[str]:
+    async def claim(self, now_ms: int, limit: int, lease_ms: int) -> Claimed:
         """Claim up to ``limit`` due checks (members like ``cart:<customer>``)."""
-        members = await self._claim.run(
+        flat, next_ms = await self._claim.run(
             self._client, [self._keys.due(), self._keys.inflight()], [now_ms, limit, lease_ms]
         )
-        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+        due = {_text(flat[i]): int(float(flat[i + 1])) for i in range(0, len(flat), 2)}
+        return Claimed(due, None if next_ms is None else int(next_ms))
 
-    async def settle(self, settlement: Settlement, counters: Mapping[str, int]) -> None:
-        """Re-arm checks, release leases and add the engine counters: one pipeline."""
-        keys = self._keys
-        pipe = self._client.pipeline(transaction=False)
-        for name, n in counters.items():
-            if n:
-                pipe.hincrby(keys.stats(), name, n)
-        released = [*settlement.finished, *settlement.rescheduled]
+    def arm(self, writes: Writes, checks: Mapping[str, int], keep: Keep) -> None:
+        """Schedule ``checks`` (member -> due ms); ``keep`` says which time wins against one
+        already scheduled: NX the existing, GT the later, LT the earlier."""
+        if checks:
+            pairs: list[Arg] = [part for member, ms in checks.items() for part in (ms, member)]
+            writes.add("ZADD", self._keys.due(), keep, *pairs)
+
+    def settle(self, writes: Writes, settlement: Settlement) -> None:
+        """Re-arm checks and release their leases."""
+        released: Sequence[str] = [*settlement.finished, *settlement.rescheduled]
         if released:
-            pipe.zrem(keys.inflight(), *released)
-        if settlement.rescheduled:
-            pipe.zadd(keys.due(), settlement.rescheduled, gt=True)
-        await pipe.execute()
+            writes.add("ZREM", self._keys.inflight(), *released)
+        self.arm(writes, settlement.rescheduled, "GT")
 
     async def overdue(self, due_before_ms: int) -> int:
         """Checks still waiting that were due before ``due_before_ms``."""
@@ -63,3 +78,7 @@ class ScheduleStore:
         pipe.zcard(self._keys.inflight())
         due, inflight = await pipe.execute()
         return int(due), int(inflight)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

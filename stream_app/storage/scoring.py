@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from stream_app.storage.commit import Writes
 from stream_app.storage.keys import Keys
 
 
@@ -66,16 +67,11 @@ class ScoringStore:
         self._client = client
         self._keys = keys
 
-    async def remember(self, scored: Sequence[Scored], ttl_s: int) -> None:
+    def remember(self, writes: Writes, scored: Sequence[Scored], ttl_s: int) -> None:
         """Keep each decision's features until labelled (``ttl_s`` past its window)."""
-        if not scored:
-            return
-        pipe = self._client.pipeline(transaction=False)
         for item in scored:
-            pipe.set(
-                self._keys.scored(item.customer_id, item.decision_id), item.to_json(), ex=ttl_s
-            )
-        await pipe.execute()
+            key = self._keys.scored(item.customer_id, item.decision_id)
+            writes.add("SET", key, item.to_json(), "EX", ttl_s)
 
     async def take(self, pairs: Sequence[tuple[str, str]]) -> list[Scored | None]:
         """For each (customer, decision id): its scored features, removed so no other

@@ -1,22 +1,24 @@
-"""The Lua scripts shipped with the package, run by SHA.
+"""The Lua scripts shipped with the package, run by SHA, several per round trip.
 
 redis-py's pipeline support for scripts asks ``SCRIPT EXISTS`` before every
-pipeline, an extra round trip per batch; here scripts are queued as plain
-``EVALSHA`` and loaded only when Redis answers ``NOSCRIPT`` (after a restart
-or a flush). The whole pipeline is then run again, which is safe because every
-write the engine pipelines is idempotent.
+pipeline, an extra round trip per batch; here script calls are sent as plain
+``EVALSHA`` and a script is loaded only when Redis answers ``NOSCRIPT`` (after a
+restart or a flush). Then only the calls that were refused run again: the others
+ran, and some (a guarded commit) must not run twice.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError
+
+#: A script argument as Redis takes it.
+Arg = str | int | float | bytes
 
 
 class LuaScript:
@@ -29,27 +31,45 @@ class LuaScript:
         )
         self.sha = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
 
-    def queue(self, pipe: Pipeline, keys: Sequence[str], args: Sequence[Any]) -> None:
-        """Add a call to a pipeline (see ``execute``)."""
-        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+    def call(self, keys: Sequence[str], args: Sequence[Arg]) -> ScriptCall:
+        """A call of this script, to run with ``run_scripts``."""
+        return ScriptCall(self, list(keys), list(args))
 
-    async def run(self, client: Redis, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """Call the script outside a pipeline."""
-        return (await execute(client, lambda pipe: self.queue(pipe, keys, args), [self]))[0]
+    async def run(self, client: Redis, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        """Call the script on its own."""
+        return (await run_scripts(client, [self.call(keys, args)]))[0]
 
 
-async def execute(
-    client: Redis, build: Callable[[Pipeline], None], scripts: Sequence[LuaScript]
-) -> list[Any]:
-    """Build and run a pipeline; on NOSCRIPT load ``scripts`` and run it once more."""
-    for attempt in (1, 2):
-        pipe = client.pipeline(transaction=False)
-        build(pipe)
-        try:
-            return list(await pipe.execute())
-        except NoScriptError:
-            if attempt == 2:
-                raise
-            for script in scripts:
-                await client.script_load(script.source)
-    raise AssertionError("unreachable")
+class ScriptCall:
+    """One ``EVALSHA`` of a script with its keys and arguments."""
+
+    __slots__ = ("args", "keys", "script")
+
+    def __init__(self, script: LuaScript, keys: list[str], args: list[Arg]) -> None:
+        self.script = script
+        self.keys = keys
+        self.args = args
+
+
+async def run_scripts(client: Redis, calls: Sequence[ScriptCall]) -> list[Any]:
+    """Run ``calls`` in one pipeline (one round trip) and return their answers in order.
+    Calls refused with NOSCRIPT are run again, alone, once their scripts are loaded."""
+    answers = await _pipeline(client, calls)
+    refused = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
+    if refused:
+        for script in {calls[i].script.sha: calls[i].script for i in refused}.values():
+            await client.script_load(script.source)
+        again = await _pipeline(client, [calls[i] for i in refused])
+        for i, answer in zip(refused, again, strict=True):
+            answers[i] = answer
+    for answer in answers:
+        if isinstance(answer, Exception):
+            raise answer
+    return answers
+
+
+async def _pipeline(client: Redis, calls: Sequence[ScriptCall]) -> list[Any]:
+    pipe = client.pipeline(transaction=False)
+    for call in calls:
+        pipe.execute_command("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
+    return list(await pipe.execute(raise_on_error=False))

@@ -8,19 +8,12 @@ the bytes of the names.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from stream_app.decisions.evaluation import MembershipChange
+from stream_app.storage.commit import Writes
 from stream_app.storage.keys import Keys
-
-
-@dataclass(frozen=True, slots=True)
-class MembershipChange:
-    customer_id: str
-    members: frozenset[str]
-    entered: frozenset[str]
-    exited: frozenset[str]
 
 
 class SegmentStore:
@@ -38,21 +31,19 @@ class SegmentStore:
             set(found.decode().split(",")) if found else set() for found in await pipe.execute()
         ]
 
-    async def record(self, changes: Sequence[MembershipChange]) -> None:
-        """Write membership changes (idempotent set operations), one pipeline."""
+    def record(self, writes: Writes, changes: Sequence[MembershipChange]) -> None:
+        """Write membership changes (idempotent set operations)."""
         keys = self._keys
-        pipe = self._client.pipeline(transaction=False)
         for change in changes:
             own = keys.memberships(change.customer_id)
             if change.members:
-                pipe.set(own, ",".join(sorted(change.members)), ex=self._ttl_s)
+                writes.add("SET", own, ",".join(sorted(change.members)), "EX", self._ttl_s)
             else:
-                pipe.delete(own)
-            for name in change.entered:
-                pipe.sadd(keys.segment(name), change.customer_id)
-            for name in change.exited:
-                pipe.srem(keys.segment(name), change.customer_id)
-        await pipe.execute()
+                writes.add("DEL", own)
+            for name in sorted(change.entered):
+                writes.add("SADD", keys.segment(name), change.customer_id)
+            for name in sorted(change.exited):
+                writes.add("SREM", keys.segment(name), change.customer_id)
 
     async def sizes(self, names: Sequence[str]) -> dict[str, int]:
         pipe = self._client.pipeline(transaction=False)

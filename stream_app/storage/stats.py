@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from redis.asyncio import Redis
 
+from stream_app.storage.commit import Writes
 from stream_app.storage.keys import Keys
 
 
@@ -16,14 +17,13 @@ class StatsStore:
         self._client = client
         self._keys = keys
 
-    async def add(self, counters: Mapping[str, int]) -> None:
-        nonzero = {name: n for name, n in counters.items() if n}
-        if not nonzero:
-            return
-        pipe = self._client.pipeline(transaction=False)
-        for name, n in nonzero.items():
-            pipe.hincrby(self._keys.stats(), name, n)
-        await pipe.execute()
+    def add(self, writes: Writes, counters: Mapping[str, int]) -> None:
+        """Count ``counters`` with the pass's other writes (so a replayed batch whose
+        writes were lost is counted once, when it is written)."""
+        key = self._keys.stats()
+        for name, n in counters.items():
+            if n:
+                writes.add("HINCRBY", key, name, n)
 
     async def read(self) -> dict[str, int]:
         raw = await self._client.hgetall(self._keys.stats())

@@ -1,66 +1,34 @@
-"""The Faust worker: thin wiring of the ingest agent and the decision timer.
+"""The Faust worker: our transport driver, one agent over the inbound topics, the timer.
 
-Faust's cost is per Kafka record, so the agent takes records in batches and
-hands each batch to ``IngestProcessor`` (one Redis pipeline per batch); the
-agent runs with ``concurrency=1`` so an offset is never committed past a
-record still being processed (faust-streaming #606).
+Faust's cost is per Kafka record, so our driver (``streaming.transport``) hands
+the agent everything one fetch returned for a partition as one message, and the
+agent gives it to the one pass (``streaming.onepass``). The agent runs with
+``concurrency=1`` so an offset is never committed past a record still being
+processed (faust-streaming #606); Faust acknowledges the batches of a pass when
+the agent asks for the next ones, i.e. after the pass wrote its effects.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 import faust
 
 from stream_app.clock import Clock, utc_now
-from stream_app.decisions.campaigns import CartAbandonment, load_campaigns
-from stream_app.decisions.planner import Rules
-from stream_app.decisions.policies import Caps
-from stream_app.decisions.quiet import QuietHours
-from stream_app.events.decode import DecodeLimits
-from stream_app.metrics.engine import EngineMetrics
 from stream_app.metrics.server import serve_metrics
-from stream_app.model.bandit import ContentBandit
-from stream_app.model.drift import AdaptiveEngagement
-from stream_app.model.engagement import EngagementModel
-from stream_app.model.quality import ProgressiveValidation
-from stream_app.profiles.fold import FoldConfig
-from stream_app.segments.rules import SegmentRules, load_segments
 from stream_app.settings import Settings
-from stream_app.storage.basket import BasketStore
-from stream_app.storage.catalog import CatalogStore
-from stream_app.storage.configured import profile_store as profile_store
-from stream_app.storage.configured import value_rules as value_rules
-from stream_app.storage.connection import redis_client
-from stream_app.storage.decisions import DecisionStore
-from stream_app.storage.keys import Keys
-from stream_app.storage.priors import PriorStore
-from stream_app.storage.schedule import ScheduleStore
-from stream_app.storage.scoring import ModelStore, ScoringStore
-from stream_app.storage.segments import SegmentStore
-from stream_app.storage.stats import StatsStore
 from stream_app.streaming import transport
-from stream_app.streaming.decider import Decider
-from stream_app.streaming.hooks import CatalogTriggers, Conversions
-from stream_app.streaming.ingest import IngestConfig, IngestProcessor, RawRecord
 from stream_app.streaming.kafka import faust_credentials
 from stream_app.streaming.lag import LagProbe
-from stream_app.streaming.learning import Learner
 from stream_app.streaming.observe import WorkerProbe
 from stream_app.streaming.publisher import FaustPublisher
-from stream_app.streaming.retry import RedisRetry
-from stream_app.streaming.scheduler import (
-    CartChecks,
-    CheckHandler,
-    LabelExpiry,
-    Scheduler,
-    SegmentEvaluation,
-    SendDue,
-)
+from stream_app.streaming.wiring import build_engine
 
 log = logging.getLogger(__name__)
+
+#: Partition batches one pass takes at most (a fetch returns one per partition).
+GATHER_MAX_BATCHES = 64
 
 
 def faust_app(settings: Settings, batched: frozenset[str] = frozenset()) -> Any:
@@ -97,158 +65,27 @@ def faust_app(settings: Settings, batched: frozenset[str] = frozenset()) -> Any:
     return app
 
 
-def decision_rules(settings: Settings) -> Rules:
-    """The engine-wide contact rules of ``settings``."""
-    return Rules(
-        caps=Caps(
-            per_day=settings.caps_per_day,
-            per_week=settings.caps_per_week,
-            global_per_day=settings.global_cap_per_day,
-        ),
-        quiet=None if settings.quiet_hours is None else QuietHours(*settings.quiet_hours),
-        prior_hourly=settings.timing_prior,
-        prior_strength=settings.timing_prior_strength,
-        layer_strength=settings.timing_layer_strength,
-        holdout_salt=settings.holdout_salt,
-    )
-
-
 def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
-    """The worker's Faust app with its agent and timer registered."""
+    """The worker's Faust app: the one pass over each batch of the inbound topics, the
+    timer, checkpoints and metrics as tasks."""
     app = faust_app(settings, frozenset(settings.topics.inbound()))
-    redis = redis_client(settings)
-    keys = Keys(settings.key_prefix)
-    profiles = profile_store(redis, settings)
-    stats = StatsStore(redis, keys)
-    schedule = ScheduleStore(redis, keys)
-    publisher = FaustPublisher(app)
-    metrics = EngineMetrics()
-    retry = RedisRetry(settings.redis_retry_max_s, on_retry=metrics.redis_errors.inc)
-    rules = SegmentRules(load_segments(settings.segments_file))
-    learner = Learner(
-        AdaptiveEngagement(
-            EngagementModel(lr=settings.model_learning_rate),
-            delta=settings.drift_delta,
-            compare_window=settings.challenger_window,
-            patience=settings.challenger_patience,
-        ),
-        ContentBandit(
-            min_epsilon=settings.bandit_min_epsilon, max_epsilon=settings.bandit_max_epsilon
-        ),
-        ProgressiveValidation(settings.validation_window),
-        settings.offers,
-        ScoringStore(redis, keys),
-        ModelStore(redis, keys),
-        retry,
-    )
-    book = load_campaigns(settings.campaigns_file)
-    fold_config = FoldConfig(
-        pseudonym_secret=settings.pseudonym_secret.get_secret_value().encode(),
-        cart_abandon_delay=min(
-            (c.trigger.idle for c in book.campaigns if isinstance(c.trigger, CartAbandonment)),
-            default=None,
-        ),
-        fx_to_base=settings.fx_to_base,
-        weight_view=settings.taste_weight_view,
-        weight_cart=settings.taste_weight_cart,
-        weight_purchase=settings.taste_weight_purchase,
-    )
-    decisions = DecisionStore(redis, keys)
-    segments = SegmentStore(redis, keys, profile_ttl_s=int(settings.profile_ttl.total_seconds()))
-    priors = PriorStore(redis, keys, half_life=settings.timing_prior_half_life)
-    catalog = CatalogStore(redis, keys, viewers_kept=settings.viewers_kept)
-    rules_ = decision_rules(settings)
-    decider = Decider(
-        book,
-        rules_,
-        value_rules(settings),
-        profiles,
-        decisions,
-        ScoringStore(redis, keys),
-        learner,
-        retry,
-        BasketStore(redis, keys),
-        segments,
-        priors,
-        metrics,
-    )
-    ingest = IngestProcessor(
-        IngestConfig(
-            streams=settings.topics.streams(),
-            deadletter_topic=settings.topics.deadletter,
-            limits=DecodeLimits(
-                max_record_bytes=settings.max_record_bytes,
-                max_events_per_record=settings.max_events_per_record,
-                max_event_age=settings.max_event_age,
-                max_future_skew=settings.max_event_future_skew,
-            ),
-            fold=fold_config,
-            dlq_keep_bytes=settings.dlq_max_original_bytes,
-            segment_debounce_ms=(
-                _ms(settings.segment_debounce) if rules.names or book.campaigns else None
-            ),
-        ),
-        profiles,
-        stats,
-        publisher,
-        clock,
-        retry,
-        labels=learner.label,
-        hooks=(CatalogTriggers(decider, catalog, retry), Conversions(decisions, retry)),
-        metrics=metrics,
-    )
-    handlers: list[CheckHandler] = [
-        CartChecks(decider, profiles, retry),
-        SendDue(
-            decider,
-            rules_,
-            (settings.topics.decisions, settings.topics.audit),
-            decisions,
-            publisher,
-            settings.attribution_window,
-            settings.dedupe_window,
-            retry,
-        ),
-        LabelExpiry(learner),
-        SegmentEvaluation(
-            rules,
-            value_rules(settings),
-            settings.segment_refresh,
-            settings.topics.segments,
-            profiles,
-            segments,
-            publisher,
-            retry,
-            decider,
-            catalog,
-            priors,
-        ),
-    ]
-    scheduler = Scheduler(
-        handlers,
-        schedule=schedule,
-        batch=settings.scheduler_batch,
-        lease_ms=_ms(settings.scheduler_lease),
-        clock=clock,
-        retry=retry,
-    )
-
+    engine = build_engine(settings, publisher=FaustPublisher(app), clock=clock)
+    one_pass, learner, metrics = engine.one_pass, engine.learner, engine.metrics
     inbound = app.topic(*settings.topics.inbound(), key_serializer="raw", value_serializer="raw")
 
     @app.agent(inbound, concurrency=1)
     async def ingest_agent(stream: Any) -> None:
-        async for batch in stream.events():
-            counters = await ingest.process(
-                [RawRecord(r.topic, r.partition, r.offset, r.key, r.value) for r in batch.value]
-            )
-            metrics.count(counters)
+        # What one fetch returned for several partitions goes through one pass together.
+        gather_s = settings.batch_gather_ms / 1000
+        async for batches in stream.take_events(GATHER_MAX_BATCHES, within=gather_s):
+            await one_pass.records([r for batch in batches for r in batch.value])
 
     @app.task
     async def announce_start() -> None:
         log.info(
             "worker started: group %s, %d campaigns, metrics on %s",
             settings.app_id,
-            len(book.campaigns),
+            len(engine.book.campaigns),
             settings.metrics_port,
             extra={"event": "worker_start", "group": settings.app_id},
         )
@@ -261,24 +98,22 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
             len(partitions),
             extra={"event": "rebalance", "partitions": partitions},
         )
+        engine.alarm.ring()  # checks armed by a worker that left are ours to run now
 
     @app.task
-    async def restore_model() -> None:
+    async def run_timer() -> None:
         if await learner.restore():
             log.info("engagement model restored: %s", learner.model.version)
+        await engine.timer.run()
 
     @app.timer(settings.model_checkpoint_interval_s)
     async def checkpoint_model() -> None:
         await learner.checkpoint()
 
-    @app.timer(settings.scheduler_interval_s)
-    async def drain_due_checks() -> None:
-        metrics.count(await scheduler.tick())
-
     probe = WorkerProbe(
         metrics,
         lambda: LagProbe(settings, settings.topics.inbound()),
-        schedule,
+        engine.stores.schedule,
         learner,
         settings.partition_stall_after,
         clock,
@@ -294,7 +129,3 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         await probe.tick()
 
     return app
-
-
-def _ms(span: timedelta) -> int:
-    return int(span.total_seconds() * 1000)

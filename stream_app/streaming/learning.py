@@ -90,11 +90,13 @@ class Learner:
 
     async def label(self, pairs: Sequence[tuple[str, str]], engaged: bool) -> Counter[str]:
         """Learn from the decisions in ``pairs`` that still await a label."""
-        counters: Counter[str] = Counter()
         taken = await self._retry(lambda: self._scoring.take(pairs))
+        return self.learn([scored for scored in taken if scored is not None], engaged)
+
+    def learn(self, taken: Sequence[Scored], engaged: bool) -> Counter[str]:
+        """Learn from decisions whose features were taken for this label (each once)."""
+        counters: Counter[str] = Counter()
         for scored in taken:
-            if scored is None:
-                continue
             try:
                 self._learn(scored, engaged, counters)
             except Exception:  # learning must never stop the stream

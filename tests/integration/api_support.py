@@ -13,16 +13,15 @@ from redis.asyncio import Redis
 
 from stream_app.api.keys import ApiKeyStore
 from stream_app.api.scopes import Scope
-from stream_app.clock import to_ms
 from stream_app.events.clickstream import AddToCart, AppOpen
 from stream_app.events.decision import Content, Decision
 from stream_app.events.identity import Traits
 from stream_app.events.purchase import LineItem, Purchase
 from stream_app.profiles.fold import FoldConfig, fold
 from stream_app.settings import Settings
-from stream_app.storage.configured import profile_store
 from stream_app.storage.decisions import PendingDecision
 from stream_app.storage.keys import Keys
+from tests.integration.fixtures import write_profiles
 
 
 def key_store(redis: Redis, settings: Settings) -> ApiKeyStore:
@@ -92,7 +91,7 @@ async def seed_profile(redis: Redis, settings: Settings, customer_id: str, now: 
     ]
     config = FoldConfig(pseudonym_secret=b"test", cart_abandon_delay=None)
     updates = [fold(event, customer_id, config) for event in events]
-    await profile_store(redis, settings).apply(updates, to_ms(now))
+    await write_profiles(redis, settings, updates, now)
 
 
 def pending(

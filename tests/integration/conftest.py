@@ -50,13 +50,11 @@ def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Sett
         topic_partitions=3,
         data_dir=str(tmp_path_factory.mktemp("faust")),
         allow_dev_secret=True,
-        scheduler_interval_s=0.25,
         broker_commit_interval_s=0.2,
         attribution_window=timedelta(seconds=4),
         model_checkpoint_interval_s=1.0,
         campaigns_file=CAMPAIGNS,
         quiet_hours=None,
-        segment_debounce=timedelta(milliseconds=500),
         # The session worker serves metrics here; workers of other tests, started from
         # copies of these settings, find the port taken and go without (logged).
         metrics_port=metrics_port,

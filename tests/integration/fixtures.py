@@ -15,9 +15,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
+from stream_app.clock import to_ms
 from stream_app.devstack.processes import ManagedProcess
+from stream_app.profiles.ops import ProfileUpdate
+from stream_app.profiles.state import apply_updates
 from stream_app.settings import Settings
+from stream_app.storage.bundle import build_stores
+from stream_app.storage.commit import Committer, Writes
+from stream_app.storage.configured import state_limits
+from stream_app.storage.customers import Ask
 from stream_app.storage.keys import Keys
+from stream_app.storage.profiles import ProfileStore, event_key
 from stream_app.streaming.kafka import client_options
 
 T = TypeVar("T")
@@ -126,20 +134,53 @@ async def read_to_end(
         await consumer.stop()
 
 
+async def commit(redis: Redis, *effects: Callable[[Writes], None]) -> None:
+    """Write what ``effects`` add to one ``Writes``, as a pass commits (tests seed data
+    through the stores' own writes)."""
+    writes = Writes()
+    for effect in effects:
+        effect(writes)
+    assert await Committer(redis).commit(writes) == []
+
+
+async def write_profiles(
+    redis: Redis, settings: Settings, updates: Sequence[ProfileUpdate], now: datetime
+) -> None:
+    """Apply ``updates`` to their customers' stored profiles as the worker does (read,
+    apply in memory, write over the version read)."""
+    stores = build_stores(redis, settings)
+    by_customer: dict[str, list[ProfileUpdate]] = {}
+    for update in updates:
+        by_customer.setdefault(update.customer_id, []).append(update)
+    loaded = await stores.customers.load([Ask(cid) for cid in by_customer], now)
+    writes = Writes()
+    for cid, mine in by_customer.items():
+        state = loaded[cid].state
+        apply_updates(state, mine, set(), state_limits(settings), to_ms(now))
+        keys = [(event_key(u.event_id), u.event_ms) for u in mine]
+        stores.profiles.write(writes, state, keys, 0)
+    assert await stores.committer.commit(writes) == []
+
+
+async def profile_fields(redis: Redis, keys: Keys, customer: str) -> dict[str, str]:
+    """A customer's stored profile fields as text (empty without a profile)."""
+    [state] = await ProfileStore(redis, keys, profile_ttl_s=1).stored([customer])
+    return {name: str(value) for name, value in state.fields.items()}
+
+
 async def event_counts(
     redis: Redis, keys: Keys, customers: Sequence[str]
 ) -> dict[str, dict[str, int]]:
     """Per customer, the profile's ``n`` and ``n:<type>`` fields (empty for no profile)."""
-    pipe = redis.pipeline(transaction=False)
-    for customer in customers:
-        pipe.hgetall(keys.profile(customer))
-    out: dict[str, dict[str, int]] = {}
-    for customer, raw in zip(customers, await pipe.execute(), strict=True):
-        fields = {(k.decode() if isinstance(k, bytes) else k): v for k, v in raw.items()}
-        out[customer] = {
-            name: int(value) for name, value in fields.items() if name == "n" or name[:2] == "n:"
+    states = await ProfileStore(redis, keys, profile_ttl_s=1).stored(customers)
+    return {
+        state.customer_id: {
+            name: int(value)
+            for name, value in state.fields.items()
+            if name == "n" or name[:2] == "n:"
         }
-    return out
+        for state in states
+    }
 
 
 def sigkill(process: ManagedProcess) -> None:

@@ -14,11 +14,15 @@ from typer.testing import CliRunner
 from stream_app.api import create_app
 from stream_app.api.scopes import Scope
 from stream_app.cli.main import app as cli
+from stream_app.decisions.evaluation import MembershipChange
 from stream_app.settings import Settings
+from stream_app.storage.bundle import build_stores
+from stream_app.storage.customers import Ask
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.keys import Keys
-from stream_app.storage.segments import MembershipChange, SegmentStore
+from stream_app.storage.segments import SegmentStore
 from tests.integration.api_support import client, customer, new_key, pending, seed_profile
+from tests.integration.fixtures import commit
 
 pytestmark = pytest.mark.integration
 
@@ -105,12 +109,11 @@ async def test_segments_with_sizes_and_paginated_members(
 ) -> None:
     members = {f"seg-{i:04d}" for i in range(300)}
     store = SegmentStore(redis, Keys(api_settings.key_prefix), profile_ttl_s=3600)
-    await store.record(
-        [
-            MembershipChange(cid, frozenset({"api_big"}), frozenset({"api_big"}), frozenset())
-            for cid in members
-        ]
-    )
+    changes = [
+        MembershipChange(cid, frozenset({"api_big"}), frozenset({"api_big"}), frozenset())
+        for cid in members
+    ]
+    await commit(redis, lambda w: store.record(w, changes))
     token = await new_key(redis, api_settings, Scope.PROFILES_READ, now=NOW)
     async with client(app, token) as http:
         listed = (await http.get("/v1/segments")).json()["segments"]
@@ -153,8 +156,11 @@ async def test_customer_decisions_scheduled_and_recent(
         pending(ann, "api_cart", NOW + timedelta(days=1), NOW),
         pending(ann, "api_price", NOW, NOW),
     )
-    await store.schedule([later, sooner, sent], ttl=timedelta(days=3))
-    await store.finish([sent], [], NOW - timedelta(minutes=5), sent_ttl=timedelta(days=1))
+    await commit(
+        redis,
+        lambda w: store.schedule(w, [later, sooner, sent], ttl=timedelta(days=3)),
+        lambda w: store.finish(w, [sent], [], NOW - timedelta(minutes=5), timedelta(days=1)),
+    )
     token = await new_key(redis, api_settings, Scope.DECISIONS_READ, now=NOW)
     async with client(app, token) as http:
         body = (await http.get(f"/v1/customers/{ann}/decisions")).json()
@@ -180,9 +186,12 @@ async def test_lift_report(app: FastAPI, api_settings: Settings, redis: Redis) -
     campaign = customer("api_lift")
     store = DecisionStore(redis, Keys(api_settings.key_prefix))
     decisions = [pending(customer(), campaign, NOW, NOW) for _ in range(3)]
-    await store.finish(decisions, [], NOW, sent_ttl=timedelta(days=1))
-    [window] = (await store.windows([decisions[0].decision.customer_id]))[0]
-    await store.convert([(decisions[0].decision.customer_id, window)])
+    await commit(redis, lambda w: store.finish(w, decisions, [], NOW, timedelta(days=1)))
+    first = decisions[0].decision
+    [window] = (
+        await build_stores(redis, api_settings).customers.load([Ask(first.customer_id)], NOW)
+    )[first.customer_id].windows
+    await commit(redis, lambda w: store.convert(w, [(first.customer_id, window)]))
     token = await new_key(redis, api_settings, Scope.REPORTS_READ, now=NOW)
     async with client(app, token) as http:
         report = (await http.get("/v1/reports/lift")).json()
@@ -197,9 +206,9 @@ async def test_erasure_answers_202_and_forgets_the_customer(
 ) -> None:
     ann = customer()
     await seed_profile(redis, api_settings, ann, NOW)
-    await DecisionStore(redis, Keys(api_settings.key_prefix)).schedule(
-        [pending(ann, "api_cart", NOW + timedelta(days=1), NOW)], ttl=timedelta(days=2)
-    )
+    planned = [pending(ann, "api_cart", NOW + timedelta(days=1), NOW)]
+    store = DecisionStore(redis, Keys(api_settings.key_prefix))
+    await commit(redis, lambda w: store.schedule(w, planned, ttl=timedelta(days=2)))
     eraser = await new_key(redis, api_settings, Scope.PROFILES_ERASE, now=NOW)
     reader = await new_key(redis, api_settings, Scope.ADMIN, now=NOW)
     async with client(app, eraser) as http:

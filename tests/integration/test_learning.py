@@ -21,7 +21,7 @@ from stream_app.storage.scoring import ModelStore, Scored, ScoringStore
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.learning import MODEL, Learner
 from stream_app.streaming.retry import RedisRetry
-from tests.integration.fixtures import consume_until, dumps, event, eventually, produce
+from tests.integration.fixtures import commit, consume_until, dumps, event, eventually, produce
 
 pytestmark = pytest.mark.integration
 
@@ -149,7 +149,8 @@ async def test_checkpoint_restores_the_same_model(redis: Redis, keys: Keys) -> N
     scoring = ScoringStore(redis, keys)
     examples = [({"x": float(i % 7), "bias": 1.0}, i % 7 > 3) for i in range(300)]
     for n, (x, _) in enumerate(examples):
-        await scoring.remember([Scored("c-1", f"d-{n}", x, "v", 0.5, "tier=new", "none")], 60)
+        item = Scored("c-1", f"d-{n}", x, "v", 0.5, "tier=new", "none")
+        await commit(redis, lambda w, item=item: scoring.remember(w, [item], 60))
     for n, (_, y) in enumerate(examples):
         await trained.label([("c-1", f"d-{n}")], y)
     await trained.checkpoint()
@@ -181,9 +182,8 @@ async def test_drift_in_the_label_stream_is_detected_and_adapted_to(
     for n in range(3000):
         x = {"signal": float(n % 2), "bias": 1.0}
         engaged = (n % 2 == 1) if n < 1500 else (n % 2 == 0)  # "red today, blue tomorrow"
-        await store.remember(
-            [Scored(customer, f"d-{n}", x, learner.model.version, learner.model.score(x))], 60
-        )
+        item = Scored(customer, f"d-{n}", x, learner.model.version, learner.model.score(x))
+        await commit(redis, lambda w, item=item: store.remember(w, [item], 60))
         for name, count in (await learner.label([(customer, f"d-{n}")], engaged)).items():
             counters[name] = counters.get(name, 0) + count
     assert counters.get("model_drifts", 0) >= 1

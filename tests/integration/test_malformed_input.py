@@ -13,7 +13,14 @@ from stream_app.devstack.processes import ManagedProcess
 from stream_app.events.deadletter import DeadLetter
 from stream_app.settings import Settings
 from stream_app.storage.keys import Keys
-from tests.integration.fixtures import consume_until, dumps, event, eventually, produce
+from tests.integration.fixtures import (
+    consume_until,
+    dumps,
+    event,
+    eventually,
+    produce,
+    profile_fields,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -38,9 +45,9 @@ async def test_malformed_records_go_to_the_dead_letter_topic_and_the_stream_carr
     offsets = await produce(settings, settings.topics.clickstream, records)
 
     dave_profile = await eventually(
-        lambda: redis.hgetall(keys.profile(dave)), lambda p: p.get(b"n") == b"4", within=60
+        lambda: profile_fields(redis, keys, dave), lambda p: p.get("n") == "4", within=60
     )
-    assert dave_profile[b"n:page_view"] == b"4", "each good event counted exactly once"
+    assert dave_profile["n:page_view"] == "4", "each good event counted exactly once"
 
     mine = {offsets[i] for i in (1, 2, 3, 4, 7)}
     letters = await consume_until(

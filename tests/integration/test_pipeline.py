@@ -11,18 +11,20 @@ from stream_app.devstack.processes import ManagedProcess
 from stream_app.events.decision import Decision
 from stream_app.settings import Settings
 from stream_app.storage.keys import Keys
-from tests.integration.fixtures import consume_until, dumps, event, eventually, produce
+from tests.integration.fixtures import (
+    consume_until,
+    dumps,
+    event,
+    eventually,
+    produce,
+    profile_fields,
+)
 
 pytestmark = pytest.mark.integration
 
 
 def ids(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-async def profile(redis: Redis, keys: Keys, customer: str) -> dict[str, str]:
-    raw = await redis.hgetall(keys.profile(customer))
-    return {k.decode(): v.decode() for k, v in raw.items()}
 
 
 async def test_events_become_profiles_and_an_idle_cart_becomes_one_decision(
@@ -90,6 +92,10 @@ async def test_events_become_profiles_and_an_idle_cart_becomes_one_decision(
             ),
         ],
     )
+    # Kafka orders records per partition only: the reading may be read before the traits
+    # that link its device. Send it once they are applied (parking early readings is
+    # future work: they are dead-lettered as unknown_device).
+    await eventually(lambda: profile_fields(redis, keys, ann), lambda p: "n:traits" in p, within=60)
     reading = {
         "type": "proximity",
         "event_id": ids("e"),
@@ -101,7 +107,7 @@ async def test_events_become_profiles_and_an_idle_cart_becomes_one_decision(
     await produce(settings, topics.sensor, [(device.encode(), dumps(reading))])
 
     ann_profile = await eventually(
-        lambda: profile(redis, keys, ann), lambda p: p.get("n") == "5", within=60
+        lambda: profile_fields(redis, keys, ann), lambda p: p.get("n") == "5", within=60
     )
     assert ann_profile["n:add_to_cart"] == "2"
     assert ann_profile["n:proximity"] == "1", "device-only sensor event resolved to its customer"
@@ -110,24 +116,28 @@ async def test_events_become_profiles_and_an_idle_cart_becomes_one_decision(
     assert ann_profile["timezone"] == "Europe/Berlin"
     assert int(ann_profile["first_seen"]) <= int(ann_profile["last_seen"])
     bob_profile = await eventually(
-        lambda: profile(redis, keys, bob), lambda p: p.get("n") == "4", within=30
+        lambda: profile_fields(redis, keys, bob), lambda p: p.get("n") == "4", within=30
     )
     assert float(bob_profile["spend:EUR"]) == pytest.approx(49.5)
 
     records = await consume_until(
         settings,
         topics.decisions,
-        lambda seen: any(r.key == ann.encode() for r in seen),
+        lambda seen: any(
+            r.key == ann.encode() and b'"campaign_id":"cart_abandonment"' in (r.value or b"")
+            for r in seen
+        ),
         within=30,
     )
     decisions = [Decision.model_validate_json(r.value) for r in records if r.value]
-    ann_decisions = [d for d in decisions if d.customer_id == ann]
-    assert len(ann_decisions) == 1
+    carts = [d for d in decisions if d.campaign_id == "cart_abandonment"]
+    ann_decisions = [d for d in carts if d.customer_id == ann]
+    assert len(ann_decisions) == 1, "one idle cart, one reminder"
     [reminder] = ann_decisions
     assert reminder.campaign_id == "cart_abandonment"
     assert sorted(i.item_id for i in reminder.content.items) == ["sku-1", "sku-2"]
     assert "cart of 2 items idle" in reminder.explanation
-    assert all(d.customer_id != bob for d in decisions), "bob bought his cart: no reminder"
+    assert all(d.customer_id != bob for d in carts), "bob bought his cart: no reminder"
 
     # Raw contact handles are never stored: scan every key and value of this run.
     async for key in redis.scan_iter(match=f"{keys.prefix}:*"):
@@ -146,6 +156,6 @@ async def test_an_envelope_carries_many_events_in_one_record(
     batch = {"events": [event("page_view", carol, ids("e"), path=f"/p/{i}") for i in range(50)]}
     await produce(settings, settings.topics.clickstream, [(carol.encode(), dumps(batch))])
     carol_profile = await eventually(
-        lambda: profile(redis, keys, carol), lambda p: p.get("n") == "50", within=60
+        lambda: profile_fields(redis, keys, carol), lambda p: p.get("n") == "50", within=60
     )
     assert carol_profile["n:page_view"] == "50"

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from stream_app.storage.keys import Keys
 from stream_app.storage.priors import PriorStore
+from tests.integration.fixtures import commit
 
 pytestmark = pytest.mark.integration
 
@@ -19,8 +20,8 @@ NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 async def test_priors_add_up_and_halve_every_half_life(redis: Redis) -> None:
     store = PriorStore(redis, Keys(f"p{uuid.uuid4().hex[:8]}"), half_life=timedelta(days=14))
     evening = tuple(1.0 if hour == 19 else 0.0 for hour in range(24))
-    await store.add({"*": evening, "vip": evening}, NOW)
-    await store.add({"*": evening}, NOW)
+    await commit(redis, lambda w: store.add(w, {"*": evening, "vip": evening}, NOW))
+    await commit(redis, lambda w: store.add(w, {"*": evening}, NOW))
     now = await store.read(["*", "vip", "unknown"], NOW)
     assert now["*"][19] == pytest.approx(2.0)
     assert now["vip"][19] == pytest.approx(1.0)

@@ -14,10 +14,10 @@ from stream_app.events.deadletter import DeadLetter
 from stream_app.events.segment import SegmentChange
 from stream_app.profiles.derive import derive
 from stream_app.settings import Settings
-from stream_app.storage.basket import BasketStore
+from stream_app.storage.bundle import build_stores
+from stream_app.storage.configured import profile_store, value_rules
 from stream_app.storage.keys import Keys
-from stream_app.streaming.app import profile_store, value_rules
-from tests.integration.fixtures import consume_until, dumps, eventually, produce
+from tests.integration.fixtures import consume_until, dumps, eventually, produce, profile_fields
 
 pytestmark = pytest.mark.integration
 
@@ -78,11 +78,9 @@ async def test_profile_math_lateness_basket_and_segments(
 
     store = profile_store(redis, settings)
 
-    async def erins() -> dict[str, str]:
-        [stored] = await store.stored([erin])
-        return dict(stored.fields)
-
-    fields = await eventually(erins, lambda f: f.get("n") == "8", within=60)
+    fields = await eventually(
+        lambda: profile_fields(redis, keys, erin), lambda f: f.get("n") == "8", within=60
+    )
     assert fields["n:purchase"] == "1", "the redelivered order counted once"
     [stored] = await store.stored([erin])
     view = derive(stored, datetime.now(UTC), value_rules(settings))
@@ -117,7 +115,7 @@ async def test_profile_math_lateness_basket_and_segments(
     ]
     assert late.reason == "late_event"
 
-    basket = BasketStore(redis, keys)
+    basket = build_stores(redis, settings).basket
     assert ("sku-c", 1) in await basket.items_with("sku-a")
     assert await basket.categories_with("socks") == [("shoes", 1)] or (
         ("shoes", 1) in await basket.categories_with("socks")

@@ -21,7 +21,7 @@ from stream_app.storage.keys import Keys
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.topics import ensure_topics
 from tests.integration.conftest import ARTIFACTS
-from tests.integration.fixtures import dumps, event, eventually, produce
+from tests.integration.fixtures import dumps, event, event_counts, eventually, produce
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +96,7 @@ async def test_the_worker_waits_out_a_redis_outage_and_loses_or_doubles_nothing(
                     return s.get("events_applied", 0) + s.get("events_duplicate", 0) >= total
 
                 final = await eventually(stats.read, accounted, within=60)
-                counts = [await redis.hget(keys.profile(c), "n") for c in customers]
+                counts = [(await event_counts(redis, keys, [c]))[c].get("n") for c in customers]
             finally:
                 await redis.aclose()
         assert final.get("events_applied", 0) + final.get("events_duplicate", 0) == total, final

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from stream_app.storage.keys import Keys
 from stream_app.storage.scoring import ModelStore, Scored, ScoringStore
+from tests.integration.fixtures import commit
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +31,7 @@ def scored(customer: str, decision: str) -> Scored:
 async def test_each_decision_is_labelled_exactly_once(redis: Redis, keys: Keys) -> None:
     store = ScoringStore(redis, keys)
     cid, did = f"c-{uuid.uuid4().hex[:8]}", f"dec-{uuid.uuid4().hex[:8]}"
-    await store.remember([scored(cid, did)], ttl_s=60)
+    await commit(redis, lambda w: store.remember(w, [scored(cid, did)], ttl_s=60))
     # A click and the end of the attribution window race for the same decision.
     first, second = await asyncio.gather(store.take([(cid, did)]), store.take([(cid, did)]))
     winners = [x for x in (*first, *second) if x is not None]
@@ -42,7 +43,7 @@ async def test_each_decision_is_labelled_exactly_once(redis: Redis, keys: Keys) 
 async def test_unlabelled_features_expire(redis: Redis, keys: Keys) -> None:
     store = ScoringStore(redis, keys)
     cid, did = f"c-{uuid.uuid4().hex[:8]}", f"dec-{uuid.uuid4().hex[:8]}"
-    await store.remember([scored(cid, did)], ttl_s=60)
+    await commit(redis, lambda w: store.remember(w, [scored(cid, did)], ttl_s=60))
     ttl = await redis.ttl(keys.scored(cid, did))
     assert 0 < ttl <= 60
 

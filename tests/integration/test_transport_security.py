@@ -32,7 +32,7 @@ from stream_app.storage.stats import StatsStore
 from stream_app.streaming.kafka import client_options
 from stream_app.streaming.topics import ensure_topics
 from tests.integration.conftest import ARTIFACTS, CAMPAIGNS
-from tests.integration.fixtures import consume_until, dumps, event, eventually, produce
+from tests.integration.fixtures import commit, consume_until, dumps, event, eventually, produce
 from tests.integration.tls import AdvertisingTansu, Certificates, TlsTerminator
 
 pytestmark = pytest.mark.integration
@@ -103,8 +103,11 @@ async def test_the_acl_user_from_settings_reads_and_writes_through_the_stores(
     client = redis_client(settings)
     try:
         stats = StatsStore(client, Keys(settings.key_prefix))
-        await stats.add({"events_applied": 3, "dead_letters:oversized": 1})
-        await stats.add({"events_applied": 2})
+        # Through the pass's own write path: a script call on the prefix's keys only.
+        await commit(
+            client, lambda w: stats.add(w, {"events_applied": 3, "dead_letters:oversized": 1})
+        )
+        await commit(client, lambda w: stats.add(w, {"events_applied": 2}))
         assert await stats.read() == {"events_applied": 5, "dead_letters:oversized": 1}
         assert await client.acl_whoami() == USER
     finally:
@@ -248,7 +251,6 @@ async def test_the_worker_runs_over_mutual_tls_to_kafka_and_redis(
             allow_dev_secret=True,
             campaigns_file=CAMPAIGNS,
             quiet_hours=None,
-            scheduler_interval_s=0.25,
         )
         assert await ensure_topics(settings)
         customer = f"tls-{run}"

@@ -17,7 +17,6 @@ from redis.asyncio import Redis
 from tests.oracle.recompute import Basket, CartLine, ExpectedProfile, decay
 
 IGNORED_FIELDS = frozenset({"created_ms"})
-REF_FIELD = "_ref"
 #: Customers read per pipeline round trip.
 CHUNK = 200
 
@@ -50,17 +49,17 @@ def _zset(raw: Iterable[tuple[Any, float]]) -> dict[str, int]:
     return {_text(member): round(score) for member, score in raw}
 
 
-def _decayed(raw: dict[str, str], at_ms: int, half_life_ms: int, where: str) -> dict[str, float]:
-    """``stored * 2^(-(T - _ref)/H)`` per field; a hash without ``_ref`` is reported as such."""
-    if not raw:
+def _decayed(raw: object, at_ms: int, half_life_ms: int, where: str) -> dict[str, float]:
+    """``stored * 2^(-(T - ref)/H)`` per field of a ``[ref, {field: stored}]`` pair."""
+    if not (isinstance(raw, list) and len(raw) == 2 and isinstance(raw[1], dict)):
+        return {f"<{where} is not [ref, sums]: {raw!r:.60}>": float("nan")}
+    ref, sums = raw
+    if not sums:
         return {}
-    if REF_FIELD not in raw:
-        return {f"<{where} has no {REF_FIELD}>": float("nan")}
-    ref = float(raw[REF_FIELD])
+    if ref is None:
+        return {f"<{where} has no reference time>": float("nan")}
     return {
-        name: decay(float(stored), ref, at_ms, half_life_ms)
-        for name, stored in raw.items()
-        if name != REF_FIELD
+        name: decay(float(stored), float(ref), at_ms, half_life_ms) for name, stored in sums.items()
     }
 
 
@@ -76,17 +75,12 @@ def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _cart(raw: dict[str, str], last_purchase: int | None) -> dict[str, CartLine]:
+def _cart(raw: dict[str, object], last_purchase: int | None) -> dict[str, CartLine]:
     """Lines visible by the spec: ``t`` > removal time ``r`` and > ``last:purchase``."""
     out: dict[str, CartLine] = {}
-    for item, text in raw.items():
-        try:
-            line = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            out[item] = CartLine(-1, f"<not JSON: {text[:60]!r}>", None, None, None)
-            continue
+    for item, line in raw.items():
         if not (isinstance(line, list) and len(line) == 6):
-            out[item] = CartLine(-1, f"<not a 6-item array: {text[:60]!r}>", None, None, None)
+            out[item] = CartLine(-1, f"<not a 6-item array: {line!r:.60}>", None, None, None)
             continue
         added = _opt_int(line[0]) or None
         removed = _opt_int(line[5]) or None
@@ -115,27 +109,24 @@ async def read_profiles(
     taste_half_life_ms: int,
     rhythm_half_life_ms: int,
 ) -> dict[str, ExpectedProfile]:
-    """The stored profile of each customer (customers with no profile hash are left out)."""
+    """The stored profile of each customer (customers with no profile document are left
+    out). The document is a JSON object (docs/redis-keys.md): ``v`` version, ``f`` fields,
+    ``t`` / ``r`` tastes and rhythm as ``[ref, sums]``, ``c`` cart lines, ``w`` recently
+    viewed ``{item: [ms, category]}``, ``s`` recent searches ``{query: ms}``."""
     out: dict[str, ExpectedProfile] = {}
     for start in range(0, len(customers), CHUNK):
         chunk = customers[start : start + CHUNK]
         pipe = redis.pipeline(transaction=False)
         for customer in chunk:
-            pipe.hgetall(customer_key(prefix, customer, "p"))
-            pipe.hgetall(customer_key(prefix, customer, "t"))
-            pipe.hgetall(customer_key(prefix, customer, "r"))
-            pipe.hgetall(customer_key(prefix, customer, "cart"))
-            pipe.zrange(customer_key(prefix, customer, "v"), 0, -1, withscores=True)
-            pipe.zrange(customer_key(prefix, customer, "s"), 0, -1, withscores=True)
+            pipe.get(customer_key(prefix, customer, "p"))
         replies = await pipe.execute()
-        for index, customer in enumerate(chunk):
-            p, t, r, cart, views, searches = replies[6 * index : 6 * index + 6]
-            profile = _hash(p)
-            if not profile:
+        for customer, raw in zip(chunk, replies, strict=True):
+            if raw is None:
                 continue
+            doc = orjson.loads(raw)
             fields = {
                 name: value
-                for name, value in profile.items()
+                for name, value in doc["f"].items()
                 if name not in IGNORED_FIELDS and not name.startswith("@")
             }
             last_purchase = _opt_int(fields.get("last:purchase"))
@@ -143,11 +134,11 @@ async def read_profiles(
                 customer_id=customer,
                 at_ms=at_ms,
                 fields=dict(fields),
-                tastes=_decayed(_hash(t), at_ms, taste_half_life_ms, "tastes"),
-                rhythm=_decayed(_hash(r), at_ms, rhythm_half_life_ms, "rhythm"),
-                cart=_cart(_hash(cart), last_purchase),
-                recent_views=_zset(views),
-                recent_searches=_zset(searches),
+                tastes=_decayed(doc["t"], at_ms, taste_half_life_ms, "tastes"),
+                rhythm=_decayed(doc["r"], at_ms, rhythm_half_life_ms, "rhythm"),
+                cart=_cart(doc["c"], last_purchase),
+                recent_views={item: round(entry[0]) for item, entry in doc["w"].items()},
+                recent_searches={query: round(ms) for query, ms in doc["s"].items()},
             )
     return out
 

@@ -175,7 +175,7 @@ def test_every_envelope_member_is_an_event_or_a_rejection(
     raw = orjson.dumps({"events": [payload for _, payload in members]})
     decoded = decode_record(Stream.CLICKSTREAM, raw, LIMITS, NOW)
     positions = sorted(
-        [index for index, _ in decoded.located] + [r.index for r in decoded.rejections]
+        [index for index, _, _ in decoded.located] + [r.index for r in decoded.rejections]
     )
     assert positions == list(range(len(members)))
 

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from stream_app.clock import to_ms
-from stream_app.profiles.cart import CartLine
-from stream_app.profiles.derive import DecayedSums, StoredProfile, ValueRules, derive
+from stream_app.profiles.derive import ValueRules, derive
+from stream_app.profiles.state import CartEntry, Decayed, ProfileState
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 DAY = 86_400_000
@@ -17,11 +17,11 @@ def at(days_ago: float) -> str:
     return str(int(to_ms(NOW) - days_ago * DAY))
 
 
-def profile(**fields: str) -> StoredProfile:
-    return StoredProfile("c-1", {"n": "10", "first_seen": at(400), "last_seen": at(1), **fields})
+def profile(**fields: str) -> ProfileState:
+    return ProfileState("c-1", {"n": "10", "first_seen": at(400), "last_seen": at(1), **fields})
 
 
-def buyer(orders: int, first_days_ago: float, last_days_ago: float, value: float) -> StoredProfile:
+def buyer(orders: int, first_days_ago: float, last_days_ago: float, value: float) -> ProfileState:
     return profile(
         **{
             "n:purchase": str(orders),
@@ -58,15 +58,15 @@ def test_lifecycle_follows_the_customers_own_rhythm(last_days_ago: float, stage:
 
 def test_newcomer_is_new_in_tier_and_lifecycle() -> None:
     view = derive(
-        StoredProfile("c-1", {"n": "3", "first_seen": at(2), "last_seen": at(1)}), NOW, RULES
+        ProfileState("c-1", {"n": "3", "first_seen": at(2), "last_seen": at(1)}), NOW, RULES
     )
     assert (view.tier, view.lifecycle, view.orders, view.recency_days) == ("new", "new", 0, None)
 
 
 def test_tastes_decay_with_their_half_life() -> None:
     week_ago = to_ms(NOW) - 7 * DAY
-    stored = StoredProfile(
-        "c-1", {"n": "1"}, tastes=DecayedSums(week_ago, {"c:shoes": 8.0, "c:toys": 1.0})
+    stored = ProfileState(
+        "c-1", {"n": "1"}, tastes=Decayed(week_ago, {"c:shoes": 8.0, "c:toys": 1.0})
     )
     view = derive(stored, NOW, RULES)
     assert view.tastes["c:shoes"] == pytest.approx(4.0)
@@ -75,8 +75,8 @@ def test_tastes_decay_with_their_half_life() -> None:
 
 def test_rhythm_is_shown_in_local_time() -> None:
     # UTC bucket 18 = Monday 18:00 UTC = Monday 20:00 in Berlin (summer time, UTC+2).
-    stored = StoredProfile(
-        "c-1", {"n": "1", "timezone": "Europe/Berlin"}, rhythm=DecayedSums(to_ms(NOW), {"18": 1.0})
+    stored = ProfileState(
+        "c-1", {"n": "1", "timezone": "Europe/Berlin"}, rhythm=Decayed(to_ms(NOW), {"18": 1.0})
     )
     week = derive(stored, NOW, RULES).rhythm_local
     assert week[20] == pytest.approx(1.0)
@@ -84,12 +84,12 @@ def test_rhythm_is_shown_in_local_time() -> None:
 
 
 def test_cart_shows_only_lines_added_after_removal_and_last_order() -> None:
-    lines = (
-        CartLine("kept", "c", 1.0, 1, "e1", to_ms(NOW) - 1000),
-        CartLine("removed", "c", 1.0, 1, "e2", to_ms(NOW) - 2000, removed_ms=to_ms(NOW) - 1500),
-        CartLine("bought", "c", 1.0, 1, "e3", to_ms(NOW) - 9 * DAY),
-    )
-    stored = StoredProfile("c-1", {"n": "3", "last:purchase": at(5), "n:purchase": "1"}, cart=lines)
+    lines: dict[str, CartEntry] = {
+        "kept": [to_ms(NOW) - 1000, "c", 1.0, 1, "e1", 0],
+        "removed": [to_ms(NOW) - 2000, "c", 1.0, 1, "e2", to_ms(NOW) - 1500],
+        "bought": [to_ms(NOW) - 9 * DAY, "c", 1.0, 1, "e3", 0],
+    }
+    stored = ProfileState("c-1", {"n": "3", "last:purchase": at(5), "n:purchase": "1"}, cart=lines)
     assert [line.item_id for line in derive(stored, NOW, RULES).cart] == ["kept"]
 
 

@@ -10,20 +10,15 @@ import pytest
 
 from stream_app.clock import to_ms
 from stream_app.model.features import Candidate, featurize
-from stream_app.profiles.derive import (
-    DecayedSums,
-    ProfileView,
-    StoredProfile,
-    ValueRules,
-    derive,
-)
+from stream_app.profiles.derive import ProfileView, ValueRules, derive
+from stream_app.profiles.state import Decayed, ProfileState
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)  # Monday; New York is UTC-4
 DAY = 86_400_000
 
 
 def view_of(**fields: str) -> ProfileView:
-    stored = StoredProfile(
+    stored = ProfileState(
         "c-1",
         {
             "n": "40",
@@ -37,9 +32,9 @@ def view_of(**fields: str) -> ProfileView:
             "weather": "rain",
             **fields,
         },
-        tastes=DecayedSums(to_ms(NOW), {"c:toys": 1.0, "c:books": 3.0, "b:Brickle": 2.0}),
+        tastes=Decayed(to_ms(NOW), {"c:toys": 1.0, "c:books": 3.0, "b:Brickle": 2.0}),
         # UTC hours 23 on Monday and Tuesday: 19:00 in New York.
-        rhythm=DecayedSums(to_ms(NOW), {"23": 2.0, "47": 1.0, "10": 1.0}),
+        rhythm=Decayed(to_ms(NOW), {"23": 2.0, "47": 1.0, "10": 1.0}),
     )
     return derive(stored, NOW, ValueRules())
 
@@ -72,7 +67,7 @@ def test_known_values() -> None:
 
 
 def test_unknowns_have_defaults() -> None:
-    stored = StoredProfile("c-2", {"n": "1", "first_seen": str(to_ms(NOW))})
+    stored = ProfileState("c-2", {"n": "1", "first_seen": str(to_ms(NOW))})
     x = featurize(derive(stored, NOW, ValueRules()), Candidate("c", "email", None, "none", NOW))
     assert x["recency_never"] == 1.0
     assert "log_hours_since_seen" not in x

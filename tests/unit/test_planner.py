@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +26,8 @@ from stream_app.decisions.policies import CHECKED, Caps, Sent, Suppressed
 from stream_app.decisions.quiet import QuietHours
 from stream_app.decisions.triggers import Hit
 from stream_app.events.decision import Content, ContentItem
-from stream_app.profiles.derive import DecayedSums, ProfileView, StoredProfile, ValueRules, derive
+from stream_app.profiles.derive import ProfileView, ValueRules, derive
+from stream_app.profiles.state import Decayed, ProfileState
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)  # Monday 08:00 in New York (UTC-4)
 NEW_YORK = "America/New_York"
@@ -74,13 +74,16 @@ def view_of(
     now: datetime = NOW,
     consent: Sequence[str] = ("push", "email"),
     fields: Mapping[str, str] | None = None,
+    active: bool = True,
 ) -> ProfileView:
-    """Customer c-1 in New York at ``now``, active at 19:00 local, opted in to ``consent``."""
+    """Customer c-1 in New York at ``now``, active at 19:00 local (unless not ``active``:
+    no rhythm yet), opted in to ``consent``."""
     stored = {"n": "70", "first_seen": str(to_ms(NOW) - 400 * 86_400_000), "timezone": NEW_YORK}
     stored |= {f"consent:{channel}": "1" for channel in consent}
-    rhythm = DecayedSums(to_ms(now), {str(day * 24 + 23): 10.0 for day in range(7)})
+    hours = {str(day * 24 + 23): 10.0 for day in range(7)} if active else {}
+    rhythm = Decayed(to_ms(now), hours)
     return derive(
-        StoredProfile("c-1", stored | dict(fields or {}), rhythm=rhythm), now, ValueRules()
+        ProfileState("c-1", stored | dict(fields or {}), rhythm=rhythm), now, ValueRules()
     )
 
 
@@ -199,8 +202,7 @@ def test_customer_hours_are_local_and_smoothed() -> None:
 
 def test_a_newcomer_is_timed_by_the_prior_a_regular_by_themself() -> None:
     lunch = tuple(1.0 if hour == 12 else 0.0 for hour in range(24))
-    newcomer = view_of(fields={"n": "1"})
-    newcomer = replace(newcomer, rhythm_local=(0.0,) * 168)
+    newcomer = view_of(fields={"n": "1"}, active=False)
     assert max(range(24), key=customer_hours(newcomer, RULES, lunch).__getitem__) == 12
     regular = customer_hours(view_of(), RULES, lunch)
     assert max(range(24), key=regular.__getitem__) == 19  # 70 own evenings outweigh it

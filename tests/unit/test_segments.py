@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from stream_app.clock import to_ms
-from stream_app.profiles.derive import DecayedSums, StoredProfile, ValueRules, derive
+from stream_app.profiles.derive import ValueRules, derive
+from stream_app.profiles.state import Decayed, ProfileState
 from stream_app.segments.rules import (
     SegmentConfigError,
     SegmentDefinition,
@@ -21,10 +22,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 def view(searches: dict[str, int] | None = None, **fields: str):  # type: ignore[no-untyped-def]
     base = {"n": "5", "first_seen": str(to_ms(NOW) - 300 * DAY), "last_seen": str(to_ms(NOW))}
-    stored = StoredProfile(
+    stored = ProfileState(
         "c-1",
         base | fields,
-        tastes=DecayedSums(to_ms(NOW), {"c:shoes": 4.0}),
+        tastes=Decayed(to_ms(NOW), {"c:shoes": 4.0}),
         searches=searches or {},
     )
     return derive(stored, NOW, ValueRules())

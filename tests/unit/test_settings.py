@@ -16,7 +16,7 @@ from stream_app.settings import Settings
         Settings(
             fx_to_base={"EUR": 1.0, "USD": 0.9},
             segments_file=None,
-            segment_debounce=timedelta(seconds=2.5),
+            segment_refresh=timedelta(minutes=20),
             topics=TopicNames(clickstream="clicks.test"),
             recency_days_scores=(1, 2, 3, 4),
         ),

@@ -1,18 +1,19 @@
-"""Pure parts of the Redis adapter: key layout and the op wire format."""
+"""Pure parts of the Redis adapter: key layout, key templates, the profile document."""
 
 from __future__ import annotations
 
 import orjson
 
 from stream_app.profiles.cart import CartLine
-from stream_app.profiles.ops import CartAdd, CartRemove, IncrFloat, Max, Min
+from stream_app.profiles.derive import cart_line
+from stream_app.profiles.state import Decayed, ProfileState
 from stream_app.storage.keys import Keys
-from stream_app.storage.profiles import decode_cart_line, encode_ops, event_key
+from stream_app.storage.profiles import decode_state, encode_state, event_key
 
 
 def test_customer_keys_share_one_hash_tag() -> None:
     keys = Keys("sa")
-    tagged = [keys.profile("c-1"), keys.seen("c-1"), keys.cart("c-1"), keys.sent("c-1")]
+    tagged = [keys.profile("c-1"), keys.seen("c-1"), keys.pending("c-1"), keys.sent("c-1")]
     assert {k[k.index("{") : k.index("}") + 1] for k in tagged} == {"{c-1}"}
     assert keys.due().split(":")[1] == keys.inflight().split(":")[1] == "{sched}"
 
@@ -21,38 +22,54 @@ def test_prefix_isolates_deployments() -> None:
     assert Keys("a").profile("c") != Keys("b").profile("c")
 
 
-def test_cart_ops_carry_what_the_script_stores() -> None:
-    [wire] = orjson.loads(encode_ops([CartAdd("sku-1", "shoes", 9.5, 2, "e-1", 123)]))
-    assert wire == ["ca", "sku-1", 123, "shoes", 9.5, 2, "e-1"]
+def test_keys_built_with_a_placeholder_are_the_scripts_templates() -> None:
+    # lua/load.lua formats these with string.format: the grammar stays in Keys.
+    keys = Keys("sa")
+    assert keys.profile("%s") % "c-1" == keys.profile("c-1")
+    assert keys.scored("%s", "%s") % ("c-1", "d-1") == keys.scored("c-1", "d-1")
+    assert keys.device("%s") % "device:ab" == keys.device("device:ab")
+
+
+def test_profile_document_round_trips_and_starts_with_its_version() -> None:
+    state = ProfileState(
+        "c-1",
+        {"n": 3, "value": 12.5, "gender": "female", "@gender": 5},
+        tastes=Decayed(100, {"c:shoes": 2.0}),
+        rhythm=Decayed(None, {}),
+        cart={"sku-1": [123, "shoes", 9.5, 2, "e-1", 0]},
+        viewed={"sku-1": [120, "shoes"]},
+        searches={"red suv": 99},
+    )
+    raw = encode_state(state, 7)
+    assert raw.startswith(b'{"v":7,')
+    back = decode_state("c-1", raw)
+    assert back.version == 7
+    assert (back.fields, back.tastes, back.cart, back.viewed) == (
+        state.fields,
+        state.tastes,
+        state.cart,
+        state.viewed,
+    )
+    assert orjson.loads(raw)["s"] == {"red suv": 99}
+
+
+def test_a_missing_document_is_an_empty_profile_at_version_zero() -> None:
+    state = decode_state("c-9", None)
+    assert (state.exists, state.version) == (False, 0)
 
 
 def test_stored_cart_lines_decode_with_their_tombstones() -> None:
-    line = decode_cart_line("sku-1", '[123,"shoes",9.5,2,"e-1",200]')
+    line = cart_line("sku-1", [123, "shoes", 9.5, 2, "e-1", 200])
     assert line == CartLine("sku-1", "shoes", 9.5, 2, "e-1", 123, 200)
     assert line is not None
     assert line.removed
-    assert decode_cart_line("sku-2", '[0,"",0,0,"",5]') is None
-    assert decode_cart_line("sku-3", '[7,"toys",1.0,1,"e-3",0]') == CartLine(
+    assert cart_line("sku-2", [0, "", 0, 0, "", 5]) is None
+    assert cart_line("sku-3", [7, "toys", 1.0, 1, "e-3", 0]) == CartLine(
         "sku-3", "toys", 1.0, 1, "e-3", 7, None
     )
 
 
 def test_event_ids_are_indexed_by_a_short_stable_hash() -> None:
     assert event_key("ev-1") == event_key("ev-1")
-    assert len(event_key("ev-1")) == 8
+    assert len(event_key("ev-1")) == 16
     assert event_key("ev-1") != event_key("ev-2")
-
-
-def test_ops_encode_in_order() -> None:
-    ops = [
-        Max("last_seen", 5),
-        Min("first_seen", 5),
-        IncrFloat("spend:EUR", 1.5),
-        CartRemove("x", 9),
-    ]
-    assert orjson.loads(encode_ops(ops)) == [
-        ["max", "last_seen", 5],
-        ["min", "first_seen", 5],
-        ["f", "spend:EUR", 1.5],
-        ["cr", "x", 9],
-    ]

@@ -34,8 +34,8 @@ from stream_app.decisions.triggers import (
     win_back,
 )
 from stream_app.events.decision import ContentItem
-from stream_app.profiles.cart import CartLine
-from stream_app.profiles.derive import DecayedSums, ProfileView, StoredProfile, ValueRules, derive
+from stream_app.profiles.derive import ProfileView, ValueRules, derive
+from stream_app.profiles.state import Decayed, ProfileState
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 MS = timedelta(milliseconds=1)
@@ -65,14 +65,12 @@ def view_of(
             "last:purchase": str(to_ms(max(orders))),
         }
     return derive(
-        StoredProfile(
+        ProfileState(
             "c-1",
             stored | dict(fields or {}),
-            tastes=DecayedSums(to_ms(now), {"c:toys": 2.0, "c:books": 1.0}),
-            cart=tuple(
-                CartLine(item, "shoes", 20.0, 1, f"e-{item}", to_ms(at)) for item, at in cart
-            ),
-            viewed={item: to_ms(at) for item, at in (viewed or {}).items()},
+            tastes=Decayed(to_ms(now), {"c:toys": 2.0, "c:books": 1.0}),
+            cart={item: [to_ms(at), "shoes", 20.0, 1, f"e-{item}", 0] for item, at in cart},
+            viewed={item: [to_ms(at), SHOES.get(item, "")] for item, at in (viewed or {}).items()},
         ),
         now,
         ValueRules(),
@@ -201,7 +199,8 @@ def test_replenishment_is_due_from_lead_before_the_customers_own_interval() -> N
         "usually orders every 10 days; next due 2026-06-02",
         category="toys",
     )
-    assert replenishment(view_of(orders=every(10, last + MS)), LEAD) is None
+    # Not due yet: look again exactly when it is.
+    assert replenishment(view_of(orders=every(10, last + MS)), LEAD) == Wait(NOW + MS)
 
 
 def test_replenishment_key_is_the_due_date() -> None:
@@ -256,7 +255,12 @@ def test_win_back_once_the_customer_is_later_than_usual() -> None:
 def test_win_back_only_while_at_risk(since_last: timedelta, hit: bool) -> None:
     # Every 10 days: active up to 1.5 intervals, at risk up to 3, lapsed after.
     view = view_of(orders=every(10, NOW - since_last))
-    assert (win_back(view) is not None) is hit
+    assert isinstance(win_back(view), Hit) is hit
+
+
+def test_win_back_of_an_active_customer_waits_for_the_turn_to_at_risk() -> None:
+    last = NOW - 5 * DAY  # every 10 days: at risk after 15, i.e. in 10 days
+    assert win_back(view_of(orders=every(10, last))) == Wait(last + 15 * DAY + MS)
 
 
 def test_win_back_key_is_the_lapse() -> None:

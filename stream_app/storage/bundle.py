@@ -1,0 +1,67 @@
+"""Every store the engine uses, built once from settings over one Redis client.
+
+The worker's composition root and the tools take this bundle instead of building
+stores one by one, so a store's settings are read in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from stream_app.settings import Settings
+from stream_app.storage.basket import BasketStore
+from stream_app.storage.catalog import CatalogStore
+from stream_app.storage.commit import Committer
+from stream_app.storage.customers import CustomerStore
+from stream_app.storage.decisions import DecisionStore
+from stream_app.storage.keys import Keys
+from stream_app.storage.priors import PriorStore
+from stream_app.storage.profiles import ProfileStore
+from stream_app.storage.schedule import ScheduleStore
+from stream_app.storage.scoring import ModelStore, ScoringStore
+from stream_app.storage.segments import SegmentStore
+from stream_app.storage.stats import StatsStore
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    redis: Redis
+    keys: Keys
+    customers: CustomerStore
+    profiles: ProfileStore
+    catalog: CatalogStore
+    segments: SegmentStore
+    decisions: DecisionStore
+    schedule: ScheduleStore
+    scoring: ScoringStore
+    models: ModelStore
+    basket: BasketStore
+    priors: PriorStore
+    stats: StatsStore
+    committer: Committer
+
+
+def build_stores(redis: Redis, settings: Settings) -> Stores:
+    """All stores over ``redis``, configured by ``settings``."""
+    keys = Keys(settings.key_prefix)
+    profile_ttl_s = int(settings.profile_ttl.total_seconds())
+    return Stores(
+        redis=redis,
+        keys=keys,
+        customers=CustomerStore(redis, keys),
+        profiles=ProfileStore(redis, keys, profile_ttl_s=profile_ttl_s),
+        catalog=CatalogStore(redis, keys, viewers_kept=settings.viewers_kept),
+        segments=SegmentStore(redis, keys, profile_ttl_s=profile_ttl_s),
+        decisions=DecisionStore(redis, keys),
+        schedule=ScheduleStore(redis, keys),
+        scoring=ScoringStore(redis, keys),
+        models=ModelStore(redis, keys),
+        basket=BasketStore(
+            redis, keys, order_memory=settings.max_event_age + settings.max_event_future_skew
+        ),
+        priors=PriorStore(redis, keys, half_life=settings.timing_prior_half_life),
+        stats=StatsStore(redis, keys),
+        committer=Committer(redis),
+    )

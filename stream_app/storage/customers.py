@@ -1,0 +1,172 @@
+"""Everything one pass reads of its customers, in one script call (``lua/load.lua``).
+
+For each customer named (and the owners of the devices named): the stored
+profile, whether they were erased, which of the batch's event ids were already
+applied, their segment memberships, open conversion windows, planned and sent
+decisions, contact history, and the scored features of decisions that feedback
+in the batch engaged with (taken, so each decision is labelled once). Most of it
+is empty for most customers; reading it anyway keeps a pass at one read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+import msgpack
+from redis.asyncio import Redis
+
+from stream_app.clock import from_ms, to_ms
+from stream_app.decisions.attribution import Window
+from stream_app.decisions.policies import Sent
+from stream_app.profiles.state import ProfileState
+from stream_app.storage.decisions import HISTORY, PendingDecision, parse_contact, parse_window
+from stream_app.storage.keys import Keys
+from stream_app.storage.profiles import decode_state
+from stream_app.storage.scoring import Scored
+from stream_app.storage.scripts import LuaScript, ScriptCall, run_scripts
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """What to read of one customer: the event id hashes to look up in their index,
+    and the decisions whose scored features to take."""
+
+    customer_id: str
+    event_keys: Sequence[str] = ()
+    engaged: Sequence[str] = ()
+
+
+@dataclass
+class Loaded:
+    """One customer as stored when the pass began."""
+
+    state: ProfileState
+    erased: bool = False
+    #: Event id hashes (of those asked) already applied.
+    applied: set[str] = field(default_factory=set)
+    memberships: set[str] = field(default_factory=set)
+    windows: list[Window] = field(default_factory=list)
+    #: Planned decisions, as stored (read when a pass decides something).
+    pending_raw: list[bytes] = field(default_factory=list)
+    #: Decision ids sent, held out or settled within the dedupe window.
+    sent: set[str] = field(default_factory=set)
+    contacts: list[Sent] = field(default_factory=list)
+    scored: list[Scored] = field(default_factory=list)
+
+    @property
+    def customer_id(self) -> str:
+        return self.state.customer_id
+
+    @cached_property
+    def pending(self) -> list[PendingDecision]:
+        """Decisions planned and waiting for their send time."""
+        return [PendingDecision.from_json(blob) for blob in self.pending_raw]
+
+    def history(self) -> list[Sent]:
+        """Messages sent and still planned, as the contact policies count them."""
+        planned = [
+            Sent(
+                p.decision.decision_id,
+                p.decision.campaign_id,
+                p.decision.channel,
+                p.decision.send_at,
+            )
+            for p in self.pending
+        ]
+        return [*self.contacts, *planned]
+
+    def known(self) -> set[str]:
+        """Decision ids already planned or sent: a trigger seen again changes nothing."""
+        return self.sent | {p.decision.decision_id for p in self.pending}
+
+
+class CustomerStore:
+    def __init__(self, client: Redis, keys: Keys) -> None:
+        self._client = client
+        self._keys = keys
+        self._script = LuaScript("load")
+        k = keys
+        self._templates = [
+            k.profile("%s"),
+            k.seen("%s"),
+            k.erased("%s"),
+            k.memberships("%s"),
+            k.attribution("%s"),
+            k.pending("%s"),
+            k.sent("%s"),
+            k.contacts("%s"),
+            k.scored("%s", "%s"),
+            k.device("%s"),
+        ]
+
+    def read(
+        self, asks: Sequence[Ask], now: datetime, devices: Mapping[str, Sequence[str]]
+    ) -> ScriptCall:
+        """The read of ``asks`` (and of the owners of ``devices``: token -> their events'
+        id hashes), to run with a pass's other reads; ``parse`` reads its answer."""
+        packed = msgpack.packb(
+            (
+                self._templates,
+                to_ms(now - HISTORY),
+                list(devices.items()),
+                [(a.customer_id, a.event_keys, a.engaged) for a in asks],
+            ),
+            use_bin_type=False,
+        )
+        return self._script.call([], [packed])
+
+    @staticmethod
+    def parse(
+        answer: Sequence[Any], asks: Sequence[Ask], devices: Mapping[str, Sequence[str]]
+    ) -> tuple[dict[str, Loaded], dict[str, str]]:
+        """The customers read, by id, and each known device's owner."""
+        owners_raw, rows = answer
+        owners = {
+            token: _text(owner)
+            for token, owner in zip(devices, owners_raw, strict=True)
+            if owner is not None
+        }
+        engaged = {ask.customer_id: ask.engaged for ask in asks}
+        loaded = {}
+        for row in rows:
+            cid = _text(row[0])
+            loaded[cid] = _loaded(cid, row, engaged.get(cid, ()))
+        return loaded, owners
+
+    async def load(self, asks: Sequence[Ask], now: datetime) -> dict[str, Loaded]:
+        """Read ``asks`` alone (the timer's checks: no events, no devices)."""
+        if not asks:
+            return {}
+        answers = await run_scripts(self._client, [self.read(asks, now, {})])
+        return self.parse(answers[0], asks, {})[0]
+
+
+def _loaded(cid: str, row: Sequence[Any], engaged: Sequence[str]) -> Loaded:
+    _, profile, erased, applied, members, windows, pending, sent, contacts, scored = row
+    flat = [_text(v) for v in windows]
+    return Loaded(
+        state=decode_state(cid, profile if isinstance(profile, bytes) else None),
+        erased=erased == 1,
+        applied={_text(k) for k in applied},
+        memberships=set(_text(members).split(",")) if isinstance(members, bytes) else set(),
+        windows=[parse_window(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)],
+        pending_raw=list(pending),
+        sent={_text(d) for d in sent},
+        contacts=[
+            parse_contact(_text(contacts[i]), from_ms(int(float(contacts[i + 1]))))
+            for i in range(0, len(contacts), 2)
+        ],
+        scored=[
+            Scored.from_json(cid, did, blob)
+            for did, blob in zip(engaged, scored, strict=True)
+            if isinstance(blob, bytes)
+        ],
+    )
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

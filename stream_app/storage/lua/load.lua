@@ -1,0 +1,72 @@
+-- Read what one pass needs of its customers, in one call (storage/customers.py).
+-- ARGV[1]: MessagePack [templates, since, devices, customers]:
+--   templates: key templates (string.format with the customer id) of the profile, id
+--     index, erased flag, memberships, conversion windows, pending decisions, sent
+--     decisions, contact history, scored features (customer id, decision id), and of a
+--     device's owner (device token);
+--   since: contact history starts at this ms;
+--   devices: [token, [event id hashes]] of device-only readings;
+--   customers: [id, [event id hashes], [decision ids whose scored features are taken
+--     (GETDEL: each decision is labelled once)]].
+-- A device's events belong to its owner, who is read too when not named.
+-- Returns {owners, rows}: owners[i] = customer id of device i or false; one row per
+-- customer {id, profile or false, erased 0/1, event id hashes already applied,
+-- memberships or false, windows (flat hash), pending (values), sent (decision ids),
+-- contacts (flat member, score), scored (aligned with the decision ids, blob or false)}.
+local ask = cmsgpack.unpack(ARGV[1])
+local T, since, devices, customers = ask[1], ask[2], ask[3], ask[4]
+local order, wanted, takes = {}, {}, {}
+
+local function want(cid)
+  if not wanted[cid] then
+    order[#order + 1] = cid
+    wanted[cid], takes[cid] = {}, {}
+  end
+end
+
+local owners = {}
+for d, device in ipairs(devices) do
+  local owner = redis.call('GET', string.format(T[10], device[1]))
+  owners[d] = owner
+  if owner then
+    want(owner)
+    for _, id in ipairs(device[2]) do table.insert(wanted[owner], id) end
+  end
+end
+for _, customer in ipairs(customers) do
+  local cid = customer[1]
+  want(cid)
+  for _, id in ipairs(customer[2]) do table.insert(wanted[cid], id) end
+  for _, did in ipairs(customer[3]) do table.insert(takes[cid], did) end
+end
+
+local rows = {}
+for _, cid in ipairs(order) do
+  local function key(t) return string.format(T[t], cid) end
+  local found = {}
+  local ids = wanted[cid]
+  for first = 1, #ids, 1000 do  -- unpack() is bounded: ask in chunks
+    local last = math.min(first + 999, #ids)
+    local scores = redis.call('ZMSCORE', key(2), unpack(ids, first, last))
+    for j = 1, last - first + 1 do
+      if scores[j] then found[#found + 1] = ids[first + j - 1] end
+    end
+  end
+  local scored = {}
+  for j, did in ipairs(takes[cid]) do
+    scored[j] = redis.call('GETDEL', string.format(T[9], cid, did))
+  end
+  rows[#rows + 1] = {
+    cid,
+    redis.call('GET', key(1)),
+    redis.call('EXISTS', key(3)),
+    found,
+    redis.call('GET', key(4)),
+    redis.call('HGETALL', key(5)),
+    redis.call('HVALS', key(6)),
+    redis.call('HKEYS', key(7)),
+    redis.call('ZRANGEBYSCORE', key(8), since, '+inf', 'WITHSCORES'),
+    scored,
+  }
+end
+return {owners, rows}

@@ -1,0 +1,177 @@
+"""A batch of records as the one pass needs it: profile updates by customer, catalog
+updates, device-only sensor readings waiting for their owner, and dead letters.
+
+Decoding is per record (a record holds one event or an envelope); everything after
+it is per batch, so a batch of single-event records costs what an envelope costs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from stream_app.events.catalog import ItemUpdate
+from stream_app.events.deadletter import DeadLetter, RejectReason
+from stream_app.events.decode import DecodeLimits, Decoder
+from stream_app.events.registry import Event, Stream
+from stream_app.events.sensor import SensorEvent
+from stream_app.profiles.fold import FoldConfig, fold
+from stream_app.profiles.ops import ProfileUpdate
+from stream_app.profiles.pseudonym import pseudonymize
+from stream_app.storage.profiles import event_key
+
+
+class RecordLike(Protocol):
+    """A consumed Kafka record (aiokafka's, or a test's), and where a dead letter points."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """An event, its time (epoch ms) and the record (and envelope position) it came in."""
+
+    record: RecordLike
+    index: int | None
+    event: Event
+    ms: int
+
+    @property
+    def key(self) -> str:
+        """The event id as the customer's id index stores it."""
+        return event_key(self.event.event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchConfig:
+    streams: Mapping[str, Stream]
+    limits: DecodeLimits
+    fold: FoldConfig
+    dlq_keep_bytes: int
+
+
+@dataclass(slots=True)
+class Batch:
+    """One batch, decoded and folded."""
+
+    now: datetime
+    keep_bytes: int
+    updates: dict[str, list[ProfileUpdate]] = field(default_factory=lambda: defaultdict(list))
+    #: Where each update came from (its record, for a late-event dead letter).
+    origin: dict[int, Located] = field(default_factory=dict)
+    #: Each update's event id as the id index stores it (``storage.profiles.event_key``).
+    keys: dict[int, str] = field(default_factory=dict)
+    items: list[ItemUpdate] = field(default_factory=list)
+    #: Device token -> readings of that device that name no customer.
+    unowned: dict[str, list[Located]] = field(default_factory=lambda: defaultdict(list))
+    dead: list[DeadLetter] = field(default_factory=list)
+    counters: Counter[str] = field(default_factory=Counter)
+
+    def reject(
+        self, record: RecordLike, reason: RejectReason, detail: str, index: int | None
+    ) -> None:
+        """Dead-letter (part of) a record, and count it."""
+        self.counters[f"dead_letters:{reason.value}"] += 1
+        self.dead.append(self.letter(record, index, reason, detail))
+
+    def letter(
+        self, record: RecordLike, index: int | None, reason: RejectReason, detail: str
+    ) -> DeadLetter:
+        """The dead letter of (part of) ``record`` (the caller keeps and counts it)."""
+        return DeadLetter.of(
+            reason=reason,
+            detail=detail,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            index=index,
+            raw=record.value or b"",
+            keep_bytes=self.keep_bytes,
+            at=self.now,
+        )
+
+    def add(self, located: Located, customer_id: str, config: FoldConfig) -> None:
+        """Fold ``located``'s event into ``customer_id``'s updates."""
+        update = fold(located.event, customer_id, config, located.ms)
+        self.updates[customer_id].append(update)
+        self.origin[id(update)] = located
+        self.keys[id(update)] = located.key
+
+    def own(self, owners: Mapping[str, str], config: FoldConfig) -> None:
+        """Give device-only readings to their devices' owners; the rest are dead letters."""
+        for token, readings in self.unowned.items():
+            owner = owners.get(token)
+            for located in readings:
+                if owner is None:
+                    self.reject(
+                        located.record,
+                        RejectReason.UNKNOWN_DEVICE,
+                        "device not linked",
+                        located.index,
+                    )
+                else:
+                    self.add(located, owner, config)
+        self.unowned.clear()
+
+
+def decode_batch(records: Sequence[RecordLike], config: BatchConfig, now: datetime) -> Batch:
+    """Decode and fold ``records``. Readings of devices linked by traits earlier in the
+    same batch go to that customer; other device-only readings wait in ``unowned``."""
+    batch = Batch(now, config.dlq_keep_bytes)
+    decoder = Decoder(config.limits, now)
+    streams = config.streams
+    types: Counter[tuple[str, str]] = Counter()
+    sensed: list[Located] = []
+    for record in records:
+        stream = streams[record.topic]
+        decoded = decoder.decode(stream, record.value or b"")
+        for rejection in decoded.rejections:
+            batch.reject(record, rejection.reason, rejection.detail, rejection.index)
+        for index, event, ms in decoded.located:
+            types[(stream.value, event.type)] += 1
+            customer_id = event.customer_id
+            if customer_id is not None:
+                batch.add(Located(record, index, event, ms), customer_id, config.fold)
+            elif isinstance(event, ItemUpdate):
+                batch.items.append(event)
+            else:  # a sensor reading naming only its device
+                sensed.append(Located(record, index, event, ms))
+    _count(batch.counters, len(records), types)
+    _own_in_batch(batch, sensed, config.fold)
+    return batch
+
+
+def _count(counters: Counter[str], records: int, types: Counter[tuple[str, str]]) -> None:
+    counters["records_in"] += records
+    for (stream, kind), n in types.items():
+        counters[f"events_in:{stream}"] += n
+        counters[f"events_type:{stream}:{kind}"] += n
+
+
+def _own_in_batch(batch: Batch, sensed: Sequence[Located], config: FoldConfig) -> None:
+    """Readings of devices that traits in this batch link go to that customer; the others
+    wait for the device links in Redis (``Batch.own``)."""
+    linked = {
+        token: cid
+        for cid, updates in batch.updates.items()
+        for u in updates
+        for token in u.device_tokens
+    }
+    for located in sensed:
+        reading = located.event
+        assert isinstance(reading, SensorEvent)
+        token = pseudonymize(config.pseudonym_secret, "device", reading.device_id or "")
+        if token in linked:
+            batch.add(located, linked[token], config)
+        else:
+            batch.unowned[token].append(located)

@@ -1,0 +1,124 @@
+"""Scheduled checks as the pass reads them, and what each kind decides.
+
+Members of the schedule: ``cart:<customer>`` (an idle cart), ``seg:<customer>``
+(segments and profile triggers, when time alone may change them), ``send:<customer>|
+<decision>`` (a planned decision's send time), ``label:<customer>|<decision>`` (the
+end of a decision's attribution window). No I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from stream_app.decisions.campaigns import Campaign, CartAbandonment
+from stream_app.decisions.cart_abandonment import CartSnapshot, cart_abandonment
+from stream_app.decisions.planner import Rules, goal_time
+from stream_app.decisions.policies import Allowed, Proposal, Sent, Suppressed, check
+from stream_app.decisions.triggers import Hit, Wait
+from stream_app.profiles.derive import ProfileView
+from stream_app.storage.decisions import SEND_PREFIX, PendingDecision
+from stream_app.streaming.effects import CART_CHECK, LABEL_CHECK, SEGMENT_CHECK
+
+
+@dataclass(slots=True)
+class DueChecks:
+    """Claimed checks by kind: customers for cart and segment checks, (customer,
+    decision) pairs for send and label checks, each with its due time (ms)."""
+
+    cart: dict[str, int] = field(default_factory=dict)
+    segments: dict[str, int] = field(default_factory=dict)
+    sends: dict[tuple[str, str], int] = field(default_factory=dict)
+    labels: dict[tuple[str, str], int] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, claimed: Mapping[str, int]) -> DueChecks:
+        """Sort claimed members by kind (unknown kinds are finished, not run).
+
+        >>> DueChecks.of({"cart:c-1": 5, "send:c-1|d-9": 7, "x:y": 1}).sends
+        {('c-1', 'd-9'): 7}
+        """
+        checks = cls()
+        for member, due in claimed.items():
+            kind, _, rest = member.partition(":")
+            customer, _, decision = rest.partition("|")
+            if kind == CART_CHECK:
+                checks.cart[customer] = due
+            elif kind == SEGMENT_CHECK:
+                checks.segments[customer] = due
+            elif kind == SEND_PREFIX:
+                checks.sends[(customer, decision)] = due
+            elif kind == LABEL_CHECK:
+                checks.labels[(customer, decision)] = due
+            else:
+                checks.unknown.append(member)
+        return checks
+
+    def customers(self) -> list[str]:
+        """Customers whose profile and decisions the checks read (labels read none)."""
+        found = {*self.cart, *self.segments, *(cid for cid, _ in self.sends)}
+        return sorted(found)
+
+
+def cart_hits(
+    view: ProfileView, campaigns: Sequence[Campaign], now: datetime
+) -> tuple[list[Hit], datetime | None, list[str]]:
+    """An idle cart's hits for the cart campaigns, when to look again (an add too recent
+    for some campaign), and why others found nothing."""
+    snapshot = CartSnapshot(
+        view.customer_id,
+        view.cart_lines,
+        view.last_of("checkout_start"),
+        view.last_of("purchase"),
+    )
+    hits: list[Hit] = []
+    waits: list[datetime] = []
+    nothing: list[str] = []
+    for campaign in campaigns:
+        assert isinstance(campaign.trigger, CartAbandonment)
+        match cart_abandonment(snapshot, campaign.trigger, now):
+            case Hit() as hit:
+                hits.append(hit)
+            case Wait(due):
+                waits.append(due)
+            case str(reason):
+                nothing.append(reason)
+    return hits, min(waits, default=None), nothing
+
+
+def recheck(
+    item: PendingDecision,
+    view: ProfileView | None,
+    history: Sequence[Sent],
+    rules: Rules,
+    now: datetime,
+) -> Allowed | Suppressed:
+    """A planned decision at its send time: consent, quiet hours, caps and cooldown are
+    checked again (history changed since), and a goal reached meanwhile cancels it."""
+    d = item.decision
+    if view is None:
+        return Suppressed("no_consent", "profile gone")
+    proposal = Proposal(
+        decision_id=d.decision_id,
+        customer_id=d.customer_id,
+        campaign_id=d.campaign_id,
+        channel=d.channel,
+        priority=0,
+        expected_value=0.0,
+        send_at=now,
+        expires_at=d.expires_at,
+        trigger_at=item.trigger_at,
+        cooldown=item.cooldown,
+    )
+    return check(
+        proposal,
+        at=now,
+        consent=view.consent,
+        history=[s for s in history if s.decision_id != d.decision_id],
+        caps=rules.caps,
+        quiet=rules.quiet,
+        timezone=view.timezone,
+        goal_at=goal_time(view, item.goal),
+    )

@@ -1,0 +1,169 @@
+"""What one customer's pass writes, as commands for the pass's single commit.
+
+The profile over the version it was read at and its id index, device links,
+the cart and segment timers at their exact due times, membership changes,
+conversions, and decisions: recorded as sent when due now (they were published
+before the commit), else scheduled for their send check.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from stream_app.clock import to_ms
+from stream_app.decisions.attribution import Window
+from stream_app.decisions.evaluation import Evaluation
+from stream_app.decisions.triggers import Hit
+from stream_app.events.deadletter import DeadLetter
+from stream_app.events.decision import Decision
+from stream_app.profiles.derive import ProfileView
+from stream_app.profiles.ops import Order
+from stream_app.storage.basket import BasketStore
+from stream_app.storage.commit import Writes
+from stream_app.storage.customers import Loaded
+from stream_app.storage.decisions import DecisionStore, PendingDecision
+from stream_app.storage.profiles import ProfileStore
+from stream_app.storage.schedule import ScheduleStore
+from stream_app.storage.scoring import Scored, ScoringStore
+from stream_app.storage.scripts import ScriptCall
+from stream_app.storage.segments import SegmentStore
+
+SEGMENT_CHECK = "seg"
+CART_CHECK = "cart"
+LABEL_CHECK = "label"
+
+
+@dataclass(slots=True)
+class Passed:
+    """What a pass made of one customer (replaced wholesale when passed again)."""
+
+    loaded: Loaded
+    view: ProfileView | None = None
+    evaluation: Evaluation | None = None
+    #: Id index entries to add: (event id hash, event ms) of the events applied.
+    applied: list[tuple[str, int]] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    cart_due_ms: int | None = None
+    #: Items viewed (item, ms), for the catalog's audiences.
+    views: list[tuple[str, int]] = field(default_factory=list)
+    conversions: list[Window] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+    #: Hits, each with the moment it began (its triggering event, in ms).
+    hits: list[tuple[Hit, int]] = field(default_factory=list)
+    winners: list[PendingDecision] = field(default_factory=list)
+    scored: list[Scored] = field(default_factory=list)
+    #: Occurrences answered without a message: decision id -> why.
+    settled: dict[str, str] = field(default_factory=dict)
+    #: Planned decisions whose send check ran: to send (or hold out), or dropped (ids).
+    due_sent: list[PendingDecision] = field(default_factory=list)
+    due_dropped: list[str] = field(default_factory=list)
+    #: When to check the cart again (an add too recent for some campaign).
+    cart_again_ms: int | None = None
+    counters: Counter[str] = field(default_factory=Counter)
+
+    def to_send(self, now: datetime) -> list[PendingDecision]:
+        """Decisions this pass sends (or holds out): new ones due now, and due ones."""
+        return [*(w for w in self.winners if w.decision.send_at <= now), *self.due_sent]
+
+    @property
+    def customer_id(self) -> str:
+        return self.loaded.customer_id
+
+
+@dataclass(frozen=True, slots=True)
+class EffectRules:
+    allowed_lateness_ms: int
+    segment_refresh: timedelta
+    attribution_window: timedelta
+    sent_ttl: timedelta
+    pending_ttl: timedelta
+    scored_ttl_s: int
+
+
+class Effects:
+    """Adds a customer's writes to a pass's ``Writes``; tells the earliest timer armed."""
+
+    def __init__(
+        self,
+        *,
+        rules: EffectRules,
+        profiles: ProfileStore,
+        segments: SegmentStore,
+        decisions: DecisionStore,
+        schedule: ScheduleStore,
+        scoring: ScoringStore,
+        basket: BasketStore,
+    ) -> None:
+        self._rules = rules
+        self._profiles = profiles
+        self._segments = segments
+        self._decisions = decisions
+        self._schedule = schedule
+        self._scoring = scoring
+        self._basket = basket
+
+    def add(
+        self, writes: Writes, passed: Passed, now: datetime
+    ) -> tuple[list[ScriptCall], int | None]:
+        """Queue ``passed``'s writes; returns the script calls that ride beside them
+        (basket counts) and the earliest due time of a timer armed, if any."""
+        now_ms = to_ms(now)
+        state = passed.loaded.state
+        cid = state.customer_id
+        armed: list[int] = []
+        if passed.applied:
+            newest = int(state.fields.get("last_seen", now_ms))
+            floor = newest - self._rules.allowed_lateness_ms
+            self._profiles.write(writes, state, passed.applied, floor)
+        for token in passed.devices:
+            self._profiles.link_device(writes, token, cid)
+        for cart_due in (passed.cart_due_ms, passed.cart_again_ms):
+            if cart_due is not None:
+                self._schedule.arm(writes, {f"{CART_CHECK}:{cid}": cart_due}, "GT")
+                armed.append(cart_due)
+        if passed.evaluation is not None:
+            armed.append(self._evaluated(writes, passed.evaluation, cid, now))
+        self._decisions.convert(writes, [(cid, w) for w in passed.conversions])
+        armed += self._decided(writes, passed, now)
+        calls = self._basket.count(passed.orders, now_ms) if passed.orders else []
+        return calls, min(armed, default=None)
+
+    def _evaluated(self, writes: Writes, evaluation: Evaluation, cid: str, now: datetime) -> int:
+        """Membership changes, and the segment check at the first moment time alone may
+        change something (never later than a refresh period)."""
+        if evaluation.change is not None:
+            self._segments.record(writes, [evaluation.change])
+        due = min([now + self._rules.segment_refresh, *evaluation.waits])
+        due_ms = max(to_ms(due), to_ms(now))
+        self._schedule.arm(writes, {f"{SEGMENT_CHECK}:{cid}": due_ms}, "LT")
+        return due_ms
+
+    def _decided(self, writes: Writes, passed: Passed, now: datetime) -> list[int]:
+        """Decisions sent now are recorded as sent (published already), dropped ones
+        forgotten; the others wait for their send check. Returns those checks' due times."""
+        rules = self._rules
+        sent = passed.to_send(now)
+        later = [w for w in passed.winners if w.decision.send_at > now]
+        dropped = [(passed.customer_id, did) for did in passed.due_dropped]
+        self._decisions.finish(writes, sent, dropped, now, rules.sent_ttl)
+        self._decisions.settle(writes, passed.customer_id, passed.settled, rules.sent_ttl)
+        self._decisions.schedule(writes, later, rules.pending_ttl)
+        if passed.scored:
+            self._scoring.remember(writes, passed.scored, rules.scored_ttl_s)
+        self._labels(writes, [w.decision for w in sent], now)
+        return [to_ms(w.decision.send_at) for w in later]
+
+    def _labels(self, writes: Writes, sent: Sequence[Decision], now: datetime) -> None:
+        """A scored message sent now gets a negative label unless engaged with in time."""
+        window_ms = int(self._rules.attribution_window.total_seconds() * 1000)
+        due = to_ms(now) + window_ms
+        checks = {
+            f"{LABEL_CHECK}:{d.customer_id}|{d.decision_id}": due
+            for d in sent
+            if d.score is not None and not d.holdout
+        }
+        self._schedule.arm(writes, checks, "NX")

@@ -1,0 +1,182 @@
+"""The worker's composition root: every part built once, from settings.
+
+``build_engine`` is the one place that reads settings for the stream: stores as
+one bundle, rules, the learner, the one pass and its timer. ``streaming.app``
+only hands Faust's batches and tasks to what it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from stream_app.clock import Clock, utc_now
+from stream_app.decisions.campaigns import CampaignBook, CartAbandonment, load_campaigns
+from stream_app.decisions.planner import Rules
+from stream_app.decisions.policies import Caps
+from stream_app.decisions.quiet import QuietHours
+from stream_app.events.decode import DecodeLimits
+from stream_app.metrics.engine import EngineMetrics
+from stream_app.model.bandit import ContentBandit
+from stream_app.model.drift import AdaptiveEngagement
+from stream_app.model.engagement import EngagementModel
+from stream_app.model.quality import ProgressiveValidation
+from stream_app.profiles.fold import FoldConfig
+from stream_app.segments.rules import SegmentRules, load_segments
+from stream_app.settings import Settings
+from stream_app.storage.bundle import Stores, build_stores
+from stream_app.storage.configured import state_limits, value_rules
+from stream_app.storage.connection import redis_client
+from stream_app.streaming.batch import BatchConfig
+from stream_app.streaming.decider import Decider
+from stream_app.streaming.effects import EffectRules, Effects
+from stream_app.streaming.learning import Learner
+from stream_app.streaming.onepass import OnePass, Topics
+from stream_app.streaming.priors import PriorCache
+from stream_app.streaming.publisher import Publisher
+from stream_app.streaming.retry import RedisRetry
+from stream_app.streaming.timers import Alarm, Timer
+
+
+@dataclass(frozen=True, slots=True)
+class Engine:
+    """What the worker runs: the pass over batches, its timer, and their companions."""
+
+    stores: Stores
+    book: CampaignBook
+    learner: Learner
+    metrics: EngineMetrics
+    one_pass: OnePass
+    timer: Timer
+    alarm: Alarm
+    retry: RedisRetry
+
+
+def decision_rules(settings: Settings) -> Rules:
+    """The engine-wide contact rules of ``settings``."""
+    return Rules(
+        caps=Caps(
+            per_day=settings.caps_per_day,
+            per_week=settings.caps_per_week,
+            global_per_day=settings.global_cap_per_day,
+        ),
+        quiet=None if settings.quiet_hours is None else QuietHours(*settings.quiet_hours),
+        prior_hourly=settings.timing_prior,
+        prior_strength=settings.timing_prior_strength,
+        layer_strength=settings.timing_layer_strength,
+        holdout_salt=settings.holdout_salt,
+    )
+
+
+def build_engine(
+    settings: Settings,
+    *,
+    publisher: Publisher,
+    clock: Clock = utc_now,
+    metrics: EngineMetrics | None = None,
+) -> Engine:
+    """Everything the worker runs, wired once from ``settings``."""
+    metrics = metrics or EngineMetrics()
+    stores = build_stores(redis_client(settings), settings)
+    retry = RedisRetry(settings.redis_retry_max_s, on_retry=metrics.redis_errors.inc)
+    book = load_campaigns(settings.campaigns_file)
+    rules = decision_rules(settings)
+    learner = _learner(settings, stores, retry)
+    decider = Decider(book=book, rules=rules, learner=learner)
+    alarm = Alarm()
+    one_pass = OnePass(
+        stores=stores,
+        batch_config=batch_config(settings, book),
+        limits=state_limits(settings),
+        value_rules=value_rules(settings),
+        topics=Topics(
+            deadletter=settings.topics.deadletter,
+            segments=settings.topics.segments,
+            decisions=settings.topics.decisions,
+            audit=settings.topics.audit,
+        ),
+        effects=Effects(
+            rules=EffectRules(
+                allowed_lateness_ms=int(settings.allowed_lateness.total_seconds() * 1000),
+                segment_refresh=settings.segment_refresh,
+                attribution_window=settings.attribution_window,
+                sent_ttl=settings.dedupe_window,
+                pending_ttl=decider.pending_ttl,
+                scored_ttl_s=decider.scored_ttl_s(),
+            ),
+            profiles=stores.profiles,
+            segments=stores.segments,
+            decisions=stores.decisions,
+            schedule=stores.schedule,
+            scoring=stores.scoring,
+            basket=stores.basket,
+        ),
+        segment_rules=SegmentRules(load_segments(settings.segments_file)),
+        decider=decider,
+        priors=PriorCache(stores.priors, rules, retry),
+        learner=learner,
+        publisher=publisher,
+        clock=clock,
+        retry=retry,
+        metrics=metrics,
+        wake=alarm.ring,
+        segment_memo=settings.segment_memo_customers,
+    )
+    timer = Timer(
+        schedule=stores.schedule,
+        handle=one_pass.due,
+        alarm=alarm,
+        batch=settings.scheduler_batch,
+        lease=settings.scheduler_lease,
+        max_sleep=settings.timer_max_sleep,
+        clock=clock,
+        retry=retry,
+    )
+    return Engine(stores, book, learner, metrics, one_pass, timer, alarm, retry)
+
+
+def batch_config(settings: Settings, book: CampaignBook) -> BatchConfig:
+    """How records are decoded and folded."""
+    return BatchConfig(
+        streams=settings.topics.streams(),
+        limits=DecodeLimits(
+            max_record_bytes=settings.max_record_bytes,
+            max_events_per_record=settings.max_events_per_record,
+            max_event_age=settings.max_event_age,
+            max_future_skew=settings.max_event_future_skew,
+        ),
+        fold=FoldConfig(
+            pseudonym_secret=settings.pseudonym_secret.get_secret_value().encode(),
+            cart_abandon_delay=_cart_delay(book),
+            fx_to_base=settings.fx_to_base,
+            weight_view=settings.taste_weight_view,
+            weight_cart=settings.taste_weight_cart,
+            weight_purchase=settings.taste_weight_purchase,
+        ),
+        dlq_keep_bytes=settings.dlq_max_original_bytes,
+    )
+
+
+def _cart_delay(book: CampaignBook) -> timedelta | None:
+    """When a cart is first checked after an addition: the shortest cart campaign idle."""
+    idles = [c.trigger.idle for c in book.campaigns if isinstance(c.trigger, CartAbandonment)]
+    return min(idles, default=None)
+
+
+def _learner(settings: Settings, stores: Stores, retry: RedisRetry) -> Learner:
+    return Learner(
+        AdaptiveEngagement(
+            EngagementModel(lr=settings.model_learning_rate),
+            delta=settings.drift_delta,
+            compare_window=settings.challenger_window,
+            patience=settings.challenger_patience,
+        ),
+        ContentBandit(
+            min_epsilon=settings.bandit_min_epsilon, max_epsilon=settings.bandit_max_epsilon
+        ),
+        ProgressiveValidation(settings.validation_window),
+        settings.offers,
+        stores.scoring,
+        stores.models,
+        retry,
+    )
