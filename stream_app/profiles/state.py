@@ -197,8 +197,10 @@ def _recent(state: ProfileState, op: Recent, limits: StateLimits) -> None:
 
 
 def _cart_add(state: ProfileState, op: CartAdd, _: StateLimits) -> None:
+    """The latest add of an item wins (at equal times the greater event id: the same
+    line whatever the order of arrival)."""
     line = state.cart.get(op.item_id) or [0, "", 0, 0, "", 0]
-    if op.ms > int(line[0]):
+    if (op.ms, op.event_id) > (int(line[0]), str(line[4])):
         line[:5] = [op.ms, op.category, op.price, op.quantity, op.event_id]
         state.cart[op.item_id] = line
 

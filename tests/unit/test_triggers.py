@@ -492,3 +492,8 @@ def test_profile_hits_runs_the_profile_triggers_of_the_campaigns() -> None:
     assert hits[-1].key.startswith("seg:loyal:")
     assert waits == [FIRST + 20 * MIN + H]
     assert profile_hits(view, ["loyal"], [], SHOES) == ([], [])
+    # After an event, only the triggers it can change are looked at: a page view changes
+    # no trigger's answer (their waits stand), a proximity reading the geofence's.
+    assert profile_hits(view, [], campaigns, SHOES, changed={"page_view"}) == ([], [])
+    found, _ = profile_hits(view, [], campaigns, SHOES, changed={"proximity"})
+    assert [h.trigger for h in found] == ["geofence"]

@@ -1,0 +1,213 @@
+"""Applying updates to a stored profile: once per event id, late events refused, and the
+same profile whatever order the events arrive in (docs/profile.md)."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stream_app.clock import to_ms
+from stream_app.events.registry import EVENT_ADAPTERS, Stream
+from stream_app.profiles.derive import ValueRules, derive
+from stream_app.profiles.fold import FoldConfig, fold
+from stream_app.profiles.ops import (
+    CartAdd,
+    CartClear,
+    CartRemove,
+    DecayAdd,
+    Incr,
+    IncrFloat,
+    LastWrite,
+    ProfileUpdate,
+    Recent,
+)
+from stream_app.profiles.state import (
+    Decayed,
+    Outcome,
+    ProfileState,
+    StateLimits,
+    apply_updates,
+    round10,
+)
+from stream_app.storage.profiles import decode_state, encode_state
+from tests.unit.fixtures import NOW, event
+
+DAY_MS = 86_400_000
+LIMITS = StateLimits(
+    allowed_lateness_ms=DAY_MS,
+    taste_half_life_ms=7 * DAY_MS,
+    rhythm_half_life_ms=28 * DAY_MS,
+    recent_views=3,
+    recent_searches=2,
+)
+T0 = to_ms(NOW)
+
+
+def update(event_id: str, ms: int, *ops: object) -> ProfileUpdate:
+    return ProfileUpdate("c-1", event_id, ms, tuple(ops))  # type: ignore[arg-type]
+
+
+def applied(*updates: ProfileUpdate) -> tuple[ProfileState, list[Outcome]]:
+    state = ProfileState("c-1")
+    outcomes = apply_updates(state, updates, set(), LIMITS, now_ms=T0)
+    return state, outcomes
+
+
+def test_the_first_event_creates_the_profile_and_a_repeated_id_changes_nothing() -> None:
+    first = update("e-1", T0, Incr("n"), LastWrite("gender", "female", T0))
+    state, outcomes = applied(first, first)
+    assert outcomes == [Outcome.CREATED, Outcome.DUPLICATE]
+    assert state.fields["n"] == 1
+    assert state.fields["created_ms"] == T0
+
+
+def test_ids_already_in_the_index_are_duplicates() -> None:
+    state = ProfileState("c-1", {"n": 1, "last_seen": T0})
+    outcomes = apply_updates(state, [update("seen", T0, Incr("n"))], {"seen"}, LIMITS, T0)
+    assert outcomes == [Outcome.DUPLICATE]
+    assert state.fields["n"] == 1
+
+
+def test_an_event_older_than_the_lateness_bound_is_refused() -> None:
+    newest = update("e-1", T0, Incr("n"), IncrFloat("value", 1.0))
+    newest = newest._replace(ops=(*newest.ops, *_seen(T0)))
+    on_time = update("e-2", T0 - DAY_MS, Incr("n"))
+    too_late = update("e-3", T0 - DAY_MS - 1, Incr("n"))
+    state, outcomes = applied(newest, on_time, too_late)
+    assert outcomes == [Outcome.CREATED, Outcome.APPLIED, Outcome.TOO_LATE]
+    assert state.fields["n"] == 2
+
+
+def _seen(ms: int) -> list[object]:
+    from stream_app.profiles.ops import Max, Min
+
+    return [Min("first_seen", ms), Max("last_seen", ms)]
+
+
+def test_last_writer_wins_by_event_time_not_arrival() -> None:
+    newer = update("e-1", T0, LastWrite("timezone", "Europe/Berlin", T0))
+    older = update("e-2", T0 - 5, LastWrite("timezone", "Asia/Tokyo", T0 - 5))
+    state, _ = applied(newer, older)
+    assert state.fields["timezone"] == "Europe/Berlin"
+    assert state.fields["@timezone"] == T0
+
+
+def test_sums_keep_ten_significant_digits() -> None:
+    state, _ = applied(update("e-1", T0, IncrFloat("value", 1 / 3)))
+    assert state.fields["value"] == round10(1 / 3) == 0.3333333333
+
+
+def test_decayed_sums_are_relative_to_a_reference_and_rebased_before_overflow() -> None:
+    sums = Decayed()
+    sums.add("c:shoes", 2.0, 0, 1000)
+    sums.add("c:shoes", 2.0, 1000, 1000)  # one half-life later: worth double then
+    assert sums.at(1000, 1000) == {"c:shoes": pytest.approx(3.0)}
+    far = 600 * 1000  # 2^600 would overflow a float: everything is rescaled first
+    sums.add("c:toys", 1.0, far, 1000)
+    assert sums.ref_ms == far
+    assert sums.at(far, 1000) == {"c:shoes": pytest.approx(0.0), "c:toys": pytest.approx(1.0)}
+
+
+def test_recent_sets_keep_the_newest_by_time_then_member() -> None:
+    views = [
+        update(f"v-{i}", T0 + ms, Recent("views", item, T0 + ms, "shoes"))
+        for i, (item, ms) in enumerate([("a", 1), ("b", 2), ("c", 3), ("a", 4), ("d", 0)])
+    ]
+    state, _ = applied(*views)
+    assert state.viewed == {"a": [T0 + 4, "shoes"], "b": [T0 + 2, "shoes"], "c": [T0 + 3, "shoes"]}
+    searches = [update(f"s-{q}", T0, Recent("searches", q, T0)) for q in ("x", "z", "y")]
+    state, _ = applied(*searches)
+    assert set(state.searches) == {"y", "z"}  # equal times: the greater members stay
+
+
+def test_cart_lines_their_tombstones_and_an_order_clearing_them() -> None:
+    add = update("a", T0, CartAdd("sku-1", "shoes", 9.5, 2, "a", T0))
+    remove = update("r", T0 + 1, CartRemove("sku-1", T0 + 1))
+    re_add = update("a2", T0 + 2, CartAdd("sku-1", "shoes", 9.0, 1, "a2", T0 + 2))
+    state, _ = applied(add, remove, re_add)
+    assert state.cart == {"sku-1": [T0 + 2, "shoes", 9.0, 1, "a2", T0 + 1]}
+    order = update("o", T0 + 3, CartClear(T0 + 3))
+    late_add = update("a3", T0 + 4, CartAdd("sku-2", "toys", 1.0, 1, "a3", T0 + 4))
+    state, _ = applied(add, remove, re_add, order, late_add)
+    assert list(state.cart) == ["sku-2"]
+
+
+def test_the_document_round_trips_what_a_batch_applied() -> None:
+    state, _ = applied(
+        update("e-1", T0, Incr("n"), DecayAdd("taste", "c:shoes", 1.0, T0)),
+        update("e-2", T0, CartAdd("sku-1", "shoes", 1.5, 1, "e-2", T0)),
+    )
+    back = decode_state("c-1", encode_state(state, 4))
+    assert (back.fields, back.tastes, back.cart, back.version) == (
+        state.fields,
+        state.tastes,
+        state.cart,
+        4,
+    )
+
+
+def _shown(state: ProfileState) -> list[tuple[object, ...]]:
+    cart = derive(state, NOW, ValueRules()).cart
+    return [(c.item_id, c.category, c.price, c.quantity, c.event_id, c.added_ms) for c in cart]
+
+
+CONFIG = FoldConfig(pseudonym_secret=b"k", cart_abandon_delay=None)
+KINDS = [
+    (Stream.CLICKSTREAM, "product_view", {"item_id": "sku-1", "category": "shoes", "price": 9.0}),
+    (Stream.CLICKSTREAM, "add_to_cart", {"item_id": "sku-2", "category": "toys", "price": 5.0}),
+    (Stream.CLICKSTREAM, "remove_from_cart", {"item_id": "sku-2"}),
+    (Stream.CLICKSTREAM, "search", {"query": "Red  Shoes"}),
+    (Stream.IDENTITY, "consent", {"channel": "push", "opted_in": True}),
+    (Stream.SENSOR, "proximity", {"store_id": "s-1", "distance_m": 12.0}),
+    (
+        Stream.PURCHASE,
+        "purchase",
+        {
+            "order_id": "o-1",
+            "total": 10.0,
+            "currency": "EUR",
+            "items": [{"item_id": "sku-3", "category": "bags", "quantity": 1, "unit_price": 10.0}],
+        },
+    ),
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    picks=st.lists(
+        st.tuples(st.integers(0, len(KINDS) - 1), st.integers(0, 3_600_000)),
+        min_size=1,
+        max_size=25,
+    ),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_profile_does_not_depend_on_the_order_of_arrival(
+    picks: list[tuple[int, int]], seed: int
+) -> None:
+    updates = []
+    for n, (kind, offset) in enumerate(picks):
+        stream, type_, fields = KINDS[kind]
+        raw = event(type_, at=NOW + timedelta(milliseconds=offset), event_id=f"e-{n}", **fields)
+        updates.append(fold(EVENT_ADAPTERS[stream].validate_python(raw), "c-1", CONFIG))
+    shuffled = list(updates)
+    random.Random(seed).shuffle(shuffled)
+    one, _ = applied(*updates)
+    other, _ = applied(*shuffled)
+    one.fields.pop("created_ms")
+    other.fields.pop("created_ms")
+    assert one.fields == pytest.approx(other.fields)
+    # Stored lines may differ (an add at the very time of an order, a tombstone an order
+    # cleared), what the cart shows may not.
+    assert _shown(one) == _shown(other)
+    assert one.viewed == other.viewed
+    assert one.searches == other.searches
+    at = T0 + 3_600_000
+    for mine, theirs, half_life in (
+        (one.tastes, other.tastes, LIMITS.taste_half_life_ms),
+        (one.rhythm, other.rhythm, LIMITS.rhythm_half_life_ms),
+    ):
+        assert mine.at(at, half_life) == pytest.approx(theirs.at(at, half_life))
