@@ -1,16 +1,16 @@
 """Every worker metric in one object, built on an injectable registry (seconds as the unit).
 
-Most figures already exist as the engine's counters (``Counter[str]`` named like
-``decisions_suppressed:<campaign>:<reason>``, written to the Redis stats hash);
-``count`` maps them onto labelled Prometheus series, so the two views never
-disagree. Latencies, lag and queue depth are observed where they happen.
+Most figures already exist as the engine's counts (typed keys, ``stream_app.counts``,
+also written to the Redis stats hash); ``count`` puts them on labelled Prometheus
+series by their fields, so the two views never disagree. Latencies, lag and queue
+depth are observed where they happen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from stream_app.counts import Counts, DecisionCount, DecisionOutcome, EventsIn, Labelled, Plain
 
 #: Latency buckets from a millisecond to an hour: event -> profile spans both.
 LATENCY_BUCKETS = (
@@ -108,33 +108,31 @@ class EngineMetrics:
             registry=r,
         )  # fmt: skip
 
-    def count(self, counters: Mapping[str, int]) -> None:
-        """Map a batch's engine counters onto the labelled series."""
-        for name, n in counters.items():
+    def count(self, counts: Counts) -> None:
+        """Put a batch's counts on their labelled series (the keys carry the labels)."""
+        for key, n in counts.items():
             if n <= 0:
                 continue
-            kind, _, rest = name.partition(":")
-            parts = rest.split(":") if rest else []
-            if kind == "dead_letters" and parts:
-                self.dead_letters.labels(parts[0]).inc(n)
-            elif kind == "events_type" and len(parts) == 2:
-                self.events.labels(*parts).inc(n)
-            elif kind == "events_dropped" and parts:
-                self.dropped.labels(parts[0]).inc(n)
-            elif kind == "model_drifts":
-                self.model_drifts.inc(n)
-            elif kind in _OUTCOMES:
-                self._decision(kind, parts, n)
+            match key:
+                case Labelled("dead_letters", reason):
+                    self.dead_letters.labels(reason).inc(n)
+                case Labelled("events_dropped", why):
+                    self.dropped.labels(why).inc(n)
+                case EventsIn(stream, kind):
+                    self.events.labels(stream, kind).inc(n)
+                case Plain("model_drifts"):
+                    self.model_drifts.inc(n)
+                case DecisionCount(campaign, outcome, detail):
+                    self._decided(campaign, outcome, detail, n)
 
-    def _decision(self, kind: str, parts: list[str], n: int) -> None:
-        outcome, shape = _OUTCOMES[kind]
-        if len(parts) != shape:  # the campaign-less totals are sums of these
+    def _decided(self, campaign: str, outcome: DecisionOutcome, detail: str, n: int) -> None:
+        label = _OUTCOME_LABELS.get(outcome)
+        if label is None:
             return
-        campaign = parts[0]
-        channel = parts[1] if kind == "decisions_emitted" else ""
-        if kind in ("decisions_suppressed", "decisions_cancelled"):
-            outcome = f"{outcome}:{parts[1]}"
-        self.decisions.labels(campaign, channel, outcome).inc(n)
+        channel = detail if outcome == "emitted" else ""
+        if outcome in ("suppressed", "cancelled"):
+            label = f"{label}:{detail}"
+        self.decisions.labels(campaign, channel, label).inc(n)
 
     def model(self, version: str, auc: float, log_loss: float) -> None:
         """The model's figures as of its last checkpoint."""
@@ -144,13 +142,12 @@ class EngineMetrics:
         self.model_info.labels(version).set(1)
 
 
-#: Engine counter -> (outcome label, number of ``:`` parts after the name that carry
-#: campaign [, channel or reason]).
-_OUTCOMES = {
-    "decisions_planned": ("planned", 1),
-    "decisions_deferred": ("deferred", 1),
-    "decisions_emitted": ("sent", 2),
-    "decisions_holdout": ("holdout", 1),
-    "decisions_suppressed": ("suppressed", 2),
-    "decisions_cancelled": ("cancelled", 2),
+#: The decision outcomes with a series, and their label there.
+_OUTCOME_LABELS: dict[str, str] = {
+    "planned": "planned",
+    "deferred": "deferred",
+    "emitted": "sent",
+    "holdout": "holdout",
+    "suppressed": "suppressed",
+    "cancelled": "cancelled",
 }

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from redis.asyncio import Redis
 
+from stream_app.counts import Counts, as_stats
 from stream_app.storage.commit import Writes
 from stream_app.storage.keys import Keys
 
@@ -17,13 +16,12 @@ class StatsStore:
         self._client = client
         self._keys = keys
 
-    def add(self, writes: Writes, counters: Mapping[str, int]) -> None:
-        """Count ``counters`` with the pass's other writes (so a replayed batch whose
+    def add(self, writes: Writes, counts: Counts) -> None:
+        """Count ``counts`` with the pass's other writes (so a replayed batch whose
         writes were lost is counted once, when it is written)."""
         key = self._keys.stats()
-        for name, n in counters.items():
-            if n:
-                writes.add("HINCRBY", key, name, n)
+        for name, n in as_stats(counts).items():
+            writes.add("HINCRBY", key, name, n)
 
     async def read(self) -> dict[str, int]:
         raw = await self._client.hgetall(self._keys.stats())

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from stream_app.counts import Counts, EventsIn, Labelled, Plain
 from stream_app.events.catalog import ItemUpdate
 from stream_app.events.deadletter import DeadLetter, RejectReason
 from stream_app.events.decode import DecodeLimits, Decoder
@@ -75,13 +76,13 @@ class Batch:
     #: Device token -> readings of that device that name no customer.
     unowned: dict[str, list[Located]] = field(default_factory=lambda: defaultdict(list))
     dead: list[DeadLetter] = field(default_factory=list)
-    counters: Counter[str] = field(default_factory=Counter)
+    counters: Counts = field(default_factory=Counter)
 
     def reject(
         self, record: RecordLike, reason: RejectReason, detail: str, index: int | None
     ) -> None:
         """Dead-letter (part of) a record, and count it."""
-        self.counters[f"dead_letters:{reason.value}"] += 1
+        self.counters[Labelled("dead_letters", reason.value)] += 1
         self.dead.append(self.letter(record, index, reason, detail))
 
     def letter(
@@ -151,11 +152,10 @@ def decode_batch(records: Sequence[RecordLike], config: BatchConfig, now: dateti
     return batch
 
 
-def _count(counters: Counter[str], records: int, types: Counter[tuple[str, str]]) -> None:
-    counters["records_in"] += records
+def _count(counters: Counts, records: int, types: Counter[tuple[str, str]]) -> None:
+    counters[Plain("records_in")] += records
     for (stream, kind), n in types.items():
-        counters[f"events_in:{stream}"] += n
-        counters[f"events_type:{stream}:{kind}"] += n
+        counters[EventsIn(stream, kind)] += n
 
 
 def _own_in_batch(batch: Batch, sensed: Sequence[Located], config: FoldConfig) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from stream_app.counts import Counts, DecisionCount, Plain
 from stream_app.decisions.campaigns import Campaign, CampaignBook
 from stream_app.decisions.content import cross_sell
 from stream_app.decisions.ids import decision_id
@@ -64,7 +65,7 @@ class Decided:
     #: profile) is not planned and counted again.
     settled: list[tuple[str, str, str]] = field(default_factory=list)
     #: By customer, so a customer decided again replaces only their own counts.
-    counters: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    counters: dict[str, Counts] = field(default_factory=lambda: defaultdict(Counter))
 
 
 class Decider:
@@ -140,13 +141,11 @@ class Decider:
         for item in decided.winners:
             d = item.decision
             counters = decided.counters[d.customer_id]
-            counters["decisions_planned"] += 1
-            counters[f"decisions_planned:{d.campaign_id}"] += 1
+            counters[DecisionCount(d.campaign_id, "planned")] += 1
             if d.send_at > d.decided_at:
-                counters["decisions_deferred"] += 1
-                counters[f"decisions_deferred:{d.campaign_id}"] += 1
+                counters[DecisionCount(d.campaign_id, "deferred")] += 1
             if d.holdout:
-                counters["decisions_holdout_planned"] += 1
+                counters[DecisionCount(d.campaign_id, "holdout_planned")] += 1
         return decided
 
     def _candidate(
@@ -164,7 +163,7 @@ class Decider:
         counters = decided.counters[cid]
         did = decision_id(campaign.id, cid, hit.key)
         if campaign.audience and campaign.id not in (members or ()):
-            counters[f"decisions_skipped_audience:{campaign.id}"] += 1
+            counters[DecisionCount(campaign.id, "skipped_audience")] += 1
             decided.settled.append((cid, did, "audience"))
             return None
         answered = cross_sell(hit, together) if campaign.content == "cross_sell" else hit
@@ -188,7 +187,7 @@ class Decider:
         campaign: Campaign,
         audience: Audience,
         scored: dict[str, Scored],
-        counters: Counter[str],
+        counters: Counts,
     ) -> Plan | Suppressed:
         view = audience.view
         channel = pick_channel(campaign, view.consent)
@@ -212,7 +211,7 @@ class Decider:
             )
         except Exception:  # the model failing must not hold back the message: time it alone
             log.exception("send-time scoring of %s failed", campaign.id)
-            counters["scoring_errors"] += 1
+            counters[SCORING_ERRORS] += 1
             outcome = plan(*arguments, offer=offer, goal_at=goal_at, prior=audience.prior)
         if isinstance(outcome, Plan) and learner is not None and channel is not None:
             d = outcome.decision
@@ -220,7 +219,7 @@ class Decider:
                 choice = learner.remember(view, d, hit.category)
             except Exception:  # a scoring fault must not hold back the message itself
                 log.exception("scoring decision %s failed", d.decision_id)
-                counters["scoring_errors"] += 1
+                counters[SCORING_ERRORS] += 1
                 return outcome
             scored[d.decision_id] = choice
             scored_decision = d.model_copy(
@@ -278,6 +277,8 @@ class Decider:
         return int((self.pending_ttl + timedelta(days=3)).total_seconds())
 
 
-def suppressed(counters: Counter[str], campaign_id: str, reason: str) -> None:
-    counters[f"decisions_suppressed:{reason}"] += 1
-    counters[f"decisions_suppressed:{campaign_id}:{reason}"] += 1
+def suppressed(counters: Counts, campaign_id: str, reason: str) -> None:
+    counters[DecisionCount(campaign_id, "suppressed", reason)] += 1
+
+
+SCORING_ERRORS = Plain("scoring_errors")

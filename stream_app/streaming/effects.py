@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from stream_app.clock import to_ms
+from stream_app.counts import Counts
 from stream_app.decisions.attribution import Window
 from stream_app.decisions.evaluation import Evaluation
 from stream_app.decisions.triggers import Hit
@@ -63,7 +64,7 @@ class Passed:
     due_dropped: list[str] = field(default_factory=list)
     #: When to check the cart again (an add too recent for some campaign).
     cart_again_ms: int | None = None
-    counters: Counter[str] = field(default_factory=Counter)
+    counters: Counts = field(default_factory=Counter)
 
     def to_send(self, now: datetime) -> list[PendingDecision]:
         """Decisions this pass sends (or holds out): new ones due now, and due ones."""

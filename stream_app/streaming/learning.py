@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
+from stream_app.counts import Counts, Plain
 from stream_app.events.decision import Decision
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
@@ -34,6 +35,7 @@ BANDIT = "content-bandit"
 class Learner:
     def __init__(
         self,
+        *,
         model: AdaptiveEngagement,
         bandit: ContentBandit,
         validation: ProgressiveValidation,
@@ -88,38 +90,38 @@ class Learner:
             decision.propensity or 1.0,
         )
 
-    async def label(self, pairs: Sequence[tuple[str, str]], engaged: bool) -> Counter[str]:
+    async def label(self, pairs: Sequence[tuple[str, str]], engaged: bool) -> Counts:
         """Learn from the decisions in ``pairs`` that still await a label."""
         taken = await self._retry(lambda: self._scoring.take(pairs))
         return self.learn([scored for scored in taken if scored is not None], engaged)
 
-    def learn(self, taken: Sequence[Scored], engaged: bool) -> Counter[str]:
+    def learn(self, taken: Sequence[Scored], engaged: bool) -> Counts:
         """Learn from decisions whose features were taken for this label (each once)."""
-        counters: Counter[str] = Counter()
+        counters: Counts = Counter()
         for scored in taken:
             try:
                 self._learn(scored, engaged, counters)
             except Exception:  # learning must never stop the stream
                 log.exception("learning from decision %s failed", scored.decision_id)
-                counters["learning_errors"] += 1
+                counters[Plain("learning_errors")] += 1
         return counters
 
-    def _learn(self, scored: Scored, engaged: bool, counters: Counter[str]) -> None:
+    def _learn(self, scored: Scored, engaged: bool, counters: Counts) -> None:
         self.validation.update(self.model.score(scored.features), engaged)
         outcome = self.model.learn(scored.features, engaged)
         if scored.arm:
             self.bandit.update(scored.context, scored.arm, 1.0 if engaged else 0.0)
             self.reward.update(1.0 if engaged else 0.0)
-        counters["labels_positive" if engaged else "labels_negative"] += 1
+        counters[Plain("labels_positive" if engaged else "labels_negative")] += 1
         if outcome.drift:
-            counters["model_drifts"] += 1
+            counters[Plain("model_drifts")] += 1
             log.warning(
                 "drift detected in the engagement model (%s)",
                 self.model.version,
                 extra={"event": "drift", "model_version": self.model.version},
             )
         if outcome.swapped:
-            counters["model_swaps"] += 1
+            counters[Plain("model_swaps")] += 1
             log.warning("challenger took over: engagement model now %s", self.model.version)
 
     async def checkpoint(self) -> None:

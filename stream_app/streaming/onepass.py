@@ -37,9 +37,23 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar, get_args
 
 from stream_app.clock import Clock, from_ms, to_ms
+from stream_app.counts import (
+    Conversion,
+    Counts,
+    DecisionCount,
+    DecisionOutcome,
+    Labelled,
+    Plain,
+    plain,
+)
 from stream_app.decisions.attribution import Goal, converted
 from stream_app.decisions.campaigns import BackInStock, PriceDrop
-from stream_app.decisions.evaluation import MembershipChange, evaluate, profile_campaigns
+from stream_app.decisions.evaluation import (
+    Evaluation,
+    MembershipChange,
+    evaluate,
+    profile_campaigns,
+)
 from stream_app.decisions.policies import Suppressed
 from stream_app.decisions.timing import daily_profile, prior_contributions
 from stream_app.decisions.triggers import Hit, catalog_hits, unique_hits
@@ -99,7 +113,7 @@ class Round:
     passed: dict[str, Passed] = field(default_factory=dict)
     #: Catalog hits by viewer, found once (the catalog is updated once).
     catalog_hits: dict[str, list[Hit]] = field(default_factory=lambda: defaultdict(list))
-    counters: Counter[str] = field(default_factory=Counter)
+    counters: Counts = field(default_factory=Counter)
     round_trips: int = 0
     redis_s: float = 0.0
 
@@ -188,7 +202,7 @@ class OnePass:
         now = self._clock()
         work = Round(Batch(now, 0), now)
         checks = DueChecks.of(claimed.due)
-        work.counters["checks_claimed"] += len(claimed.due)
+        work.counters[Plain("checks_claimed")] += len(claimed.due)
         learner = self._learner
         if checks.labels and learner is not None:
             pairs = list(checks.labels)
@@ -220,16 +234,14 @@ class OnePass:
             evaluation = evaluate(
                 view, found.memberships, self._rules, self._profile_campaigns, self._memo, None
             )
-            passed.evaluation = evaluation
-            passed.counters["segments_evaluated"] += 1
-            passed.counters["segment_rule_errors"] += evaluation.rule_errors
+            _evaluated(passed, evaluation)
             passed.hits += [(h, checks.segments[cid]) for h in evaluation.hits]
         if view is not None and cid in checks.cart:
             hits, again, nothing = cart_hits(view, self._cart_campaigns, now)
             passed.hits += [(h, checks.cart[cid]) for h in hits]
             passed.cart_again_ms = None if again is None else to_ms(again)
-            passed.counters.update(f"triggers_none:{why}" for why in nothing)
-            passed.counters["checks_rescheduled"] += again is not None
+            passed.counters.update(Labelled("triggers_none", why) for why in nothing)
+            passed.counters[Plain("checks_rescheduled")] += again is not None
         self._sends(passed, [did for c, did in checks.sends if c == cid], now)
         return passed
 
@@ -240,15 +252,15 @@ class OnePass:
         for did in decisions:
             item = pending.get(did)
             if item is None:  # handled already (a replayed check), or erased
-                passed.counters["decisions_gone"] += 1
+                passed.counters[Plain("decisions_gone")] += 1
                 continue
             verdict = recheck(item, passed.view, history, self._decider.rules, now)
             if isinstance(verdict, Suppressed):
                 passed.due_dropped.append(did)
-                kind = "cancelled" if verdict.reason == "goal_reached" else "suppressed"
-                campaign = item.decision.campaign_id
-                passed.counters[f"decisions_{kind}:{verdict.reason}"] += 1
-                passed.counters[f"decisions_{kind}:{campaign}:{verdict.reason}"] += 1
+                kind: DecisionOutcome = (
+                    "cancelled" if verdict.reason == "goal_reached" else "suppressed"
+                )
+                passed.counters[DecisionCount(item.decision.campaign_id, kind, verdict.reason)] += 1
             else:
                 passed.due_sent.append(item)
 
@@ -294,8 +306,9 @@ class OnePass:
         this batch too)."""
         items = work.batch.items
         changes, replays = CatalogStore.changes(items, answers)
-        work.counters["events_applied"] += len(items) - replays  # their effect: the catalog
-        work.counters["events_duplicate"] += replays
+        # Their effect is the catalog: applied, or a replay (or older) that changed nothing.
+        work.counters.update(plain("events_applied", len(items) - replays))
+        work.counters.update(plain("events_duplicate", replays))
         if not self._catalog_campaigns:
             return
         viewed_now = _views_by_item(work.batch)
@@ -309,7 +322,7 @@ class OnePass:
                 assert isinstance(trigger, PriceDrop | BackInStock)
                 hits.extend(catalog_hits(change, trigger, audience))
         for hit in unique_hits(hits):
-            work.counters[f"triggers:{hit.trigger}"] += 1
+            work.counters[Labelled("triggers", hit.trigger)] += 1
             work.catalog_hits[hit.customer_id].append(hit)
 
     async def _audiences(self, work: Round, loaded: Mapping[str, Loaded]) -> dict[str, Loaded]:
@@ -327,7 +340,7 @@ class OnePass:
         updates = work.batch.updates.get(found.customer_id, [])
         passed = Passed(found)
         if found.erased:  # a forgotten customer: their events are dropped, counted
-            passed.counters["events_dropped:erased"] += len(updates)
+            passed.counters[Labelled("events_dropped", "erased")] += len(updates)
             return passed
         goals, changed = self._apply(work, passed, updates)
         if found.scored and self._learner is not None:  # feedback engaged with a decision
@@ -342,9 +355,7 @@ class OnePass:
             evaluation = evaluate(
                 view, found.memberships, self._rules, self._profile_campaigns, self._memo, changed
             )
-            passed.evaluation = evaluation
-            passed.counters["segments_evaluated"] += 1
-            passed.counters["segment_rule_errors"] += evaluation.rule_errors
+            _evaluated(passed, evaluation)
             passed.hits += [(h, max(to_ms(h.at), newest or 0)) for h in evaluation.hits]
         passed.hits += [(h, to_ms(h.at)) for h in work.catalog_hits.get(found.customer_id, ())]
         return passed
@@ -366,7 +377,7 @@ class OnePass:
             located = batch.origin[id(update)]
             if outcome is Outcome.TOO_LATE:
                 passed.dead.append(batch.letter(located.record, located.index, LATE, LATE_DETAIL))
-                passed.counters["dead_letters:late_event"] += 1
+                passed.counters[Labelled("dead_letters", LATE.value)] += 1
                 continue
             event = located.event
             changed.add(event.type)
@@ -386,8 +397,9 @@ class OnePass:
                 passed.cart_due_ms = max(passed.cart_due_ms or 0, update.cart_check_due_ms)
             if update.order is not None:
                 passed.orders.append(update.order)
-        _add(passed.counters, events_applied=applied, events_duplicate=duplicates)
-        _add(passed.counters, profiles_created=created)
+        for name, n in (("events_applied", applied), ("events_duplicate", duplicates)):
+            passed.counters.update(plain(name, n))
+        passed.counters.update(plain("profiles_created", created))
         return goals, changed
 
     async def _decide(self, work: Round, results: Mapping[str, Passed]) -> None:
@@ -400,14 +412,14 @@ class OnePass:
         ]
         for hit in hits:
             if hit.trigger not in ("price_drop", "back_in_stock"):  # counted when found
-                results[hit.customer_id].counters[f"triggers:{hit.trigger}"] += 1
+                results[hit.customer_id].counters[Labelled("triggers", hit.trigger)] += 1
         by_customer: dict[str, list[Hit]] = defaultdict(list)
         for hit in hits:
             by_customer[hit.customer_id].append(hit)
         hits = []
         for cid, mine in by_customer.items():
             fresh, answered = self._decider.unanswered(mine, results[cid].loaded.known())
-            results[cid].counters["decisions_deduplicated"] += answered
+            results[cid].counters.update(plain("decisions_deduplicated", answered))
             hits += fresh
         if not hits:
             return
@@ -525,34 +537,34 @@ class OnePass:
         self._dead_logged_at = now
 
 
-def counters_of(work: Round) -> Counter[str]:
+def counters_of(work: Round) -> Counts:
     """Everything a batch counted: the batch's own counts and each customer's."""
     total = Counter(work.counters)
     for passed in work.passed.values():
         total.update(passed.counters)
         change = passed.evaluation.change if passed.evaluation else None
         if change is not None:
-            total["segment_entries"] += len(change.entered)
-            total["segment_exits"] += len(change.exited)
-        for w in passed.conversions:
-            total[f"conversions:{w.campaign_id}:{w.arm}"] += 1
-        for sent in passed.to_send(work.now):
-            total.update(sent_counters(sent))
+            total.update(plain("segment_entries", len(change.entered)))
+            total.update(plain("segment_exits", len(change.exited)))
+        total.update(Conversion(w.campaign_id, w.arm) for w in passed.conversions)
+        total.update(sent_count(sent) for sent in passed.to_send(work.now))
     return total
 
 
-def sent_counters(winner: PendingDecision) -> Counter[str]:
+def sent_count(item: PendingDecision) -> DecisionCount:
     """What sending (or holding out) a decision counts."""
-    d = winner.decision
-    if d.holdout:
-        return Counter({"decisions_holdout": 1, f"decisions_holdout:{d.campaign_id}": 1})
-    return Counter(
-        {
-            "decisions_emitted": 1,
-            f"decisions_emitted:{d.campaign_id}": 1,
-            f"decisions_emitted:{d.campaign_id}:{d.channel}": 1,
-        }
+    d = item.decision
+    return (
+        DecisionCount(d.campaign_id, "holdout")
+        if d.holdout
+        else DecisionCount(d.campaign_id, "emitted", d.channel)
     )
+
+
+def _evaluated(passed: Passed, evaluation: Evaluation) -> None:
+    passed.evaluation = evaluation
+    passed.counters[Plain("segments_evaluated")] += 1
+    passed.counters.update(plain("segment_rule_errors", evaluation.rule_errors))
 
 
 def change_records(change: MembershipChange, topic: str, now: datetime) -> list[OutRecord]:
@@ -576,13 +588,6 @@ def _ask(batch: Batch, customer_id: str) -> Ask:
         [batch.keys[id(u)] for u in updates],
         [u.engaged_with for u in updates if u.engaged_with],
     )
-
-
-def _add(counters: Counter[str], **counts: int) -> None:
-    """Add the counts that are not zero (a Counter update costs per key)."""
-    for name, n in counts.items():
-        if n:
-            counters[name] += n
 
 
 LATE = RejectReason.LATE_EVENT

@@ -19,7 +19,7 @@ PRIOR_REFRESH = timedelta(minutes=1)
 
 
 class PriorCache:
-    def __init__(self, store: PriorStore, rules: Rules, retry: RedisRetry) -> None:
+    def __init__(self, *, store: PriorStore, rules: Rules, retry: RedisRetry) -> None:
         self._store = store
         self._rules = rules
         self._retry = retry

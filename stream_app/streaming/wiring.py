@@ -113,7 +113,7 @@ def build_engine(
         ),
         segment_rules=SegmentRules(load_segments(settings.segments_file)),
         decider=decider,
-        priors=PriorCache(stores.priors, rules, retry),
+        priors=PriorCache(store=stores.priors, rules=rules, retry=retry),
         learner=learner,
         publisher=publisher,
         clock=clock,
@@ -165,18 +165,18 @@ def _cart_delay(book: CampaignBook) -> timedelta | None:
 
 def _learner(settings: Settings, stores: Stores, retry: RedisRetry) -> Learner:
     return Learner(
-        AdaptiveEngagement(
+        model=AdaptiveEngagement(
             EngagementModel(lr=settings.model_learning_rate),
             delta=settings.drift_delta,
             compare_window=settings.challenger_window,
             patience=settings.challenger_patience,
         ),
-        ContentBandit(
+        bandit=ContentBandit(
             min_epsilon=settings.bandit_min_epsilon, max_epsilon=settings.bandit_max_epsilon
         ),
-        ProgressiveValidation(settings.validation_window),
-        settings.offers,
-        stores.scoring,
-        stores.models,
-        retry,
+        validation=ProgressiveValidation(settings.validation_window),
+        offers=settings.offers,
+        scoring=stores.scoring,
+        models=stores.models,
+        retry=retry,
     )

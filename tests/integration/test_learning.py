@@ -135,13 +135,13 @@ async def test_decisions_are_scored_and_labelled_by_feedback_or_silence(
 async def test_checkpoint_restores_the_same_model(redis: Redis, keys: Keys) -> None:
     def learner(models: ModelStore) -> Learner:
         return Learner(
-            AdaptiveEngagement(),
-            ContentBandit(seed=3),
-            ProgressiveValidation(50),
-            ("none", "discount"),
-            ScoringStore(redis, keys),
-            models,
-            RedisRetry(1.0),
+            model=AdaptiveEngagement(),
+            bandit=ContentBandit(seed=3),
+            validation=ProgressiveValidation(50),
+            offers=("none", "discount"),
+            scoring=ScoringStore(redis, keys),
+            models=models,
+            retry=RedisRetry(1.0),
         )
 
     models = ModelStore(redis, Keys(f"t{uuid.uuid4().hex[:8]}"))
@@ -169,13 +169,13 @@ async def test_drift_in_the_label_stream_is_detected_and_adapted_to(
     """Labels flow through the Redis label join; the concept flips half way."""
     store = ScoringStore(redis, keys)
     learner = Learner(
-        AdaptiveEngagement(compare_window=100, patience=2000),
-        ContentBandit(seed=1),
-        ProgressiveValidation(200),
-        ("none",),
-        store,
-        ModelStore(redis, keys),
-        RedisRetry(1.0),
+        model=AdaptiveEngagement(compare_window=100, patience=2000),
+        bandit=ContentBandit(seed=1),
+        validation=ProgressiveValidation(200),
+        offers=("none",),
+        scoring=store,
+        models=ModelStore(redis, keys),
+        retry=RedisRetry(1.0),
     )
     customer = f"drift-{uuid.uuid4().hex[:8]}"
     counters: dict[str, int] = {}

@@ -3,9 +3,10 @@ message per partition fetch) is in flight loses nothing and applies nothing twic
 
 Redis writes are paused (``CLIENT PAUSE WRITE``, which holds scripts too) once the
 worker consumes, so the next batch it fetches waits on Redis: the worker is killed
-with SIGKILL right then, mid-batch, its offsets not committed. A fresh worker of the same group re-reads the batch: every
-event is applied exactly once, and the group's committed offsets reach the end of the
-topics (the batch's whole offset range was committed, not only its last record's).
+with SIGKILL right then, mid-batch, its offsets not committed. A fresh worker of the
+same group re-reads the batch: every event is applied exactly once, and the group's
+committed offsets reach the end of the topics (the batch's whole offset range was
+committed, not only its last record's).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from stream_app.counts import Plain
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.quality import ProgressiveValidation
@@ -29,13 +30,13 @@ async def retry_now(call):  # type: ignore[no-untyped-def]
 
 async def test_a_learning_fault_is_counted_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     learner = Learner(
-        AdaptiveEngagement(),
-        ContentBandit(),
-        ProgressiveValidation(10),
-        ("none",),
-        OneScored({"x": float("nan")}),
-        None,
-        retry_now,
-    )  # type: ignore[arg-type]
+        model=AdaptiveEngagement(),
+        bandit=ContentBandit(),
+        validation=ProgressiveValidation(10),
+        offers=("none",),
+        scoring=OneScored({"x": float("nan")}),  # type: ignore[arg-type]
+        models=None,  # type: ignore[arg-type]
+        retry=retry_now,  # type: ignore[arg-type]
+    )
     counters = await learner.label([("c-1", "d-1")], True)
-    assert counters["learning_errors"] + counters["labels_positive"] == 1
+    assert counters[Plain("learning_errors")] + counters[Plain("labels_positive")] == 1

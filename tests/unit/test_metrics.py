@@ -6,6 +6,7 @@ from collections import Counter
 
 from prometheus_client import CollectorRegistry
 
+from stream_app.counts import Counts, DecisionCount, EventsIn, Labelled, Plain, as_stats
 from stream_app.metrics.engine import EngineMetrics
 
 
@@ -16,26 +17,23 @@ def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None
 def test_engine_counters_map_onto_labelled_series() -> None:
     registry = CollectorRegistry()
     metrics = EngineMetrics(registry)
-    metrics.count(
-        Counter(
-            {
-                "dead_letters:undecodable": 2,
-                "events_type:clickstream:add_to_cart": 3,
-                "events_dropped:erased": 1,
-                "decisions_planned": 5,  # a total: its per-campaign parts are what counts
-                "decisions_planned:cart": 5,
-                "decisions_deferred:cart": 2,
-                "decisions_emitted:cart:push": 4,
-                "decisions_emitted:cart": 4,
-                "decisions_holdout:cart": 1,
-                "decisions_suppressed:cart:quiet_hours": 3,
-                "decisions_suppressed:quiet_hours": 3,
-                "decisions_cancelled:cart:goal_reached": 1,
-                "model_drifts": 1,
-                "segments_evaluated": 9,  # no series: ignored
-            }
-        )
+    counts: Counts = Counter(
+        {
+            Labelled("dead_letters", "undecodable"): 2,
+            EventsIn("clickstream", "add_to_cart"): 3,
+            Labelled("events_dropped", "erased"): 1,
+            DecisionCount("cart", "planned"): 5,
+            DecisionCount("cart", "deferred"): 2,
+            DecisionCount("cart", "emitted", "push"): 4,
+            DecisionCount("cart", "holdout"): 1,
+            DecisionCount("cart", "suppressed", "quiet_hours"): 3,
+            DecisionCount("cart", "cancelled", "goal_reached"): 1,
+            DecisionCount("cart", "skipped_audience"): 7,  # no series: ignored
+            Plain("model_drifts"): 1,
+            Plain("segments_evaluated"): 9,  # no series: ignored
+        }
     )
+    metrics.count(counts)
     assert value(registry, "stream_app_dead_letters_total", reason="undecodable") == 2
     assert value(registry, "stream_app_events_total", stream="clickstream", type="add_to_cart") == 3
     assert value(registry, "stream_app_events_dropped_total", why="erased") == 1
@@ -51,6 +49,26 @@ def test_engine_counters_map_onto_labelled_series() -> None:
         value(registry, outcome, campaign="cart", channel="", outcome="cancelled:goal_reached") == 1
     )
     assert value(registry, "stream_app_model_drifts_total") == 1
+
+
+def test_the_stats_hash_keeps_its_totals_beside_the_per_campaign_fields() -> None:
+    counts: Counts = Counter(
+        {
+            DecisionCount("cart", "planned"): 2,
+            DecisionCount("win", "planned"): 1,
+            DecisionCount("cart", "suppressed", "cap_day"): 1,
+            EventsIn("clickstream", "search"): 4,
+        }
+    )
+    assert as_stats(counts) == {
+        "decisions_planned": 3,
+        "decisions_planned:cart": 2,
+        "decisions_planned:win": 1,
+        "decisions_suppressed:cap_day": 1,
+        "decisions_suppressed:cart:cap_day": 1,
+        "events_in:clickstream": 4,
+        "events_type:clickstream:search": 4,
+    }
 
 
 def test_model_figures_keep_one_version() -> None:

@@ -1,0 +1,119 @@
+"""What the engine counts, as typed keys: one count per thing that happened.
+
+The engine's counters land in two places: the Redis stats hash (operators, the demo,
+the dashboard) and Prometheus. Both read the same typed keys: the stats hash's field
+names (``stat_names``, including the totals it has always kept beside the per-campaign
+fields) and the labels of a Prometheus series (``EngineMetrics.count``) come from the
+key's fields, never from parsing ``"name:a:b"`` strings back.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Literal, NamedTuple
+
+#: What became of a decision (a trigger occurrence answered by a campaign).
+DecisionOutcome = Literal[
+    "planned",
+    "deferred",
+    "holdout_planned",
+    "skipped_audience",
+    "suppressed",
+    "cancelled",
+    "emitted",
+    "holdout",
+]
+
+
+class Plain(NamedTuple):
+    """A counter without labels, e.g. ``events_applied``."""
+
+    name: str
+
+
+class Labelled(NamedTuple):
+    """A counter of one kind of thing, e.g. dead letters by ``reason``: ``dead_letters:<label>``."""
+
+    name: str
+    label: str
+
+
+class EventsIn(NamedTuple):
+    """Events decoded from a stream, by type."""
+
+    stream: str
+    type: str
+
+
+class DecisionCount(NamedTuple):
+    """A decision's outcome for a campaign; ``detail`` is the reason (suppressed,
+    cancelled) or the channel (emitted)."""
+
+    campaign: str
+    outcome: DecisionOutcome
+    detail: str = ""
+
+
+class Conversion(NamedTuple):
+    """A goal reached inside a decision's window, by campaign and arm (treated, holdout)."""
+
+    campaign: str
+    arm: str
+
+
+Key = Plain | Labelled | EventsIn | DecisionCount | Conversion
+Counts = Counter[Key]
+
+
+def plain(name: str, n: int = 1) -> Counts:
+    """``n`` of a label-less counter (nothing when ``n`` is 0).
+
+    >>> plain("events_applied", 3)
+    Counter({Plain(name='events_applied'): 3})
+    """
+    return Counter({Plain(name): n}) if n else Counter()
+
+
+def stat_names(key: Key) -> tuple[str, ...]:
+    """The stats hash fields a count adds to (docs/redis-keys.md, "Stats counters").
+
+    >>> stat_names(DecisionCount("cart", "suppressed", "cap_day"))
+    ('decisions_suppressed:cap_day', 'decisions_suppressed:cart:cap_day')
+    >>> stat_names(DecisionCount("cart", "emitted", "push"))
+    ('decisions_emitted', 'decisions_emitted:cart', 'decisions_emitted:cart:push')
+    """
+    match key:
+        case Plain(name):
+            return (name,)
+        case Labelled(name, label):
+            return (f"{name}:{label}",)
+        case EventsIn(stream, kind):
+            return (f"events_in:{stream}", f"events_type:{stream}:{kind}")
+        case Conversion(campaign, arm):
+            return (f"conversions:{campaign}:{arm}",)
+        case DecisionCount(campaign, outcome, detail):
+            return _decided_names(campaign, outcome, detail)
+    raise TypeError(f"not a count key: {key!r}")
+
+
+def _decided_names(campaign: str, outcome: DecisionOutcome, detail: str) -> tuple[str, ...]:
+    name = f"decisions_{outcome}"
+    if outcome in ("suppressed", "cancelled"):
+        return (f"{name}:{detail}", f"{name}:{campaign}:{detail}")
+    if outcome == "emitted":
+        return (name, f"{name}:{campaign}", f"{name}:{campaign}:{detail}")
+    if outcome in ("skipped_audience",):
+        return (f"{name}:{campaign}",)
+    if outcome == "holdout_planned":
+        return (name,)
+    return (name, f"{name}:{campaign}")
+
+
+def as_stats(counts: Counts) -> Counter[str]:
+    """``counts`` as stats hash increments."""
+    out: Counter[str] = Counter()
+    for key, n in counts.items():
+        if n:
+            for name in stat_names(key):
+                out[name] += n
+    return out
