@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -38,8 +38,7 @@ class Rejection:
     index: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(NamedTuple):
     """The good events of a record, each with its envelope position and its event time
     in epoch ms (read once: comparing aware datetimes costs microseconds), and the
     rejections."""

@@ -8,6 +8,10 @@ depth are observed where they happen.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import Counter as Counter_
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from stream_app.counts import Counts, DecisionCount, DecisionOutcome, EventsIn, Labelled, Plain
@@ -19,6 +23,25 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 #: Redis pipelines: sub-millisecond to a few seconds (then the retry's backoff shows).
 REDIS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def observe_all(histogram: Histogram, values: Iterable[float]) -> None:
+    """Observe many values with one increment per bucket touched, not per value (a batch
+    observes each of its events). Relies on prometheus_client's histogram keeping
+    per-bucket counts (``_buckets``, ``_upper_bounds``, ``_sum``); observes one by one
+    where it does not."""
+    values = list(values)
+    buckets = getattr(histogram, "_buckets", None)
+    bounds = getattr(histogram, "_upper_bounds", None)
+    total = getattr(histogram, "_sum", None)
+    if buckets is None or bounds is None or total is None:
+        for value in values:
+            histogram.observe(value)
+        return
+    counts = Counter_(bisect_left(bounds, value) for value in values)
+    for index, n in counts.items():
+        buckets[index].inc(n)
+    total.inc(sum(values))
 
 
 class EngineMetrics:

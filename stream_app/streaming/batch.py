@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from stream_app.counts import Counts, EventsIn, Labelled, Plain
 from stream_app.events.catalog import ItemUpdate
@@ -38,12 +38,13 @@ class RecordLike(Protocol):
     def value(self) -> bytes | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Located:
-    """An event, its time (epoch ms) and the record (and envelope position) it came in."""
+class Located(NamedTuple):
+    """An event, its time (epoch ms) and the record (and envelope position) it came in
+    (a tuple: one is made per event)."""
 
     record: RecordLike
-    index: int | None
+    #: Its place in an envelope (None: the record held it alone).
+    position: int | None
     event: Event
     ms: int
 
@@ -118,7 +119,7 @@ class Batch:
                         located.record,
                         RejectReason.UNKNOWN_DEVICE,
                         "device not linked",
-                        located.index,
+                        located.position,
                     )
                 else:
                     self.add(located, owner, config)

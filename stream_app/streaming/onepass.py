@@ -62,7 +62,7 @@ from stream_app.events.deadletter import DeadLetter, RejectReason
 from stream_app.events.encode import encode
 from stream_app.events.purchase import Purchase
 from stream_app.events.segment import SegmentChange
-from stream_app.metrics.engine import EngineMetrics
+from stream_app.metrics.engine import EngineMetrics, observe_all
 from stream_app.profiles.derive import ValueRules, derive
 from stream_app.profiles.ops import ProfileUpdate
 from stream_app.profiles.state import Outcome, StateLimits, apply_updates
@@ -376,7 +376,9 @@ class OnePass:
         for update, key, outcome in zip(updates, keys, outcomes, strict=True):
             located = batch.origin[id(update)]
             if outcome is Outcome.TOO_LATE:
-                passed.dead.append(batch.letter(located.record, located.index, LATE, LATE_DETAIL))
+                passed.dead.append(
+                    batch.letter(located.record, located.position, LATE, LATE_DETAIL)
+                )
                 passed.counters[Labelled("dead_letters", LATE.value)] += 1
                 continue
             event = located.event
@@ -506,14 +508,13 @@ class OnePass:
         if metrics is None:
             return
         done_ms = to_ms(self._clock())
+        applied = (max(done_ms - ms, 0) / 1000 for p in work.passed.values() for _, ms in p.applied)
+        observe_all(metrics.apply_latency, applied)
         for passed in work.passed.values():
-            for _, ms in passed.applied:
-                metrics.apply_latency.observe(max(done_ms - ms, 0) / 1000)
             for hit, began_ms in passed.hits:
                 latency_s = max(done_ms - began_ms, 0) / 1000
                 metrics.trigger_to_decision.labels(hit.trigger).observe(latency_s)
-        for due_ms in due:
-            metrics.timer_lateness.observe(max(done_ms - due_ms, 0) / 1000)
+        observe_all(metrics.timer_lateness, (max(done_ms - ms, 0) / 1000 for ms in due))
         metrics.count(counters_of(work))
         metrics.round_trips.observe(work.round_trips)
         metrics.redis_batch.observe(work.redis_s)

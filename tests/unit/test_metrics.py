@@ -7,7 +7,7 @@ from collections import Counter
 from prometheus_client import CollectorRegistry
 
 from stream_app.counts import Counts, DecisionCount, EventsIn, Labelled, Plain, as_stats
-from stream_app.metrics.engine import EngineMetrics
+from stream_app.metrics.engine import EngineMetrics, observe_all
 
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
@@ -79,3 +79,19 @@ def test_model_figures_keep_one_version() -> None:
     assert value(registry, "stream_app_model_auc") == 0.75
     assert value(registry, "stream_app_model_info", version="lr-g2") == 1
     assert value(registry, "stream_app_model_info", version="lr-g1") is None
+
+
+def test_observing_many_values_at_once_equals_observing_them_one_by_one() -> None:
+    values = [0.0, 0.0005, 0.001, 0.003, 0.3, 7.0, 9999.0]
+    one_by_one, at_once = CollectorRegistry(), CollectorRegistry()
+    first = EngineMetrics(one_by_one).apply_latency
+    for v in values:
+        first.observe(v)
+    observe_all(EngineMetrics(at_once).apply_latency, values)
+    name = "stream_app_event_apply_latency_seconds"
+    for bound in ("0.001", "0.005", "0.5", "10.0", "+Inf"):
+        sample = f"{name}_bucket"
+        assert at_once.get_sample_value(sample, {"le": bound}) == one_by_one.get_sample_value(
+            sample, {"le": bound}
+        )
+    assert at_once.get_sample_value(f"{name}_sum") == one_by_one.get_sample_value(f"{name}_sum")
