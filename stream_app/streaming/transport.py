@@ -9,9 +9,11 @@ and nothing else:
 - the consumer's fetch max wait and fetch min bytes come from ``FetchSettings``;
 - the records one fetch returned for one partition of a *batched* topic reach the
   agent as **one** message: its value is the tuple of records, its offset the last
-  record's. Faust's own gap bookkeeping (a jump in offsets is a gap that is filled
-  when the message after it is acknowledged) then commits the batch's whole offset
-  range once the agent has finished with it, exactly as it does for a record.
+  record's. The driver keeps the batches it delivered per partition, in order, and
+  commits a partition up to the end of the longest run of delivered batches the
+  agent has acknowledged: a batch's whole offset range, gaps included, once it is
+  done with. (Faust's own gap bookkeeping cannot be used for this: it ignores a
+  jump from offset 0, so a partition whose first batch is one record stalls.)
 
 Everything else (rebalances, pauses, seeks, commits, table changelogs, other
 topics) is Faust's. What it relies on are private internals of faust-streaming
@@ -21,6 +23,7 @@ pins the behaviour: offsets committed after batches, nothing lost after kill -9.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +73,7 @@ class RecordBatch:
     timestamp_type: int
     value: tuple[Any, ...]
     serialized_value_size: int
+    first_offset: int
     key: None = None
     headers: tuple[()] = ()
     checksum: None = None
@@ -86,6 +90,7 @@ class RecordBatch:
             timestamp_type=last.timestamp_type,
             value=tuple(records),
             serialized_value_size=sum(r.serialized_value_size for r in records),
+            first_offset=records[0].offset,
         )
 
 
@@ -118,6 +123,56 @@ class BatchingConsumer(faust_aiokafka.Consumer):
     ) -> dict[Any, list[Any]]:
         records = await super()._getmany(active_partitions, timeout)
         return batch_records(records, fetch_settings(self.app).batched_topics)
+
+    def _to_message(self, tp: Any, record: Any) -> Any:
+        if isinstance(record, RecordBatch):  # delivered to the agent, in order
+            self._delivered(tp).append((record.first_offset, record.offset))
+        return super()._to_message(tp, record)
+
+    def _new_offset(self, tp: Any) -> int | None:
+        """For a batched partition: past the longest run of delivered batches the agent
+        acknowledged (each message's offset is its batch's last record's)."""
+        if tp.topic not in fetch_settings(self.app).batched_topics:
+            result: int | None = super()._new_offset(tp)
+            return result
+        delivered, acked, index = self._delivered(tp), self._acked[tp], self._acked_index[tp]
+        committable = None
+        while delivered and delivered[0][1] in index:
+            _, last = delivered.popleft()
+            index.discard(last)
+            acked.remove(last)
+            committable = last + 1
+        return committable
+
+    async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
+        if tp.topic not in fetch_settings(self.app).batched_topics:  # batches cover theirs
+            await super()._add_gap(tp, offset_from, offset_to)
+
+    async def seek_to_committed(self) -> Any:
+        self._deliveries().clear()  # what was delivered is read again from the committed
+        return await super().seek_to_committed()
+
+    async def seek(self, partition: Any, offset: int) -> None:
+        self._deliveries().pop(partition, None)
+        await super().seek(partition, offset)
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await super().on_partitions_revoked(revoked)
+        for tp in revoked:
+            self._deliveries().pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned: Any, generation_id: int = 0) -> None:
+        for tp in assigned:
+            self._deliveries().pop(tp, None)
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    def _deliveries(self) -> dict[Any, deque[tuple[int, int]]]:
+        """Per partition: (first, last) offsets of the batches delivered, oldest first."""
+        found: dict[Any, deque[tuple[int, int]]] = self.__dict__.setdefault("_batches", {})
+        return found
+
+    def _delivered(self, tp: Any) -> deque[tuple[int, int]]:
+        return self._deliveries().setdefault(tp, deque())
 
 
 class Transport(faust_aiokafka.Transport):

@@ -90,3 +90,43 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
     assert total == CUSTOMERS * EACH
     assert lag == 0, "the committed offsets cover every batch, gaps included"
     assert {c: n.get("n") for c, n in counts.items()} == {c: EACH for c in customers}
+
+
+async def test_a_partition_whose_first_batch_is_one_record_still_commits_to_the_end(
+    settings: Settings, redis: Redis, tmp_path: Path
+) -> None:
+    """Faust counts no gap after offset 0: committing a batch from its last record's
+    offset alone would stall here (one record at offset 0, then a batch from 1)."""
+    run = uuid.uuid4().hex[:8]
+    topics = {name: f"{value}.z{run}" for name, value in TopicNames().model_dump().items()}
+    mine = settings.model_copy(
+        update={
+            "key_prefix": f"z{run}",
+            "app_id": f"stream-app-zero-{run}",
+            "topics": TopicNames(**topics),
+            "data_dir": str(tmp_path / "faust"),
+        }
+    )
+    await ensure_topics(mine)
+    cid = f"z{run}"
+    keys = Keys(mine.key_prefix)
+
+    async def applied() -> int:
+        return (await event_counts(redis, keys, [cid]))[cid].get("n", 0)
+
+    def views(start: int, stop: int) -> list[tuple[bytes, bytes]]:
+        pages = [event("page_view", cid, f"{cid}-{n}", path="/") for n in range(start, stop)]
+        return [(cid.encode(), dumps(page)) for page in pages]
+
+    probe = LagProbe(mine, mine.topics.inbound())
+    await probe.start()
+    try:
+        with worker_process(mine, ARTIFACTS / "logs", name="transport-zero"):
+            await produce(mine, mine.topics.clickstream, views(0, 1))
+            assert await eventually(applied, lambda n: n == 1, within=90) == 1
+            await produce(mine, mine.topics.clickstream, views(1, 50))
+            assert await eventually(applied, lambda n: n == 50, within=30) == 50
+            lag = await eventually(probe.lag, lambda n: n == 0, within=15)
+    finally:
+        await probe.stop()
+    assert lag == 0
