@@ -30,27 +30,26 @@ from stream_app.profiles.ops import (
     Incr,
     IncrFloat,
     LastWrite,
-    Max,
     Min,
     Order,
     ProfileOp,
     ProfileUpdate,
     Recent,
+    Touch,
 )
 from stream_app.profiles.pseudonym import pseudonymize
 
 _SPACES = re.compile(r"\s+")
 HOURS_PER_WEEK = 168
 
-# Precomputed for the hot path: per event type, its count op, the ``last:<type>`` field
+# Precomputed for the hot path: per event type, its count field, the ``last:<type>`` field
 # (clickstream, purchase and feedback events keep one) and whether it marks the rhythm.
 _STAMPED = (ClickEvent, Purchase, FeedbackBase)
 _RHYTHMIC = (ClickEvent, Purchase, Opened, Clicked)
 _HOURS = tuple(str(hour) for hour in range(HOURS_PER_WEEK))
-_COUNT = Incr("n")
-_HEADS: dict[str, tuple[Incr, str | None, bool]] = {
+_HEADS: dict[str, tuple[str, str | None, bool]] = {
     name: (
-        Incr(f"n:{name}"),
+        f"n:{name}",
         f"last:{name}" if issubclass(member, _STAMPED) else None,
         issubclass(member, _RHYTHMIC),
     )
@@ -105,17 +104,14 @@ def fold(
     >>> from stream_app.events.clickstream import AppOpen
     >>> e = AppOpen(type="app_open", event_id="e1", customer_id="c1",
     ...             event_time=datetime(2026, 1, 1, tzinfo=UTC))
-    >>> [getattr(op, "field", None) for op in fold(e, "c1", FoldConfig(b"k", timedelta(0))).ops]
-    ['n', 'n:app_open', 'first_seen', 'last_seen', 'last:app_open', '72']
+    >>> fold(e, "c1", FoldConfig(b"k", timedelta(0))).ops
+    (Touch(count_field='n:app_open', ms=1767225600000, last_field='last:app_open', hour='72'),)
     """
     if ms is None:
         ms = to_ms(event.event_time)
-    count_op, last_field, rhythmic = _HEADS[event.type]
-    ops: list[ProfileOp] = [_COUNT, count_op, Min("first_seen", ms), Max("last_seen", ms)]
-    if last_field is not None:
-        ops.append(Max(last_field, ms))
-    if rhythmic:
-        ops.append(DecayAdd("rhythm", _HOURS[hour_of_week(ms)], 1.0, ms))
+    count_field, last_field, rhythmic = _HEADS[event.type]
+    hour = _HOURS[hour_of_week(ms)] if rhythmic else None
+    ops: list[ProfileOp] = [Touch(count_field, ms, last_field, hour)]
     specific = _SPECIFIC.get(type(event))
     extra = specific(event, ms, config, ops) if specific is not None else _NOTHING
     engaged = event.decision_id if isinstance(event, Clicked | Converted) else None

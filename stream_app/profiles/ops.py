@@ -15,6 +15,17 @@ from __future__ import annotations
 from typing import Literal, NamedTuple
 
 
+class Touch(NamedTuple):
+    """What every event does: count it (``n`` and ``count_field``), stretch first / last
+    seen, stamp ``last_field`` (clickstream, purchase, feedback) and mark the rhythm's
+    ``hour`` of week (activity). One op, not six: the fold runs per event."""
+
+    count_field: str
+    ms: int
+    last_field: str | None = None
+    hour: str | None = None
+
+
 class Incr(NamedTuple):
     """Add an integer to a counter field."""
 
@@ -95,7 +106,17 @@ class CartClear(NamedTuple):
 
 
 ProfileOp = (
-    Incr | IncrFloat | Max | Min | LastWrite | DecayAdd | Recent | CartAdd | CartRemove | CartClear
+    Touch
+    | Incr
+    | IncrFloat
+    | Max
+    | Min
+    | LastWrite
+    | DecayAdd
+    | Recent
+    | CartAdd
+    | CartRemove
+    | CartClear
 )
 
 

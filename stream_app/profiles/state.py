@@ -29,6 +29,7 @@ from stream_app.profiles.ops import (
     Min,
     ProfileUpdate,
     Recent,
+    Touch,
 )
 
 #: A field's value: counts and times are ints, sums floats, traits strings.
@@ -153,6 +154,23 @@ def apply_updates(
     return outcomes
 
 
+def _touch(state: ProfileState, op: Touch, limits: StateLimits) -> None:
+    fields, ms = state.fields, op.ms
+    fields["n"] = int(fields.get("n", 0)) + 1
+    fields[op.count_field] = int(fields.get(op.count_field, 0)) + 1
+    first, last = fields.get("first_seen"), fields.get("last_seen")
+    if not isinstance(first, int) or ms < first:
+        fields["first_seen"] = ms
+    if not isinstance(last, int) or ms > last:
+        fields["last_seen"] = ms
+    if op.last_field is not None:
+        stamp = fields.get(op.last_field)
+        if not isinstance(stamp, int) or ms > stamp:
+            fields[op.last_field] = ms
+    if op.hour is not None:
+        state.rhythm.add(op.hour, 1.0, ms, limits.rhythm_half_life_ms)
+
+
 def _incr(state: ProfileState, op: Incr, _: StateLimits) -> None:
     fields = state.fields
     fields[op.field] = int(fields.get(op.field, 0)) + op.by
@@ -220,6 +238,7 @@ def _cart_clear(state: ProfileState, op: CartClear, _: StateLimits) -> None:
 
 #: Each op's effect, by its type (a dict lookup: the fold makes ~8 ops per event).
 _APPLY: dict[type, Callable[[ProfileState, Any, StateLimits], None]] = {
+    Touch: _touch,
     Incr: _incr,
     IncrFloat: _incr_float,
     Max: _max,

@@ -24,6 +24,7 @@ from stream_app.profiles.ops import (
     LastWrite,
     ProfileUpdate,
     Recent,
+    Touch,
 )
 from stream_app.profiles.state import (
     Decayed,
@@ -55,6 +56,22 @@ def applied(*updates: ProfileUpdate) -> tuple[ProfileState, list[Outcome]]:
     state = ProfileState("c-1")
     outcomes = apply_updates(state, updates, set(), LIMITS, now_ms=T0)
     return state, outcomes
+
+
+def test_touch_counts_the_event_and_stretches_its_times() -> None:
+    state, _ = applied(
+        update("e-1", T0, Touch("n:search", T0, "last:search", "5")),
+        update("e-2", T0 - 9, Touch("n:traits", T0 - 9)),
+    )
+    assert {k: state.fields[k] for k in ("n", "n:search", "n:traits")} == {
+        "n": 2,
+        "n:search": 1,
+        "n:traits": 1,
+    }
+    assert (state.fields["first_seen"], state.fields["last_seen"]) == (T0 - 9, T0)
+    assert state.fields["last:search"] == T0
+    assert "last:traits" not in state.fields
+    assert state.rhythm.sums == {"5": 1.0}
 
 
 def test_the_first_event_creates_the_profile_and_a_repeated_id_changes_nothing() -> None:
