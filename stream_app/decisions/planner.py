@@ -38,8 +38,8 @@ from stream_app.events.base import Channel
 from stream_app.events.decision import Content, Decision
 from stream_app.profiles.derive import ProfileView
 
-#: What the engagement model says of a message sent at a given moment.
-ScoreAt = Callable[[datetime], float]
+#: What the engagement model says of a message sent at each of some moments.
+ScoreAt = Callable[[Sequence[datetime]], Sequence[float]]
 
 
 @dataclass(frozen=True, slots=True)

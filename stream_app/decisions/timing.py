@@ -153,7 +153,7 @@ def plan_send(
     timezone: str | None,
     hourly: Sequence[float],
     quiet: QuietHours | None = None,
-    score_at: Callable[[datetime], float] | None = None,
+    score_at: Callable[[Sequence[datetime]], Sequence[float]] | None = None,
 ) -> SendPlan | None:
     """The best moment in ``[earliest, latest]`` to send, or None if quiet hours fill it.
 
@@ -164,11 +164,11 @@ def plan_send(
     hour the share is flat, so later minutes of it could only lose urgency. A
     candidate in quiet hours moves to their end (``QuietHours.next_allowed``) and
     is dropped past ``latest``. The value is ``hourly[local hour]`` times
-    ``score_at(t)`` when given (an engagement model's score for sending at ``t``);
-    ties go to the earlier time, as sooner is better when nothing says otherwise.
-    Urgency is the window's job: inside it the plan will wait up to a day for a
-    better hour. ``score_at`` is called once per candidate (about one per hour of
-    the window). An unknown or invalid ``timezone`` counts as UTC.
+    the score ``score_at`` gives it when given (an engagement model's scores for
+    sending at each candidate, asked once for all of them); ties go to the earlier
+    time, as sooner is better when nothing says otherwise. Urgency is the window's
+    job: inside it the plan will wait up to a day for a better hour. An unknown or
+    invalid ``timezone`` counts as UTC.
 
     >>> evening = [1.0 if 19 <= h < 22 else 0.1 for h in range(24)]
     >>> trigger = datetime(2026, 6, 1, 12, 5, 30, tzinfo=UTC)  # 14:05:30 in Berlin
@@ -184,37 +184,40 @@ def plan_send(
     if len(hourly) != HOURS_PER_DAY:
         raise ValueError(f"need 24 hourly shares, got {len(hourly)}")
     zone = find_zone(timezone)
-    start = earliest.astimezone(UTC)
-    latest = latest.astimezone(UTC)
+    moments = _candidates(earliest.astimezone(UTC), latest.astimezone(UTC), zone, quiet)
+    if not moments:
+        return None
+    local = [moment.astimezone(zone) for moment in moments]
+    values = [float(hourly[at.hour]) for at in local]
+    if score_at is not None:
+        values = [v * s for v, s in zip(values, score_at(moments), strict=True)]
+    best = values.index(max(values))  # the earliest of equals: sooner is better
+    return SendPlan(
+        send_at=moments[best],
+        expected=values[best],
+        expected_at_earliest=values[0],
+        local_hour=local[best].hour,
+        deferred=best > 0,
+        local_minute=local[best].minute,
+    )
+
+
+def _candidates(
+    start: datetime, latest: datetime, zone: ZoneInfo, quiet: QuietHours | None
+) -> list[datetime]:
+    """The moments ``plan_send`` weighs, in order: the earliest allowed one, then each
+    start of a local hour up to ``latest``, moved past quiet hours (once per night)."""
     first = _allowed(start, zone, quiet)
     if first > latest:
-        return None
-
-    def value(moment: datetime) -> tuple[float, datetime]:
-        local = moment.astimezone(zone)
-        share = float(hourly[local.hour])
-        return (share * score_at(moment) if score_at is not None else share), local
-
-    first_value, first_local = value(first)
-    best, best_value, best_local = first, first_value, first_local
-    seen = first
+        return []
+    moments = [first]
     moment = _next_hour_start(start, zone)
     while moment <= latest:
         candidate = _allowed(moment, zone, quiet)
-        if candidate <= latest and candidate != seen:  # a quiet night's hours all map to its end
-            seen = candidate
-            v, local = value(candidate)
-            if v > best_value or (v == best_value and candidate < best):
-                best, best_value, best_local = candidate, v, local
+        if candidate <= latest and candidate != moments[-1]:
+            moments.append(candidate)
         moment = _next_hour_start(moment, zone)
-    return SendPlan(
-        send_at=best,
-        expected=best_value,
-        expected_at_earliest=first_value,
-        local_hour=best_local.hour,
-        deferred=best > first,
-        local_minute=best_local.minute,
-    )
+    return moments
 
 
 def active_window(hourly: Sequence[float]) -> tuple[int, int] | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import pickle
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from river import drift
@@ -86,6 +86,11 @@ class AdaptiveEngagement:
     def score(self, x: Mapping[str, float]) -> float:
         """Probability of engagement according to the champion."""
         return self.champion.score(x)
+
+    def score_many(
+        self, shared: Mapping[str, float], variants: Sequence[Mapping[str, float]]
+    ) -> list[float]:
+        return self.champion.score_many(shared, variants)
 
     def learn(self, x: Mapping[str, float], y: bool) -> LearnOutcome:
         """Learn one label: both models are scored on it first (progressive validation)."""

@@ -12,10 +12,11 @@ Plain SGD: Adam and RMSProp did no better on bench/learning.py.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from river import compose, linear_model, optim, preprocessing
+from river.utils.math import sigmoid
 
 
 class Estimator(Protocol):
@@ -28,6 +29,10 @@ class Estimator(Protocol):
     def learned(self) -> int: ...
 
     def score(self, x: Mapping[str, float]) -> float: ...
+
+    def score_many(
+        self, shared: Mapping[str, float], variants: Sequence[Mapping[str, float]]
+    ) -> list[float]: ...
 
     def learn(self, x: Mapping[str, float], y: bool) -> object: ...
 
@@ -43,6 +48,14 @@ def one_hots(x: dict[str, float]) -> dict[str, float]:
     """The one-hot features (``kind=value``), passed through unscaled: a standard scaler
     sees a one-hot only when it is 1, so its variance is 0 and it would scale it to 0."""
     return {k: v for k, v in x.items() if "=" in k}
+
+
+def _logit(scaler: Any, weights: Mapping[str, float], x: Mapping[str, float]) -> float:
+    """``x``'s part of the regression's logit: its numeric features scaled as the
+    pipeline scales them, its one-hots as they are (an unknown feature weighs 0)."""
+    scaled: dict[str, float] = scaler.transform_one({k: v for k, v in x.items() if "=" not in k})
+    total = sum(weights.get(k, 0.0) * v for k, v in scaled.items())
+    return total + sum(weights.get(k, 0.0) * v for k, v in x.items() if "=" in k)
 
 
 class EngagementModel:
@@ -72,6 +85,18 @@ class EngagementModel:
         """Probability of engagement (0.5 before any label)."""
         proba: dict[Any, float] = self._pipeline.predict_proba_one(dict(x))
         return float(proba.get(True, 0.0))
+
+    def score_many(
+        self, shared: Mapping[str, float], variants: Sequence[Mapping[str, float]]
+    ) -> list[float]:
+        """``score(shared | variant)`` for each variant (whose features ``shared`` lacks),
+        the shared features weighed once: the logit is a sum over features, and the
+        send-time search scores one message at about ten moments (a fifth of the cost)."""
+        union, regression = self._pipeline.steps.values()
+        scaler = union.transformers["Pipeline"].steps["StandardScaler"]
+        weights = regression.weights
+        base = regression.intercept + _logit(scaler, weights, shared)
+        return [sigmoid(base + _logit(scaler, weights, v)) for v in variants]
 
     def learn(self, x: Mapping[str, float], y: bool) -> None:
         self._pipeline.learn_one(dict(x), bool(y))

@@ -21,13 +21,19 @@ _UTC = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True, slots=True)
-class Candidate:
-    """One message the engine could send: what, through which channel, and when."""
+class Message:
+    """One message the engine could send: what, and through which channel."""
 
     campaign_id: str
     channel: str
     category: str | None
     offer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate(Message):
+    """A message and when it would be sent."""
+
     send_at: datetime
 
 
@@ -52,6 +58,12 @@ def featurize(view: ProfileView, candidate: Candidate) -> dict[str, float]:
     >>> sorted(k for k in x if "=" in k)[:3]
     ['campaign=spring', 'category=shoes', 'channel=push']
     """
+    return message_features(view, candidate) | moment_features(view, candidate.send_at)
+
+
+def message_features(view: ProfileView, message: Message) -> dict[str, float]:
+    """The features that do not depend on the send time: the send-time search scores one
+    message at about ten moments, and builds these once."""
     x: dict[str, float] = {
         "frequency": float(view.orders),
         "log_monetary": math.log1p(max(view.monetary, 0.0)),
@@ -60,34 +72,42 @@ def featurize(view: ProfileView, candidate: Candidate) -> dict[str, float]:
         "m_score": float(view.m),
         f"lifecycle={view.lifecycle}": 1.0,
         f"tier={view.tier}": 1.0,
-        f"campaign={candidate.campaign_id}": 1.0,
-        f"channel={candidate.channel}": 1.0,
-        f"offer={candidate.offer}": 1.0,
-        f"category={candidate.category or 'none'}": 1.0,
+        f"campaign={message.campaign_id}": 1.0,
+        f"channel={message.channel}": 1.0,
+        f"offer={message.offer}": 1.0,
+        f"category={message.category or 'none'}": 1.0,
         f"weather={view.context.get('weather', 'unknown')}": 1.0,
     }
     if view.recency_days is None:
         x["recency_never"] = 1.0
     else:
         x["log_recency_days"] = math.log1p(max(view.recency_days, 0.0))
-    # Seen minutes ago means in a session now, whatever the long-run rhythm says:
-    # the first sign of a customer whose hours have moved.
-    if view.last_seen is not None:
-        hours = (candidate.send_at - view.last_seen).total_seconds() / 3600.0
-        x["log_hours_since_seen"] = math.log1p(max(hours, 0.0))
     # The customer's own record with our messages: how responsive they are is the
     # strongest single signal; the prior (1 in 10) keeps newcomers from extremes.
     delivered = view.counts.get("delivered", 0)
     engaged = view.counts.get("clicked", 0)
     x["engagement_rate"] = (engaged + 1.0) / (delivered + 10.0)
     x["log_messages"] = math.log1p(delivered)
-    x["taste_share"] = _taste_share(view.tastes, candidate.category)
-    local = candidate.send_at.astimezone(zone(view.timezone))
-    x["rhythm_share"] = _hour_share(view.rhythm_local, local.hour)
+    x["taste_share"] = _taste_share(view.tastes, message.category)
+    return x
+
+
+def moment_features(view: ProfileView, at: datetime) -> dict[str, float]:
+    """The features of sending at ``at``: the customer's local hour, and how long ago
+    they were last seen."""
+    local = at.astimezone(zone(view.timezone))
     angle = _TAU * (local.hour + local.minute / 60.0) / 24.0
-    x["local_hour_sin"] = math.sin(angle)
-    x["local_hour_cos"] = math.cos(angle)
-    x["weekend"] = 1.0 if local.weekday() >= 5 else 0.0
+    x = {
+        "rhythm_share": _hour_share(view.rhythm_local, local.hour),
+        "local_hour_sin": math.sin(angle),
+        "local_hour_cos": math.cos(angle),
+        "weekend": 1.0 if local.weekday() >= 5 else 0.0,
+    }
+    # Seen minutes ago means in a session now, whatever the long-run rhythm says:
+    # the first sign of a customer whose hours have moved.
+    if view.last_seen is not None:
+        hours = (at - view.last_seen).total_seconds() / 3600.0
+        x["log_hours_since_seen"] = math.log1p(max(hours, 0.0))
     return x
 
 

@@ -31,6 +31,7 @@ from stream_app.decisions.planner import (
 )
 from stream_app.decisions.policies import Sent, Suppressed, arbitrate
 from stream_app.decisions.triggers import Hit
+from stream_app.model.features import Message
 from stream_app.profiles.derive import ProfileView
 from stream_app.storage.decisions import PendingDecision
 from stream_app.storage.scoring import Scored
@@ -198,10 +199,11 @@ class Decider:
             if campaign.content == "bandit":
                 chosen, propensity = learner.pick_offer(view)
                 offer = Offer(chosen, propensity)
-            name = offer.offer or "none"
 
-            def score_at(at: datetime) -> float:
-                return learner.score(view, campaign.id, channel, hit.category, name, at)
+            message = Message(campaign.id, channel, hit.category, offer.offer or "none")
+
+            def score_at(moments: Sequence[datetime]) -> list[float]:
+                return learner.scores(view, message, moments)
 
         goal_at = goal_time(view, campaign.goal)
         arguments = (hit, campaign, view, audience.history, self.rules)

@@ -20,7 +20,13 @@ from stream_app.counts import Counts, Plain
 from stream_app.events.decision import Decision
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
-from stream_app.model.features import Candidate, featurize
+from stream_app.model.features import (
+    Candidate,
+    Message,
+    featurize,
+    message_features,
+    moment_features,
+)
 from stream_app.model.quality import ProgressiveValidation, RollingRate
 from stream_app.profiles.derive import ProfileView
 from stream_app.storage.scoring import ModelStore, Scored, ScoringStore
@@ -57,20 +63,13 @@ class Learner:
         """The bandit's offer for the customer's context (tier), with its propensity."""
         return self.bandit.choose(view.tier, self._offers)
 
-    def score(
-        self,
-        view: ProfileView,
-        campaign_id: str,
-        channel: str,
-        category: str | None,
-        offer: str,
-        at: datetime,
-    ) -> float:
-        """Predicted engagement with this message sent at ``at`` (send-time optimisation
-        calls it for each candidate moment)."""
-        return self.model.score(
-            featurize(view, Candidate(campaign_id, channel, category, offer, at))
-        )
+    def scores(
+        self, view: ProfileView, message: Message, moments: Sequence[datetime]
+    ) -> list[float]:
+        """Predicted engagement with ``message`` sent at each of ``moments`` (the
+        send-time search's candidates)."""
+        shared = message_features(view, message)
+        return self.model.score_many(shared, [moment_features(view, at) for at in moments])
 
     def remember(self, view: ProfileView, decision: Decision, category: str | None) -> Scored:
         """The features ``decision`` is scored on at its send time, to be joined to its label."""

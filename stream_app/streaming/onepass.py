@@ -167,7 +167,7 @@ class OnePass:
         ]
         self._cart_campaigns = book.for_trigger("cart_abandonment")
         self._evaluates = bool(segment_rules.names or self._profile_campaigns)
-        self._memo = SegmentMemo(segment_memo)
+        self._memo = SegmentMemo(segment_memo) if segment_memo else None
         self._dead_unlogged: Counter[str] = Counter()
         self._dead_logged_at: datetime | None = None
 

@@ -75,6 +75,12 @@ def test_estimator_contract(name: str) -> None:
     assert [restored.score(x) for x, _ in data[:50]] == [model.score(x) for x, _ in data[:50]]
     assert restored.version == model.version
 
+    shared = {"a": 0.4, "channel=push": 1.0}
+    variants = [{"b": b / 4, "noise": -b / 8, f"hour={b}": 1.0} for b in range(-4, 5)]
+    assert model.score_many(shared, variants) == pytest.approx(
+        [model.score(shared | v) for v in variants], abs=1e-12
+    )
+
     fresh = model.fresh()
     assert fresh.version != model.version
     assert fresh.learned == 0

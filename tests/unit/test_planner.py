@@ -340,8 +340,8 @@ def test_explanation_says_why_when_and_how_much_contact() -> None:
 def test_score_at_changes_the_chosen_time() -> None:
     afternoon = datetime(2026, 6, 1, 15, tzinfo=UTC)  # 11:00 in New York
 
-    def score_at(moment: datetime) -> float:
-        return 1.0 if moment == afternoon else 1e-4
+    def score_at(moments: Sequence[datetime]) -> list[float]:
+        return [1.0 if moment == afternoon else 1e-4 for moment in moments]
 
     result = planned(score_at=score_at)
     assert result.decision.send_at == afternoon
@@ -351,9 +351,9 @@ def test_score_at_changes_the_chosen_time() -> None:
 def test_send_time_earliest_ignores_the_score() -> None:
     calls: list[datetime] = []
 
-    def score_at(moment: datetime) -> float:
-        calls.append(moment)
-        return 1.0
+    def score_at(moments: Sequence[datetime]) -> list[float]:
+        calls.extend(moments)
+        return [1.0] * len(moments)
 
     assert planned(camp=campaign(send_time="earliest"), score_at=score_at).decision.send_at == NOW
     assert calls == []

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -303,7 +303,7 @@ def test_score_at_can_change_the_choice() -> None:
     hourly = peaks(19)
     hourly[12] = 0.8
 
-    def plan(score_at: Callable[[datetime], float] | None) -> SendPlan:
+    def plan(score_at: Callable[[Sequence[datetime]], list[float]] | None) -> SendPlan:
         result = plan_send(
             earliest=trigger,
             latest=trigger + timedelta(hours=24),
@@ -314,8 +314,8 @@ def test_score_at_can_change_the_choice() -> None:
         assert result is not None
         return result
 
-    def evening_fatigue(moment: datetime) -> float:
-        return 0.5 if moment.hour >= 18 else 1.0
+    def evening_fatigue(moments: Sequence[datetime]) -> list[float]:
+        return [0.5 if moment.hour >= 18 else 1.0 for moment in moments]
 
     assert plan(None).send_at == datetime(2026, 6, 1, 19, 0, tzinfo=UTC)
     tired = plan(evening_fatigue)
