@@ -65,13 +65,16 @@ Key = Plain | Labelled | EventsIn | DecisionCount | Conversion
 Counts = Counter[Key]
 
 
-def plain(name: str, n: int = 1) -> Counts:
-    """``n`` of a label-less counter (nothing when ``n`` is 0).
+def add(counts: Counts, name: str, n: int) -> None:
+    """Add ``n`` to the label-less counter ``name`` (no entry when ``n`` is 0).
 
-    >>> plain("events_applied", 3)
+    >>> counts: Counts = Counter()
+    >>> add(counts, "events_applied", 3); add(counts, "events_duplicate", 0)
+    >>> counts
     Counter({Plain(name='events_applied'): 3})
     """
-    return Counter({Plain(name): n}) if n else Counter()
+    if n:
+        counts[Plain(name)] += n
 
 
 def stat_names(key: Key) -> tuple[str, ...]:

@@ -44,7 +44,7 @@ from stream_app.counts import (
     DecisionOutcome,
     Labelled,
     Plain,
-    plain,
+    add,
 )
 from stream_app.decisions.attribution import Goal, converted
 from stream_app.decisions.campaigns import BackInStock, PriceDrop
@@ -307,8 +307,8 @@ class OnePass:
         items = work.batch.items
         changes, replays = CatalogStore.changes(items, answers)
         # Their effect is the catalog: applied, or a replay (or older) that changed nothing.
-        work.counters.update(plain("events_applied", len(items) - replays))
-        work.counters.update(plain("events_duplicate", replays))
+        add(work.counters, "events_applied", len(items) - replays)
+        add(work.counters, "events_duplicate", replays)
         if not self._catalog_campaigns:
             return
         viewed_now = _views_by_item(work.batch)
@@ -399,9 +399,10 @@ class OnePass:
                 passed.cart_due_ms = max(passed.cart_due_ms or 0, update.cart_check_due_ms)
             if update.order is not None:
                 passed.orders.append(update.order)
-        for name, n in (("events_applied", applied), ("events_duplicate", duplicates)):
-            passed.counters.update(plain(name, n))
-        passed.counters.update(plain("profiles_created", created))
+        counters = passed.counters
+        add(counters, "events_applied", applied)
+        add(counters, "events_duplicate", duplicates)
+        add(counters, "profiles_created", created)
         return goals, changed
 
     async def _decide(self, work: Round, results: Mapping[str, Passed]) -> None:
@@ -421,7 +422,7 @@ class OnePass:
         hits = []
         for cid, mine in by_customer.items():
             fresh, answered = self._decider.unanswered(mine, results[cid].loaded.known())
-            results[cid].counters.update(plain("decisions_deduplicated", answered))
+            add(results[cid].counters, "decisions_deduplicated", answered)
             hits += fresh
         if not hits:
             return
@@ -545,10 +546,12 @@ def counters_of(work: Round) -> Counts:
         total.update(passed.counters)
         change = passed.evaluation.change if passed.evaluation else None
         if change is not None:
-            total.update(plain("segment_entries", len(change.entered)))
-            total.update(plain("segment_exits", len(change.exited)))
-        total.update(Conversion(w.campaign_id, w.arm) for w in passed.conversions)
-        total.update(sent_count(sent) for sent in passed.to_send(work.now))
+            add(total, "segment_entries", len(change.entered))
+            add(total, "segment_exits", len(change.exited))
+        for window in passed.conversions:
+            total[Conversion(window.campaign_id, window.arm)] += 1
+        for sent in passed.to_send(work.now):
+            total[sent_count(sent)] += 1
     return total
 
 
@@ -565,7 +568,7 @@ def sent_count(item: PendingDecision) -> DecisionCount:
 def _evaluated(passed: Passed, evaluation: Evaluation) -> None:
     passed.evaluation = evaluation
     passed.counters[Plain("segments_evaluated")] += 1
-    passed.counters.update(plain("segment_rule_errors", evaluation.rule_errors))
+    add(passed.counters, "segment_rule_errors", evaluation.rule_errors)
 
 
 def change_records(change: MembershipChange, topic: str, now: datetime) -> list[OutRecord]:
