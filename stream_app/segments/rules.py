@@ -149,18 +149,53 @@ class SegmentMemo:
             self._entries.popitem(last=False)
 
 
+class _Reads:
+    """A view's variables and calls, each read once per evaluation: several rules read
+    the same ones, for their memo keys and again for their CEL context."""
+
+    __slots__ = ("_calls", "_keys", "_values", "view")
+
+    def __init__(self, view: ProfileView) -> None:
+        self.view = view
+        self._values: dict[str, Any] = {}
+        self._keys: dict[str, Any] = {}
+        self._calls: dict[tuple[str, tuple[Any, ...]], Any] = {}
+
+    def value(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            value = self._values[name] = VARIABLES[name](self.view)
+            return value
+
+    def hashable(self, name: str) -> Any:
+        try:
+            return self._keys[name]
+        except KeyError:
+            value = self.value(name)
+            key = self._keys[name] = frozenset(value.items()) if isinstance(value, dict) else value
+            return key
+
+    def call(self, name: str, args: tuple[Any, ...]) -> Any:
+        try:
+            return self._calls[name, args]
+        except KeyError:
+            value = self._calls[name, args] = FUNCTIONS[name](self.view, *args)
+            return value
+
+
 @dataclass(frozen=True, slots=True)
 class _Rule:
     name: str
     program: Any
     inputs: Inputs
 
-    def key(self, view: ProfileView) -> int | None:
-        """A hash of this rule's inputs as of ``view`` (None: always evaluate)."""
+    def key(self, reads: _Reads) -> int | None:
+        """A hash of this rule's inputs as of the view read (None: always evaluate)."""
         if not self.inputs.pinned:
             return None
-        values = [_hashable(VARIABLES[name](view)) for name in self.inputs.variables]
-        values += [FUNCTIONS[name](view, *args) for name, args in self.inputs.calls]
+        values = [reads.hashable(name) for name in self.inputs.variables]
+        values += [reads.call(name, args) for name, args in self.inputs.calls]
         return hash(tuple(values))
 
 
@@ -191,7 +226,8 @@ class SegmentRules:
         """Names of the segments ``view`` is in, and the names whose rule failed on it.
         With a ``memo``, rules whose inputs are as they were last time keep their answer."""
         last = memo.get(view.customer_id) if memo is not None else None
-        keys = [rule.key(view) for rule in self._rules] if memo is not None else []
+        reads = _Reads(view)
+        keys = [rule.key(reads) for rule in self._rules] if memo is not None else []
         answers: list[bool] = [False] * len(self._rules)
         todo = []
         for i in range(len(self._rules)):
@@ -201,7 +237,7 @@ class SegmentRules:
                 todo.append(i)
         failed: list[str] = []
         if todo:
-            context = _context(view, [self._rules[i] for i in todo])
+            context = _context(reads, [self._rules[i] for i in todo])
             for i in todo:
                 try:
                     answers[i] = self._rules[i].program.execute(context) is True
@@ -215,7 +251,7 @@ class SegmentRules:
         return members, failed
 
     def _check_against(self, view: ProfileView) -> None:
-        context = _context(view, self._rules)
+        context = _context(_Reads(view), self._rules)
         for rule in self._rules:
             try:
                 result = rule.program.execute(context)
@@ -227,7 +263,7 @@ class SegmentRules:
                 raise SegmentConfigError(f"{self._kind} {rule.name!r} is not a boolean expression")
 
 
-def _context(view: ProfileView, rules: Sequence[_Rule]) -> Any:
+def _context(reads: _Reads, rules: Sequence[_Rule]) -> Any:
     """What ``rules`` read, and nothing else (converting a value for CEL is most of the
     cost of an evaluation); everything when a rule's inputs are not pinned."""
     if all(rule.inputs.pinned for rule in rules):
@@ -235,14 +271,10 @@ def _context(view: ProfileView, rules: Sequence[_Rule]) -> Any:
         called = {name for rule in rules for name, _ in rule.inputs.calls}
     else:
         names, called = set(VARIABLES), set(FUNCTIONS)
-    context = cel.Context({name: VARIABLES[name](view) for name in names})
+    context = cel.Context({name: reads.value(name) for name in names})
     for name in called:
-        context.add_function(name, partial(FUNCTIONS[name], view))
+        context.add_function(name, partial(FUNCTIONS[name], reads.view))
     return context
-
-
-def _hashable(value: Any) -> Any:
-    return frozenset(value.items()) if isinstance(value, dict) else value
 
 
 def _has_words(query: list[str], words: list[str]) -> bool:
