@@ -106,6 +106,10 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
             log.info("engagement model restored: %s", learner.model.version)
         await engine.timer.run()
 
+    @app.on_before_shutdown.connect
+    async def stop_timer(sender: Any, **_: Any) -> None:
+        await engine.timer.stop()  # while the producer still runs: its sends complete
+
     @app.timer(settings.model_checkpoint_interval_s)
     async def checkpoint_model() -> None:
         await learner.checkpoint()

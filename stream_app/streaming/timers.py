@@ -62,11 +62,28 @@ class Timer:
         self._max_sleep_s = max_sleep.total_seconds()
         self._clock = clock
         self._retry = retry
+        self._stopping = False
+        self._running: asyncio.Future[None] | None = None
 
     async def run(self) -> None:
-        """Drain due checks forever, one batch at a time."""
+        """Drain due checks, one batch at a time, until ``stop``."""
+        self._running = asyncio.get_running_loop().create_future()
+        try:
+            await self._drain()
+        finally:
+            self._running.set_result(None)
+
+    async def stop(self) -> None:
+        """Finish the checks in hand, then return: called before the worker's producer
+        stops, so their sends do not fail half-way (what is unclaimed waits in Redis)."""
+        self._stopping = True
+        self._alarm.rung.set()
+        if self._running is not None:
+            await asyncio.shield(self._running)
+
+    async def _drain(self) -> None:
         alarm = self._alarm
-        while True:
+        while not self._stopping:
             alarm.target_ms = -math.inf
             alarm.rung.clear()
             claimed = await self._retry(self._claim)
