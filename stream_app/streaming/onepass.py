@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar, get_args
@@ -175,13 +175,14 @@ class OnePass:
         """One batch of records, all the way; returns what it did (counters, results)."""
         now = self._clock()
         work = Round(decode_batch(records, self._batch_config, now), now)
-        work.counters.update(work.batch.counters)
         customers: Iterable[str] = list(work.batch.updates)
         first = True
         for _ in range(MAX_ATTEMPTS):
             loaded = await self._read(work, customers, first)
             if first:
                 loaded |= await self._audiences(work, loaded)
+                # Complete once device-only readings found their owners (or dead-lettered).
+                work.counters.update(work.batch.counters)
             results = {cid: self._pass(work, found) for cid, found in loaded.items()}
             await self._decide(work, results)
             work.passed.update(results)
@@ -424,6 +425,7 @@ class OnePass:
             fresh, answered = self._decider.unanswered(mine, results[cid].loaded.known())
             add(results[cid].counters, "decisions_deduplicated", answered)
             hits += fresh
+        _keep_hits(results.values(), {(h.customer_id, h.trigger, h.key) for h in hits})
         if not hits:
             return
         members = {h.customer_id: _members(results[h.customer_id]) for h in hits}
@@ -563,6 +565,15 @@ def sent_count(item: PendingDecision) -> DecisionCount:
         if d.holdout
         else DecisionCount(d.campaign_id, "emitted", d.channel)
     )
+
+
+def _keep_hits(results: Iterable[Passed], fresh: Set[tuple[str, str, str]]) -> None:
+    """Keep only the hits decided now: an occurrence answered earlier is found again at
+    every evaluation, and its trigger-to-decision latency was observed when answered."""
+    for passed in results:
+        passed.hits = [
+            (hit, ms) for hit, ms in passed.hits if (hit.customer_id, hit.trigger, hit.key) in fresh
+        ]
 
 
 def _evaluated(passed: Passed, evaluation: Evaluation) -> None:

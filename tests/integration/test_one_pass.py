@@ -168,3 +168,30 @@ async def test_a_due_check_fires_at_its_due_time_not_at_a_polling_tick(mine: Set
     assert reminder.campaign_id == "cart_abandonment"
     late = reminder.decided_at - due
     assert timedelta(0) <= late < timedelta(milliseconds=500), f"{late} after its due time"
+
+
+async def test_a_reading_of_an_unknown_device_is_dead_lettered_and_counted(
+    mine: Settings,
+) -> None:
+    reading = {
+        "type": "proximity",
+        "event_id": f"r-{uuid.uuid4().hex[:8]}",
+        "device_id": f"dev-{uuid.uuid4().hex[:8]}",
+        "event_time": datetime.now(UTC).isoformat(),
+        "store_id": "store-7",
+        "distance_m": 15.0,
+    }
+    async with engine(mine, KafkaPublisher(mine)) as built:
+        work = await built.one_pass.records([Record(mine.topics.sensor, 0, 0, dumps(reading))])
+    assert as_stats(counters_of(work))["dead_letters:unknown_device"] == 1
+    [letter] = [r for r in await read_to_end(mine, [mine.topics.deadletter]) if r.value]
+    assert b"unknown_device" in (letter.value or b"")
+
+
+async def test_the_timer_stops_when_asked_and_its_run_returns(mine: Settings) -> None:
+    async with engine(mine, KafkaPublisher(mine)) as built:
+        timer = asyncio.create_task(built.timer.run())
+        await asyncio.sleep(0.2)  # claimed nothing: asleep until max_sleep
+        await asyncio.wait_for(built.timer.stop(), 5)
+        assert timer.done()
+        assert timer.exception() is None
