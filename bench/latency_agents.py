@@ -1,21 +1,13 @@
-"""The consumers of the latency steps of ``bench.throughput``: worker or bare Faust.
+"""Bare Faust for the latency steps of ``bench.throughput``: the floor the worker adds to.
 
-``worker`` is the unchanged ``stream-app worker``; ``bare`` is the decode-only
-Faust app of ``bench.bare_faust`` (same ``faust_app`` tuning, ``take_events``
-batching, uvloop), that also observes event time -> consumed in a Prometheus
-histogram (the worker's latency buckets) on ``metrics_port``, so both are
-scraped alike. Bare Faust's latency is the floor the pipeline's adds to.
-
-``--fetch-wait-ms`` replaces Faust 0.15's hard-coded consumer
-``fetch_max_wait_ms=1500`` (``faust/transport/drivers/aiokafka.py``). Apache
-Kafka answers a fetch as soon as ``fetch_min_bytes`` (1) are there, so there the
-value only bounds idle polls; the embedded Tansu broker holds fetches for a large
-part of it even when records are waiting (~0.4-0.8 s per event at 1500 ms). The
-patch is for measuring only: the product has no such setting.
+The decode-only Faust app of ``bench.bare_faust`` (``faust_app`` with the worker's
+fetch settings, per-record messages, ``take_events`` batching, uvloop) that also
+observes event time -> consumed in a Prometheus histogram (the worker's latency
+buckets) on ``metrics_port``, so it is scraped like the worker.
 
 Configured like the worker, by ``STREAM_APP_*`` variables:
 
-    python -m bench.latency_agents bare --fetch-wait-ms 10
+    python -m bench.latency_agents
 """
 
 from __future__ import annotations
@@ -25,7 +17,6 @@ import time
 from datetime import datetime
 from typing import Any
 
-import aiokafka
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -35,27 +26,8 @@ from stream_app.metrics.server import serve_metrics
 from stream_app.settings import Settings
 from stream_app.streaming.app import faust_app
 
-#: Faust's hard-coded value, the only one replaced (other consumers keep theirs).
-FAUST_FETCH_WAIT_MS = 1500
 BARE_LATENCY = "bench_bare_consume_latency_seconds"
 BARE_EVENTS = "bench_bare_events"
-
-
-def patch_fetch_wait(wait_ms: int) -> None:
-    """Make every ``AIOKafkaConsumer`` created with Faust's 1500 ms wait use ``wait_ms``.
-
-    Faust looks the class up on the ``aiokafka`` module when it builds its consumer,
-    so replacing the module attribute before the app starts is enough.
-    """
-    original = aiokafka.AIOKafkaConsumer
-
-    class ShortWaitConsumer(original):  # type: ignore[misc, valid-type]  # aiokafka is untyped
-        def __init__(self, *topics: Any, **kwargs: Any) -> None:
-            if kwargs.get("fetch_max_wait_ms") == FAUST_FETCH_WAIT_MS:
-                kwargs["fetch_max_wait_ms"] = wait_ms
-            super().__init__(*topics, **kwargs)
-
-    aiokafka.AIOKafkaConsumer = ShortWaitConsumer
 
 
 def bare_app(settings: Settings) -> Any:
@@ -90,22 +62,11 @@ def bare_app(settings: Settings) -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=("worker", "bare"))
-    parser.add_argument("--fetch-wait-ms", type=int, default=0, help="0: Faust's 1500 ms")
-    args = parser.parse_args(argv)
-    if args.fetch_wait_ms > 0:
-        patch_fetch_wait(args.fetch_wait_ms)
-    settings = Settings()
-    if args.kind == "worker":
-        from stream_app.cli.worker import run_worker
-
-        run_worker(settings)
-        return
-
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     import uvloop
     from faust import Worker
 
+    settings = Settings()
     uvloop.install()  # as stream_app.cli.worker.run_worker does
     Worker(bare_app(settings), loglevel=settings.log_level, quiet=True).execute_from_commandline()
 

@@ -103,6 +103,7 @@ ENGINES: dict[str, Engine] = {
         Engine("quix", "Quix Streams", "bench.peer_jobs.quix_job", "quixstreams"),
         Engine("bytewax", "Bytewax", "bench.peer_jobs.bytewax_job", "bytewax"),
         Engine("faust", "bare Faust", "bench.peer_jobs.faust_job", "faust-streaming"),
+        Engine("stream_app", "stream_app", "bench.peer_jobs.stream_app_job", "stream_app"),
         Engine(
             "aiokafka", "raw aiokafka", "bench.peer_jobs.aiokafka_job", "aiokafka", latency=False
         ),

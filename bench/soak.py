@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         with EmbeddedStack(log_dir=workdir / "logs") as stack:
             settings = bench_settings(stack, workdir, "soak").model_copy(
-                update={"metrics_port": free_port(), "scheduler_interval_s": 1.0}
+                update={"metrics_port": free_port()}
             )
             asyncio.run(ensure_topics(settings))
             worker = worker_process(settings, workdir / "logs", name="soak-worker")

@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bench.common import merge_results, percentile, pyplot, save_figure
-from bench.learning import HOUR_MS, RULES, START, ProfileState, Shopper, browse
+from bench.learning import HOUR_MS, RULES, START, Shopper, SimulatedProfile, browse
 from stream_app.clock import from_ms
 from stream_app.decisions.quiet import QuietHours
 from stream_app.decisions.timing import (
@@ -104,7 +104,11 @@ def simulate(args: argparse.Namespace) -> tuple[list[Trigger], tuple[float, ...]
     for c in make_population(args.customers, args.seed):
         offset = ZoneInfo(c.timezone).utcoffset(START) or timedelta(0)
         shopper = Shopper(
-            c, c, int(offset.total_seconds() // 3600), [], ProfileState(c.customer_id, c.timezone)
+            c,
+            c,
+            int(offset.total_seconds() // 3600),
+            [],
+            SimulatedProfile(c.customer_id, c.timezone),
         )
         shopper.become(c)
         shoppers.append(shopper)
