@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from stream_app.cli.worker import faust_worker
 from stream_app.settings import Settings
 from stream_app.streaming.app import faust_app
 
@@ -89,12 +90,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     import uvloop
-    from faust import Worker
 
     settings = Settings()
     uvloop.install()  # as stream_app.cli.worker.run_worker does
     app = create_app(settings, Progress(expected=args.expected), args.result)
-    Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    faust_worker(app, settings).execute_from_commandline()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from bench.bare_faust import FAUST_TAKE
+from stream_app.cli.worker import faust_worker
 from stream_app.metrics.engine import LATENCY_BUCKETS
 from stream_app.metrics.server import serve_metrics
 from stream_app.settings import Settings
@@ -64,11 +65,10 @@ def bare_app(settings: Settings) -> Any:
 def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     import uvloop
-    from faust import Worker
 
     settings = Settings()
     uvloop.install()  # as stream_app.cli.worker.run_worker does
-    Worker(bare_app(settings), loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    faust_worker(bare_app(settings), settings).execute_from_commandline()
 
 
 if __name__ == "__main__":

@@ -59,9 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     progress = Progress(args, {})
     import uvloop
-    from faust import Worker
 
-    from stream_app.cli.worker import tune_gc
+    from stream_app.cli.worker import faust_worker, tune_gc
 
     uvloop.install()  # as stream_app.cli.worker.run_worker does
     app = create_app(settings, args, progress)
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         "stream_buffer_batches": settings.stream_buffer_batches,
         "loop": "uvloop",
     }
-    Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    faust_worker(app, settings).execute_from_commandline()
 
 
 if __name__ == "__main__":

@@ -37,3 +37,19 @@ def test_json_lines_carry_extras_and_never_a_raw_customer_id(
     assert record["event"] == "erasure"
     assert record["customer_id"] == customer_ref("cust-000042", b"secret")
     assert "cust-000042" not in line
+
+
+@pytest.mark.usefixtures("restore_root")
+def test_the_faust_worker_keeps_the_level_asked_for() -> None:
+    """Faust's spinner would set the root logger to DEBUG: every debug call of aiokafka
+    would then build a record for nothing."""
+    from stream_app.cli.worker import faust_worker, worker_logging
+    from stream_app.settings import Settings
+    from stream_app.streaming.app import faust_app
+
+    settings = Settings(allow_dev_secret=True, log_level="warn")
+    worker = faust_worker(
+        faust_app(settings, frozenset()), settings, logging_config=worker_logging(settings)
+    )
+    worker._setup_logging()
+    assert not logging.getLogger("aiokafka.consumer.fetcher").isEnabledFor(logging.DEBUG)
