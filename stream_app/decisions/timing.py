@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from stream_app.clock import zone as find_zone
@@ -211,13 +212,31 @@ def _candidates(
     if first > latest:
         return []
     moments = [first]
-    moment = _next_hour_start(start, zone)
-    while moment <= latest:
+    hour = _next_hour_start(start, zone)
+    horizon = math.ceil((latest - hour) / _HOUR)
+    for candidate in _hour_candidates(hour, horizon, zone, quiet) if horizon >= 0 else ():
+        if candidate > latest:  # in order: moving past quiet hours keeps the order
+            break
+        if candidate != moments[-1]:
+            moments.append(candidate)
+    return moments
+
+
+@lru_cache(maxsize=4096)
+def _hour_candidates(
+    hour: datetime, horizon: int, zone: ZoneInfo, quiet: QuietHours | None
+) -> tuple[datetime, ...]:
+    """The local hour starts from ``hour`` to ``horizon`` hours later, each moved past
+    quiet hours, repeats dropped. Cached: every customer of a zone planned within the
+    same hour (for a window of the same length) has the same ones."""
+    moments: list[datetime] = []
+    moment, last = hour, hour + horizon * _HOUR
+    while moment <= last:
         candidate = _allowed(moment, zone, quiet)
-        if candidate <= latest and candidate != moments[-1]:
+        if not moments or candidate != moments[-1]:
             moments.append(candidate)
         moment = _next_hour_start(moment, zone)
-    return moments
+    return tuple(moments)
 
 
 def active_window(hourly: Sequence[float]) -> tuple[int, int] | None:
