@@ -181,6 +181,14 @@ class Metrics:
         count = grown(f"{histogram}_count")
         return grown(f"{histogram}_sum") / count if count else math.nan
 
+    def share_within(self, before: Metrics, histogram: str, bound: float) -> float:
+        """The share of what ``histogram`` observed since ``before`` that was <= ``bound``
+        (one of its bucket bounds)."""
+        old = before.buckets.get((histogram, ""), {})
+        new = self.buckets.get((histogram, ""), {})
+        count = new.get(math.inf, 0.0) - old.get(math.inf, 0.0)
+        return (new.get(bound, 0.0) - old.get(bound, 0.0)) / count if count else math.nan
+
     def triggers(self) -> list[str]:
         return sorted({label for name, label in self.buckets if name == TRIGGER})
 
@@ -260,6 +268,8 @@ class Throughput:
     #: Share of the events done before both of the two workers consumed (not measured).
     two_done_before_both: float | None
     round_trips_per_batch: float
+    #: Share of batches that took at most two round trips (read, write).
+    within_two_round_trips: float
     single_stats: dict[str, int]
     envelope_records: int
     other_cores: float
@@ -352,6 +362,7 @@ def measure_throughput(stack: EmbeddedStack, workdir: Path, args: argparse.Names
     )
     measured("single", rate)
     trips = edges[1].mean_since(edges[0], ROUND_TRIPS)
+    within_two = edges[1].share_within(edges[0], ROUND_TRIPS, 2.0)
     env_run = run_settings(stack, workdir, "tp-env", "tpe", "env")
     rate, _, _ = run_worker(env_run, env_data.events, logs / "env", args.timeout, servers, 0)
     measured("envelope", rate)
@@ -364,7 +375,9 @@ def measure_throughput(stack: EmbeddedStack, workdir: Path, args: argparse.Names
         two = [first, second]
         rate, before = run_two_workers(two, data.events, logs / "two", args.timeout, servers)
         measured("two_workers", rate)
-    return Throughput(rates, before, trips, stats, len(env_data.records), foreign.cores())
+    return Throughput(
+        rates, before, trips, within_two, stats, len(env_data.records), foreign.cores()
+    )
 
 
 # --- latency -------------------------------------------------------------------------
@@ -460,6 +473,8 @@ class Step:
     triggers: dict[str, Quantiles]
     timer: Quantiles
     cpu_share: dict[str, float]
+    #: Share of the worker's passes (batches and timer claims) with <= 2 Redis round trips.
+    within_two_round_trips: float = math.nan
 
     @property
     def achieved_events_per_s(self) -> float:
@@ -623,6 +638,7 @@ def run_steps(
                     {kind: after.since(before, (TRIGGER, kind)) for kind in after.triggers()},
                     after.since(before, (TIMER, "")),
                     {n: (cpu_after[n] - cpu_before[n]) / window for n in cpu_before},
+                    after.share_within(before, ROUND_TRIPS, 2.0),
                 )
                 print(step.line())
                 steps.append(step)
@@ -656,6 +672,7 @@ def throughput_keys(tp: Throughput, args: argparse.Namespace) -> dict[str, Any]:
         "throughput.single_ratio": round(per_s["single"] / per_s["bare_faust"], 3),
         "throughput.envelope_ratio": round(per_s["envelope"] / per_s["bare_faust"], 3),
         "throughput.redis_round_trips_per_batch": round(tp.round_trips_per_batch, 2),
+        "throughput.redis_batches_within_2_round_trips": round(tp.within_two_round_trips, 3),
         "throughput.single_segment_evaluations_per_event": round(
             tp.single_stats.get("segments_evaluated", 0) / args.events, 3
         ),
@@ -711,6 +728,7 @@ def latency_keys(lat: Latency, args: argparse.Namespace) -> dict[str, Any]:
             f"{key}.trigger_p99_ms": rounded(worst[1].p99_ms) if worst else None,
             f"{key}.trigger_kind": worst[0] if worst else None,
             f"{key}.kept_up": step.kept_up,
+            f"{key}.redis_passes_within_2_round_trips": round(step.within_two_round_trips, 3),
             f"{key}.sustained": step.sustained,
             **{f"{key}.cpu_share.{n}": round(share, 3) for n, share in step.cpu_share.items()},
         }
@@ -787,7 +805,10 @@ def print_report(
                 f"  {name:<24}{rate.events_per_s:>10,.0f}{rate.elapsed_s:>7.1f}"
                 f"{rate.startup_s:>9.1f}   {cpu}"
             )
-        print(f"  Redis round trips per batch (worker, single): {tp.round_trips_per_batch:.2f}")
+        print(
+            f"  Redis round trips per batch (worker, single): {tp.round_trips_per_batch:.2f}, "
+            f"{tp.within_two_round_trips:.0%} of batches within 2"
+        )
         print(f"  other processes meanwhile: {tp.other_cores:.2f} cores")
     if lat is not None:
         print(
