@@ -27,7 +27,7 @@ import argparse
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,23 @@ def queue_updates(pipe: Any, prefix: str, value: Mapping[str, Any]) -> None:
     key = f"{prefix}:{value['customer_id']}"
     pipe.hincrby(key, "n", 1)
     pipe.hset(key, "last", value["event_time"])
+
+
+async def consume_batch(
+    values: Sequence[Mapping[str, Any]], args: argparse.Namespace, progress: Progress, client: Any
+) -> None:
+    """The minimal job on one batch of decoded events, for the asyncio consumers: observe
+    their latency, or update Redis (one pipeline, ``queue_updates``) and count them."""
+    if args.mode == "latency":
+        for value in values:
+            progress.observe(value)
+        return
+    if args.mode == "redis":
+        pipe = client.pipeline(transaction=False)
+        for value in values:
+            queue_updates(pipe, args.prefix, value)
+        await pipe.execute()
+    progress.add(len(values))
 
 
 class Progress:

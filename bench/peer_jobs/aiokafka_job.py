@@ -18,7 +18,7 @@ import uvloop
 from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
-from bench.peer_jobs import Progress, parse_args, queue_updates
+from bench.peer_jobs import Progress, consume_batch, parse_args
 
 BATCH = 500
 
@@ -39,16 +39,7 @@ async def consume(args: argparse.Namespace, progress: Progress, options: dict[st
             values = [orjson.loads(r.value) for records in fetched.values() for r in records]
             if not values:
                 continue
-            if args.mode == "latency":
-                for value in values:
-                    progress.observe(value)
-                continue
-            if args.mode == "redis":
-                pipe = client.pipeline(transaction=False)
-                for value in values:
-                    queue_updates(pipe, args.prefix, value)
-                await pipe.execute()
-            progress.add(len(values))
+            await consume_batch(values, args, progress, client)
     finally:
         await consumer.stop()
         await client.aclose()

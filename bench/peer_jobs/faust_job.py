@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from bench.peer_jobs import Progress, parse_args, queue_updates
+from bench.peer_jobs import Progress, consume_batch, parse_args
 from stream_app.settings import Settings
 from stream_app.streaming.app import faust_app
 
@@ -36,16 +36,7 @@ def create_app(settings: Settings, args: argparse.Namespace, progress: Progress)
         client = Redis.from_url(args.redis_url)
         async for events in stream.take_events(TAKE_EVENTS, within=TAKE_WITHIN_S):
             values = [orjson.loads(event.message.value) for event in events]
-            if args.mode == "latency":
-                for value in values:
-                    progress.observe(value)
-                continue
-            if args.mode == "redis":
-                pipe = client.pipeline(transaction=False)
-                for value in values:
-                    queue_updates(pipe, args.prefix, value)
-                await pipe.execute()
-            progress.add(len(values))
+            await consume_batch(values, args, progress, client)
 
     return app
 
