@@ -32,6 +32,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from stream_app.settings import Settings
+
 MODES = ("decode", "redis", "latency")
 #: Event ids of the paced events whose latency counts (warm-up events have another prefix).
 MEASURED_PREFIX = "m-"
@@ -63,6 +65,20 @@ def queue_updates(pipe: Any, prefix: str, value: Mapping[str, Any]) -> None:
     key = f"{prefix}:{value['customer_id']}"
     pipe.hincrby(key, "n", 1)
     pipe.hset(key, "last", value["event_time"])
+
+
+def faust_settings(args: argparse.Namespace) -> Settings:
+    """``Settings`` for a Faust job (bare Faust, our consumer path): the job's broker,
+    Redis, group and fetch wait; everything else the worker's defaults."""
+    return Settings(
+        kafka_bootstrap=args.bootstrap,
+        redis_url=args.redis_url,
+        app_id=args.group,
+        data_dir=str(args.workdir / args.group),
+        allow_dev_secret=True,
+        log_level="warn",
+        fetch_max_wait_ms=args.fetch_wait_ms,
+    )
 
 
 async def consume_batch(

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from bench.peer_jobs import Progress, consume_batch, parse_args
+from bench.peer_jobs import Progress, consume_batch, faust_settings, parse_args
 from stream_app.settings import Settings
 from stream_app.streaming.app import GATHER_MAX_BATCHES, faust_app
 
@@ -39,15 +39,7 @@ def create_app(settings: Settings, args: argparse.Namespace, progress: Progress)
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(__doc__, argv)
-    settings = Settings(
-        kafka_bootstrap=args.bootstrap,
-        redis_url=args.redis_url,
-        app_id=args.group,
-        data_dir=str(args.workdir / args.group),
-        allow_dev_secret=True,
-        log_level="warn",
-        fetch_max_wait_ms=args.fetch_wait_ms,
-    )
+    settings = faust_settings(args)
     progress = Progress(args, {})
     import uvloop
 
