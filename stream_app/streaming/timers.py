@@ -28,16 +28,50 @@ Handler = Callable[[Claimed], Awaitable[object]]
 
 
 class Alarm:
-    """What wakes the timer: a check armed earlier than it sleeps until, or a rebalance."""
+    """What wakes the timer: a check armed earlier than it sleeps until, or a rebalance.
+
+    A check armed while the timer works (claims, runs checks) may be missing from what
+    its claim saw of the schedule: the earliest such due time is kept, and the next
+    sleep ends by then.
+
+    >>> alarm = Alarm()
+    >>> alarm.working(); alarm.ring(5_000)  # armed during a claim that did not see it
+    >>> alarm.sleeping_until(9_000), alarm.rung.is_set()
+    (5000, False)
+    >>> alarm.ring(7_000), alarm.rung.is_set()  # later than the sleep: nothing to do
+    (None, False)
+    >>> alarm.ring(4_000), alarm.rung.is_set()
+    (None, True)
+    """
 
     def __init__(self) -> None:
         self.rung = asyncio.Event()
-        #: The due time the timer sleeps until (-inf while it works: any ring counts).
-        self.target_ms = -math.inf
+        self._working = False
+        self._armed_ms: int | None = None
+        self._until_ms = math.inf
+
+    def working(self) -> None:
+        """The timer claims and runs checks."""
+        self._working, self._armed_ms = True, None
+        self.rung.clear()
+
+    def sleeping_until(self, due_ms: int | None) -> int | None:
+        """The timer goes to sleep until ``due_ms`` (None: nothing is scheduled); returns
+        when it must wake: earlier if a check was armed for earlier while it worked."""
+        armed = self._armed_ms
+        if armed is not None and (due_ms is None or armed < due_ms):
+            due_ms = armed
+        self._working = False
+        self._until_ms = math.inf if due_ms is None else due_ms
+        return due_ms
 
     def ring(self, due_ms: int | None = None) -> None:
         """A check due at ``due_ms`` was armed (None: look again now)."""
-        if due_ms is None or due_ms < self.target_ms:
+        if due_ms is None:
+            self.rung.set()
+        elif self._working:
+            self._armed_ms = due_ms if self._armed_ms is None else min(self._armed_ms, due_ms)
+        elif due_ms < self._until_ms:
             self.rung.set()
 
 
@@ -84,8 +118,7 @@ class Timer:
     async def _drain(self) -> None:
         alarm = self._alarm
         while not self._stopping:
-            alarm.target_ms = -math.inf
-            alarm.rung.clear()
+            alarm.working()
             claimed = await self._retry(self._claim)
             if claimed.due:
                 try:
@@ -103,10 +136,10 @@ class Timer:
 
     async def _sleep(self, next_ms: int | None) -> None:
         alarm = self._alarm
+        due_ms = alarm.sleeping_until(next_ms)
         wait_s = self._max_sleep_s
-        if next_ms is not None:
-            wait_s = min(wait_s, max(0.0, (next_ms - to_ms(self._clock())) / 1000))
-        alarm.target_ms = math.inf if next_ms is None else next_ms
+        if due_ms is not None:
+            wait_s = min(wait_s, max(0.0, (due_ms - to_ms(self._clock())) / 1000))
         if wait_s <= 0 or alarm.rung.is_set():
             return
         with contextlib.suppress(TimeoutError):
