@@ -77,6 +77,11 @@ async def test_decisions_scheduled_before_a_crash_are_sent_once_after_it(
                     for c in customers
                 ],
             )
+            # Kafka orders records per partition only: a visit read before the consent
+            # would be (rightly) suppressed. Send the visits once the consents are in.
+            await eventually(
+                stats.read, lambda s: s.get("events_applied", 0) >= len(customers), within=30
+            )
             await produce(
                 settings,
                 settings.topics.sensor,

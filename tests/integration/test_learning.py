@@ -6,10 +6,12 @@ import os
 import subprocess
 import sys
 import uuid
+from collections import Counter
 
 import pytest
 from redis.asyncio import Redis
 
+from stream_app.counts import Counts, as_stats
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.events.decision import Decision
 from stream_app.model.bandit import ContentBandit
@@ -26,7 +28,9 @@ from tests.integration.fixtures import commit, consume_until, dumps, event, even
 pytestmark = pytest.mark.integration
 
 
-async def abandon_cart(settings: Settings, customer: str) -> None:
+async def abandon_cart(settings: Settings, redis: Redis, keys: Keys, customer: str) -> None:
+    """A new customer's push consent, then (once it is applied: Kafka orders records per
+    partition only) an item added to the cart and left there."""
     key = customer.encode()
     await produce(
         settings,
@@ -42,6 +46,7 @@ async def abandon_cart(settings: Settings, customer: str) -> None:
             ),
         ],
     )
+    await eventually(lambda: redis.exists(keys.profile(customer)), bool, within=30)
     await produce(
         settings,
         settings.topics.clickstream,
@@ -84,8 +89,8 @@ async def test_decisions_are_scored_and_labelled_by_feedback_or_silence(
     clicker, silent = f"clk-{uuid.uuid4().hex[:8]}", f"sil-{uuid.uuid4().hex[:8]}"
     stats = StatsStore(redis, keys)
     before = await stats.read()
-    await abandon_cart(settings, clicker)
-    await abandon_cart(settings, silent)
+    await abandon_cart(settings, redis, keys, clicker)
+    await abandon_cart(settings, redis, keys, silent)
     clicked, ignored = await decision_for(settings, clicker), await decision_for(settings, silent)
 
     for decision in (clicked, ignored):
@@ -178,15 +183,14 @@ async def test_drift_in_the_label_stream_is_detected_and_adapted_to(
         retry=RedisRetry(1.0),
     )
     customer = f"drift-{uuid.uuid4().hex[:8]}"
-    counters: dict[str, int] = {}
+    counters: Counts = Counter()
     for n in range(3000):
         x = {"signal": float(n % 2), "bias": 1.0}
         engaged = (n % 2 == 1) if n < 1500 else (n % 2 == 0)  # "red today, blue tomorrow"
         item = Scored(customer, f"d-{n}", x, learner.model.version, learner.model.score(x))
         await commit(redis, lambda w, item=item: store.remember(w, [item], 60))
-        for name, count in (await learner.label([(customer, f"d-{n}")], engaged)).items():
-            counters[name] = counters.get(name, 0) + count
-    assert counters.get("model_drifts", 0) >= 1
+        counters.update(await learner.label([(customer, f"d-{n}")], engaged))
+    assert as_stats(counters).get("model_drifts", 0) >= 1
     assert learner.validation.auc > 0.9, "the model follows the new concept"
     assert learner.model.score({"signal": 0.0, "bias": 1.0}) > 0.5
 

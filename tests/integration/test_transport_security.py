@@ -11,6 +11,7 @@ connection (or in S3 storage), so an embedded broker cannot get a first one;
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import redis.exceptions
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
+from stream_app.counts import Labelled, Plain
 from stream_app.devstack.ports import free_port
 from stream_app.devstack.redis_server import RedisServer
 from stream_app.devstack.workers import worker_process
@@ -104,10 +106,9 @@ async def test_the_acl_user_from_settings_reads_and_writes_through_the_stores(
     try:
         stats = StatsStore(client, Keys(settings.key_prefix))
         # Through the pass's own write path: a script call on the prefix's keys only.
-        await commit(
-            client, lambda w: stats.add(w, {"events_applied": 3, "dead_letters:oversized": 1})
-        )
-        await commit(client, lambda w: stats.add(w, {"events_applied": 2}))
+        first = Counter({Plain("events_applied"): 3, Labelled("dead_letters", "oversized"): 1})
+        await commit(client, lambda w: stats.add(w, first))
+        await commit(client, lambda w: stats.add(w, Counter({Plain("events_applied"): 2})))
         assert await stats.read() == {"events_applied": 5, "dead_letters:oversized": 1}
         assert await client.acl_whoami() == USER
     finally:
@@ -272,6 +273,8 @@ async def test_the_worker_runs_over_mutual_tls_to_kafka_and_redis(
                         )
                     ],
                 )
+                # The consent first (Kafka orders records per partition only).
+                await eventually(stats.read, lambda s: s.get("events_applied", 0) >= 1, within=60)
                 await produce(
                     settings,
                     settings.topics.clickstream,

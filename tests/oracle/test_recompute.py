@@ -318,9 +318,9 @@ def test_evaluation_time_only_scales() -> None:
 
 def test_stored_decayed_hash_is_read_relative_to_its_ref() -> None:
     ref, at = to_ms(T0), to_ms(T0 + 7 * DAY)
-    raw = {"_ref": str(ref), "c:shoes": "8", "b:x": "2.5"}
+    raw = [ref, {"c:shoes": 8, "b:x": 2.5}]  # the profile document's [ref, sums]
     assert _decayed(raw, at, 7 * MS_PER_DAY, "tastes") == {"c:shoes": 4.0, "b:x": 1.25}
-    assert _decayed({}, at, 7 * MS_PER_DAY, "tastes") == {}
+    assert _decayed([None, {}], at, 7 * MS_PER_DAY, "tastes") == {}
 
 
 # --- cart, recent views, searches --------------------------------------------------
@@ -355,12 +355,12 @@ def test_cart_latest_add_against_latest_removal_and_purchase() -> None:
 
 
 def test_stored_cart_is_filtered_by_the_visibility_rule() -> None:
-    raw = {
-        "a": '[100, "x", 1.5, 1, "e1", 0]',
-        "b": '[100, "x", 1.5, 1, "e2", 100]',
-        "c": '[0, "", 0, 0, "", 300]',
-        "d": '[150, "x", 1.5, 1, "e3", 0]',
-        "e": '[250, "x", 1.5, 3, "e4", 200]',
+    raw: dict[str, object] = {  # the profile document's cart lines
+        "a": [100, "x", 1.5, 1, "e1", 0],
+        "b": [100, "x", 1.5, 1, "e2", 100],
+        "c": [0, "", 0, 0, "", 300],
+        "d": [150, "x", 1.5, 1, "e3", 0],
+        "e": [250, "x", 1.5, 3, "e4", 200],
     }
     assert _cart(raw, last_purchase=150) == {"e": CartLine(250, "x", 1.5, 3, "e4")}
     assert set(_cart(raw, last_purchase=None)) == {"a", "d", "e"}
