@@ -83,9 +83,9 @@ class Rate:
 
 @dataclass(frozen=True, slots=True)
 class Memory:
-    """Redis bytes of each customer's keys, by key kind (the part after ``}:``)."""
+    """Redis bytes of each customer's keys, by key kind (the part after ``}:``, up to a colon)."""
 
-    by_customer: dict[str, dict[str, int]]
+    by_customer: dict[str, Counter[str]]
     device_link_bytes: list[int]
     used_memory: int
 
@@ -289,9 +289,11 @@ def measure_memory(redis_url: str, prefix: str, customers: set[str]) -> Memory:
         for key in device_keys:
             pipe.memory_usage(key, samples=0)
         sizes = pipe.execute()
-        by_customer: dict[str, dict[str, int]] = defaultdict(dict)
+        by_customer: dict[str, Counter[str]] = defaultdict(Counter)
         for (customer, key), size in zip(keys, sizes, strict=False):
-            by_customer[customer][key.rsplit("}:", 1)[1]] = int(size or 0)
+            # The kind of key: ``x:<decision>`` (one per scored decision) counts as ``x``.
+            kind = key.rsplit("}:", 1)[1].split(":", 1)[0]
+            by_customer[customer][kind] += int(size or 0)
         used = int(client.info("memory")["used_memory"])
         return Memory(dict(by_customer), [int(s or 0) for s in sizes[len(keys) :]], used)
     finally:
@@ -466,6 +468,9 @@ def report(
     }
     for kind, n in sorted(all_kinds.items()):
         results[f"profiles.bytes_share.{kind}"] = round(n / grand, 3)
+    for key, n in sorted(stats.items()):  # by reason: unknown_device is a known race
+        if key.startswith("dead_letters:"):
+            results[f"profiles.pipeline_{key.replace(':', '.')}"] = n
     for label, rate in (("bare_faust", bare), ("pipeline", pipeline)):
         for process, us in rate.cpu_us_per_event().items():
             results[f"profiles.{label}_cpu_us_per_event.{process}"] = round(us, 1)
