@@ -6,8 +6,10 @@ import asyncio
 import os
 import signal
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
@@ -17,6 +19,7 @@ from redis.asyncio import Redis
 
 from stream_app.clock import to_ms
 from stream_app.devstack.processes import ManagedProcess
+from stream_app.events.topics import TopicNames
 from stream_app.profiles.ops import ProfileUpdate
 from stream_app.profiles.state import apply_updates
 from stream_app.settings import Settings
@@ -33,6 +36,21 @@ T = TypeVar("T")
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def isolated(settings: Settings, tag: str, data_dir: Path | None = None) -> tuple[Settings, str]:
+    """The session's servers with topics, Redis keys and consumer group of one test
+    alone (and a Faust data dir of its own when given); returns them and the run id."""
+    run = f"{tag}{uuid.uuid4().hex[:8]}"
+    topics = {name: f"{value}.{run}" for name, value in TopicNames().model_dump().items()}
+    update: dict[str, Any] = {
+        "key_prefix": run,
+        "app_id": f"stream-app-{run}",
+        "topics": TopicNames(**topics),
+    }
+    if data_dir is not None:
+        update["data_dir"] = str(data_dir)
+    return settings.model_copy(update=update), run
 
 
 def event(type_: str, customer: str, event_id: str, **fields: Any) -> dict[str, Any]:

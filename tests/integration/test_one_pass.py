@@ -19,13 +19,12 @@ import pytest
 
 from stream_app.counts import as_stats
 from stream_app.events.decision import Decision
-from stream_app.events.topics import TopicNames
 from stream_app.settings import Settings
 from stream_app.streaming.onepass import counters_of
 from stream_app.streaming.publisher import OutRecord
 from stream_app.streaming.topics import ensure_topics
 from stream_app.streaming.wiring import Engine, build_engine
-from tests.integration.fixtures import dumps, event, produce, read_to_end
+from tests.integration.fixtures import dumps, event, isolated, produce, read_to_end
 
 pytestmark = pytest.mark.integration
 
@@ -72,11 +71,8 @@ class CrashBeforePublish(KafkaPublisher):
 @pytest.fixture
 async def mine(settings: Settings) -> Settings:
     """The session's servers with topics and keys of this test alone."""
-    run = uuid.uuid4().hex[:8]
-    topics = {name: f"{value}.{run}" for name, value in TopicNames().model_dump().items()}
-    own = settings.model_copy(
-        update={"key_prefix": f"p{run}", "topics": TopicNames(**topics), "metrics_port": None}
-    )
+    own, _ = isolated(settings, "p")
+    own = own.model_copy(update={"metrics_port": None})
     await ensure_topics(own)
     return own
 

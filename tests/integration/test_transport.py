@@ -12,20 +12,26 @@ committed, not only its last record's).
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from stream_app.devstack.workers import worker_process
-from stream_app.events.topics import TopicNames
 from stream_app.settings import Settings
 from stream_app.storage.keys import Keys
 from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.topics import ensure_topics
 from tests.integration.conftest import ARTIFACTS
-from tests.integration.fixtures import dumps, event, event_counts, eventually, produce, sigkill
+from tests.integration.fixtures import (
+    dumps,
+    event,
+    event_counts,
+    eventually,
+    isolated,
+    produce,
+    sigkill,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -36,19 +42,10 @@ EACH = 10
 async def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
     settings: Settings, redis: Redis, tmp_path: Path
 ) -> None:
-    run = uuid.uuid4().hex[:8]
-    topics = {name: f"{value}.b{run}" for name, value in TopicNames().model_dump().items()}
-    mine = settings.model_copy(
-        update={
-            "key_prefix": f"b{run}",
-            "app_id": f"stream-app-batch-{run}",
-            "topics": TopicNames(**topics),
-            "data_dir": str(tmp_path / "faust"),
-        }
-    )
+    mine, run = isolated(settings, "b", tmp_path / "faust")
     await ensure_topics(mine)
     keys = Keys(mine.key_prefix)
-    customers = [f"b{run}-{i}" for i in range(CUSTOMERS)]
+    customers = [f"{run}-{i}" for i in range(CUSTOMERS)]
     logs = ARTIFACTS / "logs"
 
     async def applied() -> int:
@@ -97,18 +94,9 @@ async def test_a_partition_whose_first_batch_is_one_record_still_commits_to_the_
 ) -> None:
     """Faust counts no gap after offset 0: committing a batch from its last record's
     offset alone would stall here (one record at offset 0, then a batch from 1)."""
-    run = uuid.uuid4().hex[:8]
-    topics = {name: f"{value}.z{run}" for name, value in TopicNames().model_dump().items()}
-    mine = settings.model_copy(
-        update={
-            "key_prefix": f"z{run}",
-            "app_id": f"stream-app-zero-{run}",
-            "topics": TopicNames(**topics),
-            "data_dir": str(tmp_path / "faust"),
-        }
-    )
+    mine, run = isolated(settings, "z", tmp_path / "faust")
     await ensure_topics(mine)
-    cid = f"z{run}"
+    cid = run
     keys = Keys(mine.key_prefix)
 
     async def applied() -> int:
