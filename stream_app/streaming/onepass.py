@@ -114,6 +114,8 @@ class Round:
     #: Catalog hits by viewer, found once (the catalog is updated once).
     catalog_hits: dict[str, list[Hit]] = field(default_factory=lambda: defaultdict(list))
     counters: Counts = field(default_factory=Counter)
+    #: Every count of the batch as last written (``counters_of``), for the metrics.
+    written: Counts = field(default_factory=Counter)
     round_trips: int = 0
     redis_s: float = 0.0
 
@@ -489,7 +491,8 @@ class OnePass:
                 views[item].append((cid, ms))
         if self._catalog_campaigns and views:
             self._catalog.viewed(writes, views, work.now)
-        self._stats.add(writes, counters_of(work))
+        work.written = counters_of(work)
+        self._stats.add(writes, work.written)
         conflicts = await self._redis(work, lambda: self._committer.commit(writes, calls))
         if not conflicts and armed:
             self._wake(min(armed))
@@ -518,7 +521,7 @@ class OnePass:
                 latency_s = max(done_ms - began_ms, 0) / 1000
                 metrics.trigger_to_decision.labels(hit.trigger).observe(latency_s)
         observe_all(metrics.timer_lateness, (max(done_ms - ms, 0) / 1000 for ms in due))
-        metrics.count(counters_of(work))
+        metrics.count(work.written)
         metrics.round_trips.observe(work.round_trips)
         metrics.redis_batch.observe(work.redis_s)
 
@@ -571,9 +574,10 @@ def _keep_hits(results: Iterable[Passed], fresh: Set[tuple[str, str, str]]) -> N
     """Keep only the hits decided now: an occurrence answered earlier is found again at
     every evaluation, and its trigger-to-decision latency was observed when answered."""
     for passed in results:
-        passed.hits = [
-            (hit, ms) for hit, ms in passed.hits if (hit.customer_id, hit.trigger, hit.key) in fresh
-        ]
+        if passed.hits:
+            passed.hits = [
+                (h, ms) for h, ms in passed.hits if (h.customer_id, h.trigger, h.key) in fresh
+            ]
 
 
 def _evaluated(passed: Passed, evaluation: Evaluation) -> None:
