@@ -51,7 +51,7 @@ from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
 from stream_app.settings import Settings
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys, parse_customer_key
 from stream_app.streaming.topics import ensure_topics
 
 #: Stats counters that mean "this event is done with": every decoded event is counted
@@ -277,12 +277,12 @@ def measure_memory(redis_url: str, prefix: str, customers: set[str]) -> Memory:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
         keys: list[tuple[str, str]] = []
-        start = len(prefix) + 2
-        for key in client.scan_iter(match=f"{prefix}:{{*}}:*", count=2000):
-            customer = key[start : key.index("}", start)]
+        layout = Keys(prefix)
+        for key in client.scan_iter(match=layout.of_customer("*"), count=2000):
+            customer = parse_customer_key(key).customer_id
             if customer in customers:
                 keys.append((customer, key))
-        device_keys = list(client.scan_iter(match=f"{prefix}:dev:*", count=2000))
+        device_keys = list(client.scan_iter(match=layout.device("*"), count=2000))
         pipe = client.pipeline(transaction=False)
         for _, key in keys:
             pipe.memory_usage(key, samples=0)
@@ -292,8 +292,7 @@ def measure_memory(redis_url: str, prefix: str, customers: set[str]) -> Memory:
         by_customer: dict[str, Counter[str]] = defaultdict(Counter)
         for (customer, key), size in zip(keys, sizes, strict=False):
             # The kind of key: ``x:<decision>`` (one per scored decision) counts as ``x``.
-            kind = key.rsplit("}:", 1)[1].split(":", 1)[0]
-            by_customer[customer][kind] += int(size or 0)
+            by_customer[customer][parse_customer_key(key).kind] += int(size or 0)
         used = int(client.info("memory")["used_memory"])
         return Memory(dict(by_customer), [int(s or 0) for s in sizes[len(keys) :]], used)
     finally:
@@ -311,7 +310,7 @@ def describe_keys(
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     rows: list[tuple[str, str, str, int, int]] = []
     try:
-        for key in sorted(client.scan_iter(match=f"{prefix}:{{{customer}}}:*", count=2000)):
+        for key in sorted(client.scan_iter(match=Keys(prefix).of_customer(customer), count=2000)):
             kind = str(client.type(key))
             length = {
                 "hash": client.hlen,
@@ -321,7 +320,7 @@ def describe_keys(
             }.get(kind, client.strlen)
             size = int(client.memory_usage(key, samples=0) or 0)
             encoding = str(client.object("encoding", key))
-            rows.append((key.rsplit("}:", 1)[1], kind, encoding, int(length(key)), size))
+            rows.append((parse_customer_key(key).kind, kind, encoding, int(length(key)), size))
     finally:
         client.close()
     return rows

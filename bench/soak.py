@@ -38,7 +38,7 @@ from stream_app.devstack.ports import free_port, port_accepts
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
 from stream_app.settings import Settings
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.streaming.loadgen import SimStats, run_simulation
 from stream_app.streaming.topics import ensure_topics
 
@@ -155,7 +155,7 @@ def seen_ids(redis_url: str, prefix: str) -> tuple[int, int]:
     the bytes those sets take (``MEMORY USAGE``, all elements sampled)."""
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        keys = list(client.scan_iter(match=f"{prefix}:{{*}}:seen", count=2000))
+        keys = list(client.scan_iter(match=Keys(prefix).seen("*"), count=2000))
         pipe = client.pipeline(transaction=False)
         for key in keys:
             pipe.zcard(key)

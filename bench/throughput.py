@@ -72,7 +72,7 @@ from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator, Mix
 from stream_app.simulation.population import make_population
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.streaming.topics import ensure_topics
 
 #: Event time written into pre-encoded records, replaced by the due time at send.

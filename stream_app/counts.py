@@ -2,9 +2,9 @@
 
 The engine's counters land in two places: the Redis stats hash (operators, the demo,
 the dashboard) and Prometheus. Both read the same typed keys: the stats hash's field
-names (``stat_names``, including the totals it has always kept beside the per-campaign
-fields) and the labels of a Prometheus series (``EngineMetrics.count``) come from the
-key's fields, never from parsing ``"name:a:b"`` strings back.
+names (``storage.layout.stat_names``, including the totals it has always kept beside the
+per-campaign fields) and the labels of a Prometheus series (``EngineMetrics.count``) come
+from the key's fields, never from parsing ``"name:a:b"`` strings back.
 """
 
 from __future__ import annotations
@@ -75,48 +75,3 @@ def add(counts: Counts, name: str, n: int) -> None:
     """
     if n:
         counts[Plain(name)] += n
-
-
-def stat_names(key: Key) -> tuple[str, ...]:
-    """The stats hash fields a count adds to (docs/redis-keys.md, "Stats counters").
-
-    >>> stat_names(DecisionCount("cart", "suppressed", "cap_day"))
-    ('decisions_suppressed:cap_day', 'decisions_suppressed:cart:cap_day')
-    >>> stat_names(DecisionCount("cart", "emitted", "push"))
-    ('decisions_emitted', 'decisions_emitted:cart', 'decisions_emitted:cart:push')
-    """
-    match key:
-        case Plain(name):
-            return (name,)
-        case Labelled(name, label):
-            return (f"{name}:{label}",)
-        case EventsIn(stream, kind):
-            return (f"events_in:{stream}", f"events_type:{stream}:{kind}")
-        case Conversion(campaign, arm):
-            return (f"conversions:{campaign}:{arm}",)
-        case DecisionCount(campaign, outcome, detail):
-            return _decided_names(campaign, outcome, detail)
-    raise TypeError(f"not a count key: {key!r}")
-
-
-def _decided_names(campaign: str, outcome: DecisionOutcome, detail: str) -> tuple[str, ...]:
-    name = f"decisions_{outcome}"
-    if outcome in ("suppressed", "cancelled"):
-        return (f"{name}:{detail}", f"{name}:{campaign}:{detail}")
-    if outcome == "emitted":
-        return (name, f"{name}:{campaign}", f"{name}:{campaign}:{detail}")
-    if outcome in ("skipped_audience",):
-        return (f"{name}:{campaign}",)
-    if outcome == "holdout_planned":
-        return (name,)
-    return (name, f"{name}:{campaign}")
-
-
-def as_stats(counts: Counts) -> Counter[str]:
-    """``counts`` as stats hash increments."""
-    out: Counter[str] = Counter()
-    for key, n in counts.items():
-        if n:
-            for name in stat_names(key):
-                out[name] += n
-    return out

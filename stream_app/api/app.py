@@ -26,10 +26,10 @@ from stream_app.api import (
     routes_reports,
     routes_segments,
 )
+from stream_app.api.api_key_store import ApiKeyStore
 from stream_app.api.breaker import RedisGuard, UnavailableError
 from stream_app.api.deps import ApiContext
 from stream_app.api.errors import unavailable
-from stream_app.api.keys import ApiKeyStore
 from stream_app.api.logs import AccessLog
 from stream_app.api.ratelimit import RateLimiter
 from stream_app.api.tokens import check_pepper
@@ -41,7 +41,7 @@ from stream_app.storage.configured import profile_store, value_rules
 from stream_app.storage.connection import redis_client
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.erasure import ErasureStore
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.storage.segments import SegmentStore
 
 DESCRIPTION = """\

@@ -19,9 +19,9 @@ from fastapi.security import (
     SecurityScopes,
 )
 
+from stream_app.api.api_key_store import ApiKey
 from stream_app.api.deps import Context
 from stream_app.api.errors import REALM
-from stream_app.api.keys import ApiKey
 from stream_app.api.scopes import Scope, grants
 from stream_app.api.tokens import parse_token
 

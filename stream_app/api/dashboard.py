@@ -16,6 +16,7 @@ from stream_app.api.models import CampaignLift, Model
 from stream_app.decisions.lift import CampaignLift as Lift
 from stream_app.metrics.quantiles import histogram_quantile
 from stream_app.metrics.scrape import APPLY_LATENCY, TRIGGER_TO_DECISION, Partition, Scrape
+from stream_app.storage.layout import parse_stat_name
 
 #: The name the worker's learner checkpoints the engagement model under.
 MODEL = "engagement"
@@ -110,8 +111,8 @@ def shape(
 ) -> Dashboard:
     """The snapshot from the stats hash, the schedule's depth, the model's checkpoint
     figures, the lifts and each worker endpoint's scrape."""
-    dead_letters = by_reason(counters, "dead_letters:")
-    cancelled = by_reason(counters, "decisions_cancelled:")
+    dead_letters = by_reason(counters, "dead_letters")
+    cancelled = by_reason(counters, "decisions_cancelled")
     checkpoint = {k: float(v) for k, v in meta.items() if math.isfinite(v)}
     labels = int(checkpoint.get("labels", 0))
     readings = [s.reading for s in scrapes if s.reading is not None]
@@ -131,7 +132,7 @@ def shape(
             holdout=counters.get("decisions_holdout", 0),
             cancelled=sum(cancelled.values()),
         ),
-        suppressed=by_reason(counters, "decisions_suppressed:"),
+        suppressed=by_reason(counters, "decisions_suppressed"),
         cancelled=cancelled,
         dead_letters=dead_letters,
         schedule=ScheduleDepth(scheduled=depth[0], in_flight=depth[1]),
@@ -155,21 +156,21 @@ def shape(
     )
 
 
-def by_reason(counters: Mapping[str, int], prefix: str) -> dict[str, int]:
-    """``<prefix><reason>`` counters by reason; the finer ``<prefix><campaign>:<reason>``
+def by_reason(counters: Mapping[str, int], name: str) -> dict[str, int]:
+    """``<name>:<reason>`` counters by reason; the finer ``<name>:<campaign>:<reason>``
     ones are parts of those, so they are left out.
 
-    >>> by_reason({"dead_letters:oversized": 2, "x": 1}, "dead_letters:")
+    >>> by_reason({"dead_letters:oversized": 2, "x": 1}, "dead_letters")
     {'oversized': 2}
     >>> by_reason({"decisions_suppressed:cap_day": 4,
-    ...            "decisions_suppressed:cart:cap_day": 4}, "decisions_suppressed:")
+    ...            "decisions_suppressed:cart:cap_day": 4}, "decisions_suppressed")
     {'cap_day': 4}
     """
-    found = {
-        name[len(prefix) :]: n
-        for name, n in counters.items()
-        if name.startswith(prefix) and ":" not in name[len(prefix) :]
-    }
+    found = {}
+    for field, n in counters.items():
+        counter, labels = parse_stat_name(field)
+        if counter == name and len(labels) == 1:
+            found[labels[0]] = n
     return dict(sorted(found.items()))
 
 

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 
+from stream_app.api.api_key_store import ApiKeyStore
 from stream_app.api.breaker import RedisGuard
-from stream_app.api.keys import ApiKeyStore
 from stream_app.api.ratelimit import RateLimiter
 from stream_app.clock import Clock
 from stream_app.profiles.derive import ValueRules

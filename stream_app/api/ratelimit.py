@@ -21,7 +21,7 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import Redis
 
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 
 
 class RateLimiter:

@@ -23,7 +23,7 @@ from stream_app.api.errors import AUTH_RESPONSES
 from stream_app.api.scopes import Scope
 from stream_app.decisions.lift import CampaignLift
 from stream_app.metrics.scrape import scrape_all
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.storage.schedule import ScheduleStore
 from stream_app.storage.scoring import ModelStore
 from stream_app.storage.stats import StatsStore

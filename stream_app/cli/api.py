@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import typer
 
-from stream_app.api.keys import ApiKey, ApiKeyStore
+from stream_app.api.api_key_store import ApiKey, ApiKeyStore
 from stream_app.api.scopes import Scope, parse_scopes
 from stream_app.api.tokens import InsecurePepperError, check_pepper
 from stream_app.clock import utc_now
@@ -19,7 +19,7 @@ from stream_app.metrics.api import ApiMetrics
 from stream_app.metrics.server import serve_metrics
 from stream_app.settings import Settings
 from stream_app.storage.connection import redis_client
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 
 api_app = typer.Typer(
     help="The HTTP API: serve it (no sub-command) or publish its OpenAPI spec.",

@@ -21,7 +21,7 @@ import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis.asyncio import Redis
 
-from stream_app.api.keys import ApiKeyStore
+from stream_app.api.api_key_store import ApiKeyStore
 from stream_app.api.scopes import Scope
 from stream_app.cli.report import read_lift
 from stream_app.clock import utc_now
@@ -34,7 +34,7 @@ from stream_app.segments.rules import load_segments
 from stream_app.settings import Settings
 from stream_app.storage.configured import profile_store, value_rules
 from stream_app.storage.connection import redis_client
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.storage.schedule import ScheduleStore
 from stream_app.storage.scoring import ModelStore
 from stream_app.storage.segments import SegmentStore

@@ -10,7 +10,7 @@ from stream_app.clock import utc_now
 from stream_app.settings import Settings
 from stream_app.storage.connection import redis_client
 from stream_app.storage.erasure import ErasureStore
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 
 
 def erase(

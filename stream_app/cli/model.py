@@ -8,7 +8,7 @@ import typer
 
 from stream_app.settings import Settings
 from stream_app.storage.connection import redis_client
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.storage.scoring import ModelStore
 from stream_app.streaming.learning import MODEL
 

@@ -11,7 +11,7 @@ from stream_app.decisions.lift import CampaignLift, render
 from stream_app.settings import Settings
 from stream_app.storage.connection import redis_client
 from stream_app.storage.decisions import DecisionStore
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 
 report_app = typer.Typer(help="Reports for analysts.", no_args_is_help=True)
 

@@ -9,7 +9,7 @@ from typing import cast
 from redis.asyncio import Redis
 
 from stream_app.profiles.ops import Order
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.storage.scripts import LuaScript, ScriptCall
 
 #: Basket analysis counts at most this many distinct items of one order.

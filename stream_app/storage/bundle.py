@@ -16,7 +16,7 @@ from stream_app.storage.catalog import CatalogStore
 from stream_app.storage.commit import Committer
 from stream_app.storage.customers import CustomerStore
 from stream_app.storage.decisions import DecisionStore
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.storage.priors import PriorStore
 from stream_app.storage.profiles import ProfileStore
 from stream_app.storage.schedule import ScheduleStore

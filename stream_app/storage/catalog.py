@@ -18,7 +18,7 @@ from stream_app.clock import from_ms, to_ms
 from stream_app.decisions.triggers import ItemChange
 from stream_app.events.catalog import ItemUpdate
 from stream_app.storage.commit import Writes
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.storage.scripts import LuaScript, ScriptCall
 
 

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.state import StateLimits
 from stream_app.settings import Settings
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.storage.profiles import ProfileStore
 
 

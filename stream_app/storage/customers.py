@@ -24,7 +24,7 @@ from stream_app.decisions.attribution import Window
 from stream_app.decisions.policies import Sent
 from stream_app.profiles.state import ProfileState
 from stream_app.storage.decisions import HISTORY, PendingDecision, parse_contact, parse_window
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys, parse_memberships
 from stream_app.storage.profiles import decode_state
 from stream_app.storage.scoring import Scored
 from stream_app.storage.scripts import LuaScript, ScriptCall, run_scripts
@@ -152,7 +152,7 @@ def _loaded(cid: str, row: Sequence[Any], engaged: Sequence[str]) -> Loaded:
         state=decode_state(cid, profile if isinstance(profile, bytes) else None),
         erased=erased == 1,
         applied={_text(k) for k in applied},
-        memberships=set(_text(members).split(",")) if isinstance(members, bytes) else set(),
+        memberships=parse_memberships(_text(members)) if isinstance(members, bytes) else set(),
         windows=[parse_window(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)],
         pending_raw=list(pending),
         sent={_text(d) for d in sent},

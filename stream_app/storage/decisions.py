@@ -10,7 +10,7 @@ check or a batch that runs twice after a crash changes nothing the second time.
 Writes go into the pass's ``Writes`` (one script call); reads of a pass come from
 ``storage.customers``, the other reads (the API's) are here.
 
-Lift counts are one hash field per decision, ``<arm>|<stratum>|<0 or 1>``:
+Lift counts are one hash field per decision, ``<arm>|<stratum>|<0 or 1>`` (``layout``):
 written once when the decision is sent or held out, overwritten with 1 when a
 goal event converts it; a report sums them. Idempotent by construction, unlike
 counters, and small (one field per decision, expiring with the campaign key).
@@ -33,10 +33,18 @@ from stream_app.decisions.lift import Arm, CampaignLift, Stratum, campaign_lift
 from stream_app.decisions.policies import Sent
 from stream_app.events.decision import Decision
 from stream_app.storage.commit import Writes
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import (
+    Check,
+    Keys,
+    check_member,
+    contact_member,
+    lift_value,
+    parse_contact_member,
+    parse_lift_value,
+    settled_value,
+)
 from stream_app.storage.scripts import Arg
 
-SEND_PREFIX = "send"
 #: Contact history kept for caps and cooldowns (a week of caps, plus slack).
 HISTORY = timedelta(days=8)
 
@@ -77,15 +85,6 @@ class PendingDecision:
         )
 
 
-def send_member(customer_id: str, decision_id: str) -> str:
-    """Schedule member of a decision's send check.
-
-    >>> send_member("c-1", "dec-1")
-    'send:c-1|dec-1'
-    """
-    return f"{SEND_PREFIX}:{customer_id}|{decision_id}"
-
-
 def parse_window(decision_id: str, blob: str | bytes) -> Window:
     """A stored conversion window (``attr`` hash field and value)."""
     w = orjson.loads(blob)
@@ -93,9 +92,8 @@ def parse_window(decision_id: str, blob: str | bytes) -> Window:
 
 
 def parse_contact(member: str, at: datetime) -> Sent:
-    """A contact history entry ``<decision>|<campaign>|<channel>`` sent at ``at``."""
-    did, campaign, channel = member.split("|", 2)
-    return Sent(did, campaign, channel, at)
+    """A contact history entry (``layout.contact_member``) sent at ``at``."""
+    return Sent(*parse_contact_member(member), at)
 
 
 class DecisionStore:
@@ -111,7 +109,7 @@ class DecisionStore:
             pending = self._keys.pending(d.customer_id)
             writes.add("HSET", pending, d.decision_id, item.to_json())
             writes.add("EXPIRE", pending, int(ttl.total_seconds()))
-            due += (to_ms(d.send_at), send_member(d.customer_id, d.decision_id))
+            due += (to_ms(d.send_at), check_member(Check("send", d.customer_id, d.decision_id)))
         if due:
             writes.add("ZADD", self._keys.due(), "NX", *due)
 
@@ -132,7 +130,7 @@ class DecisionStore:
             cid = d.customer_id
             arm = "holdout" if d.holdout else "treated"
             if not d.holdout:
-                member = f"{d.decision_id}|{d.campaign_id}|{d.channel}"
+                member = contact_member(d.decision_id, d.campaign_id, d.channel)
                 writes.add("ZADD", keys.contacts(cid), now_ms, member)
                 writes.add("ZREMRANGEBYSCORE", keys.contacts(cid), "-inf", to_ms(now - HISTORY))
                 writes.add("EXPIRE", keys.contacts(cid), int(HISTORY.total_seconds()))
@@ -148,7 +146,12 @@ class DecisionStore:
             }
             writes.add("HSET", keys.attribution(cid), d.decision_id, orjson.dumps(window))
             writes.add("EXPIRE", keys.attribution(cid), int(item.goal_window.total_seconds()))
-            writes.add("HSETNX", keys.lift(d.campaign_id), d.decision_id, f"{arm}|{item.stratum}|0")
+            writes.add(
+                "HSETNX",
+                keys.lift(d.campaign_id),
+                d.decision_id,
+                lift_value(arm, item.stratum, False),
+            )
             writes.add("SADD", keys.campaigns(), d.campaign_id)
             writes.add("HDEL", keys.pending(cid), d.decision_id)
         for customer, did in dropped:
@@ -162,7 +165,9 @@ class DecisionStore:
         if settled:
             key = self._keys.sent(customer_id)
             writes.add(
-                "HSET", key, *(part for did, why in settled.items() for part in (did, f"-{why}"))
+                "HSET",
+                key,
+                *(part for did, why in settled.items() for part in (did, settled_value(why))),
             )
             writes.add("EXPIRE", key, int(ttl.total_seconds()))
 
@@ -170,7 +175,10 @@ class DecisionStore:
         """Mark decisions converted (idempotent: the same field, the same value)."""
         for customer, w in converted:
             writes.add(
-                "HSET", self._keys.lift(w.campaign_id), w.decision_id, f"{w.arm}|{w.stratum}|1"
+                "HSET",
+                self._keys.lift(w.campaign_id),
+                w.decision_id,
+                lift_value(w.arm, w.stratum, True),
             )
             writes.add("HDEL", self._keys.attribution(customer), w.decision_id)
 
@@ -181,8 +189,7 @@ class DecisionStore:
         for campaign in campaigns:
             counts: Counter[tuple[str, str, bool]] = Counter()
             async for _, value in self._client.hscan_iter(self._keys.lift(campaign)):
-                arm, stratum, flag = _text(value).rsplit("|", 2)
-                counts[(arm, stratum, flag == "1")] += 1
+                counts[parse_lift_value(_text(value))] += 1
             strata = sorted({stratum for _, stratum, _ in counts})
             out[campaign] = [
                 Stratum(

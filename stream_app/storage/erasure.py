@@ -21,14 +21,8 @@ from datetime import datetime
 from redis.asyncio import Redis
 
 from stream_app.clock import to_ms
-from stream_app.storage.decisions import send_member
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Check, Keys, check_member, parse_memberships
 from stream_app.storage.profiles import decode_state
-
-#: Scheduled-check prefixes that name a customer alone (``<prefix>:<customer>``).
-_CUSTOMER_CHECKS = ("cart", "seg")
-#: Scheduled-check prefix of a decision's label (``label:<customer>|<decision>``).
-_LABEL = "label"
 
 
 class ErasureStore:
@@ -48,12 +42,12 @@ class ErasureStore:
         pipe.get(keys.profile(cid))
         memberships, pending, sent, attributed, profile = await pipe.execute()
         viewed = list(decode_state(cid, profile).viewed)
-        segments = [s for s in _text(memberships or b"").split(",") if s]
+        segments = sorted(parse_memberships(_text(memberships or b"")))
         planned = [_text(d) for d in pending]
         decisions = {*planned, *(_text(d) for d in sent), *(_text(d) for d in attributed)}
-        checks = [f"{prefix}:{cid}" for prefix in _CUSTOMER_CHECKS]
-        checks += [send_member(cid, d) for d in planned]
-        checks += [f"{_LABEL}:{cid}|{d}" for d in decisions]
+        checks = [check_member(Check("cart", cid)), check_member(Check("seg", cid))]
+        checks += [check_member(Check("send", cid, d)) for d in planned]
+        checks += [check_member(Check("label", cid, d)) for d in decisions]
 
         pipe = self._client.pipeline(transaction=False)
         pipe.delete(

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from stream_app.clock import to_ms
 from stream_app.storage.commit import Writes
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 
 #: Reference time of the stored sums.
 REFERENCE_MS = to_ms(datetime(2026, 1, 1, tzinfo=UTC))

@@ -10,7 +10,6 @@ guard reads a few bytes, never the whole document.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,20 +18,10 @@ from redis.asyncio import Redis
 
 from stream_app.profiles.state import Decayed, ProfileState
 from stream_app.storage.commit import Writes
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 
 #: Members per ZADD: the commit script passes a command's words through unpack(), bounded.
 _ZADD_CHUNK = 1000
-
-
-def event_key(event_id: str) -> str:
-    """What the id index stores of an event id: 16 hex digits of its BLAKE2b (collisions:
-    2^-64 per pair of one customer's ids).
-
-    >>> event_key("ev-1")
-    '3350297f6e9c1a5d'
-    """
-    return hashlib.blake2b(event_id.encode(), digest_size=8).hexdigest()
 
 
 def encode_state(state: ProfileState, version: int) -> bytes:

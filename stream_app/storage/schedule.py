@@ -16,7 +16,7 @@ from typing import Literal
 from redis.asyncio import Redis
 
 from stream_app.storage.commit import Writes
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.storage.scripts import Arg, LuaScript
 
 #: How a new due time combines with one already scheduled for the same check.

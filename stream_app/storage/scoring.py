@@ -19,7 +19,7 @@ import orjson
 from redis.asyncio import Redis
 
 from stream_app.storage.commit import Writes
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 
 
 @dataclass(frozen=True, slots=True)

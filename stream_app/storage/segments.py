@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from stream_app.decisions.evaluation import MembershipChange
 from stream_app.storage.commit import Writes
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys, memberships_value, parse_memberships
 
 
 class SegmentStore:
@@ -28,7 +28,7 @@ class SegmentStore:
         for cid in customer_ids:
             pipe.get(self._keys.memberships(cid))
         return [
-            set(found.decode().split(",")) if found else set() for found in await pipe.execute()
+            parse_memberships(found.decode()) if found else set() for found in await pipe.execute()
         ]
 
     def record(self, writes: Writes, changes: Sequence[MembershipChange]) -> None:
@@ -37,7 +37,7 @@ class SegmentStore:
         for change in changes:
             own = keys.memberships(change.customer_id)
             if change.members:
-                writes.add("SET", own, ",".join(sorted(change.members)), "EX", self._ttl_s)
+                writes.add("SET", own, memberships_value(change.members), "EX", self._ttl_s)
             else:
                 writes.add("DEL", own)
             for name in sorted(change.entered):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from stream_app.counts import Counts, as_stats
+from stream_app.counts import Counts
 from stream_app.storage.commit import Writes
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys, as_stats
 
 
 class StatsStore:

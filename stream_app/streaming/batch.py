@@ -22,7 +22,7 @@ from stream_app.events.sensor import SensorEvent
 from stream_app.profiles.fold import FoldConfig, fold
 from stream_app.profiles.ops import ProfileUpdate
 from stream_app.profiles.pseudonym import pseudonymize
-from stream_app.storage.profiles import event_key
+from stream_app.storage.layout import event_key
 
 
 class RecordLike(Protocol):
@@ -71,7 +71,7 @@ class Batch:
     updates: dict[str, list[ProfileUpdate]] = field(default_factory=lambda: defaultdict(list))
     #: Where each update came from (its record, for a late-event dead letter).
     origin: dict[int, Located] = field(default_factory=dict)
-    #: Each update's event id as the id index stores it (``storage.profiles.event_key``).
+    #: Each update's event id as the id index stores it (``storage.layout.event_key``).
     keys: dict[int, str] = field(default_factory=dict)
     items: list[ItemUpdate] = field(default_factory=list)
     #: Device token -> readings of that device that name no customer.

@@ -1,9 +1,8 @@
 """Scheduled checks as the pass reads them, and what each kind decides.
 
-Members of the schedule: ``cart:<customer>`` (an idle cart), ``seg:<customer>``
-(segments and profile triggers, when time alone may change them), ``send:<customer>|
-<decision>`` (a planned decision's send time), ``label:<customer>|<decision>`` (the
-end of a decision's attribution window). No I/O here.
+Kinds of checks (``storage.layout.Check``): ``cart`` (an idle cart), ``seg`` (segments
+and profile triggers, when time alone may change them), ``send`` (a planned decision's
+send time), ``label`` (the end of a decision's attribution window). No I/O here.
 """
 
 from __future__ import annotations
@@ -18,8 +17,8 @@ from stream_app.decisions.planner import Rules, goal_time
 from stream_app.decisions.policies import Allowed, Proposal, Sent, Suppressed, check
 from stream_app.decisions.triggers import Hit, Wait
 from stream_app.profiles.derive import ProfileView
-from stream_app.storage.decisions import SEND_PREFIX, PendingDecision
-from stream_app.streaming.effects import CART_CHECK, LABEL_CHECK, SEGMENT_CHECK
+from stream_app.storage.decisions import PendingDecision
+from stream_app.storage.layout import parse_check
 
 
 @dataclass(slots=True)
@@ -42,18 +41,17 @@ class DueChecks:
         """
         checks = cls()
         for member, due in claimed.items():
-            kind, _, rest = member.partition(":")
-            customer, _, decision = rest.partition("|")
-            if kind == CART_CHECK:
-                checks.cart[customer] = due
-            elif kind == SEGMENT_CHECK:
-                checks.segments[customer] = due
-            elif kind == SEND_PREFIX:
-                checks.sends[(customer, decision)] = due
-            elif kind == LABEL_CHECK:
-                checks.labels[(customer, decision)] = due
-            else:
-                checks.unknown.append(member)
+            match parse_check(member):
+                case None:
+                    checks.unknown.append(member)
+                case ("cart", customer, _):
+                    checks.cart[customer] = due
+                case ("seg", customer, _):
+                    checks.segments[customer] = due
+                case ("send", customer, decision):
+                    checks.sends[(customer, decision)] = due
+                case ("label", customer, decision):
+                    checks.labels[(customer, decision)] = due
         return checks
 
     def customers(self) -> list[str]:

@@ -26,15 +26,12 @@ from stream_app.storage.basket import BasketStore
 from stream_app.storage.commit import Writes
 from stream_app.storage.customers import Loaded
 from stream_app.storage.decisions import DecisionStore, PendingDecision
+from stream_app.storage.layout import Check, check_member
 from stream_app.storage.profiles import ProfileStore
 from stream_app.storage.schedule import ScheduleStore
 from stream_app.storage.scoring import Scored, ScoringStore
 from stream_app.storage.scripts import ScriptCall
 from stream_app.storage.segments import SegmentStore
-
-SEGMENT_CHECK = "seg"
-CART_CHECK = "cart"
-LABEL_CHECK = "label"
 
 
 @dataclass(slots=True)
@@ -124,7 +121,7 @@ class Effects:
             self._profiles.link_device(writes, token, cid)
         for cart_due in (passed.cart_due_ms, passed.cart_again_ms):
             if cart_due is not None:
-                self._schedule.arm(writes, {f"{CART_CHECK}:{cid}": cart_due}, "GT")
+                self._schedule.arm(writes, {check_member(Check("cart", cid)): cart_due}, "GT")
                 armed.append(cart_due)
         if passed.evaluation is not None:
             armed.append(self._evaluated(writes, passed.evaluation, cid, now))
@@ -140,7 +137,7 @@ class Effects:
             self._segments.record(writes, [evaluation.change])
         due = min([now + self._rules.segment_refresh, *evaluation.waits])
         due_ms = max(to_ms(due), to_ms(now))
-        self._schedule.arm(writes, {f"{SEGMENT_CHECK}:{cid}": due_ms}, "LT")
+        self._schedule.arm(writes, {check_member(Check("seg", cid)): due_ms}, "LT")
         return due_ms
 
     def _decided(self, writes: Writes, passed: Passed, now: datetime) -> list[int]:
@@ -163,7 +160,7 @@ class Effects:
         window_ms = int(self._rules.attribution_window.total_seconds() * 1000)
         due = to_ms(now) + window_ms
         checks = {
-            f"{LABEL_CHECK}:{d.customer_id}|{d.decision_id}": due
+            check_member(Check("label", d.customer_id, d.decision_id)): due
             for d in sent
             if d.score is not None and not d.holdout
         }

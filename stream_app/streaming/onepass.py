@@ -72,8 +72,8 @@ from stream_app.storage.catalog import CatalogStore
 from stream_app.storage.commit import Writes
 from stream_app.storage.customers import Ask, CustomerStore, Loaded
 from stream_app.storage.decisions import PendingDecision
+from stream_app.storage.layout import event_key
 from stream_app.storage.priors import EVERYONE
-from stream_app.storage.profiles import event_key
 from stream_app.storage.schedule import Claimed, Settlement
 from stream_app.storage.scripts import ScriptCall, run_scripts
 from stream_app.streaming.batch import Batch, BatchConfig, RecordLike, decode_batch

@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from stream_app.api.keys import ApiKeyStore
+from stream_app.api.api_key_store import ApiKeyStore
 from stream_app.api.scopes import Scope
 from stream_app.events.clickstream import AddToCart, AppOpen
 from stream_app.events.decision import Content, Decision
@@ -20,7 +20,7 @@ from stream_app.events.purchase import LineItem, Purchase
 from stream_app.profiles.fold import FoldConfig, fold
 from stream_app.settings import Settings
 from stream_app.storage.decisions import PendingDecision
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from tests.integration.fixtures import write_profiles
 
 

@@ -27,8 +27,8 @@ from stream_app.storage.bundle import build_stores
 from stream_app.storage.commit import Committer, Writes
 from stream_app.storage.configured import state_limits
 from stream_app.storage.customers import Ask
-from stream_app.storage.keys import Keys
-from stream_app.storage.profiles import ProfileStore, event_key
+from stream_app.storage.layout import Keys, event_key
+from stream_app.storage.profiles import ProfileStore
 from stream_app.streaming.kafka import client_options
 
 T = TypeVar("T")

@@ -19,7 +19,7 @@ from stream_app.settings import Settings
 from stream_app.storage.bundle import build_stores
 from stream_app.storage.customers import Ask
 from stream_app.storage.decisions import DecisionStore
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.storage.segments import SegmentStore
 from tests.integration.api_support import client, customer, new_key, pending, seed_profile
 from tests.integration.fixtures import commit

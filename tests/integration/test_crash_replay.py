@@ -43,7 +43,7 @@ from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator, Mix
 from stream_app.simulation.population import make_population
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.replay import replay_file
 from stream_app.streaming.topics import ensure_topics

@@ -18,7 +18,7 @@ from stream_app.cli.report import read_lift
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.events.decision import Decision
 from stream_app.settings import Settings
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.storage.stats import StatsStore
 from tests.integration.fixtures import consume_until, dumps, event, eventually, produce
 

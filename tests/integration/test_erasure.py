@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.settings import Settings
 from stream_app.storage.erasure import ErasureStore
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.storage.stats import StatsStore
 from tests.integration.fixtures import consume_until, dumps, event, eventually, produce
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 async def customer_keys(redis: Redis, keys: Keys, customer: str) -> list[str]:
-    found = [k.decode() async for k in redis.scan_iter(match=f"{keys.prefix}:{{{customer}}}:*")]
+    found = [k.decode() async for k in redis.scan_iter(match=keys.of_customer(customer))]
     return sorted(found)
 
 

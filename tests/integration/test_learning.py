@@ -11,14 +11,14 @@ from collections import Counter
 import pytest
 from redis.asyncio import Redis
 
-from stream_app.counts import Counts, as_stats
+from stream_app.counts import Counts
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.events.decision import Decision
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.quality import ProgressiveValidation
 from stream_app.settings import Settings
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys, as_stats
 from stream_app.storage.scoring import ModelStore, Scored, ScoringStore
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.learning import MODEL, Learner

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.events.deadletter import DeadLetter
 from stream_app.settings import Settings
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from tests.integration.fixtures import (
     consume_until,
     dumps,

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.events.decision import Decision
 from stream_app.settings import Settings
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from tests.integration.fixtures import (
     consume_until,
     dumps,

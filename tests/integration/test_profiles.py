@@ -16,7 +16,7 @@ from stream_app.profiles.derive import derive
 from stream_app.settings import Settings
 from stream_app.storage.bundle import build_stores
 from stream_app.storage.configured import profile_store, value_rules
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from tests.integration.fixtures import consume_until, dumps, eventually, produce, profile_fields
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.storage.scoring import ModelStore, Scored, ScoringStore
 from tests.integration.fixtures import commit
 

@@ -29,7 +29,7 @@ from stream_app.events.decision import Decision
 from stream_app.events.topics import TopicNames
 from stream_app.settings import Settings
 from stream_app.storage.connection import redis_client
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.kafka import client_options
 from stream_app.streaming.topics import ensure_topics

@@ -27,7 +27,7 @@ from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.workers import worker_process
 from stream_app.events.topics import TopicNames
 from stream_app.settings import Settings
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys
 from stream_app.streaming.kafka import client_options
 from stream_app.streaming.topics import ensure_topics
 from tests.integration.conftest import ARTIFACTS

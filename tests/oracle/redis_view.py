@@ -2,8 +2,10 @@
 
 Normalized to the oracle's ``ExpectedProfile``: decayed sums evaluated at a
 common time ``at_ms``, the cart filtered by the spec's visibility rule, and
-``created_ms``, ``@<field>`` stamps and ``seen`` ignored. Keys are built here
-from the documentation, not by ``stream_app.storage.keys``, on purpose.
+``created_ms``, ``@<field>`` stamps and ``seen`` ignored. Keys and stats field names
+come from ``stream_app.storage.layout``, the documented layout's one source (a unit
+test holds it to docs/redis-keys.md); what the oracle checks independently is what
+the engine stored under them.
 """
 
 from __future__ import annotations
@@ -14,27 +16,12 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from stream_app.storage.layout import Keys, parse_stat_name
 from tests.oracle.recompute import Basket, CartLine, ExpectedProfile, decay
 
 IGNORED_FIELDS = frozenset({"created_ms"})
 #: Customers read per pipeline round trip.
 CHUNK = 200
-
-
-def customer_key(prefix: str, customer: str, suffix: str) -> str:
-    return f"{prefix}:{{{customer}}}:{suffix}"
-
-
-def basket_item_key(prefix: str, item: str) -> str:
-    return f"{prefix}:{{basket}}:i:{item}"
-
-
-def basket_category_key(prefix: str, category: str) -> str:
-    return f"{prefix}:{{basket}}:c:{category}"
-
-
-def stats_key(prefix: str) -> str:
-    return f"{prefix}:stats"
 
 
 def _text(raw: bytes | str) -> str:
@@ -118,7 +105,7 @@ async def read_profiles(
         chunk = customers[start : start + CHUNK]
         pipe = redis.pipeline(transaction=False)
         for customer in chunk:
-            pipe.get(customer_key(prefix, customer, "p"))
+            pipe.get(Keys(prefix).profile(customer))
         replies = await pipe.execute()
         for customer, raw in zip(chunk, replies, strict=True):
             if raw is None:
@@ -168,11 +155,12 @@ async def read_basket(
 ) -> Basket:
     """Co-purchase rows of the given items and categories (empty rows left out)."""
     item_list, category_list = sorted(set(items)), sorted(set(categories))
+    keys = Keys(prefix)
     pipe = redis.pipeline(transaction=False)
     for item in item_list:
-        pipe.zrange(basket_item_key(prefix, item), 0, -1, withscores=True)
+        pipe.zrange(keys.basket_item(item), 0, -1, withscores=True)
     for category in category_list:
-        pipe.zrange(basket_category_key(prefix, category), 0, -1, withscores=True)
+        pipe.zrange(keys.basket_category(category), 0, -1, withscores=True)
     replies = await pipe.execute()
     basket = Basket()
     for name, reply in zip(item_list, replies[: len(item_list)], strict=True):
@@ -201,13 +189,14 @@ def subtract(after: Basket, before: Basket) -> Basket:
 
 async def processed_total(redis: Redis, prefix: str) -> int:
     """``events_applied + events_duplicate + sum(dead_letters:*)`` of the stats hash."""
-    stats = _hash(await redis.hgetall(stats_key(prefix)))
+    stats = _hash(await redis.hgetall(Keys(prefix).stats()))
     return sum(
         round(float(value))
         for name, value in stats.items()
-        if name in ("events_applied", "events_duplicate") or name.startswith("dead_letters:")
+        if name in ("events_applied", "events_duplicate")
+        or parse_stat_name(name)[0] == "dead_letters"
     )
 
 
 async def stats(redis: Redis, prefix: str) -> dict[str, int]:
-    return {k: round(float(v)) for k, v in _hash(await redis.hgetall(stats_key(prefix))).items()}
+    return {k: round(float(v)) for k, v in _hash(await redis.hgetall(Keys(prefix).stats())).items()}

@@ -7,8 +7,8 @@ import orjson
 from stream_app.profiles.cart import CartLine
 from stream_app.profiles.derive import cart_line
 from stream_app.profiles.state import Decayed, ProfileState
-from stream_app.storage.keys import Keys
-from stream_app.storage.profiles import decode_state, encode_state, event_key
+from stream_app.storage.layout import Keys, event_key
+from stream_app.storage.profiles import decode_state, encode_state
 
 
 def test_customer_keys_share_one_hash_tag() -> None:

@@ -22,7 +22,7 @@ from stream_app.api.tokens import (
     verify_secret,
 )
 from stream_app.clock import from_ms, to_ms
-from stream_app.storage.keys import Keys
+from stream_app.storage.layout import Keys, api_key_scopes, parse_api_key_scopes
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,7 @@ class ApiKeyStore:
             mapping={
                 "hash": key.secret_hash,
                 "name": key.name,
-                "scopes": " ".join(sorted(key.scopes)),
+                "scopes": api_key_scopes(key.scopes),
                 "rate": key.rate_per_minute,
                 "created_ms": to_ms(key.created_at),
             },
@@ -126,7 +126,7 @@ def _record(key_id: str, raw: Mapping[bytes | str, bytes | str]) -> ApiKey:
     return ApiKey(
         key_id=key_id,
         name=fields.get("name", ""),
-        scopes=parse_scopes(fields.get("scopes", "").split()),
+        scopes=parse_scopes(parse_api_key_scopes(fields.get("scopes", ""))),
         rate_per_minute=int(fields.get("rate", "1")),
         created_at=from_ms(int(fields.get("created_ms", "0"))),
         revoked_at=None if revoked is None else from_ms(int(revoked)),

@@ -1,0 +1,385 @@
+"""The Redis layout (spec: docs/redis-keys.md): every key, member and field grammar. Pure.
+
+Nothing else formats or parses a key or a member: the stores, the worker's checks, the
+API, the oracle's readers and the benches build them here, and a unit test checks that
+every key kind documented has a builder and every builder is documented. Each member
+grammar is a builder and its parser, doctested as a round trip.
+
+Per-customer keys carry the customer id as a ``{hash tag}``, so on a Redis
+Cluster all of one customer's keys live in one slot. A builder given ``"%s"`` for
+its arguments is a ``string.format`` template of its keys: the scripts build keys
+from those, so the grammar is spelled here only (given ``"*"``, a ``SCAN`` pattern).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+from stream_app.counts import (
+    Conversion,
+    Counts,
+    DecisionCount,
+    DecisionOutcome,
+    EventsIn,
+    Key,
+    Labelled,
+    Plain,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builder for one deployment (``prefix`` isolates deployments and tests).
+
+    >>> k = Keys("sa")
+    >>> k.profile("c-1"), k.seen("c-1"), k.sent("c-1")
+    ('sa:{c-1}:p', 'sa:{c-1}:seen', 'sa:{c-1}:sent')
+    >>> k.device("device:ab12")
+    'sa:dev:{device:ab12}'
+    >>> k.due(), k.inflight()
+    ('sa:{sched}:due', 'sa:{sched}:inflight')
+    >>> k.basket_item("sku-1"), k.segment("vip")
+    ('sa:{basket}:i:sku-1', 'sa:segment:{vip}')
+    """
+
+    prefix: str
+
+    def profile(self, customer_id: str) -> str:
+        """String: the profile document, JSON starting with its version (docs/redis-keys.md)."""
+        return f"{self.prefix}:{{{customer_id}}}:p"
+
+    def seen(self, customer_id: str) -> str:
+        """Sorted set: 8-byte hashes of applied event ids (score = event time, ms)."""
+        return f"{self.prefix}:{{{customer_id}}}:seen"
+
+    def memberships(self, customer_id: str) -> str:
+        """String: comma-joined names of the segments the customer is in."""
+        return f"{self.prefix}:{{{customer_id}}}:seg"
+
+    def erased(self, customer_id: str) -> str:
+        """String: set when the customer was forgotten (right to erasure); no expiry."""
+        return f"{self.prefix}:{{{customer_id}}}:erased"
+
+    def erasures(self) -> str:
+        """Set: customer ids forgotten (the suppression list, for audits)."""
+        return f"{self.prefix}:erased"
+
+    def sent(self, customer_id: str) -> str:
+        """Hash: decision id -> emit time (ms); a decision is emitted at most once."""
+        return f"{self.prefix}:{{{customer_id}}}:sent"
+
+    def pending(self, customer_id: str) -> str:
+        """Hash: decision id -> JSON of a planned decision waiting for its send time."""
+        return f"{self.prefix}:{{{customer_id}}}:pending"
+
+    def contacts(self, customer_id: str) -> str:
+        """Sorted set: ``<decision>|<campaign>|<channel>`` of messages sent (score = ms)."""
+        return f"{self.prefix}:{{{customer_id}}}:contacts"
+
+    def attribution(self, customer_id: str) -> str:
+        """Hash: decision id -> JSON of an open conversion window (treated or holdout)."""
+        return f"{self.prefix}:{{{customer_id}}}:attr"
+
+    def lift(self, campaign_id: str) -> str:
+        """Hash: ``<arm>|<stratum>|n`` and ``<arm>|<stratum>|conv`` counts of one campaign."""
+        return f"{self.prefix}:lift:{{{campaign_id}}}"
+
+    def campaigns(self) -> str:
+        """Set: campaign ids with lift counts."""
+        return f"{self.prefix}:lift:campaigns"
+
+    def prior(self, name: str) -> str:
+        """Hash: local hour of day -> decayed activity share sum (send-time prior)."""
+        return f"{self.prefix}:prior:{{{name}}}"
+
+    def item(self, item_id: str) -> str:
+        """Hash: the catalog's latest ``price``, ``in_stock``, ``category``, ``at`` of an item."""
+        return f"{self.prefix}:item:{{{item_id}}}"
+
+    def viewers(self, item_id: str) -> str:
+        """Sorted set: customers who viewed an item (score = last view, ms), recent only."""
+        return f"{self.prefix}:viewers:{{{item_id}}}"
+
+    def scored(self, customer_id: str, decision_id: str) -> str:
+        """String: what a decision was scored on (features, model version), until labelled."""
+        return f"{self.prefix}:{{{customer_id}}}:x:{decision_id}"
+
+    def model(self, name: str) -> str:
+        """String: the latest checkpoint of a learned model."""
+        return f"{self.prefix}:model:{{{name}}}"
+
+    def device(self, device_token: str) -> str:
+        """String: pseudonymized device token -> customer id."""
+        return f"{self.prefix}:dev:{{{device_token}}}"
+
+    def segment(self, name: str) -> str:
+        """Set: customer ids in one segment."""
+        return f"{self.prefix}:segment:{{{name}}}"
+
+    def basket_item(self, item_id: str) -> str:
+        """Sorted set: items bought together with ``item_id`` -> orders with both."""
+        return f"{self.prefix}:{{basket}}:i:{item_id}"
+
+    def basket_category(self, category: str) -> str:
+        """Sorted set: categories bought together with ``category`` -> orders with both."""
+        return f"{self.prefix}:{{basket}}:c:{category}"
+
+    def basket_orders(self) -> str:
+        """Sorted set: order ids already counted (score = event time, ms)."""
+        return f"{self.prefix}:{{basket}}:orders"
+
+    def due(self) -> str:
+        """Sorted set: scheduled checks ``cart:<cid>``, ``seg:<cid>`` (score = due ms)."""
+        return f"{self.prefix}:{{sched}}:due"
+
+    def inflight(self) -> str:
+        """Sorted set: claimed checks (score = lease expiry ms); same slot as ``due``."""
+        return f"{self.prefix}:{{sched}}:inflight"
+
+    def stats(self) -> str:
+        """Hash: engine-wide counters (events applied, dead letters by reason, ...)."""
+        return f"{self.prefix}:stats"
+
+    def api_key(self, key_id: str) -> str:
+        """Hash: one API key's HMAC of its secret, name, scopes, rate, created / revoked ms."""
+        return f"{self.prefix}:apikey:{{{key_id}}}"
+
+    def api_keys(self) -> str:
+        """Set: ids of every API key ever created (``stream-app api-key list``)."""
+        return f"{self.prefix}:apikeys"
+
+    def rate_limits(self) -> str:
+        """Prefix of the API's rate-limit counters (written by the ``limits`` library)."""
+        return f"{self.prefix}:ratelimit"
+
+    def of_customer(self, customer_id: str) -> str:
+        """``SCAN`` pattern of every key of one customer (``"*"``: of every customer).
+
+        >>> Keys("sa").of_customer("c-1")
+        'sa:{c-1}:*'
+        """
+        return f"{self.prefix}:{{{customer_id}}}:*"
+
+
+class CustomerKey(NamedTuple):
+    """What a per-customer key is: whose, which kind (``p``, ``seen``, ``x`` ...), and for
+    a scored decision's key (``x``) the decision."""
+
+    customer_id: str
+    kind: str
+    decision_id: str = ""
+
+
+def parse_customer_key(key: str) -> CustomerKey:
+    """The customer and kind of a per-customer key (any prefix).
+
+    >>> parse_customer_key(Keys("sa").scored("c-1", "d-9"))
+    CustomerKey(customer_id='c-1', kind='x', decision_id='d-9')
+    >>> parse_customer_key(Keys("sa").profile("c-1"))
+    CustomerKey(customer_id='c-1', kind='p', decision_id='')
+    """
+    tagged, _, suffix = key.partition("}:")
+    kind, _, decision = suffix.partition(":")
+    return CustomerKey(tagged.partition(":{")[2], kind, decision)
+
+
+def event_key(event_id: str) -> str:
+    """What the id index (``seen``) stores of an event id: 16 hex digits of its BLAKE2b
+    (collisions: 2^-64 per pair of one customer's ids). One way: there is no parser.
+
+    >>> event_key("ev-1")
+    '3350297f6e9c1a5d'
+    """
+    return hashlib.blake2b(event_id.encode(), digest_size=8).hexdigest()
+
+
+#: Kinds of scheduled checks (members of ``Keys.due`` and ``Keys.inflight``).
+CheckKind = Literal["cart", "seg", "send", "label"]
+
+
+class Check(NamedTuple):
+    """A scheduled check: its kind, its customer and (send, label) its decision."""
+
+    kind: CheckKind
+    customer_id: str
+    decision_id: str = ""
+
+
+def check_member(check: Check) -> str:
+    """The schedule member of ``check``: ``<kind>:<customer>``, or
+    ``<kind>:<customer>|<decision>`` for the checks of a decision.
+
+    >>> check_member(Check("cart", "c-1")), check_member(Check("send", "c-1", "d-9"))
+    ('cart:c-1', 'send:c-1|d-9')
+    >>> parse_check(check_member(Check("label", "c-1", "d-9")))
+    Check(kind='label', customer_id='c-1', decision_id='d-9')
+    >>> parse_check(check_member(Check("seg", "c-1")))
+    Check(kind='seg', customer_id='c-1', decision_id='')
+    """
+    if check.decision_id:
+        return f"{check.kind}:{check.customer_id}|{check.decision_id}"
+    return f"{check.kind}:{check.customer_id}"
+
+
+def parse_check(member: str) -> Check | None:
+    """The check a schedule member names; None for a kind this version does not know.
+
+    >>> parse_check("x:y") is None
+    True
+    """
+    kind, _, rest = member.partition(":")
+    customer, _, decision = rest.partition("|")
+    match kind:
+        case "cart" | "seg" | "send" | "label":
+            return Check(kind, customer, decision)
+    return None
+
+
+def contact_member(decision_id: str, campaign_id: str, channel: str) -> str:
+    """A contact history member (``Keys.contacts``): ``<decision>|<campaign>|<channel>``.
+
+    >>> contact_member("d-9", "cart", "push")
+    'd-9|cart|push'
+    >>> parse_contact_member(contact_member("d-9", "cart", "push"))
+    ('d-9', 'cart', 'push')
+    """
+    return f"{decision_id}|{campaign_id}|{channel}"
+
+
+def parse_contact_member(member: str) -> tuple[str, str, str]:
+    """(decision, campaign, channel) of a contact history member."""
+    decision_id, campaign_id, channel = member.split("|", 2)
+    return decision_id, campaign_id, channel
+
+
+def lift_value(arm: str, stratum: str, converted: bool) -> str:
+    """A decision's field value in its campaign's lift hash: ``<arm>|<stratum>|<0 or 1>``.
+
+    >>> lift_value("treated", "vip", False)
+    'treated|vip|0'
+    >>> parse_lift_value(lift_value("holdout", "vip", True))
+    ('holdout', 'vip', True)
+    """
+    return f"{arm}|{stratum}|{int(converted)}"
+
+
+def parse_lift_value(value: str) -> tuple[str, str, bool]:
+    """(arm, stratum, converted) of a lift hash value."""
+    arm, stratum, flag = value.rsplit("|", 2)
+    return arm, stratum, flag == "1"
+
+
+def settled_value(why: str) -> str:
+    """The ``sent`` hash value of a trigger occurrence answered without a message
+    (a sent decision's value is its emit time, ms, never negative).
+
+    >>> settled_value("suppressed")
+    '-suppressed'
+    """
+    return f"-{why}"
+
+
+def memberships_value(names: Iterable[str]) -> str:
+    """A customer's segments as stored (``Keys.memberships``): sorted, comma-joined.
+
+    >>> memberships_value({"vip", "new"})
+    'new,vip'
+    >>> parse_memberships(memberships_value({"vip", "new"})) == {"vip", "new"}
+    True
+    """
+    return ",".join(sorted(names))
+
+
+def parse_memberships(value: str) -> set[str]:
+    """The segment names of a stored memberships value (empty: none).
+
+    >>> parse_memberships("")
+    set()
+    """
+    return {name for name in value.split(",") if name}
+
+
+def api_key_scopes(scopes: Iterable[str]) -> str:
+    """An API key's scopes as its record (``Keys.api_key``) keeps them: sorted,
+    space-separated.
+
+    >>> api_key_scopes({"segments:read", "profiles:read"})
+    'profiles:read segments:read'
+    >>> parse_api_key_scopes(api_key_scopes({"segments:read", "profiles:read"}))
+    ['profiles:read', 'segments:read']
+    """
+    return " ".join(sorted(scopes))
+
+
+def parse_api_key_scopes(value: str) -> list[str]:
+    """The scope names of an API key record's ``scopes`` field."""
+    return value.split()
+
+
+def stat_names(key: Key) -> tuple[str, ...]:
+    """The stats hash fields (``Keys.stats``) a count adds to (docs/redis-keys.md, "Stats
+    counters"): ``<name>`` and ``<name>:<label>...``.
+
+    >>> stat_names(DecisionCount("cart", "suppressed", "cap_day"))
+    ('decisions_suppressed:cap_day', 'decisions_suppressed:cart:cap_day')
+    >>> stat_names(DecisionCount("cart", "emitted", "push"))
+    ('decisions_emitted', 'decisions_emitted:cart', 'decisions_emitted:cart:push')
+    >>> [parse_stat_name(n) for n in stat_names(Labelled("dead_letters", "oversized"))]
+    [('dead_letters', ('oversized',))]
+    """
+    match key:
+        case Plain(name):
+            return (name,)
+        case Labelled(name, label):
+            return (stat_name(name, label),)
+        case EventsIn(stream, kind):
+            return (stat_name("events_in", stream), stat_name("events_type", stream, kind))
+        case Conversion(campaign, arm):
+            return (stat_name("conversions", campaign, arm),)
+        case DecisionCount(campaign, outcome, detail):
+            return _decided_names(campaign, outcome, detail)
+    raise TypeError(f"not a count key: {key!r}")
+
+
+def stat_name(name: str, *labels: str) -> str:
+    """One stats hash field: a counter's name and its labels, colon-joined.
+
+    >>> stat_name("decisions_emitted", "cart", "push")
+    'decisions_emitted:cart:push'
+    >>> parse_stat_name(stat_name("decisions_emitted", "cart", "push"))
+    ('decisions_emitted', ('cart', 'push'))
+    """
+    return ":".join((name, *labels))
+
+
+def parse_stat_name(field: str) -> tuple[str, tuple[str, ...]]:
+    """(name, labels) of a stats hash field."""
+    name, *labels = field.split(":")
+    return name, tuple(labels)
+
+
+def _decided_names(campaign: str, outcome: DecisionOutcome, detail: str) -> tuple[str, ...]:
+    name = f"decisions_{outcome}"
+    if outcome in ("suppressed", "cancelled"):
+        return (stat_name(name, detail), stat_name(name, campaign, detail))
+    if outcome == "emitted":
+        return (name, stat_name(name, campaign), stat_name(name, campaign, detail))
+    if outcome in ("skipped_audience",):
+        return (stat_name(name, campaign),)
+    if outcome == "holdout_planned":
+        return (name,)
+    return (name, stat_name(name, campaign))
+
+
+def as_stats(counts: Counts) -> Counter[str]:
+    """``counts`` as stats hash increments."""
+    out: Counter[str] = Counter()
+    for key, n in counts.items():
+        if n:
+            for name in stat_names(key):
+                out[name] += n
+    return out
