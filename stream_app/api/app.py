@@ -1,5 +1,8 @@
 """The HTTP API: ``create_app`` wires settings, Redis, stores and routes.
 
+Stores are built once, when the app is made, into the ``ApiContext`` that handlers
+reach through ``Depends`` (``api.deps``); no request builds one.
+
 Library: FastAPI (on Starlette, with pydantic, which the engine already uses for
 its contracts): typed handlers, dependency injection for auth, and an OpenAPI
 3.1 spec generated from the same models that serialize the responses, so the
@@ -37,12 +40,10 @@ from stream_app.clock import Clock, utc_now
 from stream_app.metrics.api import ApiMetrics
 from stream_app.segments.rules import load_segments
 from stream_app.settings import Settings
-from stream_app.storage.configured import profile_store, value_rules
+from stream_app.storage.bundle import build_stores
+from stream_app.storage.configured import value_rules
 from stream_app.storage.connection import redis_client
-from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.erasure import ErasureStore
-from stream_app.storage.layout import Keys
-from stream_app.storage.segments import SegmentStore
 
 DESCRIPTION = """\
 Read profiles, segments, decisions and lift of the stream_app engine; erase customers.
@@ -88,7 +89,7 @@ def create_app(
     settings = settings or Settings()
     check_pepper(settings)
     client = redis if redis is not None else api_redis(settings)
-    keys = Keys(settings.key_prefix)
+    stores = build_stores(client, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -112,16 +113,19 @@ def create_app(
             reset_s=settings.api_breaker_reset_s,
             deadline_s=settings.api_deadline_s,
         ),
-        api_keys=ApiKeyStore(client, keys, settings.api_key_pepper.get_secret_value().encode()),
-        limiter=RateLimiter(client, keys),
-        profiles=profile_store(client, settings),
-        value_rules=value_rules(settings),
-        segments=SegmentStore(
-            client, keys, profile_ttl_s=int(settings.profile_ttl.total_seconds())
+        api_keys=ApiKeyStore(
+            client, stores.keys, settings.api_key_pepper.get_secret_value().encode()
         ),
+        limiter=RateLimiter(client, stores.keys),
+        profiles=stores.profiles,
+        value_rules=value_rules(settings),
+        segments=stores.segments,
         segment_definitions=tuple(load_segments(settings.segments_file)),
-        decisions=DecisionStore(client, keys),
-        erasure=ErasureStore(client, keys),
+        decisions=stores.decisions,
+        erasure=ErasureStore(client, stores.keys),
+        stats=stores.stats,
+        schedule=stores.schedule,
+        models=stores.models,
     )
     app.add_exception_handler(UnavailableError, unavailable)
     app.add_middleware(AccessLog, metrics=metrics)

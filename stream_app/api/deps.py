@@ -18,7 +18,10 @@ from stream_app.settings import Settings
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.erasure import ErasureStore
 from stream_app.storage.profiles import ProfileStore
+from stream_app.storage.schedule import ScheduleStore
+from stream_app.storage.scoring import ModelStore
 from stream_app.storage.segments import SegmentStore
+from stream_app.storage.stats import StatsStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,9 @@ class ApiContext:
     segment_definitions: tuple[SegmentDefinition, ...]
     decisions: DecisionStore
     erasure: ErasureStore
+    stats: StatsStore
+    schedule: ScheduleStore
+    models: ModelStore
 
 
 def get_context(request: Request) -> ApiContext:

@@ -23,10 +23,6 @@ from stream_app.api.errors import AUTH_RESPONSES
 from stream_app.api.scopes import Scope
 from stream_app.decisions.lift import CampaignLift
 from stream_app.metrics.scrape import scrape_all
-from stream_app.storage.layout import Keys
-from stream_app.storage.schedule import ScheduleStore
-from stream_app.storage.scoring import ModelStore
-from stream_app.storage.stats import StatsStore
 
 #: Per worker endpoint: well below the page's 2 s poll, so a dead worker never stalls it.
 SCRAPE_TIMEOUT_S = 1.0
@@ -58,18 +54,13 @@ router = APIRouter(tags=["dashboard"])
     responses=AUTH_RESPONSES,
 )
 async def dashboard(context: Context) -> Dashboard:
-    keys = Keys(context.settings.key_prefix)
-    stats = StatsStore(context.redis, keys)
-    schedule = ScheduleStore(context.redis, keys)
-    models = ModelStore(context.redis, keys)
-
     async def read() -> tuple[
         dict[str, int], tuple[int, int], dict[str, float], list[CampaignLift]
     ]:
         return (
-            await stats.read(),
-            await schedule.depth(),
-            await models.meta(MODEL),
+            await context.stats.read(),
+            await context.schedule.depth(),
+            await context.models.meta(MODEL),
             await context.decisions.lifts(),
         )
 
