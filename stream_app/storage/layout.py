@@ -57,7 +57,7 @@ class Keys:
         return f"{self.prefix}:{{{customer_id}}}:seen"
 
     def memberships(self, customer_id: str) -> str:
-        """String: comma-joined names of the segments the customer is in."""
+        """String: the segments the customer is in (``memberships_value``)."""
         return f"{self.prefix}:{{{customer_id}}}:seg"
 
     def erased(self, customer_id: str) -> str:
@@ -77,7 +77,7 @@ class Keys:
         return f"{self.prefix}:{{{customer_id}}}:pending"
 
     def contacts(self, customer_id: str) -> str:
-        """Sorted set: ``<decision>|<campaign>|<channel>`` of messages sent (score = ms)."""
+        """Sorted set: ``contact_member`` of each message sent (score = send time, ms)."""
         return f"{self.prefix}:{{{customer_id}}}:contacts"
 
     def attribution(self, customer_id: str) -> str:
@@ -85,7 +85,7 @@ class Keys:
         return f"{self.prefix}:{{{customer_id}}}:attr"
 
     def lift(self, campaign_id: str) -> str:
-        """Hash: ``<arm>|<stratum>|n`` and ``<arm>|<stratum>|conv`` counts of one campaign."""
+        """Hash: decision id -> ``lift_value`` (arm, stratum, converted) of one campaign."""
         return f"{self.prefix}:lift:{{{campaign_id}}}"
 
     def campaigns(self) -> str:
@@ -133,7 +133,7 @@ class Keys:
         return f"{self.prefix}:{{basket}}:orders"
 
     def due(self) -> str:
-        """Sorted set: scheduled checks ``cart:<cid>``, ``seg:<cid>`` (score = due ms)."""
+        """Sorted set: scheduled checks (``check_member``; score = due ms)."""
         return f"{self.prefix}:{{sched}}:due"
 
     def inflight(self) -> str:
@@ -279,8 +279,15 @@ def settled_value(why: str) -> str:
 
     >>> settled_value("suppressed")
     '-suppressed'
+    >>> parse_settled_value(settled_value("suppressed")), parse_settled_value("1780000000000")
+    ('suppressed', None)
     """
     return f"-{why}"
+
+
+def parse_settled_value(value: str) -> str | None:
+    """Why an occurrence was answered without a message; None for a sent decision."""
+    return value[1:] if value.startswith("-") else None
 
 
 def memberships_value(names: Iterable[str]) -> str:

@@ -43,7 +43,7 @@ from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator, Mix
 from stream_app.simulation.population import make_population
-from stream_app.storage.layout import Keys
+from stream_app.storage.layout import Keys, parse_settled_value
 from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.replay import replay_file
 from stream_app.streaming.topics import ensure_topics
@@ -183,7 +183,7 @@ async def test_a_worker_killed_mid_replay_is_replaced_without_loss_or_double_eff
                 (d.decode() if isinstance(d, bytes) else d)
                 for found in await pipe.execute()
                 for d, at in found.items()
-                if not at.startswith(b"-")
+                if parse_settled_value(at.decode()) is None
             }
             records = await read_to_end(mine, [mine.topics.decisions, mine.topics.audit])
             final = await stats(redis, mine.key_prefix)
