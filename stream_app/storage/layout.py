@@ -164,6 +164,10 @@ class Keys:
         """
         return f"{self.prefix}:{{{customer_id}}}:*"
 
+    def of_deployment(self) -> str:
+        """``SCAN`` pattern of every key of this deployment (the prefix's)."""
+        return f"{self.prefix}:*"
+
 
 class CustomerKey(NamedTuple):
     """What a per-customer key is: whose, which kind (``p``, ``seen``, ``x`` ...), and for

@@ -140,7 +140,7 @@ async def test_events_become_profiles_and_an_idle_cart_becomes_one_decision(
     assert all(d.customer_id != bob for d in carts), "bob bought his cart: no reminder"
 
     # Raw contact handles are never stored: scan every key and value of this run.
-    async for key in redis.scan_iter(match=f"{keys.prefix}:*"):
+    async for key in redis.scan_iter(match=keys.of_deployment()):
         assert email.encode() not in key
         assert device.encode() not in key
         if await redis.type(key) == b"hash":  # values may be binary (model checkpoints)

@@ -22,7 +22,7 @@ PLACEHOLDERS = {
     "key_id": "<key id>",
 }
 #: Builders of ``SCAN`` patterns, not of keys.
-PATTERNS = {"of_customer"}
+PATTERNS = {"of_customer", "of_deployment"}
 
 
 def documented() -> dict[str, str]:
