@@ -29,6 +29,8 @@ from stream_app.decisions.lift import render
 from stream_app.devstack.ports import free_port, port_accepts
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import api_process, worker_process
+from stream_app.kafka import client_options
+from stream_app.kafka_topics import ensure_topics
 from stream_app.profiles.derive import derive
 from stream_app.segments.rules import load_segments
 from stream_app.settings import Settings
@@ -39,11 +41,9 @@ from stream_app.storage.schedule import ScheduleStore
 from stream_app.storage.scoring import ModelStore
 from stream_app.storage.segments import SegmentStore
 from stream_app.storage.stats import StatsStore
-from stream_app.streaming.kafka import client_options
 from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.learning import MODEL
 from stream_app.streaming.loadgen import SimStats, run_simulation
-from stream_app.streaming.topics import ensure_topics
 
 #: Where the demo's API listens when the port is free (else any free port).
 DEMO_API_PORT = 8080

@@ -26,12 +26,12 @@ from pydantic import BaseModel, ValidationError
 from stream_app.events.decision import Decision
 from stream_app.events.encode import encode, encode_envelope, record_key
 from stream_app.events.topics import TopicNames
+from stream_app.kafka import client_options
 from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.feedback import respond
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.population import Customer, make_population
-from stream_app.streaming.kafka import client_options
 
 log = logging.getLogger(__name__)
 

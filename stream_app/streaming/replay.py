@@ -31,9 +31,9 @@ from aiokafka.partitioner import DefaultPartitioner
 from stream_app.events.encode import record_key
 from stream_app.events.eventlog import LineError, parse_line
 from stream_app.events.registry import Stream
+from stream_app.kafka import client_options
+from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
-from stream_app.streaming.kafka import client_options
-from stream_app.streaming.topics import ensure_topics
 
 #: The file is read in blocks of this size, off the event loop.
 READ_BLOCK_BYTES = 1 << 20
