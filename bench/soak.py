@@ -38,9 +38,9 @@ from stream_app.devstack.ports import free_port, port_accepts
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
 from stream_app.kafka_topics import ensure_topics
+from stream_app.producers.loadgen import SimStats, run_simulation
 from stream_app.settings import Settings
 from stream_app.storage.keys import Keys
-from stream_app.streaming.loadgen import SimStats, run_simulation
 
 MB = 1024 * 1024
 
