@@ -8,8 +8,9 @@ one: per-record futures and the pure-Python key hash cost more than parsing and
 validating (about 80k records/s through ``send`` against 250k through batches
 on the embedded broker). Partitions come from aiokafka's ``DefaultPartitioner``
 (Kafka's murmur2 of the key), so every record lands where ``send(key=...)``
-would have put it. A batch the broker refuses is never dropped silently: the
-next ``send`` or ``flush`` raises ``DeliveryError`` naming its events.
+would have put it. A record the broker refuses (or whose topic it does not
+have) is never dropped silently: the next ``send`` or ``flush`` raises
+``DeliveryError`` naming its events.
 
     async with EventProducer(settings, envelope_size=20) as producer:
         await producer.send(event)  # a contract model, a dict or JSON bytes
@@ -22,13 +23,14 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from pydantic import BaseModel
 
@@ -209,6 +211,7 @@ class EventProducer:
                 topic, key, checked.value, checked.event.event_id, now=now
             ):
                 await self._add(record, now)
+        self._raise_failed()  # this event's record may have been refused at once
 
     async def send_unchecked(self, stream: Stream, value: bytes, key: bytes) -> None:
         """Queue ``value`` as one record, bypassing the contracts: only for showing
@@ -217,6 +220,7 @@ class EventProducer:
         async with self._lock:
             now = time.monotonic()
             await self._add(PackedRecord(self._topics[stream], key, value, ()), now)
+        self._raise_failed()
 
     async def flush(self) -> DeliveryStats:
         """Send everything queued and wait for the broker; raises ``DeliveryError`` if
@@ -245,7 +249,11 @@ class EventProducer:
 
     async def _add(self, record: PackedRecord, now: float) -> None:
         """Append a record to its partition's batch; a full batch is submitted."""
-        tp = (record.topic, await self._partition(record.topic, record.key))
+        try:
+            tp = (record.topic, await self._partition(record.topic, record.key))
+        except KafkaError as exc:  # e.g. a topic the broker does not have
+            self._refused(record.event_ids, exc)
+            return
         batch = self._batches.get(tp)
         if (
             batch is not None
@@ -274,7 +282,11 @@ class EventProducer:
     async def _submit(self, tp: tuple[str, int]) -> None:
         batch = self._batches.pop(tp)
         topic, partition = tp
-        future = await self._producer.send_batch(batch.builder, topic, partition=partition)
+        try:
+            future = await self._producer.send_batch(batch.builder, topic, partition=partition)
+        except KafkaError as exc:
+            self._refused(batch.event_ids, exc)
+            return
         self._inflight.append((future, batch))
 
     async def _settle(self, *, wait: bool) -> None:
@@ -284,12 +296,16 @@ class EventProducer:
             future, batch = inflight.popleft()
             try:
                 await future
-            except Exception as exc:
-                self._failed.extend(batch.event_ids)
-                self._failure = exc
+            except Exception as exc:  # every refusal is surfaced, naming its events
+                self._refused(batch.event_ids, exc)
                 continue
             self.stats.records_sent += batch.records
             self.stats.events_sent += len(batch.event_ids)
+
+    def _refused(self, event_ids: Sequence[str], cause: BaseException) -> None:
+        """Note events the broker did not take; the next ``send`` or ``flush`` raises."""
+        self._failed.extend(event_ids)
+        self._failure = cause
 
     def _raise_failed(self) -> None:
         if self._linger is not None and self._linger.done() and not self._linger.cancelled():

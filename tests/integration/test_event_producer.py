@@ -1,7 +1,5 @@
-"""``EventProducer`` on the real servers: events arrive decodable, bad ones never leave.
-
-(A refused delivery is tested against a fake client in tests/unit/test_producers.py:
-the embedded broker takes records for deleted topics and of 2 MB alike.)"""
+"""``EventProducer`` on the real servers: events arrive decodable, bad ones never leave,
+and records the broker cannot take raise naming their events."""
 
 from __future__ import annotations
 
@@ -14,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from stream_app.events.registry import EVENT_ADAPTERS, Stream
 from stream_app.kafka import client_options
 from stream_app.kafka_topics import ensure_topics
-from stream_app.producers import EventProducer, InvalidEvent
+from stream_app.producers import DeliveryError, EventProducer, InvalidEvent
 from stream_app.settings import Settings
 from tests.integration.fixtures import event, isolated
 
@@ -61,3 +59,14 @@ async def test_sent_events_arrive_enveloped_and_decodable(settings: Settings) ->
     ]
     assert sorted(arrived) == [f"e{n}" for n in range(5)], "each once, and never the bad one"
     assert [i for i in arrived if i in ("e0", "e2", "e4")] == ["e0", "e2", "e4"], "order kept"
+
+
+async def test_a_topic_the_broker_refuses_raises_naming_the_events(settings: Settings) -> None:
+    mine, run = isolated(settings, "refused")
+    # Kafka topic names are [a-zA-Z0-9._-]: the broker has no such topic, nor creates it.
+    refused_topics = mine.topics.model_copy(update={"clickstream": f"no such topic {run}"})
+    mine = mine.model_copy(update={"topics": refused_topics})
+    async with EventProducer(mine, request_timeout_ms=1000) as producer:
+        with pytest.raises(DeliveryError) as refused:
+            await producer.send(event("app_open", "c1", "lost"))
+    assert refused.value.failed == ("lost",)
