@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from pydantic import BaseModel
 
 from stream_app.devstack.processes import ManagedProcess
-from stream_app.events.encode import encode, encode_envelope, record_key
+from stream_app.events.encode import encode, record_key
+from stream_app.events.registry import Event
 from stream_app.events.topics import Stream, TopicNames
+from stream_app.producers.envelopes import EnvelopePacker, PackedRecord
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.population import Customer, make_population
@@ -69,25 +70,17 @@ class EventSet:
 
 
 def pack_records(
-    events: Iterable[tuple[Stream, BaseModel]], topics: TopicNames, envelope_size: int
+    events: Iterable[tuple[Stream, Event]], topics: TopicNames, envelope_size: int
 ) -> list[Record]:
     """Events as records in order; with ``envelope_size`` > 1, consecutive events of one
-    key on one topic share an envelope of up to that many events."""
-    records: list[Record] = []
-    open_envelopes: dict[tuple[str, bytes], list[BaseModel]] = {}
+    key on one topic share an envelope of up to that many events (``EnvelopePacker``)."""
+    packer = EnvelopePacker(envelope_size)
+    packed: list[PackedRecord] = []
     for stream, event in events:
         topic, key = topics.for_stream(stream), record_key(event)
-        if envelope_size == 1:
-            records.append(Record(topic, key, encode(event), 1))
-            continue
-        batch = open_envelopes.setdefault((topic, key), [])
-        batch.append(event)
-        if len(batch) >= envelope_size:
-            del open_envelopes[(topic, key)]
-            records.append(Record(topic, key, encode_envelope(batch), len(batch)))
-    for (topic, key), batch in open_envelopes.items():
-        records.append(Record(topic, key, encode_envelope(batch), len(batch)))
-    return records
+        packed += packer.add(topic, key, encode(event), event.event_id, now=0.0)
+    packed += packer.drain()
+    return [Record(r.topic, r.key, r.value, len(r.event_ids)) for r in packed]
 
 
 def make_event_set(
@@ -117,7 +110,7 @@ def make_event_set(
         population, make_catalog(seed), seed, end - span, events / span.total_seconds()
     )
     per_customer: Counter[str] = Counter()
-    generated: list[tuple[Stream, BaseModel]] = []
+    generated: list[tuple[Stream, Event]] = []
     first = last = end
     for index in range(events):
         stream, event = next(generator)

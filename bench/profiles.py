@@ -50,9 +50,9 @@ from bench.common import (
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
+from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys, parse_customer_key
-from stream_app.streaming.topics import ensure_topics
 
 #: Stats counters that mean "this event is done with": every decoded event is counted
 #: per stream, in the same write as its effects, whatever became of it (applied, a

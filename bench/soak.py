@@ -37,10 +37,10 @@ from bench.profiles import _DONE_PREFIXES, bench_settings
 from stream_app.devstack.ports import free_port, port_accepts
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
+from stream_app.kafka_topics import ensure_topics
+from stream_app.producers.loadgen import SimStats, run_simulation
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys
-from stream_app.streaming.loadgen import SimStats, run_simulation
-from stream_app.streaming.topics import ensure_topics
 
 MB = 1024 * 1024
 

@@ -67,13 +67,13 @@ from stream_app.devstack.ports import free_port
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
+from stream_app.kafka_topics import ensure_topics
 from stream_app.metrics.quantiles import histogram_quantile
 from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator, Mix
 from stream_app.simulation.population import make_population
 from stream_app.storage.layout import Keys
-from stream_app.streaming.topics import ensure_topics
 
 #: Event time written into pre-encoded records, replaced by the due time at send.
 SENTINEL_TIME = datetime(2001, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
+from stream_app.producers.replay import ReplayStats, replay_file
 from stream_app.settings import Settings
-from stream_app.streaming.replay import ReplayStats, replay_file
 
 
 def replay(

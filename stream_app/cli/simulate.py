@@ -16,11 +16,11 @@ import typer
 from stream_app.clock import utc_now
 from stream_app.events.eventlog import write_lines
 from stream_app.events.registry import Event
+from stream_app.producers.loadgen import SimStats, run_simulation
 from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.population import make_population
-from stream_app.streaming.loadgen import SimStats, run_simulation
 
 
 def simulate(

@@ -9,9 +9,9 @@ from typing import Any
 
 import typer
 
+from stream_app.kafka_topics import ensure_topics
 from stream_app.logs import logging_config
 from stream_app.settings import DEV_PSEUDONYM_SECRET, Settings
-from stream_app.streaming.topics import ensure_topics
 
 topics_app = typer.Typer(help="Manage the engine's Kafka topics.", no_args_is_help=True)
 

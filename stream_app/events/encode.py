@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -17,11 +16,6 @@ def event_dict(event: BaseModel) -> dict[str, Any]:
 def encode(event: BaseModel) -> bytes:
     """One event (or decision, or dead letter) as a record value."""
     return orjson.dumps(event_dict(event))
-
-
-def encode_envelope(events: Sequence[BaseModel]) -> bytes:
-    """Many events as one envelope record value: ``{"events": [...]}``."""
-    return orjson.dumps({"events": [event_dict(event) for event in events]})
 
 
 def record_key(event: BaseModel) -> bytes:

@@ -16,10 +16,10 @@ from typing import Any
 import faust
 
 from stream_app.clock import Clock, utc_now
+from stream_app.kafka import faust_credentials
 from stream_app.metrics.server import serve_metrics
 from stream_app.settings import Settings
 from stream_app.streaming import transport
-from stream_app.streaming.kafka import faust_credentials
 from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.observe import WorkerProbe
 from stream_app.streaming.publisher import FaustPublisher

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from stream_app.kafka import client_options
 from stream_app.settings import Settings
-from stream_app.streaming.kafka import client_options
 
 
 class LagProbe:

@@ -21,10 +21,10 @@ from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.provision import Servers, provision_servers
 from stream_app.devstack.workers import worker_process
 from stream_app.events.topics import TopicNames
+from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.storage.connection import redis_client
 from stream_app.storage.layout import Keys
-from stream_app.streaming.topics import ensure_topics
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CAMPAIGNS = Path(__file__).resolve().parent / "campaigns.toml"

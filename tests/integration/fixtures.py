@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from stream_app.clock import to_ms
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.events.topics import TopicNames
+from stream_app.kafka import client_options
 from stream_app.profiles.ops import ProfileUpdate
 from stream_app.profiles.state import apply_updates
 from stream_app.settings import Settings
@@ -29,7 +30,6 @@ from stream_app.storage.configured import state_limits
 from stream_app.storage.customers import Ask
 from stream_app.storage.layout import Keys, event_key
 from stream_app.storage.profiles import ProfileStore
-from stream_app.streaming.kafka import client_options
 
 T = TypeVar("T")
 

@@ -39,14 +39,14 @@ from stream_app.events.eventlog import write_lines
 from stream_app.events.identity import Consent, Traits
 from stream_app.events.registry import Event
 from stream_app.events.topics import TopicNames
+from stream_app.kafka_topics import ensure_topics
+from stream_app.producers.replay import replay_file
 from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator, Mix
 from stream_app.simulation.population import make_population
 from stream_app.storage.layout import Keys, parse_settled_value
 from stream_app.streaming.lag import LagProbe
-from stream_app.streaming.replay import replay_file
-from stream_app.streaming.topics import ensure_topics
 from tests.integration.conftest import ARTIFACTS
 from tests.integration.fixtures import event_counts, eventually, read_to_end, sigkill
 from tests.oracle.redis_view import processed_total, stats

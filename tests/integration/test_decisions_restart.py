@@ -15,11 +15,11 @@ import pytest
 from stream_app.devstack.workers import worker_process
 from stream_app.events.decision import Decision
 from stream_app.events.topics import TopicNames
+from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.storage.connection import redis_client
 from stream_app.storage.layout import Keys
 from stream_app.storage.stats import StatsStore
-from stream_app.streaming.topics import ensure_topics
 from tests.integration.conftest import ARTIFACTS
 from tests.integration.fixtures import consume_until, dumps, event, eventually, produce
 

@@ -29,12 +29,12 @@ from stream_app.events.eventlog import write_lines
 from stream_app.events.identity import Consent, Traits
 from stream_app.events.purchase import Purchase
 from stream_app.events.registry import EVENT_ADAPTERS, Event, Stream
+from stream_app.producers.replay import replay_file
 from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.perturb import perturb
 from stream_app.simulation.population import make_population
-from stream_app.streaming.replay import replay_file
 from tests.oracle.compare import diff_all, diff_basket
 from tests.oracle.config import OracleConfig
 from tests.oracle.recompute import Oracle, Outcome, to_ms

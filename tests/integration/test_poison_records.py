@@ -21,9 +21,9 @@ from redis.asyncio import Redis
 
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.events.deadletter import DeadLetter, RejectReason
+from stream_app.kafka import client_options
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys
-from stream_app.streaming.kafka import client_options
 from tests.integration.fixtures import dumps, event, event_counts, eventually, read_to_end
 
 pytestmark = pytest.mark.integration

@@ -19,13 +19,13 @@ from stream_app.clock import utc_now
 from stream_app.events.encode import record_key
 from stream_app.events.eventlog import LineReason, stream_for_type, write_lines
 from stream_app.events.registry import Event, Stream
+from stream_app.kafka import client_options
+from stream_app.producers import replay as replay_module
+from stream_app.producers.replay import replay_file
 from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.population import make_population
-from stream_app.streaming import replay as replay_module
-from stream_app.streaming.kafka import client_options
-from stream_app.streaming.replay import replay_file
 
 pytestmark = pytest.mark.integration
 

@@ -18,10 +18,10 @@ import pytest
 from redis.asyncio import Redis
 
 from stream_app.devstack.workers import worker_process
+from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys
 from stream_app.streaming.lag import LagProbe
-from stream_app.streaming.topics import ensure_topics
 from tests.integration.conftest import ARTIFACTS
 from tests.integration.fixtures import (
     dumps,

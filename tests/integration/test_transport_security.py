@@ -27,12 +27,12 @@ from stream_app.devstack.redis_server import RedisServer
 from stream_app.devstack.workers import worker_process
 from stream_app.events.decision import Decision
 from stream_app.events.topics import TopicNames
+from stream_app.kafka import client_options
+from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.storage.connection import redis_client
 from stream_app.storage.layout import Keys
 from stream_app.storage.stats import StatsStore
-from stream_app.streaming.kafka import client_options
-from stream_app.streaming.topics import ensure_topics
 from tests.integration.conftest import ARTIFACTS, CAMPAIGNS
 from tests.integration.fixtures import commit, consume_until, dumps, event, eventually, produce
 from tests.integration.tls import AdvertisingTansu, Certificates, TlsTerminator

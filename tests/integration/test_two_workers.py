@@ -26,10 +26,10 @@ from redis.asyncio import Redis
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.workers import worker_process
 from stream_app.events.topics import TopicNames
+from stream_app.kafka import client_options
+from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys
-from stream_app.streaming.kafka import client_options
-from stream_app.streaming.topics import ensure_topics
 from tests.integration.conftest import ARTIFACTS
 from tests.integration.fixtures import dumps, event, event_counts, eventually, sigkill
 

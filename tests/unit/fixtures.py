@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,3 +27,51 @@ def event(type_: str, *, at: datetime = NOW, **fields: Any) -> dict[str, Any]:
     if "customer_id" not in fields and "device_id" not in fields:
         base["customer_id"] = "c-1"
     return base | fields
+
+
+class FakeBatch:
+    """A record batch of ``FakeKafkaProducer``: holds ``capacity`` records."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.records: list[tuple[bytes, bytes]] = []
+
+    def append(self, *, key: bytes, value: bytes, timestamp: None) -> object | None:
+        if len(self.records) >= self.capacity:
+            return None
+        self.records.append((key, value))
+        return object()
+
+
+class FakeKafkaProducer:
+    """Stands in for ``AIOKafkaProducer`` (the batch API ``EventProducer`` uses): records
+    what would go to Kafka; acknowledges at once, or fails topics named in ``refuse``."""
+
+    last: FakeKafkaProducer
+    refuse: frozenset[str] = frozenset()
+    capacity = 1000
+
+    def __init__(self, **_: object) -> None:
+        self.sent: list[tuple[str, bytes, bytes]] = []
+        FakeKafkaProducer.last = self
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2}
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch(self.capacity)
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> Any:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if topic in self.refuse:
+            done.set_exception(RuntimeError(f"{topic} refused"))
+        else:
+            self.sent.extend((topic, key, value) for key, value in batch.records)
+            done.set_result(None)
+        return done

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import ClassVar
 
 import orjson
 import pytest
@@ -21,12 +19,13 @@ from stream_app.events.feedback import Converted, Opened
 from stream_app.events.identity import Consent, Traits
 from stream_app.events.purchase import Purchase
 from stream_app.events.registry import EVENT_ADAPTERS, Event, Stream
+from stream_app.producers import loadgen, producer
 from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.feedback import respond
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.population import Customer, make_population
-from stream_app.streaming import loadgen
+from tests.unit.fixtures import FakeKafkaProducer
 
 START = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
 CATALOG = make_catalog(seed=7)
@@ -279,33 +278,10 @@ def test_no_feedback_without_consent_or_for_someone_else() -> None:
 # --- the edge runner, against a fake producer ------------------------------
 
 
-class FakeProducer:
-    """Records what would go to Kafka; acknowledges at once."""
-
-    last: ClassVar[FakeProducer]
-    sent: list[tuple[str, bytes, bytes]]
-
-    def __init__(self, **_: object) -> None:
-        self.sent = []
-        FakeProducer.last = self
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[None]:
-        self.sent.append((topic, key, value))
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
-
-
 async def test_runner_paces_and_keeps_envelopes_per_customer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(loadgen, "AIOKafkaProducer", FakeProducer)
+    monkeypatch.setattr(producer, "AIOKafkaProducer", FakeKafkaProducer)
     config = Settings()
     progress: list[int] = []
     stats = await loadgen.run_simulation(
@@ -318,7 +294,7 @@ async def test_runner_paces_and_keeps_envelopes_per_customer(
         respond_to_decisions=False,
         on_progress=lambda s: progress.append(s.events_sent),
     )
-    sent = FakeProducer.last.sent
+    sent = FakeKafkaProducer.last.sent
     assert stats.events_sent == 420 == sum(stats.by_stream.values())
     assert stats.records_sent == len(sent) < 420
     assert progress  # a report after the first second

@@ -20,10 +20,10 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from pydantic import SecretStr, ValidationError
 from redis.asyncio.connection import SSLConnection
 
+from stream_app.kafka import client_options, faust_credentials
 from stream_app.settings import Settings
 from stream_app.storage.connection import redis_client
 from stream_app.streaming.app import faust_app
-from stream_app.streaming.kafka import client_options, faust_credentials
 
 SASL_PASSWORD = "kafka-pw-do-not-print"
 REDIS_PASSWORD = "redis-pw-do-not-print"

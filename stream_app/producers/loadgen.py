@@ -1,9 +1,10 @@
-"""Edge runner of the simulator: paces generated events onto Kafka and answers decisions.
+"""Load generation: paces the simulator's events onto Kafka and answers decisions.
 
 The generator is pure and timeless; here its event ``i`` is sent at
 ``t0 + i / rate`` on the monotonic clock and stamped with wall-clock start plus
 the same offset, so the stream looks live to the engine. Decisions the engine
 emits for this run's customers get plausible feedback (and conversions) back.
+Both go out through one ``EventProducer``.
 """
 
 from __future__ import annotations
@@ -20,25 +21,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from pydantic import BaseModel, ValidationError
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
 
 from stream_app.events.decision import Decision
-from stream_app.events.encode import encode, encode_envelope, record_key
-from stream_app.events.topics import TopicNames
+from stream_app.kafka import client_options
+from stream_app.producers.producer import EventProducer
 from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.feedback import respond
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.population import Customer, make_population
-from stream_app.streaming.kafka import client_options
 
 log = logging.getLogger(__name__)
 
 #: Pacing step: events due by now are generated and sent once per tick.
 TICK_S = 0.05
-#: A partial envelope waits at most this long for more events of its customer.
-ENVELOPE_MAX_WAIT_S = 0.1
 
 
 @dataclass(slots=True)
@@ -72,116 +70,65 @@ async def run_simulation(
     """
     if customers < 1 or rate <= 0 or duration < 0:
         raise ValueError("need customers >= 1, rate > 0 and duration >= 0")
-    if not 1 <= envelope_size <= settings.max_events_per_record:
-        raise ValueError(f"envelope_size must be in [1, {settings.max_events_per_record}]")
     population = make_population(customers, seed)
     catalog = make_catalog(seed)
     stats = SimStats()
-    producer = AIOKafkaProducer(
-        **client_options(settings),
-        client_id="stream-app-simulator",
-        linger_ms=5,
-        max_batch_size=256 * 1024,
+    producer = EventProducer(
+        settings, envelope_size=envelope_size, client_id="stream-app-simulator"
     )
-    responder: asyncio.Task[None] | None = None
     try:
         await producer.start()
         started_at = datetime.now(UTC)  # after connecting, so event times match send times
         events = EventGenerator(population, catalog, seed, started_at, rate)
+        responder: asyncio.Task[None] | None = None
         if respond_to_decisions:
             answer = _Responder(settings, producer, population, seed, started_at, stats)
             responder = asyncio.create_task(answer.run(), name="simulator-responder")
-        pacer = _Pacer(settings.topics, producer, events, envelope_size, stats)
-        await pacer.run(rate, duration, responder, on_progress)
+        try:
+            await _pace(producer, events, stats, rate, duration, responder, on_progress)
+        finally:
+            if responder is not None:
+                responder.cancel()
+                await asyncio.gather(responder, return_exceptions=True)
+        stats.records_sent = (await producer.flush()).records_sent
     finally:
-        if responder is not None:
-            responder.cancel()
-            await asyncio.gather(responder, return_exceptions=True)
-        await producer.stop()  # flushes what is still buffered
+        await producer.stop()
     return stats
 
 
-class _Pacer:
-    """Sends the generator's events on schedule, alone or in per-customer envelopes."""
-
-    def __init__(
-        self,
-        topics: TopicNames,
-        producer: Any,
-        events: EventGenerator,
-        envelope_size: int,
-        stats: SimStats,
-    ) -> None:
-        self._topics = topics
-        self._producer = producer
-        self._events = events
-        self._envelope_size = envelope_size
-        self._stats = stats
-        #: (topic, key) -> (monotonic time of the first event, events); insertion-ordered.
-        self._open: dict[tuple[str, bytes], tuple[float, list[BaseModel]]] = {}
-
-    async def run(
-        self,
-        rate: float,
-        duration: float,
-        responder: asyncio.Task[None] | None,
-        on_progress: Callable[[SimStats], None] | None,
-    ) -> None:
-        total = math.floor(duration * rate)
-        sent = 0
-        t0 = time.monotonic()
-        next_report = 1.0
-        while True:
-            now = time.monotonic()
-            elapsed = now - t0
-            due = min(total, math.floor(elapsed * rate) + 1)
-            futures: list[asyncio.Future[Any]] = []
-            for _ in range(due - sent):
-                stream, event = next(self._events)
-                self._stats.events_sent += 1
-                self._stats.by_stream[stream.value] += 1
-                await self._add(self._topics.for_stream(stream), event, now, futures)
-            sent = max(sent, due)
-            await self._flush(now - (ENVELOPE_MAX_WAIT_S - TICK_S), futures)
-            await self._settle(futures)
-            self._stats.elapsed_s = elapsed
-            if responder is not None and responder.done():
-                responder.result()  # a failed responder fails the run
-            if on_progress is not None and elapsed >= next_report:
-                on_progress(self._stats)
-                next_report = math.floor(elapsed) + 1.0
-            if sent >= total and elapsed >= duration:
-                break
-            await asyncio.sleep(TICK_S)
-        futures = []
-        await self._flush(math.inf, futures)
-        await self._settle(futures)
-
-    async def _add(
-        self, topic: str, event: BaseModel, now: float, futures: list[asyncio.Future[Any]]
-    ) -> None:
-        key = record_key(event)
-        if self._envelope_size == 1:
-            futures.append(await self._producer.send(topic, encode(event), key=key))
-            return
-        _, batch = self._open.setdefault((topic, key), (now, []))
-        batch.append(event)
-        if len(batch) >= self._envelope_size:
-            del self._open[(topic, key)]
-            futures.append(await self._producer.send(topic, encode_envelope(batch), key=key))
-
-    async def _flush(self, cutoff: float, futures: list[asyncio.Future[Any]]) -> None:
-        """Send partial envelopes whose first event arrived at or before ``cutoff``."""
-        for (topic, key), (first, batch) in list(self._open.items()):
-            if first <= cutoff:
-                del self._open[(topic, key)]
-                futures.append(await self._producer.send(topic, encode_envelope(batch), key=key))
-
-    async def _settle(self, futures: list[asyncio.Future[Any]]) -> None:
-        """Wait for this tick's records to be acknowledged; a send failure ends the run."""
-        if futures:
-            await asyncio.gather(*futures)
-            self._stats.records_sent += len(futures)
+async def _pace(
+    producer: EventProducer,
+    events: EventGenerator,
+    stats: SimStats,
+    rate: float,
+    duration: float,
+    responder: asyncio.Task[None] | None,
+    on_progress: Callable[[SimStats], None] | None,
+) -> None:
+    """Send the generator's events on schedule: event ``i`` at ``t0 + i / rate``."""
+    total = math.floor(duration * rate)
+    sent = 0
+    t0 = time.monotonic()
+    next_report = 1.0
+    while True:
+        elapsed = time.monotonic() - t0
+        due = min(total, math.floor(elapsed * rate) + 1)
+        for _ in range(due - sent):
+            stream, event = next(events)
+            stats.events_sent += 1
+            stats.by_stream[stream.value] += 1
+            await producer.send(event)
+        sent = max(sent, due)
+        stats.elapsed_s = elapsed
+        stats.records_sent = producer.stats.records_sent
+        if responder is not None and responder.done():
+            responder.result()  # a failed responder fails the run
+        if on_progress is not None and elapsed >= next_report:
+            on_progress(stats)
+            next_report = math.floor(elapsed) + 1.0
+        if sent >= total and elapsed >= duration:
+            break
+        await asyncio.sleep(TICK_S)
 
 
 class _Responder:
@@ -190,7 +137,7 @@ class _Responder:
     def __init__(
         self,
         settings: Settings,
-        producer: Any,
+        producer: EventProducer,
         population: list[Customer],
         seed: int,
         started_at: datetime,
@@ -249,7 +196,6 @@ class _Responder:
         heapq.heappush(self._pending, (decision.send_at, decision.decision_id, decision))
 
     async def _deliver_due(self, now: datetime) -> None:
-        futures: list[asyncio.Future[Any]] = []
         while self._pending and self._pending[0][0] <= now:
             _, decision_id, decision = heapq.heappop(self._pending)
             if decision.expires_at <= now:
@@ -258,16 +204,10 @@ class _Responder:
             rng = random.Random(f"{self._seed}:{decision_id}")
             customer = self._customers[decision.customer_id]
             for stream, event in respond(decision, customer, rng, now):
-                topic = self._settings.topics.for_stream(stream)
-                futures.append(
-                    await self._producer.send(topic, encode(event), key=record_key(event))
-                )
+                await self._producer.send(event)
                 self._stats.events_sent += 1
                 self._stats.feedback_sent += 1
                 self._stats.by_stream[stream.value] += 1
-        if futures:
-            await asyncio.gather(*futures)
-            self._stats.records_sent += len(futures)
 
 
 async def _partitions(consumer: Any, topic: str) -> set[int]:

@@ -6,8 +6,8 @@ import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from stream_app.kafka import client_options
 from stream_app.settings import Settings
-from stream_app.streaming.kafka import client_options
 
 log = logging.getLogger(__name__)
 
