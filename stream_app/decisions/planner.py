@@ -126,11 +126,10 @@ def plan(
     urgency window and outside quiet hours; ``send_time = "earliest"`` skips the
     optimisation.
     """
-    now = view.now
     channel = pick_channel(campaign, view.consent)
     if channel is None:
         return Suppressed("no_consent", f"none of {', '.join(campaign.channels)}")
-    earliest = max(now, hit.at + campaign.urgency.earliest)
+    earliest = max(view.now, hit.at + campaign.urgency.earliest)
     latest = hit.at + campaign.urgency.latest
     if latest < earliest:
         return Suppressed("expired", "urgency window over")
@@ -149,19 +148,7 @@ def plan(
     )
     if timing is None:
         return Suppressed("quiet_hours", "no allowed moment in the urgency window")
-    did = decision_id(campaign.id, hit.customer_id, hit.key)
-    proposal = Proposal(
-        decision_id=did,
-        customer_id=hit.customer_id,
-        campaign_id=campaign.id,
-        channel=channel,
-        priority=campaign.priority,
-        expected_value=timing.expected * campaign.value,
-        send_at=timing.send_at,
-        expires_at=latest,
-        trigger_at=hit.at,
-        cooldown=campaign.cooldown,
-    )
+    proposal = _proposal(hit, campaign, channel, timing, latest)
     verdict = check(
         proposal,
         at=timing.send_at,
@@ -175,8 +162,58 @@ def plan(
     if isinstance(verdict, Suppressed):
         return verdict
     holdout = in_holdout(hit.customer_id, campaign.id, campaign.holdout, rules.holdout_salt)
-    decision = Decision(
-        decision_id=did,
+    decision = _decision(
+        hit,
+        campaign,
+        proposal,
+        channel=channel,
+        offer=offer,
+        holdout=holdout,
+        decided_at=view.now,
+        explanation=explain(hit, timing, hours, verdict, view.now),
+    )
+    return Plan(
+        decision,
+        proposal,
+        view.tier,
+        campaign.goal,
+        campaign.goal_window,
+        (hit.trigger, hit.key),
+    )
+
+
+def _proposal(
+    hit: Hit, campaign: Campaign, channel: Channel, timing: SendPlan, latest: datetime
+) -> Proposal:
+    """What the policies judge: the message at its planned send time."""
+    return Proposal(
+        decision_id=decision_id(campaign.id, hit.customer_id, hit.key),
+        customer_id=hit.customer_id,
+        campaign_id=campaign.id,
+        channel=channel,
+        priority=campaign.priority,
+        expected_value=timing.expected * campaign.value,
+        send_at=timing.send_at,
+        expires_at=latest,
+        trigger_at=hit.at,
+        cooldown=campaign.cooldown,
+    )
+
+
+def _decision(
+    hit: Hit,
+    campaign: Campaign,
+    proposal: Proposal,
+    *,
+    channel: Channel,
+    offer: Offer,
+    holdout: bool,
+    decided_at: datetime,
+    explanation: str,
+) -> Decision:
+    """The decision event for an allowed proposal (published when its send time comes)."""
+    return Decision(
+        decision_id=proposal.decision_id,
         customer_id=hit.customer_id,
         campaign_id=campaign.id,
         channel=channel,
@@ -186,23 +223,15 @@ def plan(
             category=hit.category,
             items=list(hit.items),
         ),
-        decided_at=now,
-        send_at=timing.send_at,
-        expires_at=latest,
+        decided_at=decided_at,
+        send_at=proposal.send_at,
+        expires_at=proposal.expires_at,
         trigger=hit.trigger,
         trigger_event_id=hit.key if hit.trigger == "cart_abandonment" else None,
         holdout=holdout,
         policies=list(CHECKED),
         propensity=offer.propensity,
-        explanation=explain(hit, timing, hours, verdict, now),
-    )
-    return Plan(
-        decision,
-        proposal,
-        view.tier,
-        campaign.goal,
-        campaign.goal_window,
-        (hit.trigger, hit.key),
+        explanation=explanation,
     )
 
 

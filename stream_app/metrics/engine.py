@@ -50,87 +50,12 @@ class EngineMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
-        self.events = Counter(
-            "stream_app_events", "Events in, by stream and type.", ["stream", "type"], registry=r
-        )
-        self.dead_letters = Counter(
-            "stream_app_dead_letters", "Records dead-lettered, by reason.", ["reason"], registry=r
-        )
-        self.dropped = Counter(
-            "stream_app_events_dropped", "Events dropped on purpose, by why.", ["why"], registry=r
-        )
-        self.apply_latency = Histogram(
-            "stream_app_event_apply_latency_seconds",
-            "Event time to the event's effect being in its profile.",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.trigger_to_decision = Histogram(
-            "stream_app_trigger_to_decision_seconds",
-            "Triggering event to decision made (planned or scheduled).",
-            ["trigger"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.timer_lateness = Histogram(
-            "stream_app_timer_lateness_seconds",
-            "A scheduled check's due time to its effects written (sends, cart checks, ...).",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.round_trips = Histogram(
-            "stream_app_redis_round_trips",
-            "Redis round trips per batch (events) or per claim of due checks (timer).",
-            buckets=(1, 2, 3, 4, 5, 8),
-            registry=r,
-        )
-        self.consumer_lag = Gauge(
-            "stream_app_consumer_lag",
-            "Records not yet committed by the worker group.",
-            ["topic", "partition"],
-            registry=r,
-        )
-        self.partition_stalled = Gauge(
-            "stream_app_partition_stalled",
-            "1 when a partition has lag and its committed offset has not moved for a while.",
-            ["topic", "partition"],
-            registry=r,
-        )
-        self.redis_batch = Histogram(
-            "stream_app_redis_batch_seconds",
-            "One batch's (or timer claim's) Redis round trips, retries included.",
-            buckets=REDIS_BUCKETS,
-            registry=r,
-        )
-        self.redis_errors = Counter(
-            "stream_app_redis_errors", "Redis calls that failed and were retried.", registry=r
-        )
-        self.decisions = Counter(
-            "stream_app_decisions",
-            "Decisions by campaign, channel and outcome (planned, deferred, sent, holdout, "
-            "suppressed:<reason>, cancelled:<reason>).",
-            ["campaign", "channel", "outcome"],
-            registry=r,
-        )
-        self.scheduled = Gauge(
-            "stream_app_scheduled_checks", "Checks waiting in the schedule.", registry=r
-        )
-        self.overdue = Gauge(
-            "stream_app_overdue_checks", "Scheduled checks due for over a minute.", registry=r
-        )
-        self.model_auc = Gauge(
-            "stream_app_model_auc", "Engagement model: rolling ROC AUC.", registry=r
-        )
-        self.model_log_loss = Gauge(
-            "stream_app_model_log_loss", "Engagement model: rolling log loss.", registry=r
-        )
-        self.model_drifts = Counter(
-            "stream_app_model_drifts", "Drifts detected in the engagement model.", registry=r
-        )
-        self.model_info = Gauge(
-            "stream_app_model_info", "The engagement model's version (value 1).", ["version"],
-            registry=r,
-        )  # fmt: skip
+        self.events, self.dead_letters, self.dropped = _event_families(r)
+        self.apply_latency, self.trigger_to_decision, self.timer_lateness = _latency_families(r)
+        self.round_trips, self.redis_batch, self.redis_errors = _redis_families(r)
+        self.consumer_lag, self.partition_stalled = _consumer_families(r)
+        self.decisions, self.scheduled, self.overdue = _decision_families(r)
+        self.model_auc, self.model_log_loss, self.model_drifts, self.model_info = _model_families(r)
 
     def count(self, counts: Counts) -> None:
         """Put a batch's counts on their labelled series (the keys carry the labels)."""
@@ -164,6 +89,113 @@ class EngineMetrics:
         self.model_log_loss.set(log_loss)
         self.model_info.clear()
         self.model_info.labels(version).set(1)
+
+
+def _event_families(r: CollectorRegistry) -> tuple[Counter, Counter, Counter]:
+    """Events in, dead-lettered and dropped on purpose."""
+    return (
+        Counter(
+            "stream_app_events", "Events in, by stream and type.", ["stream", "type"], registry=r
+        ),
+        Counter(
+            "stream_app_dead_letters", "Records dead-lettered, by reason.", ["reason"], registry=r
+        ),
+        Counter(
+            "stream_app_events_dropped", "Events dropped on purpose, by why.", ["why"], registry=r
+        ),
+    )
+
+
+def _latency_families(r: CollectorRegistry) -> tuple[Histogram, Histogram, Histogram]:
+    """The real-time figures: event to profile, trigger to decision, due time to check."""
+    return (
+        Histogram(
+            "stream_app_event_apply_latency_seconds",
+            "Event time to the event's effect being in its profile.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        ),
+        Histogram(
+            "stream_app_trigger_to_decision_seconds",
+            "Triggering event to decision made (planned or scheduled).",
+            ["trigger"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        ),
+        Histogram(
+            "stream_app_timer_lateness_seconds",
+            "A scheduled check's due time to its effects written (sends, cart checks, ...).",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        ),
+    )
+
+
+def _redis_families(r: CollectorRegistry) -> tuple[Histogram, Histogram, Counter]:
+    """What a batch costs in Redis: round trips, time, failed calls."""
+    return (
+        Histogram(
+            "stream_app_redis_round_trips",
+            "Redis round trips per batch (events) or per claim of due checks (timer).",
+            buckets=(1, 2, 3, 4, 5, 8),
+            registry=r,
+        ),
+        Histogram(
+            "stream_app_redis_batch_seconds",
+            "One batch's (or timer claim's) Redis round trips, retries included.",
+            buckets=REDIS_BUCKETS,
+            registry=r,
+        ),
+        Counter("stream_app_redis_errors", "Redis calls that failed and were retried.", registry=r),
+    )
+
+
+def _consumer_families(r: CollectorRegistry) -> tuple[Gauge, Gauge]:
+    """How far behind the worker group is, per partition."""
+    return (
+        Gauge(
+            "stream_app_consumer_lag",
+            "Records not yet committed by the worker group.",
+            ["topic", "partition"],
+            registry=r,
+        ),
+        Gauge(
+            "stream_app_partition_stalled",
+            "1 when a partition has lag and its committed offset has not moved for a while.",
+            ["topic", "partition"],
+            registry=r,
+        ),
+    )
+
+
+def _decision_families(r: CollectorRegistry) -> tuple[Counter, Gauge, Gauge]:
+    """Decisions by outcome, and the schedule of checks they wait in."""
+    return (
+        Counter(
+            "stream_app_decisions",
+            "Decisions by campaign, channel and outcome (planned, deferred, sent, holdout, "
+            "suppressed:<reason>, cancelled:<reason>).",
+            ["campaign", "channel", "outcome"],
+            registry=r,
+        ),
+        Gauge("stream_app_scheduled_checks", "Checks waiting in the schedule.", registry=r),
+        Gauge("stream_app_overdue_checks", "Scheduled checks due for over a minute.", registry=r),
+    )
+
+
+def _model_families(r: CollectorRegistry) -> tuple[Gauge, Gauge, Counter, Gauge]:
+    """The engagement model's quality, drifts and version."""
+    return (
+        Gauge("stream_app_model_auc", "Engagement model: rolling ROC AUC.", registry=r),
+        Gauge("stream_app_model_log_loss", "Engagement model: rolling log loss.", registry=r),
+        Counter("stream_app_model_drifts", "Drifts detected in the engagement model.", registry=r),
+        Gauge(
+            "stream_app_model_info",
+            "The engagement model's version (value 1).",
+            ["version"],
+            registry=r,
+        ),
+    )
 
 
 #: The decision outcomes with a series, and their label there.

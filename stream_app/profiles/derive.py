@@ -7,9 +7,7 @@ injected ``now``, never stored.
 
 from __future__ import annotations
 
-import math
-import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, get_args
@@ -17,10 +15,17 @@ from typing import Any, get_args
 from stream_app.clock import from_ms, to_ms
 from stream_app.events.base import Channel
 from stream_app.events.clickstream import ClickstreamEvent
-from stream_app.profiles.cart import CartLine
-from stream_app.profiles.fold import HOURS_PER_WEEK
+from stream_app.profiles.cart import CartLine, cart_line, visible_cart
 from stream_app.profiles.lazy import lazy
+from stream_app.profiles.rhythm import local_week, peak_hours
 from stream_app.profiles.state import ProfileState
+from stream_app.profiles.value import (
+    lifecycle_stage,
+    price_band_of,
+    score_amount,
+    score_recency,
+    tier_of,
+)
 
 DAY_MS = 86_400_000
 #: Event types that mean the customer came to us: every clickstream type.
@@ -124,19 +129,19 @@ class ProfileView:
     @lazy
     def price_band(self) -> str | None:
         avg = self.avg_unit_price
-        return None if avg is None else _band(avg, self._rules.price_bands)
+        return None if avg is None else price_band_of(avg, self._rules.price_bands)
 
     @lazy
     def r(self) -> int:
-        return _score_low(self.recency_days, self._rules.recency_days)
+        return score_recency(self.recency_days, self._rules.recency_days)
 
     @lazy
     def f(self) -> int:
-        return _score_high(self.orders, self._rules.frequency)
+        return score_amount(self.orders, self._rules.frequency)
 
     @lazy
     def m(self) -> int:
-        return _score_high(self.monetary, self._rules.monetary)
+        return score_amount(self.monetary, self._rules.monetary)
 
     @lazy
     def is_new(self) -> bool:
@@ -149,7 +154,7 @@ class ProfileView:
 
     @lazy
     def tier(self) -> str:
-        return _tier(self.r, self.f, self.m, self.is_new)
+        return tier_of(self.r, self.f, self.m, self.is_new)
 
     @lazy
     def interval_days(self) -> float:
@@ -164,7 +169,9 @@ class ProfileView:
         last_purchase = self._ms("last:purchase")
         reference = last_purchase if last_purchase is not None else self._ms("last_seen")
         elapsed = None if reference is None else (self._now_ms - reference) / DAY_MS
-        return _lifecycle(self.is_new, elapsed, self.interval_days, self._rules.lifecycle_factors)
+        return lifecycle_stage(
+            self.is_new, elapsed, self.interval_days, self._rules.lifecycle_factors
+        )
 
     @lazy
     def lifecycle_changes_at(self) -> datetime | None:
@@ -234,7 +241,7 @@ class ProfileView:
     @lazy
     def rhythm_local(self) -> tuple[float, ...]:
         half_life_ms = self._rules.rhythm_half_life.total_seconds() * 1000
-        return _local_week(
+        return local_week(
             self._state.rhythm.at(self._now_ms, half_life_ms), self.timezone, self.now
         )
 
@@ -247,7 +254,7 @@ class ProfileView:
     @lazy
     def cart(self) -> tuple[CartLine, ...]:
         """Lines still in the cart."""
-        return _visible_cart(self.cart_lines, self._ms("last:purchase"))
+        return visible_cart(self.cart_lines, self._ms("last:purchase"))
 
     def last_of(self, event_type: str) -> int | None:
         """The time (ms) of the customer's latest event of ``event_type``, if any."""
@@ -333,7 +340,7 @@ class ProfileView:
             "tastes": {
                 k: round(v, 3) for k, v in sorted(self.tastes.items(), key=lambda kv: -kv[1])[:8]
             },
-            "active_hours_local": _peak_hours(self.rhythm_local),
+            "active_hours_local": peak_hours(self.rhythm_local),
             "cart": [
                 {"item_id": c.item_id, "quantity": c.quantity, "price": c.price} for c in self.cart
             ],
@@ -346,105 +353,6 @@ class ProfileView:
 def derive(state: ProfileState, now: datetime, rules: ValueRules) -> ProfileView:
     """The view of ``state`` at ``now``."""
     return ProfileView(state, now, rules)
-
-
-def cart_line(item_id: str, entry: Sequence[int | float | str]) -> CartLine | None:
-    """A stored cart entry ``[added, category, price, quantity, event id, removed]`` (0 =
-    none) as a domain object; None for a bare removal tombstone."""
-    added, category, price, quantity, event_id, removed = entry
-    if not added:
-        return None
-    return CartLine(
-        item_id, str(category), float(price), int(quantity), str(event_id), int(added),
-        int(removed) or None,
-    )  # fmt: skip
-
-
-def _tier(r: int, f: int, m: int, is_new: bool) -> str:
-    if r >= 4 and f >= 4 and m >= 4:
-        return "vip"
-    if f >= 3 and r >= 3:
-        return "loyal"
-    return "new" if is_new else "regular"
-
-
-def _lifecycle(
-    is_new: bool, elapsed_days: float | None, interval: float, factors: tuple[float, float, float]
-) -> str:
-    """new → active → at_risk → lapsed → churned, against the customer's own rhythm.
-
-    >>> _lifecycle(False, 40, 30, (1.5, 3, 6)), _lifecycle(False, 50, 30, (1.5, 3, 6))
-    ('active', 'at_risk')
-    """
-    if is_new:
-        return "new"
-    if elapsed_days is None:
-        return "churned"
-    active, at_risk, lapsed = factors
-    if elapsed_days <= active * interval:
-        return "active"
-    if elapsed_days <= at_risk * interval:
-        return "at_risk"
-    if elapsed_days <= lapsed * interval:
-        return "lapsed"
-    return "churned"
-
-
-def _score_low(days: float | None, bounds: tuple[float, ...]) -> int:
-    """5 for the most recent bound met, down to 1 (or never)."""
-    if days is None:
-        return 1
-    for score, bound in zip((5, 4, 3, 2), bounds, strict=True):
-        if days <= bound:
-            return score
-    return 1
-
-
-def _score_high(amount: float, bounds: tuple[float, ...]) -> int:
-    for score, bound in zip((5, 4, 3, 2), bounds, strict=True):
-        if amount >= bound:
-            return score
-    return 1
-
-
-def _band(avg: float, bounds: tuple[float, float]) -> str:
-    return "budget" if avg < bounds[0] else "mid" if avg < bounds[1] else "premium"
-
-
-def _visible_cart(lines: tuple[CartLine, ...], last_purchase: int | None) -> tuple[CartLine, ...]:
-    """Lines still in the cart: added after their removal and after the last order."""
-    floor = last_purchase or 0
-    return tuple(
-        sorted(
-            (line for line in lines if line.added_ms > floor and not line.removed),
-            key=lambda line: (line.added_ms, line.item_id),
-        )
-    )
-
-
-def _local_week(
-    rhythm: Mapping[str, float], timezone: str | None, now: datetime
-) -> tuple[float, ...]:
-    """UTC hour-of-week buckets shifted by the customer's current UTC offset (whole hours,
-    rounded down: +05:30 shifts by 5)."""
-    offset_h = 0
-    if timezone:
-        try:
-            offset = now.astimezone(zoneinfo.ZoneInfo(timezone)).utcoffset() or timedelta(0)
-            offset_h = math.floor(offset.total_seconds() / 3600)
-        except zoneinfo.ZoneInfoNotFoundError:
-            offset_h = 0
-    week = [0.0] * HOURS_PER_WEEK
-    for bucket, value in rhythm.items():
-        week[(int(bucket) + offset_h) % HOURS_PER_WEEK] += value
-    return tuple(week)
-
-
-def _peak_hours(week: tuple[float, ...]) -> list[str]:
-    """The three strongest local hours of day, e.g. ``['19:00', '20:00', '12:00']``."""
-    by_hour = [sum(week[day * 24 + hour] for day in range(7)) for hour in range(24)]
-    ranked = sorted(range(24), key=lambda hour: -by_hour[hour])
-    return [f"{hour:02d}:00" for hour in ranked[:3] if by_hour[hour] > 0]
 
 
 def _newest_first(scores: Mapping[str, int]) -> list[tuple[str, int]]:

@@ -69,42 +69,13 @@ def perturb(
         raise ValueError("max_disorder and max_late must be >= 0")
     rng = random.Random(f"perturb:{seed}")
     follower = _next_of_same_key(events)
-    out: list[Event] = []
-    held: dict[int, _Held] = {}
-    by_release: list[tuple[int, int]] = []  # (release_at, ticket)
-    by_deadline: list[tuple[datetime, int]] = []  # (latest event time it may trail, ticket)
-    tickets = itertools.count()
+    out = _Output(rng, duplicate_share)
     pinned: set[int] = set()  # followers of late events: emitted in place
-
-    def hold(event: Event, release_at: int, deadline: datetime | None, first: bool) -> None:
-        ticket = next(tickets)
-        held[ticket] = _Held(release_at, event, first)
-        heapq.heappush(by_release, (release_at, ticket))
-        if deadline is not None:
-            heapq.heappush(by_deadline, (deadline, ticket))
-
-    def emit(event: Event, position: int, first: bool) -> None:
-        out.append(event)
-        if first and rng.random() < duplicate_share:
-            delay = _log_uniform(rng, 1, DUPLICATE_MAX_POSITIONS)
-            hold(event, position + delay, None, first=False)
-
-    def release(position: int, next_time: datetime | None) -> None:
-        """Emit what is due at ``position``, and what must precede an event at ``next_time``."""
-        due: list[int] = []
-        while by_deadline and (next_time is None or by_deadline[0][0] < next_time):
-            due.append(heapq.heappop(by_deadline)[1])
-        while by_release and (next_time is None or by_release[0][0] <= position):
-            due.append(heapq.heappop(by_release)[1])
-        for ticket in sorted({t for t in due if t in held}, key=lambda t: (held[t].release_at, t)):
-            item = held.pop(ticket)
-            emit(item.event, position, item.first)
-
     for position, event in enumerate(events):
-        release(position, event.event_time)
+        out.release(position, event.event_time)
         after = follower[position]
         if position in pinned:
-            emit(event, position, first=True)
+            out.emit(event, position, first=True)
         elif (
             after is not None
             and event.event_time < events[after].event_time <= event.event_time + max_late
@@ -112,15 +83,56 @@ def perturb(
         ):
             pinned.add(after)
             delay = _log_uniform(rng, LATE_MIN_POSITIONS, LATE_MAX_POSITIONS)
-            hold(event, max(after + 1, position + delay), event.event_time + max_late, True)
+            out.hold(event, max(after + 1, position + delay), event.event_time + max_late, True)
         elif rng.random() < disorder_share:
             delay = rng.randint(1, DISORDER_MAX_POSITIONS)
-            hold(event, position + delay, event.event_time + max_disorder, True)
+            out.hold(event, position + delay, event.event_time + max_disorder, True)
         else:
-            emit(event, position, first=True)
-    while held:  # the tail: releasing may hold new duplicates, hence the loop
-        release(len(events), None)
-    return out
+            out.emit(event, position, first=True)
+    while out.held:  # the tail: releasing may hold new duplicates, hence the loop
+        out.release(len(events), None)
+    return out.events
+
+
+class _Output:
+    """The perturbed stream as it is emitted, and the events held back from it: each
+    until its position comes, or sooner when the next event would leave it too late."""
+
+    def __init__(self, rng: random.Random, duplicate_share: float) -> None:
+        self._rng = rng
+        self._duplicate_share = duplicate_share
+        self.events: list[Event] = []
+        self.held: dict[int, _Held] = {}
+        self._by_release: list[tuple[int, int]] = []  # (release_at, ticket)
+        #: (latest event time it may trail, ticket)
+        self._by_deadline: list[tuple[datetime, int]] = []
+        self._tickets = itertools.count()
+
+    def hold(self, event: Event, release_at: int, deadline: datetime | None, first: bool) -> None:
+        ticket = next(self._tickets)
+        self.held[ticket] = _Held(release_at, event, first)
+        heapq.heappush(self._by_release, (release_at, ticket))
+        if deadline is not None:
+            heapq.heappush(self._by_deadline, (deadline, ticket))
+
+    def emit(self, event: Event, position: int, first: bool) -> None:
+        """Emit ``event``; a first occurrence may be re-emitted later as a duplicate."""
+        self.events.append(event)
+        if first and self._rng.random() < self._duplicate_share:
+            delay = _log_uniform(self._rng, 1, DUPLICATE_MAX_POSITIONS)
+            self.hold(event, position + delay, None, first=False)
+
+    def release(self, position: int, next_time: datetime | None) -> None:
+        """Emit what is due at ``position``, and what must precede an event at ``next_time``."""
+        by_deadline, by_release, held = self._by_deadline, self._by_release, self.held
+        due: list[int] = []
+        while by_deadline and (next_time is None or by_deadline[0][0] < next_time):
+            due.append(heapq.heappop(by_deadline)[1])
+        while by_release and (next_time is None or by_release[0][0] <= position):
+            due.append(heapq.heappop(by_release)[1])
+        for ticket in sorted({t for t in due if t in held}, key=lambda t: (held[t].release_at, t)):
+            item = held.pop(ticket)
+            self.emit(item.event, position, item.first)
 
 
 def _next_of_same_key(events: Sequence[Event]) -> list[int | None]:

@@ -31,7 +31,8 @@ from stream_app.streaming.batch import BatchConfig
 from stream_app.streaming.decider import Decider
 from stream_app.streaming.effects import EffectRules, Effects
 from stream_app.streaming.learning import Learner
-from stream_app.streaming.onepass import OnePass, Topics
+from stream_app.streaming.onepass import OnePass
+from stream_app.streaming.outbound import Topics
 from stream_app.streaming.priors import PriorCache
 from stream_app.streaming.publisher import Publisher
 from stream_app.streaming.retry import RedisRetry

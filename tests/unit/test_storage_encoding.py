@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from stream_app.profiles.cart import CartLine
-from stream_app.profiles.derive import cart_line
+from stream_app.profiles.cart import CartLine, cart_line
 from stream_app.profiles.state import Decayed, ProfileState
 from stream_app.storage.layout import Keys, event_key
 from stream_app.storage.profiles import decode_state, encode_state

@@ -1,0 +1,233 @@
+"""Apply and evaluate (``streaming.onepass``, stage 3): one customer's pass in memory.
+
+A batch's customer has their updates applied to the state read, then is
+evaluated from the state they left: segments, profile triggers, conversions.
+A due check re-enters at "evaluate" (no events). The catalog's changes become
+triggers for everyone who viewed the item. No I/O: the pass reads before and
+writes after.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, get_args
+
+from stream_app.clock import from_ms, to_ms
+from stream_app.counts import DecisionCount, DecisionOutcome, Labelled, Plain, add
+from stream_app.decisions.attribution import Goal, converted
+from stream_app.decisions.campaigns import BackInStock, CampaignBook, PriceDrop
+from stream_app.decisions.evaluation import Evaluation, evaluate, profile_campaigns
+from stream_app.decisions.planner import Rules
+from stream_app.decisions.policies import Suppressed
+from stream_app.decisions.triggers import Hit, catalog_hits, unique_hits
+from stream_app.events.clickstream import ClickstreamEvent, ProductView
+from stream_app.events.deadletter import RejectReason
+from stream_app.events.purchase import Purchase
+from stream_app.profiles.derive import ValueRules, derive
+from stream_app.profiles.ops import ProfileUpdate
+from stream_app.profiles.state import Outcome, StateLimits, apply_updates
+from stream_app.segments.rules import SegmentMemo, SegmentRules
+from stream_app.storage.catalog import CatalogStore
+from stream_app.storage.customers import Loaded
+from stream_app.streaming.batch import Batch
+from stream_app.streaming.checks import DueChecks, cart_hits, recheck
+from stream_app.streaming.effects import Passed
+from stream_app.streaming.learning import Learner
+from stream_app.streaming.rounds import Round
+
+LATE = RejectReason.LATE_EVENT
+LATE_DETAIL = "beyond allowed lateness"
+#: The conversion goal each event type reaches: any clickstream event is a visit.
+_GOALS: dict[type, Goal] = {
+    **{kind: "visit" for kind in get_args(get_args(ClickstreamEvent)[0])},
+    Purchase: "purchase",
+}
+
+
+class Evaluator:
+    """The rules a customer is passed through: state limits, value rules, segments and
+    the campaigns whose triggers are evaluated here (profile, catalog, cart)."""
+
+    def __init__(
+        self,
+        *,
+        limits: StateLimits,
+        value_rules: ValueRules,
+        segment_rules: SegmentRules,
+        book: CampaignBook,
+        decision_rules: Rules,
+        learner: Learner | None,
+        segment_memo: int,
+    ) -> None:
+        self._limits = limits
+        self._value_rules = value_rules
+        self._rules = segment_rules
+        self._decision_rules = decision_rules
+        self._learner = learner
+        self._profile_campaigns = profile_campaigns(book.campaigns)
+        #: Campaigns on catalog changes (their audience is who viewed the item).
+        self.catalog_campaigns = [
+            c for c in book.campaigns if isinstance(c.trigger, PriceDrop | BackInStock)
+        ]
+        self._cart_campaigns = book.for_trigger("cart_abandonment")
+        self._evaluates = bool(segment_rules.names or self._profile_campaigns)
+        self._memo = SegmentMemo(segment_memo) if segment_memo else None
+
+    # --- a batch's customers ----------------------------------------------------
+
+    def events(self, work: Round, found: Loaded) -> Passed:
+        """One customer: their updates applied, then evaluated from the state they left."""
+        updates = work.batch.updates.get(found.customer_id, [])
+        passed = Passed(found)
+        if found.erased:  # a forgotten customer: their events are dropped, counted
+            passed.counters[Labelled("events_dropped", "erased")] += len(updates)
+            return passed
+        goals, changed = self._apply(work, passed, updates)
+        if found.scored and self._learner is not None:  # feedback engaged with a decision
+            passed.counters.update(self._learner.learn(found.scored, engaged=True))
+        if not found.state.exists:
+            return passed
+        view = derive(found.state, work.now, self._value_rules)
+        passed.view = view
+        passed.conversions = converted(found.windows, goals)
+        newest = max((ms for _, ms in passed.applied), default=None)
+        if updates and self._evaluates:
+            evaluation = evaluate(
+                view, found.memberships, self._rules, self._profile_campaigns, self._memo, changed
+            )
+            _evaluated(passed, evaluation)
+            passed.hits += [(h, max(to_ms(h.at), newest or 0)) for h in evaluation.hits]
+        passed.hits += [(h, to_ms(h.at)) for h in work.catalog_hits.get(found.customer_id, ())]
+        return passed
+
+    def _apply(
+        self, work: Round, passed: Passed, updates: Sequence[ProfileUpdate]
+    ) -> tuple[list[tuple[Goal, int]], set[str]]:
+        """Apply ``updates`` to the customer's state; returns the goals they reach and the
+        event types they carry (duplicates included: a replayed batch converts and
+        evaluates again, idempotently)."""
+        batch, found = work.batch, passed.loaded
+        keys = [batch.keys[id(u)] for u in updates]
+        seen = {u.event_id for u, key in zip(updates, keys, strict=True) if key in found.applied}
+        outcomes = apply_updates(found.state, updates, seen, self._limits, to_ms(work.now))
+        goals: list[tuple[Goal, int]] = []
+        changed: set[str] = set()
+        applied = duplicates = created = 0
+        for update, key, outcome in zip(updates, keys, outcomes, strict=True):
+            located = batch.origin[id(update)]
+            if outcome is Outcome.TOO_LATE:
+                passed.dead.append(
+                    batch.letter(located.record, located.position, LATE, LATE_DETAIL)
+                )
+                passed.counters[Labelled("dead_letters", LATE.value)] += 1
+                continue
+            event = located.event
+            changed.add(event.type)
+            goal = _GOALS.get(type(event))
+            if goal is not None:
+                goals.append((goal, update.event_ms))
+            if isinstance(event, ProductView):
+                passed.views.append((event.item_id, update.event_ms))
+            if outcome is Outcome.DUPLICATE:
+                duplicates += 1
+                continue
+            applied += 1
+            created += outcome is Outcome.CREATED
+            passed.applied.append((key, update.event_ms))
+            passed.devices.extend(update.device_tokens)
+            if update.cart_check_due_ms is not None:
+                passed.cart_due_ms = max(passed.cart_due_ms or 0, update.cart_check_due_ms)
+            if update.order is not None:
+                passed.orders.append(update.order)
+        counters = passed.counters
+        add(counters, "events_applied", applied)
+        add(counters, "events_duplicate", duplicates)
+        add(counters, "profiles_created", created)
+        return goals, changed
+
+    def catalog(self, work: Round, answers: Sequence[Any]) -> None:
+        """Price drops and restocks: a hit for everyone who viewed the item recently (in
+        this batch too)."""
+        items = work.batch.items
+        changes, replays = CatalogStore.changes(items, answers)
+        # Their effect is the catalog: applied, or a replay (or older) that changed nothing.
+        add(work.counters, "events_applied", len(items) - replays)
+        add(work.counters, "events_duplicate", replays)
+        if not self.catalog_campaigns:
+            return
+        viewed_now = _views_by_item(work.batch)
+        hits: list[Hit] = []
+        for change, viewers in changes:
+            audience = dict(viewers)
+            for cid, ms in viewed_now.get(change.item_id, ()):
+                audience[cid] = max(audience.get(cid, from_ms(ms)), from_ms(ms))
+            for campaign in self.catalog_campaigns:
+                trigger = campaign.trigger
+                assert isinstance(trigger, PriceDrop | BackInStock)
+                hits.extend(catalog_hits(change, trigger, audience))
+        for hit in unique_hits(hits):
+            work.counters[Labelled("triggers", hit.trigger)] += 1
+            work.catalog_hits[hit.customer_id].append(hit)
+
+    # --- due checks ---------------------------------------------------------------
+
+    def checks(self, work: Round, found: Loaded, checks: DueChecks) -> Passed:
+        """One customer's due checks: segments and profile triggers, an idle cart, the
+        decisions whose send time came."""
+        cid, now = found.customer_id, work.now
+        passed = Passed(found)
+        view = None
+        if not found.erased and found.state.exists:
+            view = derive(found.state, now, self._value_rules)
+            passed.view = view
+        if view is not None and cid in checks.segments:
+            evaluation = evaluate(
+                view, found.memberships, self._rules, self._profile_campaigns, self._memo, None
+            )
+            _evaluated(passed, evaluation)
+            passed.hits += [(h, checks.segments[cid]) for h in evaluation.hits]
+        if view is not None and cid in checks.cart:
+            hits, again, nothing = cart_hits(view, self._cart_campaigns, now)
+            passed.hits += [(h, checks.cart[cid]) for h in hits]
+            passed.cart_again_ms = None if again is None else to_ms(again)
+            passed.counters.update(Labelled("triggers_none", why) for why in nothing)
+            passed.counters[Plain("checks_rescheduled")] += again is not None
+        self._sends(passed, [did for c, did in checks.sends if c == cid], now)
+        return passed
+
+    def _sends(self, passed: Passed, decisions: Sequence[str], now: datetime) -> None:
+        """Planned decisions at their send time: sent, held out, or dropped with why."""
+        pending = {p.decision.decision_id: p for p in passed.loaded.pending}
+        history = passed.loaded.history()
+        for did in decisions:
+            item = pending.get(did)
+            if item is None:  # handled already (a replayed check), or erased
+                passed.counters[Plain("decisions_gone")] += 1
+                continue
+            verdict = recheck(item, passed.view, history, self._decision_rules, now)
+            if isinstance(verdict, Suppressed):
+                passed.due_dropped.append(did)
+                kind: DecisionOutcome = (
+                    "cancelled" if verdict.reason == "goal_reached" else "suppressed"
+                )
+                passed.counters[DecisionCount(item.decision.campaign_id, kind, verdict.reason)] += 1
+            else:
+                passed.due_sent.append(item)
+
+
+def _evaluated(passed: Passed, evaluation: Evaluation) -> None:
+    passed.evaluation = evaluation
+    passed.counters[Plain("segments_evaluated")] += 1
+    add(passed.counters, "segment_rule_errors", evaluation.rule_errors)
+
+
+def _views_by_item(batch: Batch) -> dict[str, list[tuple[str, int]]]:
+    found: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for cid, updates in batch.updates.items():
+        for update in updates:
+            event = batch.origin[id(update)].event
+            if isinstance(event, ProductView):
+                found[event.item_id].append((cid, update.event_ms))
+    return found
