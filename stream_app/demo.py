@@ -40,7 +40,7 @@ from stream_app.storage.bundle import Stores, build_stores
 from stream_app.storage.configured import value_rules
 from stream_app.storage.connection import redis_client
 from stream_app.storage.layout import Keys
-from stream_app.storage.stats import StatsStore
+from stream_app.storage.stats import StatsStore, by_reason
 from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.learning import MODEL
 
@@ -279,7 +279,7 @@ class _Progress:
 
 
 def _dead_letters(stats: Mapping[str, int]) -> int:
-    return sum(n for name, n in stats.items() if name.startswith("dead_letters:"))
+    return sum(by_reason(stats, "dead_letters").values())
 
 
 def _summary(
@@ -289,13 +289,9 @@ def _summary(
     sample: Mapping[str, object] | None,
     elapsed: float,
 ) -> None:
-    def grouped(prefix: str) -> str:
-        """``<prefix><name>`` counters as name=n (not the finer ``<prefix><a>:<b>`` ones)."""
-        parts = [
-            f"{k[len(prefix) :]}={v}"
-            for k, v in sorted(stats.items())
-            if k.startswith(prefix) and ":" not in k[len(prefix) :]
-        ]
+    def grouped(name: str) -> str:
+        """``<name>:<label>`` counters as label=n (not the finer ``<name>:<a>:<b>`` ones)."""
+        parts = [f"{label}={n}" for label, n in by_reason(stats, name).items()]
         return ", ".join(parts) or "none"
 
     rows = [
@@ -311,18 +307,18 @@ def _summary(
         ),
         (
             "decisions emitted",
-            f"{stats.get('decisions_emitted', 0):,} ({grouped('decisions_emitted:')})",
+            f"{stats.get('decisions_emitted', 0):,} ({grouped('decisions_emitted')})",
         ),
-        ("held out (audit topic)", grouped("decisions_holdout:")),
-        ("cancelled before sending", grouped("decisions_cancelled:")),
-        ("triggers", grouped("triggers:")),
+        ("held out (audit topic)", grouped("decisions_holdout")),
+        ("cancelled before sending", grouped("decisions_cancelled")),
+        ("triggers", grouped("triggers")),
         (
             "labels (clicked / silent)",
             f"{stats.get('labels_positive', 0):,} / {stats.get('labels_negative', 0):,}",
         ),
-        ("decisions suppressed", grouped("decisions_suppressed:")),
+        ("decisions suppressed", grouped("decisions_suppressed")),
         ("feedback events (simulated)", f"{sim.feedback_sent:,}"),
-        ("dead letters", f"{_dead_letters(stats):,} ({grouped('dead_letters:')})"),
+        ("dead letters", f"{_dead_letters(stats):,} ({grouped('dead_letters')})"),
         ("consumer lag at end", f"{lag:,}"),
     ]
     typer.echo("\n=== demo summary ===")

@@ -16,7 +16,7 @@ from stream_app.api.models import CampaignLift, Model
 from stream_app.decisions.lift import CampaignLift as Lift
 from stream_app.metrics.quantiles import histogram_quantile
 from stream_app.metrics.scrape import APPLY_LATENCY, TRIGGER_TO_DECISION, Partition, Scrape
-from stream_app.storage.layout import parse_stat_name
+from stream_app.storage.stats import by_reason
 
 #: The name the worker's learner checkpoints the engagement model under.
 MODEL = "engagement"
@@ -154,24 +154,6 @@ def shape(
         ),
         counters=dict(sorted(counters.items())),
     )
-
-
-def by_reason(counters: Mapping[str, int], name: str) -> dict[str, int]:
-    """``<name>:<reason>`` counters by reason; the finer ``<name>:<campaign>:<reason>``
-    ones are parts of those, so they are left out.
-
-    >>> by_reason({"dead_letters:oversized": 2, "x": 1}, "dead_letters")
-    {'oversized': 2}
-    >>> by_reason({"decisions_suppressed:cap_day": 4,
-    ...            "decisions_suppressed:cart:cap_day": 4}, "decisions_suppressed")
-    {'cap_day': 4}
-    """
-    found = {}
-    for field, n in counters.items():
-        counter, labels = parse_stat_name(field)
-        if counter == name and len(labels) == 1:
-            found[labels[0]] = n
-    return dict(sorted(found.items()))
 
 
 def _lag(scrapes: Sequence[Scrape]) -> ConsumerLag:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from redis.asyncio import Redis
 
 from stream_app.counts import Counts
 from stream_app.storage.commit import Writes
-from stream_app.storage.layout import Keys, as_stats
+from stream_app.storage.layout import Keys, as_stats, parse_stat_name
 
 
 class StatsStore:
@@ -26,3 +28,21 @@ class StatsStore:
     async def read(self) -> dict[str, int]:
         raw = await self._client.hgetall(self._keys.stats())
         return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+
+
+def by_reason(counters: Mapping[str, int], name: str) -> dict[str, int]:
+    """``<name>:<reason>`` counters by reason; the finer ``<name>:<campaign>:<reason>``
+    ones are parts of those, so they are left out.
+
+    >>> by_reason({"dead_letters:oversized": 2, "x": 1}, "dead_letters")
+    {'oversized': 2}
+    >>> by_reason({"decisions_suppressed:cap_day": 4,
+    ...            "decisions_suppressed:cart:cap_day": 4}, "decisions_suppressed")
+    {'cap_day': 4}
+    """
+    found = {}
+    for field, n in counters.items():
+        counter, labels = parse_stat_name(field)
+        if counter == name and len(labels) == 1:
+            found[labels[0]] = n
+    return dict(sorted(found.items()))
