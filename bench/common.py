@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import time
 from collections import Counter
@@ -196,16 +195,6 @@ def wait_for(
         time.sleep(interval)
 
 
-def percentile(values: Iterable[float], q: float) -> float:
-    """The ``q``-th percentile (0-100) by linear interpolation, as numpy's default."""
-    data = sorted(values)
-    if not data:
-        raise ValueError("no values")
-    if len(data) == 1:
-        return float(data[0])
-    return float(statistics.quantiles(data, n=100, method="inclusive")[round(q) - 1])
-
-
 def machine_info() -> dict[str, Any]:
     """What the figures were measured on: they only compare on the same machine."""
     return {
@@ -269,6 +258,24 @@ def merge_results(values: Mapping[str, Any], path: Path = LATEST_JSON) -> Path:
     tmp.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def finish(
+    results: Mapping[str, Any],
+    plots: Sequence[Path],
+    *,
+    write: bool,
+    started: float,
+    what: str = "bench",
+) -> int:
+    """A bench's last lines: merge ``results`` into ``latest.json`` when ``write``, say
+    what it wrote (with ``plots``) and how long the run took since ``started``
+    (``perf_counter``). Returns the exit status."""
+    if write:
+        path = merge_results(results)
+        print("wrote " + " and ".join(str(p.relative_to(REPO_ROOT)) for p in (path, *plots)))
+    print(f"{what} took {time.perf_counter() - started:.0f} s")
+    return 0
 
 
 def save_figure(fig: Any, name: str) -> Path:

@@ -56,8 +56,7 @@ from bench.common import (
     REPO_ROOT,
     BenchError,
     Record,
-    merge_results,
-    percentile,
+    finish,
     produce,
     pyplot,
     save_figure,
@@ -68,6 +67,7 @@ from bench.profiles import Rate, cpu_seconds
 from bench.throughput import SENTINEL, offer
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.stack import EmbeddedStack
+from stream_app.metrics.quantiles import percentile
 
 PARTITIONS = 4
 BACKLOG_TOPIC = "peers.product-views"
@@ -612,11 +612,7 @@ def main(argv: list[str] | None = None) -> int:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     png = plot(engines, summaries, latencies, args.latency_rate, f"{header}; measured {when}")
     out["peers.run_s"] = round(time.perf_counter() - started)
-    if not args.no_write:
-        path = merge_results(out)
-        print(f"wrote {path.relative_to(REPO_ROOT)} and {png.relative_to(REPO_ROOT)}")
-    print(f"bench took {out['peers.run_s']} s")
-    return 0
+    return finish(out, [png], write=not args.no_write, started=started)
 
 
 if __name__ == "__main__":

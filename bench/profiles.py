@@ -39,9 +39,8 @@ from bench.common import (
     REPO_ROOT,
     BenchError,
     EventSet,
+    finish,
     make_event_set,
-    merge_results,
-    percentile,
     produce,
     pyplot,
     save_figure,
@@ -50,6 +49,7 @@ from bench.common import (
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
+from stream_app.metrics.quantiles import percentile
 from stream_app.settings import Settings
 from stream_app.storage.keys import Keys
 from stream_app.streaming.topics import ensure_topics
@@ -637,11 +637,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.envelope_size}; measured {results['profiles.measured_at']}"
     )
     png = plot(bare, pipeline, list(totals.values()), title)
-    if not args.no_write:
-        path = merge_results(results)
-        print(f"wrote {path.relative_to(REPO_ROOT)} and {png.relative_to(REPO_ROOT)}")
-    print(f"bench took {time.perf_counter() - started:.0f} s")
-    return 0
+    return finish(results, [png], write=not args.no_write, started=started)
 
 
 if __name__ == "__main__":
