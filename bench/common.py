@@ -236,6 +236,16 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; {} while it is missing or not whole (a job's progress
+    file before its first write, ``latest.json`` before the first bench)."""
+    try:
+        loaded: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return loaded
+
+
 def merge_results(values: Mapping[str, Any], path: Path = LATEST_JSON) -> Path:
     """Merge flat ``<bench>.<figure>`` keys into ``path``, keeping other benches' keys.
 
@@ -244,12 +254,7 @@ def merge_results(values: Mapping[str, Any], path: Path = LATEST_JSON) -> Path:
     refreshed on every write.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    current: dict[str, Any] = {}
-    if path.exists():
-        try:
-            current = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            current = {}
+    current = read_json(path)
     benches = {key.split(".", 1)[0] for key in values}
     current = {k: v for k, v in current.items() if k.split(".", 1)[0] not in benches}
     current.update(values)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import statistics
@@ -43,6 +42,7 @@ from bench.common import (
     make_event_set,
     produce,
     pyplot,
+    read_json,
     save_figure,
     wait_for,
 )
@@ -180,25 +180,19 @@ def run_bare(
     )
     spawned = time.perf_counter()
     with process:
-
-        def progress() -> dict[str, Any]:
-            try:
-                loaded: dict[str, Any] = json.loads(result.read_text())
-            except (FileNotFoundError, json.JSONDecodeError):
-                return {}
-            return loaded
-
         pids = {"consumer": process.pid, **servers}
-        wait_for("bare Faust's first batch", lambda: bool(progress()), timeout, process=process)
+        wait_for(
+            "bare Faust's first batch", lambda: bool(read_json(result)), timeout, process=process
+        )
         cpu_first = cpu_seconds(pids)
         wait_for(
             "bare Faust to consume every event",
-            lambda: progress().get("done", False),
+            lambda: read_json(result).get("done", False),
             timeout,
             process=process,
         )
         cpu_last = cpu_seconds(pids)
-        final = progress()
+        final = read_json(result)
     # perf_counter is CLOCK_MONOTONIC on Linux: comparable across processes.
     return Rate(
         events=final["events"] - final["first_batch_events"],

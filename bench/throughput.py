@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
 import re
@@ -54,6 +53,7 @@ from bench.common import (
     pack_records,
     produce,
     pyplot,
+    read_json,
     save_figure,
     wait_for,
 )
@@ -822,7 +822,7 @@ def print_report(
         print(f"  sustained: {out['latency.sustained_events_per_s']:,} events/s")
         print(f"  other processes meanwhile: {lat.other_cores:.2f} cores")
     print("\n=== targets ===")
-    for name, value, limit, at_least in targets(out, read_latest()):
+    for name, value, limit, at_least in targets(out, read_json(LATEST_JSON)):
         if value is None or limit is None:
             print(f"  {name:<48} {'no figure':>12}")
             continue
@@ -831,15 +831,6 @@ def print_report(
         print(
             f"  {name:<48} {value:>12,.2f} {sign} {limit:>10,.2f}  " + ("met" if ok else "NOT met")
         )
-
-
-def read_latest() -> dict[str, Any]:
-    """``latest.json`` as it is (bench.peers' figures come from its last run)."""
-    try:
-        found: dict[str, Any] = json.loads(LATEST_JSON.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return found
 
 
 def plot(tp: Throughput | None, lat: Latency | None, title: str) -> Path:
