@@ -16,7 +16,6 @@ from collections import Counter, defaultdict
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 from redis.asyncio import Redis
 
 from stream_app.devstack.processes import ManagedProcess
@@ -24,7 +23,14 @@ from stream_app.events.deadletter import DeadLetter, RejectReason
 from stream_app.settings import Settings
 from stream_app.storage.keys import Keys
 from stream_app.streaming.kafka import client_options
-from tests.integration.fixtures import dumps, event, event_counts, eventually, read_to_end
+from tests.integration.fixtures import (
+    dumps,
+    event,
+    event_counts,
+    eventually,
+    partition_of,
+    read_to_end,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -35,11 +41,6 @@ POISON: list[tuple[bytes | None, RejectReason]] = [
     (None, RejectReason.UNDECODABLE),  # a tombstone: the record has no value at all
     (b"[1, 2, 3]", RejectReason.INVALID_SHAPE),
 ]
-
-
-def partition_of(key: str, partitions: int) -> int:
-    """Where Kafka's default partitioner puts ``key``."""
-    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 async def test_a_poison_record_in_every_partition_is_dead_lettered_and_the_rest_applied(
@@ -53,7 +54,7 @@ async def test_a_poison_record_in_every_partition_is_dead_lettered_and_the_rest_
     while any(len(by_partition[p]) < CUSTOMERS_PER_PARTITION for p in range(partitions)):
         customer = f"poison-{run}-{n}"
         n += 1
-        p = partition_of(customer, partitions)
+        p = partition_of(customer.encode(), partitions)
         if len(by_partition[p]) < CUSTOMERS_PER_PARTITION:
             by_partition[p].append(customer)
     customers = sorted(c for group in by_partition.values() for c in group)
