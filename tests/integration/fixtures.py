@@ -59,6 +59,20 @@ def partition_of(key: bytes, partitions: int) -> int:
     return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
+def customers_per_partition(prefix: str, partitions: int, each: int) -> dict[int, list[str]]:
+    """``each`` customer ids (``<prefix>-<n>``) for every one of ``partitions``, by the
+    partition their key goes to."""
+    out: dict[int, list[str]] = {p: [] for p in range(partitions)}
+    n = 0
+    while any(len(group) < each for group in out.values()):
+        customer = f"{prefix}-{n}"
+        n += 1
+        group = out[partition_of(customer.encode(), partitions)]
+        if len(group) < each:
+            group.append(customer)
+    return out
+
+
 def event(type_: str, customer: str, event_id: str, **fields: Any) -> dict[str, Any]:
     return {
         "type": type_,

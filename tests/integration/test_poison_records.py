@@ -24,11 +24,11 @@ from stream_app.settings import Settings
 from stream_app.storage.keys import Keys
 from stream_app.streaming.kafka import client_options
 from tests.integration.fixtures import (
+    customers_per_partition,
     dumps,
     event,
     event_counts,
     eventually,
-    partition_of,
     read_to_end,
 )
 
@@ -49,14 +49,7 @@ async def test_a_poison_record_in_every_partition_is_dead_lettered_and_the_rest_
     topic = settings.topics.clickstream
     partitions = settings.topic_partitions
     run = uuid.uuid4().hex[:8]
-    by_partition: dict[int, list[str]] = defaultdict(list)
-    n = 0
-    while any(len(by_partition[p]) < CUSTOMERS_PER_PARTITION for p in range(partitions)):
-        customer = f"poison-{run}-{n}"
-        n += 1
-        p = partition_of(customer.encode(), partitions)
-        if len(by_partition[p]) < CUSTOMERS_PER_PARTITION:
-            by_partition[p].append(customer)
+    by_partition = customers_per_partition(f"poison-{run}", partitions, CUSTOMERS_PER_PARTITION)
     customers = sorted(c for group in by_partition.values() for c in group)
 
     expected: dict[str, Counter[str]] = defaultdict(Counter)

@@ -29,12 +29,12 @@ from stream_app.streaming.kafka import client_options
 from stream_app.streaming.topics import ensure_topics
 from tests.integration.conftest import ARTIFACTS
 from tests.integration.fixtures import (
+    customers_per_partition,
     dumps,
     event,
     event_counts,
     eventually,
     isolated,
-    partition_of,
     sigkill,
 )
 
@@ -94,18 +94,6 @@ def log_size(process: ManagedProcess) -> int:
         return 0
 
 
-def customers_per_partition(run: str) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {p: [] for p in range(PARTITIONS)}
-    n = 0
-    while any(len(c) < PER_PARTITION for c in out.values()):
-        customer = f"tw-{run}-{n}"
-        n += 1
-        partition = partition_of(customer.encode(), PARTITIONS)
-        if len(out[partition]) < PER_PARTITION:
-            out[partition].append(customer)
-    return out
-
-
 def round_of_events(customers: Sequence[str], r: int) -> list[tuple[bytes, bytes]]:
     kinds: list[tuple[str, dict[str, Any]]] = [
         ("page_view", {"path": f"/p/{r}"}),
@@ -135,7 +123,7 @@ async def test_two_workers_share_the_partitions_and_the_survivor_takes_over_afte
     keys = Keys(mine.key_prefix)
     logs = Path(ARTIFACTS) / "logs"
     clicks = mine.topics.clickstream
-    by_partition = customers_per_partition(run)
+    by_partition = customers_per_partition(f"tw-{run}", PARTITIONS, PER_PARTITION)
     customers = sorted(c for group in by_partition.values() for c in group)
 
     def one(name: str) -> ManagedProcess:
