@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import time
 from collections import Counter
@@ -189,16 +188,6 @@ def wait_for(
         time.sleep(interval)
 
 
-def percentile(values: Iterable[float], q: float) -> float:
-    """The ``q``-th percentile (0-100) by linear interpolation, as numpy's default."""
-    data = sorted(values)
-    if not data:
-        raise ValueError("no values")
-    if len(data) == 1:
-        return float(data[0])
-    return float(statistics.quantiles(data, n=100, method="inclusive")[round(q) - 1])
-
-
 def machine_info() -> dict[str, Any]:
     """What the figures were measured on: they only compare on the same machine."""
     return {
@@ -240,6 +229,16 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; {} while it is missing or not whole (a job's progress
+    file before its first write, ``latest.json`` before the first bench)."""
+    try:
+        loaded: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return loaded
+
+
 def merge_results(values: Mapping[str, Any], path: Path = LATEST_JSON) -> Path:
     """Merge flat ``<bench>.<figure>`` keys into ``path``, keeping other benches' keys.
 
@@ -248,12 +247,7 @@ def merge_results(values: Mapping[str, Any], path: Path = LATEST_JSON) -> Path:
     refreshed on every write.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    current: dict[str, Any] = {}
-    if path.exists():
-        try:
-            current = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            current = {}
+    current = read_json(path)
     benches = {key.split(".", 1)[0] for key in values}
     current = {k: v for k, v in current.items() if k.split(".", 1)[0] not in benches}
     current.update(values)
@@ -262,6 +256,24 @@ def merge_results(values: Mapping[str, Any], path: Path = LATEST_JSON) -> Path:
     tmp.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def finish(
+    results: Mapping[str, Any],
+    plots: Sequence[Path],
+    *,
+    write: bool,
+    started: float,
+    what: str = "bench",
+) -> int:
+    """A bench's last lines: merge ``results`` into ``latest.json`` when ``write``, say
+    what it wrote (with ``plots``) and how long the run took since ``started``
+    (``perf_counter``). Returns the exit status."""
+    if write:
+        path = merge_results(results)
+        print("wrote " + " and ".join(str(p.relative_to(REPO_ROOT)) for p in (path, *plots)))
+    print(f"{what} took {time.perf_counter() - started:.0f} s")
+    return 0
 
 
 def save_figure(fig: Any, name: str) -> Path:

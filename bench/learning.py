@@ -47,8 +47,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from scipy.stats import rankdata
 
-from bench.common import merge_results, percentile, pyplot, save_figure
+from bench.common import merge_results, pyplot, save_figure
 from stream_app.clock import to_ms
+from stream_app.metrics.quantiles import percentile
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.features import Candidate, featurize

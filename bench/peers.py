@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import statistics
@@ -56,10 +55,10 @@ from bench.common import (
     REPO_ROOT,
     BenchError,
     Record,
-    merge_results,
-    percentile,
+    finish,
     produce,
     pyplot,
+    read_json,
     save_figure,
     wait_for,
 )
@@ -68,6 +67,7 @@ from bench.profiles import Rate, cpu_seconds
 from bench.throughput import SENTINEL, offer
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.stack import EmbeddedStack
+from stream_app.metrics.quantiles import percentile
 
 PARTITIONS = 4
 BACKLOG_TOPIC = "peers.product-views"
@@ -246,15 +246,6 @@ def job_process(
     return ManagedProcess(name, argv, ctx.log_dir, cwd=REPO_ROOT, stop_timeout=5.0), result
 
 
-def read_progress(path: Path) -> dict[str, Any]:
-    """The job's last progress, {} before its first event."""
-    try:
-        loaded: dict[str, Any] = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-    return loaded
-
-
 def measure_rate(
     ctx: Context, engine: Engine, mode: str, name: str, events: int
 ) -> tuple[Rate, dict[str, Any]]:
@@ -268,7 +259,7 @@ def measure_rate(
         # Polled often: the fastest consumers drain the backlog in a quarter second.
         wait_for(
             f"{name}'s first event",
-            lambda: bool(read_progress(result)),
+            lambda: bool(read_json(result)),
             ctx.timeout,
             interval=0.005,
             process=process,
@@ -276,13 +267,13 @@ def measure_rate(
         cpu_first = cpu_sample(pids)
         wait_for(
             f"{name} to finish {events:,} events",
-            lambda: bool(read_progress(result).get("done")),
+            lambda: bool(read_json(result).get("done")),
             ctx.timeout,
             interval=0.02,
             process=process,
         )
         cpu_last = cpu_sample(pids)
-    final = read_progress(result)
+    final = read_json(result)
     if mode == "redis":
         check_redis(ctx.redis_url, f"peers:{name}", events)
     rate = Rate(
@@ -334,7 +325,7 @@ def measure_latency(ctx: Context, engine: Engine, args: argparse.Namespace) -> L
     spawned = time.perf_counter()
     with process:
         deadline = spawned + ctx.timeout
-        while not read_progress(result):  # keep offering until the consumer has joined
+        while not read_json(result):  # keep offering until the consumer has joined
             if process.exit_status() is not None or time.perf_counter() > deadline:
                 raise BenchError(f"{name} consumed nothing:\n{process.log_tail()}")
             offer(ctx.bootstrap, one_second, rate)
@@ -345,11 +336,11 @@ def measure_latency(ctx: Context, engine: Engine, args: argparse.Namespace) -> L
         cpu_last = cpu_sample(pids)
         wait_for(
             f"{name} to see {measured:,} measured events",
-            lambda: bool(read_progress(result).get("done")),
+            lambda: bool(read_json(result).get("done")),
             30.0,
             process=process,
         )
-    final = read_progress(result)
+    final = read_json(result)
     latencies = final["latencies_ms"]
     p50, p90, p99 = (percentile(latencies, q) for q in (50, 90, 99))
     return Latency(
@@ -612,11 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     png = plot(engines, summaries, latencies, args.latency_rate, f"{header}; measured {when}")
     out["peers.run_s"] = round(time.perf_counter() - started)
-    if not args.no_write:
-        path = merge_results(out)
-        print(f"wrote {path.relative_to(REPO_ROOT)} and {png.relative_to(REPO_ROOT)}")
-    print(f"bench took {out['peers.run_s']} s")
-    return 0
+    return finish(out, [png], write=not args.no_write, started=started)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import statistics
@@ -39,11 +38,11 @@ from bench.common import (
     REPO_ROOT,
     BenchError,
     EventSet,
+    finish,
     make_event_set,
-    merge_results,
-    percentile,
     produce,
     pyplot,
+    read_json,
     save_figure,
     wait_for,
 )
@@ -51,6 +50,7 @@ from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
 from stream_app.kafka_topics import ensure_topics
+from stream_app.metrics.quantiles import percentile
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys, parse_customer_key
 
@@ -180,25 +180,19 @@ def run_bare(
     )
     spawned = time.perf_counter()
     with process:
-
-        def progress() -> dict[str, Any]:
-            try:
-                loaded: dict[str, Any] = json.loads(result.read_text())
-            except (FileNotFoundError, json.JSONDecodeError):
-                return {}
-            return loaded
-
         pids = {"consumer": process.pid, **servers}
-        wait_for("bare Faust's first batch", lambda: bool(progress()), timeout, process=process)
+        wait_for(
+            "bare Faust's first batch", lambda: bool(read_json(result)), timeout, process=process
+        )
         cpu_first = cpu_seconds(pids)
         wait_for(
             "bare Faust to consume every event",
-            lambda: progress().get("done", False),
+            lambda: read_json(result).get("done", False),
             timeout,
             process=process,
         )
         cpu_last = cpu_seconds(pids)
-        final = progress()
+        final = read_json(result)
     # perf_counter is CLOCK_MONOTONIC on Linux: comparable across processes.
     return Rate(
         events=final["events"] - final["first_batch_events"],
@@ -636,11 +630,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.envelope_size}; measured {results['profiles.measured_at']}"
     )
     png = plot(bare, pipeline, list(totals.values()), title)
-    if not args.no_write:
-        path = merge_results(results)
-        print(f"wrote {path.relative_to(REPO_ROOT)} and {png.relative_to(REPO_ROOT)}")
-    print(f"bench took {time.perf_counter() - started:.0f} s")
-    return 0
+    return finish(results, [png], write=not args.no_write, started=started)
 
 
 if __name__ == "__main__":

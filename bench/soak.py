@@ -32,7 +32,7 @@ from typing import Any
 
 import redis
 
-from bench.common import REPO_ROOT, merge_results, pyplot, save_figure, wait_for
+from bench.common import finish, pyplot, save_figure, wait_for
 from bench.profiles import _DONE_PREFIXES, bench_settings
 from stream_app.devstack.ports import free_port, port_accepts
 from stream_app.devstack.stack import EmbeddedStack
@@ -320,11 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     title = f"soak: {args.minutes:g} min at {args.rate:,.0f} events/s, one worker; {when}"
     png = plot(samples, fits, title)
-    if not args.no_write:
-        path = merge_results(results)
-        print(f"wrote {path.relative_to(REPO_ROOT)} and {png.relative_to(REPO_ROOT)}")
-    print(f"soak took {time.perf_counter() - started:.0f} s")
-    return 0
+    return finish(results, [png], write=not args.no_write, started=started, what="soak")
 
 
 if __name__ == "__main__":

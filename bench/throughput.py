@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
 import re
@@ -35,7 +34,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,19 +42,18 @@ from typing import Any
 
 import redis
 from aiokafka import AIOKafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import (
     LATEST_JSON,
     REPO_ROOT,
     BenchError,
     Record,
+    finish,
     make_event_set,
-    merge_results,
     pack_records,
-    percentile,
     produce,
     pyplot,
+    read_json,
     save_figure,
     wait_for,
 )
@@ -68,7 +65,8 @@ from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
 from stream_app.kafka_topics import ensure_topics
-from stream_app.metrics.quantiles import histogram_quantile
+from stream_app.metrics.quantiles import histogram_quantile, percentile
+from stream_app.metrics.scrape import Reading, parse_metrics
 from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator, Mix
@@ -82,6 +80,7 @@ APPLY = "stream_app_event_apply_latency_seconds"
 TRIGGER = "stream_app_trigger_to_decision_seconds"
 TIMER = "stream_app_timer_lateness_seconds"
 ROUND_TRIPS = "stream_app_redis_round_trips"
+HISTOGRAMS = (APPLY, TRIGGER, TIMER, ROUND_TRIPS, BARE_LATENCY)
 #: Triggers decided in the pass that applies their event: nothing to wait for (no idle
 #: time, no due time), so their latency is the pipeline's.
 IMMEDIATE = frozenset(
@@ -148,35 +147,27 @@ class Quantiles:
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
-    """One scrape of a consumer's ``/metrics``: histogram buckets, and every sample's
-    value summed over its labels (``x_sum``, ``x_count``, ``x_total``)."""
+    """One scrape of a consumer's ``/metrics`` (``parse_metrics`` of the histograms the
+    bench reads), and what it observed since an earlier one."""
 
-    buckets: dict[Metric, dict[float, float]]
-    values: dict[str, float]
+    reading: Reading
 
-    @classmethod
-    def parse(cls, text: str) -> Metrics:
-        buckets: dict[Metric, dict[float, float]] = defaultdict(dict)
-        values: dict[str, float] = defaultdict(float)
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name.endswith("_bucket"):
-                    metric = (family.name, sample.labels.get("trigger", ""))
-                    buckets[metric][float(sample.labels["le"])] = sample.value
-                else:
-                    values[sample.name] += sample.value
-        return cls(dict(buckets), dict(values))
+    def buckets(self, metric: Metric) -> dict[float, float]:
+        histogram, trigger = metric
+        if trigger:
+            return self.reading.by_trigger.get(metric, {})
+        return self.reading.histograms.get(histogram, {})
 
     def since(self, before: Metrics, metric: Metric) -> Quantiles:
-        old = before.buckets.get(metric, {})
-        delta = [(le, n - old.get(le, 0.0)) for le, n in self.buckets.get(metric, {}).items()]
+        old = before.buckets(metric)
+        delta = [(le, n - old.get(le, 0.0)) for le, n in self.buckets(metric).items()]
         count = round(max((n for _, n in delta), default=0.0))
         p50, p99 = (histogram_quantile(q, delta) for q in (0.5, 0.99))
         return Quantiles(count, p50 and 1000 * p50, p99 and 1000 * p99)
 
     def mean_since(self, before: Metrics, histogram: str) -> float:
         def grown(sample: str) -> float:
-            return self.values.get(sample, 0.0) - before.values.get(sample, 0.0)
+            return self.reading.totals.get(sample, 0.0) - before.reading.totals.get(sample, 0.0)
 
         count = grown(f"{histogram}_count")
         return grown(f"{histogram}_sum") / count if count else math.nan
@@ -184,19 +175,18 @@ class Metrics:
     def share_within(self, before: Metrics, histogram: str, bound: float) -> float:
         """The share of what ``histogram`` observed since ``before`` that was <= ``bound``
         (one of its bucket bounds)."""
-        old = before.buckets.get((histogram, ""), {})
-        new = self.buckets.get((histogram, ""), {})
+        old, new = before.buckets((histogram, "")), self.buckets((histogram, ""))
         count = new.get(math.inf, 0.0) - old.get(math.inf, 0.0)
         return (new.get(bound, 0.0) - old.get(bound, 0.0)) / count if count else math.nan
 
     def triggers(self) -> list[str]:
-        return sorted({label for name, label in self.buckets if name == TRIGGER})
+        return sorted({label for name, label in self.reading.by_trigger if name == TRIGGER})
 
 
 def scrape(port: int | None) -> Metrics:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as reply:
-            return Metrics.parse(reply.read().decode())
+            return Metrics(parse_metrics(reply.read().decode(), HISTOGRAMS))
     except OSError as exc:
         raise BenchError(f"/metrics on port {port} does not answer: {exc}") from exc
 
@@ -204,7 +194,7 @@ def scrape(port: int | None) -> Metrics:
 def events_in(port: int | None, counter: str = "stream_app_events_total") -> int:
     """A consumer's count of events in (0 while its ``/metrics`` does not answer yet)."""
     with contextlib.suppress(BenchError):
-        return round(scrape(port).values.get(counter, 0.0))
+        return round(scrape(port).reading.totals.get(counter, 0.0))
     return 0
 
 
@@ -832,7 +822,7 @@ def print_report(
         print(f"  sustained: {out['latency.sustained_events_per_s']:,} events/s")
         print(f"  other processes meanwhile: {lat.other_cores:.2f} cores")
     print("\n=== targets ===")
-    for name, value, limit, at_least in targets(out, read_latest()):
+    for name, value, limit, at_least in targets(out, read_json(LATEST_JSON)):
         if value is None or limit is None:
             print(f"  {name:<48} {'no figure':>12}")
             continue
@@ -841,15 +831,6 @@ def print_report(
         print(
             f"  {name:<48} {value:>12,.2f} {sign} {limit:>10,.2f}  " + ("met" if ok else "NOT met")
         )
-
-
-def read_latest() -> dict[str, Any]:
-    """``latest.json`` as it is (bench.peers' figures come from its last run)."""
-    try:
-        found: dict[str, Any] = json.loads(LATEST_JSON.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return found
 
 
 def plot(tp: Throughput | None, lat: Latency | None, title: str) -> Path:
@@ -953,12 +934,9 @@ def main(argv: list[str] | None = None) -> int:
     if lat is not None:
         out |= latency_keys(lat, args) | {"latency.measured_at": measured_at}
     print_report(tp, lat, out, args)
-    if not args.no_write:
-        png = plot(tp, lat, f"stream_app throughput and latency, measured {measured_at}")
-        path = merge_results(out)
-        print(f"wrote {path.relative_to(REPO_ROOT)} and {png.relative_to(REPO_ROOT)}")
-    print(f"bench took {time.perf_counter() - started:.0f} s")
-    return 0
+    title = f"stream_app throughput and latency, measured {measured_at}"
+    plots = [] if args.no_write else [plot(tp, lat, title)]
+    return finish(out, plots, write=not args.no_write, started=started)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bench.common import merge_results, percentile, pyplot, save_figure
+from bench.common import merge_results, pyplot, save_figure
 from bench.learning import HOUR_MS, RULES, START, Shopper, SimulatedProfile, browse
 from stream_app.clock import from_ms
 from stream_app.decisions.quiet import QuietHours
@@ -56,6 +56,7 @@ from stream_app.decisions.timing import (
     plan_send,
     smoothed_shares,
 )
+from stream_app.metrics.quantiles import percentile
 from stream_app.profiles.derive import derive
 from stream_app.simulation.catalog import CATEGORIES
 from stream_app.simulation.engagement import is_active_hour, p_engage

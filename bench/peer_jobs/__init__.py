@@ -27,7 +27,7 @@ import argparse
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,23 @@ def faust_settings(args: argparse.Namespace) -> Settings:
         log_level="warn",
         fetch_max_wait_ms=args.fetch_wait_ms,
     )
+
+
+def start_faust_job(
+    description: str,
+    argv: list[str] | None,
+    create_app: Callable[[Settings, argparse.Namespace, Progress], Any],
+) -> tuple[Settings, Progress, Any]:
+    """The settings, progress and app (``create_app``) of a Faust job from its command
+    line, on uvloop as ``stream_app.cli.worker.run_worker`` runs; the job then says what
+    it was configured with (``progress.settings``) and runs its worker."""
+    args = parse_args(description, argv)
+    settings = faust_settings(args)
+    progress = Progress(args, {})
+    import uvloop  # only the Faust jobs need it
+
+    uvloop.install()
+    return settings, progress, create_app(settings, args, progress)
 
 
 async def consume_batch(

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from bench.peer_jobs import Progress, consume_batch, faust_settings, parse_args
+from bench.peer_jobs import Progress, consume_batch, start_faust_job
 from stream_app.settings import Settings
 from stream_app.streaming.app import GATHER_MAX_BATCHES, faust_app
 
@@ -38,15 +38,9 @@ def create_app(settings: Settings, args: argparse.Namespace, progress: Progress)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(__doc__, argv)
-    settings = faust_settings(args)
-    progress = Progress(args, {})
-    import uvloop
-
     from stream_app.cli.worker import faust_worker, tune_gc
 
-    uvloop.install()  # as stream_app.cli.worker.run_worker does
-    app = create_app(settings, args, progress)
+    settings, progress, app = start_faust_job(__doc__, argv, create_app)
     tune_gc()
     progress.settings = {
         "batched": True,

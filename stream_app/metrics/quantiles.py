@@ -1,7 +1,7 @@
-"""Quantiles from a Prometheus histogram's cumulative buckets. Pure.
+"""Quantiles from a Prometheus histogram's cumulative buckets, or from raw values. Pure.
 
-The same estimate as PromQL's ``histogram_quantile`` (linear interpolation inside
-the bucket holding the rank, the first bucket starting at 0, a rank in the
+The histogram estimate is PromQL's ``histogram_quantile`` (linear interpolation
+inside the bucket holding the rank, the first bucket starting at 0, a rank in the
 ``+Inf`` bucket answered with the highest finite bound), so the live dashboard
 and the Grafana one agree on what "p95" means.
 """
@@ -56,3 +56,27 @@ def histogram_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> floa
             return lower + (bound - lower) * (rank - below) / (count - below)
         lower, below = bound, count
     return lower
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    """The ``q``-th percentile (0 <= q <= 100) of raw ``values``, interpolating linearly
+    between the closest ranks (numpy's default, ``statistics.quantiles``' "inclusive"):
+    for timings kept one by one (the benches), where no histogram stands between.
+
+    >>> percentile([1, 2, 3, 4], 50), percentile([4, 3, 2, 1], 90)
+    (2.5, 3.7)
+    >>> percentile([5], 99), percentile([3, 1, 2], 0), percentile([3, 1, 2], 100)
+    (5.0, 1.0, 3.0)
+    """
+    if not 0 <= q <= 100:
+        raise ValueError(f"q must be within [0, 100], got {q}")
+    data = sorted(values)
+    if not data:
+        raise ValueError("no values")
+    if len(data) == 1:
+        return float(data[0])
+    # statistics.quantiles' arithmetic, in hundredths of a rank, so figures match it exactly
+    hundredths = q * (len(data) - 1)
+    below = min(int(hundredths // 100), len(data) - 2)
+    delta = hundredths - below * 100
+    return float((data[below] * (100 - delta) + data[below + 1] * delta) / 100)

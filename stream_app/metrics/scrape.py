@@ -1,4 +1,5 @@
-"""Reading workers' ``/metrics`` for the live dashboard: lag, stalls, latency buckets.
+"""Reading workers' ``/metrics`` for the live dashboard (and the benches): lag, stalls,
+latency buckets, totals.
 
 Lag and stalls are only known to the workers (their probes read the group's
 offsets), and so are the latency histograms, so the API reads them where
@@ -30,12 +31,16 @@ Partition = tuple[str, int]
 @dataclass(frozen=True, slots=True)
 class Reading:
     """What one worker's metrics say. Histograms are ``le -> cumulative count``, summed
-    over their other labels (e.g. every trigger)."""
+    over their other labels (e.g. every trigger); ``by_trigger`` keeps them per
+    ``(histogram, trigger)`` for those labelled with one; ``totals`` holds every other
+    sample summed over its labels (``x_total``, ``x_sum``, ``x_count``, gauges)."""
 
     lag: dict[Partition, int] = field(default_factory=dict)
     stalled: dict[Partition, bool] = field(default_factory=dict)
     histograms: dict[str, dict[float, float]] = field(default_factory=dict)
     model_version: str | None = None
+    by_trigger: dict[tuple[str, str], dict[float, float]] = field(default_factory=dict)
+    totals: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,24 +67,41 @@ def parse_metrics(text: str, histograms: Iterable[str] = HISTOGRAMS) -> Reading:
     ({('clicks', 0): 7}, {('clicks', 0): True}, 'lr-g1')
     >>> r.histograms["stream_app_event_apply_latency_seconds"]
     {0.1: 3.0, inf: 4.0}
+    >>> r.totals["stream_app_consumer_lag"]
+    7.0
     """
     wanted = {f"{name}_bucket": name for name in histograms}
     lag: dict[Partition, int] = {}
     stalled: dict[Partition, bool] = {}
     buckets: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    by_trigger: dict[tuple[str, str], dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    totals: dict[str, float] = defaultdict(float)
     version = None
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             labels = sample.labels
-            if sample.name in wanted and "le" in labels:
-                buckets[wanted[sample.name]][float(labels["le"])] += sample.value
-            elif sample.name == "stream_app_consumer_lag":
+            if sample.name.endswith("_bucket") and "le" in labels:
+                if sample.name in wanted:
+                    name, le = wanted[sample.name], float(labels["le"])
+                    buckets[name][le] += sample.value
+                    if "trigger" in labels:
+                        by_trigger[name, labels["trigger"]][le] += sample.value
+                continue
+            totals[sample.name] += sample.value
+            if sample.name == "stream_app_consumer_lag":
                 lag[_partition(labels)] = int(sample.value)
             elif sample.name == "stream_app_partition_stalled":
                 stalled[_partition(labels)] = sample.value > 0
             elif sample.name == "stream_app_model_info" and sample.value > 0:
                 version = labels.get("version")
-    return Reading(lag, stalled, {name: dict(b) for name, b in buckets.items()}, version)
+    return Reading(
+        lag,
+        stalled,
+        {name: dict(b) for name, b in buckets.items()},
+        version,
+        {series: dict(b) for series, b in by_trigger.items()},
+        dict(totals),
+    )
 
 
 def _partition(labels: dict[str, str]) -> Partition:

@@ -15,10 +15,11 @@ Exploration ``epsilon = max_eps * decay / (decay + n_context)`` clamped to
 
 from __future__ import annotations
 
-import pickle
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from stream_app.model.checkpoint import Checkpointed
 
 
 @dataclass(slots=True)
@@ -27,7 +28,7 @@ class _Stats:
     reward: float = 0.0
 
 
-class ContentBandit:
+class ContentBandit(Checkpointed):
     """Epsilon-greedy over arms per context key, with a global prior and discounting.
 
     >>> bandit = ContentBandit(seed=1)
@@ -103,14 +104,3 @@ class ContentBandit:
         overall = sum(s.reward for s in self._global.values()) / pulls if pulls else 0.0
         stats = self._global.get(arm, _Stats())
         return (stats.reward + overall) / (stats.pulls + 1.0)
-
-    def to_bytes(self) -> bytes:
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> ContentBandit:
-        """Load a checkpoint; only ever from our own store (pickle runs code)."""
-        bandit = pickle.loads(data)  # noqa: S301 - our own checkpoints only
-        if not isinstance(bandit, cls):
-            raise TypeError(f"not a {cls.__name__} checkpoint")
-        return bandit

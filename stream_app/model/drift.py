@@ -14,13 +14,13 @@ but its learning time.
 from __future__ import annotations
 
 import math
-import pickle
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from river import drift
 
+from stream_app.model.checkpoint import Checkpointed
 from stream_app.model.engagement import EngagementModel
 
 _EPS = 1e-7
@@ -44,7 +44,7 @@ def log_loss(p: float, y: bool) -> float:
     return -math.log(p if y else 1.0 - p)
 
 
-class AdaptiveEngagement:
+class AdaptiveEngagement(Checkpointed):
     """An ``EngagementModel`` champion, an optional challenger, and ADWIN on the champion's loss.
 
     ``compare_window``: labels over which challenger and champion log losses are
@@ -145,14 +145,3 @@ class AdaptiveEngagement:
             compare_window=self.compare_window,
             patience=self.patience,
         )
-
-    def to_bytes(self) -> bytes:
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> AdaptiveEngagement:
-        """Load a checkpoint; only ever from our own store (pickle runs code)."""
-        model = pickle.loads(data)  # noqa: S301 - our own checkpoints only
-        if not isinstance(model, cls):
-            raise TypeError(f"not an {cls.__name__} checkpoint")
-        return model

@@ -11,12 +11,13 @@ Plain SGD: Adam and RMSProp did no better on bench/learning.py.
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from river import compose, linear_model, optim, preprocessing
 from river.utils.math import sigmoid
+
+from stream_app.model.checkpoint import Checkpointed
 
 
 class Estimator(Protocol):
@@ -58,7 +59,7 @@ def _logit(scaler: Any, weights: Mapping[str, float], x: Mapping[str, float]) ->
     return total + sum(weights.get(k, 0.0) * v for k, v in x.items() if "=" in k)
 
 
-class EngagementModel:
+class EngagementModel(Checkpointed):
     """``(StandardScaler on numeric + one-hots) | LogisticRegression(SGD(lr))``, with a
     generation for its version."""
 
@@ -105,14 +106,3 @@ class EngagementModel:
     def fresh(self) -> EngagementModel:
         """Same configuration, untrained, next generation (a challenger or a reset)."""
         return EngagementModel(self.lr, self.l2, self.generation + 1)
-
-    def to_bytes(self) -> bytes:
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> EngagementModel:
-        """Load a checkpoint; only ever from our own store (pickle runs code)."""
-        model = pickle.loads(data)  # noqa: S301 - our own checkpoints only
-        if not isinstance(model, cls):
-            raise TypeError(f"not an {cls.__name__} checkpoint")
-        return model

@@ -82,27 +82,17 @@ class EffectRules:
     scored_ttl_s: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Effects:
     """Adds a customer's writes to a pass's ``Writes``; tells the earliest timer armed."""
 
-    def __init__(
-        self,
-        *,
-        rules: EffectRules,
-        profiles: ProfileStore,
-        segments: SegmentStore,
-        decisions: DecisionStore,
-        schedule: ScheduleStore,
-        scoring: ScoringStore,
-        basket: BasketStore,
-    ) -> None:
-        self._rules = rules
-        self._profiles = profiles
-        self._segments = segments
-        self._decisions = decisions
-        self._schedule = schedule
-        self._scoring = scoring
-        self._basket = basket
+    rules: EffectRules
+    profiles: ProfileStore
+    segments: SegmentStore
+    decisions: DecisionStore
+    schedule: ScheduleStore
+    scoring: ScoringStore
+    basket: BasketStore
 
     def add(
         self, writes: Writes, passed: Passed, now: datetime
@@ -115,53 +105,53 @@ class Effects:
         armed: list[int] = []
         if passed.applied:
             newest = int(state.fields.get("last_seen", now_ms))
-            floor = newest - self._rules.allowed_lateness_ms
-            self._profiles.write(writes, state, passed.applied, floor)
+            floor = newest - self.rules.allowed_lateness_ms
+            self.profiles.write(writes, state, passed.applied, floor)
         for token in passed.devices:
-            self._profiles.link_device(writes, token, cid)
+            self.profiles.link_device(writes, token, cid)
         for cart_due in (passed.cart_due_ms, passed.cart_again_ms):
             if cart_due is not None:
-                self._schedule.arm(writes, {check_member(Check("cart", cid)): cart_due}, "GT")
+                self.schedule.arm(writes, {check_member(Check("cart", cid)): cart_due}, "GT")
                 armed.append(cart_due)
         if passed.evaluation is not None:
             armed.append(self._evaluated(writes, passed.evaluation, cid, now))
-        self._decisions.convert(writes, [(cid, w) for w in passed.conversions])
+        self.decisions.convert(writes, [(cid, w) for w in passed.conversions])
         armed += self._decided(writes, passed, now)
-        calls = self._basket.count(passed.orders, now_ms) if passed.orders else []
+        calls = self.basket.count(passed.orders, now_ms) if passed.orders else []
         return calls, min(armed, default=None)
 
     def _evaluated(self, writes: Writes, evaluation: Evaluation, cid: str, now: datetime) -> int:
         """Membership changes, and the segment check at the first moment time alone may
         change something (never later than a refresh period)."""
         if evaluation.change is not None:
-            self._segments.record(writes, [evaluation.change])
-        due = min([now + self._rules.segment_refresh, *evaluation.waits])
+            self.segments.record(writes, [evaluation.change])
+        due = min([now + self.rules.segment_refresh, *evaluation.waits])
         due_ms = max(to_ms(due), to_ms(now))
-        self._schedule.arm(writes, {check_member(Check("seg", cid)): due_ms}, "LT")
+        self.schedule.arm(writes, {check_member(Check("seg", cid)): due_ms}, "LT")
         return due_ms
 
     def _decided(self, writes: Writes, passed: Passed, now: datetime) -> list[int]:
         """Decisions sent now are recorded as sent (published already), dropped ones
         forgotten; the others wait for their send check. Returns those checks' due times."""
-        rules = self._rules
+        rules = self.rules
         sent = passed.to_send(now)
         later = [w for w in passed.winners if w.decision.send_at > now]
         dropped = [(passed.customer_id, did) for did in passed.due_dropped]
-        self._decisions.finish(writes, sent, dropped, now, rules.sent_ttl)
-        self._decisions.settle(writes, passed.customer_id, passed.settled, rules.sent_ttl)
-        self._decisions.schedule(writes, later, rules.pending_ttl)
+        self.decisions.finish(writes, sent, dropped, now, rules.sent_ttl)
+        self.decisions.settle(writes, passed.customer_id, passed.settled, rules.sent_ttl)
+        self.decisions.schedule(writes, later, rules.pending_ttl)
         if passed.scored:
-            self._scoring.remember(writes, passed.scored, rules.scored_ttl_s)
+            self.scoring.remember(writes, passed.scored, rules.scored_ttl_s)
         self._labels(writes, [w.decision for w in sent], now)
         return [to_ms(w.decision.send_at) for w in later]
 
     def _labels(self, writes: Writes, sent: Sequence[Decision], now: datetime) -> None:
         """A scored message sent now gets a negative label unless engaged with in time."""
-        window_ms = int(self._rules.attribution_window.total_seconds() * 1000)
+        window_ms = int(self.rules.attribution_window.total_seconds() * 1000)
         due = to_ms(now) + window_ms
         checks = {
             check_member(Check("label", d.customer_id, d.decision_id)): due
             for d in sent
             if d.score is not None and not d.holdout
         }
-        self._schedule.arm(writes, checks, "NX")
+        self.schedule.arm(writes, checks, "NX")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -35,6 +35,16 @@ async def new_key(
     """A fresh key's token (a high rate unless a test is about rate limits)."""
     _, token = await key_store(redis, settings).create("test", scopes, rate, now)
     return token
+
+
+async def admin_key(settings: Settings) -> str:
+    """A fresh admin key's token, through a Redis client of its own (for tests that hold
+    none: a fixture of another event loop, a browser test)."""
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        return await new_key(redis, settings, Scope.ADMIN, now=datetime.now(UTC))
+    finally:
+        await redis.aclose()
 
 
 def client(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:

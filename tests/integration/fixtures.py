@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
@@ -51,6 +52,25 @@ def isolated(settings: Settings, tag: str, data_dir: Path | None = None) -> tupl
     if data_dir is not None:
         update["data_dir"] = str(data_dir)
     return settings.model_copy(update=update), run
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """Where Kafka's default partitioner (``send(key=...)``) puts ``key``."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def customers_per_partition(prefix: str, partitions: int, each: int) -> dict[int, list[str]]:
+    """``each`` customer ids (``<prefix>-<n>``) for every one of ``partitions``, by the
+    partition their key goes to."""
+    out: dict[int, list[str]] = {p: [] for p in range(partitions)}
+    n = 0
+    while any(len(group) < each for group in out.values()):
+        customer = f"{prefix}-{n}"
+        n += 1
+        group = out[partition_of(customer.encode(), partitions)]
+        if len(group) < each:
+            group.append(customer)
+    return out
 
 
 def event(type_: str, customer: str, event_id: str, **fields: Any) -> dict[str, Any]:

@@ -8,31 +8,24 @@ examples per operation) and derandomized, so a run is quick and repeatable.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
-from redis.asyncio import Redis
 from schemathesis.checks import not_a_server_error
 from schemathesis.python.asgi import shutdown_lifespans
 
 from stream_app.api import create_app
-from stream_app.api.scopes import Scope
 from stream_app.settings import Settings
-from tests.integration.api_support import new_key
+from tests.integration.api_support import admin_key
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 async def admin_token(settings: Settings) -> str:
-    redis = Redis.from_url(settings.redis_url)
-    try:
-        return await new_key(redis, settings, Scope.ADMIN, now=datetime.now(UTC))
-    finally:
-        await redis.aclose()
+    return await admin_key(settings)
 
 
 #: The spec to generate from, read from an app built with the default settings; the

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -38,7 +37,6 @@ from stream_app.events.decision import Decision
 from stream_app.events.eventlog import write_lines
 from stream_app.events.identity import Consent, Traits
 from stream_app.events.registry import Event
-from stream_app.events.topics import TopicNames
 from stream_app.kafka_topics import ensure_topics
 from stream_app.producers.replay import replay_file
 from stream_app.settings import Settings
@@ -48,7 +46,7 @@ from stream_app.simulation.population import make_population
 from stream_app.storage.layout import Keys, parse_settled_value
 from stream_app.streaming.lag import LagProbe
 from tests.integration.conftest import ARTIFACTS
-from tests.integration.fixtures import event_counts, eventually, read_to_end, sigkill
+from tests.integration.fixtures import event_counts, eventually, isolated, read_to_end, sigkill
 from tests.oracle.redis_view import processed_total, stats
 
 pytestmark = pytest.mark.integration
@@ -97,22 +95,13 @@ async def _quiet(redis: Redis, keys: Keys) -> tuple[int, int]:
 async def test_a_worker_killed_mid_replay_is_replaced_without_loss_or_double_effect(
     settings: Settings, tmp_path: Path
 ) -> None:
-    run = uuid.uuid4().hex[:8]
-    topics = {name: f"{value}.k{run}" for name, value in TopicNames().model_dump().items()}
-    mine = settings.model_copy(
-        update={
-            "key_prefix": f"k{run}",
-            "app_id": f"stream-app-crash-{run}",
-            "topics": TopicNames(**topics),
-            "data_dir": str(tmp_path / "faust"),
-            "scheduler_lease": LEASE,
-        }
-    )
+    own, run = isolated(settings, "k", tmp_path / "faust")
+    mine = own.model_copy(update={"scheduler_lease": LEASE})
     await ensure_topics(mine)
     keys = Keys(mine.key_prefix)
     logs = Path(ARTIFACTS) / "logs"
 
-    events = _simulated_log(f"k{run}")
+    events = _simulated_log(run)
     expected: dict[str, Counter[str]] = defaultdict(Counter)
     for event in events:
         if (customer := getattr(event, "customer_id", None)) is not None:

@@ -16,23 +16,20 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 from selenium import webdriver
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 
-from stream_app.api.scopes import Scope
 from stream_app.devstack.ports import free_port
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.workers import api_process
 from stream_app.settings import Settings
-from tests.integration.api_support import new_key
+from tests.integration.api_support import admin_key
 from tests.integration.conftest import ARTIFACTS
 from tests.integration.fixtures import dumps, event, produce
 
@@ -122,14 +119,6 @@ def browser(
         yield driver
     finally:
         driver.quit()
-
-
-async def admin_key(settings: Settings) -> str:
-    redis = Redis.from_url(settings.redis_url)
-    try:
-        return await new_key(redis, settings, Scope.ADMIN, now=datetime.now(UTC))
-    finally:
-        await redis.aclose()
 
 
 async def views(settings: Settings, n: int) -> None:

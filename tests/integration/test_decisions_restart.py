@@ -14,14 +14,13 @@ import pytest
 
 from stream_app.devstack.workers import worker_process
 from stream_app.events.decision import Decision
-from stream_app.events.topics import TopicNames
 from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.storage.connection import redis_client
 from stream_app.storage.layout import Keys
 from stream_app.storage.stats import StatsStore
 from tests.integration.conftest import ARTIFACTS
-from tests.integration.fixtures import consume_until, dumps, event, eventually, produce
+from tests.integration.fixtures import consume_until, dumps, event, eventually, isolated, produce
 
 pytestmark = pytest.mark.integration
 
@@ -39,19 +38,10 @@ goal = "visit"
 
 @pytest.fixture(scope="module")
 def restart_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    run = uuid.uuid4().hex[:8]
     campaigns = tmp_path_factory.mktemp("restart") / "campaigns.toml"
     campaigns.write_text(CAMPAIGN)
-    topics = {name: f"{value}.r{run}" for name, value in TopicNames().model_dump().items()}
-    return settings.model_copy(
-        update={
-            "key_prefix": f"r{run}",
-            "app_id": f"stream-app-restart-{run}",
-            "topics": TopicNames(**topics),
-            "data_dir": str(tmp_path_factory.mktemp("faust-restart")),
-            "campaigns_file": campaigns,
-        }
-    )
+    own, _ = isolated(settings, "r", tmp_path_factory.mktemp("faust-restart"))
+    return own.model_copy(update={"campaigns_file": campaigns})
 
 
 async def test_decisions_scheduled_before_a_crash_are_sent_once_after_it(

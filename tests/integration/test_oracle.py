@@ -12,9 +12,7 @@ topic, which would make the expectation depend on a race between topics.
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -35,6 +33,7 @@ from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.perturb import perturb
 from stream_app.simulation.population import make_population
+from tests.integration.fixtures import eventually
 from tests.oracle.compare import diff_all, diff_basket
 from tests.oracle.config import OracleConfig
 from tests.oracle.recompute import Oracle, Outcome, to_ms
@@ -112,16 +111,14 @@ def _make_log(prefix: str, start: datetime) -> list[Event]:
 
 
 async def _applied_at_least(redis: Redis, prefix: str, target: int, what: str) -> None:
-    deadline = time.monotonic() + APPLY_WITHIN_S
-    total = await processed_total(redis, prefix)
-    while total < target:
-        if time.monotonic() > deadline:
-            pytest.fail(
-                f"{what}: the worker accounted for {total} events, waited for {target} "
-                f"within {APPLY_WITHIN_S:.0f} s; stats: {await stats(redis, prefix)}"
-            )
-        await asyncio.sleep(0.25)
-        total = await processed_total(redis, prefix)
+    total = await eventually(
+        lambda: processed_total(redis, prefix), lambda n: n >= target, within=APPLY_WITHIN_S
+    )
+    if total < target:
+        pytest.fail(
+            f"{what}: the worker accounted for {total} events, waited for {target} "
+            f"within {APPLY_WITHIN_S:.0f} s; stats: {await stats(redis, prefix)}"
+        )
 
 
 async def test_every_stored_profile_equals_the_batch_recomputation(

@@ -16,7 +16,6 @@ from collections import Counter, defaultdict
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 from redis.asyncio import Redis
 
 from stream_app.devstack.processes import ManagedProcess
@@ -24,7 +23,14 @@ from stream_app.events.deadletter import DeadLetter, RejectReason
 from stream_app.kafka import client_options
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys
-from tests.integration.fixtures import dumps, event, event_counts, eventually, read_to_end
+from tests.integration.fixtures import (
+    customers_per_partition,
+    dumps,
+    event,
+    event_counts,
+    eventually,
+    read_to_end,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -37,25 +43,13 @@ POISON: list[tuple[bytes | None, RejectReason]] = [
 ]
 
 
-def partition_of(key: str, partitions: int) -> int:
-    """Where Kafka's default partitioner puts ``key``."""
-    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
-
-
 async def test_a_poison_record_in_every_partition_is_dead_lettered_and_the_rest_applied(
     worker: ManagedProcess, settings: Settings, redis: Redis, keys: Keys
 ) -> None:
     topic = settings.topics.clickstream
     partitions = settings.topic_partitions
     run = uuid.uuid4().hex[:8]
-    by_partition: dict[int, list[str]] = defaultdict(list)
-    n = 0
-    while any(len(by_partition[p]) < CUSTOMERS_PER_PARTITION for p in range(partitions)):
-        customer = f"poison-{run}-{n}"
-        n += 1
-        p = partition_of(customer, partitions)
-        if len(by_partition[p]) < CUSTOMERS_PER_PARTITION:
-            by_partition[p].append(customer)
+    by_partition = customers_per_partition(f"poison-{run}", partitions, CUSTOMERS_PER_PARTITION)
     customers = sorted(c for group in by_partition.values() for c in group)
 
     expected: dict[str, Counter[str]] = defaultdict(Counter)

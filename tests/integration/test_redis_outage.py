@@ -7,7 +7,6 @@ and a worker of its own; events keep arriving while Redis is down.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,12 @@ from redis.asyncio import Redis
 
 from stream_app.devstack.redis_server import RedisServer
 from stream_app.devstack.workers import worker_process
-from stream_app.events.topics import TopicNames
 from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys
 from stream_app.storage.stats import StatsStore
 from tests.integration.conftest import ARTIFACTS
-from tests.integration.fixtures import dumps, event, event_counts, eventually, produce
+from tests.integration.fixtures import dumps, event, event_counts, eventually, isolated, produce
 
 pytestmark = pytest.mark.integration
 
@@ -53,22 +51,12 @@ def views(customers: list[str], start: int, stop: int) -> list[tuple[bytes, byte
 async def test_the_worker_waits_out_a_redis_outage_and_loses_or_doubles_nothing(
     settings: Settings, tmp_path: Path
 ) -> None:
-    run = uuid.uuid4().hex[:8]
     logs = Path(ARTIFACTS) / "logs"
     data = tmp_path / "redis-data"
     redis_server = RedisServer(logs, extra_args=DURABLE, data_dir=data).start()
     port = redis_server.port
-    topics = {name: f"{value}.o{run}" for name, value in TopicNames().model_dump().items()}
-    mine = settings.model_copy(
-        update={
-            "redis_url": redis_server.url,
-            "key_prefix": f"o{run}",
-            "app_id": f"stream-app-outage-{run}",
-            "topics": TopicNames(**topics),
-            "data_dir": str(tmp_path / "faust"),
-            "redis_retry_max_s": 0.5,
-        }
-    )
+    own, run = isolated(settings, "o", tmp_path / "faust")
+    mine = own.model_copy(update={"redis_url": redis_server.url, "redis_retry_max_s": 0.5})
     await ensure_topics(mine)
     customers = [f"out-{run}-{i}" for i in range(CUSTOMERS)]
     half = EVENTS_EACH // 2

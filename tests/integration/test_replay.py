@@ -11,21 +11,19 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
 
 from stream_app.clock import utc_now
 from stream_app.events.encode import record_key
 from stream_app.events.eventlog import LineReason, stream_for_type, write_lines
 from stream_app.events.registry import Event, Stream
-from stream_app.kafka import client_options
 from stream_app.producers import replay as replay_module
 from stream_app.producers.replay import replay_file
 from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.population import make_population
+from tests.integration.fixtures import partition_of, read_to_end
 
 pytestmark = pytest.mark.integration
 
@@ -34,36 +32,6 @@ def simulated(count: int, seed: int) -> list[Event]:
     start = utc_now() - timedelta(minutes=10)
     generator = EventGenerator(make_population(30, seed), make_catalog(seed), seed, start, 50.0)
     return [event for _, event in islice(generator, count)]
-
-
-async def read_inbound(settings: Settings) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record now on the inbound topics, read from the start up to today's end."""
-    consumer = AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer.topics()  # refreshes metadata
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in settings.topics.inbound()
-            for partition in consumer.partitions_for_topic(topic) or ()
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning()
-        end = await consumer.end_offsets(partitions)
-        records: list[ConsumerRecord[bytes, bytes]] = []
-        deadline = time.monotonic() + 60
-        while any([await consumer.position(tp) < end[tp] for tp in partitions]):
-            assert time.monotonic() < deadline, "could not read the topics to their end"
-            for batch in (await consumer.getmany(timeout_ms=500)).values():
-                records.extend(batch)
-        return records
-    finally:
-        await consumer.stop()
-
-
-def expected_partition(key: bytes, settings: Settings) -> int:
-    """Where Kafka's default partitioner (``send(key=...)``) puts ``key``."""
-    return (murmur2(key) & 0x7FFFFFFF) % settings.topic_partitions
 
 
 def payload(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
@@ -101,13 +69,17 @@ async def test_every_valid_line_arrives_once_on_its_topic_and_bad_lines_are_coun
     assert stats.by_stream[Stream.IDENTITY] > 0
 
     mine = {event.event_id: event for event in events}
-    arrived = [r for r in await read_inbound(settings) if payload(r).get("event_id") in mine]
+    arrived = [
+        r
+        for r in await read_to_end(settings, settings.topics.inbound())
+        if payload(r).get("event_id") in mine
+    ]
     assert Counter(payload(r)["event_id"] for r in arrived) == Counter(set(mine))
     for record in arrived:
         event = mine[payload(record)["event_id"]]
         assert record.topic == topic_of(event, settings)
         assert record.key == record_key(event)
-        assert record.partition == expected_partition(record.key, settings)
+        assert record.partition == partition_of(record.key, settings.topic_partitions)
         assert record.value + b"\n" in lines, "the recorded bytes are sent as they are"
 
 
@@ -127,7 +99,7 @@ async def test_envelopes_group_events_of_one_key_in_order(
     mine = {event.event_id: event for event in events}
     seen: list[str] = []
     by_key: dict[tuple[str, bytes], list[str]] = defaultdict(list)
-    for record in await read_inbound(settings):
+    for record in await read_to_end(settings, settings.topics.inbound()):
         envelope = payload(record).get("events")
         if not envelope or envelope[0].get("event_id") not in mine:
             continue

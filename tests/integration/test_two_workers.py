@@ -13,25 +13,30 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 from redis.asyncio import Redis
 
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.workers import worker_process
-from stream_app.events.topics import TopicNames
 from stream_app.kafka import client_options
 from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys
 from tests.integration.conftest import ARTIFACTS
-from tests.integration.fixtures import dumps, event, event_counts, eventually, sigkill
+from tests.integration.fixtures import (
+    customers_per_partition,
+    dumps,
+    event,
+    event_counts,
+    eventually,
+    isolated,
+    sigkill,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -89,22 +94,6 @@ def log_size(process: ManagedProcess) -> int:
         return 0
 
 
-def partition_of(customer: str) -> int:
-    """Where Kafka's default partitioner puts the customer's key."""
-    return int(murmur2(customer.encode()) & 0x7FFFFFFF) % PARTITIONS
-
-
-def customers_per_partition(run: str) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {p: [] for p in range(PARTITIONS)}
-    n = 0
-    while any(len(c) < PER_PARTITION for c in out.values()):
-        customer = f"tw-{run}-{n}"
-        n += 1
-        if len(out[partition_of(customer)]) < PER_PARTITION:
-            out[partition_of(customer)].append(customer)
-    return out
-
-
 def round_of_events(customers: Sequence[str], r: int) -> list[tuple[bytes, bytes]]:
     kinds: list[tuple[str, dict[str, Any]]] = [
         ("page_view", {"path": f"/p/{r}"}),
@@ -128,21 +117,13 @@ def expected_counts(r_total: int) -> dict[str, int]:
 async def test_two_workers_share_the_partitions_and_the_survivor_takes_over_after_a_kill(
     settings: Settings, tmp_path: Path
 ) -> None:
-    run = uuid.uuid4().hex[:8]
-    topics = {name: f"{value}.w{run}" for name, value in TopicNames().model_dump().items()}
-    mine = settings.model_copy(
-        update={
-            "key_prefix": f"w{run}",
-            "app_id": f"stream-app-two-{run}",
-            "topics": TopicNames(**topics),
-            "topic_partitions": PARTITIONS,
-        }
-    )
+    own, run = isolated(settings, "w")
+    mine = own.model_copy(update={"topic_partitions": PARTITIONS})
     await ensure_topics(mine)
     keys = Keys(mine.key_prefix)
     logs = Path(ARTIFACTS) / "logs"
     clicks = mine.topics.clickstream
-    by_partition = customers_per_partition(run)
+    by_partition = customers_per_partition(f"tw-{run}", PARTITIONS, PER_PARTITION)
     customers = sorted(c for group in by_partition.values() for c in group)
 
     def one(name: str) -> ManagedProcess:

@@ -1,4 +1,4 @@
-"""Builders shared by the unit tests: valid events with sensible defaults."""
+"""Builders shared by the unit tests: valid events with sensible defaults, outcome readers."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from stream_app.decisions.policies import Suppressed
 from stream_app.events.decode import DecodeLimits
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # a Monday, 08:00 in New York (UTC-4)
 LIMITS = DecodeLimits(
     max_record_bytes=64_000,
     max_events_per_record=50,
@@ -75,3 +76,16 @@ class FakeKafkaProducer:
             self.sent.extend((topic, key, value) for key, value in batch.records)
             done.set_result(None)
         return done
+
+
+def purchase(
+    item_id: str = "sku-1", category: str = "shoes", price: float = 20.0, **fields: Any
+) -> dict[str, Any]:
+    """A JSON-ready order ``o-1`` in EUR of one ``item_id`` at ``price``."""
+    line = {"item_id": item_id, "category": category, "quantity": 1, "unit_price": price}
+    return event("purchase", order_id="o-1", items=[line], total=price, currency="EUR", **fields)
+
+
+def reason(outcome: object) -> str | None:
+    """The reason of a suppressed plan or verdict; None for anything else."""
+    return outcome.reason if isinstance(outcome, Suppressed) else None

@@ -8,6 +8,7 @@ import asyncio
 import fnmatch
 import math
 import re
+import statistics
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -24,7 +25,7 @@ from stream_app.clock import utc_now
 from stream_app.decisions.lift import Arm, Stratum, campaign_lift
 from stream_app.devstack.ports import free_port
 from stream_app.metrics.engine import LATENCY_BUCKETS, EngineMetrics
-from stream_app.metrics.quantiles import histogram_quantile
+from stream_app.metrics.quantiles import histogram_quantile, percentile
 from stream_app.metrics.scrape import (
     APPLY_LATENCY,
     TRIGGER_TO_DECISION,
@@ -84,6 +85,27 @@ def test_quantile_falls_in_the_bucket_of_the_exact_one(values: list[float], q: f
     assert bounds[upper - 1] - 1e-9 <= estimate <= bounds[upper] + 1e-9, (exact, estimate)
 
 
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=200),
+    st.integers(1, 99),
+)
+def test_percentile_of_raw_values_is_statistics_inclusive_quantile(
+    values: list[float], q: int
+) -> None:
+    """The benches' figures stay what ``statistics.quantiles`` gave them, to the bit."""
+    inclusive = statistics.quantiles(values, n=100, method="inclusive")
+    assert percentile(values, q) == inclusive[q - 1]
+
+
+def test_percentile_edges() -> None:
+    assert percentile([3.0], 50) == 3.0
+    assert (percentile([2, 1, 3], 0), percentile([2, 1, 3], 100)) == (1.0, 3.0)
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 50)
+    with pytest.raises(ValueError, match="within"):
+        percentile([1.0, 2.0], 101)
+
+
 # --- workers' metrics ----------------------------------------------------------------
 
 
@@ -111,6 +133,21 @@ def test_parse_reads_lag_stalls_model_and_sums_histograms_over_labels() -> None:
     trigger = reading.histograms[TRIGGER_TO_DECISION]
     assert trigger[1.0] == 1
     assert trigger[math.inf] == 2  # both triggers
+
+
+def test_parse_keeps_each_triggers_buckets_and_totals_every_other_sample() -> None:
+    reading = parse_metrics(worker_metrics({("clicks", "0"): 3, ("clicks", "1"): 500}))
+    assert set(reading.by_trigger) == {
+        (TRIGGER_TO_DECISION, "cart_abandonment"),
+        (TRIGGER_TO_DECISION, "geofence"),
+    }
+    assert reading.by_trigger[TRIGGER_TO_DECISION, "cart_abandonment"][1.0] == 1
+    assert reading.by_trigger[TRIGGER_TO_DECISION, "geofence"][1.0] == 0
+    assert reading.by_trigger[TRIGGER_TO_DECISION, "geofence"][math.inf] == 1
+    assert reading.totals["stream_app_consumer_lag"] == 503
+    assert reading.totals[f"{APPLY_LATENCY}_count"] == 4
+    assert reading.totals[f"{APPLY_LATENCY}_sum"] == pytest.approx(7.207)
+    assert not any(name.endswith("_bucket") for name in reading.totals)
 
 
 def test_parse_refuses_what_is_not_prometheus_text() -> None:

@@ -9,7 +9,7 @@ from stream_app.events.clickstream import AddToCart
 from stream_app.events.deadletter import RejectReason
 from stream_app.events.decode import decode_record
 from stream_app.events.registry import Stream
-from tests.unit.fixtures import LIMITS, NOW, event
+from tests.unit.fixtures import LIMITS, NOW, event, purchase
 
 CART = event("add_to_cart", item_id="sku-1", category="shoes", price=10.0)
 
@@ -57,15 +57,9 @@ def test_bad_records_are_rejected_with_a_reason(raw: bytes, reason: RejectReason
 
 
 def test_event_of_another_topic_is_unknown_here() -> None:
-    purchase = event(
-        "purchase",
-        order_id="o-1",
-        items=[{"item_id": "s", "category": "c", "quantity": 1, "unit_price": 1.0}],
-        total=1.0,
-        currency="EUR",
-    )
-    assert reasons(Stream.PURCHASE, orjson.dumps(purchase)) == []
-    assert reasons(Stream.CLICKSTREAM, orjson.dumps(purchase)) == [RejectReason.UNKNOWN_EVENT_TYPE]
+    order = purchase("s", "c", 1.0)
+    assert reasons(Stream.PURCHASE, orjson.dumps(order)) == []
+    assert reasons(Stream.CLICKSTREAM, orjson.dumps(order)) == [RejectReason.UNKNOWN_EVENT_TYPE]
 
 
 def test_one_bad_member_does_not_sink_its_envelope() -> None:

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from stream_app.clock import to_ms
 from stream_app.profiles.derive import ValueRules, derive
 from stream_app.profiles.state import CartEntry, Decayed, ProfileState
+from tests.unit.fixtures import NOW
 
-NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 DAY = 86_400_000
 RULES = ValueRules()
 

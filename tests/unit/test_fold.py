@@ -7,7 +7,7 @@ from stream_app.events.registry import EVENT_ADAPTERS, Stream
 from stream_app.profiles.fold import FoldConfig, fold, hour_of_week
 from stream_app.profiles.ops import CartAdd, CartClear, CartRemove, IncrFloat, LastWrite, Touch
 from stream_app.profiles.pseudonym import pseudonymize
-from tests.unit.fixtures import NOW, event
+from tests.unit.fixtures import NOW, event, purchase
 
 CONFIG = FoldConfig(pseudonym_secret=b"test-secret", cart_abandon_delay=timedelta(minutes=30))
 
@@ -35,14 +35,7 @@ def test_add_to_cart_fills_cart_and_schedules_a_check_after_the_delay() -> None:
 def test_remove_and_purchase_empty_the_cart() -> None:
     removed = folded(Stream.CLICKSTREAM, event("remove_from_cart", item_id="sku-1"))
     assert CartRemove("sku-1", to_ms(NOW)) in removed.ops
-    order = event(
-        "purchase",
-        order_id="o-1",
-        items=[{"item_id": "sku-1", "category": "shoes", "quantity": 1, "unit_price": 20.0}],
-        total=20.0,
-        currency="EUR",
-    )
-    bought = folded(Stream.PURCHASE, order)
+    bought = folded(Stream.PURCHASE, purchase())
     assert CartClear(to_ms(NOW)) in bought.ops
     assert IncrFloat("spend:EUR", 20.0) in bought.ops
 

@@ -12,8 +12,8 @@ from stream_app.clock import to_ms
 from stream_app.model.features import Candidate, featurize
 from stream_app.profiles.derive import ProfileView, ValueRules, derive
 from stream_app.profiles.state import Decayed, ProfileState
+from tests.unit.fixtures import NOW
 
-NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)  # Monday; New York is UTC-4
 DAY = 86_400_000
 
 

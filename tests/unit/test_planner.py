@@ -28,8 +28,8 @@ from stream_app.decisions.triggers import Hit
 from stream_app.events.decision import Content, ContentItem
 from stream_app.profiles.derive import ProfileView, ValueRules, derive
 from stream_app.profiles.state import Decayed, ProfileState
+from tests.unit.fixtures import NOW, reason
 
-NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)  # Monday 08:00 in New York (UTC-4)
 NEW_YORK = "America/New_York"
 EVENING = datetime(2026, 6, 1, 23, tzinfo=UTC)  # 19:00 in New York, the customer's hour
 MS = timedelta(milliseconds=1)
@@ -114,11 +114,6 @@ def run(
         goal_at=goal_at,
         prior=prior,
     )
-
-
-def reason(result: Plan | Suppressed) -> str | None:
-    """The suppression reason, or None for a plan."""
-    return result.reason if isinstance(result, Suppressed) else None
 
 
 def planned(*args: Any, **kwargs: Any) -> Plan:

@@ -19,7 +19,7 @@ from stream_app.decisions.policies import (
     check,
 )
 from stream_app.decisions.quiet import QuietHours
-from tests.unit.fixtures import NOW
+from tests.unit.fixtures import NOW, reason
 
 H = timedelta(hours=1)
 NO_CAPS = Caps({}, {}, None)
@@ -75,10 +75,6 @@ def judge(
         timezone=timezone,
         goal_at=goal_at,
     )
-
-
-def reason(verdict: Verdict) -> str | None:
-    return verdict.reason if isinstance(verdict, Suppressed) else None
 
 
 def test_plain_proposal_is_allowed_with_a_note() -> None:
@@ -316,15 +312,7 @@ def test_first_failure_wins_in_the_documented_order() -> None:
         judge(p, at=at, history=other, caps=zero),
         judge(replace(p, cooldown=timedelta(0)), at=at, history=other, caps=zero),
     ]
-    assert [reason(v) for v in verdicts] == [
-        "expired",
-        "no_consent",
-        "goal_reached",
-        "duplicate",
-        "quiet_hours",
-        "cooldown",
-        "cap_day",
-    ]
+    assert [reason(v) for v in verdicts] == list(REASONS[: REASONS.index("cap_day") + 1])
 
 
 def test_caps_are_checked_day_then_week_then_global() -> None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,8 @@ from stream_app.segments.rules import (
     SegmentRules,
     load_segments,
 )
+from tests.unit.fixtures import NOW
 
-NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 DAY = 86_400_000
 REPO = Path(__file__).resolve().parents[2]
 

@@ -36,8 +36,8 @@ from stream_app.decisions.triggers import (
 from stream_app.events.decision import ContentItem
 from stream_app.profiles.derive import ProfileView, ValueRules, derive
 from stream_app.profiles.state import Decayed, ProfileState
+from tests.unit.fixtures import NOW
 
-NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 MS = timedelta(milliseconds=1)
 MIN = timedelta(minutes=1)
 H = timedelta(hours=1)
