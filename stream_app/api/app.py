@@ -71,7 +71,7 @@ class StreamAppApi(FastAPI):
 def api_redis(settings: Settings) -> Redis:
     """The API's own client: short timeouts and no retries, so failures surface fast
     (the circuit breaker, not the client, decides when to try again)."""
-    client = redis_client(settings, timeout_s=settings.api_redis_timeout_s)
+    client = redis_client(settings, timeout_s=settings.api.redis_timeout_s)
     client.set_retry(Retry(NoBackoff(), 0))
     return client
 
@@ -88,7 +88,7 @@ def create_app(
     settings = settings or Settings()
     check_pepper(settings)
     client = redis if redis is not None else api_redis(settings)
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -102,24 +102,26 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.batch_max = settings.api_batch_max
+    app.batch_max = settings.api.batch_max
     app.state.context = ApiContext(
         settings=settings,
         redis=client,
         clock=clock,
         guard=RedisGuard(
-            failures=settings.api_breaker_failures,
-            reset_s=settings.api_breaker_reset_s,
-            deadline_s=settings.api_deadline_s,
+            failures=settings.api.breaker_failures,
+            reset_s=settings.api.breaker_reset_s,
+            deadline_s=settings.api.deadline_s,
         ),
-        api_keys=ApiKeyStore(client, keys, settings.api_key_pepper.get_secret_value().encode()),
+        api_keys=ApiKeyStore(
+            client, keys, settings.secrets.api_key_pepper.get_secret_value().encode()
+        ),
         limiter=RateLimiter(client, keys),
         profiles=profile_store(client, settings),
         value_rules=value_rules(settings),
         segments=SegmentStore(
-            client, keys, profile_ttl_s=int(settings.profile_ttl.total_seconds())
+            client, keys, profile_ttl_s=int(settings.profiles.ttl.total_seconds())
         ),
-        segment_definitions=tuple(load_segments(settings.segments_file)),
+        segment_definitions=tuple(load_segments(settings.segments.file)),
         decisions=DecisionStore(client, keys),
         erasure=ErasureStore(client, keys),
     )

@@ -81,17 +81,16 @@ def demo(
     ):
         metrics_port = free_port() if port_accepts(DEMO_METRICS_PORT) else DEMO_METRICS_PORT
         settings = Settings(
-            kafka_bootstrap=stack.kafka_bootstrap,
-            redis_url=stack.redis_url,
-            app_id="stream-app-demo",
-            data_dir=str(Path(tmp) / "faust"),
-            allow_dev_secret=True,
-            campaigns_file=campaigns,
-            # Short enough that silent decisions become negative labels within the demo.
-            attribution_window=timedelta(seconds=20),
-            model_checkpoint_interval_s=5.0,
-            metrics_port=metrics_port,
-            dashboard_metrics_urls=(f"http://127.0.0.1:{metrics_port}/metrics",),
+            kafka={"bootstrap": stack.kafka_bootstrap},
+            redis={"url": stack.redis_url},
+            worker={"app_id": "stream-app-demo", "data_dir": str(Path(tmp) / "faust")},
+            secrets={"allow_dev_secret": True},
+            decisions={"campaigns_file": campaigns},
+            model={"attribution_window": timedelta(seconds=20), "checkpoint_interval_s": 5.0},
+            metrics={
+                "port": metrics_port,
+                "dashboard_urls": (f"http://127.0.0.1:{metrics_port}/metrics",),
+            },
         )
         typer.echo(f"embedded Kafka (Tansu) at {stack.kafka_bootstrap}, Redis at {stack.redis_url}")
         asyncio.run(ensure_topics(settings))
@@ -111,8 +110,8 @@ async def _demo_key(settings: Settings) -> str:
     """An admin API key for this demo's Redis (gone with it)."""
     redis = redis_client(settings)
     try:
-        pepper = settings.api_key_pepper.get_secret_value().encode()
-        store = ApiKeyStore(redis, Keys(settings.key_prefix), pepper)
+        pepper = settings.secrets.api_key_pepper.get_secret_value().encode()
+        store = ApiKeyStore(redis, Keys(settings.redis.key_prefix), pepper)
         _, token = await store.create("demo", [Scope.ADMIN], 6000, utc_now())
     finally:
         await redis.aclose()
@@ -137,7 +136,7 @@ async def _run(
     envelope_size: int,
 ) -> bool:
     redis = redis_client(settings)
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     stats = StatsStore(redis, keys)
     schedule = ScheduleStore(redis, keys)
     probe = LagProbe(settings, settings.topics.inbound())
@@ -234,7 +233,7 @@ async def _segments_and_profile(
     settings: Settings, redis: Redis, sample: Mapping[str, object] | None
 ) -> None:
     """Segment sizes, and the profile of the customer of the sample decision."""
-    meta = await ModelStore(redis, Keys(settings.key_prefix)).meta(MODEL)
+    meta = await ModelStore(redis, Keys(settings.redis.key_prefix)).meta(MODEL)
     if meta:
         typer.echo(
             f"  engagement model             {meta.get('labels', 0):,.0f} labels, rolling AUC "
@@ -242,8 +241,8 @@ async def _segments_and_profile(
             f"bandit reward {meta.get('bandit_reward_rate', 0):.3f}, "
             f"drifts {meta.get('drifts', 0):.0f}"
         )
-    names = [d.name for d in load_segments(settings.segments_file)]
-    sizes = await SegmentStore(redis, Keys(settings.key_prefix), profile_ttl_s=1).sizes(names)
+    names = [d.name for d in load_segments(settings.segments.file)]
+    sizes = await SegmentStore(redis, Keys(settings.redis.key_prefix), profile_ttl_s=1).sizes(names)
     typer.echo("  segment sizes:")
     for name, size in sizes.items():
         typer.echo(f"    {name:<28} {size:,}")

@@ -1,8 +1,8 @@
 """Kafka + Redis for tests and tools: external servers, containers, or the embedded stack.
 
-Order of preference (``STREAM_APP_TEST_SERVERS=external|containers|embedded`` forces one):
+Order of preference (``STREAM_APP_DEVSTACK__SERVERS=external|containers|embedded`` forces one):
 
-1. ``external`` when both ``STREAM_APP_KAFKA_BOOTSTRAP`` and ``STREAM_APP_REDIS_URL``
+1. ``external`` when both ``STREAM_APP_KAFKA__BOOTSTRAP`` and ``STREAM_APP_REDIS__URL``
    are set: the same variables the app reads, so exporting what ``stream-app stack``
    prints points the tests at that stack, and CI can point them at real clusters.
 2. ``containers`` (Apache Kafka + Redis via testcontainers) when a Docker engine
@@ -37,11 +37,11 @@ __all__ = [
 
 ServersKind = Literal["external", "containers", "embedded"]
 
-ENV_FORCE = "STREAM_APP_TEST_SERVERS"
-ENV_KAFKA_BOOTSTRAP = "STREAM_APP_KAFKA_BOOTSTRAP"
-ENV_REDIS_URL = "STREAM_APP_REDIS_URL"
-ENV_KAFKA_IMAGE = "STREAM_APP_TEST_KAFKA_IMAGE"
-ENV_REDIS_IMAGE = "STREAM_APP_TEST_REDIS_IMAGE"
+ENV_FORCE = "STREAM_APP_DEVSTACK__SERVERS"
+ENV_KAFKA_BOOTSTRAP = "STREAM_APP_KAFKA__BOOTSTRAP"
+ENV_REDIS_URL = "STREAM_APP_REDIS__URL"
+ENV_KAFKA_IMAGE = "STREAM_APP_DEVSTACK__KAFKA_IMAGE"
+ENV_REDIS_IMAGE = "STREAM_APP_DEVSTACK__REDIS_IMAGE"
 
 DEFAULT_KAFKA_IMAGE = "apache/kafka:3.9.0"
 DEFAULT_REDIS_IMAGE = "redis:7.2-alpine"

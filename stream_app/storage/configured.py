@@ -21,16 +21,16 @@ from stream_app.storage.profiles import ProfileStore
 def value_rules(settings: Settings) -> ValueRules:
     """The derived-field thresholds of ``settings``."""
     return ValueRules(
-        taste_half_life=settings.taste_half_life,
-        rhythm_half_life=settings.rhythm_half_life,
-        recency_days=settings.recency_days_scores,
-        frequency=settings.frequency_scores,
-        monetary=settings.monetary_scores,
-        price_bands=settings.price_bands,
-        new_customer_days=settings.new_customer_days,
-        default_interval_days=settings.default_interval_days,
-        min_interval_days=settings.min_interval_days,
-        lifecycle_factors=settings.lifecycle_factors,
+        taste_half_life=settings.profiles.taste_half_life,
+        rhythm_half_life=settings.profiles.rhythm_half_life,
+        recency_days=settings.profiles.recency_days_scores,
+        frequency=settings.profiles.frequency_scores,
+        monetary=settings.profiles.monetary_scores,
+        price_bands=settings.profiles.price_bands,
+        new_customer_days=settings.profiles.new_customer_days,
+        default_interval_days=settings.profiles.default_interval_days,
+        min_interval_days=settings.profiles.min_interval_days,
+        lifecycle_factors=settings.profiles.lifecycle_factors,
     )
 
 
@@ -38,19 +38,19 @@ def profile_store(redis: Redis, settings: Settings) -> ProfileStore:
     """The profile store configured by ``settings``."""
     return ProfileStore(
         redis,
-        Keys(settings.key_prefix),
-        profile_ttl_s=int(settings.profile_ttl.total_seconds()),
+        Keys(settings.redis.key_prefix),
+        profile_ttl_s=int(settings.profiles.ttl.total_seconds()),
     )
 
 
 def state_limits(settings: Settings) -> StateLimits:
     """How events are applied to profiles (``profiles.state``), from ``settings``."""
     return StateLimits(
-        allowed_lateness_ms=_ms(settings.allowed_lateness),
-        taste_half_life_ms=_ms(settings.taste_half_life),
-        rhythm_half_life_ms=_ms(settings.rhythm_half_life),
-        recent_views=settings.recent_views,
-        recent_searches=settings.recent_searches,
+        allowed_lateness_ms=_ms(settings.profiles.allowed_lateness),
+        taste_half_life_ms=_ms(settings.profiles.taste_half_life),
+        rhythm_half_life_ms=_ms(settings.profiles.rhythm_half_life),
+        recent_views=settings.profiles.recent_views,
+        recent_searches=settings.profiles.recent_searches,
     )
 
 

@@ -72,8 +72,8 @@ async def run_simulation(
     """
     if customers < 1 or rate <= 0 or duration < 0:
         raise ValueError("need customers >= 1, rate > 0 and duration >= 0")
-    if not 1 <= envelope_size <= settings.max_events_per_record:
-        raise ValueError(f"envelope_size must be in [1, {settings.max_events_per_record}]")
+    if not 1 <= envelope_size <= settings.worker.max_events_per_record:
+        raise ValueError(f"envelope_size must be in [1, {settings.worker.max_events_per_record}]")
     population = make_population(customers, seed)
     catalog = make_catalog(seed)
     stats = SimStats()

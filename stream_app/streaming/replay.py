@@ -98,8 +98,8 @@ async def replay_file(
     """
     if speedup is not None and speedup <= 0:
         raise ValueError("speedup must be > 0")
-    if not 1 <= envelope_size <= settings.max_events_per_record:
-        raise ValueError(f"envelope_size must be in [1, {settings.max_events_per_record}]")
+    if not 1 <= envelope_size <= settings.worker.max_events_per_record:
+        raise ValueError(f"envelope_size must be in [1, {settings.worker.max_events_per_record}]")
     await ensure_topics(settings)
     producer = AIOKafkaProducer(
         **client_options(settings),
@@ -113,7 +113,7 @@ async def replay_file(
         partitions = {
             topic: sorted(await producer.partitions_for(topic)) for topic in topics.values()
         }
-        envelope_bytes = min(settings.max_record_bytes, ENVELOPE_MAX_BYTES)
+        envelope_bytes = min(settings.worker.max_record_bytes, ENVELOPE_MAX_BYTES)
         run = _Replay(producer, topics, partitions, envelope_size, envelope_bytes, on_progress)
         return await run.run(path, speedup)
     finally:

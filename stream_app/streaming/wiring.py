@@ -56,15 +56,17 @@ def decision_rules(settings: Settings) -> Rules:
     """The engine-wide contact rules of ``settings``."""
     return Rules(
         caps=Caps(
-            per_day=settings.caps_per_day,
-            per_week=settings.caps_per_week,
-            global_per_day=settings.global_cap_per_day,
+            per_day=settings.decisions.caps_per_day,
+            per_week=settings.decisions.caps_per_week,
+            global_per_day=settings.decisions.global_cap_per_day,
         ),
-        quiet=None if settings.quiet_hours is None else QuietHours(*settings.quiet_hours),
-        prior_hourly=settings.timing_prior,
-        prior_strength=settings.timing_prior_strength,
-        layer_strength=settings.timing_layer_strength,
-        holdout_salt=settings.holdout_salt,
+        quiet=None
+        if settings.decisions.quiet_hours is None
+        else QuietHours(*settings.decisions.quiet_hours),
+        prior_hourly=settings.decisions.timing_prior,
+        prior_strength=settings.decisions.timing_prior_strength,
+        layer_strength=settings.decisions.timing_layer_strength,
+        holdout_salt=settings.decisions.holdout_salt,
     )
 
 
@@ -78,8 +80,8 @@ def build_engine(
     """Everything the worker runs, wired once from ``settings``."""
     metrics = metrics or EngineMetrics()
     stores = build_stores(redis_client(settings), settings)
-    retry = RedisRetry(settings.redis_retry_max_s, on_retry=metrics.redis_errors.inc)
-    book = load_campaigns(settings.campaigns_file)
+    retry = RedisRetry(settings.redis.retry_max_s, on_retry=metrics.redis_errors.inc)
+    book = load_campaigns(settings.decisions.campaigns_file)
     rules = decision_rules(settings)
     learner = _learner(settings, stores, retry)
     decider = Decider(book=book, rules=rules, learner=learner)
@@ -97,10 +99,10 @@ def build_engine(
         ),
         effects=Effects(
             rules=EffectRules(
-                allowed_lateness_ms=int(settings.allowed_lateness.total_seconds() * 1000),
-                segment_refresh=settings.segment_refresh,
-                attribution_window=settings.attribution_window,
-                sent_ttl=settings.dedupe_window,
+                allowed_lateness_ms=int(settings.profiles.allowed_lateness.total_seconds() * 1000),
+                segment_refresh=settings.segments.refresh,
+                attribution_window=settings.model.attribution_window,
+                sent_ttl=settings.decisions.dedupe_window,
                 pending_ttl=decider.pending_ttl,
                 scored_ttl_s=decider.scored_ttl_s(),
             ),
@@ -111,7 +113,7 @@ def build_engine(
             scoring=stores.scoring,
             basket=stores.basket,
         ),
-        segment_rules=SegmentRules(load_segments(settings.segments_file)),
+        segment_rules=SegmentRules(load_segments(settings.segments.file)),
         decider=decider,
         priors=PriorCache(store=stores.priors, rules=rules, retry=retry),
         learner=learner,
@@ -120,15 +122,15 @@ def build_engine(
         retry=retry,
         metrics=metrics,
         wake=alarm.ring,
-        segment_memo=settings.segment_memo_customers,
+        segment_memo=settings.segments.memo_customers,
     )
     timer = Timer(
         schedule=stores.schedule,
         handle=one_pass.due,
         alarm=alarm,
-        batch=settings.scheduler_batch,
-        lease=settings.scheduler_lease,
-        max_sleep=settings.timer_max_sleep,
+        batch=settings.decisions.scheduler_batch,
+        lease=settings.decisions.scheduler_lease,
+        max_sleep=settings.decisions.timer_max_sleep,
         clock=clock,
         retry=retry,
     )
@@ -140,20 +142,20 @@ def batch_config(settings: Settings, book: CampaignBook) -> BatchConfig:
     return BatchConfig(
         streams=settings.topics.streams(),
         limits=DecodeLimits(
-            max_record_bytes=settings.max_record_bytes,
-            max_events_per_record=settings.max_events_per_record,
-            max_event_age=settings.max_event_age,
-            max_future_skew=settings.max_event_future_skew,
+            max_record_bytes=settings.worker.max_record_bytes,
+            max_events_per_record=settings.worker.max_events_per_record,
+            max_event_age=settings.worker.max_event_age,
+            max_future_skew=settings.worker.max_event_future_skew,
         ),
         fold=FoldConfig(
-            pseudonym_secret=settings.pseudonym_secret.get_secret_value().encode(),
+            pseudonym_secret=settings.secrets.pseudonym_secret.get_secret_value().encode(),
             cart_abandon_delay=_cart_delay(book),
-            fx_to_base=settings.fx_to_base,
-            weight_view=settings.taste_weight_view,
-            weight_cart=settings.taste_weight_cart,
-            weight_purchase=settings.taste_weight_purchase,
+            fx_to_base=settings.profiles.fx_to_base,
+            weight_view=settings.profiles.taste_weight_view,
+            weight_cart=settings.profiles.taste_weight_cart,
+            weight_purchase=settings.profiles.taste_weight_purchase,
         ),
-        dlq_keep_bytes=settings.dlq_max_original_bytes,
+        dlq_keep_bytes=settings.worker.dlq_max_original_bytes,
     )
 
 
@@ -166,16 +168,17 @@ def _cart_delay(book: CampaignBook) -> timedelta | None:
 def _learner(settings: Settings, stores: Stores, retry: RedisRetry) -> Learner:
     return Learner(
         model=AdaptiveEngagement(
-            EngagementModel(lr=settings.model_learning_rate),
-            delta=settings.drift_delta,
-            compare_window=settings.challenger_window,
-            patience=settings.challenger_patience,
+            EngagementModel(lr=settings.model.learning_rate),
+            delta=settings.model.drift_delta,
+            compare_window=settings.model.challenger_window,
+            patience=settings.model.challenger_patience,
         ),
         bandit=ContentBandit(
-            min_epsilon=settings.bandit_min_epsilon, max_epsilon=settings.bandit_max_epsilon
+            min_epsilon=settings.model.bandit_min_epsilon,
+            max_epsilon=settings.model.bandit_max_epsilon,
         ),
-        validation=ProgressiveValidation(settings.validation_window),
-        offers=settings.offers,
+        validation=ProgressiveValidation(settings.model.validation_window),
+        offers=settings.model.offers,
         scoring=stores.scoring,
         models=stores.models,
         retry=retry,

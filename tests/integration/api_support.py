@@ -25,8 +25,8 @@ from tests.integration.fixtures import write_profiles
 
 
 def key_store(redis: Redis, settings: Settings) -> ApiKeyStore:
-    pepper = settings.api_key_pepper.get_secret_value().encode()
-    return ApiKeyStore(redis, Keys(settings.key_prefix), pepper)
+    pepper = settings.secrets.api_key_pepper.get_secret_value().encode()
+    return ApiKeyStore(redis, Keys(settings.redis.key_prefix), pepper)
 
 
 async def new_key(

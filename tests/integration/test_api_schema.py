@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 async def admin_token(settings: Settings) -> str:
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.redis.url)
     try:
         return await new_key(redis, settings, Scope.ADMIN, now=datetime.now(UTC))
     finally:
@@ -38,7 +38,7 @@ async def admin_token(settings: Settings) -> str:
 #: The spec to generate from, read from an app built with the default settings; the
 #: requests go to ``api``, an app on the session's Redis (known only at run time).
 schema = schemathesis.openapi.from_asgi(
-    "/openapi.json", create_app(Settings(allow_dev_secret=True))
+    "/openapi.json", create_app(Settings(secrets={"allow_dev_secret": True}))
 )
 
 

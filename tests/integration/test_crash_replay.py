@@ -99,17 +99,14 @@ async def test_a_worker_killed_mid_replay_is_replaced_without_loss_or_double_eff
 ) -> None:
     run = uuid.uuid4().hex[:8]
     topics = {name: f"{value}.k{run}" for name, value in TopicNames().model_dump().items()}
-    mine = settings.model_copy(
-        update={
-            "key_prefix": f"k{run}",
-            "app_id": f"stream-app-crash-{run}",
-            "topics": TopicNames(**topics),
-            "data_dir": str(tmp_path / "faust"),
-            "scheduler_lease": LEASE,
-        }
+    mine = settings.updated(
+        topics=TopicNames(**topics),
+        redis={"key_prefix": f"k{run}"},
+        worker={"app_id": f"stream-app-crash-{run}", "data_dir": str(tmp_path / "faust")},
+        decisions={"scheduler_lease": LEASE},
     )
     await ensure_topics(mine)
-    keys = Keys(mine.key_prefix)
+    keys = Keys(mine.redis.key_prefix)
     logs = Path(ARTIFACTS) / "logs"
 
     events = _simulated_log(f"k{run}")
@@ -127,7 +124,7 @@ async def test_a_worker_killed_mid_replay_is_replaced_without_loss_or_double_eff
         b"".join(write_lines(e for e in events if not isinstance(e, Traits | Consent)))
     )
 
-    redis = Redis.from_url(mine.redis_url)
+    redis = Redis.from_url(mine.redis.url)
     probe = LagProbe(mine, mine.topics.inbound())
     await probe.start()
     try:
@@ -136,7 +133,7 @@ async def test_a_worker_killed_mid_replay_is_replaced_without_loss_or_double_eff
             sent_first = await replay_file(mine, identity_log, envelope_size=ENVELOPE)
             assert sent_first.events_sent == len(identity), sent_first
             await eventually(
-                lambda: processed_total(redis, mine.key_prefix),
+                lambda: processed_total(redis, mine.redis.key_prefix),
                 lambda n: n >= len(identity),
                 within=60,
             )
@@ -147,13 +144,13 @@ async def test_a_worker_killed_mid_replay_is_replaced_without_loss_or_double_eff
                 assert first.running, f"worker died by itself:\n{first.log_tail()}"
                 assert time.monotonic() < deadline, (
                     f"only {accounted} of {customer_events} events accounted for in 90 s; "
-                    f"stats: {await stats(redis, mine.key_prefix)}"
+                    f"stats: {await stats(redis, mine.redis.key_prefix)}"
                 )
                 await asyncio.sleep(0.05)
-                accounted = await processed_total(redis, mine.key_prefix)
-                emitted = (await stats(redis, mine.key_prefix)).get("decisions_emitted", 0)
+                accounted = await processed_total(redis, mine.redis.key_prefix)
+                emitted = (await stats(redis, mine.redis.key_prefix)).get("decisions_emitted", 0)
             sigkill(first)  # kill -9: no commit, no stats flush, leases left as they were
-            at_kill = await stats(redis, mine.key_prefix)
+            at_kill = await stats(redis, mine.redis.key_prefix)
         sent = await replay
         assert (sent.invalid, sent.events_sent) == (0, EVENTS - len(identity)), sent
         assert sent.records_sent < EVENTS / 2, "events went in envelopes"
@@ -186,7 +183,7 @@ async def test_a_worker_killed_mid_replay_is_replaced_without_loss_or_double_eff
                 if not at.startswith(b"-")
             }
             records = await read_to_end(mine, [mine.topics.decisions, mine.topics.audit])
-            final = await stats(redis, mine.key_prefix)
+            final = await stats(redis, mine.redis.key_prefix)
     finally:
         await probe.stop()
         await redis.aclose()

@@ -125,7 +125,7 @@ def browser(
 
 
 async def admin_key(settings: Settings) -> str:
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.redis.url)
     try:
         return await new_key(redis, settings, Scope.ADMIN, now=datetime.now(UTC))
     finally:

@@ -43,14 +43,14 @@ def restart_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactor
     campaigns = tmp_path_factory.mktemp("restart") / "campaigns.toml"
     campaigns.write_text(CAMPAIGN)
     topics = {name: f"{value}.r{run}" for name, value in TopicNames().model_dump().items()}
-    return settings.model_copy(
-        update={
-            "key_prefix": f"r{run}",
+    return settings.updated(
+        topics=TopicNames(**topics),
+        redis={"key_prefix": f"r{run}"},
+        worker={
             "app_id": f"stream-app-restart-{run}",
-            "topics": TopicNames(**topics),
             "data_dir": str(tmp_path_factory.mktemp("faust-restart")),
-            "campaigns_file": campaigns,
-        }
+        },
+        decisions={"campaigns_file": campaigns},
     )
 
 
@@ -62,7 +62,7 @@ async def test_decisions_scheduled_before_a_crash_are_sent_once_after_it(
     customers = [f"rs-{uuid.uuid4().hex[:8]}" for _ in range(6)]
     logs = Path(ARTIFACTS) / "logs"
     redis = redis_client(settings)
-    stats = StatsStore(redis, Keys(settings.key_prefix))
+    stats = StatsStore(redis, Keys(settings.redis.key_prefix))
     try:
         first = worker_process(settings, logs, name="restart-a")
         with first:

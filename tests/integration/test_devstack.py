@@ -417,8 +417,8 @@ def test_cli_stack_prints_addresses_and_stops_cleanly(stop_signal: signal.Signal
     try:
         out = _read_until(cli, "to stop.")
         pids += [int(pid) for pid in re.findall(r"\(pid (\d+)\)", out)]
-        kafka = re.search(r"^export STREAM_APP_KAFKA_BOOTSTRAP=(\S+)$", out, re.M)
-        redis_url = re.search(r"^export STREAM_APP_REDIS_URL=(\S+)$", out, re.M)
+        kafka = re.search(r"^export STREAM_APP_KAFKA__BOOTSTRAP=(\S+)$", out, re.M)
+        redis_url = re.search(r"^export STREAM_APP_REDIS__URL=(\S+)$", out, re.M)
         assert kafka, out
         assert redis_url, out
         assert len(pids) == 2
@@ -460,8 +460,8 @@ def test_cli_stack_duration_ends_it() -> None:
 # --- provisioning ----------------------------------------------------------------
 
 _EXTERNAL = {
-    "STREAM_APP_KAFKA_BOOTSTRAP": "kafka.example:9092",
-    "STREAM_APP_REDIS_URL": "redis://redis.example:6379/0",
+    "STREAM_APP_KAFKA__BOOTSTRAP": "kafka.example:9092",
+    "STREAM_APP_REDIS__URL": "redis://redis.example:6379/0",
 }
 
 
@@ -475,9 +475,9 @@ def _docker(answer: bool) -> Callable[[], bool]:
         ({}, False, "embedded"),
         ({}, True, "containers"),
         (_EXTERNAL, True, "external"),
-        ({"STREAM_APP_KAFKA_BOOTSTRAP": "k:9092"}, False, "embedded"),  # both are needed
-        ({**_EXTERNAL, "STREAM_APP_TEST_SERVERS": "embedded"}, True, "embedded"),
-        ({"STREAM_APP_TEST_SERVERS": " Containers "}, False, "containers"),
+        ({"STREAM_APP_KAFKA__BOOTSTRAP": "k:9092"}, False, "embedded"),  # both are needed
+        ({**_EXTERNAL, "STREAM_APP_DEVSTACK__SERVERS": "embedded"}, True, "embedded"),
+        ({"STREAM_APP_DEVSTACK__SERVERS": " Containers "}, False, "containers"),
     ],
 )
 def test_choose_servers_kind(env: dict[str, str], docker: bool, expected: str) -> None:
@@ -486,7 +486,7 @@ def test_choose_servers_kind(env: dict[str, str], docker: bool, expected: str) -
 
 @pytest.mark.parametrize(
     "env",
-    [{"STREAM_APP_TEST_SERVERS": "kafka"}, {"STREAM_APP_TEST_SERVERS": "external"}],
+    [{"STREAM_APP_DEVSTACK__SERVERS": "kafka"}, {"STREAM_APP_DEVSTACK__SERVERS": "external"}],
 )
 def test_choose_servers_kind_rejects_impossible_requests(env: dict[str, str]) -> None:
     with pytest.raises(ProvisionError):
@@ -500,7 +500,7 @@ def test_provision_external_starts_nothing() -> None:
 
 @pytest.mark.integration
 def test_provision_embedded_servers_answer() -> None:
-    with provision_servers({"STREAM_APP_TEST_SERVERS": "embedded"}) as servers:
+    with provision_servers({"STREAM_APP_DEVSTACK__SERVERS": "embedded"}) as servers:
         assert servers.kind == "embedded"
         client = redis.Redis.from_url(servers.redis_url)
         try:

@@ -46,7 +46,7 @@ async def test_a_poison_record_in_every_partition_is_dead_lettered_and_the_rest_
     worker: ManagedProcess, settings: Settings, redis: Redis, keys: Keys
 ) -> None:
     topic = settings.topics.clickstream
-    partitions = settings.topic_partitions
+    partitions = settings.kafka.topic_partitions
     run = uuid.uuid4().hex[:8]
     by_partition: dict[int, list[str]] = defaultdict(list)
     n = 0

@@ -63,7 +63,7 @@ async def read_inbound(settings: Settings) -> list[ConsumerRecord[bytes, bytes]]
 
 def expected_partition(key: bytes, settings: Settings) -> int:
     """Where Kafka's default partitioner (``send(key=...)``) puts ``key``."""
-    return (murmur2(key) & 0x7FFFFFFF) % settings.topic_partitions
+    return (murmur2(key) & 0x7FFFFFFF) % settings.kafka.topic_partitions
 
 
 def payload(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:

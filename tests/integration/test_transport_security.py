@@ -41,7 +41,7 @@ pytestmark = pytest.mark.integration
 
 USER, PASSWORD = "app", "s3cret-for-tests"
 #: Key prefixes of these tests: the ACL user may touch nothing else, so a key the engine
-#: built outside ``STREAM_APP_KEY_PREFIX`` would fail (README's ACL advice relies on it).
+#: built outside ``STREAM_APP_REDIS__KEY_PREFIX`` would fail (README's ACL advice relies on it).
 PREFIX = "sec"
 #: ``default`` off, one user allowed every command on the tests' keys.
 ACL = ("--user", "default", "off", "--user", USER, "on", f">{PASSWORD}", f"~{PREFIX}*", "+@all")
@@ -104,7 +104,7 @@ async def test_the_acl_user_from_settings_reads_and_writes_through_the_stores(
     settings = redis_settings(acl_redis.url, redis_username=USER, redis_password=PASSWORD)
     client = redis_client(settings)
     try:
-        stats = StatsStore(client, Keys(settings.key_prefix))
+        stats = StatsStore(client, Keys(settings.redis.key_prefix))
         # Through the pass's own write path: a script call on the prefix's keys only.
         first = Counter({Plain("events_applied"): 3, Labelled("dead_letters", "oversized"): 1})
         await commit(client, lambda w: stats.add(w, first))
@@ -226,37 +226,39 @@ async def test_the_worker_runs_over_mutual_tls_to_kafka_and_redis(
         logs / "redis-mtls-worker", certs, acl_redis.port, require_client_cert=True
     ) as redis_tls:
         settings = Settings(
-            kafka_bootstrap=kafka_mtls,
-            kafka_security_protocol="SSL",
-            kafka_sasl_mechanism=None,
-            kafka_sasl_username=None,
-            kafka_sasl_password=None,
-            kafka_ssl_ca_file=certs.ca,
-            kafka_ssl_cert_file=certs.client_cert,
-            kafka_ssl_key_file=certs.client_key,
-            redis_url=f"rediss://127.0.0.1:{redis_tls.port}/0",
-            redis_username=USER,
-            redis_password=PASSWORD,
-            redis_tls=False,
-            redis_tls_ca_file=certs.ca,
-            redis_tls_cert_file=certs.client_cert,
-            redis_tls_key_file=certs.client_key,
-            redis_tls_verify=True,
-            key_prefix=f"{PREFIX}{run}",
-            app_id=f"stream-app-mtls-{run}",
             topics=TopicNames(
                 **{name: f"{value}.m{run}" for name, value in TopicNames().model_dump().items()}
             ),
-            topic_partitions=1,
-            data_dir=str(tmp_path / "faust"),
-            allow_dev_secret=True,
-            campaigns_file=CAMPAIGNS,
-            quiet_hours=None,
+            kafka={
+                "bootstrap": kafka_mtls,
+                "security_protocol": "SSL",
+                "sasl_mechanism": None,
+                "sasl_username": None,
+                "sasl_password": None,
+                "ssl_ca_file": certs.ca,
+                "ssl_cert_file": certs.client_cert,
+                "ssl_key_file": certs.client_key,
+                "topic_partitions": 1,
+            },
+            redis={
+                "url": f"rediss://127.0.0.1:{redis_tls.port}/0",
+                "username": USER,
+                "password": PASSWORD,
+                "tls": False,
+                "tls_ca_file": certs.ca,
+                "tls_cert_file": certs.client_cert,
+                "tls_key_file": certs.client_key,
+                "tls_verify": True,
+                "key_prefix": f"{PREFIX}{run}",
+            },
+            worker={"app_id": f"stream-app-mtls-{run}", "data_dir": str(tmp_path / "faust")},
+            secrets={"allow_dev_secret": True},
+            decisions={"campaigns_file": CAMPAIGNS, "quiet_hours": None},
         )
         assert await ensure_topics(settings)
         customer = f"tls-{run}"
         redis = redis_client(settings)
-        stats = StatsStore(redis, Keys(settings.key_prefix))
+        stats = StatsStore(redis, Keys(settings.redis.key_prefix))
         try:
             with worker_process(settings, logs, name=f"worker-mtls-{run}") as worker:
                 await produce(
@@ -299,7 +301,7 @@ async def test_the_worker_runs_over_mutual_tls_to_kafka_and_redis(
                     stats.read, lambda s: s.get("events_applied", 0) >= 2, within=60
                 )
                 assert applied.get("events_applied") == 2, worker.log_tail()
-                assert await redis.exists(Keys(settings.key_prefix).profile(customer))
+                assert await redis.exists(Keys(settings.redis.key_prefix).profile(customer))
                 records = await consume_until(
                     settings, settings.topics.decisions, lambda seen: len(seen) >= 1, within=60
                 )
@@ -313,9 +315,9 @@ async def test_the_worker_runs_over_mutual_tls_to_kafka_and_redis(
 async def test_kafka_clients_without_tls_or_without_a_certificate_are_refused(
     kafka_mtls: str, certs: Certificates
 ) -> None:
-    plain = Settings(kafka_bootstrap=kafka_mtls, kafka_security_protocol="PLAINTEXT")
+    plain = Settings(kafka={"bootstrap": kafka_mtls, "security_protocol": "PLAINTEXT"})
     no_cert = Settings(
-        kafka_bootstrap=kafka_mtls, kafka_security_protocol="SSL", kafka_ssl_ca_file=certs.ca
+        kafka={"bootstrap": kafka_mtls, "security_protocol": "SSL", "ssl_ca_file": certs.ca}
     )
     for settings in (plain, no_cert):
         producer = AIOKafkaProducer(**client_options(settings), request_timeout_ms=3000)

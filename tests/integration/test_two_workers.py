@@ -130,23 +130,21 @@ async def test_two_workers_share_the_partitions_and_the_survivor_takes_over_afte
 ) -> None:
     run = uuid.uuid4().hex[:8]
     topics = {name: f"{value}.w{run}" for name, value in TopicNames().model_dump().items()}
-    mine = settings.model_copy(
-        update={
-            "key_prefix": f"w{run}",
-            "app_id": f"stream-app-two-{run}",
-            "topics": TopicNames(**topics),
-            "topic_partitions": PARTITIONS,
-        }
+    mine = settings.updated(
+        topics=TopicNames(**topics),
+        redis={"key_prefix": f"w{run}"},
+        worker={"app_id": f"stream-app-two-{run}"},
+        kafka={"topic_partitions": PARTITIONS},
     )
     await ensure_topics(mine)
-    keys = Keys(mine.key_prefix)
+    keys = Keys(mine.redis.key_prefix)
     logs = Path(ARTIFACTS) / "logs"
     clicks = mine.topics.clickstream
     by_partition = customers_per_partition(run)
     customers = sorted(c for group in by_partition.values() for c in group)
 
     def one(name: str) -> ManagedProcess:
-        own = mine.model_copy(update={"data_dir": str(tmp_path / f"faust-{name}")})
+        own = mine.updated(worker={"data_dir": str(tmp_path / f"faust-{name}")})
         return worker_process(own, logs, name=f"two-workers-{name}")
 
     a, b = one("a"), one("b")
@@ -156,7 +154,7 @@ async def test_two_workers_share_the_partitions_and_the_survivor_takes_over_afte
         found = assignments(process, since[process.name], clicks)
         return found[-1] if found else None
 
-    redis = Redis.from_url(mine.redis_url)
+    redis = Redis.from_url(mine.redis.url)
     producer = AIOKafkaProducer(**client_options(mine), acks="all")
     await producer.start()
     try:

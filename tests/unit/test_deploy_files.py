@@ -315,7 +315,7 @@ def test_every_stream_app_variable_is_a_setting() -> None:
     for spec in (container(d["metadata"]["name"]) for d in deployments()):
         used |= {item["name"] for item in spec.get("env", [])}
     used |= set(k8s_config()) | set(k8s_secret())
-    assert {"STREAM_APP_KAFKA_BOOTSTRAP", "STREAM_APP_METRICS_PORT"} <= used
+    assert {"STREAM_APP_KAFKA__BOOTSTRAP", "STREAM_APP_METRICS__PORT"} <= used
     unknown = sorted(used - valid_env_names())
     assert not unknown, f"not fields of Settings (typo?): {unknown}"
 
@@ -336,24 +336,24 @@ def test_compose_environment_is_valid_settings(monkeypatch: pytest.MonkeyPatch) 
 
     settings = Settings(_env_file=None)
 
-    assert settings.kafka_bootstrap == "kafka:9092"
-    assert settings.redis_url == "redis://redis:6379/0"
+    assert settings.kafka.bootstrap == "kafka:9092"
+    assert settings.redis.url == "redis://redis:6379/0"
     # No published default secret: compose refuses to start without one (``:?``).
-    assert environment("worker")["STREAM_APP_PSEUDONYM_SECRET"].startswith(
-        "${STREAM_APP_PSEUDONYM_SECRET:?"
+    assert environment("worker")["STREAM_APP_SECRETS__PSEUDONYM_SECRET"].startswith(
+        "${STREAM_APP_SECRETS__PSEUDONYM_SECRET:?"
     )
-    assert settings.pseudonym_secret.get_secret_value() != DEV_PSEUDONYM_SECRET
-    assert not settings.allow_dev_secret
-    assert "STREAM_APP_ALLOW_DEV_SECRET" not in environment("worker")
+    assert settings.secrets.pseudonym_secret.get_secret_value() != DEV_PSEUDONYM_SECRET
+    assert not settings.secrets.allow_dev_secret
+    assert "STREAM_APP_SECRETS__ALLOW_DEV_SECRET" not in environment("worker")
     # Likewise the API key pepper.
-    assert environment("api")["STREAM_APP_API_KEY_PEPPER"].startswith(
-        "${STREAM_APP_API_KEY_PEPPER:?"
+    assert environment("api")["STREAM_APP_SECRETS__API_KEY_PEPPER"].startswith(
+        "${STREAM_APP_SECRETS__API_KEY_PEPPER:?"
     )
-    assert settings.api_key_pepper.get_secret_value() != DEV_API_KEY_PEPPER
+    assert settings.secrets.api_key_pepper.get_secret_value() != DEV_API_KEY_PEPPER
     # The API listens where its published port and healthcheck expect it.
-    assert settings.api_host == "0.0.0.0"
-    assert any(port.endswith(f":{settings.api_port}") for port in published_ports("api"))
-    assert f":{settings.api_port}/ready" in " ".join(service("api")["healthcheck"]["test"])
+    assert settings.api.host == "0.0.0.0"
+    assert any(port.endswith(f":{settings.api.port}") for port in published_ports("api"))
+    assert f":{settings.api.port}/ready" in " ".join(service("api")["healthcheck"]["test"])
 
 
 def test_worker_service() -> None:
@@ -434,7 +434,7 @@ def test_kafka_service() -> None:
     assert "healthcheck" in kafka
 
     # The app containers reach Kafka on the advertised PLAINTEXT listener.
-    assert environment("worker")["STREAM_APP_KAFKA_BOOTSTRAP"] == "kafka:9092"
+    assert environment("worker")["STREAM_APP_KAFKA__BOOTSTRAP"] == "kafka:9092"
 
     # KRaft refuses to format storage unless CLUSTER_ID is a base64url 16-byte UUID.
     cluster_id = env["CLUSTER_ID"]
@@ -455,7 +455,7 @@ def test_redis_service() -> None:
     assert command[command.index("--appendonly") + 1] == "yes"
     assert command[command.index("--appendfsync") + 1] == "everysec"
     assert "ping" in redis["healthcheck"]["test"]
-    assert environment("worker")["STREAM_APP_REDIS_URL"].startswith("redis://redis:6379/")
+    assert environment("worker")["STREAM_APP_REDIS__URL"].startswith("redis://redis:6379/")
 
 
 def test_docker_compose_config() -> None:
@@ -502,7 +502,7 @@ def test_dockerfile_runs_the_cli_as_non_root() -> None:
 def test_dockerfile_environment_and_install() -> None:
     env = dockerfile_env()
     assert env["PYTHONUNBUFFERED"] == "1"
-    assert env["STREAM_APP_DATA_DIR"].startswith("/")
+    assert env["STREAM_APP_WORKER__DATA_DIR"].startswith("/")
     runs = " ".join(dockerfile_args("RUN"))
     assert "pip install ." in runs
     assert "-e ." not in runs
@@ -550,8 +550,8 @@ def test_compose_prometheus_scrapes_workers_and_api() -> None:
         assert jobs[name]["metrics_path"] == "/metrics"
     assert {"worker", "api"} <= set(compose()["services"])
     # ... on the ports the containers are told to serve them on.
-    assert int(environment("worker")["STREAM_APP_METRICS_PORT"]) == WORKER_METRICS_PORT
-    assert int(environment("api")["STREAM_APP_API_METRICS_PORT"]) == API_METRICS_PORT
+    assert int(environment("worker")["STREAM_APP_METRICS__PORT"]) == WORKER_METRICS_PORT
+    assert int(environment("api")["STREAM_APP_METRICS__API_PORT"]) == API_METRICS_PORT
 
 
 def test_k8s_prometheus_discovers_annotated_pods() -> None:
@@ -812,17 +812,17 @@ def test_k8s_worker() -> None:
     worker = container("stream-app-worker")
     assert worker["args"] == ["worker"]
     env = {item["name"]: item["value"] for item in worker["env"]}
-    assert int(env["STREAM_APP_METRICS_PORT"]) == WORKER_METRICS_PORT
+    assert int(env["STREAM_APP_METRICS__PORT"]) == WORKER_METRICS_PORT
     assert container_ports(worker)["metrics"] == WORKER_METRICS_PORT
     # Workers beyond the partition count would stand idle.
     replicas = k8s_object("Deployment", "stream-app-worker")["spec"]["replicas"]
-    assert 1 <= replicas <= int(k8s_config()["STREAM_APP_TOPIC_PARTITIONS"])
+    assert 1 <= replicas <= int(k8s_config()["STREAM_APP_KAFKA__TOPIC_PARTITIONS"])
 
     mounts = {m["mountPath"]: m for m in worker["volumeMounts"]}
     config = k8s_config()
-    assert Path(config["STREAM_APP_DATA_DIR"]).parent.as_posix() in mounts
-    rules_dir = Path(config["STREAM_APP_CAMPAIGNS_FILE"]).parent
-    assert Path(config["STREAM_APP_SEGMENTS_FILE"]).parent == rules_dir
+    assert Path(config["STREAM_APP_WORKER__DATA_DIR"]).parent.as_posix() in mounts
+    rules_dir = Path(config["STREAM_APP_DECISIONS__CAMPAIGNS_FILE"]).parent
+    assert Path(config["STREAM_APP_SEGMENTS__FILE"]).parent == rules_dir
     assert mounts[rules_dir.as_posix()]["readOnly"] is True
 
 
@@ -830,9 +830,9 @@ def test_k8s_api_and_service() -> None:
     api = container("stream-app-api")
     assert api["args"] == ["api"]
     ports = container_ports(api)
-    assert ports["http"] == int(k8s_config()["STREAM_APP_API_PORT"])
+    assert ports["http"] == int(k8s_config()["STREAM_APP_API__PORT"])
     env = {item["name"]: item["value"] for item in api["env"]}
-    assert int(env["STREAM_APP_API_METRICS_PORT"]) == ports["metrics"] == API_METRICS_PORT
+    assert int(env["STREAM_APP_METRICS__API_PORT"]) == ports["metrics"] == API_METRICS_PORT
     assert api["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     assert api["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
     assert api["startupProbe"]["httpGet"]["path"] == "/health"
@@ -865,13 +865,13 @@ def test_k8s_environment_is_valid_settings(monkeypatch: pytest.MonkeyPatch) -> N
 
     settings = Settings(_env_file=None)
 
-    assert settings.metrics_port == WORKER_METRICS_PORT
-    assert settings.api_metrics_port == API_METRICS_PORT
-    assert settings.kafka_security_protocol == "SASL_SSL"
-    assert settings.redis_uses_tls
-    assert settings.api_host == "0.0.0.0"
-    assert settings.pseudonym_secret.get_secret_value() != DEV_PSEUDONYM_SECRET
-    assert not settings.allow_dev_secret
+    assert settings.metrics.port == WORKER_METRICS_PORT
+    assert settings.metrics.api_port == API_METRICS_PORT
+    assert settings.kafka.security_protocol == "SASL_SSL"
+    assert settings.redis.uses_tls
+    assert settings.api.host == "0.0.0.0"
+    assert settings.secrets.pseudonym_secret.get_secret_value() != DEV_PSEUDONYM_SECRET
+    assert not settings.secrets.allow_dev_secret
 
 
 def test_k8s_secrets_stay_in_the_secret() -> None:
@@ -890,13 +890,13 @@ def test_k8s_rules_configmap_loads(tmp_path: Path) -> None:
     """The mounted campaigns and segments are what the worker accepts at start-up."""
     files = k8s_object("ConfigMap", "stream-app-rules")["data"]
     config = k8s_config()
-    for setting in ("STREAM_APP_CAMPAIGNS_FILE", "STREAM_APP_SEGMENTS_FILE"):
+    for setting in ("STREAM_APP_DECISIONS__CAMPAIGNS_FILE", "STREAM_APP_SEGMENTS__FILE"):
         assert Path(config[setting]).name in files
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
 
-    book = load_campaigns(tmp_path / Path(config["STREAM_APP_CAMPAIGNS_FILE"]).name)
-    rules = SegmentRules(load_segments(tmp_path / Path(config["STREAM_APP_SEGMENTS_FILE"]).name))
+    book = load_campaigns(tmp_path / Path(config["STREAM_APP_DECISIONS__CAMPAIGNS_FILE"]).name)
+    rules = SegmentRules(load_segments(tmp_path / Path(config["STREAM_APP_SEGMENTS__FILE"]).name))
     assert book.campaigns
     assert rules.names
     for campaign in book.campaigns:

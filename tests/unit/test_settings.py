@@ -12,15 +12,13 @@ from stream_app.settings import Settings
 @pytest.mark.parametrize(
     "settings",
     [
-        Settings(allow_dev_secret=True),
+        Settings(secrets={"allow_dev_secret": True}),
         Settings(
-            fx_to_base={"EUR": 1.0, "USD": 0.9},
-            segments_file=None,
-            segment_refresh=timedelta(minutes=20),
             topics=TopicNames(clickstream="clicks.test"),
-            recency_days_scores=(1, 2, 3, 4),
+            profiles={"fx_to_base": {"EUR": 1.0, "USD": 0.9}, "recency_days_scores": (1, 2, 3, 4)},
+            segments={"file": None, "refresh": timedelta(minutes=20)},
         ),
-        Settings(segments_file=Path("elsewhere.toml"), allow_dev_secret=False),
+        Settings(segments={"file": Path("elsewhere.toml")}, secrets={"allow_dev_secret": False}),
     ],
 )
 def test_settings_survive_the_trip_through_a_child_environment(
@@ -32,4 +30,9 @@ def test_settings_survive_the_trip_through_a_child_environment(
 
 
 def test_currency_codes_keep_their_case() -> None:
-    assert '"USD"' in Settings(fx_to_base={"USD": 0.9}).to_env()["STREAM_APP_FX_TO_BASE"]
+    assert (
+        '"USD"'
+        in Settings(profiles={"fx_to_base": {"USD": 0.9}}).to_env()[
+            "STREAM_APP_PROFILES__FX_TO_BASE"
+        ]
+    )

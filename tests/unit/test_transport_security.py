@@ -62,7 +62,7 @@ def test_sasl_needs_a_mechanism_a_user_and_a_password(protocol: str, left_out: s
     given = {k: v for k, v in SCRAM.items() if k != left_out}
     message = refused(kafka_security_protocol=protocol, **given)
     assert f"STREAM_APP_{left_out.upper()}" in message
-    assert f"STREAM_APP_KAFKA_SECURITY_PROTOCOL={protocol} needs" in message
+    assert f"STREAM_APP_KAFKA__SECURITY_PROTOCOL={protocol} needs" in message
 
 
 @pytest.mark.parametrize("protocol", ["PLAINTEXT", "SSL"])
@@ -85,10 +85,10 @@ def test_redis_tls_files_without_tls_are_refused(pki: dict[str, Path]) -> None:
 
 
 def test_a_key_without_its_certificate_is_refused(pki: dict[str, Path]) -> None:
-    assert "STREAM_APP_KAFKA_SSL_KEY_FILE needs" in refused(
+    assert "STREAM_APP_KAFKA__SSL_KEY_FILE needs" in refused(
         kafka_security_protocol="SSL", kafka_ssl_key_file=pki["key"]
     )
-    assert "STREAM_APP_REDIS_TLS_KEY_FILE needs" in refused(
+    assert "STREAM_APP_REDIS__TLS_KEY_FILE needs" in refused(
         redis_tls=True, redis_tls_key_file=pki["key"]
     )
 
@@ -103,11 +103,11 @@ def test_a_missing_file_is_refused_at_start_up(tmp_path: Path) -> None:
     [
         (
             {"redis_url": "redis://:a@h:6379/0", "redis_password": "b"},
-            "password is both in STREAM_APP_REDIS_URL and STREAM_APP_REDIS_PASSWORD",
+            "password is both in STREAM_APP_REDIS__URL and STREAM_APP_REDIS__PASSWORD",
         ),
         (
             {"redis_url": "redis://u@h:6379/0", "redis_username": "v"},
-            "user is both in STREAM_APP_REDIS_URL and STREAM_APP_REDIS_USERNAME",
+            "user is both in STREAM_APP_REDIS__URL and STREAM_APP_REDIS__USERNAME",
         ),
         ({"redis_url": "unix:///run/redis.sock", "redis_tls": True}, "unix:// socket"),
         ({"redis_url": "http://h:6379"}, "must start with redis://, rediss:// or unix://"),
@@ -124,16 +124,16 @@ def test_every_problem_is_reported_at_once_and_no_secret_is_echoed() -> None:
         redis_url=f"redis://app:{REDIS_PASSWORD}@h:6379/0",
         redis_password=REDIS_PASSWORD,
     )
-    assert "STREAM_APP_KAFKA_SASL_USERNAME" in message
-    assert "STREAM_APP_REDIS_PASSWORD" in message
+    assert "STREAM_APP_KAFKA__SASL_USERNAME" in message
+    assert "STREAM_APP_REDIS__PASSWORD" in message
     assert SASL_PASSWORD not in message
     assert REDIS_PASSWORD not in message
 
 
 def test_the_environment_is_checked_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STREAM_APP_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
-    monkeypatch.setenv("STREAM_APP_KAFKA_SASL_PASSWORD", SASL_PASSWORD)
-    with pytest.raises(ValidationError, match="STREAM_APP_KAFKA_SASL_MECHANISM") as caught:
+    monkeypatch.setenv("STREAM_APP_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("STREAM_APP_KAFKA__SASL_PASSWORD", SASL_PASSWORD)
+    with pytest.raises(ValidationError, match="STREAM_APP_KAFKA__SASL_MECHANISM") as caught:
         Settings(_env_file=None)
     assert SASL_PASSWORD not in str(caught.value)
 
@@ -159,7 +159,7 @@ def test_consistent_combinations_are_accepted(values: dict[str, Any]) -> None:
 
 
 def test_plaintext_clients_get_only_the_bootstrap_servers() -> None:
-    settings = Settings(kafka_bootstrap="k1:9092,k2:9092")
+    settings = Settings(kafka={"bootstrap": "k1:9092,k2:9092"})
     assert client_options(settings) == {
         "bootstrap_servers": "k1:9092,k2:9092",
         "security_protocol": "PLAINTEXT",
@@ -171,14 +171,16 @@ def test_ssl_verifies_the_broker_with_the_ca_file_and_presents_the_client_certif
     pki: dict[str, Path],
 ) -> None:
     settings = Settings(
-        kafka_security_protocol="SSL",
-        kafka_ssl_ca_file=pki["ca"],
-        kafka_ssl_cert_file=pki["cert"],
-        kafka_ssl_key_file=pki["key"],
+        kafka={
+            "security_protocol": "SSL",
+            "ssl_ca_file": pki["ca"],
+            "ssl_cert_file": pki["cert"],
+            "ssl_key_file": pki["key"],
+        }
     )
     options = client_options(settings)
     context = options.pop("ssl_context")
-    assert options == {"bootstrap_servers": settings.kafka_bootstrap, "security_protocol": "SSL"}
+    assert options == {"bootstrap_servers": settings.kafka.bootstrap, "security_protocol": "SSL"}
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
@@ -191,7 +193,7 @@ def test_sasl_ssl_scram_passes_the_credentials_in_clear_to_aiokafka_only() -> No
     options = client_options(settings)
     assert isinstance(options.pop("ssl_context"), ssl.SSLContext)
     assert options == {
-        "bootstrap_servers": settings.kafka_bootstrap,
+        "bootstrap_servers": settings.kafka.bootstrap,
         "security_protocol": "SASL_SSL",
         "sasl_mechanism": "SCRAM-SHA-512",
         "sasl_plain_username": "app",
@@ -245,7 +247,7 @@ def test_faust_gets_the_same_security_as_the_aiokafka_clients(values: dict[str, 
 
 def test_faust_credentials_types() -> None:
     assert isinstance(
-        faust_credentials(Settings(kafka_security_protocol="SSL")), faust.SSLCredentials
+        faust_credentials(Settings(kafka={"security_protocol": "SSL"})), faust.SSLCredentials
     )
     sasl = faust_credentials(Settings(kafka_security_protocol="SASL_SSL", **SCRAM))
     assert isinstance(sasl, faust.SASLCredentials)
@@ -257,7 +259,7 @@ def test_faust_credentials_types() -> None:
 
 
 async def test_redis_client_takes_user_password_and_timeouts() -> None:
-    settings = Settings(redis_username="app", redis_password=REDIS_PASSWORD, redis_timeout_s=3)
+    settings = Settings(redis={"username": "app", "password": REDIS_PASSWORD, "timeout_s": 3})
     client = redis_client(settings)
     kwargs = client.connection_pool.connection_kwargs
     assert not issubclass(client.connection_pool.connection_class, SSLConnection)
@@ -271,7 +273,7 @@ async def test_redis_client_takes_user_password_and_timeouts() -> None:
 
 
 async def test_redis_client_keeps_credentials_given_in_the_url() -> None:
-    client = redis_client(Settings(redis_url="redis://app:pw@h:6379/2"))
+    client = redis_client(Settings(redis={"url": "redis://app:pw@h:6379/2"}))
     kwargs = client.connection_pool.connection_kwargs
     assert (kwargs["username"], kwargs["password"], kwargs["db"]) == ("app", "pw", 2)
     await client.aclose()
@@ -281,11 +283,13 @@ async def test_redis_tls_from_the_flag_with_ca_and_client_certificate(
     pki: dict[str, Path],
 ) -> None:
     settings = Settings(
-        redis_url="redis://h:6380/0",
-        redis_tls=True,
-        redis_tls_ca_file=pki["ca"],
-        redis_tls_cert_file=pki["cert"],
-        redis_tls_key_file=pki["key"],
+        redis={
+            "url": "redis://h:6380/0",
+            "tls": True,
+            "tls_ca_file": pki["ca"],
+            "tls_cert_file": pki["cert"],
+            "tls_key_file": pki["key"],
+        }
     )
     client = redis_client(settings)
     assert issubclass(client.connection_pool.connection_class, SSLConnection)
@@ -324,25 +328,29 @@ def test_security_settings_survive_the_trip_through_a_child_environment(
     pki: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = Settings(
-        kafka_security_protocol="SASL_SSL",
-        kafka_sasl_mechanism="SCRAM-SHA-256",
-        kafka_sasl_username="app",
-        kafka_sasl_password=SecretStr(SASL_PASSWORD),
-        kafka_ssl_ca_file=pki["ca"],
-        kafka_ssl_cert_file=pki["cert"],
-        kafka_ssl_key_file=pki["key"],
-        redis_url="redis://redis.internal:6380/0",
-        redis_username="app",
-        redis_password=SecretStr(REDIS_PASSWORD),
-        redis_tls=True,
-        redis_tls_ca_file=pki["ca"],
-        redis_tls_cert_file=pki["cert"],
-        redis_tls_key_file=pki["key"],
-        redis_tls_verify=False,
+        kafka={
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-256",
+            "sasl_username": "app",
+            "sasl_password": SecretStr(SASL_PASSWORD),
+            "ssl_ca_file": pki["ca"],
+            "ssl_cert_file": pki["cert"],
+            "ssl_key_file": pki["key"],
+        },
+        redis={
+            "url": "redis://redis.internal:6380/0",
+            "username": "app",
+            "password": SecretStr(REDIS_PASSWORD),
+            "tls": True,
+            "tls_ca_file": pki["ca"],
+            "tls_cert_file": pki["cert"],
+            "tls_key_file": pki["key"],
+            "tls_verify": False,
+        },
     )
     env = settings.to_env()
-    assert env["STREAM_APP_KAFKA_SASL_PASSWORD"] == SASL_PASSWORD
-    assert env["STREAM_APP_REDIS_PASSWORD"] == REDIS_PASSWORD
+    assert env["STREAM_APP_KAFKA__SASL_PASSWORD"] == SASL_PASSWORD
+    assert env["STREAM_APP_REDIS__PASSWORD"] == REDIS_PASSWORD
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert Settings(_env_file=None) == settings
@@ -351,7 +359,7 @@ def test_security_settings_survive_the_trip_through_a_child_environment(
 def test_unset_secrets_stay_unset_in_a_child_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     env = settings.to_env()
-    assert env["STREAM_APP_REDIS_PASSWORD"] == env["STREAM_APP_KAFKA_SASL_PASSWORD"] == "null"
+    assert env["STREAM_APP_REDIS__PASSWORD"] == env["STREAM_APP_KAFKA__SASL_PASSWORD"] == "null"
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert Settings(_env_file=None).redis_password is None
+    assert Settings(_env_file=None).redis.password is None
