@@ -295,7 +295,7 @@ def run_two_workers(
                         raise BenchError(f"{worker.name} exited:\n{worker.log_tail()}")
                 if done() >= events:
                     raise BenchError("one worker drained the backlog before both consumed")
-                return all(events_in(s.metrics_port) > 0 for s in settings)
+                return all(events_in(s.metrics.port) > 0 for s in settings)
 
             first_at = wait_for("both workers to consume", both_consume, timeout, interval=0.05)
             first_count = done()

@@ -37,7 +37,7 @@ from stream_app.clock import Clock, utc_now
 from stream_app.metrics.api import ApiMetrics
 from stream_app.segments.rules import load_segments
 from stream_app.settings import Settings
-from stream_app.storage.configured import profile_store, value_rules
+from stream_app.storage.configured import profile_store
 from stream_app.storage.connection import redis_client
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.erasure import ErasureStore
@@ -117,7 +117,7 @@ def create_app(
         ),
         limiter=RateLimiter(client, keys),
         profiles=profile_store(client, settings),
-        value_rules=value_rules(settings),
+        value_rules=settings.profiles.value_rules(),
         segments=SegmentStore(
             client, keys, profile_ttl_s=int(settings.profiles.ttl.total_seconds())
         ),

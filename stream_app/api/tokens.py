@@ -79,5 +79,6 @@ def check_pepper(settings: Settings) -> None:
         and not settings.secrets.allow_dev_secret
     ):
         raise InsecurePepperError(
-            "set STREAM_APP_SECRETS__API_KEY_PEPPER (or STREAM_APP_SECRETS__ALLOW_DEV_SECRET=true for local use)"
+            "set STREAM_APP_SECRETS__API_KEY_PEPPER "
+            "(or STREAM_APP_SECRETS__ALLOW_DEV_SECRET=true for local use)"
         )

@@ -32,7 +32,7 @@ from stream_app.devstack.workers import api_process, worker_process
 from stream_app.profiles.derive import derive
 from stream_app.segments.rules import load_segments
 from stream_app.settings import Settings
-from stream_app.storage.configured import profile_store, value_rules
+from stream_app.storage.configured import profile_store
 from stream_app.storage.connection import redis_client
 from stream_app.storage.keys import Keys
 from stream_app.storage.schedule import ScheduleStore
@@ -249,7 +249,7 @@ async def _segments_and_profile(
     if sample is None:
         return
     [stored] = await profile_store(redis, settings).stored([str(sample["customer_id"])])
-    view = derive(stored, utc_now(), value_rules(settings))
+    view = derive(stored, utc_now(), settings.profiles.value_rules())
     typer.echo(f"  sample profile ({view.customer_id}):")
     for key, value in view.as_dict().items():
         typer.echo(f"    {key:<20} {orjson.dumps(value).decode()}")

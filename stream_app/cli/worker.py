@@ -24,7 +24,8 @@ def worker() -> None:
         and not settings.secrets.allow_dev_secret
     ):
         raise typer.BadParameter(
-            "set STREAM_APP_SECRETS__PSEUDONYM_SECRET (or STREAM_APP_SECRETS__ALLOW_DEV_SECRET=true for local use)"
+            "set STREAM_APP_SECRETS__PSEUDONYM_SECRET "
+            "(or STREAM_APP_SECRETS__ALLOW_DEV_SECRET=true for local use)"
         )
     logging.config.dictConfig(worker_logging(settings))
     asyncio.run(ensure_topics(settings))

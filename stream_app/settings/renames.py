@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from stream_app.settings.base import ENV_PREFIX, env_var
 
-#: Old flat field -> ``section.field``. Names not listed kept their field name in the section.
+#: Section -> its old flat fields, as ``old:new``, or ``old`` where the name stayed.
 _MOVED = {
     "kafka": [
         "kafka_bootstrap:bootstrap",
@@ -44,7 +44,7 @@ _MOVED = {
         "redis_tls_verify:tls_verify",
         "redis_timeout_s:timeout_s",
         "redis_retry_max_s:retry_max_s",
-        "redis_uses_tls:uses_tls",
+        "redis_uses_tls:uses_tls",  # a property: no variable
     ],
     "worker": [
         "app_id",
@@ -139,6 +139,9 @@ _MOVED = {
 }
 
 
+_PROPERTIES = {"redis_uses_tls"}
+
+
 def _table() -> dict[str, tuple[str, str]]:
     table = {}
     for section, entries in _MOVED.items():
@@ -158,7 +161,11 @@ def old_variables() -> dict[str, str]:
     >>> old_variables()["STREAM_APP_QUIET_HOURS"]
     'STREAM_APP_DECISIONS__QUIET_HOURS'
     """
-    return {f"{ENV_PREFIX}{old.upper()}": env_var(*new) for old, new in RENAMED.items()}
+    return {
+        f"{ENV_PREFIX}{old.upper()}": env_var(*new)
+        for old, new in RENAMED.items()
+        if old not in _PROPERTIES
+    }
 
 
 def renamed_message(names: Iterable[str]) -> str | None:

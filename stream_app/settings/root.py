@@ -98,6 +98,30 @@ class Settings(BaseSettings):
                 raise ValueError(f"settings have sections (docs/settings.md): {moves}")
         return data
 
+    @classmethod
+    def sections(cls) -> dict[str, type[BaseModel]]:
+        """Section name -> its model, in order."""
+        found = {}
+        for name, info in cls.model_fields.items():
+            model = info.annotation
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                raise TypeError(f"Settings.{name} is not a section")
+            found[name] = model
+        return found
+
+    @classmethod
+    def variables(cls) -> list[str]:
+        """Every environment variable read, section by section.
+
+        >>> Settings.variables()[0]
+        'STREAM_APP_KAFKA__BOOTSTRAP'
+        """
+        return [
+            env_var(section, field)
+            for section, model in cls.sections().items()
+            for field in model.model_fields
+        ]
+
     def updated(self, **sections: Mapping[str, Any] | BaseModel) -> Self:
         """A copy with some sections changed: a mapping replaces those fields of the
         section, a model the whole section. Like ``model_copy``, nothing is validated.

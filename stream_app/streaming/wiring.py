@@ -12,20 +12,14 @@ from datetime import timedelta
 
 from stream_app.clock import Clock, utc_now
 from stream_app.decisions.campaigns import CampaignBook, CartAbandonment, load_campaigns
-from stream_app.decisions.planner import Rules
-from stream_app.decisions.policies import Caps
-from stream_app.decisions.quiet import QuietHours
-from stream_app.events.decode import DecodeLimits
 from stream_app.metrics.engine import EngineMetrics
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.engagement import EngagementModel
 from stream_app.model.quality import ProgressiveValidation
-from stream_app.profiles.fold import FoldConfig
 from stream_app.segments.rules import SegmentRules, load_segments
 from stream_app.settings import Settings
 from stream_app.storage.bundle import Stores, build_stores
-from stream_app.storage.configured import state_limits, value_rules
 from stream_app.storage.connection import redis_client
 from stream_app.streaming.batch import BatchConfig
 from stream_app.streaming.decider import Decider
@@ -52,24 +46,6 @@ class Engine:
     retry: RedisRetry
 
 
-def decision_rules(settings: Settings) -> Rules:
-    """The engine-wide contact rules of ``settings``."""
-    return Rules(
-        caps=Caps(
-            per_day=settings.decisions.caps_per_day,
-            per_week=settings.decisions.caps_per_week,
-            global_per_day=settings.decisions.global_cap_per_day,
-        ),
-        quiet=None
-        if settings.decisions.quiet_hours is None
-        else QuietHours(*settings.decisions.quiet_hours),
-        prior_hourly=settings.decisions.timing_prior,
-        prior_strength=settings.decisions.timing_prior_strength,
-        layer_strength=settings.decisions.timing_layer_strength,
-        holdout_salt=settings.decisions.holdout_salt,
-    )
-
-
 def build_engine(
     settings: Settings,
     *,
@@ -82,15 +58,15 @@ def build_engine(
     stores = build_stores(redis_client(settings), settings)
     retry = RedisRetry(settings.redis.retry_max_s, on_retry=metrics.redis_errors.inc)
     book = load_campaigns(settings.decisions.campaigns_file)
-    rules = decision_rules(settings)
+    rules = settings.decisions.rules()
     learner = _learner(settings, stores, retry)
     decider = Decider(book=book, rules=rules, learner=learner)
     alarm = Alarm()
     one_pass = OnePass(
         stores=stores,
         batch_config=batch_config(settings, book),
-        limits=state_limits(settings),
-        value_rules=value_rules(settings),
+        limits=settings.profiles.state_limits(),
+        value_rules=settings.profiles.value_rules(),
         topics=Topics(
             deadletter=settings.topics.deadletter,
             segments=settings.topics.segments,
@@ -141,19 +117,9 @@ def batch_config(settings: Settings, book: CampaignBook) -> BatchConfig:
     """How records are decoded and folded."""
     return BatchConfig(
         streams=settings.topics.streams(),
-        limits=DecodeLimits(
-            max_record_bytes=settings.worker.max_record_bytes,
-            max_events_per_record=settings.worker.max_events_per_record,
-            max_event_age=settings.worker.max_event_age,
-            max_future_skew=settings.worker.max_event_future_skew,
-        ),
-        fold=FoldConfig(
-            pseudonym_secret=settings.secrets.pseudonym_secret.get_secret_value().encode(),
-            cart_abandon_delay=_cart_delay(book),
-            fx_to_base=settings.profiles.fx_to_base,
-            weight_view=settings.profiles.taste_weight_view,
-            weight_cart=settings.profiles.taste_weight_cart,
-            weight_purchase=settings.profiles.taste_weight_purchase,
+        limits=settings.worker.decode_limits(),
+        fold=settings.profiles.fold_config(
+            settings.secrets.pseudonym_secret.get_secret_value().encode(), _cart_delay(book)
         ),
         dlq_keep_bytes=settings.worker.dlq_max_original_bytes,
     )

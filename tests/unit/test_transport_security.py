@@ -27,10 +27,11 @@ from stream_app.streaming.kafka import client_options, faust_credentials
 
 SASL_PASSWORD = "kafka-pw-do-not-print"
 REDIS_PASSWORD = "redis-pw-do-not-print"
+#: SASL fields of the ``kafka`` section.
 SCRAM = {
-    "kafka_sasl_mechanism": "SCRAM-SHA-512",
-    "kafka_sasl_username": "app",
-    "kafka_sasl_password": SASL_PASSWORD,
+    "sasl_mechanism": "SCRAM-SHA-512",
+    "sasl_username": "app",
+    "sasl_password": SASL_PASSWORD,
 }
 
 
@@ -47,7 +48,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
-def refused(**values: Any) -> str:
+def refused(**values: dict[str, Any]) -> str:
     with pytest.raises(ValidationError) as caught:
         Settings(**values)
     return str(caught.value)
@@ -60,69 +61,67 @@ def refused(**values: Any) -> str:
 @pytest.mark.parametrize("left_out", list(SCRAM))
 def test_sasl_needs_a_mechanism_a_user_and_a_password(protocol: str, left_out: str) -> None:
     given = {k: v for k, v in SCRAM.items() if k != left_out}
-    message = refused(kafka_security_protocol=protocol, **given)
-    assert f"STREAM_APP_{left_out.upper()}" in message
+    message = refused(kafka={"security_protocol": protocol, **given})
+    assert f"STREAM_APP_KAFKA__{left_out.upper()}" in message
     assert f"STREAM_APP_KAFKA__SECURITY_PROTOCOL={protocol} needs" in message
 
 
 @pytest.mark.parametrize("protocol", ["PLAINTEXT", "SSL"])
 def test_sasl_credentials_without_a_sasl_protocol_are_refused(protocol: str) -> None:
     """Credentials set but unused would connect unauthenticated and fail confusingly later."""
-    message = refused(kafka_security_protocol=protocol, **SCRAM)
-    assert "STREAM_APP_KAFKA_SASL_* are set" in message
+    message = refused(kafka={"security_protocol": protocol, **SCRAM})
+    assert "STREAM_APP_KAFKA__SASL_* are set" in message
 
 
 @pytest.mark.parametrize("protocol", ["PLAINTEXT", "SASL_PLAINTEXT"])
 def test_kafka_tls_files_without_tls_are_refused(protocol: str, pki: dict[str, Path]) -> None:
     sasl = SCRAM if protocol.startswith("SASL") else {}
-    message = refused(kafka_security_protocol=protocol, kafka_ssl_ca_file=pki["ca"], **sasl)
-    assert "STREAM_APP_KAFKA_SSL_* files are set" in message
+    message = refused(kafka={"security_protocol": protocol, "ssl_ca_file": pki["ca"], **sasl})
+    assert "STREAM_APP_KAFKA__SSL_* files are set" in message
 
 
 def test_redis_tls_files_without_tls_are_refused(pki: dict[str, Path]) -> None:
-    message = refused(redis_url="redis://127.0.0.1:6379/0", redis_tls_ca_file=pki["ca"])
-    assert "STREAM_APP_REDIS_TLS_* files are set" in message
+    message = refused(redis={"url": "redis://127.0.0.1:6379/0", "tls_ca_file": pki["ca"]})
+    assert "STREAM_APP_REDIS__TLS_* files are set" in message
 
 
 def test_a_key_without_its_certificate_is_refused(pki: dict[str, Path]) -> None:
     assert "STREAM_APP_KAFKA__SSL_KEY_FILE needs" in refused(
-        kafka_security_protocol="SSL", kafka_ssl_key_file=pki["key"]
+        kafka={"security_protocol": "SSL", "ssl_key_file": pki["key"]}
     )
     assert "STREAM_APP_REDIS__TLS_KEY_FILE needs" in refused(
-        redis_tls=True, redis_tls_key_file=pki["key"]
+        redis={"tls": True, "tls_key_file": pki["key"]}
     )
 
 
 def test_a_missing_file_is_refused_at_start_up(tmp_path: Path) -> None:
-    message = refused(kafka_security_protocol="SSL", kafka_ssl_ca_file=tmp_path / "absent.pem")
-    assert "kafka_ssl_ca_file" in message
+    message = refused(kafka={"security_protocol": "SSL", "ssl_ca_file": tmp_path / "absent.pem"})
+    assert "kafka.ssl_ca_file" in message
 
 
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
         (
-            {"redis_url": "redis://:a@h:6379/0", "redis_password": "b"},
+            {"url": "redis://:a@h:6379/0", "password": "b"},
             "password is both in STREAM_APP_REDIS__URL and STREAM_APP_REDIS__PASSWORD",
         ),
         (
-            {"redis_url": "redis://u@h:6379/0", "redis_username": "v"},
+            {"url": "redis://u@h:6379/0", "username": "v"},
             "user is both in STREAM_APP_REDIS__URL and STREAM_APP_REDIS__USERNAME",
         ),
-        ({"redis_url": "unix:///run/redis.sock", "redis_tls": True}, "unix:// socket"),
-        ({"redis_url": "http://h:6379"}, "must start with redis://, rediss:// or unix://"),
+        ({"url": "unix:///run/redis.sock", "tls": True}, "unix:// socket"),
+        ({"url": "http://h:6379"}, "must start with redis://, rediss:// or unix://"),
     ],
 )
 def test_contradictory_redis_settings_are_refused(values: dict[str, Any], expected: str) -> None:
-    assert expected in refused(**values)
+    assert expected in refused(redis=values)
 
 
 def test_every_problem_is_reported_at_once_and_no_secret_is_echoed() -> None:
     message = refused(
-        kafka_security_protocol="SASL_SSL",
-        kafka_sasl_password=SASL_PASSWORD,
-        redis_url=f"redis://app:{REDIS_PASSWORD}@h:6379/0",
-        redis_password=REDIS_PASSWORD,
+        kafka={"security_protocol": "SASL_SSL", "sasl_password": SASL_PASSWORD},
+        redis={"url": f"redis://app:{REDIS_PASSWORD}@h:6379/0", "password": REDIS_PASSWORD},
     )
     assert "STREAM_APP_KAFKA__SASL_USERNAME" in message
     assert "STREAM_APP_REDIS__PASSWORD" in message
@@ -142,13 +141,13 @@ def test_the_environment_is_checked_the_same_way(monkeypatch: pytest.MonkeyPatch
     "values",
     [
         {},
-        {"kafka_security_protocol": "SSL"},
-        {"kafka_security_protocol": "SASL_SSL", **SCRAM},
-        {"kafka_security_protocol": "SASL_PLAINTEXT", **SCRAM, "kafka_sasl_mechanism": "PLAIN"},
-        {"redis_url": "rediss://app:pw@h:6380/0"},
-        {"redis_url": "redis://app@h:6379/0", "redis_password": "pw"},
-        {"redis_username": "app", "redis_password": "pw", "redis_tls": True},
-        {"redis_tls": True, "redis_tls_verify": False},
+        {"kafka": {"security_protocol": "SSL"}},
+        {"kafka": {"security_protocol": "SASL_SSL", **SCRAM}},
+        {"kafka": {"security_protocol": "SASL_PLAINTEXT", **SCRAM, "sasl_mechanism": "PLAIN"}},
+        {"redis": {"url": "rediss://app:pw@h:6380/0"}},
+        {"redis": {"url": "redis://app@h:6379/0", "password": "pw"}},
+        {"redis": {"username": "app", "password": "pw", "tls": True}},
+        {"redis": {"tls": True, "tls_verify": False}},
     ],
 )
 def test_consistent_combinations_are_accepted(values: dict[str, Any]) -> None:
@@ -189,7 +188,7 @@ def test_ssl_verifies_the_broker_with_the_ca_file_and_presents_the_client_certif
 
 
 def test_sasl_ssl_scram_passes_the_credentials_in_clear_to_aiokafka_only() -> None:
-    settings = Settings(kafka_security_protocol="SASL_SSL", **SCRAM)
+    settings = Settings(kafka={"security_protocol": "SASL_SSL", **SCRAM})
     options = client_options(settings)
     assert isinstance(options.pop("ssl_context"), ssl.SSLContext)
     assert options == {
@@ -203,24 +202,24 @@ def test_sasl_ssl_scram_passes_the_credentials_in_clear_to_aiokafka_only() -> No
 
 
 def test_sasl_plaintext_has_no_tls_context() -> None:
-    options = client_options(Settings(kafka_security_protocol="SASL_PLAINTEXT", **SCRAM))
+    options = client_options(Settings(kafka={"security_protocol": "SASL_PLAINTEXT", **SCRAM}))
     assert "ssl_context" not in options
     assert options["sasl_mechanism"] == "SCRAM-SHA-512"
 
 
 SECURITY_CASES = [
     {},
-    {"kafka_security_protocol": "SSL"},
-    {"kafka_security_protocol": "SASL_PLAINTEXT", **SCRAM},
-    {"kafka_security_protocol": "SASL_SSL", **SCRAM, "kafka_sasl_mechanism": "SCRAM-SHA-256"},
-    {"kafka_security_protocol": "SASL_SSL", **SCRAM, "kafka_sasl_mechanism": "PLAIN"},
+    {"security_protocol": "SSL"},
+    {"security_protocol": "SASL_PLAINTEXT", **SCRAM},
+    {"security_protocol": "SASL_SSL", **SCRAM, "sasl_mechanism": "SCRAM-SHA-256"},
+    {"security_protocol": "SASL_SSL", **SCRAM, "sasl_mechanism": "PLAIN"},
 ]
 
 
 @pytest.mark.parametrize("values", SECURITY_CASES)
 async def test_aiokafka_clients_accept_the_options(values: dict[str, Any]) -> None:
     """aiokafka checks protocol, context and SASL options when a client is built."""
-    options = client_options(Settings(**values))
+    options = client_options(Settings(kafka=values))
     producer = AIOKafkaProducer(**options)
     consumer = AIOKafkaConsumer("t", **options, group_id=None)
     admin = AIOKafkaAdminClient(**options)
@@ -231,7 +230,7 @@ async def test_aiokafka_clients_accept_the_options(values: dict[str, Any]) -> No
 
 @pytest.mark.parametrize("values", SECURITY_CASES)
 def test_faust_gets_the_same_security_as_the_aiokafka_clients(values: dict[str, Any]) -> None:
-    settings = Settings(**values)
+    settings = Settings(kafka=values)
     app = faust_app(settings)
     expected = client_options(settings)
     del expected["bootstrap_servers"]
@@ -249,7 +248,7 @@ def test_faust_credentials_types() -> None:
     assert isinstance(
         faust_credentials(Settings(kafka={"security_protocol": "SSL"})), faust.SSLCredentials
     )
-    sasl = faust_credentials(Settings(kafka_security_protocol="SASL_SSL", **SCRAM))
+    sasl = faust_credentials(Settings(kafka={"security_protocol": "SASL_SSL", **SCRAM}))
     assert isinstance(sasl, faust.SASLCredentials)
     assert sasl.protocol.value == "SASL_SSL"
     assert SASL_PASSWORD not in repr(sasl)
@@ -308,12 +307,12 @@ async def test_redis_tls_from_the_flag_with_ca_and_client_certificate(
 @pytest.mark.parametrize(
     ("values", "verified"),
     [
-        ({"redis_url": "rediss://h:6380/0"}, True),
-        ({"redis_url": "rediss://h:6380/0", "redis_tls_verify": False}, False),
+        ({"url": "rediss://h:6380/0"}, True),
+        ({"url": "rediss://h:6380/0", "tls_verify": False}, False),
     ],
 )
 async def test_a_rediss_url_means_tls(values: dict[str, Any], verified: bool) -> None:
-    client = redis_client(Settings(**values))
+    client = redis_client(Settings(redis=values))
     kwargs = client.connection_pool.connection_kwargs
     assert issubclass(client.connection_pool.connection_class, SSLConnection)
     assert kwargs["ssl_cert_reqs"] == ("required" if verified else "none")
