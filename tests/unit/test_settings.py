@@ -77,7 +77,7 @@ def test_an_old_variable_in_a_dotenv_file_is_refused_too(tmp_path: Path) -> None
 
 def test_a_flat_argument_is_refused() -> None:
     with pytest.raises(ValidationError, match=r"redis_url is now redis\.url"):
-        Settings(redis_url="redis://h:6379/0")
+        Settings(**{"redis_url": "redis://h:6379/0"})
 
 
 def test_a_dotenv_file_sets_nested_variables(tmp_path: Path) -> None:
