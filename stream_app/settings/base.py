@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -28,8 +29,9 @@ def env_var(section: str, field: str) -> str:
 
 
 def default_of(cls: type, name: str) -> Any:
-    """The default of field ``name`` of dataclass ``cls``: domain rules own their defaults,
-    and a setting for one of them takes it from there instead of repeating it.
+    """The default of field ``name`` of dataclass ``cls`` (or of parameter ``name`` of its
+    constructor): domain objects own their defaults, and a setting for one of them takes
+    it from there instead of repeating it.
 
     >>> from dataclasses import dataclass
     >>> @dataclass
@@ -37,7 +39,16 @@ def default_of(cls: type, name: str) -> Any:
     ...     strength: float = 20.0
     >>> default_of(Rules, "strength")
     20.0
+    >>> class Model:
+    ...     def __init__(self, lr: float = 0.02) -> None: ...
+    >>> default_of(Model, "lr")
+    0.02
     """
+    if not dataclasses.is_dataclass(cls):
+        parameter = inspect.signature(cls).parameters[name]
+        if parameter.default is inspect.Parameter.empty:
+            raise ValueError(f"{cls.__name__}({name}) has no default")
+        return parameter.default
     for field in dataclasses.fields(cls):
         if field.name == name:
             if field.default is not dataclasses.MISSING:

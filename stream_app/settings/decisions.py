@@ -1,8 +1,9 @@
 """Segments, campaigns and contact rules, and the models that learn from feedback.
 
-Defaults: ``Rules`` owns the defaults it has (layer strength, holdout salt) and these
-settings take them from it; the others (caps, quiet hours, the send-time prior) are
-stated here only.
+Defaults: ``Rules`` and the models (``EngagementModel``, ``AdaptiveEngagement``,
+``ContentBandit``, ``ProgressiveValidation``) own the defaults they have and these
+settings take them from there (``default_of``); the others (caps, quiet hours, the
+send-time prior, the challenger window) are stated here only.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from pydantic import Field
 from stream_app.decisions.planner import Rules
 from stream_app.decisions.policies import Caps
 from stream_app.decisions.quiet import QuietHours
+from stream_app.model.bandit import ContentBandit
+from stream_app.model.drift import AdaptiveEngagement
+from stream_app.model.engagement import EngagementModel
+from stream_app.model.quality import ProgressiveValidation
 from stream_app.settings.base import Section, default_of
 
 #: Relative shop activity by local hour of day (evening peak, lunch bump, quiet night).
@@ -134,20 +139,56 @@ class ModelSettings(Section):
     checkpoint_interval_s: float = Field(
         default=30.0, gt=0, description="How often the models are saved to Redis."
     )
-    validation_window: int = Field(default=1000, ge=10, description="Labels in rolling metrics.")
-    learning_rate: float = Field(default=0.02, gt=0, description="SGD step size.")
+    validation_window: int = Field(
+        default=default_of(ProgressiveValidation, "window"),
+        ge=10,
+        description="Labels in rolling metrics.",
+    )
+    learning_rate: float = Field(
+        default=default_of(EngagementModel, "lr"), gt=0, description="SGD step size."
+    )
     drift_delta: float = Field(
-        default=0.002, gt=0, lt=1, description="ADWIN confidence: smaller, fewer false alarms."
+        default=default_of(AdaptiveEngagement, "delta"),
+        gt=0,
+        lt=1,
+        description="ADWIN confidence: smaller, fewer false alarms.",
     )
     challenger_window: int = Field(
         default=500, ge=1, description="Labels over which a challenger must beat the champion."
     )
     challenger_patience: int = Field(
-        default=5000, ge=1, description="Labels after which a challenger that did not win goes."
+        default=default_of(AdaptiveEngagement, "patience"),
+        ge=1,
+        description="Labels after which a challenger that did not win goes.",
     )
     bandit_min_epsilon: float = Field(
-        default=0.02, ge=0, le=1, description="Least exploration of the content bandit."
+        default=default_of(ContentBandit, "min_epsilon"),
+        ge=0,
+        le=1,
+        description="Least exploration of the content bandit.",
     )
     bandit_max_epsilon: float = Field(
-        default=0.2, ge=0, le=1, description="Most (first) exploration of the content bandit."
+        default=default_of(ContentBandit, "max_epsilon"),
+        ge=0,
+        le=1,
+        description="Most (first) exploration of the content bandit.",
     )
+
+    def engagement(self) -> AdaptiveEngagement:
+        """A fresh engagement model with its drift detection and challenger rules."""
+        return AdaptiveEngagement(
+            EngagementModel(lr=self.learning_rate),
+            delta=self.drift_delta,
+            compare_window=self.challenger_window,
+            patience=self.challenger_patience,
+        )
+
+    def bandit(self) -> ContentBandit:
+        """A fresh content bandit."""
+        return ContentBandit(
+            min_epsilon=self.bandit_min_epsilon, max_epsilon=self.bandit_max_epsilon
+        )
+
+    def validation(self) -> ProgressiveValidation:
+        """Rolling quality metrics of the engagement model."""
+        return ProgressiveValidation(self.validation_window)

@@ -13,10 +13,6 @@ from datetime import timedelta
 from stream_app.clock import Clock, utc_now
 from stream_app.decisions.campaigns import CampaignBook, CartAbandonment, load_campaigns
 from stream_app.metrics.engine import EngineMetrics
-from stream_app.model.bandit import ContentBandit
-from stream_app.model.drift import AdaptiveEngagement
-from stream_app.model.engagement import EngagementModel
-from stream_app.model.quality import ProgressiveValidation
 from stream_app.segments.rules import SegmentRules, load_segments
 from stream_app.settings import Settings
 from stream_app.storage.bundle import Stores, build_stores
@@ -133,17 +129,9 @@ def _cart_delay(book: CampaignBook) -> timedelta | None:
 
 def _learner(settings: Settings, stores: Stores, retry: RedisRetry) -> Learner:
     return Learner(
-        model=AdaptiveEngagement(
-            EngagementModel(lr=settings.model.learning_rate),
-            delta=settings.model.drift_delta,
-            compare_window=settings.model.challenger_window,
-            patience=settings.model.challenger_patience,
-        ),
-        bandit=ContentBandit(
-            min_epsilon=settings.model.bandit_min_epsilon,
-            max_epsilon=settings.model.bandit_max_epsilon,
-        ),
-        validation=ProgressiveValidation(settings.model.validation_window),
+        model=settings.model.engagement(),
+        bandit=settings.model.bandit(),
+        validation=settings.model.validation(),
         offers=settings.model.offers,
         scoring=stores.scoring,
         models=stores.models,

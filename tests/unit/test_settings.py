@@ -10,6 +10,8 @@ from pydantic import ValidationError
 
 from stream_app.decisions.planner import Rules
 from stream_app.events.topics import TopicNames
+from stream_app.model.drift import AdaptiveEngagement
+from stream_app.model.engagement import EngagementModel
 from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.fold import FoldConfig
 from stream_app.settings import RenamedSettingError, Settings
@@ -49,7 +51,8 @@ def test_currency_codes_keep_their_case() -> None:
 
 def test_docs_settings_md_is_generated_from_the_models() -> None:
     """Regenerate with `make settings-docs`."""
-    assert Path("docs/settings.md").read_text(encoding="utf-8") == settings_markdown()
+    docs = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
+    assert docs.read_text(encoding="utf-8") == settings_markdown()
 
 
 def test_every_old_flat_variable_names_a_real_new_one() -> None:
@@ -111,6 +114,12 @@ def test_sections_build_the_domain_rules_with_the_domain_defaults() -> None:
     assert rules.layer_strength == default_of(Rules, "layer_strength")
     assert rules.holdout_salt == default_of(Rules, "holdout_salt")
     assert settings.profiles.state_limits().allowed_lateness_ms == 86_400_000
+    engagement = settings.model.engagement()
+    assert (engagement.delta, engagement.patience) == (
+        default_of(AdaptiveEngagement, "delta"),
+        default_of(AdaptiveEngagement, "patience"),
+    )
+    assert engagement.champion.lr == default_of(EngagementModel, "lr")
 
 
 def test_docker_host_is_read_below_the_devstack_variable(monkeypatch: pytest.MonkeyPatch) -> None:
