@@ -33,6 +33,7 @@ __all__ = [
     "ServersKind",
     "choose_servers_kind",
     "docker_available",
+    "external_servers",
     "provision_servers",
 ]
 
