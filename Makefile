@@ -50,6 +50,11 @@ schemas: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/stream-app api openapi
 
+# docs/settings.md from the models in stream_app/settings/ (a unit test fails when it drifts).
+.PHONY: settings-docs
+settings-docs: $(STAMP)
+	$(BIN)/python -m stream_app.settings.docs
+
 BENCH_STAMP := $(VENV)/.installed-bench
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml

@@ -6,7 +6,7 @@ concurrency and event loop (uvloop) as ``stream-app worker``; the agent only
 throughput that our processing leaves.
 
 Configured like the worker, by ``STREAM_APP_*`` variables (use a fresh
-``STREAM_APP_APP_ID``, i.e. consumer group). Progress goes to ``--result`` as
+``STREAM_APP_WORKER__APP_ID``, i.e. consumer group). Progress goes to ``--result`` as
 JSON (atomically, after the first batch, about once a second, and when
 ``--expected`` events were consumed); the parent then stops it with SIGTERM.
 

@@ -57,7 +57,7 @@ def bare_app(settings: Settings) -> Any:
 
     @app.task  # type: ignore[untyped-decorator]
     async def serve() -> None:
-        serve_metrics(registry, settings.metrics_port, host="127.0.0.1")
+        serve_metrics(registry, settings.metrics.port, host="127.0.0.1")
 
     return app
 

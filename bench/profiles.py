@@ -96,12 +96,11 @@ class Memory:
 def bench_settings(stack: EmbeddedStack, workdir: Path, app_id: str) -> Settings:
     """Identical settings for both consumers but the group id and Faust data dir."""
     return Settings(
-        kafka_bootstrap=stack.kafka_bootstrap,
-        redis_url=stack.redis_url,
-        app_id=app_id,
-        data_dir=str(workdir / app_id),
-        allow_dev_secret=True,
-        log_level="warn",
+        kafka={"bootstrap": stack.kafka_bootstrap},
+        redis={"url": stack.redis_url},
+        worker={"app_id": app_id, "data_dir": str(workdir / app_id)},
+        secrets={"allow_dev_secret": True},
+        log={"level": "warn"},
     )
 
 
@@ -109,14 +108,14 @@ def history_settings(base: Settings, days: float) -> Settings:
     """A backfill of ``days`` of history: own topics, keys and group, and a max event age
     that admits it (the live default of 7 days would dead-letter most of it)."""
     topics = {name: f"{value}.history" for name, value in base.topics.model_dump().items()}
-    return base.model_copy(
-        update={
+    return base.updated(
+        topics=type(base.topics)(**topics),
+        worker={
             "app_id": "bench-history",
-            "key_prefix": "hist",
-            "topics": type(base.topics)(**topics),
-            "data_dir": f"{base.data_dir}-history",
+            "data_dir": f"{base.worker.data_dir}-history",
             "max_event_age": timedelta(days=days + 2),
-        }
+        },
+        redis={"key_prefix": "hist"},
     )
 
 
@@ -136,7 +135,9 @@ def memory_with_history(
     produce(stack.kafka_bootstrap, data.records)
     servers = {"redis": stack.redis_pid, "tansu": stack.kafka_pid}
     run_pipeline(settings, data.events, log_dir, args.timeout, servers, 0)
-    memory = measure_memory(stack.redis_url, settings.key_prefix, set(data.events_per_customer))
+    memory = measure_memory(
+        stack.redis_url, settings.redis.key_prefix, set(data.events_per_customer)
+    )
     return memory, dict(data.events_per_customer)
 
 
@@ -216,8 +217,8 @@ def run_pipeline(
     ``at_edges`` is called when the measured interval starts and when it ends (e.g. to
     scrape the worker's metrics over exactly that interval).
     """
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-    stats_key = Keys(settings.key_prefix).stats()
+    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
+    stats_key = Keys(settings.redis.key_prefix).stats()
 
     def read_stats() -> dict[str, int]:
         return {str(name): int(n) for name, n in client.hgetall(stats_key).items()}
@@ -589,11 +590,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"pipeline: {pipeline.events_per_s:,.0f} events/s")
 
             customers = set(data.events_per_customer)
-            memory = measure_memory(stack.redis_url, base.key_prefix, customers)
+            memory = measure_memory(stack.redis_url, base.redis.key_prefix, customers)
             totals = memory.totals()
             median = statistics.median(totals.values())
             typical_customer = min(totals, key=lambda c: (abs(totals[c] - median), c))
-            typical = describe_keys(stack.redis_url, base.key_prefix, typical_customer)
+            typical = describe_keys(stack.redis_url, base.redis.key_prefix, typical_customer)
             history, history_events = memory_with_history(stack, base, args, workdir / "logs")
             history_totals = history.totals()
             history_median = statistics.median(history_totals.values())

@@ -80,8 +80,8 @@ class Sampler:
     """Reads the memory figures every ``interval`` s in a thread while the simulator runs."""
 
     def __init__(self, settings: Settings, pids: dict[str, int], interval: float) -> None:
-        self._client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-        self._stats = Keys(settings.key_prefix).stats()
+        self._client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
+        self._stats = Keys(settings.redis.key_prefix).stats()
         self._pids = pids
         self._interval = interval
         self._stop = threading.Event()
@@ -208,13 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="stream-app-soak-") as tmp:
         workdir = Path(tmp)
         with EmbeddedStack(log_dir=workdir / "logs") as stack:
-            settings = bench_settings(stack, workdir, "soak").model_copy(
-                update={"metrics_port": free_port()}
-            )
+            settings = bench_settings(stack, workdir, "soak").updated(metrics={"port": free_port()})
             asyncio.run(ensure_topics(settings))
             worker = worker_process(settings, workdir / "logs", name="soak-worker")
             with worker:
-                port = settings.metrics_port or 0
+                port = settings.metrics.port or 0
                 wait_for("the worker to start", lambda: port_accepts(port), args.timeout,
                          process=worker)  # fmt: skip
                 pids = {"worker": worker.pid or 0, "tansu": stack.kafka_pid}
@@ -254,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                 if sampler.error is not None:
                     raise sampler.error
                 stats = sampler.stats()
-                ids, seen_bytes = seen_ids(settings.redis_url, settings.key_prefix)
+                ids, seen_bytes = seen_ids(settings.redis.url, settings.redis.key_prefix)
 
     samples = sampler.samples
     fits = {f: slope_per_min(second_half(samples, f)) for f in ("worker_rss", "redis_used",

@@ -109,12 +109,10 @@ def run_settings(
     so runs over one stack never see each other's events or counters."""
     base = bench_settings(stack, workdir, app_id)
     topics = {name: f"{value}.{suffix}" for name, value in base.topics.model_dump().items()}
-    return base.model_copy(
-        update={
-            "key_prefix": prefix,
-            "topics": type(base.topics)(**topics),
-            "metrics_port": free_port(),
-        }
+    return base.updated(
+        topics=type(base.topics)(**topics),
+        redis={"key_prefix": prefix},
+        metrics={"port": free_port()},
     )
 
 
@@ -200,9 +198,9 @@ def events_in(port: int | None, counter: str = "stream_app_events_total") -> int
 
 def done_counter(settings: Settings) -> tuple[redis.Redis, Callable[[], int]]:
     """A Redis client and a function counting the events a worker is done with under
-    ``settings.key_prefix`` (as ``bench.profiles`` counts them, from the stats hash)."""
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-    key = Keys(settings.key_prefix).stats()
+    ``settings.redis.key_prefix`` (as ``bench.profiles`` counts them, from the stats hash)."""
+    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
+    key = Keys(settings.redis.key_prefix).stats()
 
     def done() -> int:
         stats = client.hgetall(key).items()
@@ -287,7 +285,7 @@ def run_two_workers(
                         raise BenchError(f"{worker.name} exited:\n{worker.log_tail()}")
                 if done() >= events:
                     raise BenchError("one worker drained the backlog before both consumed")
-                return all(events_in(s.metrics_port) > 0 for s in settings)
+                return all(events_in(s.metrics.port) > 0 for s in settings)
 
             first_at = wait_for("both workers to consume", both_consume, timeout, interval=0.05)
             first_count = done()
@@ -345,7 +343,7 @@ def measure_throughput(stack: EmbeddedStack, workdir: Path, args: argparse.Names
     edges: list[Metrics] = []  # the worker's metrics when its measured interval starts, ends
 
     def at_edges() -> None:
-        edges.append(scrape(one.metrics_port))
+        edges.append(scrape(one.metrics.port))
 
     rate, stats, _ = run_worker(
         one, data.events, logs / "single", args.timeout, servers, 0, at_edges
@@ -359,8 +357,8 @@ def measure_throughput(stack: EmbeddedStack, workdir: Path, args: argparse.Names
     before = None
     if not args.skip_two_workers:
         first = run_settings(stack, workdir, "tp-two", "tp2", "single")
-        second = first.model_copy(
-            update={"metrics_port": free_port(), "data_dir": f"{first.data_dir}-2"}
+        second = first.updated(
+            metrics={"port": free_port()}, worker={"data_dir": f"{first.worker.data_dir}-2"}
         )
         two = [first, second]
         rate, before = run_two_workers(two, data.events, logs / "two", args.timeout, servers)
@@ -574,10 +572,10 @@ def run_steps(
         client = None
 
         def done() -> int:
-            return events_in(settings.metrics_port, f"{BARE_EVENTS}_total")
+            return events_in(settings.metrics.port, f"{BARE_EVENTS}_total")
     else:
         campaigns = short_idle_campaigns(workdir, args.idle_s)
-        settings = settings.model_copy(update={"campaigns_file": campaigns})
+        settings = settings.updated(decisions={"campaigns_file": campaigns})
         consumer = worker_process(settings, log_dir, name="latency-worker")
         client, done = done_counter(settings)
     applied = BARE_LATENCY if bare else APPLY
@@ -611,14 +609,14 @@ def run_steps(
                     continue
                 seconds = args.r1000_s if rate == 1000 else args.step_s
                 records = stamped_records(generator, settings, round(rate * seconds))
-                before, cpu_before = scrape(settings.metrics_port), cpu_seconds(pids)
+                before, cpu_before = scrape(settings.metrics.port), cpu_seconds(pids)
                 offered = offer(stack.kafka_bootstrap, records, rate)
                 sent_at = time.perf_counter()
                 expected += offered.events
                 drained = consumed(f"the {rate:,}/s step to be consumed", expected) - sent_at
                 cpu_after = cpu_seconds(pids)
                 time.sleep(0.3)  # a pass observes its latencies just after its write
-                after = scrape(settings.metrics_port)
+                after = scrape(settings.metrics.port)
                 window = offered.send_s + drained
                 step = Step(
                     rate,
@@ -671,7 +669,7 @@ def throughput_keys(tp: Throughput, args: argparse.Namespace) -> dict[str, Any]:
         "throughput.envelope_records": tp.envelope_records,
         "throughput.envelope_size": args.envelope_size,
         "throughput.customers": args.customers,
-        "throughput.fetch_max_wait_ms": Settings().fetch_max_wait_ms,
+        "throughput.fetch_max_wait_ms": Settings().kafka.fetch_max_wait_ms,
         "throughput.other_processes_cores": round(tp.other_cores, 2),
     }
     if tp.two_done_before_both is not None:
@@ -702,7 +700,7 @@ def latency_keys(lat: Latency, args: argparse.Namespace) -> dict[str, Any]:
         "latency.r1000_step_s": args.r1000_s,
         "latency.step_s": args.step_s,
         "latency.campaign_idle_s": args.idle_s,
-        "latency.fetch_max_wait_ms": Settings().fetch_max_wait_ms,
+        "latency.fetch_max_wait_ms": Settings().kafka.fetch_max_wait_ms,
         "latency.other_processes_cores": round(lat.other_cores, 2),
         "latency.sustained_events_per_s": sustained_rate(lat.steps),
         **lat.bare.profile.keys("latency.r1000.bare"),

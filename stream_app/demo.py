@@ -37,7 +37,6 @@ from stream_app.profiles.derive import derive
 from stream_app.segments.rules import load_segments
 from stream_app.settings import Settings
 from stream_app.storage.bundle import Stores, build_stores
-from stream_app.storage.configured import value_rules
 from stream_app.storage.connection import redis_client
 from stream_app.storage.layout import Keys
 from stream_app.storage.stats import StatsStore, by_reason
@@ -82,17 +81,17 @@ def run_demo(
     ):
         metrics_port = free_port() if port_accepts(DEMO_METRICS_PORT) else DEMO_METRICS_PORT
         settings = Settings(
-            kafka_bootstrap=stack.kafka_bootstrap,
-            redis_url=stack.redis_url,
-            app_id="stream-app-demo",
-            data_dir=str(Path(tmp) / "faust"),
-            allow_dev_secret=True,
-            campaigns_file=campaigns,
+            kafka={"bootstrap": stack.kafka_bootstrap},
+            redis={"url": stack.redis_url},
+            worker={"app_id": "stream-app-demo", "data_dir": str(Path(tmp) / "faust")},
+            secrets={"allow_dev_secret": True},
+            decisions={"campaigns_file": campaigns},
             # Short enough that silent decisions become negative labels within the demo.
-            attribution_window=timedelta(seconds=20),
-            model_checkpoint_interval_s=5.0,
-            metrics_port=metrics_port,
-            dashboard_metrics_urls=(f"http://127.0.0.1:{metrics_port}/metrics",),
+            model={"attribution_window": timedelta(seconds=20), "checkpoint_interval_s": 5.0},
+            metrics={
+                "port": metrics_port,
+                "dashboard_urls": (f"http://127.0.0.1:{metrics_port}/metrics",),
+            },
         )
         typer.echo(f"embedded Kafka (Tansu) at {stack.kafka_bootstrap}, Redis at {stack.redis_url}")
         asyncio.run(ensure_topics(settings))
@@ -110,8 +109,8 @@ async def _demo_key(settings: Settings) -> str:
     """An admin API key for this demo's Redis (gone with it)."""
     redis = redis_client(settings)
     try:
-        pepper = settings.api_key_pepper.get_secret_value().encode()
-        store = ApiKeyStore(redis, Keys(settings.key_prefix), pepper)
+        pepper = settings.secrets.api_key_pepper.get_secret_value().encode()
+        store = ApiKeyStore(redis, Keys(settings.redis.key_prefix), pepper)
         _, token = await store.create("demo", [Scope.ADMIN], 6000, utc_now())
     finally:
         await redis.aclose()
@@ -235,7 +234,7 @@ async def _segments_and_profile(
             f"bandit reward {meta.get('bandit_reward_rate', 0):.3f}, "
             f"drifts {meta.get('drifts', 0):.0f}"
         )
-    names = [d.name for d in load_segments(settings.segments_file)]
+    names = [d.name for d in load_segments(settings.segments.file)]
     sizes = await stores.segments.sizes(names)
     typer.echo("  segment sizes:")
     for name, size in sizes.items():
@@ -243,7 +242,7 @@ async def _segments_and_profile(
     if sample is None:
         return
     [stored] = await stores.profiles.stored([str(sample["customer_id"])])
-    view = derive(stored, utc_now(), value_rules(settings))
+    view = derive(stored, utc_now(), settings.profiles.value_rules())
     typer.echo(f"  sample profile ({view.customer_id}):")
     for key, value in view.as_dict().items():
         typer.echo(f"    {key:<20} {orjson.dumps(value).decode()}")

@@ -25,12 +25,12 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     ``kafka_ssl_ca_file``, else the system's CAs; presents the client
     certificate when one is set.
     """
-    if not settings.kafka_security_protocol.endswith("SSL"):
+    if not settings.kafka.security_protocol.endswith("SSL"):
         return None
     context: ssl.SSLContext = create_ssl_context(
-        cafile=settings.kafka_ssl_ca_file,
-        certfile=settings.kafka_ssl_cert_file,
-        keyfile=settings.kafka_ssl_key_file,
+        cafile=settings.kafka.ssl_ca_file,
+        certfile=settings.kafka.ssl_cert_file,
+        keyfile=settings.kafka.ssl_key_file,
     )
     return context
 
@@ -41,19 +41,19 @@ def client_options(settings: Settings) -> dict[str, Any]:
     Only the options the protocol uses are present, so PLAINTEXT clients are
     built exactly as before.
     """
-    protocol = settings.kafka_security_protocol
+    protocol = settings.kafka.security_protocol
     options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
+        "bootstrap_servers": settings.kafka.bootstrap,
         "security_protocol": protocol,
     }
     context = ssl_context(settings)
     if context is not None:
         options["ssl_context"] = context
     if protocol.startswith("SASL_"):
-        password = settings.kafka_sasl_password
+        password = settings.kafka.sasl_password
         options |= {
-            "sasl_mechanism": settings.kafka_sasl_mechanism,
-            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_mechanism": settings.kafka.sasl_mechanism,
+            "sasl_plain_username": settings.kafka.sasl_username,
             "sasl_plain_password": None if password is None else password.get_secret_value(),
         }
     return options
@@ -67,14 +67,14 @@ def faust_credentials(settings: Settings) -> Any:
     """
     import faust  # heavy: only the worker needs it
 
-    protocol = settings.kafka_security_protocol
+    protocol = settings.kafka.security_protocol
     context = ssl_context(settings)
     if protocol.startswith("SASL_"):
-        password = settings.kafka_sasl_password
+        password = settings.kafka.sasl_password
         return faust.SASLCredentials(
-            username=settings.kafka_sasl_username,
+            username=settings.kafka.sasl_username,
             password=None if password is None else password.get_secret_value(),
-            mechanism=settings.kafka_sasl_mechanism,
+            mechanism=settings.kafka.sasl_mechanism,
             ssl_context=context,
         )
     if context is not None:

@@ -14,7 +14,9 @@ log = logging.getLogger(__name__)
 
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create every missing topic with the configured partitions; returns those created."""
-    admin = AIOKafkaAdminClient(**client_options(settings), client_id=f"{settings.app_id}-admin")
+    admin = AIOKafkaAdminClient(
+        **client_options(settings), client_id=f"{settings.worker.app_id}-admin"
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -24,8 +26,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 [
                     NewTopic(
                         name=name,
-                        num_partitions=settings.topic_partitions,
-                        replication_factor=settings.topic_replication,
+                        num_partitions=settings.kafka.topic_partitions,
+                        replication_factor=settings.kafka.topic_replication,
                     )
                     for name in missing
                 ]

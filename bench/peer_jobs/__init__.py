@@ -71,13 +71,11 @@ def faust_settings(args: argparse.Namespace) -> Settings:
     """``Settings`` for a Faust job (bare Faust, our consumer path): the job's broker,
     Redis, group and fetch wait; everything else the worker's defaults."""
     return Settings(
-        kafka_bootstrap=args.bootstrap,
-        redis_url=args.redis_url,
-        app_id=args.group,
-        data_dir=str(args.workdir / args.group),
-        allow_dev_secret=True,
-        log_level="warn",
-        fetch_max_wait_ms=args.fetch_wait_ms,
+        kafka={"bootstrap": args.bootstrap, "fetch_max_wait_ms": args.fetch_wait_ms},
+        redis={"url": args.redis_url},
+        worker={"app_id": args.group, "data_dir": str(args.workdir / args.group)},
+        secrets={"allow_dev_secret": True},
+        log={"level": "warn"},
     )
 
 

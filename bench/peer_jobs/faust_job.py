@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     settings, progress, app = start_faust_job(__doc__, argv, create_app)
     progress.settings = {
         "take_events": [TAKE_EVENTS, TAKE_WITHIN_S],
-        "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+        "fetch_max_wait_ms": settings.kafka.fetch_max_wait_ms,
         "session_timeout_s": app.conf.broker_session_timeout,
         "rebalance_timeout_s": app.conf.broker_rebalance_timeout,
         "commit_every": app.conf.broker_commit_every,
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         "broker_scheme": str(app.conf.broker[0]).split(":", 1)[0],
         "loop": "uvloop",
     }
-    Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    Worker(app, loglevel=settings.log.level, quiet=True).execute_from_commandline()
 
 
 if __name__ == "__main__":

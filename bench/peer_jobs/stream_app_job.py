@@ -25,7 +25,7 @@ from stream_app.streaming.app import GATHER_MAX_BATCHES, faust_app
 def create_app(settings: Settings, args: argparse.Namespace, progress: Progress) -> Any:
     app = faust_app(settings, frozenset({args.topic}))
     topic = app.topic(args.topic, key_serializer="raw", value_serializer="raw")
-    gather_s = settings.batch_gather_ms / 1000
+    gather_s = settings.worker.batch_gather_ms / 1000
 
     @app.agent(topic, concurrency=1)  # type: ignore[untyped-decorator]  # Faust is untyped
     async def consume(stream: Any) -> None:
@@ -44,10 +44,10 @@ def main(argv: list[str] | None = None) -> None:
     tune_gc()
     progress.settings = {
         "batched": True,
-        "gather": [GATHER_MAX_BATCHES, settings.batch_gather_ms / 1000],
-        "fetch_max_wait_ms": settings.fetch_max_wait_ms,
-        "max_poll_records": settings.max_poll_records,
-        "stream_buffer_batches": settings.stream_buffer_batches,
+        "gather": [GATHER_MAX_BATCHES, settings.worker.batch_gather_ms / 1000],
+        "fetch_max_wait_ms": settings.kafka.fetch_max_wait_ms,
+        "max_poll_records": settings.kafka.max_poll_records,
+        "stream_buffer_batches": settings.worker.stream_buffer_batches,
         "loop": "uvloop",
     }
     faust_worker(app, settings).execute_from_commandline()

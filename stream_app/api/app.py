@@ -41,7 +41,6 @@ from stream_app.metrics.api import ApiMetrics
 from stream_app.segments.rules import load_segments
 from stream_app.settings import Settings
 from stream_app.storage.bundle import build_stores
-from stream_app.storage.configured import value_rules
 from stream_app.storage.connection import redis_client
 from stream_app.storage.erasure import ErasureStore
 
@@ -72,7 +71,7 @@ class StreamAppApi(FastAPI):
 def api_redis(settings: Settings) -> Redis:
     """The API's own client: short timeouts and no retries, so failures surface fast
     (the circuit breaker, not the client, decides when to try again)."""
-    client = redis_client(settings, timeout_s=settings.api_redis_timeout_s)
+    client = redis_client(settings, timeout_s=settings.api.redis_timeout_s)
     client.set_retry(Retry(NoBackoff(), 0))
     return client
 
@@ -103,24 +102,24 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.batch_max = settings.api_batch_max
+    app.batch_max = settings.api.batch_max
     app.state.context = ApiContext(
         settings=settings,
         redis=client,
         clock=clock,
         guard=RedisGuard(
-            failures=settings.api_breaker_failures,
-            reset_s=settings.api_breaker_reset_s,
-            deadline_s=settings.api_deadline_s,
+            failures=settings.api.breaker_failures,
+            reset_s=settings.api.breaker_reset_s,
+            deadline_s=settings.api.deadline_s,
         ),
         api_keys=ApiKeyStore(
-            client, stores.keys, settings.api_key_pepper.get_secret_value().encode()
+            client, stores.keys, settings.secrets.api_key_pepper.get_secret_value().encode()
         ),
         limiter=RateLimiter(client, stores.keys),
         profiles=stores.profiles,
-        value_rules=value_rules(settings),
+        value_rules=settings.profiles.value_rules(),
         segments=stores.segments,
-        segment_definitions=tuple(load_segments(settings.segments_file)),
+        segment_definitions=tuple(load_segments(settings.segments.file)),
         decisions=stores.decisions,
         erasure=ErasureStore(client, stores.keys),
         stats=stores.stats,

@@ -95,7 +95,7 @@ class Dashboard(Model):
     schedule: ScheduleDepth
     model: EngagementModel
     lift: list[CampaignLift] = Field(description="As `GET /v1/reports/lift`.")
-    workers: list[WorkerEndpoint] = Field(description="STREAM_APP_DASHBOARD_METRICS_URLS.")
+    workers: list[WorkerEndpoint] = Field(description="STREAM_APP_METRICS__DASHBOARD_URLS.")
     lag: ConsumerLag
     latency: Latency
     counters: dict[str, int] = Field(description="Every engine counter (Redis stats hash).")

@@ -88,7 +88,7 @@ class Profile(Model):
 
 class ProfileBatchRequest(Model):
     ids: Annotated[list[CustomerId], Field(min_length=1)] = Field(
-        description="Customer ids; at most STREAM_APP_API_BATCH_MAX."
+        description="Customer ids; at most STREAM_APP_API__BATCH_MAX."
     )
 
 

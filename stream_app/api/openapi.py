@@ -13,7 +13,7 @@ from stream_app.settings import Settings
 def openapi_spec(settings: Settings) -> dict[str, Any]:
     """The spec of an app configured by ``settings`` (no server is contacted)."""
     # Rendering checks no key, so the development pepper is fine here.
-    return create_app(settings.model_copy(update={"allow_dev_secret": True})).openapi()
+    return create_app(settings.updated(secrets={"allow_dev_secret": True})).openapi()
 
 
 def render(spec: dict[str, Any]) -> bytes:

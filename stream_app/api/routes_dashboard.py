@@ -47,7 +47,7 @@ router = APIRouter(tags=["dashboard"])
     summary="One snapshot of the engine for the live dashboard: counters, lag, latency, lift.",
     description="Engine counters, the schedule's depth and the model's last checkpoint come "
     "from Redis; lag, stalled partitions, latency percentiles and the model version from the "
-    "workers' Prometheus endpoints (`STREAM_APP_DASHBOARD_METRICS_URLS`). A worker that does "
+    "workers' Prometheus endpoints (`STREAM_APP_METRICS__DASHBOARD_URLS`). A worker that does "
     "not answer is listed in `workers` with the reason, and its figures are missing; it "
     "never makes this request fail.",
     dependencies=[Security(authorize, scopes=[Scope.REPORTS_READ])],
@@ -66,7 +66,7 @@ async def dashboard(context: Context) -> Dashboard:
 
     counters, depth, meta, lifts = await context.guard.call(read)
     at = context.clock()
-    scrapes = await scrape_all(context.settings.dashboard_metrics_urls, SCRAPE_TIMEOUT_S)
+    scrapes = await scrape_all(context.settings.metrics.dashboard_urls, SCRAPE_TIMEOUT_S)
     return shape(at, counters, depth, meta, lifts, scrapes)
 
 

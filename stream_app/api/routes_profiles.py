@@ -25,11 +25,11 @@ router = APIRouter(
 # Declared before `/{customer_id}`: a wrong method on /batch then advertises `Allow: POST`.
 @router.post(
     "/batch",
-    summary="Several profiles at once (at most STREAM_APP_API_BATCH_MAX).",
+    summary="Several profiles at once (at most STREAM_APP_API__BATCH_MAX).",
     responses=BAD_BODY,
 )
 async def get_profiles(body: ProfileBatchRequest, context: Context) -> ProfileBatch:
-    limit = context.settings.api_batch_max
+    limit = context.settings.api.batch_max
     if len(body.ids) > limit:
         raise RequestValidationError(
             [

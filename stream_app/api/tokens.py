@@ -75,9 +75,10 @@ def verify_secret(secret: str, stored_hash: str, pepper: bytes) -> bool:
 def check_pepper(settings: Settings) -> None:
     """Refuse the development pepper unless ``allow_dev_secret`` says this is a dev setup."""
     if (
-        settings.api_key_pepper.get_secret_value() == DEV_API_KEY_PEPPER
-        and not settings.allow_dev_secret
+        settings.secrets.api_key_pepper.get_secret_value() == DEV_API_KEY_PEPPER
+        and not settings.secrets.allow_dev_secret
     ):
         raise InsecurePepperError(
-            "set STREAM_APP_API_KEY_PEPPER (or STREAM_APP_ALLOW_DEV_SECRET=true for local use)"
+            "set STREAM_APP_SECRETS__API_KEY_PEPPER "
+            "(or STREAM_APP_SECRETS__ALLOW_DEV_SECRET=true for local use)"
         )

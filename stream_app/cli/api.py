@@ -38,8 +38,8 @@ SCOPES = typer.Option(
 @api_app.callback()
 def api(
     ctx: typer.Context,
-    host: str | None = typer.Option(None, help="Bind address (default: STREAM_APP_API_HOST)."),
-    port: int | None = typer.Option(None, help="Port (default: STREAM_APP_API_PORT)."),
+    host: str | None = typer.Option(None, help="Bind address (default: STREAM_APP_API__HOST)."),
+    port: int | None = typer.Option(None, help="Port (default: STREAM_APP_API__PORT)."),
 ) -> None:
     """Serve the API with uvicorn until Ctrl-C (SIGINT/SIGTERM)."""
     if ctx.invoked_subcommand is not None:
@@ -50,14 +50,14 @@ def api(
 
     settings = Settings()
     _require_pepper(settings)
-    secret = settings.pseudonym_secret.get_secret_value().encode()
-    logging.config.dictConfig(logging_config(settings.log_level, settings.log_format, secret))
+    secret = settings.secrets.pseudonym_secret.get_secret_value().encode()
+    logging.config.dictConfig(logging_config(settings.log.level, settings.log.format, secret))
     metrics = ApiMetrics()
-    serve_metrics(metrics.registry, settings.api_metrics_port)
+    serve_metrics(metrics.registry, settings.metrics.api_port)
     uvicorn.run(
         create_app(settings, metrics=metrics),
-        host=host or settings.api_host,
-        port=port or settings.api_port,
+        host=host or settings.api.host,
+        port=port or settings.api.port,
         access_log=False,  # it prints raw paths, i.e. customer ids; see stream_app.api.logs
         log_config=None,
         server_header=False,
@@ -91,7 +91,7 @@ def create(
     rate_per_minute: int | None = typer.Option(
         None,
         "--rate-per-minute",
-        help="Requests per minute (default: STREAM_APP_API_RATE_PER_MINUTE).",
+        help="Requests per minute (default: STREAM_APP_API__RATE_PER_MINUTE).",
     ),
 ) -> None:
     """Create a key and print it once: only its hash is stored."""
@@ -101,7 +101,7 @@ def create(
         scopes = parse_scopes(scope)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--scope") from None
-    rate = rate_per_minute or settings.api_rate_per_minute
+    rate = rate_per_minute or settings.api.rate_per_minute
 
     async def run(store: ApiKeyStore) -> tuple[ApiKey, str]:
         return await store.create(name, scopes, rate, utc_now())
@@ -149,8 +149,8 @@ def revoke(key_id: str = typer.Argument(..., help="The key id (the part after `s
 async def _with_store(settings: Settings, action: Callable[[ApiKeyStore], Awaitable[T]]) -> T:
     redis = redis_client(settings)
     try:
-        pepper = settings.api_key_pepper.get_secret_value().encode()
-        return await action(ApiKeyStore(redis, Keys(settings.key_prefix), pepper))
+        pepper = settings.secrets.api_key_pepper.get_secret_value().encode()
+        return await action(ApiKeyStore(redis, Keys(settings.redis.key_prefix), pepper))
     finally:
         await redis.aclose()
 

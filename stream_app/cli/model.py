@@ -23,7 +23,7 @@ def status() -> None:
     if found is None:
         typer.echo(
             "no model checkpoint yet (the worker writes one every "
-            f"{settings.model_checkpoint_interval_s:g} s once it has scored decisions)"
+            f"{settings.model.checkpoint_interval_s:g} s once it has scored decisions)"
         )
         raise typer.Exit(1)
     version, meta = found
@@ -35,7 +35,7 @@ def status() -> None:
 async def _read(settings: Settings) -> tuple[str, dict[str, float]] | None:
     redis = redis_client(settings)
     try:
-        store = ModelStore(redis, Keys(settings.key_prefix))
+        store = ModelStore(redis, Keys(settings.redis.key_prefix))
         checkpoint = await store.load(MODEL)
         if checkpoint is None:
             return None

@@ -35,7 +35,7 @@ def replay(
     """Replay an event log: each valid event to its stream's topic, invalid lines reported."""
     settings = Settings()
     pace = "as fast as possible" if speedup is None else f"at {speedup:g}x recorded time"
-    typer.echo(f"replaying {file} -> {settings.kafka_bootstrap}, {pace}")
+    typer.echo(f"replaying {file} -> {settings.kafka.bootstrap}, {pace}")
     stats = asyncio.run(
         replay_file(
             settings, file, speedup=speedup, envelope_size=envelope_size, on_progress=_progress

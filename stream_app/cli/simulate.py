@@ -107,7 +107,7 @@ def _live(
     settings = Settings()
     typer.echo(
         f"simulating {customers} customers at {rate:g} events/s for {duration:g}s "
-        f"-> {settings.kafka_bootstrap}"
+        f"-> {settings.kafka.bootstrap}"
     )
     stats = asyncio.run(
         run_simulation(

@@ -20,11 +20,12 @@ def worker() -> None:
     """Run a stream worker (Faust): ingest events, keep profiles, emit decisions."""
     settings = Settings()
     if (
-        settings.pseudonym_secret.get_secret_value() == DEV_PSEUDONYM_SECRET
-        and not settings.allow_dev_secret
+        settings.secrets.pseudonym_secret.get_secret_value() == DEV_PSEUDONYM_SECRET
+        and not settings.secrets.allow_dev_secret
     ):
         raise typer.BadParameter(
-            "set STREAM_APP_PSEUDONYM_SECRET (or STREAM_APP_ALLOW_DEV_SECRET=true for local use)"
+            "set STREAM_APP_SECRETS__PSEUDONYM_SECRET "
+            "(or STREAM_APP_SECRETS__ALLOW_DEV_SECRET=true for local use)"
         )
     logging.config.dictConfig(worker_logging(settings))
     asyncio.run(ensure_topics(settings))
@@ -50,7 +51,7 @@ def faust_worker(app: Any, settings: Settings, **options: Any) -> Any:
     worker's CPU, mostly the fetcher's per-partition lines)."""
     from faust import Worker
 
-    worker = Worker(app, loglevel=settings.log_level, quiet=True, **options)
+    worker = Worker(app, loglevel=settings.log.level, quiet=True, **options)
     worker.spinner = None
     return worker
 
@@ -71,8 +72,8 @@ GC_THRESHOLD = 20_000
 
 def worker_logging(settings: Settings) -> dict[str, Any]:
     """The worker's logging: level and format from settings, customer ids pseudonymized."""
-    secret = settings.pseudonym_secret.get_secret_value().encode()
-    return logging_config(settings.log_level, settings.log_format, secret)
+    secret = settings.secrets.pseudonym_secret.get_secret_value().encode()
+    return logging_config(settings.log.level, settings.log.format, secret)
 
 
 @topics_app.command("create")
@@ -82,4 +83,4 @@ def topics_create() -> None:
     created = asyncio.run(ensure_topics(settings))
     for name in settings.topics.all():
         state = "created" if name in created else "exists"
-        typer.echo(f"{name:28} {state}  (partitions: {settings.topic_partitions})")
+        typer.echo(f"{name:28} {state}  (partitions: {settings.kafka.topic_partitions})")

@@ -1,50 +1,44 @@
 """Kafka + Redis for tests and tools: external servers, containers, or the embedded stack.
 
-Order of preference (``STREAM_APP_TEST_SERVERS=external|containers|embedded`` forces one):
+Order of preference (``STREAM_APP_DEVSTACK__SERVERS=external|containers|embedded``
+forces one):
 
-1. ``external`` when both ``STREAM_APP_KAFKA_BOOTSTRAP`` and ``STREAM_APP_REDIS_URL``
+1. ``external`` when both ``STREAM_APP_KAFKA__BOOTSTRAP`` and ``STREAM_APP_REDIS__URL``
    are set: the same variables the app reads, so exporting what ``stream-app stack``
    prints points the tests at that stack, and CI can point them at real clusters.
 2. ``containers`` (Apache Kafka + Redis via testcontainers) when a Docker engine
    answers: the only option with transactions, idempotent producers and broker
    restarts that keep data.
 3. ``embedded`` (Tansu + redis-server child processes) otherwise.
+
+The choice is made from ``Settings`` (section ``devstack``); nothing here reads the
+environment itself.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal, Protocol, cast, get_args
+from typing import Literal, Protocol
 
 from stream_app.devstack.stack import EmbeddedStack
+from stream_app.settings import DevstackSettings, Settings
 
 __all__ = [
-    "ENV_FORCE",
-    "ENV_KAFKA_BOOTSTRAP",
-    "ENV_REDIS_URL",
     "ProvisionError",
     "Servers",
     "ServersKind",
     "choose_servers_kind",
     "docker_available",
+    "external_servers",
     "provision_servers",
 ]
 
 ServersKind = Literal["external", "containers", "embedded"]
 
-ENV_FORCE = "STREAM_APP_TEST_SERVERS"
-ENV_KAFKA_BOOTSTRAP = "STREAM_APP_KAFKA_BOOTSTRAP"
-ENV_REDIS_URL = "STREAM_APP_REDIS_URL"
-ENV_KAFKA_IMAGE = "STREAM_APP_TEST_KAFKA_IMAGE"
-ENV_REDIS_IMAGE = "STREAM_APP_TEST_REDIS_IMAGE"
-
-DEFAULT_KAFKA_IMAGE = "apache/kafka:3.9.0"
-DEFAULT_REDIS_IMAGE = "redis:7.2-alpine"
 CONTAINER_START_TIMEOUT_S = 120
 
 
@@ -71,13 +65,12 @@ class Servers:
     kind: ServersKind
 
 
-def docker_available(timeout: float = 5.0) -> bool:
-    """Whether a Docker engine answers ``GET /_ping`` at ``DOCKER_HOST`` (or the default socket).
+def docker_available(host: str, timeout: float = 5.0) -> bool:
+    """Whether a Docker engine answers ``GET /_ping`` at ``host`` (``unix://`` or ``tcp://``).
 
     A raw HTTP ping, closed on every path: the Docker SDK client leaks its socket
     (a ResourceWarning, an error under our strict pytest settings). Never raises.
     """
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
         if host.startswith("unix://"):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -99,44 +92,42 @@ def _pinged(sock: socket.socket) -> bool:
     return sock.recv(64).split(b" ")[1:2] == [b"200"]
 
 
+def external_servers(settings: Settings) -> bool:
+    """Whether Kafka's bootstrap and Redis' URL were both set (not defaults)."""
+    return (
+        "bootstrap" in settings.kafka.model_fields_set and "url" in settings.redis.model_fields_set
+    )
+
+
 def choose_servers_kind(
-    env: Mapping[str, str] | None = None,
-    *,
-    docker_probe: Callable[[], bool] = docker_available,
+    settings: Settings, *, docker_probe: Callable[[str], bool] = docker_available
 ) -> ServersKind:
-    """Pick the kind of servers from the environment (see the module docstring)."""
-    env = os.environ if env is None else env
-    external = bool(env.get(ENV_KAFKA_BOOTSTRAP)) and bool(env.get(ENV_REDIS_URL))
-    forced = env.get(ENV_FORCE, "").strip().lower()
-    if forced:
-        if forced not in get_args(ServersKind):
-            raise ProvisionError(
-                f"{ENV_FORCE}={forced!r}; expected one of {', '.join(get_args(ServersKind))}"
-            )
-        if forced == "external" and not external:
-            raise ProvisionError(
-                f"{ENV_FORCE}=external needs both {ENV_KAFKA_BOOTSTRAP} and {ENV_REDIS_URL}"
-            )
-        return cast(ServersKind, forced)
+    """Pick the kind of servers from ``settings`` (see the module docstring)."""
+    external = external_servers(settings)
+    forced = settings.devstack.servers
+    if forced == "external" and not external:
+        raise ProvisionError(
+            "STREAM_APP_DEVSTACK__SERVERS=external needs both STREAM_APP_KAFKA__BOOTSTRAP "
+            "and STREAM_APP_REDIS__URL"
+        )
+    if forced is not None:
+        return forced
     if external:
         return "external"
-    if docker_probe():
+    if docker_probe(settings.devstack.docker_host):
         return "containers"
     return "embedded"
 
 
 @contextlib.contextmanager
-def provision_servers(env: Mapping[str, str] | None = None) -> Iterator[Servers]:
+def provision_servers(settings: Settings | None = None) -> Iterator[Servers]:
     """Yield running Kafka and Redis servers; started ones are stopped on exit."""
-    env = os.environ if env is None else env
-    kind = choose_servers_kind(env)
+    settings = Settings() if settings is None else settings
+    kind = choose_servers_kind(settings)
     if kind == "external":
-        yield Servers(env[ENV_KAFKA_BOOTSTRAP], env[ENV_REDIS_URL], "external")
+        yield Servers(settings.kafka.bootstrap, settings.redis.url, "external")
     elif kind == "containers":
-        with _containers(
-            env.get(ENV_KAFKA_IMAGE, DEFAULT_KAFKA_IMAGE),
-            env.get(ENV_REDIS_IMAGE, DEFAULT_REDIS_IMAGE),
-        ) as servers:
+        with _containers(settings.devstack) as servers:
             yield servers
     else:
         with EmbeddedStack() as stack:
@@ -144,17 +135,17 @@ def provision_servers(env: Mapping[str, str] | None = None) -> Iterator[Servers]
 
 
 @contextlib.contextmanager
-def _containers(kafka_image: str, redis_image: str) -> Iterator[Servers]:
+def _containers(devstack: DevstackSettings) -> Iterator[Servers]:
     """Apache Kafka (KRaft, single node) and Redis containers, removed on exit."""
     try:
         from testcontainers.community.redis import RedisContainer
     except ImportError:  # testcontainers < 4.14 had no ``community`` namespace
         from testcontainers.redis import RedisContainer
 
-    if not docker_available():
+    if not docker_available(devstack.docker_host):
         raise ProvisionError("containers requested but no Docker engine answers")
-    kafka = _apache_kafka_container(kafka_image)
-    redis = RedisContainer(redis_image)
+    kafka = _apache_kafka_container(devstack.kafka_image)
+    redis = RedisContainer(devstack.redis_image)
     with contextlib.ExitStack() as stack:
         kafka.start(timeout=CONTAINER_START_TIMEOUT_S)
         stack.callback(kafka.stop)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Stream(StrEnum):
@@ -23,16 +23,27 @@ class TopicNames(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    clickstream: str = "events.clickstream"
-    purchase: str = "events.purchase"
-    sensor: str = "events.sensor"
-    identity: str = "events.identity"
-    feedback: str = "notifications.feedback"
-    catalog: str = "events.catalog"
-    decisions: str = "notifications.decisions"
-    audit: str = "notifications.audit"
-    segments: str = "segments.changes"
-    deadletter: str = "events.deadletter"
+    clickstream: str = Field(
+        default="events.clickstream", description="Inbound: clickstream events."
+    )
+    purchase: str = Field(default="events.purchase", description="Inbound: purchase events.")
+    sensor: str = Field(default="events.sensor", description="Inbound: sensor readings.")
+    identity: str = Field(default="events.identity", description="Inbound: identity events.")
+    feedback: str = Field(
+        default="notifications.feedback", description="Inbound: delivery feedback events."
+    )
+    catalog: str = Field(default="events.catalog", description="Inbound: catalog events.")
+    decisions: str = Field(
+        default="notifications.decisions", description="Outbound: decisions to deliver."
+    )
+    audit: str = Field(
+        default="notifications.audit", description="Outbound: audit trail of decisions."
+    )
+    segments: str = Field(default="segments.changes", description="Outbound: segment changes.")
+    deadletter: str = Field(
+        default="events.deadletter",
+        description="Outbound: dead letters (refused records, with the reason).",
+    )
 
     def for_stream(self, stream: Stream) -> str:
         """The topic carrying ``stream``."""

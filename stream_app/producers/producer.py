@@ -139,8 +139,10 @@ class EventProducer:
         client_id: str = "stream-app-producer",
         **options: Any,
     ) -> None:
-        if not 1 <= envelope_size <= settings.max_events_per_record:
-            raise ValueError(f"envelope_size must be in [1, {settings.max_events_per_record}]")
+        if not 1 <= envelope_size <= settings.worker.max_events_per_record:
+            raise ValueError(
+                f"envelope_size must be in [1, {settings.worker.max_events_per_record}]"
+            )
         self._producer = AIOKafkaProducer(
             **client_options(settings),
             client_id=client_id,
@@ -150,7 +152,7 @@ class EventProducer:
         )
         self._topics = {stream: settings.topics.for_stream(stream) for stream in Stream}
         self._packer = EnvelopePacker(
-            envelope_size, min(settings.max_record_bytes, ENVELOPE_MAX_BYTES)
+            envelope_size, min(settings.worker.max_record_bytes, ENVELOPE_MAX_BYTES)
         )
         self.stats = DeliveryStats()
         self._partitioner = DefaultPartitioner()

@@ -45,23 +45,25 @@ class Stores:
 
 def build_stores(redis: Redis, settings: Settings) -> Stores:
     """All stores over ``redis``, configured by ``settings``."""
-    keys = Keys(settings.key_prefix)
-    profile_ttl_s = int(settings.profile_ttl.total_seconds())
+    keys = Keys(settings.redis.key_prefix)
+    profile_ttl_s = int(settings.profiles.ttl.total_seconds())
     return Stores(
         redis=redis,
         keys=keys,
         customers=CustomerStore(redis, keys),
         profiles=ProfileStore(redis, keys, profile_ttl_s=profile_ttl_s),
-        catalog=CatalogStore(redis, keys, viewers_kept=settings.viewers_kept),
+        catalog=CatalogStore(redis, keys, viewers_kept=settings.decisions.viewers_kept),
         segments=SegmentStore(redis, keys, profile_ttl_s=profile_ttl_s),
         decisions=DecisionStore(redis, keys),
         schedule=ScheduleStore(redis, keys),
         scoring=ScoringStore(redis, keys),
         models=ModelStore(redis, keys),
         basket=BasketStore(
-            redis, keys, order_memory=settings.max_event_age + settings.max_event_future_skew
+            redis,
+            keys,
+            order_memory=settings.worker.max_event_age + settings.worker.max_event_future_skew,
         ),
-        priors=PriorStore(redis, keys, half_life=settings.timing_prior_half_life),
+        priors=PriorStore(redis, keys, half_life=settings.decisions.timing_prior_half_life),
         stats=StatsStore(redis, keys),
         committer=Committer(redis),
     )

@@ -18,29 +18,29 @@ __all__ = ["redis_client"]
 
 
 def redis_client(settings: Settings, *, timeout_s: float | None = None) -> Redis:
-    """An asyncio Redis client for ``settings.redis_url`` with its user, password and TLS.
+    """An asyncio Redis client for ``settings.redis.url`` with its user, password and TLS.
 
-    ``timeout_s`` is the connect and read timeout (``None``: ``settings.redis_timeout_s``),
+    ``timeout_s`` is the connect and read timeout (``None``: ``settings.redis.timeout_s``),
     for callers that must fail faster than the worker, like the API. No connection is
     opened until the first command.
     """
-    timeout = settings.redis_timeout_s if timeout_s is None else timeout_s
+    timeout = settings.redis.timeout_s if timeout_s is None else timeout_s
     options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-    if settings.redis_username is not None:
-        options["username"] = settings.redis_username
-    if settings.redis_password is not None:
-        options["password"] = settings.redis_password.get_secret_value()
-    url = settings.redis_url
-    if settings.redis_uses_tls:
+    if settings.redis.username is not None:
+        options["username"] = settings.redis.username
+    if settings.redis.password is not None:
+        options["password"] = settings.redis.password.get_secret_value()
+    url = settings.redis.url
+    if settings.redis.uses_tls:
         # redis-py picks its TLS connection class from the scheme alone.
         url = urlunsplit(urlsplit(url)._replace(scheme="rediss"))
-        verify = settings.redis_tls_verify
+        verify = settings.redis.tls_verify
         options |= {
             "ssl_cert_reqs": "required" if verify else "none",
             "ssl_check_hostname": verify,
-            "ssl_ca_certs": _path(settings.redis_tls_ca_file),
-            "ssl_certfile": _path(settings.redis_tls_cert_file),
-            "ssl_keyfile": _path(settings.redis_tls_key_file),
+            "ssl_ca_certs": _path(settings.redis.tls_ca_file),
+            "ssl_certfile": _path(settings.redis.tls_cert_file),
+            "ssl_keyfile": _path(settings.redis.tls_key_file),
         }
     return Redis.from_url(url, **options)
 

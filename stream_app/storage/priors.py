@@ -2,7 +2,7 @@
 
 Each is a decayed sum of customers' hour-of-day shares, added as segments are
 evaluated, so a prior follows the population as it changes (half-life
-``STREAM_APP_TIMING_PRIOR_HALF_LIFE``). Sums are stored relative to a fixed
+``STREAM_APP_DECISIONS__TIMING_PRIOR_HALF_LIFE``). Sums are stored relative to a fixed
 reference time, ``w * 2^((t - ref) / H)``, like the profile's decayed sums: no
 read-modify-write, and readers only ever need the shape, never the scale.
 """

@@ -37,30 +37,32 @@ def faust_app(settings: Settings, batched: frozenset[str] = frozenset()) -> Any:
     arrive one message per partition fetch."""
     transport.register()
     app = faust.App(
-        settings.app_id,
-        broker=[f"{transport.SCHEME}://{server}" for server in settings.kafka_bootstrap.split(",")],
+        settings.worker.app_id,
+        broker=[f"{transport.SCHEME}://{server}" for server in settings.kafka.bootstrap.split(",")],
         broker_credentials=faust_credentials(settings),
-        datadir=settings.data_dir,
+        datadir=settings.worker.data_dir,
         web_enabled=False,
-        topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.topic_replication,
+        topic_partitions=settings.kafka.topic_partitions,
+        topic_replication_factor=settings.kafka.topic_replication,
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,
         table_standby_replicas=0,
-        broker_session_timeout=settings.broker_session_timeout_s,
-        broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
-        broker_rebalance_timeout=settings.broker_rebalance_timeout_s,
-        broker_commit_every=settings.broker_commit_every,
-        broker_commit_interval=settings.broker_commit_interval_s,
+        broker_session_timeout=settings.kafka.session_timeout_s,
+        broker_heartbeat_interval=settings.kafka.heartbeat_interval_s,
+        broker_rebalance_timeout=settings.kafka.rebalance_timeout_s,
+        broker_commit_every=settings.kafka.commit_every,
+        broker_commit_interval=settings.kafka.commit_interval_s,
         producer_acks=-1,
         producer_linger_ms=1,
-        producer_max_request_size=max(1_048_576, settings.dlq_max_original_bytes * 2),
-        broker_max_poll_records=settings.max_poll_records,
-        stream_buffer_maxsize=settings.stream_buffer_batches,
+        producer_max_request_size=max(1_048_576, settings.worker.dlq_max_original_bytes * 2),
+        broker_max_poll_records=settings.kafka.max_poll_records,
+        stream_buffer_maxsize=settings.worker.stream_buffer_batches,
     )
     transport.configure(
         app,
-        transport.FetchSettings(settings.fetch_max_wait_ms, settings.fetch_min_bytes, batched),
+        transport.FetchSettings(
+            settings.kafka.fetch_max_wait_ms, settings.kafka.fetch_min_bytes, batched
+        ),
     )
     return app
 
@@ -76,7 +78,7 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
     @app.agent(inbound, concurrency=1)
     async def ingest_agent(stream: Any) -> None:
         # What one fetch returned for several partitions goes through one pass together.
-        gather_s = settings.batch_gather_ms / 1000
+        gather_s = settings.worker.batch_gather_ms / 1000
         async for batches in stream.take_events(GATHER_MAX_BATCHES, within=gather_s):
             await one_pass.records([r for batch in batches for r in batch.value])
 
@@ -84,10 +86,10 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
     async def announce_start() -> None:
         log.info(
             "worker started: group %s, %d campaigns, metrics on %s",
-            settings.app_id,
+            settings.worker.app_id,
             len(engine.book.campaigns),
-            settings.metrics_port,
-            extra={"event": "worker_start", "group": settings.app_id},
+            settings.metrics.port,
+            extra={"event": "worker_start", "group": settings.worker.app_id},
         )
 
     @app.on_partitions_assigned.connect
@@ -110,7 +112,7 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
     async def stop_timer(sender: Any, **_: Any) -> None:
         await engine.timer.stop()  # while the producer still runs: its sends complete
 
-    @app.timer(settings.model_checkpoint_interval_s)
+    @app.timer(settings.model.checkpoint_interval_s)
     async def checkpoint_model() -> None:
         await learner.checkpoint()
 
@@ -119,16 +121,16 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         lambda: LagProbe(settings, settings.topics.inbound()),
         engine.stores.schedule,
         learner,
-        settings.partition_stall_after,
+        settings.metrics.partition_stall_after,
         clock,
     )
 
     @app.task
     async def serve_worker_metrics() -> None:
-        if serve_metrics(metrics.registry, settings.metrics_port):
+        if serve_metrics(metrics.registry, settings.metrics.port):
             await probe.start()
 
-    @app.timer(settings.metrics_probe_interval_s)
+    @app.timer(settings.metrics.probe_interval_s)
     async def probe_worker() -> None:
         await probe.tick()
 

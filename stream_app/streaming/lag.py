@@ -19,10 +19,10 @@ from stream_app.settings import Settings
 
 class LagProbe:
     def __init__(self, settings: Settings, topics: Sequence[str]) -> None:
-        """Watches the worker group (``settings.app_id``) on ``topics``."""
+        """Watches the worker group (``settings.worker.app_id``) on ``topics``."""
         self._topics = list(topics)
         self._consumer = AIOKafkaConsumer(
-            **client_options(settings), group_id=settings.app_id, enable_auto_commit=False
+            **client_options(settings), group_id=settings.worker.app_id, enable_auto_commit=False
         )
 
     async def start(self) -> None:

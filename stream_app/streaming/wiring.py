@@ -12,20 +12,10 @@ from datetime import timedelta
 
 from stream_app.clock import Clock, utc_now
 from stream_app.decisions.campaigns import CampaignBook, CartAbandonment, load_campaigns
-from stream_app.decisions.planner import Rules
-from stream_app.decisions.policies import Caps
-from stream_app.decisions.quiet import QuietHours
-from stream_app.events.decode import DecodeLimits
 from stream_app.metrics.engine import EngineMetrics
-from stream_app.model.bandit import ContentBandit
-from stream_app.model.drift import AdaptiveEngagement
-from stream_app.model.engagement import EngagementModel
-from stream_app.model.quality import ProgressiveValidation
-from stream_app.profiles.fold import FoldConfig
 from stream_app.segments.rules import SegmentRules, load_segments
 from stream_app.settings import Settings
 from stream_app.storage.bundle import Stores, build_stores
-from stream_app.storage.configured import state_limits, value_rules
 from stream_app.storage.connection import redis_client
 from stream_app.streaming.batch import BatchConfig
 from stream_app.streaming.decider import Decider
@@ -53,22 +43,6 @@ class Engine:
     retry: RedisRetry
 
 
-def decision_rules(settings: Settings) -> Rules:
-    """The engine-wide contact rules of ``settings``."""
-    return Rules(
-        caps=Caps(
-            per_day=settings.caps_per_day,
-            per_week=settings.caps_per_week,
-            global_per_day=settings.global_cap_per_day,
-        ),
-        quiet=None if settings.quiet_hours is None else QuietHours(*settings.quiet_hours),
-        prior_hourly=settings.timing_prior,
-        prior_strength=settings.timing_prior_strength,
-        layer_strength=settings.timing_layer_strength,
-        holdout_salt=settings.holdout_salt,
-    )
-
-
 def build_engine(
     settings: Settings,
     *,
@@ -79,17 +53,17 @@ def build_engine(
     """Everything the worker runs, wired once from ``settings``."""
     metrics = metrics or EngineMetrics()
     stores = build_stores(redis_client(settings), settings)
-    retry = RedisRetry(settings.redis_retry_max_s, on_retry=metrics.redis_errors.inc)
-    book = load_campaigns(settings.campaigns_file)
-    rules = decision_rules(settings)
+    retry = RedisRetry(settings.redis.retry_max_s, on_retry=metrics.redis_errors.inc)
+    book = load_campaigns(settings.decisions.campaigns_file)
+    rules = settings.decisions.rules()
     learner = _learner(settings, stores, retry)
     decider = Decider(book=book, rules=rules, learner=learner)
     alarm = Alarm()
     one_pass = OnePass(
         stores=stores,
         batch_config=batch_config(settings, book),
-        limits=state_limits(settings),
-        value_rules=value_rules(settings),
+        limits=settings.profiles.state_limits(),
+        value_rules=settings.profiles.value_rules(),
         topics=Topics(
             deadletter=settings.topics.deadletter,
             segments=settings.topics.segments,
@@ -98,10 +72,10 @@ def build_engine(
         ),
         effects=Effects(
             rules=EffectRules(
-                allowed_lateness_ms=int(settings.allowed_lateness.total_seconds() * 1000),
-                segment_refresh=settings.segment_refresh,
-                attribution_window=settings.attribution_window,
-                sent_ttl=settings.dedupe_window,
+                allowed_lateness_ms=int(settings.profiles.allowed_lateness.total_seconds() * 1000),
+                segment_refresh=settings.segments.refresh,
+                attribution_window=settings.model.attribution_window,
+                sent_ttl=settings.decisions.dedupe_window,
                 pending_ttl=decider.pending_ttl,
                 scored_ttl_s=decider.scored_ttl_s(),
             ),
@@ -112,7 +86,7 @@ def build_engine(
             scoring=stores.scoring,
             basket=stores.basket,
         ),
-        segment_rules=SegmentRules(load_segments(settings.segments_file)),
+        segment_rules=SegmentRules(load_segments(settings.segments.file)),
         decider=decider,
         priors=PriorCache(store=stores.priors, rules=rules, retry=retry),
         learner=learner,
@@ -121,15 +95,15 @@ def build_engine(
         retry=retry,
         metrics=metrics,
         wake=alarm.ring,
-        segment_memo=settings.segment_memo_customers,
+        segment_memo=settings.segments.memo_customers,
     )
     timer = Timer(
         schedule=stores.schedule,
         handle=one_pass.due,
         alarm=alarm,
-        batch=settings.scheduler_batch,
-        lease=settings.scheduler_lease,
-        max_sleep=settings.timer_max_sleep,
+        batch=settings.decisions.scheduler_batch,
+        lease=settings.decisions.scheduler_lease,
+        max_sleep=settings.decisions.timer_max_sleep,
         clock=clock,
         retry=retry,
     )
@@ -140,21 +114,11 @@ def batch_config(settings: Settings, book: CampaignBook) -> BatchConfig:
     """How records are decoded and folded."""
     return BatchConfig(
         streams=settings.topics.streams(),
-        limits=DecodeLimits(
-            max_record_bytes=settings.max_record_bytes,
-            max_events_per_record=settings.max_events_per_record,
-            max_event_age=settings.max_event_age,
-            max_future_skew=settings.max_event_future_skew,
+        limits=settings.worker.decode_limits(),
+        fold=settings.profiles.fold_config(
+            settings.secrets.pseudonym_secret.get_secret_value().encode(), _cart_delay(book)
         ),
-        fold=FoldConfig(
-            pseudonym_secret=settings.pseudonym_secret.get_secret_value().encode(),
-            cart_abandon_delay=_cart_delay(book),
-            fx_to_base=settings.fx_to_base,
-            weight_view=settings.taste_weight_view,
-            weight_cart=settings.taste_weight_cart,
-            weight_purchase=settings.taste_weight_purchase,
-        ),
-        dlq_keep_bytes=settings.dlq_max_original_bytes,
+        dlq_keep_bytes=settings.worker.dlq_max_original_bytes,
     )
 
 
@@ -166,17 +130,10 @@ def _cart_delay(book: CampaignBook) -> timedelta | None:
 
 def _learner(settings: Settings, stores: Stores, retry: RedisRetry) -> Learner:
     return Learner(
-        model=AdaptiveEngagement(
-            EngagementModel(lr=settings.model_learning_rate),
-            delta=settings.drift_delta,
-            compare_window=settings.challenger_window,
-            patience=settings.challenger_patience,
-        ),
-        bandit=ContentBandit(
-            min_epsilon=settings.bandit_min_epsilon, max_epsilon=settings.bandit_max_epsilon
-        ),
-        validation=ProgressiveValidation(settings.validation_window),
-        offers=settings.offers,
+        model=settings.model.engagement(),
+        bandit=settings.model.bandit(),
+        validation=settings.model.validation(),
+        offers=settings.model.offers,
         scoring=stores.scoring,
         models=stores.models,
         retry=retry,

@@ -25,8 +25,8 @@ from tests.integration.fixtures import write_profiles
 
 
 def key_store(redis: Redis, settings: Settings) -> ApiKeyStore:
-    pepper = settings.api_key_pepper.get_secret_value().encode()
-    return ApiKeyStore(redis, Keys(settings.key_prefix), pepper)
+    pepper = settings.secrets.api_key_pepper.get_secret_value().encode()
+    return ApiKeyStore(redis, Keys(settings.redis.key_prefix), pepper)
 
 
 async def new_key(
@@ -40,7 +40,7 @@ async def new_key(
 async def admin_key(settings: Settings) -> str:
     """A fresh admin key's token, through a Redis client of its own (for tests that hold
     none: a fixture of another event loop, a browser test)."""
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.redis.url)
     try:
         return await new_key(redis, settings, Scope.ADMIN, now=datetime.now(UTC))
     finally:

@@ -42,25 +42,26 @@ def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Sett
     metrics_port = free_port()
     topics = {name: f"{value}.{run}" for name, value in TopicNames().model_dump().items()}
     return Settings(
-        kafka_bootstrap=servers.kafka_bootstrap,
-        redis_url=servers.redis_url,
-        key_prefix=f"t{run}",
-        app_id=f"stream-app-test-{run}",
         topics=TopicNames(**topics),
-        topic_partitions=3,
-        data_dir=str(tmp_path_factory.mktemp("faust")),
-        allow_dev_secret=True,
-        broker_commit_interval_s=0.2,
-        attribution_window=timedelta(seconds=4),
-        model_checkpoint_interval_s=1.0,
-        campaigns_file=CAMPAIGNS,
-        quiet_hours=None,
-        # The session worker serves metrics here; workers of other tests, started from
-        # copies of these settings, find the port taken and go without (logged).
-        metrics_port=metrics_port,
-        api_metrics_port=None,
-        metrics_probe_interval_s=1.0,
-        dashboard_metrics_urls=(f"http://127.0.0.1:{metrics_port}/metrics",),
+        kafka={
+            "bootstrap": servers.kafka_bootstrap,
+            "topic_partitions": 3,
+            "commit_interval_s": 0.2,
+        },
+        redis={"url": servers.redis_url, "key_prefix": f"t{run}"},
+        worker={
+            "app_id": f"stream-app-test-{run}",
+            "data_dir": str(tmp_path_factory.mktemp("faust")),
+        },
+        secrets={"allow_dev_secret": True},
+        model={"attribution_window": timedelta(seconds=4), "checkpoint_interval_s": 1.0},
+        decisions={"campaigns_file": CAMPAIGNS, "quiet_hours": None},
+        metrics={
+            "port": metrics_port,
+            "api_port": None,
+            "probe_interval_s": 1.0,
+            "dashboard_urls": (f"http://127.0.0.1:{metrics_port}/metrics",),
+        },
     )
 
 
@@ -83,4 +84,4 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
 
 @pytest.fixture(scope="session")
 def keys(settings: Settings) -> Keys:
-    return Keys(settings.key_prefix)
+    return Keys(settings.redis.key_prefix)

@@ -27,7 +27,6 @@ from stream_app.profiles.state import apply_updates
 from stream_app.settings import Settings
 from stream_app.storage.bundle import build_stores
 from stream_app.storage.commit import Committer, Writes
-from stream_app.storage.configured import state_limits
 from stream_app.storage.customers import Ask
 from stream_app.storage.layout import Keys, event_key
 from stream_app.storage.profiles import ProfileStore
@@ -44,14 +43,11 @@ def isolated(settings: Settings, tag: str, data_dir: Path | None = None) -> tupl
     alone (and a Faust data dir of its own when given); returns them and the run id."""
     run = f"{tag}{uuid.uuid4().hex[:8]}"
     topics = {name: f"{value}.{run}" for name, value in TopicNames().model_dump().items()}
-    update: dict[str, Any] = {
-        "key_prefix": run,
-        "app_id": f"stream-app-{run}",
-        "topics": TopicNames(**topics),
-    }
+    worker: dict[str, Any] = {"app_id": f"stream-app-{run}"}
     if data_dir is not None:
-        update["data_dir"] = str(data_dir)
-    return settings.model_copy(update=update), run
+        worker["data_dir"] = str(data_dir)
+    own = settings.updated(redis={"key_prefix": run}, worker=worker, topics=TopicNames(**topics))
+    return own, run
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -194,7 +190,7 @@ async def write_profiles(
     writes = Writes()
     for cid, mine in by_customer.items():
         state = loaded[cid].state
-        apply_updates(state, mine, set(), state_limits(settings), to_ms(now))
+        apply_updates(state, mine, set(), settings.profiles.state_limits(), to_ms(now))
         keys = [(event_key(u.event_id), u.event_ms) for u in mine]
         stores.profiles.write(writes, state, keys, 0)
     assert await stores.committer.commit(writes) == []

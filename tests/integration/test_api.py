@@ -43,7 +43,7 @@ expression = 'events < 0'
 def api_settings(settings: Settings, tmp_path: Path) -> Settings:
     segments = tmp_path / "segments.toml"
     segments.write_text(SEGMENTS)
-    return settings.model_copy(update={"segments_file": segments, "api_batch_max": 5})
+    return settings.updated(segments={"file": segments}, api={"batch_max": 5})
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ async def test_segments_with_sizes_and_paginated_members(
     app: FastAPI, api_settings: Settings, redis: Redis
 ) -> None:
     members = {f"seg-{i:04d}" for i in range(300)}
-    store = SegmentStore(redis, Keys(api_settings.key_prefix), profile_ttl_s=3600)
+    store = SegmentStore(redis, Keys(api_settings.redis.key_prefix), profile_ttl_s=3600)
     changes = [
         MembershipChange(cid, frozenset({"api_big"}), frozenset({"api_big"}), frozenset())
         for cid in members
@@ -150,7 +150,7 @@ async def test_customer_decisions_scheduled_and_recent(
     app: FastAPI, api_settings: Settings, redis: Redis
 ) -> None:
     ann = customer()
-    store = DecisionStore(redis, Keys(api_settings.key_prefix))
+    store = DecisionStore(redis, Keys(api_settings.redis.key_prefix))
     later, sooner, sent = (
         pending(ann, "api_cart", NOW + timedelta(days=2), NOW),
         pending(ann, "api_cart", NOW + timedelta(days=1), NOW),
@@ -184,7 +184,7 @@ async def test_customer_decisions_scheduled_and_recent(
 
 async def test_lift_report(app: FastAPI, api_settings: Settings, redis: Redis) -> None:
     campaign = customer("api_lift")
-    store = DecisionStore(redis, Keys(api_settings.key_prefix))
+    store = DecisionStore(redis, Keys(api_settings.redis.key_prefix))
     decisions = [pending(customer(), campaign, NOW, NOW) for _ in range(3)]
     await commit(redis, lambda w: store.finish(w, decisions, [], NOW, timedelta(days=1)))
     first = decisions[0].decision
@@ -207,7 +207,7 @@ async def test_erasure_answers_202_and_forgets_the_customer(
     ann = customer()
     await seed_profile(redis, api_settings, ann, NOW)
     planned = [pending(ann, "api_cart", NOW + timedelta(days=1), NOW)]
-    store = DecisionStore(redis, Keys(api_settings.key_prefix))
+    store = DecisionStore(redis, Keys(api_settings.redis.key_prefix))
     await commit(redis, lambda w: store.schedule(w, planned, ttl=timedelta(days=2)))
     eraser = await new_key(redis, api_settings, Scope.PROFILES_ERASE, now=NOW)
     reader = await new_key(redis, api_settings, Scope.ADMIN, now=NOW)

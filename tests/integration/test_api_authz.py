@@ -53,7 +53,7 @@ CASES = {
 
 
 def _routes() -> list[tuple[str, str]]:
-    app = create_app(Settings(allow_dev_secret=True))
+    app = create_app(Settings(secrets={"allow_dev_secret": True}))
     found = []
     for route in iter_route_contexts(app.routes):  # flattens included routers
         assert route.path is not None, route
@@ -84,7 +84,7 @@ class Api:
 
 @pytest.fixture(scope="module")
 async def api(settings: Settings) -> AsyncIterator[Api]:
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.redis.url)
     await seed_profile(redis, settings, SEEDED, NOW)
     tokens = {scope.value: await new_key(redis, settings, scope, now=NOW) for scope in Scope}
     for scope in Scope:

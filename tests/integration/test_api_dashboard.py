@@ -54,7 +54,7 @@ async def test_dashboard_shows_the_engine_live(
         shot = await eventually(snapshot, ready, within=30)
     assert ready(shot), shot
     assert shot["workers"] == [
-        {"url": settings.dashboard_metrics_urls[0], "up": True, "error": None}
+        {"url": settings.metrics.dashboard_urls[0], "up": True, "error": None}
     ]
     topics = {p["topic"] for p in shot["lag"]["partitions"]}
     assert settings.topics.clickstream in topics
@@ -67,9 +67,7 @@ async def test_a_silent_worker_is_reported_not_fatal(
     worker: ManagedProcess, settings: Settings, redis: Redis
 ) -> None:
     dead = f"http://127.0.0.1:{free_port()}/metrics"
-    local = settings.model_copy(
-        update={"dashboard_metrics_urls": (*settings.dashboard_metrics_urls, dead)}
-    )
+    local = settings.updated(metrics={"dashboard_urls": (*settings.metrics.dashboard_urls, dead)})
     token = await new_key(redis, local, Scope.ADMIN, now=NOW)
     async with client(create_app(local, redis=redis), token) as http:
         started = time.monotonic()

@@ -41,13 +41,9 @@ def assert_unavailable(answer: httpx.Response, elapsed: float) -> None:
 async def test_outage_answers_503_fast_and_recovers(settings: Settings, tmp_path: Path) -> None:
     data = tmp_path / "redis-data"
     server = RedisServer(tmp_path, extra_args=PERSISTENT, data_dir=data).start()
-    local = settings.model_copy(
-        update={
-            "redis_url": server.url,
-            "api_redis_timeout_s": 0.3,
-            "api_breaker_failures": 2,
-            "api_breaker_reset_s": 1.0,
-        }
+    local = settings.updated(
+        redis={"url": server.url},
+        api={"redis_timeout_s": 0.3, "breaker_failures": 2, "breaker_reset_s": 1.0},
     )
     admin = Redis.from_url(server.url)
     try:

@@ -31,7 +31,7 @@ async def admin_token(settings: Settings) -> str:
 #: The spec to generate from, read from an app built with the default settings; the
 #: requests go to ``api``, an app on the session's Redis (known only at run time).
 schema = schemathesis.openapi.from_asgi(
-    "/openapi.json", create_app(Settings(allow_dev_secret=True))
+    "/openapi.json", create_app(Settings(secrets={"allow_dev_secret": True}))
 )
 
 

@@ -96,9 +96,9 @@ async def test_a_worker_killed_mid_replay_is_replaced_without_loss_or_double_eff
     settings: Settings, tmp_path: Path
 ) -> None:
     own, run = isolated(settings, "k", tmp_path / "faust")
-    mine = own.model_copy(update={"scheduler_lease": LEASE})
+    mine = own.updated(decisions={"scheduler_lease": LEASE})
     await ensure_topics(mine)
-    keys = Keys(mine.key_prefix)
+    keys = Keys(mine.redis.key_prefix)
     logs = Path(ARTIFACTS) / "logs"
 
     events = _simulated_log(run)
@@ -116,7 +116,7 @@ async def test_a_worker_killed_mid_replay_is_replaced_without_loss_or_double_eff
         b"".join(write_lines(e for e in events if not isinstance(e, Traits | Consent)))
     )
 
-    redis = Redis.from_url(mine.redis_url)
+    redis = Redis.from_url(mine.redis.url)
     probe = LagProbe(mine, mine.topics.inbound())
     await probe.start()
     try:
@@ -125,7 +125,7 @@ async def test_a_worker_killed_mid_replay_is_replaced_without_loss_or_double_eff
             sent_first = await replay_file(mine, identity_log, envelope_size=ENVELOPE)
             assert sent_first.events_sent == len(identity), sent_first
             await eventually(
-                lambda: processed_total(redis, mine.key_prefix),
+                lambda: processed_total(redis, mine.redis.key_prefix),
                 lambda n: n >= len(identity),
                 within=60,
             )
@@ -136,13 +136,13 @@ async def test_a_worker_killed_mid_replay_is_replaced_without_loss_or_double_eff
                 assert first.running, f"worker died by itself:\n{first.log_tail()}"
                 assert time.monotonic() < deadline, (
                     f"only {accounted} of {customer_events} events accounted for in 90 s; "
-                    f"stats: {await stats(redis, mine.key_prefix)}"
+                    f"stats: {await stats(redis, mine.redis.key_prefix)}"
                 )
                 await asyncio.sleep(0.05)
-                accounted = await processed_total(redis, mine.key_prefix)
-                emitted = (await stats(redis, mine.key_prefix)).get("decisions_emitted", 0)
+                accounted = await processed_total(redis, mine.redis.key_prefix)
+                emitted = (await stats(redis, mine.redis.key_prefix)).get("decisions_emitted", 0)
             sigkill(first)  # kill -9: no commit, no stats flush, leases left as they were
-            at_kill = await stats(redis, mine.key_prefix)
+            at_kill = await stats(redis, mine.redis.key_prefix)
         sent = await replay
         assert (sent.invalid, sent.events_sent) == (0, EVENTS - len(identity)), sent
         assert sent.records_sent < EVENTS / 2, "events went in envelopes"
@@ -175,7 +175,7 @@ async def test_a_worker_killed_mid_replay_is_replaced_without_loss_or_double_eff
                 if parse_settled_value(at.decode()) is None
             }
             records = await read_to_end(mine, [mine.topics.decisions, mine.topics.audit])
-            final = await stats(redis, mine.key_prefix)
+            final = await stats(redis, mine.redis.key_prefix)
     finally:
         await probe.stop()
         await redis.aclose()

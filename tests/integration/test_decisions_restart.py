@@ -41,7 +41,7 @@ def restart_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactor
     campaigns = tmp_path_factory.mktemp("restart") / "campaigns.toml"
     campaigns.write_text(CAMPAIGN)
     own, _ = isolated(settings, "r", tmp_path_factory.mktemp("faust-restart"))
-    return own.model_copy(update={"campaigns_file": campaigns})
+    return own.updated(decisions={"campaigns_file": campaigns})
 
 
 async def test_decisions_scheduled_before_a_crash_are_sent_once_after_it(
@@ -52,7 +52,7 @@ async def test_decisions_scheduled_before_a_crash_are_sent_once_after_it(
     customers = [f"rs-{uuid.uuid4().hex[:8]}" for _ in range(6)]
     logs = Path(ARTIFACTS) / "logs"
     redis = redis_client(settings)
-    stats = StatsStore(redis, Keys(settings.key_prefix))
+    stats = StatsStore(redis, Keys(settings.redis.key_prefix))
     try:
         first = worker_process(settings, logs, name="restart-a")
         with first:

@@ -17,11 +17,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pydantic import ValidationError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -42,6 +44,7 @@ from stream_app.devstack.provision import (
 from stream_app.devstack.redis_server import RedisServer
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.tansu import TansuBroker
+from stream_app.settings import Settings
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="uses /proc and PR_SET_PDEATHSIG"
@@ -417,8 +420,8 @@ def test_cli_stack_prints_addresses_and_stops_cleanly(stop_signal: signal.Signal
     try:
         out = _read_until(cli, "to stop.")
         pids += [int(pid) for pid in re.findall(r"\(pid (\d+)\)", out)]
-        kafka = re.search(r"^export STREAM_APP_KAFKA_BOOTSTRAP=(\S+)$", out, re.M)
-        redis_url = re.search(r"^export STREAM_APP_REDIS_URL=(\S+)$", out, re.M)
+        kafka = re.search(r"^export STREAM_APP_KAFKA__BOOTSTRAP=(\S+)$", out, re.M)
+        redis_url = re.search(r"^export STREAM_APP_REDIS__URL=(\S+)$", out, re.M)
         assert kafka, out
         assert redis_url, out
         assert len(pids) == 2
@@ -459,48 +462,57 @@ def test_cli_stack_duration_ends_it() -> None:
 
 # --- provisioning ----------------------------------------------------------------
 
-_EXTERNAL = {
-    "STREAM_APP_KAFKA_BOOTSTRAP": "kafka.example:9092",
-    "STREAM_APP_REDIS_URL": "redis://redis.example:6379/0",
+_EXTERNAL: dict[str, Any] = {
+    "kafka": {"bootstrap": "kafka.example:9092"},
+    "redis": {"url": "redis://redis.example:6379/0"},
 }
 
 
-def _docker(answer: bool) -> Callable[[], bool]:
-    return lambda: answer
+@pytest.fixture
+def bare(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
+    """Settings of the given sections alone, whatever servers this session was given."""
+    for name in list(os.environ):
+        if name.startswith("STREAM_APP_"):
+            monkeypatch.delenv(name)
+    return lambda **sections: Settings(_env_file=None, **sections)
+
+
+def _docker(answer: bool) -> Callable[[str], bool]:
+    return lambda host: answer
 
 
 @pytest.mark.parametrize(
-    ("env", "docker", "expected"),
+    ("sections", "docker", "expected"),
     [
         ({}, False, "embedded"),
         ({}, True, "containers"),
         (_EXTERNAL, True, "external"),
-        ({"STREAM_APP_KAFKA_BOOTSTRAP": "k:9092"}, False, "embedded"),  # both are needed
-        ({**_EXTERNAL, "STREAM_APP_TEST_SERVERS": "embedded"}, True, "embedded"),
-        ({"STREAM_APP_TEST_SERVERS": " Containers "}, False, "containers"),
+        ({"kafka": {"bootstrap": "k:9092"}}, False, "embedded"),  # both are needed
+        ({**_EXTERNAL, "devstack": {"servers": "embedded"}}, True, "embedded"),
+        ({"devstack": {"servers": "containers"}}, False, "containers"),
     ],
 )
-def test_choose_servers_kind(env: dict[str, str], docker: bool, expected: str) -> None:
-    assert choose_servers_kind(env, docker_probe=_docker(docker)) == expected
+def test_choose_servers_kind(
+    bare: Callable[..., Settings], sections: dict[str, Any], docker: bool, expected: str
+) -> None:
+    assert choose_servers_kind(bare(**sections), docker_probe=_docker(docker)) == expected
 
 
-@pytest.mark.parametrize(
-    "env",
-    [{"STREAM_APP_TEST_SERVERS": "kafka"}, {"STREAM_APP_TEST_SERVERS": "external"}],
-)
-def test_choose_servers_kind_rejects_impossible_requests(env: dict[str, str]) -> None:
+def test_choose_servers_kind_rejects_impossible_requests(bare: Callable[..., Settings]) -> None:
+    with pytest.raises(ValidationError):
+        bare(devstack={"servers": "kafka"})
     with pytest.raises(ProvisionError):
-        choose_servers_kind(env, docker_probe=_docker(False))
+        choose_servers_kind(bare(devstack={"servers": "external"}), docker_probe=_docker(False))
 
 
-def test_provision_external_starts_nothing() -> None:
-    with provision_servers(_EXTERNAL) as servers:
+def test_provision_external_starts_nothing(bare: Callable[..., Settings]) -> None:
+    with provision_servers(bare(**_EXTERNAL)) as servers:
         assert servers == Servers("kafka.example:9092", "redis://redis.example:6379/0", "external")
 
 
 @pytest.mark.integration
-def test_provision_embedded_servers_answer() -> None:
-    with provision_servers({"STREAM_APP_TEST_SERVERS": "embedded"}) as servers:
+def test_provision_embedded_servers_answer(bare: Callable[..., Settings]) -> None:
+    with provision_servers(bare(devstack={"servers": "embedded"})) as servers:
         assert servers.kind == "embedded"
         client = redis.Redis.from_url(servers.redis_url)
         try:

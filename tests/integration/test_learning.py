@@ -99,7 +99,7 @@ async def test_decisions_are_scored_and_labelled_by_feedback_or_silence(
         assert decision.propensity is not None
         assert 0.0 < decision.propensity <= 1.0
         assert decision.model_version
-        assert decision.content.offer in settings.offers
+        assert decision.content.offer in settings.model.offers
     # What was scored waits under the decision id for its label.
     assert await redis.exists(keys.scored(clicker, clicked.decision_id))
 
@@ -197,7 +197,7 @@ async def test_drift_in_the_label_stream_is_detected_and_adapted_to(
 
 async def test_operators_read_model_quality_from_the_cli(redis: Redis, settings: Settings) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}"
-    own = settings.model_copy(update={"key_prefix": prefix})
+    own = settings.updated(redis={"key_prefix": prefix})
     env = {**os.environ, **own.to_env()}
 
     def status() -> subprocess.CompletedProcess[str]:

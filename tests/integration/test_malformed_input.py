@@ -71,7 +71,7 @@ async def test_malformed_records_go_to_the_dead_letter_topic_and_the_stream_carr
     assert oversized.reason == "oversized"
     assert oversized.truncated
     assert oversized.original_size > 2_000_000
-    assert len(base64.b64decode(oversized.original)) == settings.dlq_max_original_bytes
+    assert len(base64.b64decode(oversized.original)) == settings.worker.dlq_max_original_bytes
     member = by_offset[offsets[7]]
     assert (member.reason, member.index) == ("schema_violation", 1)
     assert {d.source_partition for d in dead} == {dead[0].source_partition}

@@ -19,7 +19,7 @@ async def scrape(settings: Settings) -> dict[str, float]:
     """Every sample of the worker's /metrics, as ``name{labels}`` -> value."""
     async with httpx.AsyncClient() as client:
         try:
-            response = await client.get(f"http://127.0.0.1:{settings.metrics_port}/metrics")
+            response = await client.get(f"http://127.0.0.1:{settings.metrics.port}/metrics")
         except httpx.ConnectError:  # the worker is still starting
             return {}
     response.raise_for_status()

@@ -72,7 +72,7 @@ class CrashBeforePublish(KafkaPublisher):
 async def mine(settings: Settings) -> Settings:
     """The session's servers with topics and keys of this test alone."""
     own, _ = isolated(settings, "p")
-    own = own.model_copy(update={"metrics_port": None})
+    own = own.updated(metrics={"port": None})
     await ensure_topics(own)
     return own
 

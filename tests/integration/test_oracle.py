@@ -136,7 +136,7 @@ async def test_every_stored_profile_equals_the_batch_recomputation(
     items = {line.item_id for p in purchases for line in p.items}
     categories = {line.category for p in purchases for line in p.items}
 
-    key = settings.key_prefix
+    key = settings.redis.key_prefix
     stats_before = await stats(redis, key)
     basket_before = await read_basket(redis, key, items, categories)
     target = await processed_total(redis, key)

@@ -47,7 +47,7 @@ async def test_a_poison_record_in_every_partition_is_dead_lettered_and_the_rest_
     worker: ManagedProcess, settings: Settings, redis: Redis, keys: Keys
 ) -> None:
     topic = settings.topics.clickstream
-    partitions = settings.topic_partitions
+    partitions = settings.kafka.topic_partitions
     run = uuid.uuid4().hex[:8]
     by_partition = customers_per_partition(f"poison-{run}", partitions, CUSTOMERS_PER_PARTITION)
     customers = sorted(c for group in by_partition.values() for c in group)

@@ -15,7 +15,7 @@ from stream_app.events.segment import SegmentChange
 from stream_app.profiles.derive import derive
 from stream_app.settings import Settings
 from stream_app.storage.bundle import build_stores
-from stream_app.storage.configured import profile_store, value_rules
+from stream_app.storage.configured import profile_store
 from stream_app.storage.layout import Keys
 from tests.integration.fixtures import consume_until, dumps, eventually, produce, profile_fields
 
@@ -83,7 +83,7 @@ async def test_profile_math_lateness_basket_and_segments(
     )
     assert fields["n:purchase"] == "1", "the redelivered order counted once"
     [stored] = await store.stored([erin])
-    view = derive(stored, datetime.now(UTC), value_rules(settings))
+    view = derive(stored, datetime.now(UTC), settings.profiles.value_rules())
     assert view.orders == 1
     assert view.monetary == pytest.approx(200.0)
     assert view.avg_unit_price == pytest.approx(200.0 / 3)

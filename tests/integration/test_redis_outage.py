@@ -56,16 +56,16 @@ async def test_the_worker_waits_out_a_redis_outage_and_loses_or_doubles_nothing(
     redis_server = RedisServer(logs, extra_args=DURABLE, data_dir=data).start()
     port = redis_server.port
     own, run = isolated(settings, "o", tmp_path / "faust")
-    mine = own.model_copy(update={"redis_url": redis_server.url, "redis_retry_max_s": 0.5})
+    mine = own.updated(redis={"url": redis_server.url, "retry_max_s": 0.5})
     await ensure_topics(mine)
     customers = [f"out-{run}-{i}" for i in range(CUSTOMERS)]
     half = EVENTS_EACH // 2
     total = CUSTOMERS * EVENTS_EACH
-    keys = Keys(mine.key_prefix)
+    keys = Keys(mine.redis.key_prefix)
     try:
         with worker_process(mine, logs, name="outage") as worker:
             await produce(mine, mine.topics.clickstream, views(customers, 0, half))
-            redis = Redis.from_url(mine.redis_url)
+            redis = Redis.from_url(mine.redis.url)
             stats = StatsStore(redis, keys)
             await eventually(stats.read, lambda s: s.get("events_applied", 0) > 0, within=30)
             await redis.aclose()
@@ -76,7 +76,7 @@ async def test_the_worker_waits_out_a_redis_outage_and_loses_or_doubles_nothing(
             assert worker.running, "a Redis outage must not kill the worker"
 
             redis_server = RedisServer(logs, port=port, extra_args=DURABLE, data_dir=data).start()
-            redis = Redis.from_url(mine.redis_url)
+            redis = Redis.from_url(mine.redis.url)
             stats = StatsStore(redis, keys)
             try:
 

@@ -79,7 +79,7 @@ async def test_every_valid_line_arrives_once_on_its_topic_and_bad_lines_are_coun
         event = mine[payload(record)["event_id"]]
         assert record.topic == topic_of(event, settings)
         assert record.key == record_key(event)
-        assert record.partition == partition_of(record.key, settings.topic_partitions)
+        assert record.partition == partition_of(record.key, settings.kafka.topic_partitions)
         assert record.value + b"\n" in lines, "the recorded bytes are sent as they are"
 
 

@@ -44,7 +44,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
 ) -> None:
     mine, run = isolated(settings, "b", tmp_path / "faust")
     await ensure_topics(mine)
-    keys = Keys(mine.key_prefix)
+    keys = Keys(mine.redis.key_prefix)
     customers = [f"{run}-{i}" for i in range(CUSTOMERS)]
     logs = ARTIFACTS / "logs"
 
@@ -97,7 +97,7 @@ async def test_a_partition_whose_first_batch_is_one_record_still_commits_to_the_
     mine, run = isolated(settings, "z", tmp_path / "faust")
     await ensure_topics(mine)
     cid = run
-    keys = Keys(mine.key_prefix)
+    keys = Keys(mine.redis.key_prefix)
 
     async def applied() -> int:
         return (await event_counts(redis, keys, [cid]))[cid].get("n", 0)

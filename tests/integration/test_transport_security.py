@@ -41,28 +41,25 @@ pytestmark = pytest.mark.integration
 
 USER, PASSWORD = "app", "s3cret-for-tests"
 #: Key prefixes of these tests: the ACL user may touch nothing else, so a key the engine
-#: built outside ``STREAM_APP_KEY_PREFIX`` would fail (README's ACL advice relies on it).
+#: built outside ``STREAM_APP_REDIS__KEY_PREFIX`` would fail (README's ACL advice relies on it).
 PREFIX = "sec"
 #: ``default`` off, one user allowed every command on the tests' keys.
 ACL = ("--user", "default", "off", "--user", USER, "on", f">{PASSWORD}", f"~{PREFIX}*", "+@all")
-#: Every Redis security field, so the environment of the test run cannot leak in.
+#: Every Redis security field (``redis`` section), so the test run's environment cannot leak in.
 NO_REDIS_SECURITY: dict[str, Any] = {
-    "redis_username": None,
-    "redis_password": None,
-    "redis_tls": False,
-    "redis_tls_ca_file": None,
-    "redis_tls_cert_file": None,
-    "redis_tls_key_file": None,
-    "redis_tls_verify": True,
+    "username": None,
+    "password": None,
+    "tls": False,
+    "tls_ca_file": None,
+    "tls_cert_file": None,
+    "tls_key_file": None,
+    "tls_verify": True,
 }
 
 
 def redis_settings(url: str, **security: Any) -> Settings:
-    return Settings(
-        redis_url=url,
-        key_prefix=f"{PREFIX}{uuid.uuid4().hex[:8]}",
-        **{**NO_REDIS_SECURITY, **security},
-    )
+    prefix = f"{PREFIX}{uuid.uuid4().hex[:8]}"
+    return Settings(redis={"url": url, "key_prefix": prefix, **NO_REDIS_SECURITY, **security})
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +98,10 @@ async def ping(settings: Settings) -> bool:
 async def test_the_acl_user_from_settings_reads_and_writes_through_the_stores(
     acl_redis: RedisServer,
 ) -> None:
-    settings = redis_settings(acl_redis.url, redis_username=USER, redis_password=PASSWORD)
+    settings = redis_settings(acl_redis.url, username=USER, password=PASSWORD)
     client = redis_client(settings)
     try:
-        stats = StatsStore(client, Keys(settings.key_prefix))
+        stats = StatsStore(client, Keys(settings.redis.key_prefix))
         # Through the pass's own write path: a script call on the prefix's keys only.
         first = Counter({Plain("events_applied"): 3, Labelled("dead_letters", "oversized"): 1})
         await commit(client, lambda w: stats.add(w, first))
@@ -124,9 +121,9 @@ async def test_credentials_in_the_url_work_too(acl_redis: RedisServer) -> None:
     "credentials",
     [
         {},
-        {"redis_username": USER, "redis_password": "wrong"},
-        {"redis_password": PASSWORD},  # the disabled ``default`` user
-        {"redis_username": "nobody", "redis_password": PASSWORD},
+        {"username": USER, "password": "wrong"},
+        {"password": PASSWORD},  # the disabled ``default`` user
+        {"username": "nobody", "password": PASSWORD},
     ],
     ids=["none", "wrong-password", "default-user", "unknown-user"],
 )
@@ -140,7 +137,7 @@ async def test_missing_or_wrong_credentials_are_refused(
 async def test_a_requirepass_server_takes_the_password_setting_alone(logs: Path) -> None:
     with RedisServer(logs / "requirepass", password=PASSWORD) as server:
         plain = f"redis://127.0.0.1:{server.port}/0"
-        assert await ping(redis_settings(plain, redis_password=PASSWORD))
+        assert await ping(redis_settings(plain, password=PASSWORD))
         with pytest.raises(redis.exceptions.AuthenticationError):
             await ping(redis_settings(plain))
 
@@ -151,8 +148,8 @@ async def test_a_requirepass_server_takes_the_password_setting_alone(logs: Path)
 async def test_tls_with_the_ca_file_and_the_acl_user(
     redis_tls: TlsTerminator, certs: Certificates
 ) -> None:
-    secure = {"redis_username": USER, "redis_password": PASSWORD, "redis_tls_ca_file": certs.ca}
-    via_flag = redis_settings(f"redis://127.0.0.1:{redis_tls.port}/0", redis_tls=True, **secure)
+    secure = {"username": USER, "password": PASSWORD, "tls_ca_file": certs.ca}
+    via_flag = redis_settings(f"redis://127.0.0.1:{redis_tls.port}/0", tls=True, **secure)
     via_scheme = redis_settings(f"rediss://127.0.0.1:{redis_tls.port}/0", **secure)
     assert await ping(via_flag)
     assert await ping(via_scheme)
@@ -162,17 +159,17 @@ async def test_a_server_certificate_from_an_untrusted_ca_is_refused(
     redis_tls: TlsTerminator, certs: Certificates
 ) -> None:
     url = f"rediss://127.0.0.1:{redis_tls.port}/0"
-    auth = {"redis_username": USER, "redis_password": PASSWORD}
+    auth = {"username": USER, "password": PASSWORD}
     for trusted in (certs.other_ca, None):  # another CA; the system's CAs
         with pytest.raises(redis.exceptions.ConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
-            await ping(redis_settings(url, redis_tls_ca_file=trusted, **auth))
-    assert await ping(redis_settings(url, redis_tls_verify=False, **auth))
+            await ping(redis_settings(url, tls_ca_file=trusted, **auth))
+    assert await ping(redis_settings(url, tls_verify=False, **auth))
 
 
 async def test_plain_text_is_refused_by_a_tls_port(redis_tls: TlsTerminator) -> None:
     url = f"redis://127.0.0.1:{redis_tls.port}/0"
     with pytest.raises(redis.exceptions.ConnectionError):
-        await ping(redis_settings(url, redis_username=USER, redis_password=PASSWORD))
+        await ping(redis_settings(url, username=USER, password=PASSWORD))
 
 
 async def test_mutual_tls_needs_the_client_certificate(
@@ -183,16 +180,16 @@ async def test_mutual_tls_needs_the_client_certificate(
     ) as terminator:
         url = f"rediss://127.0.0.1:{terminator.port}/0"
         secure = {
-            "redis_username": USER,
-            "redis_password": PASSWORD,
-            "redis_tls_ca_file": certs.ca,
+            "username": USER,
+            "password": PASSWORD,
+            "tls_ca_file": certs.ca,
         }
         with pytest.raises(redis.exceptions.ConnectionError):
             await ping(redis_settings(url, **secure))
         with_cert = redis_settings(
             url,
-            redis_tls_cert_file=certs.client_cert,
-            redis_tls_key_file=certs.client_key,
+            tls_cert_file=certs.client_cert,
+            tls_key_file=certs.client_key,
             **secure,
         )
         assert await ping(with_cert)
@@ -226,37 +223,39 @@ async def test_the_worker_runs_over_mutual_tls_to_kafka_and_redis(
         logs / "redis-mtls-worker", certs, acl_redis.port, require_client_cert=True
     ) as redis_tls:
         settings = Settings(
-            kafka_bootstrap=kafka_mtls,
-            kafka_security_protocol="SSL",
-            kafka_sasl_mechanism=None,
-            kafka_sasl_username=None,
-            kafka_sasl_password=None,
-            kafka_ssl_ca_file=certs.ca,
-            kafka_ssl_cert_file=certs.client_cert,
-            kafka_ssl_key_file=certs.client_key,
-            redis_url=f"rediss://127.0.0.1:{redis_tls.port}/0",
-            redis_username=USER,
-            redis_password=PASSWORD,
-            redis_tls=False,
-            redis_tls_ca_file=certs.ca,
-            redis_tls_cert_file=certs.client_cert,
-            redis_tls_key_file=certs.client_key,
-            redis_tls_verify=True,
-            key_prefix=f"{PREFIX}{run}",
-            app_id=f"stream-app-mtls-{run}",
             topics=TopicNames(
                 **{name: f"{value}.m{run}" for name, value in TopicNames().model_dump().items()}
             ),
-            topic_partitions=1,
-            data_dir=str(tmp_path / "faust"),
-            allow_dev_secret=True,
-            campaigns_file=CAMPAIGNS,
-            quiet_hours=None,
+            kafka={
+                "bootstrap": kafka_mtls,
+                "security_protocol": "SSL",
+                "sasl_mechanism": None,
+                "sasl_username": None,
+                "sasl_password": None,
+                "ssl_ca_file": certs.ca,
+                "ssl_cert_file": certs.client_cert,
+                "ssl_key_file": certs.client_key,
+                "topic_partitions": 1,
+            },
+            redis={
+                "url": f"rediss://127.0.0.1:{redis_tls.port}/0",
+                "username": USER,
+                "password": PASSWORD,
+                "tls": False,
+                "tls_ca_file": certs.ca,
+                "tls_cert_file": certs.client_cert,
+                "tls_key_file": certs.client_key,
+                "tls_verify": True,
+                "key_prefix": f"{PREFIX}{run}",
+            },
+            worker={"app_id": f"stream-app-mtls-{run}", "data_dir": str(tmp_path / "faust")},
+            secrets={"allow_dev_secret": True},
+            decisions={"campaigns_file": CAMPAIGNS, "quiet_hours": None},
         )
         assert await ensure_topics(settings)
         customer = f"tls-{run}"
         redis = redis_client(settings)
-        stats = StatsStore(redis, Keys(settings.key_prefix))
+        stats = StatsStore(redis, Keys(settings.redis.key_prefix))
         try:
             with worker_process(settings, logs, name=f"worker-mtls-{run}") as worker:
                 await produce(
@@ -299,7 +298,7 @@ async def test_the_worker_runs_over_mutual_tls_to_kafka_and_redis(
                     stats.read, lambda s: s.get("events_applied", 0) >= 2, within=60
                 )
                 assert applied.get("events_applied") == 2, worker.log_tail()
-                assert await redis.exists(Keys(settings.key_prefix).profile(customer))
+                assert await redis.exists(Keys(settings.redis.key_prefix).profile(customer))
                 records = await consume_until(
                     settings, settings.topics.decisions, lambda seen: len(seen) >= 1, within=60
                 )
@@ -313,9 +312,9 @@ async def test_the_worker_runs_over_mutual_tls_to_kafka_and_redis(
 async def test_kafka_clients_without_tls_or_without_a_certificate_are_refused(
     kafka_mtls: str, certs: Certificates
 ) -> None:
-    plain = Settings(kafka_bootstrap=kafka_mtls, kafka_security_protocol="PLAINTEXT")
+    plain = Settings(kafka={"bootstrap": kafka_mtls, "security_protocol": "PLAINTEXT"})
     no_cert = Settings(
-        kafka_bootstrap=kafka_mtls, kafka_security_protocol="SSL", kafka_ssl_ca_file=certs.ca
+        kafka={"bootstrap": kafka_mtls, "security_protocol": "SSL", "ssl_ca_file": certs.ca}
     )
     for settings in (plain, no_cert):
         producer = AIOKafkaProducer(**client_options(settings), request_timeout_ms=3000)

@@ -118,16 +118,16 @@ async def test_two_workers_share_the_partitions_and_the_survivor_takes_over_afte
     settings: Settings, tmp_path: Path
 ) -> None:
     own, run = isolated(settings, "w")
-    mine = own.model_copy(update={"topic_partitions": PARTITIONS})
+    mine = own.updated(kafka={"topic_partitions": PARTITIONS})
     await ensure_topics(mine)
-    keys = Keys(mine.key_prefix)
+    keys = Keys(mine.redis.key_prefix)
     logs = Path(ARTIFACTS) / "logs"
     clicks = mine.topics.clickstream
     by_partition = customers_per_partition(f"tw-{run}", PARTITIONS, PER_PARTITION)
     customers = sorted(c for group in by_partition.values() for c in group)
 
     def one(name: str) -> ManagedProcess:
-        own = mine.model_copy(update={"data_dir": str(tmp_path / f"faust-{name}")})
+        own = mine.updated(worker={"data_dir": str(tmp_path / f"faust-{name}")})
         return worker_process(own, logs, name=f"two-workers-{name}")
 
     a, b = one("a"), one("b")
@@ -137,7 +137,7 @@ async def test_two_workers_share_the_partitions_and_the_survivor_takes_over_afte
         found = assignments(process, since[process.name], clicks)
         return found[-1] if found else None
 
-    redis = Redis.from_url(mine.redis_url)
+    redis = Redis.from_url(mine.redis.url)
     producer = AIOKafkaProducer(**client_options(mine), acks="all")
     await producer.start()
     try:

@@ -30,7 +30,7 @@ class OracleConfig:
     allowed_lateness_ms: int = MS_PER_DAY
     taste_half_life_ms: int = 7 * MS_PER_DAY
     rhythm_half_life_ms: int = 28 * MS_PER_DAY
-    #: Base-currency value of one unit of each currency (``STREAM_APP_FX_TO_BASE``).
+    #: Base-currency value of one unit of each currency (``STREAM_APP_PROFILES__FX_TO_BASE``).
     fx_to_base: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({"EUR": 1.0}))
     recent_views: int = 20
     recent_searches: int = 10
@@ -57,27 +57,27 @@ class OracleConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> OracleConfig:
         """The values the engine under test was configured with."""
-        budget, mid = settings.price_bands
-        active, at_risk, lapsed = settings.lifecycle_factors
+        budget, mid = settings.profiles.price_bands
+        active, at_risk, lapsed = settings.profiles.lifecycle_factors
         return cls(
-            secret=settings.pseudonym_secret.get_secret_value().encode(),
-            key_prefix=settings.key_prefix,
-            allowed_lateness_ms=_ms(settings.allowed_lateness),
-            taste_half_life_ms=_ms(settings.taste_half_life),
-            rhythm_half_life_ms=_ms(settings.rhythm_half_life),
-            fx_to_base=MappingProxyType(dict(settings.fx_to_base)),
-            recent_views=settings.recent_views,
-            recent_searches=settings.recent_searches,
-            w_view=settings.taste_weight_view,
-            w_cart=settings.taste_weight_cart,
-            w_purchase=settings.taste_weight_purchase,
+            secret=settings.secrets.pseudonym_secret.get_secret_value().encode(),
+            key_prefix=settings.redis.key_prefix,
+            allowed_lateness_ms=_ms(settings.profiles.allowed_lateness),
+            taste_half_life_ms=_ms(settings.profiles.taste_half_life),
+            rhythm_half_life_ms=_ms(settings.profiles.rhythm_half_life),
+            fx_to_base=MappingProxyType(dict(settings.profiles.fx_to_base)),
+            recent_views=settings.profiles.recent_views,
+            recent_searches=settings.profiles.recent_searches,
+            w_view=settings.profiles.taste_weight_view,
+            w_cart=settings.profiles.taste_weight_cart,
+            w_purchase=settings.profiles.taste_weight_purchase,
             price_budget_below=budget,
             price_mid_below=mid,
-            recency_days=settings.recency_days_scores,
-            frequency_orders=settings.frequency_scores,
-            monetary_value=settings.monetary_scores,
-            new_days=settings.new_customer_days,
-            default_interval_days=settings.default_interval_days,
+            recency_days=settings.profiles.recency_days_scores,
+            frequency_orders=settings.profiles.frequency_scores,
+            monetary_value=settings.profiles.monetary_scores,
+            new_days=settings.profiles.new_customer_days,
+            default_interval_days=settings.profiles.default_interval_days,
             active_factor=active,
             at_risk_factor=at_risk,
             lapsed_factor=lapsed,

@@ -587,11 +587,13 @@ def test_diff_reports_each_kind_of_mismatch() -> None:
 
 def test_config_from_settings_follows_the_engine() -> None:
     settings = Settings(
-        key_prefix="tx",
-        allowed_lateness=timedelta(hours=2),
-        taste_half_life=timedelta(days=3),
-        lifecycle_factors=(1.0, 2.0, 4.0),
-        fx_to_base={"EUR": 1.0, "CHF": 1.05},
+        redis={"key_prefix": "tx"},
+        profiles={
+            "allowed_lateness": timedelta(hours=2),
+            "taste_half_life": timedelta(days=3),
+            "lifecycle_factors": (1.0, 2.0, 4.0),
+            "fx_to_base": {"EUR": 1.0, "CHF": 1.05},
+        },
     )
     config = OracleConfig.from_settings(settings)
     assert config.key_prefix == "tx"
@@ -599,4 +601,4 @@ def test_config_from_settings_follows_the_engine() -> None:
     assert config.taste_half_life_ms == 3 * MS_PER_DAY
     assert (config.active_factor, config.at_risk_factor, config.lapsed_factor) == (1.0, 2.0, 4.0)
     assert dict(config.fx_to_base) == {"EUR": 1.0, "CHF": 1.05}
-    assert config.secret == settings.pseudonym_secret.get_secret_value().encode()
+    assert config.secret == settings.secrets.pseudonym_secret.get_secret_value().encode()

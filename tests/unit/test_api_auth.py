@@ -83,7 +83,9 @@ def test_hash_is_keyed_by_the_pepper_and_verified_in_constant_time() -> None:
 
 
 def test_the_development_pepper_needs_allow_dev_secret() -> None:
-    with pytest.raises(InsecurePepperError, match="STREAM_APP_API_KEY_PEPPER"):
-        check_pepper(Settings(allow_dev_secret=False, api_key_pepper=DEV))
-    check_pepper(Settings(allow_dev_secret=True, api_key_pepper=DEV))
-    check_pepper(Settings(allow_dev_secret=False, api_key_pepper=SecretStr("x" * 32)))
+    with pytest.raises(InsecurePepperError, match="STREAM_APP_SECRETS__API_KEY_PEPPER"):
+        check_pepper(Settings(secrets={"allow_dev_secret": False, "api_key_pepper": DEV}))
+    check_pepper(Settings(secrets={"allow_dev_secret": True, "api_key_pepper": DEV}))
+    check_pepper(
+        Settings(secrets={"allow_dev_secret": False, "api_key_pepper": SecretStr("x" * 32)})
+    )

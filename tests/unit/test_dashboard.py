@@ -350,7 +350,7 @@ def test_static_files_are_package_data() -> None:
 
 
 async def test_page_and_scripts_are_served_without_a_key() -> None:
-    app = create_app(Settings(allow_dev_secret=True))  # never reaches Redis here
+    app = create_app(Settings(secrets={"allow_dev_secret": True}))  # never reaches Redis here
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
         page = await http.get("/dashboard")

@@ -47,7 +47,7 @@ def test_the_faust_worker_keeps_the_level_asked_for() -> None:
     from stream_app.settings import Settings
     from stream_app.streaming.app import faust_app
 
-    settings = Settings(allow_dev_secret=True, log_level="warn")
+    settings = Settings(secrets={"allow_dev_secret": True}, log={"level": "warn"})
     worker = faust_worker(
         faust_app(settings, frozenset()), settings, logging_config=worker_logging(settings)
     )

@@ -34,5 +34,9 @@ def test_spec_documents_503_and_auth_for_every_v1_operation() -> None:
 
 
 def test_the_app_refuses_the_development_pepper() -> None:
-    with pytest.raises(ValueError, match="STREAM_APP_API_KEY_PEPPER"):
-        create_app(Settings(allow_dev_secret=False, api_key_pepper=SecretStr(DEV_API_KEY_PEPPER)))
+    with pytest.raises(ValueError, match="STREAM_APP_SECRETS__API_KEY_PEPPER"):
+        create_app(
+            Settings(
+                secrets={"allow_dev_secret": False, "api_key_pepper": SecretStr(DEV_API_KEY_PEPPER)}
+            )
+        )

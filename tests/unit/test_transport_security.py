@@ -27,10 +27,11 @@ from stream_app.streaming.app import faust_app
 
 SASL_PASSWORD = "kafka-pw-do-not-print"
 REDIS_PASSWORD = "redis-pw-do-not-print"
+#: SASL fields of the ``kafka`` section.
 SCRAM = {
-    "kafka_sasl_mechanism": "SCRAM-SHA-512",
-    "kafka_sasl_username": "app",
-    "kafka_sasl_password": SASL_PASSWORD,
+    "sasl_mechanism": "SCRAM-SHA-512",
+    "sasl_username": "app",
+    "sasl_password": SASL_PASSWORD,
 }
 
 
@@ -47,7 +48,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
-def refused(**values: Any) -> str:
+def refused(**values: dict[str, Any]) -> str:
     with pytest.raises(ValidationError) as caught:
         Settings(**values)
     return str(caught.value)
@@ -60,80 +61,78 @@ def refused(**values: Any) -> str:
 @pytest.mark.parametrize("left_out", list(SCRAM))
 def test_sasl_needs_a_mechanism_a_user_and_a_password(protocol: str, left_out: str) -> None:
     given = {k: v for k, v in SCRAM.items() if k != left_out}
-    message = refused(kafka_security_protocol=protocol, **given)
-    assert f"STREAM_APP_{left_out.upper()}" in message
-    assert f"STREAM_APP_KAFKA_SECURITY_PROTOCOL={protocol} needs" in message
+    message = refused(kafka={"security_protocol": protocol, **given})
+    assert f"STREAM_APP_KAFKA__{left_out.upper()}" in message
+    assert f"STREAM_APP_KAFKA__SECURITY_PROTOCOL={protocol} needs" in message
 
 
 @pytest.mark.parametrize("protocol", ["PLAINTEXT", "SSL"])
 def test_sasl_credentials_without_a_sasl_protocol_are_refused(protocol: str) -> None:
     """Credentials set but unused would connect unauthenticated and fail confusingly later."""
-    message = refused(kafka_security_protocol=protocol, **SCRAM)
-    assert "STREAM_APP_KAFKA_SASL_* are set" in message
+    message = refused(kafka={"security_protocol": protocol, **SCRAM})
+    assert "STREAM_APP_KAFKA__SASL_* are set" in message
 
 
 @pytest.mark.parametrize("protocol", ["PLAINTEXT", "SASL_PLAINTEXT"])
 def test_kafka_tls_files_without_tls_are_refused(protocol: str, pki: dict[str, Path]) -> None:
     sasl = SCRAM if protocol.startswith("SASL") else {}
-    message = refused(kafka_security_protocol=protocol, kafka_ssl_ca_file=pki["ca"], **sasl)
-    assert "STREAM_APP_KAFKA_SSL_* files are set" in message
+    message = refused(kafka={"security_protocol": protocol, "ssl_ca_file": pki["ca"], **sasl})
+    assert "STREAM_APP_KAFKA__SSL_* files are set" in message
 
 
 def test_redis_tls_files_without_tls_are_refused(pki: dict[str, Path]) -> None:
-    message = refused(redis_url="redis://127.0.0.1:6379/0", redis_tls_ca_file=pki["ca"])
-    assert "STREAM_APP_REDIS_TLS_* files are set" in message
+    message = refused(redis={"url": "redis://127.0.0.1:6379/0", "tls_ca_file": pki["ca"]})
+    assert "STREAM_APP_REDIS__TLS_* files are set" in message
 
 
 def test_a_key_without_its_certificate_is_refused(pki: dict[str, Path]) -> None:
-    assert "STREAM_APP_KAFKA_SSL_KEY_FILE needs" in refused(
-        kafka_security_protocol="SSL", kafka_ssl_key_file=pki["key"]
+    assert "STREAM_APP_KAFKA__SSL_KEY_FILE needs" in refused(
+        kafka={"security_protocol": "SSL", "ssl_key_file": pki["key"]}
     )
-    assert "STREAM_APP_REDIS_TLS_KEY_FILE needs" in refused(
-        redis_tls=True, redis_tls_key_file=pki["key"]
+    assert "STREAM_APP_REDIS__TLS_KEY_FILE needs" in refused(
+        redis={"tls": True, "tls_key_file": pki["key"]}
     )
 
 
 def test_a_missing_file_is_refused_at_start_up(tmp_path: Path) -> None:
-    message = refused(kafka_security_protocol="SSL", kafka_ssl_ca_file=tmp_path / "absent.pem")
-    assert "kafka_ssl_ca_file" in message
+    message = refused(kafka={"security_protocol": "SSL", "ssl_ca_file": tmp_path / "absent.pem"})
+    assert "kafka.ssl_ca_file" in message
 
 
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
         (
-            {"redis_url": "redis://:a@h:6379/0", "redis_password": "b"},
-            "password is both in STREAM_APP_REDIS_URL and STREAM_APP_REDIS_PASSWORD",
+            {"url": "redis://:a@h:6379/0", "password": "b"},
+            "password is both in STREAM_APP_REDIS__URL and STREAM_APP_REDIS__PASSWORD",
         ),
         (
-            {"redis_url": "redis://u@h:6379/0", "redis_username": "v"},
-            "user is both in STREAM_APP_REDIS_URL and STREAM_APP_REDIS_USERNAME",
+            {"url": "redis://u@h:6379/0", "username": "v"},
+            "user is both in STREAM_APP_REDIS__URL and STREAM_APP_REDIS__USERNAME",
         ),
-        ({"redis_url": "unix:///run/redis.sock", "redis_tls": True}, "unix:// socket"),
-        ({"redis_url": "http://h:6379"}, "must start with redis://, rediss:// or unix://"),
+        ({"url": "unix:///run/redis.sock", "tls": True}, "unix:// socket"),
+        ({"url": "http://h:6379"}, "must start with redis://, rediss:// or unix://"),
     ],
 )
 def test_contradictory_redis_settings_are_refused(values: dict[str, Any], expected: str) -> None:
-    assert expected in refused(**values)
+    assert expected in refused(redis=values)
 
 
 def test_every_problem_is_reported_at_once_and_no_secret_is_echoed() -> None:
     message = refused(
-        kafka_security_protocol="SASL_SSL",
-        kafka_sasl_password=SASL_PASSWORD,
-        redis_url=f"redis://app:{REDIS_PASSWORD}@h:6379/0",
-        redis_password=REDIS_PASSWORD,
+        kafka={"security_protocol": "SASL_SSL", "sasl_password": SASL_PASSWORD},
+        redis={"url": f"redis://app:{REDIS_PASSWORD}@h:6379/0", "password": REDIS_PASSWORD},
     )
-    assert "STREAM_APP_KAFKA_SASL_USERNAME" in message
-    assert "STREAM_APP_REDIS_PASSWORD" in message
+    assert "STREAM_APP_KAFKA__SASL_USERNAME" in message
+    assert "STREAM_APP_REDIS__PASSWORD" in message
     assert SASL_PASSWORD not in message
     assert REDIS_PASSWORD not in message
 
 
 def test_the_environment_is_checked_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STREAM_APP_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
-    monkeypatch.setenv("STREAM_APP_KAFKA_SASL_PASSWORD", SASL_PASSWORD)
-    with pytest.raises(ValidationError, match="STREAM_APP_KAFKA_SASL_MECHANISM") as caught:
+    monkeypatch.setenv("STREAM_APP_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("STREAM_APP_KAFKA__SASL_PASSWORD", SASL_PASSWORD)
+    with pytest.raises(ValidationError, match="STREAM_APP_KAFKA__SASL_MECHANISM") as caught:
         Settings(_env_file=None)
     assert SASL_PASSWORD not in str(caught.value)
 
@@ -142,13 +141,13 @@ def test_the_environment_is_checked_the_same_way(monkeypatch: pytest.MonkeyPatch
     "values",
     [
         {},
-        {"kafka_security_protocol": "SSL"},
-        {"kafka_security_protocol": "SASL_SSL", **SCRAM},
-        {"kafka_security_protocol": "SASL_PLAINTEXT", **SCRAM, "kafka_sasl_mechanism": "PLAIN"},
-        {"redis_url": "rediss://app:pw@h:6380/0"},
-        {"redis_url": "redis://app@h:6379/0", "redis_password": "pw"},
-        {"redis_username": "app", "redis_password": "pw", "redis_tls": True},
-        {"redis_tls": True, "redis_tls_verify": False},
+        {"kafka": {"security_protocol": "SSL"}},
+        {"kafka": {"security_protocol": "SASL_SSL", **SCRAM}},
+        {"kafka": {"security_protocol": "SASL_PLAINTEXT", **SCRAM, "sasl_mechanism": "PLAIN"}},
+        {"redis": {"url": "rediss://app:pw@h:6380/0"}},
+        {"redis": {"url": "redis://app@h:6379/0", "password": "pw"}},
+        {"redis": {"username": "app", "password": "pw", "tls": True}},
+        {"redis": {"tls": True, "tls_verify": False}},
     ],
 )
 def test_consistent_combinations_are_accepted(values: dict[str, Any]) -> None:
@@ -159,7 +158,7 @@ def test_consistent_combinations_are_accepted(values: dict[str, Any]) -> None:
 
 
 def test_plaintext_clients_get_only_the_bootstrap_servers() -> None:
-    settings = Settings(kafka_bootstrap="k1:9092,k2:9092")
+    settings = Settings(kafka={"bootstrap": "k1:9092,k2:9092"})
     assert client_options(settings) == {
         "bootstrap_servers": "k1:9092,k2:9092",
         "security_protocol": "PLAINTEXT",
@@ -171,14 +170,16 @@ def test_ssl_verifies_the_broker_with_the_ca_file_and_presents_the_client_certif
     pki: dict[str, Path],
 ) -> None:
     settings = Settings(
-        kafka_security_protocol="SSL",
-        kafka_ssl_ca_file=pki["ca"],
-        kafka_ssl_cert_file=pki["cert"],
-        kafka_ssl_key_file=pki["key"],
+        kafka={
+            "security_protocol": "SSL",
+            "ssl_ca_file": pki["ca"],
+            "ssl_cert_file": pki["cert"],
+            "ssl_key_file": pki["key"],
+        }
     )
     options = client_options(settings)
     context = options.pop("ssl_context")
-    assert options == {"bootstrap_servers": settings.kafka_bootstrap, "security_protocol": "SSL"}
+    assert options == {"bootstrap_servers": settings.kafka.bootstrap, "security_protocol": "SSL"}
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
@@ -187,11 +188,11 @@ def test_ssl_verifies_the_broker_with_the_ca_file_and_presents_the_client_certif
 
 
 def test_sasl_ssl_scram_passes_the_credentials_in_clear_to_aiokafka_only() -> None:
-    settings = Settings(kafka_security_protocol="SASL_SSL", **SCRAM)
+    settings = Settings(kafka={"security_protocol": "SASL_SSL", **SCRAM})
     options = client_options(settings)
     assert isinstance(options.pop("ssl_context"), ssl.SSLContext)
     assert options == {
-        "bootstrap_servers": settings.kafka_bootstrap,
+        "bootstrap_servers": settings.kafka.bootstrap,
         "security_protocol": "SASL_SSL",
         "sasl_mechanism": "SCRAM-SHA-512",
         "sasl_plain_username": "app",
@@ -201,24 +202,24 @@ def test_sasl_ssl_scram_passes_the_credentials_in_clear_to_aiokafka_only() -> No
 
 
 def test_sasl_plaintext_has_no_tls_context() -> None:
-    options = client_options(Settings(kafka_security_protocol="SASL_PLAINTEXT", **SCRAM))
+    options = client_options(Settings(kafka={"security_protocol": "SASL_PLAINTEXT", **SCRAM}))
     assert "ssl_context" not in options
     assert options["sasl_mechanism"] == "SCRAM-SHA-512"
 
 
 SECURITY_CASES = [
     {},
-    {"kafka_security_protocol": "SSL"},
-    {"kafka_security_protocol": "SASL_PLAINTEXT", **SCRAM},
-    {"kafka_security_protocol": "SASL_SSL", **SCRAM, "kafka_sasl_mechanism": "SCRAM-SHA-256"},
-    {"kafka_security_protocol": "SASL_SSL", **SCRAM, "kafka_sasl_mechanism": "PLAIN"},
+    {"security_protocol": "SSL"},
+    {"security_protocol": "SASL_PLAINTEXT", **SCRAM},
+    {"security_protocol": "SASL_SSL", **SCRAM, "sasl_mechanism": "SCRAM-SHA-256"},
+    {"security_protocol": "SASL_SSL", **SCRAM, "sasl_mechanism": "PLAIN"},
 ]
 
 
 @pytest.mark.parametrize("values", SECURITY_CASES)
 async def test_aiokafka_clients_accept_the_options(values: dict[str, Any]) -> None:
     """aiokafka checks protocol, context and SASL options when a client is built."""
-    options = client_options(Settings(**values))
+    options = client_options(Settings(kafka=values))
     producer = AIOKafkaProducer(**options)
     consumer = AIOKafkaConsumer("t", **options, group_id=None)
     admin = AIOKafkaAdminClient(**options)
@@ -229,7 +230,7 @@ async def test_aiokafka_clients_accept_the_options(values: dict[str, Any]) -> No
 
 @pytest.mark.parametrize("values", SECURITY_CASES)
 def test_faust_gets_the_same_security_as_the_aiokafka_clients(values: dict[str, Any]) -> None:
-    settings = Settings(**values)
+    settings = Settings(kafka=values)
     app = faust_app(settings)
     expected = client_options(settings)
     del expected["bootstrap_servers"]
@@ -245,9 +246,9 @@ def test_faust_gets_the_same_security_as_the_aiokafka_clients(values: dict[str, 
 
 def test_faust_credentials_types() -> None:
     assert isinstance(
-        faust_credentials(Settings(kafka_security_protocol="SSL")), faust.SSLCredentials
+        faust_credentials(Settings(kafka={"security_protocol": "SSL"})), faust.SSLCredentials
     )
-    sasl = faust_credentials(Settings(kafka_security_protocol="SASL_SSL", **SCRAM))
+    sasl = faust_credentials(Settings(kafka={"security_protocol": "SASL_SSL", **SCRAM}))
     assert isinstance(sasl, faust.SASLCredentials)
     assert sasl.protocol.value == "SASL_SSL"
     assert SASL_PASSWORD not in repr(sasl)
@@ -257,7 +258,7 @@ def test_faust_credentials_types() -> None:
 
 
 async def test_redis_client_takes_user_password_and_timeouts() -> None:
-    settings = Settings(redis_username="app", redis_password=REDIS_PASSWORD, redis_timeout_s=3)
+    settings = Settings(redis={"username": "app", "password": REDIS_PASSWORD, "timeout_s": 3})
     client = redis_client(settings)
     kwargs = client.connection_pool.connection_kwargs
     assert not issubclass(client.connection_pool.connection_class, SSLConnection)
@@ -271,7 +272,7 @@ async def test_redis_client_takes_user_password_and_timeouts() -> None:
 
 
 async def test_redis_client_keeps_credentials_given_in_the_url() -> None:
-    client = redis_client(Settings(redis_url="redis://app:pw@h:6379/2"))
+    client = redis_client(Settings(redis={"url": "redis://app:pw@h:6379/2"}))
     kwargs = client.connection_pool.connection_kwargs
     assert (kwargs["username"], kwargs["password"], kwargs["db"]) == ("app", "pw", 2)
     await client.aclose()
@@ -281,11 +282,13 @@ async def test_redis_tls_from_the_flag_with_ca_and_client_certificate(
     pki: dict[str, Path],
 ) -> None:
     settings = Settings(
-        redis_url="redis://h:6380/0",
-        redis_tls=True,
-        redis_tls_ca_file=pki["ca"],
-        redis_tls_cert_file=pki["cert"],
-        redis_tls_key_file=pki["key"],
+        redis={
+            "url": "redis://h:6380/0",
+            "tls": True,
+            "tls_ca_file": pki["ca"],
+            "tls_cert_file": pki["cert"],
+            "tls_key_file": pki["key"],
+        }
     )
     client = redis_client(settings)
     assert issubclass(client.connection_pool.connection_class, SSLConnection)
@@ -304,12 +307,12 @@ async def test_redis_tls_from_the_flag_with_ca_and_client_certificate(
 @pytest.mark.parametrize(
     ("values", "verified"),
     [
-        ({"redis_url": "rediss://h:6380/0"}, True),
-        ({"redis_url": "rediss://h:6380/0", "redis_tls_verify": False}, False),
+        ({"url": "rediss://h:6380/0"}, True),
+        ({"url": "rediss://h:6380/0", "tls_verify": False}, False),
     ],
 )
 async def test_a_rediss_url_means_tls(values: dict[str, Any], verified: bool) -> None:
-    client = redis_client(Settings(**values))
+    client = redis_client(Settings(redis=values))
     kwargs = client.connection_pool.connection_kwargs
     assert issubclass(client.connection_pool.connection_class, SSLConnection)
     assert kwargs["ssl_cert_reqs"] == ("required" if verified else "none")
@@ -324,25 +327,29 @@ def test_security_settings_survive_the_trip_through_a_child_environment(
     pki: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = Settings(
-        kafka_security_protocol="SASL_SSL",
-        kafka_sasl_mechanism="SCRAM-SHA-256",
-        kafka_sasl_username="app",
-        kafka_sasl_password=SecretStr(SASL_PASSWORD),
-        kafka_ssl_ca_file=pki["ca"],
-        kafka_ssl_cert_file=pki["cert"],
-        kafka_ssl_key_file=pki["key"],
-        redis_url="redis://redis.internal:6380/0",
-        redis_username="app",
-        redis_password=SecretStr(REDIS_PASSWORD),
-        redis_tls=True,
-        redis_tls_ca_file=pki["ca"],
-        redis_tls_cert_file=pki["cert"],
-        redis_tls_key_file=pki["key"],
-        redis_tls_verify=False,
+        kafka={
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-256",
+            "sasl_username": "app",
+            "sasl_password": SecretStr(SASL_PASSWORD),
+            "ssl_ca_file": pki["ca"],
+            "ssl_cert_file": pki["cert"],
+            "ssl_key_file": pki["key"],
+        },
+        redis={
+            "url": "redis://redis.internal:6380/0",
+            "username": "app",
+            "password": SecretStr(REDIS_PASSWORD),
+            "tls": True,
+            "tls_ca_file": pki["ca"],
+            "tls_cert_file": pki["cert"],
+            "tls_key_file": pki["key"],
+            "tls_verify": False,
+        },
     )
     env = settings.to_env()
-    assert env["STREAM_APP_KAFKA_SASL_PASSWORD"] == SASL_PASSWORD
-    assert env["STREAM_APP_REDIS_PASSWORD"] == REDIS_PASSWORD
+    assert env["STREAM_APP_KAFKA__SASL_PASSWORD"] == SASL_PASSWORD
+    assert env["STREAM_APP_REDIS__PASSWORD"] == REDIS_PASSWORD
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert Settings(_env_file=None) == settings
@@ -351,7 +358,7 @@ def test_security_settings_survive_the_trip_through_a_child_environment(
 def test_unset_secrets_stay_unset_in_a_child_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     env = settings.to_env()
-    assert env["STREAM_APP_REDIS_PASSWORD"] == env["STREAM_APP_KAFKA_SASL_PASSWORD"] == "null"
+    assert env["STREAM_APP_REDIS__PASSWORD"] == env["STREAM_APP_KAFKA__SASL_PASSWORD"] == "null"
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert Settings(_env_file=None).redis_password is None
+    assert Settings(_env_file=None).redis.password is None

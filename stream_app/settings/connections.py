@@ -1,0 +1,177 @@
+"""How to reach Kafka and Redis, and how securely (README "Security in transit").
+
+Contradictory or incomplete security settings are refused at start-up, each with the
+variables to change, rather than failing later with a broker's or Redis' less telling error.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, FilePath, SecretStr, model_validator
+
+from stream_app.settings.base import Section, env_var
+
+
+def _kafka(field: str) -> str:
+    return env_var("kafka", field)
+
+
+def _redis(field: str) -> str:
+    return env_var("redis", field)
+
+
+class KafkaSettings(Section):
+    """Brokers, their security, fetching, the consumer group's timing, topic creation."""
+
+    bootstrap: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="Kafka listener protocol: TLS (SSL), SASL, both, none."
+    )
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] | None = Field(
+        default=None, description="SASL mechanism; required with SASL_PLAINTEXT / SASL_SSL."
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user.")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password.")
+    ssl_ca_file: FilePath | None = Field(
+        default=None,
+        description="PEM CAs that signed the brokers' certificates; else the system's.",
+    )
+    ssl_cert_file: FilePath | None = Field(
+        default=None, description="PEM client certificate, for brokers requiring mutual TLS."
+    )
+    ssl_key_file: FilePath | None = Field(
+        default=None, description="PEM private key of the client certificate, if not inside it."
+    )
+    fetch_max_wait_ms: int = Field(
+        default=10,
+        ge=0,
+        le=30_000,
+        description="Longest a fetch waits for records (Apache Kafka answers as soon as "
+        "fetch_min_bytes are there; the embedded broker only at this deadline).",
+    )
+    fetch_min_bytes: int = Field(default=1, ge=1, description="Bytes a fetch waits for.")
+    max_poll_records: int = Field(
+        default=2000, ge=1, description="Most records one fetch hands the worker (all partitions)."
+    )
+    session_timeout_s: float = Field(
+        default=10.0, gt=0, description="Consumer group session: silent this long, out."
+    )
+    heartbeat_interval_s: float = Field(
+        default=1.0, gt=0, description="How often the consumer tells the group it is alive."
+    )
+    rebalance_timeout_s: float = Field(
+        default=10.0, gt=0, description="Longest a rebalance waits for members to rejoin."
+    )
+    commit_every: int = Field(default=1000, ge=1, description="Records between offset commits.")
+    commit_interval_s: float = Field(
+        default=1.0, gt=0, description="Longest time between offset commits."
+    )
+    topic_partitions: int = Field(
+        default=4, ge=1, le=1024, description="Partitions of the topics the engine creates."
+    )
+    topic_replication: int = Field(
+        default=1, ge=1, description="Replication factor of the topics the engine creates."
+    )
+
+    @model_validator(mode="after")
+    def _check_security(self) -> Self:
+        problems = _kafka_security_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class RedisSettings(Section):
+    """The Redis server, its user and TLS, the key prefix, timeouts and retries."""
+
+    url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis URL.")
+    key_prefix: str = Field(
+        default="sa", pattern=r"^[a-z][a-z0-9_]{0,15}$", description="Prefix of every Redis key."
+    )
+    username: str | None = Field(
+        default=None, description="Redis ACL user; else the URL's, else Redis' `default` user."
+    )
+    password: SecretStr | None = Field(
+        default=None, description="Password of that user (or `requirepass`); not also in the URL."
+    )
+    tls: bool = Field(default=False, description="TLS to Redis; a rediss:// URL implies it.")
+    tls_ca_file: FilePath | None = Field(
+        default=None, description="PEM CAs that signed Redis' certificate; else the system's."
+    )
+    tls_cert_file: FilePath | None = Field(
+        default=None, description="PEM client certificate, for Redis requiring mutual TLS."
+    )
+    tls_key_file: FilePath | None = Field(
+        default=None, description="PEM private key of the client certificate, if not inside it."
+    )
+    tls_verify: bool = Field(
+        default=True, description="Check Redis' certificate and host name (off: tests only)."
+    )
+    timeout_s: float = Field(default=5.0, gt=0, description="Redis connect/read timeout.")
+    retry_max_s: float = Field(default=5.0, gt=0, description="Max backoff between retries.")
+
+    @property
+    def uses_tls(self) -> bool:
+        """Whether Redis is reached over TLS: ``tls`` or a ``rediss://`` URL."""
+        return self.tls or urlsplit(self.url).scheme == "rediss"
+
+    @model_validator(mode="after")
+    def _check_security(self) -> Self:
+        problems = _redis_security_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _kafka_security_problems(s: KafkaSettings) -> list[str]:
+    protocol = s.security_protocol
+    sasl = {
+        _kafka("sasl_mechanism"): s.sasl_mechanism,
+        _kafka("sasl_username"): s.sasl_username,
+        _kafka("sasl_password"): s.sasl_password,
+    }
+    problems = []
+    if protocol.startswith("SASL_"):
+        missing = [name for name, value in sasl.items() if value is None]
+        if missing:
+            problems.append(f"{_kafka('security_protocol')}={protocol} needs {', '.join(missing)}")
+    elif any(value is not None for value in sasl.values()):
+        problems.append(
+            f"{_kafka('sasl_*')} are set but {_kafka('security_protocol')}={protocol} "
+            "would not use them (SASL_SSL or SASL_PLAINTEXT does)"
+        )
+    files = (s.ssl_ca_file, s.ssl_cert_file, s.ssl_key_file)
+    if not protocol.endswith("SSL") and any(f is not None for f in files):
+        problems.append(
+            f"{_kafka('ssl_*')} files are set but "
+            f"{_kafka('security_protocol')}={protocol} has no TLS (SSL or SASL_SSL has)"
+        )
+    if s.ssl_key_file is not None and s.ssl_cert_file is None:
+        problems.append(f"{_kafka('ssl_key_file')} needs {_kafka('ssl_cert_file')}")
+    return problems
+
+
+def _redis_security_problems(s: RedisSettings) -> list[str]:
+    url = urlsplit(s.url)
+    problems = []
+    if url.scheme not in ("redis", "rediss", "unix"):
+        problems.append(f"{_redis('url')} must start with redis://, rediss:// or unix://")
+    if s.tls and url.scheme == "unix":
+        problems.append(f"{_redis('tls')} does not apply to a unix:// socket")
+    if s.username is not None and url.username:
+        problems.append(f"the Redis user is both in {_redis('url')} and {_redis('username')}")
+    if s.password is not None and url.password is not None:
+        problems.append(f"the Redis password is both in {_redis('url')} and {_redis('password')}")
+    files = (s.tls_ca_file, s.tls_cert_file, s.tls_key_file)
+    if not s.uses_tls and any(f is not None for f in files):
+        problems.append(
+            f"{_redis('tls_*')} files are set but Redis is reached without TLS "
+            f"(set {_redis('tls')}=true or use a rediss:// URL)"
+        )
+    if s.tls_key_file is not None and s.tls_cert_file is None:
+        problems.append(f"{_redis('tls_key_file')} needs {_redis('tls_cert_file')}")
+    return problems

@@ -1,0 +1,196 @@
+"""How the worker reads records and how events change profiles.
+
+Defaults: where a domain dataclass has a default (``ValueRules``, ``FoldConfig``'s
+weights), the setting takes it from there (``default_of``); where it has none
+(``StateLimits``, ``DecodeLimits``), the setting below is the one place it is stated.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field
+
+from stream_app.events.decode import DecodeLimits
+from stream_app.profiles.derive import ValueRules
+from stream_app.profiles.fold import FoldConfig
+from stream_app.profiles.state import StateLimits
+from stream_app.settings.base import Section, default_of
+
+_VALUE = ValueRules()
+
+
+def _ms(span: timedelta) -> int:
+    return int(span.total_seconds() * 1000)
+
+
+class WorkerSettings(Section):
+    """The worker process: its group, local state, batching and what records it accepts."""
+
+    app_id: str = Field(default="stream-app", description="Faust app id = consumer group id.")
+    data_dir: str = Field(default=".stream-app-data", description="Faust local state directory.")
+    batch_gather_ms: float = Field(
+        default=2.0,
+        gt=0,
+        le=1000,
+        description="How long the worker gathers the partition batches a fetch returned "
+        "into one pass (each pass costs two Redis round trips, whatever its size).",
+    )
+    stream_buffer_batches: int = Field(
+        default=8, ge=1, description="Fetched partition batches buffered ahead of processing."
+    )
+    max_record_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Larger records go to DLQ."
+    )
+    max_events_per_record: int = Field(
+        default=1000, ge=1, description="Records carrying more events go to DLQ."
+    )
+    dlq_max_original_bytes: int = Field(
+        default=65_536, ge=0, description="Original bytes kept in a dead letter (rest truncated)."
+    )
+    max_event_age: timedelta = Field(
+        default=timedelta(days=7), description="Events older than this go to DLQ."
+    )
+    max_event_future_skew: timedelta = Field(
+        default=timedelta(minutes=5), description="Events further in the future go to DLQ."
+    )
+
+    def decode_limits(self) -> DecodeLimits:
+        """Bounds a record must respect."""
+        return DecodeLimits(
+            max_record_bytes=self.max_record_bytes,
+            max_events_per_record=self.max_events_per_record,
+            max_event_age=self.max_event_age,
+            max_future_skew=self.max_event_future_skew,
+        )
+
+
+class LogSettings(Section):
+    """How every process logs."""
+
+    level: Literal["debug", "info", "warn", "error"] = Field(
+        default="info", description="Least severe level logged."
+    )
+    format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per line, for log pipelines."
+    )
+
+
+class ProfileSettings(Section):
+    """Profile math (docs/profile.md): decay, recent lists, value scores, life cycle."""
+
+    allowed_lateness: timedelta = Field(
+        default=timedelta(days=1),
+        description="Events older than the customer's newest event by more than this are "
+        "dead-lettered (late_event); event ids are remembered exactly that long.",
+    )
+    ttl: timedelta = Field(
+        default=timedelta(days=400), description="Profiles untouched this long expire."
+    )
+    taste_half_life: timedelta = Field(
+        default=_VALUE.taste_half_life, gt=timedelta(0), description="Half life of tastes."
+    )
+    rhythm_half_life: timedelta = Field(
+        default=_VALUE.rhythm_half_life,
+        gt=timedelta(0),
+        description="Half life of the weekly activity rhythm.",
+    )
+    taste_weight_view: float = Field(
+        default=default_of(FoldConfig, "weight_view"), ge=0, description="Taste added by a view."
+    )
+    taste_weight_cart: float = Field(
+        default=default_of(FoldConfig, "weight_cart"),
+        ge=0,
+        description="Taste added by an add to cart.",
+    )
+    taste_weight_purchase: float = Field(
+        default=default_of(FoldConfig, "weight_purchase"),
+        ge=0,
+        description="Taste added by a purchase.",
+    )
+    recent_views: int = Field(default=20, ge=1, le=500, description="Recent views kept.")
+    recent_searches: int = Field(default=10, ge=1, le=500, description="Recent searches kept.")
+    base_currency: str = Field(
+        default="EUR", pattern=r"^[A-Z]{3}$", description="Currency of monetary values."
+    )
+    fx_to_base: dict[str, float] = Field(
+        default={
+            "EUR": 1.0,
+            "GBP": 1 / 0.85,
+            "USD": 1 / 1.08,
+            "CAD": 1 / 1.47,
+            "BRL": 1 / 5.4,
+            "JPY": 1 / 160.0,
+            "SGD": 1 / 1.45,
+            "INR": 1 / 90.0,
+            "AUD": 1 / 1.62,
+        },
+        description="Units of base currency per unit of each currency (monetary value).",
+    )
+    recency_days_scores: tuple[float, float, float, float] = Field(
+        default=_VALUE.recency_days, description="Days since last purchase for R scores 5..2."
+    )
+    frequency_scores: tuple[int, int, int, int] = Field(
+        default=_VALUE.frequency, description="Purchases for F scores 5..2."
+    )
+    monetary_scores: tuple[float, float, float, float] = Field(
+        default=_VALUE.monetary, description="Base-currency spend for M scores 5..2."
+    )
+    price_bands: tuple[float, float] = Field(
+        default=_VALUE.price_bands, description="Average unit price bounds of budget, mid, premium."
+    )
+    new_customer_days: float = Field(
+        default=_VALUE.new_customer_days, gt=0, description="A customer this young is new."
+    )
+    default_interval_days: float = Field(
+        default=_VALUE.default_interval_days,
+        gt=0,
+        description="Purchase interval assumed before a customer has one.",
+    )
+    min_interval_days: float = Field(
+        default=_VALUE.min_interval_days, gt=0, description="Shortest purchase interval used."
+    )
+    lifecycle_factors: tuple[float, float, float] = Field(
+        default=_VALUE.lifecycle_factors,
+        description="Purchase intervals without one up to which a customer is active, "
+        "at risk, lapsed (beyond: churned).",
+    )
+
+    def value_rules(self) -> ValueRules:
+        """The derived-field thresholds."""
+        return ValueRules(
+            taste_half_life=self.taste_half_life,
+            rhythm_half_life=self.rhythm_half_life,
+            recency_days=self.recency_days_scores,
+            frequency=self.frequency_scores,
+            monetary=self.monetary_scores,
+            price_bands=self.price_bands,
+            new_customer_days=self.new_customer_days,
+            default_interval_days=self.default_interval_days,
+            min_interval_days=self.min_interval_days,
+            lifecycle_factors=self.lifecycle_factors,
+        )
+
+    def state_limits(self) -> StateLimits:
+        """How events are applied to profiles (``profiles.state``)."""
+        return StateLimits(
+            allowed_lateness_ms=_ms(self.allowed_lateness),
+            taste_half_life_ms=_ms(self.taste_half_life),
+            rhythm_half_life_ms=_ms(self.rhythm_half_life),
+            recent_views=self.recent_views,
+            recent_searches=self.recent_searches,
+        )
+
+    def fold_config(
+        self, pseudonym_secret: bytes, cart_abandon_delay: timedelta | None
+    ) -> FoldConfig:
+        """What the fold needs: these weights and rates, the secret and the campaigns' delay."""
+        return FoldConfig(
+            pseudonym_secret=pseudonym_secret,
+            cart_abandon_delay=cart_abandon_delay,
+            fx_to_base=self.fx_to_base,
+            weight_view=self.taste_weight_view,
+            weight_cart=self.taste_weight_cart,
+            weight_purchase=self.taste_weight_purchase,
+        )
