@@ -15,9 +15,11 @@ import os
 import platform
 import shutil
 import subprocess
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from stream_app.devstack.processes import ManagedProcess
+from stream_app.devstack.stack import EmbeddedStack
 from stream_app.events.encode import encode, record_key
 from stream_app.events.registry import Event
 from stream_app.events.topics import Stream, TopicNames
@@ -132,23 +135,35 @@ def make_event_set(
     )
 
 
+def raw_producer(bootstrap: str, client_id: str, linger_ms: int) -> AIOKafkaProducer:
+    """A plain producer for pre-encoded records, onto any topic.
+
+    Not ``EventProducer``: the benches send records they packed before any clock
+    started (``pack_records``, the same ``EnvelopePacker``), some onto topics that
+    are not the engine's streams (the peers' backlog), and the live-latency pacer
+    must put each record on the wire when it is due, not after ``EventProducer``'s
+    own linger. No idempotence: Tansu does not support it.
+    """
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        linger_ms=linger_ms,
+        max_batch_size=256 * 1024,
+        enable_idempotence=False,
+    )
+
+
 def produce(bootstrap: str, records: Sequence[Record]) -> float:
     """Send ``records`` as fast as the broker takes them; returns the seconds it took.
 
-    No idempotence (Tansu does not support it) and no awaiting of each send:
-    the producer batches for ``linger_ms`` and we wait for all acks at the end.
+    No awaiting of each send: the producer batches for ``linger_ms`` and we wait
+    for all acks at the end.
     """
     return asyncio.run(_produce(bootstrap, records))
 
 
 async def _produce(bootstrap: str, records: Sequence[Record]) -> float:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        client_id="stream-app-bench",
-        linger_ms=5,
-        max_batch_size=256 * 1024,
-        enable_idempotence=False,
-    )
+    producer = raw_producer(bootstrap, "stream-app-bench", linger_ms=5)
     await producer.start()
     try:
         started = time.perf_counter()
@@ -159,6 +174,16 @@ async def _produce(bootstrap: str, records: Sequence[Record]) -> float:
         return time.perf_counter() - started
     finally:
         await producer.stop()
+
+
+@contextmanager
+def scratch_stack(prefix: str) -> Iterator[tuple[Path, EmbeddedStack]]:
+    """A temporary work directory and an embedded stack logging into its ``logs``,
+    both gone when the bench is done."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        workdir = Path(tmp)
+        with EmbeddedStack(log_dir=workdir / "logs") as stack:
+            yield workdir, stack
 
 
 def wait_for(

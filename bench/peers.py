@@ -37,7 +37,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -60,13 +59,13 @@ from bench.common import (
     pyplot,
     read_json,
     save_figure,
+    scratch_stack,
     wait_for,
 )
 from bench.peer_jobs import MEASURED_PREFIX
 from bench.profiles import Rate, cpu_seconds
 from bench.throughput import SENTINEL, offer
 from stream_app.devstack.processes import ManagedProcess
-from stream_app.devstack.stack import EmbeddedStack
 from stream_app.metrics.quantiles import percentile
 
 PARTITIONS = 4
@@ -547,44 +546,40 @@ def main(argv: list[str] | None = None) -> int:
     settings: dict[str, dict[str, Any]] = {}
     latencies: dict[str, Latency] = {}
     disturbed: dict[str, float] = {}  # run -> cores other processes kept busy meanwhile
-    with tempfile.TemporaryDirectory(prefix="stream-app-peers-") as tmp:
-        workdir = Path(tmp)
-        with EmbeddedStack(log_dir=workdir / "logs") as stack:
-            ctx = Context(
-                stack.kafka_bootstrap,
-                stack.redis_url,
-                {"redis": stack.redis_pid, "tansu": stack.kafka_pid},
-                workdir,
-                args.timeout,
+    with scratch_stack("stream-app-peers-") as (workdir, stack):
+        ctx = Context(
+            stack.kafka_bootstrap,
+            stack.redis_url,
+            {"redis": stack.redis_pid, "tansu": stack.kafka_pid},
+            workdir,
+            args.timeout,
+        )
+        create_topic(ctx.bootstrap, BACKLOG_TOPIC)
+        produce_s = produce(ctx.bootstrap, backlog)
+        print(f"produced {len(backlog):,} records in {produce_s:.1f} s")
+        for rep in range(1, args.repeat + 1):  # interleaved: drift hits every engine
+            for engine in engines:
+                for mode in THROUGHPUT_MODES:
+                    name = f"{engine.key}-{mode}-{rep}"
+                    rate, settings[engine.key] = measure_rate(ctx, engine, mode, name, args.events)
+                    rates.setdefault((engine.key, mode), []).append(rate)
+                    other = rate.cpu_s["other"] / rate.elapsed_s
+                    if other > DISTURBED_CORES:
+                        disturbed[name] = other
+                    print(
+                        f"  {name:<18} {rate.events_per_s:>9,.0f} events/s, start-up "
+                        f"{rate.startup_s:.1f} s, other processes {other:.2f} cores "
+                        f"({time.perf_counter() - started:.0f} s)"
+                    )
+        for engine in (e for e in engines if e.latency):
+            latencies[engine.key] = latency = measure_latency(ctx, engine, args)
+            if latency.other_cores > DISTURBED_CORES:
+                disturbed[f"{engine.key}-latency"] = latency.other_cores
+            print(
+                f"  {engine.key}-latency p50 {latency.p50_ms:.0f} ms, p99 "
+                f"{latency.p99_ms:.0f} ms, other processes {latency.other_cores:.2f} cores "
+                f"({time.perf_counter() - started:.0f} s)"
             )
-            create_topic(ctx.bootstrap, BACKLOG_TOPIC)
-            produce_s = produce(ctx.bootstrap, backlog)
-            print(f"produced {len(backlog):,} records in {produce_s:.1f} s")
-            for rep in range(1, args.repeat + 1):  # interleaved: drift hits every engine
-                for engine in engines:
-                    for mode in THROUGHPUT_MODES:
-                        name = f"{engine.key}-{mode}-{rep}"
-                        rate, settings[engine.key] = measure_rate(
-                            ctx, engine, mode, name, args.events
-                        )
-                        rates.setdefault((engine.key, mode), []).append(rate)
-                        other = rate.cpu_s["other"] / rate.elapsed_s
-                        if other > DISTURBED_CORES:
-                            disturbed[name] = other
-                        print(
-                            f"  {name:<18} {rate.events_per_s:>9,.0f} events/s, start-up "
-                            f"{rate.startup_s:.1f} s, other processes {other:.2f} cores "
-                            f"({time.perf_counter() - started:.0f} s)"
-                        )
-            for engine in (e for e in engines if e.latency):
-                latencies[engine.key] = latency = measure_latency(ctx, engine, args)
-                if latency.other_cores > DISTURBED_CORES:
-                    disturbed[f"{engine.key}-latency"] = latency.other_cores
-                print(
-                    f"  {engine.key}-latency p50 {latency.p50_ms:.0f} ms, p99 "
-                    f"{latency.p99_ms:.0f} ms, other processes {latency.other_cores:.2f} cores "
-                    f"({time.perf_counter() - started:.0f} s)"
-                )
 
     summaries = {job: summarize(runs) for job, runs in rates.items()}
     out = results_of(args, backlog, summaries, latencies, settings, versions)

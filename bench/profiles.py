@@ -23,7 +23,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +43,7 @@ from bench.common import (
     pyplot,
     read_json,
     save_figure,
+    scratch_stack,
     wait_for,
 )
 from stream_app.devstack.processes import ManagedProcess
@@ -554,54 +554,52 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="stream-app-bench-") as tmp:
-        workdir = Path(tmp)
-        with EmbeddedStack(log_dir=workdir / "logs") as stack:
-            base = bench_settings(stack, workdir, "bench-bare-faust")
-            data = make_event_set(
-                base.topics,
-                customers=args.customers,
-                events=args.events,
-                seed=args.seed,
-                span=timedelta(hours=args.span_hours),
-                envelope_size=args.envelope_size,
-            )
-            print(
-                f"generated {data.events:,} events ({len(data.records):,} records) in "
-                f"{data.generate_s:.1f} s; event times {data.first_event_time:%H:%M} to "
-                f"{data.last_event_time:%H:%M} UTC"
-            )
-            asyncio.run(ensure_topics(base))
-            produce_s = produce(stack.kafka_bootstrap, data.records)
-            print(f"produced in {produce_s:.1f} s ({len(data.records) / produce_s:,.0f} records/s)")
+    with scratch_stack("stream-app-bench-") as (workdir, stack):
+        base = bench_settings(stack, workdir, "bench-bare-faust")
+        data = make_event_set(
+            base.topics,
+            customers=args.customers,
+            events=args.events,
+            seed=args.seed,
+            span=timedelta(hours=args.span_hours),
+            envelope_size=args.envelope_size,
+        )
+        print(
+            f"generated {data.events:,} events ({len(data.records):,} records) in "
+            f"{data.generate_s:.1f} s; event times {data.first_event_time:%H:%M} to "
+            f"{data.last_event_time:%H:%M} UTC"
+        )
+        asyncio.run(ensure_topics(base))
+        produce_s = produce(stack.kafka_bootstrap, data.records)
+        print(f"produced in {produce_s:.1f} s ({len(data.records) / produce_s:,.0f} records/s)")
 
-            servers = {"redis": stack.redis_pid, "tansu": stack.kafka_pid}
-            bare = run_bare(base, data.events, workdir / "logs", args.timeout, servers)
-            print(f"bare Faust: {bare.events_per_s:,.0f} events/s")
-            pipeline_settings = bench_settings(stack, workdir, "bench-pipeline")
-            pipeline, stats, profile = run_pipeline(
-                pipeline_settings,
-                data.events,
-                workdir / "logs",
-                args.timeout,
-                servers,
-                args.py_spy,
-            )
-            print(f"pipeline: {pipeline.events_per_s:,.0f} events/s")
+        servers = {"redis": stack.redis_pid, "tansu": stack.kafka_pid}
+        bare = run_bare(base, data.events, workdir / "logs", args.timeout, servers)
+        print(f"bare Faust: {bare.events_per_s:,.0f} events/s")
+        pipeline_settings = bench_settings(stack, workdir, "bench-pipeline")
+        pipeline, stats, profile = run_pipeline(
+            pipeline_settings,
+            data.events,
+            workdir / "logs",
+            args.timeout,
+            servers,
+            args.py_spy,
+        )
+        print(f"pipeline: {pipeline.events_per_s:,.0f} events/s")
 
-            customers = set(data.events_per_customer)
-            memory = measure_memory(stack.redis_url, base.redis.key_prefix, customers)
-            totals = memory.totals()
-            median = statistics.median(totals.values())
-            typical_customer = min(totals, key=lambda c: (abs(totals[c] - median), c))
-            typical = describe_keys(stack.redis_url, base.redis.key_prefix, typical_customer)
-            history, history_events = memory_with_history(stack, base, args, workdir / "logs")
-            history_totals = history.totals()
-            history_median = statistics.median(history_totals.values())
-            history_customer = min(
-                history_totals, key=lambda c: (abs(history_totals[c] - history_median), c)
-            )
-            history_typical = describe_keys(stack.redis_url, "hist", history_customer)
+        customers = set(data.events_per_customer)
+        memory = measure_memory(stack.redis_url, base.redis.key_prefix, customers)
+        totals = memory.totals()
+        median = statistics.median(totals.values())
+        typical_customer = min(totals, key=lambda c: (abs(totals[c] - median), c))
+        typical = describe_keys(stack.redis_url, base.redis.key_prefix, typical_customer)
+        history, history_events = memory_with_history(stack, base, args, workdir / "logs")
+        history_totals = history.totals()
+        history_median = statistics.median(history_totals.values())
+        history_customer = min(
+            history_totals, key=lambda c: (abs(history_totals[c] - history_median), c)
+        )
+        history_typical = describe_keys(stack.redis_url, "hist", history_customer)
 
     history_sizes = sorted(history.totals().values())
     print("  a typical customer of the history run had:")

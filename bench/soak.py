@@ -22,7 +22,6 @@ import asyncio
 import importlib
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -32,10 +31,9 @@ from typing import Any
 
 import redis
 
-from bench.common import finish, pyplot, save_figure, wait_for
+from bench.common import finish, pyplot, save_figure, scratch_stack, wait_for
 from bench.profiles import _DONE_PREFIXES, bench_settings
 from stream_app.devstack.ports import free_port, port_accepts
-from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
 from stream_app.kafka_topics import ensure_topics
 from stream_app.producers.loadgen import SimStats, run_simulation
@@ -205,54 +203,52 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="stream-app-soak-") as tmp:
-        workdir = Path(tmp)
-        with EmbeddedStack(log_dir=workdir / "logs") as stack:
-            settings = bench_settings(stack, workdir, "soak").updated(metrics={"port": free_port()})
-            asyncio.run(ensure_topics(settings))
-            worker = worker_process(settings, workdir / "logs", name="soak-worker")
-            with worker:
-                port = settings.metrics.port or 0
-                wait_for("the worker to start", lambda: port_accepts(port), args.timeout,
-                         process=worker)  # fmt: skip
-                pids = {"worker": worker.pid or 0, "tansu": stack.kafka_pid}
-                sampler = Sampler(settings, pids, args.sample_s)
-                next_line = [30.0]
+    with scratch_stack("stream-app-soak-") as (workdir, stack):
+        settings = bench_settings(stack, workdir, "soak").updated(metrics={"port": free_port()})
+        asyncio.run(ensure_topics(settings))
+        worker = worker_process(settings, workdir / "logs", name="soak-worker")
+        with worker:
+            port = settings.metrics.port or 0
+            wait_for("the worker to start", lambda: port_accepts(port), args.timeout,
+                     process=worker)  # fmt: skip
+            pids = {"worker": worker.pid or 0, "tansu": stack.kafka_pid}
+            sampler = Sampler(settings, pids, args.sample_s)
+            next_line = [30.0]
 
-                def progress(sim: SimStats) -> None:
-                    if sim.elapsed_s >= next_line[0]:
-                        next_line[0] += 30.0
-                        last = sampler.samples[-1] if sampler.samples else None
-                        memory = "" if last is None else (
-                            f"; worker RSS {(last.worker_rss or 0) / MB:,.0f} MB, Redis "
-                            f"{last.redis_used / MB:,.0f} MB, done {last.events_done:,}"
-                        )  # fmt: skip
-                        print(f"  {sim.elapsed_s / 60:4.1f} min: sent {sim.events_sent:,}{memory}")
+            def progress(sim: SimStats) -> None:
+                if sim.elapsed_s >= next_line[0]:
+                    next_line[0] += 30.0
+                    last = sampler.samples[-1] if sampler.samples else None
+                    memory = "" if last is None else (
+                        f"; worker RSS {(last.worker_rss or 0) / MB:,.0f} MB, Redis "
+                        f"{last.redis_used / MB:,.0f} MB, done {last.events_done:,}"
+                    )  # fmt: skip
+                    print(f"  {sim.elapsed_s / 60:4.1f} min: sent {sim.events_sent:,}{memory}")
 
-                sampler.start()
-                sim = asyncio.run(
-                    run_simulation(
-                        settings,
-                        customers=args.customers,
-                        rate=args.rate,
-                        duration=args.minutes * 60,
-                        seed=args.seed,
-                        envelope_size=args.envelope_size,
-                        on_progress=progress,
-                    )
+            sampler.start()
+            sim = asyncio.run(
+                run_simulation(
+                    settings,
+                    customers=args.customers,
+                    rate=args.rate,
+                    duration=args.minutes * 60,
+                    seed=args.seed,
+                    envelope_size=args.envelope_size,
+                    on_progress=progress,
                 )
-                caught_up = True
-                try:
-                    wait_for("the worker to catch up", lambda: sampler.done() >= sim.events_sent,
-                             args.timeout, process=worker)  # fmt: skip
-                except Exception as exc:  # report the lag rather than nothing
-                    print(f"  warning: {exc}".splitlines()[0])
-                    caught_up = False
-                sampler.stop()
-                if sampler.error is not None:
-                    raise sampler.error
-                stats = sampler.stats()
-                ids, seen_bytes = seen_ids(settings.redis.url, settings.redis.key_prefix)
+            )
+            caught_up = True
+            try:
+                wait_for("the worker to catch up", lambda: sampler.done() >= sim.events_sent,
+                         args.timeout, process=worker)  # fmt: skip
+            except Exception as exc:  # report the lag rather than nothing
+                print(f"  warning: {exc}".splitlines()[0])
+                caught_up = False
+            sampler.stop()
+            if sampler.error is not None:
+                raise sampler.error
+            stats = sampler.stats()
+            ids, seen_bytes = seen_ids(settings.redis.url, settings.redis.key_prefix)
 
     samples = sampler.samples
     fits = {f: slope_per_min(second_half(samples, f)) for f in ("worker_rss", "redis_used",
