@@ -6,6 +6,7 @@ variables to change, rather than failing later with a broker's or Redis' less te
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
@@ -144,15 +145,13 @@ def _kafka_security_problems(s: KafkaSettings) -> list[str]:
             f"{_kafka('sasl_*')} are set but {_kafka('security_protocol')}={protocol} "
             "would not use them (SASL_SSL or SASL_PLAINTEXT does)"
         )
-    files = (s.ssl_ca_file, s.ssl_cert_file, s.ssl_key_file)
-    if not protocol.endswith("SSL") and any(f is not None for f in files):
-        problems.append(
-            f"{_kafka('ssl_*')} files are set but "
-            f"{_kafka('security_protocol')}={protocol} has no TLS (SSL or SASL_SSL has)"
-        )
-    if s.ssl_key_file is not None and s.ssl_cert_file is None:
-        problems.append(f"{_kafka('ssl_key_file')} needs {_kafka('ssl_cert_file')}")
-    return problems
+    return problems + _tls_file_problems(
+        _kafka,
+        "ssl",
+        (s.ssl_ca_file, s.ssl_cert_file, s.ssl_key_file),
+        tls=protocol.endswith("SSL"),
+        no_tls=f"{_kafka('security_protocol')}={protocol} has no TLS (SSL or SASL_SSL has)",
+    )
 
 
 def _redis_security_problems(s: RedisSettings) -> list[str]:
@@ -166,12 +165,29 @@ def _redis_security_problems(s: RedisSettings) -> list[str]:
         problems.append(f"the Redis user is both in {_redis('url')} and {_redis('username')}")
     if s.password is not None and url.password is not None:
         problems.append(f"the Redis password is both in {_redis('url')} and {_redis('password')}")
-    files = (s.tls_ca_file, s.tls_cert_file, s.tls_key_file)
-    if not s.uses_tls and any(f is not None for f in files):
-        problems.append(
-            f"{_redis('tls_*')} files are set but Redis is reached without TLS "
-            f"(set {_redis('tls')}=true or use a rediss:// URL)"
-        )
-    if s.tls_key_file is not None and s.tls_cert_file is None:
-        problems.append(f"{_redis('tls_key_file')} needs {_redis('tls_cert_file')}")
+    return problems + _tls_file_problems(
+        _redis,
+        "tls",
+        (s.tls_ca_file, s.tls_cert_file, s.tls_key_file),
+        tls=s.uses_tls,
+        no_tls=f"Redis is reached without TLS (set {_redis('tls')}=true or use a rediss:// URL)",
+    )
+
+
+def _tls_file_problems(
+    name: Callable[[str], str],
+    prefix: str,
+    files: tuple[object, object, object],
+    *,
+    tls: bool,
+    no_tls: str,
+) -> list[str]:
+    """What both connections check of their ``<prefix>_ca/cert/key_file``: set only
+    when TLS is on (``no_tls`` says why it is not), and a key only with its certificate."""
+    _, cert, key = files
+    problems = []
+    if not tls and any(f is not None for f in files):
+        problems.append(f"{name(prefix + '_*')} files are set but {no_tls}")
+    if key is not None and cert is None:
+        problems.append(f"{name(prefix + '_key_file')} needs {name(prefix + '_cert_file')}")
     return problems
