@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Security
 from fastapi.security import (
     APIKeyHeader,
     HTTPAuthorizationCredentials,
@@ -21,7 +21,7 @@ from fastapi.security import (
 
 from stream_app.api.api_key_store import ApiKey
 from stream_app.api.deps import Context
-from stream_app.api.errors import REALM
+from stream_app.api.errors import AUTH_RESPONSES, REALM
 from stream_app.api.scopes import Scope, grants
 from stream_app.api.tokens import parse_token
 
@@ -68,3 +68,14 @@ async def authorize(
     if not all(grants(key.scopes, Scope(name)) for name in security_scopes.scopes):
         raise HTTPException(403, "API key lacks the scope for this endpoint")
     return key
+
+
+def scoped_router(prefix: str, tag: str, scope: Scope) -> APIRouter:
+    """A router under ``prefix`` whose every endpoint needs ``scope`` (and may answer
+    401/403/429 as ``AUTH_RESPONSES`` documents)."""
+    return APIRouter(
+        prefix=prefix,
+        tags=[tag],
+        dependencies=[Security(authorize, scopes=[scope])],
+        responses=AUTH_RESPONSES,
+    )

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import APIRouter, HTTPException, Security
+from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 
-from stream_app.api.auth import authorize
+from stream_app.api.auth import scoped_router
 from stream_app.api.deps import ApiContext, Context
-from stream_app.api.errors import AUTH_RESPONSES, BAD_BODY, NOT_FOUND
+from stream_app.api.errors import BAD_BODY, NOT_FOUND
 from stream_app.api.models import CustomerIdPath, Profile, ProfileBatch, ProfileBatchRequest
 from stream_app.api.scopes import Scope
 from stream_app.profiles.derive import derive
 
-router = APIRouter(
-    prefix="/v1/profiles",
-    tags=["profiles"],
-    dependencies=[Security(authorize, scopes=[Scope.PROFILES_READ])],
-    responses=AUTH_RESPONSES,
-)
+router = scoped_router("/v1/profiles", "profiles", Scope.PROFILES_READ)
 
 
 # Declared before `/{customer_id}`: a wrong method on /batch then advertises `Allow: POST`.

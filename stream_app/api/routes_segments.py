@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Security
+from fastapi import HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 
-from stream_app.api.auth import authorize
+from stream_app.api.auth import scoped_router
 from stream_app.api.deps import Context
-from stream_app.api.errors import AUTH_RESPONSES, NOT_FOUND
+from stream_app.api.errors import NOT_FOUND
 from stream_app.api.models import Segment, SegmentList, SegmentMembers
 from stream_app.api.scopes import Scope
 from stream_app.events.base import Identifier
@@ -17,12 +17,7 @@ from stream_app.events.base import Identifier
 #: Redis' SCAN cursors are unsigned 64-bit integers.
 MAX_CURSOR = 2**64 - 1
 
-router = APIRouter(
-    prefix="/v1/segments",
-    tags=["segments"],
-    dependencies=[Security(authorize, scopes=[Scope.PROFILES_READ])],
-    responses=AUTH_RESPONSES,
-)
+router = scoped_router("/v1/segments", "segments", Scope.PROFILES_READ)
 
 
 @router.get("", summary="Every configured segment with its current size.")
