@@ -550,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context(
             stack.kafka_bootstrap,
             stack.redis_url,
-            {"redis": stack.redis_pid, "tansu": stack.kafka_pid},
+            stack.pids,
             workdir,
             args.timeout,
         )

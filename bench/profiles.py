@@ -133,8 +133,7 @@ def memory_with_history(
     )
     asyncio.run(ensure_topics(settings))
     produce(stack.kafka_bootstrap, data.records)
-    servers = {"redis": stack.redis_pid, "tansu": stack.kafka_pid}
-    run_pipeline(settings, data.events, log_dir, args.timeout, servers, 0)
+    run_pipeline(settings, data.events, log_dir, args.timeout, stack.pids, 0)
     memory = measure_memory(
         stack.redis_url, settings.redis.key_prefix, set(data.events_per_customer)
     )
@@ -573,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
         produce_s = produce(stack.kafka_bootstrap, data.records)
         print(f"produced in {produce_s:.1f} s ({len(data.records) / produce_s:,.0f} records/s)")
 
-        servers = {"redis": stack.redis_pid, "tansu": stack.kafka_pid}
+        servers = stack.pids
         bare = run_bare(base, data.events, workdir / "logs", args.timeout, servers)
         print(f"bare Faust: {bare.events_per_s:,.0f} events/s")
         pipeline_settings = bench_settings(stack, workdir, "bench-pipeline")

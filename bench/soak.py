@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             port = settings.metrics.port or 0
             wait_for("the worker to start", lambda: port_accepts(port), args.timeout,
                      process=worker)  # fmt: skip
-            pids = {"worker": worker.pid or 0, "tansu": stack.kafka_pid}
+            pids = {"worker": worker.pid or 0, "tansu": stack.tansu.pid}
             sampler = Sampler(settings, pids, args.sample_s)
             next_line = [30.0]
 

@@ -306,7 +306,7 @@ def run_two_workers(
 def measure_throughput(stack: EmbeddedStack, workdir: Path, args: argparse.Namespace) -> Throughput:
     """The backlog runs, each by a fresh consumer group from the start of its topics."""
     logs = workdir / "logs"
-    servers = {"redis": stack.redis_pid, "tansu": stack.kafka_pid}
+    servers = stack.pids
     foreign = ForeignLoad(servers)
     single = run_settings(stack, workdir, "tp-bare", "tpb", "single")
     env = run_settings(stack, workdir, "tp-bare-env", "tpbe", "env")
@@ -583,8 +583,7 @@ def run_steps(
         with consumer:
             pids = {
                 "consumer": consumer.pid or 0,
-                "redis": stack.redis_pid,
-                "tansu": stack.kafka_pid,
+                **stack.pids,
                 "bench": os.getpid(),
             }
             # Each customer's identity events (3, on first sight) come first: all of them
@@ -635,7 +634,7 @@ def run_steps(
 
 
 def measure_latency(stack: EmbeddedStack, workdir: Path, args: argparse.Namespace) -> Latency:
-    foreign = ForeignLoad({"redis": stack.redis_pid, "tansu": stack.kafka_pid})
+    foreign = ForeignLoad(stack.pids)
     print("\n--- latency: bare Faust (decode only) at 1,000 events/s ---")
     (bare,), _ = run_steps(stack, workdir, args, True, [1000])
     print("\n--- latency: worker ---")

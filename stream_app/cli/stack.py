@@ -61,8 +61,8 @@ def stack(
 
 
 def _print_addresses(dev: EmbeddedStack) -> None:
-    typer.echo(f"Kafka (Tansu): {dev.kafka_bootstrap}  (pid {dev.kafka_pid})")
-    typer.echo(f"Redis:         {dev.redis_url}  (pid {dev.redis_pid})")
+    typer.echo(f"Kafka (Tansu): {dev.kafka_bootstrap}  (pid {dev.tansu.pid})")
+    typer.echo(f"Redis:         {dev.redis_url}  (pid {dev.redis.pid})")
     typer.echo(f"Logs:          {dev.log_dir}")
     typer.echo("")
     typer.echo("# Paste into another shell to point stream-app at these servers:")

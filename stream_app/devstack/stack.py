@@ -92,14 +92,9 @@ class EmbeddedStack(StartStop):
         return self.redis.url
 
     @property
-    def kafka_pid(self) -> int:
-        """Pid of the Tansu process."""
-        return self.tansu.pid
-
-    @property
-    def redis_pid(self) -> int:
-        """Pid of the redis-server process."""
-        return self.redis.pid
+    def pids(self) -> dict[str, int]:
+        """Each server's pid by its name (``redis``, ``tansu``), e.g. to sample their CPU."""
+        return {server.name: server.pid for server in (self.redis, self.tansu)}
 
     @property
     def log_dir(self) -> Path:

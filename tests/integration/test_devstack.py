@@ -320,7 +320,7 @@ async def test_kafka_create_topic_produce_consume(stack: EmbeddedStack) -> None:
 @pytest.mark.integration
 def test_exit_stops_both_servers_and_removes_temp_dir() -> None:
     with EmbeddedStack() as dev:
-        pids = [dev.kafka_pid, dev.redis_pid]
+        pids = [dev.tansu.pid, dev.redis.pid]
         ports = [_port(dev.kafka_bootstrap), _port(dev.redis_url)]
         log_dir = dev.log_dir
         assert all(_alive(pid) for pid in pids)
@@ -338,7 +338,7 @@ def test_exception_in_body_still_stops_servers(tmp_path: Path, error: type[BaseE
 
     def use_stack() -> None:
         with EmbeddedStack(tmp_path) as dev:
-            pids.extend([dev.kafka_pid, dev.redis_pid])
+            pids.extend([dev.tansu.pid, dev.redis.pid])
             raise error
 
     with pytest.raises(error):
@@ -351,7 +351,7 @@ _HOLDER = """
     import sys, time
     from stream_app.devstack.stack import EmbeddedStack
     dev = EmbeddedStack(sys.argv[1]).start()
-    print("PIDS", dev.kafka_pid, dev.redis_pid, dev.kafka_bootstrap, dev.redis_url, flush=True)
+    print("PIDS", dev.tansu.pid, dev.redis.pid, dev.kafka_bootstrap, dev.redis_url, flush=True)
     if sys.argv[2] == "hold":
         time.sleep(60)
     # else: fall off the end without stopping: the atexit hook must do it
