@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -81,18 +83,12 @@ def test_plain_proposal_is_allowed_with_a_note() -> None:
     assert judge(proposal()) == Allowed("no cap on push")
 
 
-def test_reason_vocabulary_is_closed_and_in_check_order() -> None:
-    assert REASONS == (
-        "expired",
-        "no_consent",
-        "goal_reached",
-        "duplicate",
-        "quiet_hours",
-        "cooldown",
-        "cap_day",
-        "cap_week",
-        "global_cap",
-    )
+def test_documented_suppression_reasons_are_the_vocabulary() -> None:
+    """docs/redis-keys.md lists exactly ``REASONS`` (their order is checked by behaviour,
+    in ``test_first_failure_wins_in_the_documented_order`` and the caps test)."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "redis-keys.md").read_text()
+    listed = text.split("Suppression reasons:", 1)[1].split(".\n", 1)[0]
+    assert sorted(re.findall(r"`(\w+)`", listed)) == sorted(REASONS)
 
 
 # --- expired ---------------------------------------------------------------
