@@ -80,9 +80,7 @@ class KafkaSettings(Section):
 
     @model_validator(mode="after")
     def _check_security(self) -> Self:
-        problems = _kafka_security_problems(self)
-        if problems:
-            raise ValueError("; ".join(problems))
+        _refuse(_kafka_security_problems(self))
         return self
 
 
@@ -122,10 +120,14 @@ class RedisSettings(Section):
 
     @model_validator(mode="after")
     def _check_security(self) -> Self:
-        problems = _redis_security_problems(self)
-        if problems:
-            raise ValueError("; ".join(problems))
+        _refuse(_redis_security_problems(self))
         return self
+
+
+def _refuse(problems: list[str]) -> None:
+    """One error naming every problem a connection's settings have, if any."""
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 def _kafka_security_problems(s: KafkaSettings) -> list[str]:
