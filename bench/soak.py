@@ -36,7 +36,7 @@ from bench.profiles import _DONE_PREFIXES, bench_settings
 from stream_app.devstack.ports import free_port, port_accepts
 from stream_app.devstack.workers import worker_process
 from stream_app.kafka_topics import ensure_topics
-from stream_app.producers.loadgen import SimStats, run_simulation
+from stream_app.producers.loadgen import Load, SimStats, run_simulation
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys
 
@@ -229,11 +229,9 @@ def main(argv: list[str] | None = None) -> int:
             sim = asyncio.run(
                 run_simulation(
                     settings,
-                    customers=args.customers,
-                    rate=args.rate,
-                    duration=args.minutes * 60,
-                    seed=args.seed,
-                    envelope_size=args.envelope_size,
+                    Load(
+                        args.customers, args.rate, args.minutes * 60, args.seed, args.envelope_size
+                    ),
                     on_progress=progress,
                 )
             )

@@ -31,7 +31,7 @@ from stream_app.devstack.workers import api_process, worker_process
 from stream_app.events.registry import Stream
 from stream_app.kafka import client_options
 from stream_app.kafka_topics import ensure_topics
-from stream_app.producers.loadgen import SimStats, run_simulation
+from stream_app.producers.loadgen import Load, SimStats, run_simulation
 from stream_app.producers.producer import EventProducer
 from stream_app.profiles.derive import derive
 from stream_app.segments.rules import load_segments
@@ -64,15 +64,7 @@ MALFORMED: tuple[tuple[str, bytes], ...] = (
 )
 
 
-def run_demo(
-    *,
-    duration: float,
-    customers: int,
-    rate: float,
-    seed: int,
-    envelope_size: int,
-    campaigns: Path = DEMO_CAMPAIGNS,
-) -> bool:
+def run_demo(load: Load, campaigns: Path = DEMO_CAMPAIGNS) -> bool:
     """Run the whole engine on embedded servers for a while, then print a summary;
     True when events were applied and decisions emitted."""
     with (
@@ -101,8 +93,8 @@ def run_demo(
         with worker, api:
             key = asyncio.run(_demo_key(settings))
             _announce_api(port, key)
-            typer.echo(f"worker pid {worker.pid} started; simulating {duration:.0f} s ...")
-            return asyncio.run(_run(settings, duration, customers, rate, seed, envelope_size))
+            typer.echo(f"worker pid {worker.pid} started; simulating {load.duration:.0f} s ...")
+            return asyncio.run(_run(settings, load))
 
 
 async def _demo_key(settings: Settings) -> str:
@@ -126,14 +118,7 @@ def _announce_api(port: int, key: str) -> None:
     typer.echo(f"live dashboard (open in a browser): {base}/dashboard#key={key}")
 
 
-async def _run(
-    settings: Settings,
-    duration: float,
-    customers: int,
-    rate: float,
-    seed: int,
-    envelope_size: int,
-) -> bool:
+async def _run(settings: Settings, load: Load) -> bool:
     stores = build_stores(redis_client(settings), settings)
     stats, schedule = stores.stats, stores.schedule
     probe = LagProbe(settings, settings.topics.inbound())
@@ -153,16 +138,7 @@ async def _run(
 
         reports: set[asyncio.Future[None]] = set()
 
-        sim = await run_simulation(
-            settings,
-            customers=customers,
-            rate=rate,
-            duration=duration,
-            seed=seed,
-            envelope_size=envelope_size,
-            respond_to_decisions=True,
-            on_progress=on_progress,
-        )
+        sim = await run_simulation(settings, load, on_progress=on_progress)
         deadline = time.monotonic() + 30
         while (lag := await probe.lag()) > 0 and time.monotonic() < deadline:
             progress.show(await stats.read(), lag, await schedule.depth())

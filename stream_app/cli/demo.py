@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from stream_app.demo import DEMO_CAMPAIGNS, run_demo
+from stream_app.producers.loadgen import Load
 
 
 def demo(
@@ -19,13 +20,5 @@ def demo(
     campaigns: Annotated[Path, typer.Option(help="Campaigns (time compressed).")] = DEMO_CAMPAIGNS,
 ) -> None:
     """Run the whole engine on embedded servers for a while, then print a summary."""
-    ok = run_demo(
-        duration=duration,
-        customers=customers,
-        rate=rate,
-        seed=seed,
-        envelope_size=envelope_size,
-        campaigns=campaigns,
-    )
-    if not ok:
+    if not run_demo(Load(customers, rate, duration, seed, envelope_size), campaigns):
         raise typer.Exit(1)

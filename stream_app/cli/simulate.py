@@ -16,7 +16,7 @@ import typer
 from stream_app.clock import utc_now
 from stream_app.events.eventlog import write_lines
 from stream_app.events.registry import Event
-from stream_app.producers.loadgen import SimStats, run_simulation
+from stream_app.producers.loadgen import Load, SimStats, run_simulation
 from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator
@@ -109,17 +109,9 @@ def _live(
         f"simulating {customers} customers at {rate:g} events/s for {duration:g}s "
         f"-> {settings.kafka.bootstrap}"
     )
+    load = Load(customers, rate, duration, seed, envelope_size)
     stats = asyncio.run(
-        run_simulation(
-            settings,
-            customers=customers,
-            rate=rate,
-            duration=duration,
-            seed=seed,
-            envelope_size=envelope_size,
-            respond_to_decisions=respond,
-            on_progress=_progress,
-        )
+        run_simulation(settings, load, respond_to_decisions=respond, on_progress=_progress)
     )
     mix = ", ".join(f"{stream}={count}" for stream, count in sorted(stats.by_stream.items()))
     typer.echo(

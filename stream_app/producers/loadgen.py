@@ -51,30 +51,38 @@ class SimStats:
     elapsed_s: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Load:
+    """A simulated load: ``customers`` shopping at ``rate`` events/s for ``duration``
+    seconds, from ``seed``; with ``envelope_size`` > 1, events are sent as envelopes
+    of up to that many events of one customer (one record key), so partitioning
+    stays per customer. The CLI, the demo and the soak bench pass it on whole."""
+
+    customers: int
+    rate: float
+    duration: float
+    seed: int
+    envelope_size: int = 1
+
+    def __post_init__(self) -> None:
+        if self.customers < 1 or self.rate <= 0 or self.duration < 0:
+            raise ValueError("need customers >= 1, rate > 0 and duration >= 0")
+
+
 async def run_simulation(
     settings: Settings,
+    load: Load,
     *,
-    customers: int,
-    rate: float,
-    duration: float,
-    seed: int,
-    envelope_size: int = 1,
     respond_to_decisions: bool = True,
     on_progress: Callable[[SimStats], None] | None = None,
 ) -> SimStats:
-    """Produce ``duration`` seconds of simulated traffic at ``rate`` events/s.
-
-    With ``envelope_size`` > 1, events are sent as envelopes of up to that many
-    events of one customer (one record key), so partitioning stays per
-    customer. ``on_progress`` is called about once a second.
-    """
-    if customers < 1 or rate <= 0 or duration < 0:
-        raise ValueError("need customers >= 1, rate > 0 and duration >= 0")
+    """Produce ``load``'s traffic; ``on_progress`` is called about once a second."""
+    customers, rate, duration, seed = load.customers, load.rate, load.duration, load.seed
     population = make_population(customers, seed)
     catalog = make_catalog(seed)
     stats = SimStats()
     producer = EventProducer(
-        settings, envelope_size=envelope_size, client_id="stream-app-simulator"
+        settings, envelope_size=load.envelope_size, client_id="stream-app-simulator"
     )
     try:
         await producer.start()

@@ -286,11 +286,7 @@ async def test_runner_paces_and_keeps_envelopes_per_customer(
     progress: list[int] = []
     stats = await loadgen.run_simulation(
         config,
-        customers=5,
-        rate=400.0,
-        duration=1.05,
-        seed=3,
-        envelope_size=4,
+        loadgen.Load(customers=5, rate=400.0, duration=1.05, seed=3, envelope_size=4),
         respond_to_decisions=False,
         on_progress=lambda s: progress.append(s.events_sent),
     )
