@@ -38,6 +38,7 @@ from stream_app.clock import Clock, to_ms
 from stream_app.counts import Labelled, Plain, add
 from stream_app.decisions.timing import daily_profile, prior_contributions
 from stream_app.decisions.triggers import Hit, unique_hits
+from stream_app.events.topics import TopicNames
 from stream_app.metrics.engine import EngineMetrics, observe_all
 from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.state import StateLimits
@@ -55,7 +56,7 @@ from stream_app.streaming.decider import Audience, Decider
 from stream_app.streaming.effects import Effects, Passed
 from stream_app.streaming.evaluate import Evaluator
 from stream_app.streaming.learning import Learner
-from stream_app.streaming.outbound import DeadLetterLog, Topics, out_records
+from stream_app.streaming.outbound import DeadLetterLog, out_records
 from stream_app.streaming.priors import PriorCache
 from stream_app.streaming.publisher import Publisher
 from stream_app.streaming.retry import RedisRetry
@@ -77,7 +78,7 @@ class OnePass:
         batch_config: BatchConfig,
         limits: StateLimits,
         value_rules: ValueRules,
-        topics: Topics,
+        topics: TopicNames,
         effects: Effects,
         segment_rules: SegmentRules,
         decider: Decider,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -15,6 +14,7 @@ from stream_app.decisions.evaluation import MembershipChange
 from stream_app.events.deadletter import DeadLetter
 from stream_app.events.encode import encode
 from stream_app.events.segment import SegmentChange
+from stream_app.events.topics import TopicNames
 from stream_app.streaming.effects import Passed
 from stream_app.streaming.publisher import OutRecord
 from stream_app.streaming.rounds import Round
@@ -27,16 +27,8 @@ DEAD_LETTER_LOG_EVERY = timedelta(seconds=10)
 ChangeKind = Literal["segment.entered", "segment.exited"]
 
 
-@dataclass(frozen=True, slots=True)
-class Topics:
-    deadletter: str
-    segments: str
-    decisions: str
-    audit: str
-
-
 def out_records(
-    work: Round, passed: Sequence[Passed], topics: Topics, first: bool
+    work: Round, passed: Sequence[Passed], topics: TopicNames, first: bool
 ) -> tuple[list[OutRecord], list[DeadLetter]]:
     """The records to publish for ``passed`` (and, on the first attempt, the batch's own
     dead letters); returns them with the dead letters among them."""

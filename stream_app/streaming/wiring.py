@@ -22,7 +22,6 @@ from stream_app.streaming.decider import Decider
 from stream_app.streaming.effects import EffectRules, Effects
 from stream_app.streaming.learning import Learner
 from stream_app.streaming.onepass import OnePass
-from stream_app.streaming.outbound import Topics
 from stream_app.streaming.priors import PriorCache
 from stream_app.streaming.publisher import Publisher
 from stream_app.streaming.retry import RedisRetry
@@ -64,12 +63,7 @@ def build_engine(
         batch_config=batch_config(settings, book),
         limits=settings.profiles.state_limits(),
         value_rules=settings.profiles.value_rules(),
-        topics=Topics(
-            deadletter=settings.topics.deadletter,
-            segments=settings.topics.segments,
-            decisions=settings.topics.decisions,
-            audit=settings.topics.audit,
-        ),
+        topics=settings.topics,
         effects=Effects(
             rules=EffectRules(
                 allowed_lateness_ms=int(settings.profiles.allowed_lateness.total_seconds() * 1000),
