@@ -139,27 +139,23 @@ async def _pace(
         await asyncio.sleep(TICK_S)
 
 
+@dataclass
 class _Responder:
     """Answers this run's decisions with feedback, when the message would land."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        producer: EventProducer,
-        population: list[Customer],
-        seed: int,
-        started_at: datetime,
-        stats: SimStats,
-    ) -> None:
-        self._settings = settings
-        self._producer = producer
-        self._customers = {customer.customer_id: customer for customer in population}
-        self._seed = seed
-        self._started_at = started_at
-        self._stats = stats
-        self._seen: set[str] = set()
-        #: (lands at, decision id, decision): decisions scheduled for later delivery.
-        self._pending: list[tuple[datetime, str, Decision]] = []
+    settings: Settings
+    producer: EventProducer
+    population: list[Customer]
+    seed: int
+    started_at: datetime
+    stats: SimStats
+    _customers: dict[str, Customer] = field(init=False)
+    _seen: set[str] = field(default_factory=set, init=False)
+    #: (lands at, decision id, decision): decisions scheduled for later delivery.
+    _pending: list[tuple[datetime, str, Decision]] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self._customers = {customer.customer_id: customer for customer in self.population}
 
     async def run(self) -> None:
         # No consumer group: joining one takes seconds on small brokers (a short
@@ -167,14 +163,14 @@ class _Responder:
         # partition from the beginning misses no decision emitted before we got
         # here; older runs' decisions are filtered out by ``decided_at``.
         consumer = AIOKafkaConsumer(
-            **client_options(self._settings),
+            **client_options(self.settings),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
         try:
             await consumer.start()
-            topic = self._settings.topics.decisions
+            topic = self.settings.topics.decisions
             partitions = await _partitions(consumer, topic)
             consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
             await consumer.seek_to_beginning()
@@ -195,12 +191,12 @@ class _Responder:
             return
         if (
             decision.customer_id not in self._customers
-            or decision.decided_at < self._started_at
+            or decision.decided_at < self.started_at
             or decision.decision_id in self._seen
         ):
             return
         self._seen.add(decision.decision_id)
-        self._stats.decisions_seen += 1
+        self.stats.decisions_seen += 1
         heapq.heappush(self._pending, (decision.send_at, decision.decision_id, decision))
 
     async def _deliver_due(self, now: datetime) -> None:
@@ -209,13 +205,13 @@ class _Responder:
             if decision.expires_at <= now:
                 continue
             # Seeded per decision: the answer does not depend on arrival order.
-            rng = random.Random(f"{self._seed}:{decision_id}")
+            rng = random.Random(f"{self.seed}:{decision_id}")
             customer = self._customers[decision.customer_id]
             for stream, event in respond(decision, customer, rng, now):
-                await self._producer.send(event)
-                self._stats.events_sent += 1
-                self._stats.feedback_sent += 1
-                self._stats.by_stream[stream.value] += 1
+                await self.producer.send(event)
+                self.stats.events_sent += 1
+                self.stats.feedback_sent += 1
+                self.stats.by_stream[stream.value] += 1
 
 
 async def _partitions(consumer: Any, topic: str) -> set[int]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from stream_app.counts import Counts, Plain
@@ -38,30 +39,25 @@ MODEL = "engagement"
 BANDIT = "content-bandit"
 
 
+@dataclass
 class Learner:
-    def __init__(
-        self,
-        *,
-        model: AdaptiveEngagement,
-        bandit: ContentBandit,
-        validation: ProgressiveValidation,
-        offers: Sequence[str],
-        scoring: ScoringStore,
-        models: ModelStore,
-        retry: RedisRetry,
-    ) -> None:
-        self.model = model
-        self.bandit = bandit
-        self.validation = validation
-        self.reward = RollingRate(validation.window)
-        self._offers = list(offers)
-        self._scoring = scoring
-        self._models = models
-        self._retry = retry
+    """The engagement model, the content bandit and their quality, with where they are kept."""
+
+    model: AdaptiveEngagement
+    bandit: ContentBandit
+    validation: ProgressiveValidation
+    offers: Sequence[str]
+    scoring: ScoringStore
+    models: ModelStore
+    retry: RedisRetry
+    reward: RollingRate = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reward = RollingRate(self.validation.window)
 
     def pick_offer(self, view: ProfileView) -> tuple[str, float]:
         """The bandit's offer for the customer's context (tier), with its propensity."""
-        return self.bandit.choose(view.tier, self._offers)
+        return self.bandit.choose(view.tier, self.offers)
 
     def scores(
         self, view: ProfileView, message: Message, moments: Sequence[datetime]
@@ -91,7 +87,7 @@ class Learner:
 
     async def label(self, pairs: Sequence[tuple[str, str]], engaged: bool) -> Counts:
         """Learn from the decisions in ``pairs`` that still await a label."""
-        taken = await self._retry(lambda: self._scoring.take(pairs))
+        taken = await self.retry(lambda: self.scoring.take(pairs))
         return self.learn([scored for scored in taken if scored is not None], engaged)
 
     def learn(self, taken: Sequence[Scored], engaged: bool) -> Counts:
@@ -131,13 +127,13 @@ class Learner:
             "bandit_reward_rate": self.reward.value,
         }
         blob = self.model.to_bytes()
-        await self._retry(lambda: self._models.save(MODEL, self.model.version, blob, meta))
-        await self._retry(lambda: self._models.save(BANDIT, "bandit", self.bandit.to_bytes()))
+        await self.retry(lambda: self.models.save(MODEL, self.model.version, blob, meta))
+        await self.retry(lambda: self.models.save(BANDIT, "bandit", self.bandit.to_bytes()))
 
     async def restore(self) -> bool:
         """Load the latest checkpoints, if any; True when a model was restored."""
-        model = await self._retry(lambda: self._models.load(MODEL))
-        bandit = await self._retry(lambda: self._models.load(BANDIT))
+        model = await self.retry(lambda: self.models.load(MODEL))
+        bandit = await self.retry(lambda: self.models.load(BANDIT))
         if model is not None:
             self.model = AdaptiveEngagement.from_bytes(model[1])
         if bandit is not None:

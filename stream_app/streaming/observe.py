@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from stream_app.clock import Clock, to_ms
@@ -20,60 +21,58 @@ log = logging.getLogger(__name__)
 OVERDUE_AFTER = timedelta(minutes=1)
 
 
+@dataclass
 class WorkerProbe:
-    def __init__(
-        self,
-        metrics: EngineMetrics,
-        lag: Callable[[], LagProbe],
-        schedule: ScheduleStore,
-        learner: Learner,
-        stall_after: timedelta,
-        clock: Clock,
-    ) -> None:
-        """``lag`` builds the lag probe once the event loop runs (aiokafka needs one)."""
-        self._metrics = metrics
-        self._make_lag = lag
-        self._lag: LagProbe | None = None
-        self._schedule = schedule
-        self._learner = learner
-        self._stalls = StallTracker(stall_after)
-        self._clock = clock
-        self._stalled: set[str] = set()
-        self._started = False
+    """Readings taken every few seconds: lag and stalls, the schedule's depth, the model.
+
+    ``lag`` builds the lag probe once the event loop runs (aiokafka needs one)."""
+
+    metrics: EngineMetrics
+    lag: Callable[[], LagProbe]
+    schedule: ScheduleStore
+    learner: Learner
+    stall_after: timedelta
+    clock: Clock
+    _probe: LagProbe | None = field(default=None, init=False)
+    _stalled: set[str] = field(default_factory=set, init=False)
+    _stalls: StallTracker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._stalls = StallTracker(self.stall_after)
 
     async def start(self) -> None:
         """Connect the lag probe (its consumer reads the group's offsets, never joins it)."""
-        self._lag = self._make_lag()
-        await self._lag.start()
-        self._started = True
+        probe = self.lag()
+        await probe.start()
+        self._probe = probe
 
     async def tick(self) -> None:
         """One round of readings; a failed reading is logged and skipped, never raised."""
-        if not self._started or self._lag is None:
+        if self._probe is None:
             return
-        now = self._clock()
+        now = self.clock()
         try:
-            positions = await self._lag.positions()
+            positions = await self._probe.positions()
         except Exception:  # the broker may be away: metrics must not stop the worker
             log.exception("lag probe failed")
             positions = []
         for p in positions:
             labels = (p.topic, str(p.partition))
-            self._metrics.consumer_lag.labels(*labels).set(p.lag)
+            self.metrics.consumer_lag.labels(*labels).set(p.lag)
             name = f"{p.topic}/{p.partition}"
             stalled = self._stalls.observe(name, committed=p.committed, lag=p.lag, now=now)
-            self._metrics.partition_stalled.labels(*labels).set(1 if stalled else 0)
+            self.metrics.partition_stalled.labels(*labels).set(1 if stalled else 0)
             if stalled and name not in self._stalled:
                 log.warning("partition %s stalled: lag %d, committed %d", name, p.lag, p.committed)
             (self._stalled.add if stalled else self._stalled.discard)(name)
         try:
-            due, _ = await self._schedule.depth()
-            overdue = await self._schedule.overdue(to_ms(now - OVERDUE_AFTER))
+            due, _ = await self.schedule.depth()
+            overdue = await self.schedule.overdue(to_ms(now - OVERDUE_AFTER))
         except Exception:  # Redis outages are the retrying code's business
             log.exception("schedule probe failed")
         else:
-            self._metrics.scheduled.set(due)
-            self._metrics.overdue.set(overdue)
-        report = self._learner.validation.report()
+            self.metrics.scheduled.set(due)
+            self.metrics.overdue.set(overdue)
+        report = self.learner.validation.report()
         if report["labels"]:
-            self._metrics.model(self._learner.model.version, report["auc"], report["log_loss"])
+            self.metrics.model(self.learner.model.version, report["auc"], report["log_loss"])

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from stream_app.clock import Clock, to_ms
@@ -75,29 +76,20 @@ class Alarm:
             self.rung.set()
 
 
+@dataclass
 class Timer:
-    def __init__(
-        self,
-        *,
-        schedule: ScheduleStore,
-        handle: Handler,
-        alarm: Alarm,
-        batch: int,
-        lease: timedelta,
-        max_sleep: timedelta,
-        clock: Clock,
-        retry: RedisRetry,
-    ) -> None:
-        self._schedule = schedule
-        self._handle = handle
-        self._alarm = alarm
-        self._batch = batch
-        self._lease_ms = int(lease.total_seconds() * 1000)
-        self._max_sleep_s = max_sleep.total_seconds()
-        self._clock = clock
-        self._retry = retry
-        self._stopping = False
-        self._running: asyncio.Future[None] | None = None
+    """Claims due checks from ``schedule`` and hands them to ``handle``, a batch at a time."""
+
+    schedule: ScheduleStore
+    handle: Handler
+    alarm: Alarm
+    batch: int
+    lease: timedelta
+    max_sleep: timedelta
+    clock: Clock
+    retry: RedisRetry
+    _stopping: bool = field(default=False, init=False)
+    _running: asyncio.Future[None] | None = field(default=None, init=False)
 
     async def run(self) -> None:
         """Drain due checks, one batch at a time, until ``stop``."""
@@ -111,35 +103,37 @@ class Timer:
         """Finish the checks in hand, then return: called before the worker's producer
         stops, so their sends do not fail half-way (what is unclaimed waits in Redis)."""
         self._stopping = True
-        self._alarm.rung.set()
+        self.alarm.rung.set()
         if self._running is not None:
             await asyncio.shield(self._running)
 
     async def _drain(self) -> None:
-        alarm = self._alarm
+        alarm = self.alarm
         while not self._stopping:
             alarm.working()
-            claimed = await self._retry(self._claim)
+            claimed = await self.retry(self._claim)
             if claimed.due:
                 try:
-                    await self._handle(claimed)
+                    await self.handle(claimed)
                 except Exception:  # a bug in one check must not stop the timer: the
                     # leases expire and the checks are claimed again
                     log.exception("due checks failed: %s", sorted(claimed.due)[:5])
                     await asyncio.sleep(1.0)
-            if len(claimed.due) >= self._batch:
+            if len(claimed.due) >= self.batch:
                 continue
             await self._sleep(claimed.next_ms)
 
     async def _claim(self) -> Claimed:
-        return await self._schedule.claim(to_ms(self._clock()), self._batch, self._lease_ms)
+        return await self.schedule.claim(
+            to_ms(self.clock()), self.batch, int(self.lease.total_seconds() * 1000)
+        )
 
     async def _sleep(self, next_ms: int | None) -> None:
-        alarm = self._alarm
+        alarm = self.alarm
         due_ms = alarm.sleeping_until(next_ms)
-        wait_s = self._max_sleep_s
+        wait_s = self.max_sleep.total_seconds()
         if due_ms is not None:
-            wait_s = min(wait_s, max(0.0, (due_ms - to_ms(self._clock())) / 1000))
+            wait_s = min(wait_s, max(0.0, (due_ms - to_ms(self.clock())) / 1000))
         if wait_s <= 0 or alarm.rung.is_set():
             return
         with contextlib.suppress(TimeoutError):
