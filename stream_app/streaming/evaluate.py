@@ -10,14 +10,15 @@ writes after.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, get_args
 
 from stream_app.clock import from_ms, to_ms
 from stream_app.counts import DecisionCount, DecisionOutcome, Labelled, Plain, add
 from stream_app.decisions.attribution import Goal, converted
-from stream_app.decisions.campaigns import BackInStock, CampaignBook, PriceDrop
+from stream_app.decisions.campaigns import BackInStock, Campaign, CampaignBook, PriceDrop
 from stream_app.decisions.evaluation import Evaluation, evaluate, profile_campaigns
 from stream_app.decisions.planner import Rules
 from stream_app.decisions.policies import Suppressed
@@ -25,7 +26,7 @@ from stream_app.decisions.triggers import Hit, catalog_hits, unique_hits
 from stream_app.events.clickstream import ClickstreamEvent, ProductView
 from stream_app.events.deadletter import RejectReason
 from stream_app.events.purchase import Purchase
-from stream_app.profiles.derive import ValueRules, derive
+from stream_app.profiles.derive import ProfileView, ValueRules, derive
 from stream_app.profiles.ops import ProfileUpdate
 from stream_app.profiles.state import Outcome, StateLimits, apply_updates
 from stream_app.segments.rules import SegmentMemo, SegmentRules
@@ -46,34 +47,43 @@ _GOALS: dict[type, Goal] = {
 }
 
 
+@dataclass(slots=True)
 class Evaluator:
     """The rules a customer is passed through: state limits, value rules, segments and
     the campaigns whose triggers are evaluated here (profile, catalog, cart)."""
 
-    def __init__(
-        self,
-        *,
-        limits: StateLimits,
-        value_rules: ValueRules,
-        segment_rules: SegmentRules,
-        book: CampaignBook,
-        decision_rules: Rules,
-        learner: Learner | None,
-        segment_memo: int,
-    ) -> None:
-        self._limits = limits
-        self._value_rules = value_rules
-        self._rules = segment_rules
-        self._decision_rules = decision_rules
-        self._learner = learner
-        self._profile_campaigns = profile_campaigns(book.campaigns)
-        #: Campaigns on catalog changes (their audience is who viewed the item).
+    limits: StateLimits
+    value_rules: ValueRules
+    segment_rules: SegmentRules
+    book: CampaignBook
+    decision_rules: Rules
+    learner: Learner | None
+    segment_memo: int
+    _profile_campaigns: list[Campaign] = field(init=False)
+    #: Campaigns on catalog changes (their audience is who viewed the item).
+    catalog_campaigns: list[Campaign] = field(init=False)
+    _cart_campaigns: tuple[Campaign, ...] = field(init=False)
+    _evaluates: bool = field(init=False)
+    _memo: SegmentMemo | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        campaigns = self.book.campaigns
+        self._profile_campaigns = profile_campaigns(campaigns)
         self.catalog_campaigns = [
-            c for c in book.campaigns if isinstance(c.trigger, PriceDrop | BackInStock)
+            c for c in campaigns if isinstance(c.trigger, PriceDrop | BackInStock)
         ]
-        self._cart_campaigns = book.for_trigger("cart_abandonment")
-        self._evaluates = bool(segment_rules.names or self._profile_campaigns)
-        self._memo = SegmentMemo(segment_memo) if segment_memo else None
+        self._cart_campaigns = self.book.for_trigger("cart_abandonment")
+        self._evaluates = bool(self.segment_rules.names or self._profile_campaigns)
+        self._memo = SegmentMemo(self.segment_memo) if self.segment_memo else None
+
+    def _evaluate(
+        self, view: ProfileView, memberships: Set[str], changed: Set[str] | None
+    ) -> Evaluation:
+        """Segments and profile triggers over ``view`` (``changed``: the event types that
+        changed it, so rules on other inputs are answered from the memo)."""
+        return evaluate(
+            view, memberships, self.segment_rules, self._profile_campaigns, self._memo, changed
+        )
 
     # --- a batch's customers ----------------------------------------------------
 
@@ -85,18 +95,16 @@ class Evaluator:
             passed.counters[Labelled("events_dropped", "erased")] += len(updates)
             return passed
         goals, changed = self._apply(work, passed, updates)
-        if found.scored and self._learner is not None:  # feedback engaged with a decision
-            passed.counters.update(self._learner.learn(found.scored, engaged=True))
+        if found.scored and self.learner is not None:  # feedback engaged with a decision
+            passed.counters.update(self.learner.learn(found.scored, engaged=True))
         if not found.state.exists:
             return passed
-        view = derive(found.state, work.now, self._value_rules)
+        view = derive(found.state, work.now, self.value_rules)
         passed.view = view
         passed.conversions = converted(found.windows, goals)
         newest = max((ms for _, ms in passed.applied), default=None)
         if updates and self._evaluates:
-            evaluation = evaluate(
-                view, found.memberships, self._rules, self._profile_campaigns, self._memo, changed
-            )
+            evaluation = self._evaluate(view, found.memberships, changed)
             _evaluated(passed, evaluation)
             passed.hits += [(h, max(to_ms(h.at), newest or 0)) for h in evaluation.hits]
         passed.hits += [(h, to_ms(h.at)) for h in work.catalog_hits.get(found.customer_id, ())]
@@ -111,7 +119,7 @@ class Evaluator:
         batch, found = work.batch, passed.loaded
         keys = [batch.keys[id(u)] for u in updates]
         seen = {u.event_id for u, key in zip(updates, keys, strict=True) if key in found.applied}
-        outcomes = apply_updates(found.state, updates, seen, self._limits, to_ms(work.now))
+        outcomes = apply_updates(found.state, updates, seen, self.limits, to_ms(work.now))
         goals: list[tuple[Goal, int]] = []
         changed: set[str] = set()
         applied = duplicates = created = 0
@@ -180,12 +188,10 @@ class Evaluator:
         passed = Passed(found)
         view = None
         if not found.erased and found.state.exists:
-            view = derive(found.state, now, self._value_rules)
+            view = derive(found.state, now, self.value_rules)
             passed.view = view
         if view is not None and cid in checks.segments:
-            evaluation = evaluate(
-                view, found.memberships, self._rules, self._profile_campaigns, self._memo, None
-            )
+            evaluation = self._evaluate(view, found.memberships, None)
             _evaluated(passed, evaluation)
             passed.hits += [(h, checks.segments[cid]) for h in evaluation.hits]
         if view is not None and cid in checks.cart:
@@ -206,7 +212,7 @@ class Evaluator:
             if item is None:  # handled already (a replayed check), or erased
                 passed.counters[Plain("decisions_gone")] += 1
                 continue
-            verdict = recheck(item, passed.view, history, self._decision_rules, now)
+            verdict = recheck(item, passed.view, history, self.decision_rules, now)
             if isinstance(verdict, Suppressed):
                 passed.due_dropped.append(did)
                 kind: DecisionOutcome = (
