@@ -17,20 +17,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from stream_app.profiles.ops import (
-    CartAdd,
-    CartClear,
-    CartRemove,
-    DecayAdd,
-    Incr,
-    IncrFloat,
-    LastWrite,
-    Max,
-    Min,
-    ProfileUpdate,
-    Recent,
-    Touch,
-)
+from stream_app.profiles import ops
 
 #: A field's value: counts and times are ints, sums floats, traits strings.
 Value = int | float | str
@@ -126,7 +113,7 @@ class ProfileState:
 
 def apply_updates(
     state: ProfileState,
-    updates: Sequence[ProfileUpdate],
+    updates: Sequence[ops.ProfileUpdate],
     seen: set[str],
     limits: StateLimits,
     now_ms: int,
@@ -154,7 +141,7 @@ def apply_updates(
     return outcomes
 
 
-def _touch(state: ProfileState, op: Touch, limits: StateLimits) -> None:
+def _touch(state: ProfileState, op: ops.Touch, limits: StateLimits) -> None:
     fields, ms = state.fields, op.ms
     fields["n"] = int(fields.get("n", 0)) + 1
     fields[op.count_field] = int(fields.get(op.count_field, 0)) + 1
@@ -171,50 +158,50 @@ def _touch(state: ProfileState, op: Touch, limits: StateLimits) -> None:
         state.rhythm.add(op.hour, 1.0, ms, limits.rhythm_half_life_ms)
 
 
-def _incr(state: ProfileState, op: Incr, _: StateLimits) -> None:
+def _incr(state: ProfileState, op: ops.Incr, _: StateLimits) -> None:
     fields = state.fields
     fields[op.field] = int(fields.get(op.field, 0)) + op.by
 
 
-def _incr_float(state: ProfileState, op: IncrFloat, _: StateLimits) -> None:
+def _incr_float(state: ProfileState, op: ops.IncrFloat, _: StateLimits) -> None:
     fields = state.fields
     fields[op.field] = round10(float(fields.get(op.field, 0.0)) + op.by)
 
 
-def _max(state: ProfileState, op: Max, _: StateLimits) -> None:
+def _max(state: ProfileState, op: ops.Max, _: StateLimits) -> None:
     current = state.fields.get(op.field)
     if not isinstance(current, int) or op.ms > current:
         state.fields[op.field] = op.ms
 
 
-def _min(state: ProfileState, op: Min, _: StateLimits) -> None:
+def _min(state: ProfileState, op: ops.Min, _: StateLimits) -> None:
     current = state.fields.get(op.field)
     if not isinstance(current, int) or op.ms < current:
         state.fields[op.field] = op.ms
 
 
-def _last_write(state: ProfileState, op: LastWrite, _: StateLimits) -> None:
+def _last_write(state: ProfileState, op: ops.LastWrite, _: StateLimits) -> None:
     fields = state.fields
     stamp = fields.get("@" + op.field)
     if not isinstance(stamp, int) or op.ms >= stamp:
         fields[op.field], fields["@" + op.field] = op.value, op.ms
 
 
-def _decay_add(state: ProfileState, op: DecayAdd, limits: StateLimits) -> None:
+def _decay_add(state: ProfileState, op: ops.DecayAdd, limits: StateLimits) -> None:
     if op.target == "taste":
         state.tastes.add(op.field, op.weight, op.ms, limits.taste_half_life_ms)
     else:
         state.rhythm.add(op.field, op.weight, op.ms, limits.rhythm_half_life_ms)
 
 
-def _recent(state: ProfileState, op: Recent, limits: StateLimits) -> None:
+def _recent(state: ProfileState, op: ops.Recent, limits: StateLimits) -> None:
     if op.target == "views":
         _note_view(state.viewed, op.member, op.ms, op.category or "", limits.recent_views)
     else:
         _note_recent(state.searches, op.member, op.ms, limits.recent_searches)
 
 
-def _cart_add(state: ProfileState, op: CartAdd, _: StateLimits) -> None:
+def _cart_add(state: ProfileState, op: ops.CartAdd, _: StateLimits) -> None:
     """The latest add of an item wins (at equal times the greater event id: the same
     line whatever the order of arrival)."""
     line = state.cart.get(op.item_id) or [0, "", 0, 0, "", 0]
@@ -223,14 +210,14 @@ def _cart_add(state: ProfileState, op: CartAdd, _: StateLimits) -> None:
         state.cart[op.item_id] = line
 
 
-def _cart_remove(state: ProfileState, op: CartRemove, _: StateLimits) -> None:
+def _cart_remove(state: ProfileState, op: ops.CartRemove, _: StateLimits) -> None:
     line = state.cart.get(op.item_id) or [0, "", 0, 0, "", 0]
     if op.ms > int(line[5]):
         line[5] = op.ms
         state.cart[op.item_id] = line
 
 
-def _cart_clear(state: ProfileState, op: CartClear, _: StateLimits) -> None:
+def _cart_clear(state: ProfileState, op: ops.CartClear, _: StateLimits) -> None:
     cart = state.cart
     for item in [i for i, line in cart.items() if max(int(line[0]), int(line[5])) <= op.ms]:
         del cart[item]
@@ -238,17 +225,17 @@ def _cart_clear(state: ProfileState, op: CartClear, _: StateLimits) -> None:
 
 #: Each op's effect, by its type (a dict lookup: the fold makes ~8 ops per event).
 _APPLY: dict[type, Callable[[ProfileState, Any, StateLimits], None]] = {
-    Touch: _touch,
-    Incr: _incr,
-    IncrFloat: _incr_float,
-    Max: _max,
-    Min: _min,
-    LastWrite: _last_write,
-    DecayAdd: _decay_add,
-    Recent: _recent,
-    CartAdd: _cart_add,
-    CartRemove: _cart_remove,
-    CartClear: _cart_clear,
+    ops.Touch: _touch,
+    ops.Incr: _incr,
+    ops.IncrFloat: _incr_float,
+    ops.Max: _max,
+    ops.Min: _min,
+    ops.LastWrite: _last_write,
+    ops.DecayAdd: _decay_add,
+    ops.Recent: _recent,
+    ops.CartAdd: _cart_add,
+    ops.CartRemove: _cart_remove,
+    ops.CartClear: _cart_clear,
 }
 
 
