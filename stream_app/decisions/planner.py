@@ -47,13 +47,13 @@ class Rules:
     """Engine-wide decision rules (from settings)."""
 
     caps: Caps
-    quiet: QuietHours | None
+    quiet_hours: QuietHours | None
     #: 24 local hour-of-day activity weights: the prior before anything is learned.
-    prior_hourly: tuple[float, ...]
+    timing_prior: tuple[float, ...]
     #: Weight of the prior, in events: a customer with this many events is half own rhythm.
-    prior_strength: float
+    timing_prior_strength: float
     #: Weight of each learned prior layer (everyone's, a segment's), in customers.
-    layer_strength: float = 20.0
+    timing_layer_strength: float = 20.0
     holdout_salt: str = ""
 
 
@@ -102,8 +102,8 @@ def customer_hours(
     when their own history is thin."""
     return smoothed_shares(
         daily_profile(view.rhythm_local),
-        rules.prior_hourly if prior is None else prior,
-        rules.prior_strength,
+        rules.timing_prior if prior is None else prior,
+        rules.timing_prior_strength,
     )
 
 
@@ -143,7 +143,7 @@ def plan(
         latest=latest,
         timezone=view.timezone,
         hourly=hours if optimise else (1.0,) * 24,
-        quiet=rules.quiet,
+        quiet=rules.quiet_hours,
         score_at=score_at if optimise else None,
     )
     if timing is None:
@@ -155,7 +155,7 @@ def plan(
         consent=view.consent,
         history=history,
         caps=rules.caps,
-        quiet=rules.quiet,
+        quiet=rules.quiet_hours,
         timezone=view.timezone,
         goal_at=goal_at,
     )

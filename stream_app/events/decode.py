@@ -26,7 +26,7 @@ class DecodeLimits:
     max_record_bytes: int
     max_events_per_record: int
     max_event_age: timedelta
-    max_future_skew: timedelta
+    max_event_future_skew: timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ class Decoder:
     def __init__(self, limits: DecodeLimits, now: datetime) -> None:
         self._limits = limits
         self._oldest_ms = to_ms(now - limits.max_event_age)
-        self._newest_ms = to_ms(now + limits.max_future_skew)
+        self._newest_ms = to_ms(now + limits.max_event_future_skew)
         self._validators = {stream: EVENT_ADAPTERS[stream].validator for stream in Stream}
 
     def decode(self, stream: Stream, raw: bytes) -> Decoded:
@@ -128,7 +128,7 @@ class Decoder:
         if ms > self._newest_ms:
             return (
                 RejectReason.EVENT_TIME_IN_FUTURE,
-                f"more than {self._limits.max_future_skew} ahead",
+                f"more than {self._limits.max_event_future_skew} ahead",
             )
         return event, ms
 

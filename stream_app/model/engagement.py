@@ -60,17 +60,18 @@ def _logit(scaler: Any, weights: Mapping[str, float], x: Mapping[str, float]) ->
 
 
 class EngagementModel(Checkpointed):
-    """``(StandardScaler on numeric + one-hots) | LogisticRegression(SGD(lr))``, with a
-    generation for its version."""
+    """``(StandardScaler on numeric + one-hots) | LogisticRegression(SGD(learning_rate))``,
+    with a generation for its version. The rate is kept as ``lr``: checkpoints pickle the
+    attributes, and the ones saved before keep loading."""
 
-    def __init__(self, lr: float = 0.02, l2: float = 0.0, generation: int = 1) -> None:
-        self.lr = lr
+    def __init__(self, learning_rate: float = 0.02, l2: float = 0.0, generation: int = 1) -> None:
+        self.lr = learning_rate
         self.l2 = l2
         self.generation = generation
         self._learned = 0
         scaled = compose.FuncTransformer(numeric) | preprocessing.StandardScaler()
         self._pipeline: compose.Pipeline = (scaled + compose.FuncTransformer(one_hots)) | (
-            linear_model.LogisticRegression(optimizer=optim.SGD(lr), l2=l2)
+            linear_model.LogisticRegression(optimizer=optim.SGD(learning_rate), l2=l2)
         )
 
     @property

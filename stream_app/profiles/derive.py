@@ -45,9 +45,9 @@ class ValueRules:
 
     taste_half_life: timedelta = timedelta(days=7)
     rhythm_half_life: timedelta = timedelta(days=28)
-    recency_days: tuple[float, float, float, float] = (7, 30, 90, 180)
-    frequency: tuple[int, int, int, int] = (10, 5, 3, 2)
-    monetary: tuple[float, float, float, float] = (1000, 500, 200, 50)
+    recency_days_scores: tuple[float, float, float, float] = (7, 30, 90, 180)
+    frequency_scores: tuple[int, int, int, int] = (10, 5, 3, 2)
+    monetary_scores: tuple[float, float, float, float] = (1000, 500, 200, 50)
     price_bands: tuple[float, float] = (30, 100)
     new_customer_days: float = 30
     default_interval_days: float = 30
@@ -133,15 +133,15 @@ class ProfileView:
 
     @lazy
     def r(self) -> int:
-        return score_recency(self.recency_days, self._rules.recency_days)
+        return score_recency(self.recency_days, self._rules.recency_days_scores)
 
     @lazy
     def f(self) -> int:
-        return score_amount(self.orders, self._rules.frequency)
+        return score_amount(self.orders, self._rules.frequency_scores)
 
     @lazy
     def m(self) -> int:
-        return score_amount(self.monetary, self._rules.monetary)
+        return score_amount(self.monetary, self._rules.monetary_scores)
 
     @lazy
     def is_new(self) -> bool:

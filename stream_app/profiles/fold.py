@@ -67,9 +67,9 @@ class FoldConfig:
     #: When a cart is checked after an addition; None: no campaign reminds of carts.
     cart_abandon_delay: timedelta | None
     fx_to_base: Mapping[str, float] = field(default_factory=lambda: {"EUR": 1.0})
-    weight_view: float = 1.0
-    weight_cart: float = 3.0
-    weight_purchase: float = 5.0
+    taste_weight_view: float = 1.0
+    taste_weight_cart: float = 3.0
+    taste_weight_purchase: float = 5.0
 
 
 def normalize_query(query: str) -> str:
@@ -131,7 +131,7 @@ _NOTHING = _Extra()
 
 def _viewed(event: ProductView, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
     ops.append(Recent("views", event.item_id, ms, event.category))
-    ops.extend(_tastes(event.category, event.brand, config.weight_view, ms))
+    ops.extend(_tastes(event.category, event.brand, config.taste_weight_view, ms))
     return _NOTHING
 
 
@@ -139,7 +139,7 @@ def _added(event: AddToCart, ms: int, config: FoldConfig, ops: list[ProfileOp]) 
     ops.append(
         CartAdd(event.item_id, event.category, event.price, event.quantity, event.event_id, ms)
     )
-    ops.extend(_tastes(event.category, event.brand, config.weight_cart, ms))
+    ops.extend(_tastes(event.category, event.brand, config.taste_weight_cart, ms))
     delay = config.cart_abandon_delay
     return _NOTHING if delay is None else _Extra(cart_due=ms + int(delay.total_seconds() * 1000))
 
@@ -229,7 +229,7 @@ def _purchase(event: Purchase, ms: int, config: FoldConfig) -> list[ProfileOp]:
             )
         )
     for line in event.items:
-        ops.extend(_tastes(line.category, line.brand, config.weight_purchase, ms))
+        ops.extend(_tastes(line.category, line.brand, config.taste_weight_purchase, ms))
     return ops
 
 

@@ -1,7 +1,8 @@
 """One typed, frozen settings object for every process, in sections (docs/settings.md).
 
 Each section is a small frozen model in this package that builds its own rule objects
-(``settings.profiles.value_rules()``, ``settings.decisions.rules()`` …); where a domain
+(``settings.profiles.value_rules()``, ``settings.decisions.rules()`` …) with
+``settings.base.build``: a setting has the name of the field it fills. Where a domain
 dataclass has defaults, the section takes them from it, so every default is stated once.
 """
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 ENV_PREFIX = "STREAM_APP_"
 NESTED = "__"
 NONE_TEXT = "null"
+
+T = TypeVar("T")
 
 
 class Section(BaseModel):
@@ -57,3 +60,30 @@ def default_of(cls: type, name: str) -> Any:
                 return field.default_factory()
             raise ValueError(f"{cls.__name__}.{name} has no default")
     raise ValueError(f"{cls.__name__} has no field {name}")
+
+
+def build(cls: Callable[..., T], section: BaseModel, /, prefix: str = "", **extra: Any) -> T:
+    """``cls`` (a dataclass or a class) built from ``section``: each parameter ``p`` of its
+    constructor takes the section's field ``<prefix>p``, and ``extra`` gives the ones that
+    need a conversion (units, types) or come from elsewhere. A parameter the section does
+    not name keeps its default: names agree, so no rule object copies settings one by one.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Rules:
+    ...     strength: float
+    ...     window_ms: int
+    ...     salt: str = "pepper"
+    >>> class Knobs(Section):
+    ...     rules_strength: float = 3.0
+    ...     window_s: int = 2
+    >>> knobs = Knobs()
+    >>> build(Rules, knobs, prefix="rules_", window_ms=knobs.window_s * 1000)
+    Rules(strength=3.0, window_ms=2000, salt='pepper')
+    """
+    given = dict(extra)
+    for name in inspect.signature(cls).parameters:
+        field = prefix + name
+        if name not in given and field in type(section).model_fields:
+            given[name] = getattr(section, field)
+    return cls(**given)

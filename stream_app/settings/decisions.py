@@ -20,7 +20,7 @@ from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.engagement import EngagementModel
 from stream_app.model.quality import ProgressiveValidation
-from stream_app.settings.base import Section, default_of
+from stream_app.settings.base import Section, build, default_of
 
 #: Relative shop activity by local hour of day (evening peak, lunch bump, quiet night).
 # fmt: off
@@ -68,7 +68,7 @@ class DecisionSettings(Section):
         default={"push": 5, "email": 3, "sms": 2, "in_app": 20},
         description="Per channel: at most this many messages in any rolling 7 days.",
     )
-    global_cap_per_day: int | None = Field(
+    caps_global_per_day: int | None = Field(
         default=3, ge=1, description="All channels and campaigns: at most this many a day."
     )
     timing_prior: tuple[float, ...] = Field(
@@ -83,7 +83,7 @@ class DecisionSettings(Section):
         description="Events of history (~10 visits) that weigh as much as the prior.",
     )
     timing_layer_strength: float = Field(
-        default=default_of(Rules, "layer_strength"),
+        default=default_of(Rules, "timing_layer_strength"),
         ge=0,
         description="Customers of evidence a learned prior (everyone's, a segment's) needs.",
     )
@@ -112,18 +112,8 @@ class DecisionSettings(Section):
 
     def rules(self) -> Rules:
         """The engine-wide contact rules."""
-        return Rules(
-            caps=Caps(
-                per_day=self.caps_per_day,
-                per_week=self.caps_per_week,
-                global_per_day=self.global_cap_per_day,
-            ),
-            quiet=None if self.quiet_hours is None else QuietHours(*self.quiet_hours),
-            prior_hourly=self.timing_prior,
-            prior_strength=self.timing_prior_strength,
-            layer_strength=self.timing_layer_strength,
-            holdout_salt=self.holdout_salt,
-        )
+        quiet = None if self.quiet_hours is None else QuietHours(*self.quiet_hours)
+        return build(Rules, self, caps=build(Caps, self, prefix="caps_"), quiet_hours=quiet)
 
 
 class ModelSettings(Section):
@@ -145,7 +135,7 @@ class ModelSettings(Section):
         description="Labels in rolling metrics.",
     )
     learning_rate: float = Field(
-        default=default_of(EngagementModel, "lr"), gt=0, description="SGD step size."
+        default=default_of(EngagementModel, "learning_rate"), gt=0, description="SGD step size."
     )
     drift_delta: float = Field(
         default=default_of(AdaptiveEngagement, "delta"),
@@ -153,10 +143,10 @@ class ModelSettings(Section):
         lt=1,
         description="ADWIN confidence: smaller, fewer false alarms.",
     )
-    challenger_window: int = Field(
+    drift_compare_window: int = Field(
         default=500, ge=1, description="Labels over which a challenger must beat the champion."
     )
-    challenger_patience: int = Field(
+    drift_patience: int = Field(
         default=default_of(AdaptiveEngagement, "patience"),
         ge=1,
         description="Labels after which a challenger that did not win goes.",
@@ -176,19 +166,14 @@ class ModelSettings(Section):
 
     def engagement(self) -> AdaptiveEngagement:
         """A fresh engagement model with its drift detection and challenger rules."""
-        return AdaptiveEngagement(
-            EngagementModel(lr=self.learning_rate),
-            delta=self.drift_delta,
-            compare_window=self.challenger_window,
-            patience=self.challenger_patience,
+        return build(
+            AdaptiveEngagement, self, prefix="drift_", champion=build(EngagementModel, self)
         )
 
     def bandit(self) -> ContentBandit:
         """A fresh content bandit."""
-        return ContentBandit(
-            min_epsilon=self.bandit_min_epsilon, max_epsilon=self.bandit_max_epsilon
-        )
+        return build(ContentBandit, self, prefix="bandit_")
 
     def validation(self) -> ProgressiveValidation:
         """Rolling quality metrics of the engagement model."""
-        return ProgressiveValidation(self.validation_window)
+        return build(ProgressiveValidation, self, prefix="validation_")

@@ -16,7 +16,7 @@ from stream_app.events.decode import DecodeLimits
 from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.fold import FoldConfig
 from stream_app.profiles.state import StateLimits
-from stream_app.settings.base import Section, default_of
+from stream_app.settings.base import Section, build, default_of
 
 _VALUE = ValueRules()
 
@@ -58,12 +58,7 @@ class WorkerSettings(Section):
 
     def decode_limits(self) -> DecodeLimits:
         """Bounds a record must respect."""
-        return DecodeLimits(
-            max_record_bytes=self.max_record_bytes,
-            max_events_per_record=self.max_events_per_record,
-            max_event_age=self.max_event_age,
-            max_future_skew=self.max_event_future_skew,
-        )
+        return build(DecodeLimits, self)
 
 
 class LogSettings(Section):
@@ -97,15 +92,17 @@ class ProfileSettings(Section):
         description="Half life of the weekly activity rhythm.",
     )
     taste_weight_view: float = Field(
-        default=default_of(FoldConfig, "weight_view"), ge=0, description="Taste added by a view."
+        default=default_of(FoldConfig, "taste_weight_view"),
+        ge=0,
+        description="Taste added by a view.",
     )
     taste_weight_cart: float = Field(
-        default=default_of(FoldConfig, "weight_cart"),
+        default=default_of(FoldConfig, "taste_weight_cart"),
         ge=0,
         description="Taste added by an add to cart.",
     )
     taste_weight_purchase: float = Field(
-        default=default_of(FoldConfig, "weight_purchase"),
+        default=default_of(FoldConfig, "taste_weight_purchase"),
         ge=0,
         description="Taste added by a purchase.",
     )
@@ -129,13 +126,14 @@ class ProfileSettings(Section):
         description="Units of base currency per unit of each currency (monetary value).",
     )
     recency_days_scores: tuple[float, float, float, float] = Field(
-        default=_VALUE.recency_days, description="Days since last purchase for R scores 5..2."
+        default=_VALUE.recency_days_scores,
+        description="Days since last purchase for R scores 5..2.",
     )
     frequency_scores: tuple[int, int, int, int] = Field(
-        default=_VALUE.frequency, description="Purchases for F scores 5..2."
+        default=_VALUE.frequency_scores, description="Purchases for F scores 5..2."
     )
     monetary_scores: tuple[float, float, float, float] = Field(
-        default=_VALUE.monetary, description="Base-currency spend for M scores 5..2."
+        default=_VALUE.monetary_scores, description="Base-currency spend for M scores 5..2."
     )
     price_bands: tuple[float, float] = Field(
         default=_VALUE.price_bands, description="Average unit price bounds of budget, mid, premium."
@@ -159,38 +157,25 @@ class ProfileSettings(Section):
 
     def value_rules(self) -> ValueRules:
         """The derived-field thresholds."""
-        return ValueRules(
-            taste_half_life=self.taste_half_life,
-            rhythm_half_life=self.rhythm_half_life,
-            recency_days=self.recency_days_scores,
-            frequency=self.frequency_scores,
-            monetary=self.monetary_scores,
-            price_bands=self.price_bands,
-            new_customer_days=self.new_customer_days,
-            default_interval_days=self.default_interval_days,
-            min_interval_days=self.min_interval_days,
-            lifecycle_factors=self.lifecycle_factors,
-        )
+        return build(ValueRules, self)
 
     def state_limits(self) -> StateLimits:
-        """How events are applied to profiles (``profiles.state``)."""
-        return StateLimits(
+        """How events are applied to profiles (``profiles.state``): the spans in ms."""
+        return build(
+            StateLimits,
+            self,
             allowed_lateness_ms=_ms(self.allowed_lateness),
             taste_half_life_ms=_ms(self.taste_half_life),
             rhythm_half_life_ms=_ms(self.rhythm_half_life),
-            recent_views=self.recent_views,
-            recent_searches=self.recent_searches,
         )
 
     def fold_config(
         self, pseudonym_secret: bytes, cart_abandon_delay: timedelta | None
     ) -> FoldConfig:
         """What the fold needs: these weights and rates, the secret and the campaigns' delay."""
-        return FoldConfig(
+        return build(
+            FoldConfig,
+            self,
             pseudonym_secret=pseudonym_secret,
             cart_abandon_delay=cart_abandon_delay,
-            fx_to_base=self.fx_to_base,
-            weight_view=self.taste_weight_view,
-            weight_cart=self.taste_weight_cart,
-            weight_purchase=self.taste_weight_purchase,
         )

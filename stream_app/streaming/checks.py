@@ -116,7 +116,7 @@ def recheck(
         consent=view.consent,
         history=[s for s in history if s.decision_id != d.decision_id],
         caps=rules.caps,
-        quiet=rules.quiet,
+        quiet=rules.quiet_hours,
         timezone=view.timezone,
         goal_at=goal_time(view, item.goal),
     )

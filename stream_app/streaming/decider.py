@@ -253,7 +253,7 @@ class Decider:
                 history=audience.history,
                 caps=self.rules.caps,
                 consent=view.consent,
-                quiet=self.rules.quiet,
+                quiet=self.rules.quiet_hours,
                 timezone=view.timezone,
                 goal_at={p.proposal.campaign_id: goal_time(view, p.goal) for p in mine},
             )

@@ -45,6 +45,6 @@ class PriorCache:
         return layered_prior(
             [self._cache[s] for s in sorted(members)],
             self._cache[EVERYONE],
-            rules.prior_hourly,
-            rules.layer_strength,
+            rules.timing_prior,
+            rules.timing_layer_strength,
         )

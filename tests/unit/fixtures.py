@@ -14,7 +14,7 @@ LIMITS = DecodeLimits(
     max_record_bytes=64_000,
     max_events_per_record=50,
     max_event_age=timedelta(days=7),
-    max_future_skew=timedelta(minutes=5),
+    max_event_future_skew=timedelta(minutes=5),
 )
 
 

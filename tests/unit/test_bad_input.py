@@ -146,7 +146,7 @@ def test_broken_events_are_rejected_one_reason_each(
         )
     else:
         at = data.draw(far_times)
-        if NOW - LIMITS.max_event_age <= at <= NOW + LIMITS.max_future_skew:
+        if NOW - LIMITS.max_event_age <= at <= NOW + LIMITS.max_event_future_skew:
             return
         broken["event_time"] = at.isoformat()
     decoded = decode_record(stream, orjson.dumps(broken), LIMITS, NOW)

@@ -14,7 +14,7 @@ from stream_app.model.quality import ProgressiveValidation
 Variant = Callable[[], EngagementModel | AdaptiveEngagement]
 VARIANTS: dict[str, Variant] = {
     "logistic": EngagementModel,
-    "logistic-fast": lambda: EngagementModel(lr=0.1, l2=0.001),
+    "logistic-fast": lambda: EngagementModel(learning_rate=0.1, l2=0.001),
     "adaptive": AdaptiveEngagement,
 }
 LOADERS = {

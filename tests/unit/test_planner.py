@@ -38,9 +38,9 @@ H = timedelta(hours=1)
 
 RULES = Rules(
     caps=Caps(per_day={"push": 2, "email": 1}, per_week={}, global_per_day=None),
-    quiet=None,
-    prior_hourly=(1.0,) * 24,
-    prior_strength=1.0,
+    quiet_hours=None,
+    timing_prior=(1.0,) * 24,
+    timing_prior_strength=1.0,
 )
 NIGHT = QuietHours(22, 8)
 NO_OFFER = Offer(None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,11 +11,17 @@ import pytest
 from pydantic import ValidationError
 
 from stream_app.decisions.planner import Rules
+from stream_app.decisions.policies import Caps
+from stream_app.decisions.quiet import QuietHours
+from stream_app.events.decode import DecodeLimits
 from stream_app.events.topics import TopicNames
+from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.engagement import EngagementModel
+from stream_app.model.quality import ProgressiveValidation
 from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.fold import FoldConfig
+from stream_app.profiles.state import StateLimits
 from stream_app.settings import RenamedSettingError, Settings
 from stream_app.settings.base import default_of
 from stream_app.settings.docs import settings_markdown
@@ -105,13 +113,12 @@ def test_sections_build_the_domain_rules_with_the_domain_defaults() -> None:
     settings = Settings(_env_file=None)
     assert settings.profiles.value_rules() == ValueRules()
     fold = settings.profiles.fold_config(b"k", None)
-    assert (fold.weight_view, fold.weight_cart, fold.weight_purchase) == (
-        default_of(FoldConfig, "weight_view"),
-        default_of(FoldConfig, "weight_cart"),
-        default_of(FoldConfig, "weight_purchase"),
-    )
+    weights = ("taste_weight_view", "taste_weight_cart", "taste_weight_purchase")
+    assert [getattr(fold, name) for name in weights] == [
+        default_of(FoldConfig, name) for name in weights
+    ]
     rules = settings.decisions.rules()
-    assert rules.layer_strength == default_of(Rules, "layer_strength")
+    assert rules.timing_layer_strength == default_of(Rules, "timing_layer_strength")
     assert rules.holdout_salt == default_of(Rules, "holdout_salt")
     assert settings.profiles.state_limits().allowed_lateness_ms == 86_400_000
     engagement = settings.model.engagement()
@@ -119,7 +126,142 @@ def test_sections_build_the_domain_rules_with_the_domain_defaults() -> None:
         default_of(AdaptiveEngagement, "delta"),
         default_of(AdaptiveEngagement, "patience"),
     )
-    assert engagement.champion.lr == default_of(EngagementModel, "lr")
+    assert engagement.champion.lr == default_of(EngagementModel, "learning_rate")
+    bandit = settings.model.bandit()
+    assert (bandit.min_epsilon, bandit.max_epsilon) == (
+        default_of(ContentBandit, "min_epsilon"),
+        default_of(ContentBandit, "max_epsilon"),
+    )
+    assert settings.model.validation().window == default_of(ProgressiveValidation, "window")
+
+
+#: Every setting a rule object is built from, none at its default.
+CHANGED = Settings(
+    _env_file=None,
+    worker={
+        "max_record_bytes": 2048,
+        "max_events_per_record": 7,
+        "max_event_age": timedelta(days=2),
+        "max_event_future_skew": timedelta(minutes=1),
+    },
+    profiles={
+        "allowed_lateness": timedelta(hours=2),
+        "taste_half_life": timedelta(days=3),
+        "rhythm_half_life": timedelta(days=9),
+        "taste_weight_view": 0.5,
+        "taste_weight_cart": 2.5,
+        "taste_weight_purchase": 4.5,
+        "recent_views": 7,
+        "recent_searches": 3,
+        "fx_to_base": {"EUR": 1.0, "USD": 0.5},
+        "recency_days_scores": (1, 2, 3, 4),
+        "frequency_scores": (9, 7, 5, 3),
+        "monetary_scores": (900, 400, 100, 10),
+        "price_bands": (20, 80),
+        "new_customer_days": 10,
+        "default_interval_days": 20,
+        "min_interval_days": 2,
+        "lifecycle_factors": (1.2, 2.0, 4.0),
+    },
+    decisions={
+        "quiet_hours": (23, 7),
+        "caps_per_day": {"push": 9},
+        "caps_per_week": {"push": 19},
+        "caps_global_per_day": 8,
+        "timing_prior": (2.0,) * 24,
+        "timing_prior_strength": 11.0,
+        "timing_layer_strength": 12.0,
+        "holdout_salt": "salt",
+    },
+    model={
+        "validation_window": 50,
+        "learning_rate": 0.5,
+        "drift_delta": 0.1,
+        "drift_compare_window": 40,
+        "drift_patience": 60,
+        "bandit_min_epsilon": 0.1,
+        "bandit_max_epsilon": 0.3,
+    },
+)
+H = timedelta(hours=1)
+
+
+def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
+    """Rule objects are built by matching names (``settings.base.build``): a name that
+    does not match would leave its field at the default."""
+    assert CHANGED.worker.decode_limits() == DecodeLimits(
+        max_record_bytes=2048,
+        max_events_per_record=7,
+        max_event_age=48 * H,
+        max_event_future_skew=timedelta(minutes=1),
+    )
+    assert CHANGED.profiles.value_rules() == ValueRules(
+        taste_half_life=72 * H,
+        rhythm_half_life=216 * H,
+        recency_days_scores=(1, 2, 3, 4),
+        frequency_scores=(9, 7, 5, 3),
+        monetary_scores=(900, 400, 100, 10),
+        price_bands=(20, 80),
+        new_customer_days=10,
+        default_interval_days=20,
+        min_interval_days=2,
+        lifecycle_factors=(1.2, 2.0, 4.0),
+    )
+    assert CHANGED.profiles.state_limits() == StateLimits(
+        allowed_lateness_ms=7_200_000,
+        taste_half_life_ms=259_200_000,
+        rhythm_half_life_ms=777_600_000,
+        recent_views=7,
+        recent_searches=3,
+    )
+    assert CHANGED.profiles.fold_config(b"k", H) == FoldConfig(
+        pseudonym_secret=b"k",
+        cart_abandon_delay=H,
+        fx_to_base={"EUR": 1.0, "USD": 0.5},
+        taste_weight_view=0.5,
+        taste_weight_cart=2.5,
+        taste_weight_purchase=4.5,
+    )
+    assert CHANGED.decisions.rules() == Rules(
+        caps=Caps(per_day={"push": 9}, per_week={"push": 19}, global_per_day=8),
+        quiet_hours=QuietHours(23, 7),
+        timing_prior=(2.0,) * 24,
+        timing_prior_strength=11.0,
+        timing_layer_strength=12.0,
+        holdout_salt="salt",
+    )
+    engagement = CHANGED.model.engagement()
+    assert (engagement.delta, engagement.compare_window, engagement.patience) == (0.1, 40, 60)
+    assert engagement.champion.lr == 0.5
+    bandit = CHANGED.model.bandit()
+    assert (bandit.min_epsilon, bandit.max_epsilon) == (0.1, 0.3)
+    assert CHANGED.model.validation().window == 50
+
+
+@pytest.mark.parametrize(
+    "built",
+    [
+        lambda s: s.worker.decode_limits(),
+        lambda s: s.profiles.value_rules(),
+        lambda s: s.profiles.state_limits(),
+        lambda s: s.profiles.fold_config(b"k", None),
+        lambda s: s.decisions.rules(),
+    ],
+    ids=["decode_limits", "value_rules", "state_limits", "fold_config", "rules"],
+)
+def test_changed_settings_reach_every_field_of_a_rule_object(
+    built: Callable[[Settings], object],
+) -> None:
+    """Keeps the test above complete: a field added to a rule object fails here until
+    ``CHANGED`` sets it (the secret and the delay are arguments, not settings)."""
+    changed, default = built(CHANGED), built(Settings(_env_file=None))
+    assert dataclasses.is_dataclass(changed)
+    same = [
+        field.name
+        for field in dataclasses.fields(changed)
+        if getattr(changed, field.name) == getattr(default, field.name)
+    ]
+    assert set(same) <= {"pseudonym_secret", "cart_abandon_delay"}
 
 
 def test_docker_host_is_read_below_the_devstack_variable(monkeypatch: pytest.MonkeyPatch) -> None:
