@@ -22,16 +22,13 @@ from stream_app.events.deadletter import DeadLetter
 from stream_app.events.decision import Decision
 from stream_app.profiles.derive import ProfileView
 from stream_app.profiles.ops import Order
-from stream_app.storage.basket import BasketStore
+from stream_app.storage.bundle import Stores
 from stream_app.storage.commit import Writes
 from stream_app.storage.customers import Loaded
-from stream_app.storage.decisions import DecisionStore, PendingDecision
+from stream_app.storage.decisions import PendingDecision
 from stream_app.storage.layout import Check, check_member
-from stream_app.storage.profiles import ProfileStore
-from stream_app.storage.schedule import ScheduleStore
-from stream_app.storage.scoring import Scored, ScoringStore
+from stream_app.storage.scoring import Scored
 from stream_app.storage.scripts import ScriptCall
-from stream_app.storage.segments import SegmentStore
 
 
 @dataclass(slots=True)
@@ -87,12 +84,8 @@ class Effects:
     """Adds a customer's writes to a pass's ``Writes``; tells the earliest timer armed."""
 
     rules: EffectRules
-    profiles: ProfileStore
-    segments: SegmentStore
-    decisions: DecisionStore
-    schedule: ScheduleStore
-    scoring: ScoringStore
-    basket: BasketStore
+    #: The stores written to: profiles, segments, decisions, schedule, scoring, basket.
+    stores: Stores
 
     def add(
         self, writes: Writes, passed: Passed, now: datetime
@@ -106,28 +99,28 @@ class Effects:
         if passed.applied:
             newest = int(state.fields.get("last_seen", now_ms))
             floor = newest - self.rules.allowed_lateness_ms
-            self.profiles.write(writes, state, passed.applied, floor)
+            self.stores.profiles.write(writes, state, passed.applied, floor)
         for token in passed.devices:
-            self.profiles.link_device(writes, token, cid)
+            self.stores.profiles.link_device(writes, token, cid)
         for cart_due in (passed.cart_due_ms, passed.cart_again_ms):
             if cart_due is not None:
-                self.schedule.arm(writes, {check_member(Check("cart", cid)): cart_due}, "GT")
+                self.stores.schedule.arm(writes, {check_member(Check("cart", cid)): cart_due}, "GT")
                 armed.append(cart_due)
         if passed.evaluation is not None:
             armed.append(self._evaluated(writes, passed.evaluation, cid, now))
-        self.decisions.convert(writes, [(cid, w) for w in passed.conversions])
+        self.stores.decisions.convert(writes, [(cid, w) for w in passed.conversions])
         armed += self._decided(writes, passed, now)
-        calls = self.basket.count(passed.orders, now_ms) if passed.orders else []
+        calls = self.stores.basket.count(passed.orders, now_ms) if passed.orders else []
         return calls, min(armed, default=None)
 
     def _evaluated(self, writes: Writes, evaluation: Evaluation, cid: str, now: datetime) -> int:
         """Membership changes, and the segment check at the first moment time alone may
         change something (never later than a refresh period)."""
         if evaluation.change is not None:
-            self.segments.record(writes, [evaluation.change])
+            self.stores.segments.record(writes, [evaluation.change])
         due = min([now + self.rules.segment_refresh, *evaluation.waits])
         due_ms = max(to_ms(due), to_ms(now))
-        self.schedule.arm(writes, {check_member(Check("seg", cid)): due_ms}, "LT")
+        self.stores.schedule.arm(writes, {check_member(Check("seg", cid)): due_ms}, "LT")
         return due_ms
 
     def _decided(self, writes: Writes, passed: Passed, now: datetime) -> list[int]:
@@ -137,11 +130,11 @@ class Effects:
         sent = passed.to_send(now)
         later = [w for w in passed.winners if w.decision.send_at > now]
         dropped = [(passed.customer_id, did) for did in passed.due_dropped]
-        self.decisions.finish(writes, sent, dropped, now, rules.sent_ttl)
-        self.decisions.settle(writes, passed.customer_id, passed.settled, rules.sent_ttl)
-        self.decisions.schedule(writes, later, rules.pending_ttl)
+        self.stores.decisions.finish(writes, sent, dropped, now, rules.sent_ttl)
+        self.stores.decisions.settle(writes, passed.customer_id, passed.settled, rules.sent_ttl)
+        self.stores.decisions.schedule(writes, later, rules.pending_ttl)
         if passed.scored:
-            self.scoring.remember(writes, passed.scored, rules.scored_ttl_s)
+            self.stores.scoring.remember(writes, passed.scored, rules.scored_ttl_s)
         self._labels(writes, [w.decision for w in sent], now)
         return [to_ms(w.decision.send_at) for w in later]
 
@@ -154,4 +147,4 @@ class Effects:
             for d in sent
             if d.score is not None and not d.holdout
         }
-        self.schedule.arm(writes, checks, "NX")
+        self.stores.schedule.arm(writes, checks, "NX")
