@@ -12,20 +12,9 @@ from hypothesis import strategies as st
 
 from stream_app.clock import to_ms
 from stream_app.events.registry import EVENT_ADAPTERS, Stream
+from stream_app.profiles import ops
 from stream_app.profiles.derive import ValueRules, derive
 from stream_app.profiles.fold import FoldConfig, fold
-from stream_app.profiles.ops import (
-    CartAdd,
-    CartClear,
-    CartRemove,
-    DecayAdd,
-    Incr,
-    IncrFloat,
-    LastWrite,
-    ProfileUpdate,
-    Recent,
-    Touch,
-)
 from stream_app.profiles.state import (
     Decayed,
     Outcome,
@@ -48,11 +37,11 @@ LIMITS = StateLimits(
 T0 = to_ms(NOW)
 
 
-def update(event_id: str, ms: int, *ops: object) -> ProfileUpdate:
-    return ProfileUpdate("c-1", event_id, ms, tuple(ops))  # type: ignore[arg-type]
+def update(event_id: str, ms: int, *changes: object) -> ops.ProfileUpdate:
+    return ops.ProfileUpdate("c-1", event_id, ms, tuple(changes))  # type: ignore[arg-type]
 
 
-def applied(*updates: ProfileUpdate) -> tuple[ProfileState, list[Outcome]]:
+def applied(*updates: ops.ProfileUpdate) -> tuple[ProfileState, list[Outcome]]:
     state = ProfileState("c-1")
     outcomes = apply_updates(state, updates, set(), LIMITS, now_ms=T0)
     return state, outcomes
@@ -60,8 +49,8 @@ def applied(*updates: ProfileUpdate) -> tuple[ProfileState, list[Outcome]]:
 
 def test_touch_counts_the_event_and_stretches_its_times() -> None:
     state, _ = applied(
-        update("e-1", T0, Touch("n:search", T0, "last:search", "5")),
-        update("e-2", T0 - 9, Touch("n:traits", T0 - 9)),
+        update("e-1", T0, ops.Touch("n:search", T0, "last:search", "5")),
+        update("e-2", T0 - 9, ops.Touch("n:traits", T0 - 9)),
     )
     assert {k: state.fields[k] for k in ("n", "n:search", "n:traits")} == {
         "n": 2,
@@ -75,7 +64,7 @@ def test_touch_counts_the_event_and_stretches_its_times() -> None:
 
 
 def test_the_first_event_creates_the_profile_and_a_repeated_id_changes_nothing() -> None:
-    first = update("e-1", T0, Incr("n"), LastWrite("gender", "female", T0))
+    first = update("e-1", T0, ops.Incr("n"), ops.LastWrite("gender", "female", T0))
     state, outcomes = applied(first, first)
     assert outcomes == [Outcome.CREATED, Outcome.DUPLICATE]
     assert state.fields["n"] == 1
@@ -84,37 +73,35 @@ def test_the_first_event_creates_the_profile_and_a_repeated_id_changes_nothing()
 
 def test_ids_already_in_the_index_are_duplicates() -> None:
     state = ProfileState("c-1", {"n": 1, "last_seen": T0})
-    outcomes = apply_updates(state, [update("seen", T0, Incr("n"))], {"seen"}, LIMITS, T0)
+    outcomes = apply_updates(state, [update("seen", T0, ops.Incr("n"))], {"seen"}, LIMITS, T0)
     assert outcomes == [Outcome.DUPLICATE]
     assert state.fields["n"] == 1
 
 
 def test_an_event_older_than_the_lateness_bound_is_refused() -> None:
-    newest = update("e-1", T0, Incr("n"), IncrFloat("value", 1.0))
+    newest = update("e-1", T0, ops.Incr("n"), ops.IncrFloat("value", 1.0))
     newest = newest._replace(ops=(*newest.ops, *_seen(T0)))
-    on_time = update("e-2", T0 - DAY_MS, Incr("n"))
-    too_late = update("e-3", T0 - DAY_MS - 1, Incr("n"))
+    on_time = update("e-2", T0 - DAY_MS, ops.Incr("n"))
+    too_late = update("e-3", T0 - DAY_MS - 1, ops.Incr("n"))
     state, outcomes = applied(newest, on_time, too_late)
     assert outcomes == [Outcome.CREATED, Outcome.APPLIED, Outcome.TOO_LATE]
     assert state.fields["n"] == 2
 
 
 def _seen(ms: int) -> list[object]:
-    from stream_app.profiles.ops import Max, Min
-
-    return [Min("first_seen", ms), Max("last_seen", ms)]
+    return [ops.Min("first_seen", ms), ops.Max("last_seen", ms)]
 
 
 def test_last_writer_wins_by_event_time_not_arrival() -> None:
-    newer = update("e-1", T0, LastWrite("timezone", "Europe/Berlin", T0))
-    older = update("e-2", T0 - 5, LastWrite("timezone", "Asia/Tokyo", T0 - 5))
+    newer = update("e-1", T0, ops.LastWrite("timezone", "Europe/Berlin", T0))
+    older = update("e-2", T0 - 5, ops.LastWrite("timezone", "Asia/Tokyo", T0 - 5))
     state, _ = applied(newer, older)
     assert state.fields["timezone"] == "Europe/Berlin"
     assert state.fields["@timezone"] == T0
 
 
 def test_sums_keep_ten_significant_digits() -> None:
-    state, _ = applied(update("e-1", T0, IncrFloat("value", 1 / 3)))
+    state, _ = applied(update("e-1", T0, ops.IncrFloat("value", 1 / 3)))
     assert state.fields["value"] == round10(1 / 3) == 0.3333333333
 
 
@@ -131,32 +118,32 @@ def test_decayed_sums_are_relative_to_a_reference_and_rebased_before_overflow() 
 
 def test_recent_sets_keep_the_newest_by_time_then_member() -> None:
     views = [
-        update(f"v-{i}", T0 + ms, Recent("views", item, T0 + ms, "shoes"))
+        update(f"v-{i}", T0 + ms, ops.Recent("views", item, T0 + ms, "shoes"))
         for i, (item, ms) in enumerate([("a", 1), ("b", 2), ("c", 3), ("a", 4), ("d", 0)])
     ]
     state, _ = applied(*views)
     assert state.viewed == {"a": [T0 + 4, "shoes"], "b": [T0 + 2, "shoes"], "c": [T0 + 3, "shoes"]}
-    searches = [update(f"s-{q}", T0, Recent("searches", q, T0)) for q in ("x", "z", "y")]
+    searches = [update(f"s-{q}", T0, ops.Recent("searches", q, T0)) for q in ("x", "z", "y")]
     state, _ = applied(*searches)
     assert set(state.searches) == {"y", "z"}  # equal times: the greater members stay
 
 
 def test_cart_lines_their_tombstones_and_an_order_clearing_them() -> None:
-    add = update("a", T0, CartAdd("sku-1", "shoes", 9.5, 2, "a", T0))
-    remove = update("r", T0 + 1, CartRemove("sku-1", T0 + 1))
-    re_add = update("a2", T0 + 2, CartAdd("sku-1", "shoes", 9.0, 1, "a2", T0 + 2))
+    add = update("a", T0, ops.CartAdd("sku-1", "shoes", 9.5, 2, "a", T0))
+    remove = update("r", T0 + 1, ops.CartRemove("sku-1", T0 + 1))
+    re_add = update("a2", T0 + 2, ops.CartAdd("sku-1", "shoes", 9.0, 1, "a2", T0 + 2))
     state, _ = applied(add, remove, re_add)
     assert state.cart == {"sku-1": [T0 + 2, "shoes", 9.0, 1, "a2", T0 + 1]}
-    order = update("o", T0 + 3, CartClear(T0 + 3))
-    late_add = update("a3", T0 + 4, CartAdd("sku-2", "toys", 1.0, 1, "a3", T0 + 4))
+    order = update("o", T0 + 3, ops.CartClear(T0 + 3))
+    late_add = update("a3", T0 + 4, ops.CartAdd("sku-2", "toys", 1.0, 1, "a3", T0 + 4))
     state, _ = applied(add, remove, re_add, order, late_add)
     assert list(state.cart) == ["sku-2"]
 
 
 def test_the_document_round_trips_what_a_batch_applied() -> None:
     state, _ = applied(
-        update("e-1", T0, Incr("n"), DecayAdd("taste", "c:shoes", 1.0, T0)),
-        update("e-2", T0, CartAdd("sku-1", "shoes", 1.5, 1, "e-2", T0)),
+        update("e-1", T0, ops.Incr("n"), ops.DecayAdd("taste", "c:shoes", 1.0, T0)),
+        update("e-2", T0, ops.CartAdd("sku-1", "shoes", 1.5, 1, "e-2", T0)),
     )
     back = decode_state("c-1", encode_state(state, 4))
     assert (back.fields, back.tastes, back.cart, back.version) == (
