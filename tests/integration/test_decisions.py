@@ -20,7 +20,14 @@ from stream_app.events.decision import Decision
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys
 from stream_app.storage.stats import StatsStore
-from tests.integration.fixtures import consume_until, dumps, event, eventually, produce
+from tests.integration.fixtures import (
+    consume_until,
+    dumps,
+    event,
+    eventually,
+    produce,
+    profile_fields,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +50,12 @@ def item_update(item: str, at: datetime, **fields: Any) -> bytes:
     )
 
 
-async def consent(settings: Settings, *customers: str, opted_in: bool = True) -> None:
+async def consent(
+    settings: Settings, redis: Redis, keys: Keys, *customers: str, opted_in: bool = True
+) -> None:
+    """Push consent (or its withdrawal) for ``customers``, returning once it is applied:
+    Kafka orders records per partition only, so an event on another topic sent right
+    after could otherwise be read first (and rightly suppressed)."""
     await produce(
         settings,
         settings.topics.identity,
@@ -52,6 +64,13 @@ async def consent(settings: Settings, *customers: str, opted_in: bool = True) ->
             for c in customers
         ],
     )
+    flag = "1" if opted_in else "0"
+    for customer in customers:
+        await eventually(
+            lambda c=customer: profile_fields(redis, keys, c),
+            lambda fields: fields.get("consent:push") == flag,
+            within=30,
+        )
 
 
 async def view(settings: Settings, customer: str, item: str) -> None:
@@ -70,10 +89,10 @@ async def decisions_on(
 
 
 async def test_a_price_drop_reaches_those_who_viewed_the_item_and_nobody_else(
-    worker: ManagedProcess, settings: Settings
+    worker: ManagedProcess, settings: Settings, redis: Redis, keys: Keys
 ) -> None:
     viewer, other, item = uid("pd"), uid("pdx"), uid("sku")
-    await consent(settings, viewer, other)
+    await consent(settings, redis, keys, viewer, other)
     await view(settings, viewer, item)
     await view(settings, other, uid("sku"))
     start = datetime.now(UTC) - timedelta(seconds=5)
@@ -97,10 +116,10 @@ async def test_a_price_drop_reaches_those_who_viewed_the_item_and_nobody_else(
 
 
 async def test_a_holdout_is_recorded_on_the_audit_topic_never_sent_and_its_conversion_counts(
-    worker: ManagedProcess, settings: Settings
+    worker: ManagedProcess, settings: Settings, redis: Redis, keys: Keys
 ) -> None:
     customer, item = uid("hold"), uid("sku")
-    await consent(settings, customer)
+    await consent(settings, redis, keys, customer)
     await view(settings, customer, item)
     start = datetime.now(UTC) - timedelta(seconds=5)
     await produce(
@@ -142,7 +161,7 @@ async def test_a_goal_reached_before_the_send_time_cancels_the_message(
     stats = StatsStore(redis, keys)
     before = await stats.read()
     customer = uid("geo")
-    await consent(settings, customer)
+    await consent(settings, redis, keys, customer)
     near = event("proximity", customer, uid("e"), store_id="store-7", distance_m=40.0)
     await produce(settings, settings.topics.sensor, [(customer.encode(), dumps(near))])
     planned = await eventually(
@@ -172,7 +191,7 @@ async def test_consent_withdrawn_after_planning_stops_the_scheduled_message(
     name = "decisions_suppressed:store_nearby:no_consent"
     before = await stats.read()
     customer = uid("optout")
-    await consent(settings, customer)
+    await consent(settings, redis, keys, customer)
     near = event("proximity", customer, uid("e"), store_id="store-9", distance_m=15.0)
     await produce(settings, settings.topics.sensor, [(customer.encode(), dumps(near))])
     await eventually(
@@ -183,7 +202,9 @@ async def test_consent_withdrawn_after_planning_stops_the_scheduled_message(
         ),
         within=20,
     )
-    await consent(settings, customer, opted_in=False)  # before the send, 4 s after the trigger
+    await consent(
+        settings, redis, keys, customer, opted_in=False
+    )  # before the send, 4 s after the trigger
     after = await eventually(stats.read, lambda s: s.get(name, 0) > before.get(name, 0), 20)
     assert after.get(name, 0) > before.get(name, 0), "checked again at send time"
     sent = await consume_until(settings, settings.topics.decisions, lambda _: False, within=1)
