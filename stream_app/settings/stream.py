@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from stream_app.events.decode import DecodeLimits
+from stream_app.events.limits import DecodeLimits
 from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.fold import FoldConfig
 from stream_app.profiles.state import StateLimits
@@ -54,6 +54,16 @@ class WorkerSettings(Section):
     )
     max_event_future_skew: timedelta = Field(
         default=timedelta(minutes=5), description="Events further in the future go to DLQ."
+    )
+    max_order_lines: int = Field(
+        default=5000,
+        ge=1,
+        description="Purchases with more lines go to DLQ; stated in the published schemas.",
+    )
+    max_line_quantity: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Larger quantities (order line, cart) go to DLQ; stated in the schemas.",
     )
 
     def decode_limits(self) -> DecodeLimits:
