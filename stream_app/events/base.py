@@ -44,10 +44,13 @@ def _json_number(value: Any) -> Any:
     return value
 
 
-#: An integer as JSON Schema has it: a number without a fraction (``6`` or ``6.0``).
-JsonInt = Annotated[int, Field(strict=False), BeforeValidator(_json_number)]
-#: Units of an item; the upper bound is a setting (``ContractLimits``), not a type.
-Quantity = Annotated[JsonInt, Field(ge=1)]
+#: With ``Field(strict=False, <bounds>)`` before it, an integer as JSON Schema has it: a
+#: number without a fraction (``6`` or ``6.0``). Bounds put after it would be published
+#: as ``ge``, which no JSON Schema validator knows.
+JSON_INTEGER = BeforeValidator(_json_number)
+
+#: Units of an item; the upper bound is a setting (``DecodeLimits``), not a type.
+Quantity = Annotated[int, Field(strict=False, ge=1), JSON_INTEGER]
 
 #: RFC 3339 with an offset, the shape the schema states (``T`` and ``Z`` upper case).
 RFC3339 = (

@@ -13,11 +13,11 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator
 
 from stream_app.events.base import (
+    JSON_INTEGER,
     Channel,
     Country,
     CustomerEvent,
     Identifier,
-    JsonInt,
     Locale,
     Region,
 )
@@ -34,7 +34,7 @@ class Traits(CustomerEvent):
     locale: Locale | None = Field(default=None, description="BCP 47 tag, e.g. de-CH.")
     country: Country | None = Field(default=None, description="ISO 3166-1 alpha-2, e.g. GB.")
     region: Region | None = Field(default=None, description="Free text: state, county, city.")
-    birth_year: Annotated[JsonInt, Field(ge=1900, le=2100)] | None = None
+    birth_year: Annotated[int, Field(strict=False, ge=1900, le=2100), JSON_INTEGER] | None = None
     gender: Literal["female", "male", "diverse", "undisclosed"] | None = None
     email: Handle | None = Field(default=None, repr=False)
     phone: Handle | None = Field(default=None, repr=False)
