@@ -213,6 +213,14 @@ class ProfileView:
         return self._text("locale")
 
     @lazy
+    def country(self) -> str | None:
+        return self._text("country")
+
+    @lazy
+    def region(self) -> str | None:
+        return self._text("region")
+
+    @lazy
     def consent(self) -> dict[str, bool]:
         f = self._fields
         return {ch: f[key] == "1" for ch, key in _CONSENT_FIELDS if key in f}
@@ -334,6 +342,8 @@ class ProfileView:
                 "gender": self.gender,
                 "timezone": self.timezone,
                 "locale": self.locale,
+                "country": self.country,
+                "region": self.region,
                 "consent": dict(self.consent),
             },
             "top_categories": self.top_categories[:5],
