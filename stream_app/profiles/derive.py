@@ -213,12 +213,11 @@ class ProfileView:
         return self._text("locale")
 
     @lazy
-    def country(self) -> str | None:
-        return self._text("country")
-
-    @lazy
-    def region(self) -> str | None:
-        return self._text("region")
+    def place(self) -> dict[str, str]:
+        """``country`` and ``region``, those known (latest traits or purchase)."""
+        return {
+            name: str(self._fields[name]) for name in ("country", "region") if name in self._fields
+        }
 
     @lazy
     def consent(self) -> dict[str, bool]:
@@ -342,8 +341,8 @@ class ProfileView:
                 "gender": self.gender,
                 "timezone": self.timezone,
                 "locale": self.locale,
-                "country": self.country,
-                "region": self.region,
+                "country": self.place.get("country"),
+                "region": self.place.get("region"),
                 "consent": dict(self.consent),
             },
             "top_categories": self.top_categories[:5],

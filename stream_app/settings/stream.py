@@ -55,16 +55,8 @@ class WorkerSettings(Section):
     max_event_future_skew: timedelta = Field(
         default=timedelta(minutes=5), description="Events further in the future go to DLQ."
     )
-    max_order_lines: int = Field(
-        default=5000,
-        ge=1,
-        description="Purchases with more lines go to DLQ; stated in the published schemas.",
-    )
-    max_line_quantity: int = Field(
-        default=1_000_000,
-        ge=1,
-        description="Larger quantities (order line, cart) go to DLQ; stated in the schemas.",
-    )
+    max_order_lines: int = Field(default=5000, ge=1, description="Longer orders go to DLQ.")
+    max_line_quantity: int = Field(default=10**6, ge=1, description="Larger quantities go to DLQ.")
 
     def decode_limits(self) -> DecodeLimits:
         """Bounds a record must respect."""
