@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator
 
 from stream_app.events.base import (
-    JSON_INTEGER,
     Channel,
     Country,
     CustomerEvent,
@@ -21,6 +20,7 @@ from stream_app.events.base import (
     Locale,
     Region,
 )
+from stream_app.events.jsontypes import JsonInteger
 
 Handle = Annotated[str, StringConstraints(min_length=3, max_length=320)]
 
@@ -34,7 +34,7 @@ class Traits(CustomerEvent):
     locale: Locale | None = Field(default=None, description="BCP 47 tag, e.g. de-CH.")
     country: Country | None = Field(default=None, description="ISO 3166-1 alpha-2, e.g. GB.")
     region: Region | None = Field(default=None, description="Free text: state, county, city.")
-    birth_year: Annotated[int, Field(strict=False, ge=1900, le=2100), JSON_INTEGER] | None = None
+    birth_year: Annotated[int, JsonInteger(ge=1900, le=2100)] | None = None
     gender: Literal["female", "male", "diverse", "undisclosed"] | None = None
     email: Handle | None = Field(default=None, repr=False)
     phone: Handle | None = Field(default=None, repr=False)
