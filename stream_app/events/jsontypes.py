@@ -38,6 +38,8 @@ class JsonInteger:
                 cs.chain_schema([cs.float_schema(strict=True), bounded]),
             ],
             mode="left_to_right",
+            custom_error_type="json_integer",
+            custom_error_message="a JSON integer within the schema's bounds (not text)",
         )
 
     def __get_pydantic_json_schema__(
@@ -61,7 +63,12 @@ class Rfc3339Time:
         )
         # Text first: it is what the wire carries (a failed branch costs an error object).
         built = cs.datetime_schema(strict=True, tz_constraint="aware")
-        return cs.union_schema([text, built], mode="left_to_right")
+        return cs.union_schema(
+            [text, built],
+            mode="left_to_right",
+            custom_error_type="rfc3339_time",
+            custom_error_message="an RFC 3339 date-time with an offset, as text",
+        )
 
     def __get_pydantic_json_schema__(
         self, _: cs.CoreSchema, __: GetJsonSchemaHandler
