@@ -54,7 +54,9 @@ class ProfileTraits(Model):
     age: int | None
     gender: str | None
     timezone: str | None
-    locale: str | None
+    locale: str | None = Field(description="BCP 47 tag: latest traits or purchase.")
+    country: str | None = Field(description="ISO 3166-1 alpha-2: latest traits or purchase.")
+    region: str | None = Field(description="Free text: latest traits or purchase.")
     consent: dict[str, bool] = Field(description="Channel -> opted in.")
 
 

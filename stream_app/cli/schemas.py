@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from stream_app.events.schemas import render, topic_schemas
+from stream_app.settings import Settings
 
 schemas_app = typer.Typer(help="JSON Schemas of every topic.", no_args_is_help=True)
 
@@ -17,7 +18,7 @@ DIRECTORY = typer.Option(Path("schemas"), help="Where the schema files live.")
 def write(directory: Path = DIRECTORY) -> None:
     """(Re)generate the schema files from the event models."""
     directory.mkdir(parents=True, exist_ok=True)
-    for name, schema in topic_schemas().items():
+    for name, schema in topic_schemas(Settings().worker.decode_limits()).items():
         (directory / name).write_bytes(render(schema))
         typer.echo(f"wrote {directory / name}")
 
@@ -27,7 +28,7 @@ def check(directory: Path = DIRECTORY) -> None:
     """Fail when the schema files differ from the models."""
     stale = [
         name
-        for name, schema in topic_schemas().items()
+        for name, schema in topic_schemas(Settings().worker.decode_limits()).items()
         if not (directory / name).is_file() or (directory / name).read_bytes() != render(schema)
     ]
     if stale:

@@ -6,7 +6,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from stream_app.events.base import Category, CustomerEvent, Identifier, ItemId, Money
+from stream_app.events.base import (
+    Category,
+    CustomerEvent,
+    Identifier,
+    ItemId,
+    Money,
+    Quantity,
+)
 
 
 class ClickEvent(CustomerEvent):
@@ -39,14 +46,14 @@ class AddToCart(ClickEvent):
     item_id: ItemId
     category: Category
     price: Money
-    quantity: Annotated[int, Field(ge=1, le=10_000)] = 1
+    quantity: Quantity = 1
     brand: Category | None = None
 
 
 class RemoveFromCart(ClickEvent):
     type: Literal["remove_from_cart"]
     item_id: ItemId
-    quantity: Annotated[int, Field(ge=1, le=10_000)] = 1
+    quantity: Quantity = 1
 
 
 class CheckoutStart(ClickEvent):

@@ -8,7 +8,7 @@ one bad event never sinks its neighbours.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
@@ -16,17 +16,8 @@ from pydantic import ValidationError
 
 from stream_app.clock import to_ms
 from stream_app.events.deadletter import RejectReason
+from stream_app.events.limits import DecodeLimits, over_limit
 from stream_app.events.registry import EVENT_ADAPTERS, Event, Stream
-
-
-@dataclass(frozen=True, slots=True)
-class DecodeLimits:
-    """Bounds a record must respect; set from ``Settings``."""
-
-    max_record_bytes: int
-    max_events_per_record: int
-    max_event_age: timedelta
-    max_event_future_skew: timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +46,7 @@ def decode_record(stream: Stream, raw: bytes, limits: DecodeLimits, now: datetim
     """Decode and validate one record.
 
     >>> from datetime import UTC, datetime, timedelta
-    >>> lim = DecodeLimits(1024, 10, timedelta(days=1), timedelta(minutes=5))
+    >>> lim = DecodeLimits(1024, 10, timedelta(days=1), timedelta(minutes=5), 50, 100)
     >>> now = datetime(2026, 1, 1, 12, tzinfo=UTC)
     >>> ev = b'{"type":"app_open","event_id":"e1","customer_id":"c1",'
     >>> ev += b'"event_time":"2026-01-01T11:59:00Z"}'
@@ -122,6 +113,9 @@ class Decoder:
             event: Event = validator.validate_python(member)
         except ValidationError as exc:
             return _classify(exc)
+        beyond = over_limit(event, self._limits)
+        if beyond is not None:
+            return RejectReason.SCHEMA_VIOLATION, beyond
         ms = to_ms(event.event_time)
         if ms < self._oldest_ms:
             return RejectReason.EVENT_TIME_TOO_OLD, f"older than {self._limits.max_event_age}"

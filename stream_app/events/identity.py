@@ -12,7 +12,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from stream_app.events.base import Channel, CustomerEvent, Identifier
+from stream_app.events.base import (
+    Channel,
+    Country,
+    CustomerEvent,
+    Identifier,
+    Locale,
+    Region,
+)
+from stream_app.events.jsontypes import JsonInteger
 
 Handle = Annotated[str, StringConstraints(min_length=3, max_length=320)]
 
@@ -23,10 +31,10 @@ KNOWN_ZONES: frozenset[str] = frozenset(zoneinfo.available_timezones())
 class Traits(CustomerEvent):
     type: Literal["traits"]
     timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Berlin.")
-    locale: (
-        Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}([-_][A-Za-z]{2,4})?$")] | None
-    ) = None
-    birth_year: Annotated[int, Field(ge=1900, le=2100)] | None = None
+    locale: Locale | None = Field(default=None, description="BCP 47 tag, e.g. de-CH.")
+    country: Country | None = Field(default=None, description="ISO 3166-1 alpha-2, e.g. GB.")
+    region: Region | None = Field(default=None, description="Free text: state, county, city.")
+    birth_year: Annotated[int, JsonInteger(ge=1900, le=2100)] | None = None
     gender: Literal["female", "male", "diverse", "undisclosed"] | None = None
     email: Handle | None = Field(default=None, repr=False)
     phone: Handle | None = Field(default=None, repr=False)

@@ -8,19 +8,23 @@ from pydantic import Field
 
 from stream_app.events.base import (
     Category,
-    Contract,
+    Country,
     Currency,
     CustomerEvent,
     Identifier,
     ItemId,
+    Locale,
     Money,
+    Quantity,
+    Region,
+    StrictContract,
 )
 
 
-class LineItem(Contract):
+class LineItem(StrictContract):
     item_id: ItemId
     category: Category
-    quantity: Annotated[int, Field(ge=1, le=10_000)]
+    quantity: Quantity
     unit_price: Money
     brand: Category | None = None
 
@@ -28,9 +32,13 @@ class LineItem(Contract):
 class Purchase(CustomerEvent):
     type: Literal["purchase"]
     order_id: Identifier
-    items: Annotated[list[LineItem], Field(min_length=1, max_length=500)]
+    #: At most ``ContractLimits.max_order_lines`` lines (a setting).
+    items: Annotated[list[LineItem], Field(min_length=1)]
     total: Money
     currency: Currency
+    country: Country | None = Field(default=None, description="ISO 3166-1 alpha-2, e.g. GB.")
+    region: Region | None = Field(default=None, description="Free text: state, county, city.")
+    locale: Locale | None = Field(default=None, description="BCP 47 tag, e.g. en-GB.")
 
 
 PurchaseEvent = Annotated[Purchase, Field(discriminator="type")]

@@ -10,6 +10,7 @@ from stream_app.events.catalog import CatalogEvent
 from stream_app.events.clickstream import ClickstreamEvent
 from stream_app.events.feedback import FeedbackEvent
 from stream_app.events.identity import IdentityEvent
+from stream_app.events.limits import DecodeLimits, state_limits
 from stream_app.events.purchase import PurchaseEvent
 from stream_app.events.sensor import SensorReading
 from stream_app.events.topics import Stream as Stream
@@ -44,10 +45,11 @@ EVENT_ADAPTERS: dict[Stream, TypeAdapter[Any]] = {
 }
 
 
-def record_schema(stream: Stream) -> dict[str, Any]:
-    """JSON Schema of one record on ``stream``: a single event or an envelope of them."""
+def record_schema(stream: Stream, limits: DecodeLimits) -> dict[str, Any]:
+    """JSON Schema of one record on ``stream``: a single event or an envelope of them,
+    with the bounds ``limits`` sets."""
     union = STREAM_EVENTS[stream]
     adapter: TypeAdapter[Any] = TypeAdapter(union | Envelope[union])  # type: ignore[valid-type]
     schema = adapter.json_schema()
     schema["title"] = f"{stream.value} record"
-    return schema
+    return state_limits(schema, limits)

@@ -12,6 +12,7 @@ import orjson
 
 from stream_app.events.deadletter import DeadLetter
 from stream_app.events.decision import Decision
+from stream_app.events.limits import DecodeLimits
 from stream_app.events.registry import Stream, record_schema
 from stream_app.events.segment import SegmentChange
 from stream_app.events.topics import TopicNames
@@ -19,11 +20,14 @@ from stream_app.events.topics import TopicNames
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-def topic_schemas(topics: TopicNames | None = None) -> dict[str, dict[str, Any]]:
-    """File name -> JSON Schema, one per topic (``<topic>.schema.json``)."""
+def topic_schemas(
+    limits: DecodeLimits, topics: TopicNames | None = None
+) -> dict[str, dict[str, Any]]:
+    """File name -> JSON Schema, one per topic (``<topic>.schema.json``); inbound topics
+    state the bounds ``limits`` sets (the worker's, so both agree)."""
     topics = topics or TopicNames()
     by_topic: dict[str, dict[str, Any]] = {
-        getattr(topics, stream.value): record_schema(stream) for stream in Stream
+        getattr(topics, stream.value): record_schema(stream, limits) for stream in Stream
     }
     by_topic[topics.decisions] = Decision.model_json_schema()
     by_topic[topics.audit] = Decision.model_json_schema()  # holdout decisions, never sent

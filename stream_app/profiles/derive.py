@@ -213,6 +213,13 @@ class ProfileView:
         return self._text("locale")
 
     @lazy
+    def place(self) -> dict[str, str]:
+        """``country`` and ``region``, those known (latest traits or purchase)."""
+        return {
+            name: str(self._fields[name]) for name in ("country", "region") if name in self._fields
+        }
+
+    @lazy
     def consent(self) -> dict[str, bool]:
         f = self._fields
         return {ch: f[key] == "1" for ch, key in _CONSENT_FIELDS if key in f}
@@ -334,6 +341,8 @@ class ProfileView:
                 "gender": self.gender,
                 "timezone": self.timezone,
                 "locale": self.locale,
+                "country": self.place.get("country"),
+                "region": self.place.get("region"),
                 "consent": dict(self.consent),
             },
             "top_categories": self.top_categories[:5],

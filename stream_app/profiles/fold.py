@@ -156,6 +156,7 @@ def _searched(event: Search, ms: int, config: FoldConfig, ops: list[ProfileOp]) 
 
 def _bought(event: Purchase, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
     ops.extend(_purchase(event, ms, config))
+    ops.extend(_whereabouts(event, ms))
     items = tuple(sorted({line.item_id for line in event.items}))
     categories = tuple(sorted({line.category for line in event.items}))
     return _Extra(order=Order(event.order_id, items, categories, ms))
@@ -164,6 +165,7 @@ def _bought(event: Purchase, ms: int, config: FoldConfig, ops: list[ProfileOp]) 
 def _described(event: Traits, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
     secret = config.pseudonym_secret
     ops.extend(_traits(event, ms, secret))
+    ops.extend(_whereabouts(event, ms))
     return _Extra(devices=tuple(pseudonymize(secret, "device", d) for d in event.device_ids))
 
 
@@ -233,11 +235,17 @@ def _purchase(event: Purchase, ms: int, config: FoldConfig) -> list[ProfileOp]:
     return ops
 
 
+def _whereabouts(event: Purchase | Traits, ms: int) -> list[ProfileOp]:
+    """Country, region and locale: the latest purchase or traits event that names them
+    wins (a purchase's say where the customer last bought)."""
+    where = {"country": event.country, "region": event.region, "locale": event.locale}
+    return [LastWrite(name, value, ms) for name, value in where.items() if value is not None]
+
+
 def _traits(event: Traits, ms: int, secret: bytes) -> list[ProfileOp]:
     """Traits overwrite older traits; contact handles are stored only as tokens."""
     plain = {
         "timezone": event.timezone,
-        "locale": event.locale,
         "birth_year": None if event.birth_year is None else str(event.birth_year),
         "gender": event.gender,
         "h:email": event.email and pseudonymize(secret, "email", event.email),

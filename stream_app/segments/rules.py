@@ -77,6 +77,8 @@ VARIABLES: dict[str, Callable[[ProfileView], Any]] = {
     "gender": lambda v: v.gender or "",
     "timezone": lambda v: v.timezone or "",
     "locale": lambda v: v.locale or "",
+    "country": lambda v: v.place.get("country", ""),
+    "region": lambda v: v.place.get("region", ""),
     "consent": lambda v: dict(v.consent),
     "top_category": lambda v: (v.top_categories or [""])[0],
     "cart_items": lambda v: sum(line.quantity for line in v.cart),

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from stream_app.events.decode import DecodeLimits
+from stream_app.events.limits import DecodeLimits
 from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.fold import FoldConfig
 from stream_app.profiles.state import StateLimits
@@ -55,6 +55,8 @@ class WorkerSettings(Section):
     max_event_future_skew: timedelta = Field(
         default=timedelta(minutes=5), description="Events further in the future go to DLQ."
     )
+    max_order_lines: int = Field(default=5000, ge=1, description="Longer orders go to DLQ.")
+    max_line_quantity: int = Field(default=10**6, ge=1, description="Larger quantities go to DLQ.")
 
     def decode_limits(self) -> DecodeLimits:
         """Bounds a record must respect."""

@@ -16,7 +16,8 @@ from typing import NamedTuple, Protocol
 from stream_app.counts import Counts, EventsIn, Labelled, Plain
 from stream_app.events.catalog import ItemUpdate
 from stream_app.events.deadletter import DeadLetter, RejectReason
-from stream_app.events.decode import DecodeLimits, Decoder
+from stream_app.events.decode import Decoder
+from stream_app.events.limits import DecodeLimits
 from stream_app.events.registry import Event, Stream
 from stream_app.events.sensor import SensorEvent
 from stream_app.profiles.fold import FoldConfig, fold

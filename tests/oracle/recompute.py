@@ -280,6 +280,10 @@ class Oracle:
 
     def _purchase(self, s: _State, event: Purchase, time: int) -> None:
         cfg = self.config
+        for name in ("country", "region", "locale"):
+            value = getattr(event, name)
+            if value is not None:
+                _offer(s.latest, name, time, value)
         s.low("first:purchase", time)
         rate = cfg.fx_to_base.get(event.currency)
         s.add(f"spend:{event.currency}", event.total)
@@ -299,7 +303,7 @@ class Oracle:
 
     def _traits(self, customer: str, s: _State, event: Traits, time: int) -> None:
         secret = self.config.secret
-        for name in ("timezone", "locale", "birth_year", "gender"):
+        for name in ("timezone", "locale", "country", "region", "birth_year", "gender"):
             value = getattr(event, name)
             if value is not None:
                 _offer(s.latest, name, time, value)

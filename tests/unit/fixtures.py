@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stream_app.decisions.policies import Suppressed
-from stream_app.events.decode import DecodeLimits
+from stream_app.events.limits import DecodeLimits
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # a Monday, 08:00 in New York (UTC-4)
 LIMITS = DecodeLimits(
@@ -15,6 +15,8 @@ LIMITS = DecodeLimits(
     max_events_per_record=50,
     max_event_age=timedelta(days=7),
     max_event_future_skew=timedelta(minutes=5),
+    max_order_lines=5000,
+    max_line_quantity=1_000_000,
 )
 
 

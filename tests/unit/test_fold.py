@@ -72,3 +72,13 @@ def test_sensor_event_is_folded_for_the_resolved_customer() -> None:
     update = folded(Stream.SENSOR, reading, customer="c-9")
     assert update.customer_id == "c-9"
     assert LastWrite("near_store", "store-7", to_ms(NOW)) in update.ops
+
+
+def test_purchases_and_traits_say_where_the_customer_is() -> None:
+    bought = folded(Stream.PURCHASE, purchase(country="GB", region="Wales", locale="cy-GB"))
+    described = folded(Stream.IDENTITY, event("traits", country="CH", locale="de-CH"))
+    ms = to_ms(NOW)
+    assert {LastWrite("country", "GB", ms), LastWrite("region", "Wales", ms)} <= set(bought.ops)
+    assert LastWrite("locale", "cy-GB", ms) in bought.ops
+    assert {LastWrite("country", "CH", ms), LastWrite("locale", "de-CH", ms)} <= set(described.ops)
+    assert not any(isinstance(op, LastWrite) for op in folded(Stream.PURCHASE, purchase()).ops)

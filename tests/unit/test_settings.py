@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from stream_app.decisions.planner import Rules
 from stream_app.decisions.policies import Caps
 from stream_app.decisions.quiet import QuietHours
-from stream_app.events.decode import DecodeLimits
+from stream_app.events.limits import DecodeLimits
 from stream_app.events.topics import TopicNames
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
@@ -143,6 +143,8 @@ CHANGED = Settings(
         "max_events_per_record": 7,
         "max_event_age": timedelta(days=2),
         "max_event_future_skew": timedelta(minutes=1),
+        "max_order_lines": 40,
+        "max_line_quantity": 900,
     },
     profiles={
         "allowed_lateness": timedelta(hours=2),
@@ -194,6 +196,8 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         max_events_per_record=7,
         max_event_age=48 * H,
         max_event_future_skew=timedelta(minutes=1),
+        max_order_lines=40,
+        max_line_quantity=900,
     )
     assert CHANGED.profiles.value_rules() == ValueRules(
         taste_half_life=72 * H,
