@@ -41,7 +41,7 @@ class Passed:
     evaluation: Evaluation | None = None
     #: Id index entries to add: (event id hash, event ms) of the events applied.
     applied: list[tuple[str, int]] = field(default_factory=list)
-    #: Those of them that are orders', kept in the order index instead (no window).
+    #: Those of them kept as long as the profile (orders'), in the order index instead.
     kept: list[str] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     #: Events beyond the allowed lateness, for the late topic.

@@ -143,6 +143,7 @@ class Evaluator:
                 passed.cart_due_ms = max(passed.cart_due_ms or 0, update.cart_check_due_ms)
             if update.order is not None:
                 passed.orders.append(update.order)
+            if update.lifelong:
                 passed.kept.append(key)
         counters = passed.counters
         add(counters, "events_applied", applied)

@@ -44,6 +44,7 @@ def test_the_late_record_carries_the_event_its_source_and_why() -> None:
     [update] = batch.updates["c-1"]
     located = batch.origin[id(update)]
     assert located.stream is Stream.PURCHASE
+    assert update.lifelong, "an order's id is kept as long as the profile"
     assert batch.keys[id(update)] == event_key("e-purchase")
 
     late = batch.late(located, "c-1", to_ms(NOW), 86_400_000)
@@ -65,6 +66,15 @@ def test_the_late_record_carries_the_event_its_source_and_why() -> None:
     assert wire.newest_event_time == NOW
     assert wire.allowed_lateness_ms == 86_400_000
     assert batch.dead == []
+
+
+def test_only_orders_ids_outlive_the_window() -> None:
+    topics = TopicNames()
+    config = BatchConfig(topics.streams(), LIMITS, FoldConfig(b"secret", None), 1000)
+    view = event("page_view", path="/")
+    batch = decode_batch([Record(topics.clickstream, 0, 0, orjson.dumps(view))], config, NOW)
+    [update] = batch.updates["c-1"]
+    assert not update.lifelong
 
 
 def test_late_has_its_own_topic_and_is_no_dead_letter_reason() -> None:
