@@ -26,7 +26,8 @@ class LateEvent(Contract):
     stream: Stream
     event: dict[str, Any] = Field(description="The event as its stream's contract reads it.")
     newest_event_time: AwareDatetime = Field(
-        description="The customer's newest applied event time when this one was refused."
+        description="The customer's newest applied event time after the batch that refused "
+        "it: the event is older than this minus the allowed lateness."
     )
     allowed_lateness_ms: int
     source_topic: str
