@@ -149,14 +149,20 @@ def second_half(samples: Sequence[Sample], field: str) -> list[tuple[float, floa
 
 
 def seen_ids(redis_url: str, prefix: str) -> tuple[int, int]:
-    """Event ids held for deduplication (members of every customer's ``seen`` set) and
-    the bytes those sets take (``MEMORY USAGE``, all elements sampled)."""
+    """Event ids held for deduplication (members of every customer's ``seen`` and
+    ``orders`` sets) and the bytes those sets take (``MEMORY USAGE``, all elements
+    sampled)."""
     client = redis.Redis.from_url(redis_url, decode_responses=True)
+    k = Keys(prefix)
     try:
-        keys = list(client.scan_iter(match=Keys(prefix).seen("*"), count=2000))
+        seen = list(client.scan_iter(match=k.seen("*"), count=2000))
+        orders = list(client.scan_iter(match=k.orders("*"), count=2000))
         pipe = client.pipeline(transaction=False)
-        for key in keys:
+        for key in seen:
             pipe.zcard(key)
+            pipe.memory_usage(key, samples=0)
+        for key in orders:
+            pipe.scard(key)
             pipe.memory_usage(key, samples=0)
         found = pipe.execute()
         return sum(int(n) for n in found[0::2]), sum(int(n or 0) for n in found[1::2])

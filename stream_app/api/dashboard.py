@@ -25,7 +25,8 @@ MODEL = "engagement"
 class EventTotals(Model):
     applied: int = Field(description="Events whose effect is in a profile (all workers).")
     duplicates: int = Field(description="Events seen again and ignored.")
-    dead_letters: int
+    dead_letters: int = Field(description="Broken records refused (the dead-letter topic).")
+    late: int = Field(description="Valid events beyond the allowed lateness (the late topic).")
     profiles: int = Field(description="Profiles created.")
 
 
@@ -123,6 +124,7 @@ def shape(
             applied=counters.get("events_applied", 0),
             duplicates=counters.get("events_duplicate", 0),
             dead_letters=sum(dead_letters.values()),
+            late=sum(by_reason(counters, "events_late").values()),
             profiles=counters.get("profiles_created", 0),
         ),
         decisions=DecisionMix(

@@ -23,7 +23,6 @@ class RejectReason(StrEnum):
     SCHEMA_VIOLATION = "schema_violation"
     EVENT_TIME_TOO_OLD = "event_time_too_old"
     EVENT_TIME_IN_FUTURE = "event_time_in_future"
-    LATE_EVENT = "late_event"
     UNKNOWN_DEVICE = "unknown_device"
 
 

@@ -44,6 +44,11 @@ class TopicNames(BaseModel):
         default="events.deadletter",
         description="Outbound: dead letters (refused records, with the reason).",
     )
+    late: str = Field(
+        default="events.late",
+        description="Outbound: valid events beyond the allowed lateness, not applied "
+        "(each with why), for a batch job to reconcile.",
+    )
 
     def for_stream(self, stream: Stream) -> str:
         """The topic carrying ``stream``."""
@@ -60,4 +65,11 @@ class TopicNames(BaseModel):
 
     def all(self) -> tuple[str, ...]:
         """Every topic the engine uses."""
-        return (*self.inbound(), self.decisions, self.audit, self.segments, self.deadletter)
+        return (
+            *self.inbound(),
+            self.decisions,
+            self.audit,
+            self.segments,
+            self.deadletter,
+            self.late,
+        )

@@ -50,7 +50,7 @@ class EngineMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
-        self.events, self.dead_letters, self.dropped = _event_families(r)
+        self.events, self.dead_letters, self.late, self.dropped = _event_families(r)
         self.apply_latency, self.trigger_to_decision, self.timer_lateness = _latency_families(r)
         self.round_trips, self.redis_batch, self.redis_errors = _redis_families(r)
         self.consumer_lag, self.partition_stalled = _consumer_families(r)
@@ -65,6 +65,8 @@ class EngineMetrics:
             match key:
                 case Labelled("dead_letters", reason):
                     self.dead_letters.labels(reason).inc(n)
+                case Labelled("events_late", stream):
+                    self.late.labels(stream).inc(n)
                 case Labelled("events_dropped", why):
                     self.dropped.labels(why).inc(n)
                 case EventsIn(stream, kind):
@@ -91,14 +93,21 @@ class EngineMetrics:
         self.model_info.labels(version).set(1)
 
 
-def _event_families(r: CollectorRegistry) -> tuple[Counter, Counter, Counter]:
-    """Events in, dead-lettered and dropped on purpose."""
+def _event_families(r: CollectorRegistry) -> tuple[Counter, Counter, Counter, Counter]:
+    """Events in, dead-lettered (broken), late (valid, routed to the late topic) and
+    dropped on purpose."""
     return (
         Counter(
             "stream_app_events", "Events in, by stream and type.", ["stream", "type"], registry=r
         ),
         Counter(
             "stream_app_dead_letters", "Records dead-lettered, by reason.", ["reason"], registry=r
+        ),
+        Counter(
+            "stream_app_events_late",
+            "Events beyond the allowed lateness, routed to the late topic, by stream.",
+            ["stream"],
+            registry=r,
         ),
         Counter(
             "stream_app_events_dropped", "Events dropped on purpose, by why.", ["why"], registry=r

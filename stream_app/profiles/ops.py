@@ -141,3 +141,9 @@ class ProfileUpdate(NamedTuple):
     order: Order | None = None
     #: Decision id a click or conversion engaged with (a positive label).
     engaged_with: str | None = None
+
+    @property
+    def lifelong(self) -> bool:
+        """Whether its id is kept as long as the profile (an order's: a redelivery is a
+        duplicate whatever its age), not only for the allowed lateness."""
+        return self.order is not None

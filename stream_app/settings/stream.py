@@ -79,8 +79,9 @@ class ProfileSettings(Section):
 
     allowed_lateness: timedelta = Field(
         default=timedelta(days=1),
-        description="Events older than the customer's newest event by more than this are "
-        "dead-lettered (late_event); event ids are remembered exactly that long.",
+        description="Events older than the customer's newest event by more than this go to "
+        "the late topic, not applied (unless already applied: a duplicate); clickstream and "
+        "other event ids are remembered exactly that long, order ids as long as the profile.",
     )
     ttl: timedelta = Field(
         default=timedelta(days=400), description="Profiles untouched this long expire."

@@ -32,12 +32,14 @@ from stream_app.storage.scripts import LuaScript, ScriptCall, run_scripts
 
 @dataclass(frozen=True, slots=True)
 class Ask:
-    """What to read of one customer: the event id hashes to look up in their index,
-    and the decisions whose scored features to take."""
+    """What to read of one customer: the event id hashes to look up in their index (and
+    those of them that are orders, in their order index), and the decisions whose
+    scored features to take."""
 
     customer_id: str
     event_keys: Sequence[str] = ()
     engaged: Sequence[str] = ()
+    order_keys: Sequence[str] = ()
 
 
 @dataclass
@@ -46,7 +48,8 @@ class Loaded:
 
     state: ProfileState
     erased: bool = False
-    #: Event id hashes (of those asked) already applied.
+    #: Event id hashes (of those asked) already applied: in the id index, or orders'
+    #: in the order index.
     applied: set[str] = field(default_factory=set)
     memberships: set[str] = field(default_factory=set)
     windows: list[Window] = field(default_factory=list)
@@ -101,6 +104,7 @@ class CustomerStore:
             k.contacts("%s"),
             k.scored("%s", "%s"),
             k.device("%s"),
+            k.orders("%s"),
         ]
 
     def read(
@@ -113,7 +117,7 @@ class CustomerStore:
                 self._templates,
                 to_ms(now - HISTORY),
                 list(devices.items()),
-                [(a.customer_id, a.event_keys, a.engaged) for a in asks],
+                [(a.customer_id, a.event_keys, a.engaged, a.order_keys) for a in asks],
             ),
             use_bin_type=False,
         )

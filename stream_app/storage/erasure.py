@@ -5,7 +5,7 @@ reads it with the profile and drops every later event of theirs (counted as
 ``events_dropped:erased``), and a pass that read the profile before cannot write
 it back (its write is guarded by the flag's absence), however the deletions below
 interleave with a batch. Then everything per customer goes: the profile (tastes,
-rhythm, cart and recents included), seen ids, segment memberships, planned and
+rhythm, cart and recents included), seen and order ids, segment memberships, planned and
 sent decisions with their checks, contact history, conversion windows and the
 features kept for the model's labels. What stays is anonymous: lift counts (per
 decision id, no customer id), the model's weights and the bandit's per-tier
@@ -53,6 +53,7 @@ class ErasureStore:
         pipe.delete(
             keys.profile(cid),
             keys.seen(cid),
+            keys.orders(cid),
             keys.memberships(cid),
             keys.pending(cid),
             keys.sent(cid),

@@ -36,8 +36,8 @@ class Keys:
     """Key builder for one deployment (``prefix`` isolates deployments and tests).
 
     >>> k = Keys("sa")
-    >>> k.profile("c-1"), k.seen("c-1"), k.sent("c-1")
-    ('sa:{c-1}:p', 'sa:{c-1}:seen', 'sa:{c-1}:sent')
+    >>> k.profile("c-1"), k.seen("c-1"), k.orders("c-1")
+    ('sa:{c-1}:p', 'sa:{c-1}:seen', 'sa:{c-1}:orders')
     >>> k.device("device:ab12")
     'sa:dev:{device:ab12}'
     >>> k.due(), k.inflight()
@@ -53,8 +53,12 @@ class Keys:
         return f"{self.prefix}:{{{customer_id}}}:p"
 
     def seen(self, customer_id: str) -> str:
-        """Sorted set: 8-byte hashes of applied event ids (score = event time, ms)."""
+        """Sorted set: 8-byte hashes of applied event ids but orders' (score = event ms)."""
         return f"{self.prefix}:{{{customer_id}}}:seen"
+
+    def orders(self, customer_id: str) -> str:
+        """Set: 8-byte hashes of applied orders' event ids, kept as long as the profile."""
+        return f"{self.prefix}:{{{customer_id}}}:orders"
 
     def memberships(self, customer_id: str) -> str:
         """String: the segments the customer is in (``memberships_value``)."""
@@ -192,7 +196,7 @@ def parse_customer_key(key: str) -> CustomerKey:
 
 
 def event_key(event_id: str) -> str:
-    """What the id index (``seen``) stores of an event id: 16 hex digits of its BLAKE2b
+    """What the id indexes (``seen``, ``orders``) store of an event id: 16 hex digits of its BLAKE2b
     (collisions: 2^-64 per pair of one customer's ids). One way: there is no parser.
 
     >>> event_key("ev-1")

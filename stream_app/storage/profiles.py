@@ -20,7 +20,7 @@ from stream_app.profiles.state import Decayed, ProfileState
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import Keys
 
-#: Members per ZADD: the commit script passes a command's words through unpack(), bounded.
+#: Members per ZADD or SADD: the commit script passes a command's words through unpack().
 _ZADD_CHUNK = 1000
 
 
@@ -74,15 +74,28 @@ class ProfileStore:
         self._ttl_s = profile_ttl_s
 
     def write(
-        self, writes: Writes, state: ProfileState, applied: Sequence[tuple[str, int]], floor_ms: int
+        self,
+        writes: Writes,
+        state: ProfileState,
+        applied: Sequence[tuple[str, int]],
+        kept: Sequence[str],
+        floor_ms: int,
     ) -> None:
         """Write ``state`` over the version it was read at, and index the event ids
-        ``applied`` (hash, event ms); ids below ``floor_ms`` are forgotten (too late now)."""
+        ``applied`` (hash, event ms): the ``kept`` ones (orders') as long as the profile
+        lives, the others until they fall below ``floor_ms`` (too late now)."""
         keys, cid = self._keys, state.customer_id
         profile = keys.profile(cid)
         writes.guard(profile, state.version, cid)
         writes.guard_absent(keys.erased(cid), cid)
         writes.add("SET", profile, encode_state(state, state.version + 1), "EX", self._ttl_s)
+        orders = keys.orders(cid)
+        for start in range(0, len(kept), _ZADD_CHUNK):
+            writes.add("SADD", orders, *kept[start : start + _ZADD_CHUNK])
+        writes.add("EXPIRE", orders, self._ttl_s)  # lives as long as the profile
+        if kept:
+            skip = set(kept)
+            applied = [entry for entry in applied if entry[0] not in skip]
         if applied:
             seen = keys.seen(cid)
             for start in range(0, len(applied), _ZADD_CHUNK):

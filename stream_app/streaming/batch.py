@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
+from stream_app.clock import from_ms
 from stream_app.counts import Counts, EventsIn, Labelled, Plain
 from stream_app.events.catalog import ItemUpdate
 from stream_app.events.deadletter import DeadLetter, RejectReason
 from stream_app.events.decode import Decoder
+from stream_app.events.encode import event_dict
+from stream_app.events.late import LateEvent
 from stream_app.events.limits import DecodeLimits
 from stream_app.events.registry import Event, Stream
 from stream_app.events.sensor import SensorEvent
@@ -48,6 +51,7 @@ class Located(NamedTuple):
     position: int | None
     event: Event
     ms: int
+    stream: Stream
 
     @property
     def key(self) -> str:
@@ -70,7 +74,7 @@ class Batch:
     now: datetime
     keep_bytes: int
     updates: dict[str, list[ProfileUpdate]] = field(default_factory=lambda: defaultdict(list))
-    #: Where each update came from (its record, for a late-event dead letter).
+    #: Where each update came from (its record, for a late event's record).
     origin: dict[int, Located] = field(default_factory=dict)
     #: Each update's event id as the id index stores it (``storage.layout.event_key``).
     keys: dict[int, str] = field(default_factory=dict)
@@ -101,6 +105,24 @@ class Batch:
             raw=record.value or b"",
             keep_bytes=self.keep_bytes,
             at=self.now,
+        )
+
+    def late(
+        self, located: Located, customer_id: str, newest_ms: int, lateness_ms: int
+    ) -> LateEvent:
+        """The late topic's record of ``located``'s event (the caller keeps and counts it)."""
+        record = located.record
+        return LateEvent(
+            customer_id=customer_id,
+            stream=located.stream,
+            event=event_dict(located.event),
+            source_topic=record.topic,
+            source_partition=record.partition,
+            source_offset=record.offset,
+            index=located.position,
+            newest_event_time=from_ms(newest_ms),
+            allowed_lateness_ms=lateness_ms,
+            routed_at=self.now,
         )
 
     def add(self, located: Located, customer_id: str, config: FoldConfig) -> None:
@@ -144,11 +166,11 @@ def decode_batch(records: Sequence[RecordLike], config: BatchConfig, now: dateti
             types[(stream.value, event.type)] += 1
             customer_id = event.customer_id
             if customer_id is not None:
-                batch.add(Located(record, index, event, ms), customer_id, config.fold)
+                batch.add(Located(record, index, event, ms, stream), customer_id, config.fold)
             elif isinstance(event, ItemUpdate):
                 batch.items.append(event)
             else:  # a sensor reading naming only its device
-                sensed.append(Located(record, index, event, ms))
+                sensed.append(Located(record, index, event, ms, stream))
     _count(batch.counters, len(records), types)
     _own_in_batch(batch, sensed, config.fold)
     return batch

@@ -20,6 +20,7 @@ from stream_app.decisions.evaluation import Evaluation
 from stream_app.decisions.triggers import Hit
 from stream_app.events.deadletter import DeadLetter
 from stream_app.events.decision import Decision
+from stream_app.events.late import LateEvent
 from stream_app.profiles.derive import ProfileView
 from stream_app.profiles.ops import Order
 from stream_app.storage.bundle import Stores
@@ -40,7 +41,11 @@ class Passed:
     evaluation: Evaluation | None = None
     #: Id index entries to add: (event id hash, event ms) of the events applied.
     applied: list[tuple[str, int]] = field(default_factory=list)
+    #: Those of them kept as long as the profile (orders'), in the order index instead.
+    kept: list[str] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    #: Events beyond the allowed lateness, for the late topic.
+    late: list[LateEvent] = field(default_factory=list)
     devices: list[str] = field(default_factory=list)
     cart_due_ms: int | None = None
     #: Items viewed (item, ms), for the catalog's audiences.
@@ -99,7 +104,7 @@ class Effects:
         if passed.applied:
             newest = int(state.fields.get("last_seen", now_ms))
             floor = newest - self.rules.allowed_lateness_ms
-            self.stores.profiles.write(writes, state, passed.applied, floor)
+            self.stores.profiles.write(writes, state, passed.applied, passed.kept, floor)
         for token in passed.devices:
             self.stores.profiles.link_device(writes, token, cid)
         for cart_due in (passed.cart_due_ms, passed.cart_again_ms):

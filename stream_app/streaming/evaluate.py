@@ -24,7 +24,6 @@ from stream_app.decisions.planner import Rules
 from stream_app.decisions.policies import Suppressed
 from stream_app.decisions.triggers import Hit, catalog_hits, unique_hits
 from stream_app.events.clickstream import ClickstreamEvent, ProductView
-from stream_app.events.deadletter import RejectReason
 from stream_app.events.purchase import Purchase
 from stream_app.profiles.derive import ProfileView, ValueRules, derive
 from stream_app.profiles.ops import ProfileUpdate
@@ -32,14 +31,12 @@ from stream_app.profiles.state import Outcome, StateLimits, apply_updates
 from stream_app.segments.rules import SegmentMemo, SegmentRules
 from stream_app.storage.catalog import CatalogStore
 from stream_app.storage.customers import Loaded
-from stream_app.streaming.batch import Batch
+from stream_app.streaming.batch import Batch, Located
 from stream_app.streaming.checks import DueChecks, cart_hits, recheck
 from stream_app.streaming.effects import Passed
 from stream_app.streaming.learning import Learner
 from stream_app.streaming.rounds import Round
 
-LATE = RejectReason.LATE_EVENT
-LATE_DETAIL = "beyond allowed lateness"
 #: The conversion goal each event type reaches: any clickstream event is a visit.
 _GOALS: dict[type, Goal] = {
     **{kind: "visit" for kind in get_args(get_args(ClickstreamEvent)[0])},
@@ -115,7 +112,7 @@ class Evaluator:
     ) -> tuple[list[tuple[Goal, int]], set[str]]:
         """Apply ``updates`` to the customer's state; returns the goals they reach and the
         event types they carry (duplicates included: a replayed batch converts and
-        evaluates again, idempotently)."""
+        evaluates again, idempotently). Late events go to the late topic, not applied."""
         batch, found = work.batch, passed.loaded
         keys = [batch.keys[id(u)] for u in updates]
         seen = {u.event_id for u, key in zip(updates, keys, strict=True) if key in found.applied}
@@ -126,10 +123,7 @@ class Evaluator:
         for update, key, outcome in zip(updates, keys, outcomes, strict=True):
             located = batch.origin[id(update)]
             if outcome is Outcome.TOO_LATE:
-                passed.dead.append(
-                    batch.letter(located.record, located.position, LATE, LATE_DETAIL)
-                )
-                passed.counters[Labelled("dead_letters", LATE.value)] += 1
+                self._late(batch, passed, located)
                 continue
             event = located.event
             changed.add(event.type)
@@ -149,11 +143,21 @@ class Evaluator:
                 passed.cart_due_ms = max(passed.cart_due_ms or 0, update.cart_check_due_ms)
             if update.order is not None:
                 passed.orders.append(update.order)
+            if update.lifelong:
+                passed.kept.append(key)
         counters = passed.counters
         add(counters, "events_applied", applied)
         add(counters, "events_duplicate", duplicates)
         add(counters, "profiles_created", created)
         return goals, changed
+
+    def _late(self, batch: Batch, passed: Passed, located: Located) -> None:
+        """An event beyond the allowed lateness: counted, and routed to the late topic
+        (valid input, not a dead letter)."""
+        newest = int(passed.loaded.state.fields["last_seen"])
+        lateness = self.limits.allowed_lateness_ms
+        passed.late.append(batch.late(located, passed.customer_id, newest, lateness))
+        passed.counters[Labelled("events_late", located.stream.value)] += 1
 
     def catalog(self, work: Round, answers: Sequence[Any]) -> None:
         """Price drops and restocks: a hit for everyone who viewed the item recently (in

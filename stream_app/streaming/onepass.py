@@ -340,6 +340,7 @@ def _ask(batch: Batch, customer_id: str) -> Ask:
         customer_id,
         [batch.keys[id(u)] for u in updates],
         [u.engaged_with for u in updates if u.engaged_with],
+        [batch.keys[id(u)] for u in updates if u.lifelong],
     )
 
 

@@ -1,5 +1,5 @@
-"""What a pass publishes (``streaming.onepass``, stage 4): dead letters, segment changes
-and decisions due now as records, and a log of dead letters that stays readable
+"""What a pass publishes (``streaming.onepass``, stage 4): dead letters, late events,
+segment changes and decisions due now as records, and a log of dead letters that stays readable
 under a burst."""
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def out_records(
     dead = [*(work.batch.dead if first else ()), *(d for p in passed for d in p.dead)]
     records = [OutRecord(topics.deadletter, None, encode(d)) for d in dead]
     for p in passed:
+        records += [OutRecord(topics.late, p.customer_id.encode(), encode(e)) for e in p.late]
         change = p.evaluation.change if p.evaluation else None
         if change is not None:
             records += change_records(change, topics.segments, now)

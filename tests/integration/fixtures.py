@@ -192,7 +192,8 @@ async def write_profiles(
         state = loaded[cid].state
         apply_updates(state, mine, set(), settings.profiles.state_limits(), to_ms(now))
         keys = [(event_key(u.event_id), u.event_ms) for u in mine]
-        stores.profiles.write(writes, state, keys, 0)
+        kept = [event_key(u.event_id) for u in mine if u.lifelong]
+        stores.profiles.write(writes, state, keys, kept, 0)
     assert await stores.committer.commit(writes) == []
 
 

@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from stream_app.devstack.processes import ManagedProcess
-from stream_app.events.deadletter import DeadLetter
+from stream_app.events.late import LateEvent
 from stream_app.events.segment import SegmentChange
 from stream_app.profiles.derive import derive
 from stream_app.settings import Settings
@@ -97,9 +97,9 @@ async def test_profile_math_lateness_basket_and_segments(
     assert view.tastes["b:Kivo"] == pytest.approx(6.0, rel=0.1)
     assert (view.age, view.gender, view.tier) == (30, "female", "new")
 
-    letters = await consume_until(
+    routed = await consume_until(
         settings,
-        settings.topics.deadletter,
+        settings.topics.late,
         lambda seen: any(
             orjson.loads(r.value)["source_offset"] == late_offset
             and orjson.loads(r.value)["source_topic"] == settings.topics.clickstream
@@ -107,13 +107,12 @@ async def test_profile_math_lateness_basket_and_segments(
         ),
         within=30,
     )
-    dead = [DeadLetter.model_validate_json(r.value) for r in letters if r.value]
     [late] = [
-        d
-        for d in dead
-        if d.source_offset == late_offset and d.source_topic == settings.topics.clickstream
+        e
+        for e in (LateEvent.model_validate_json(r.value) for r in routed if r.value)
+        if e.source_offset == late_offset and e.source_topic == settings.topics.clickstream
     ]
-    assert late.reason == "late_event"
+    assert late.event["event_id"] == too_late["event_id"], "on the late topic, with the event"
 
     basket = build_stores(redis, settings).basket
     assert ("sku-c", 1) in await basket.items_with("sku-a")

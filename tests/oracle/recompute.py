@@ -77,7 +77,7 @@ def normalize_query(query: str, max_chars: int) -> str:
 class Outcome(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
-    LATE = "late_event"
+    LATE = "late"
     UNKNOWN_DEVICE = "unknown_device"
 
 
@@ -218,7 +218,9 @@ class Oracle:
             None if state.last_seen is None else state.last_seen - self.config.allowed_lateness_ms
         )
         remembered = state.seen.get(event.event_id)
-        if remembered is not None and (horizon is None or remembered >= horizon):
+        # An order's id is remembered for the profile's life, any other for the window.
+        lifelong = isinstance(event, Purchase)
+        if remembered is not None and (lifelong or horizon is None or remembered >= horizon):
             return self._count(Outcome.DUPLICATE)
         if horizon is not None and time < horizon:
             return self._count(Outcome.LATE)

@@ -173,6 +173,17 @@ def test_too_late_relative_to_the_customers_last_seen() -> None:
     assert oracle.profiles(to_ms(T0))["ann"].fields["n"] == 4
 
 
+def test_an_order_redelivered_beyond_the_window_is_a_duplicate_not_late() -> None:
+    oracle = Oracle(CONFIG)
+    order = purchase(T0, [("sku-1", "shoes", 1, 10.0)], order="o-1", total=10.0)
+    assert oracle.apply(order) is Outcome.APPLIED
+    assert oracle.apply(view(T0 + 7 * DAY)) is Outcome.APPLIED
+    assert oracle.apply(order) is Outcome.DUPLICATE
+    new_order = purchase(T0, [("sku-1", "shoes", 1, 10.0)], order="o-2", total=10.0)
+    assert oracle.apply(new_order) is Outcome.LATE, "a new event that old is late, orders too"
+    assert oracle.profiles(to_ms(T0 + 7 * DAY))["ann"].fields["n:purchase"] == 1
+
+
 def test_device_only_sensor_events_follow_the_registering_traits() -> None:
     reading = Location(
         type="location",

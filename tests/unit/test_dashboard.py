@@ -200,6 +200,8 @@ COUNTERS = {
     "profiles_created": 40,
     "dead_letters:oversized": 1,
     "dead_letters:undecodable": 2,
+    "events_late:clickstream": 4,
+    "events_late:purchase": 1,
     "decisions_planned": 30,
     "decisions_planned:cart": 30,
     "decisions_deferred": 10,
@@ -230,6 +232,7 @@ def test_snapshot_shapes_counters_schedule_model_and_lift() -> None:
         "applied": 120,
         "duplicates": 3,
         "dead_letters": 3,
+        "late": 5,
         "profiles": 40,
     }
     assert shot.decisions.model_dump() == {

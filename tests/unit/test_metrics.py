@@ -21,6 +21,7 @@ def test_engine_counters_map_onto_labelled_series() -> None:
     counts: Counts = Counter(
         {
             Labelled("dead_letters", "undecodable"): 2,
+            Labelled("events_late", "purchase"): 6,
             EventsIn("clickstream", "add_to_cart"): 3,
             Labelled("events_dropped", "erased"): 1,
             DecisionCount("cart", "planned"): 5,
@@ -36,6 +37,7 @@ def test_engine_counters_map_onto_labelled_series() -> None:
     )
     metrics.count(counts)
     assert value(registry, "stream_app_dead_letters_total", reason="undecodable") == 2
+    assert value(registry, "stream_app_events_late_total", stream="purchase") == 6
     assert value(registry, "stream_app_events_total", stream="clickstream", type="add_to_cart") == 3
     assert value(registry, "stream_app_events_dropped_total", why="erased") == 1
     outcome = "stream_app_decisions_total"

@@ -88,6 +88,17 @@ def test_an_event_older_than_the_lateness_bound_is_refused() -> None:
     assert state.fields["n"] == 2
 
 
+def test_an_id_already_applied_is_a_duplicate_however_late() -> None:
+    """The caller's index decides duplicates first (orders' ids are kept for the
+    profile's life): only an event it does not know can be too late."""
+    state = ProfileState("c-1", {"n": 1, "last_seen": T0 + 7 * DAY_MS})
+    again = update("order", T0, ops.Incr("n"))
+    new = update("new", T0, ops.Incr("n"))
+    outcomes = apply_updates(state, [again, new], {"order"}, LIMITS, T0)
+    assert outcomes == [Outcome.DUPLICATE, Outcome.TOO_LATE]
+    assert state.fields["n"] == 1
+
+
 def _seen(ms: int) -> list[object]:
     return [ops.Min("first_seen", ms), ops.Max("last_seen", ms)]
 

@@ -349,6 +349,7 @@
     text("tile-profiles", number.format(s.events.profiles));
     text("tile-emitted", number.format(s.decisions.emitted));
     text("tile-dead", number.format(s.events.dead_letters));
+    text("tile-late", number.format(s.events.late));
     text("tile-lag", s.lag.total === null ? "unknown" : number.format(s.lag.total), s.lag.total === null);
     text("tile-stalled", number.format(s.lag.stalled), s.lag.stalled > 0);
     text("tile-scheduled", number.format(s.schedule.scheduled));

@@ -2,25 +2,26 @@
 -- ARGV[1]: MessagePack [templates, since, devices, customers]:
 --   templates: key templates (string.format with the customer id) of the profile, id
 --     index, erased flag, memberships, conversion windows, pending decisions, sent
---     decisions, contact history, scored features (customer id, decision id), and of a
---     device's owner (device token);
+--     decisions, contact history, scored features (customer id, decision id), of a
+--     device's owner (device token), and of the order id index;
 --   since: contact history starts at this ms;
 --   devices: [token, [event id hashes]] of device-only readings;
 --   customers: [id, [event id hashes], [decision ids whose scored features are taken
---     (GETDEL: each decision is labelled once)]].
+--     (GETDEL: each decision is labelled once)], [those of the hashes that are orders']].
 -- A device's events belong to its owner, who is read too when not named.
 -- Returns {owners, rows}: owners[i] = customer id of device i or false; one row per
--- customer {id, profile or false, erased 0/1, event id hashes already applied,
+-- customer {id, profile or false, erased 0/1, event id hashes already applied (in the
+-- id index, or for orders in the order index),
 -- memberships or false, windows (flat hash), pending (values), sent (decision ids),
 -- contacts (flat member, score), scored (aligned with the decision ids, blob or false)}.
 local ask = cmsgpack.unpack(ARGV[1])
 local T, since, devices, customers = ask[1], ask[2], ask[3], ask[4]
-local order, wanted, takes = {}, {}, {}
+local order, wanted, takes, orders = {}, {}, {}, {}
 
 local function want(cid)
   if not wanted[cid] then
     order[#order + 1] = cid
-    wanted[cid], takes[cid] = {}, {}
+    wanted[cid], takes[cid], orders[cid] = {}, {}, {}
   end
 end
 
@@ -38,6 +39,7 @@ for _, customer in ipairs(customers) do
   want(cid)
   for _, id in ipairs(customer[2]) do table.insert(wanted[cid], id) end
   for _, did in ipairs(customer[3]) do table.insert(takes[cid], did) end
+  for _, id in ipairs(customer[4]) do table.insert(orders[cid], id) end
 end
 
 local rows = {}
@@ -50,6 +52,14 @@ for _, cid in ipairs(order) do
     local scores = redis.call('ZMSCORE', key(2), unpack(ids, first, last))
     for j = 1, last - first + 1 do
       if scores[j] then found[#found + 1] = ids[first + j - 1] end
+    end
+  end
+  ids = orders[cid]
+  for first = 1, #ids, 1000 do
+    local last = math.min(first + 999, #ids)
+    local kept = redis.call('SMISMEMBER', key(11), unpack(ids, first, last))
+    for j = 1, last - first + 1 do
+      if kept[j] == 1 then found[#found + 1] = ids[first + j - 1] end
     end
   end
   local scored = {}
