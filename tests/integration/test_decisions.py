@@ -78,6 +78,17 @@ async def view(settings: Settings, customer: str, item: str) -> None:
     await produce(settings, settings.topics.clickstream, [(customer.encode(), dumps(payload))])
 
 
+async def viewed(settings: Settings, redis: Redis, keys: Keys, customer: str, item: str) -> None:
+    """A view, returning once the item's viewers hold the customer: a catalog change on
+    another topic sent right after could otherwise be read first and miss them."""
+    await view(settings, customer, item)
+    await eventually(
+        lambda: redis.zscore(keys.viewers(item), customer),
+        lambda score: score is not None,
+        within=30,
+    )
+
+
 async def decisions_on(
     settings: Settings, topic: str, customers: Sequence[str], within: float = 30
 ) -> list[Decision]:
@@ -93,8 +104,8 @@ async def test_a_price_drop_reaches_those_who_viewed_the_item_and_nobody_else(
 ) -> None:
     viewer, other, item = uid("pd"), uid("pdx"), uid("sku")
     await consent(settings, redis, keys, viewer, other)
-    await view(settings, viewer, item)
-    await view(settings, other, uid("sku"))
+    await viewed(settings, redis, keys, viewer, item)
+    await viewed(settings, redis, keys, other, uid("sku"))
     start = datetime.now(UTC) - timedelta(seconds=5)
     await produce(
         settings,
@@ -120,7 +131,7 @@ async def test_a_holdout_is_recorded_on_the_audit_topic_never_sent_and_its_conve
 ) -> None:
     customer, item = uid("hold"), uid("sku")
     await consent(settings, redis, keys, customer)
-    await view(settings, customer, item)
+    await viewed(settings, redis, keys, customer, item)
     start = datetime.now(UTC) - timedelta(seconds=5)
     await produce(
         settings,
