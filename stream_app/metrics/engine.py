@@ -51,6 +51,13 @@ class EngineMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
         self.events, self.dead_letters, self.late, self.dropped = _event_families(r)
+        self.device_readings = Counter(
+            "stream_app_device_readings",
+            "Readings of unlinked devices: parked, applied after waiting, expired (then "
+            "dead-lettered as unknown_device).",
+            ["outcome"],
+            registry=r,
+        )
         self.apply_latency, self.trigger_to_decision, self.timer_lateness = _latency_families(r)
         self.round_trips, self.redis_batch, self.redis_errors = _redis_families(r)
         self.consumer_lag, self.partition_stalled = _consumer_families(r)
@@ -67,6 +74,8 @@ class EngineMetrics:
                     self.dead_letters.labels(reason).inc(n)
                 case Labelled("events_late", stream):
                     self.late.labels(stream).inc(n)
+                case Labelled("device_readings", outcome):
+                    self.device_readings.labels(outcome).inc(n)
                 case Labelled("events_dropped", why):
                     self.dropped.labels(why).inc(n)
                 case EventsIn(stream, kind):

@@ -86,6 +86,19 @@ class ProfileSettings(Section):
     ttl: timedelta = Field(
         default=timedelta(days=400), description="Profiles untouched this long expire."
     )
+    device_link_grace: timedelta = Field(
+        default=timedelta(minutes=5),
+        gt=timedelta(0),
+        description="A sensor reading naming only a device nobody linked yet waits this long "
+        "(in Redis) for the identify event that links it, then is dead-lettered as "
+        "unknown_device.",
+    )
+    device_parked_max: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Readings that wait per unlinked device; more are dead-lettered at once.",
+    )
     taste_half_life: timedelta = Field(
         default=_VALUE.taste_half_life, gt=timedelta(0), description="Half life of tastes."
     )

@@ -17,6 +17,7 @@ from stream_app.storage.commit import Committer
 from stream_app.storage.customers import CustomerStore
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.layout import Keys
+from stream_app.storage.parking import ParkingStore
 from stream_app.storage.priors import PriorStore
 from stream_app.storage.profiles import ProfileStore
 from stream_app.storage.schedule import ScheduleStore
@@ -41,12 +42,14 @@ class Stores:
     priors: PriorStore
     stats: StatsStore
     committer: Committer
+    parking: ParkingStore
 
 
 def build_stores(redis: Redis, settings: Settings) -> Stores:
     """All stores over ``redis``, configured by ``settings``."""
     keys = Keys(settings.redis.key_prefix)
     profile_ttl_s = int(settings.profiles.ttl.total_seconds())
+    schedule = ScheduleStore(redis, keys)
     return Stores(
         redis=redis,
         keys=keys,
@@ -55,7 +58,7 @@ def build_stores(redis: Redis, settings: Settings) -> Stores:
         catalog=CatalogStore(redis, keys, viewers_kept=settings.decisions.viewers_kept),
         segments=SegmentStore(redis, keys, profile_ttl_s=profile_ttl_s),
         decisions=DecisionStore(redis, keys),
-        schedule=ScheduleStore(redis, keys),
+        schedule=schedule,
         scoring=ScoringStore(redis, keys),
         models=ModelStore(redis, keys),
         basket=BasketStore(
@@ -66,4 +69,5 @@ def build_stores(redis: Redis, settings: Settings) -> Stores:
         priors=PriorStore(redis, keys, half_life=settings.decisions.timing_prior_half_life),
         stats=StatsStore(redis, keys),
         committer=Committer(redis),
+        parking=ParkingStore(redis, keys, schedule),
     )

@@ -3,9 +3,11 @@
 For each customer named (and the owners of the devices named): the stored
 profile, whether they were erased, which of the batch's event ids were already
 applied, their segment memberships, open conversion windows, planned and sent
-decisions, contact history, and the scored features of decisions that feedback
-in the batch engaged with (taken, so each decision is labelled once). Most of it
-is empty for most customers; reading it anyway keeps a pass at one read.
+decisions, contact history, the scored features of decisions that feedback
+in the batch engaged with (taken, so each decision is labelled once), and the
+readings parked for the devices the batch links to them (``storage.parking``). For
+an unlinked device: how many readings wait, and which of the batch's already do.
+Most of it is empty for most customers; reading it anyway keeps a pass at one read.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 from redis.asyncio import Redis
@@ -34,12 +36,22 @@ from stream_app.storage.scripts import LuaScript, ScriptCall, run_scripts
 class Ask:
     """What to read of one customer: the event id hashes to look up in their index (and
     those of them that are orders, in their order index), and the decisions whose
-    scored features to take."""
+    scored features to take, and the tokens of the devices the batch links to them
+    (whose parked readings to read)."""
 
     customer_id: str
     event_keys: Sequence[str] = ()
     engaged: Sequence[str] = ()
     order_keys: Sequence[str] = ()
+    links: Sequence[str] = ()
+
+
+class Waiting(NamedTuple):
+    """An unlinked device as stored: how many readings wait, and which of the batch's
+    readings (event id hashes) already do."""
+
+    total: int
+    parked: frozenset[str]
 
 
 @dataclass
@@ -59,6 +71,8 @@ class Loaded:
     sent: set[str] = field(default_factory=set)
     contacts: list[Sent] = field(default_factory=list)
     scored: list[Scored] = field(default_factory=list)
+    #: Readings parked for the devices the batch links: (token, event id hash, blob).
+    waiting: list[tuple[str, str, bytes]] = field(default_factory=list)
 
     @property
     def customer_id(self) -> str:
@@ -105,6 +119,7 @@ class CustomerStore:
             k.scored("%s", "%s"),
             k.device("%s"),
             k.orders("%s"),
+            k.parked("%s"),
         ]
 
     def read(
@@ -117,7 +132,7 @@ class CustomerStore:
                 self._templates,
                 to_ms(now - HISTORY),
                 list(devices.items()),
-                [(a.customer_id, a.event_keys, a.engaged, a.order_keys) for a in asks],
+                [(a.customer_id, a.event_keys, a.engaged, a.order_keys, a.links) for a in asks],
             ),
             use_bin_type=False,
         )
@@ -126,20 +141,28 @@ class CustomerStore:
     @staticmethod
     def parse(
         answer: Sequence[Any], asks: Sequence[Ask], devices: Mapping[str, Sequence[str]]
-    ) -> tuple[dict[str, Loaded], dict[str, str]]:
-        """The customers read, by id, and each known device's owner."""
-        owners_raw, rows = answer
+    ) -> tuple[dict[str, Loaded], dict[str, str], dict[str, Waiting]]:
+        """The customers read, by id, each known device's owner, and what waits for
+        each unknown device."""
+        owners_raw, rows, parked_raw = answer
         owners = {
             token: _text(owner)
             for token, owner in zip(devices, owners_raw, strict=True)
             if owner is not None
+        }
+        waiting = {
+            token: Waiting(
+                int(found[0]), frozenset(k for k, f in zip(keys, found[1], strict=True) if f)
+            )
+            for (token, keys), found in zip(devices.items(), parked_raw, strict=True)
+            if found
         }
         engaged = {ask.customer_id: ask.engaged for ask in asks}
         loaded = {}
         for row in rows:
             cid = _text(row[0])
             loaded[cid] = _loaded(cid, row, engaged.get(cid, ()))
-        return loaded, owners
+        return loaded, owners, waiting
 
     async def load(self, asks: Sequence[Ask], now: datetime) -> dict[str, Loaded]:
         """Read ``asks`` alone (the timer's checks: no events, no devices)."""
@@ -150,7 +173,7 @@ class CustomerStore:
 
 
 def _loaded(cid: str, row: Sequence[Any], engaged: Sequence[str]) -> Loaded:
-    _, profile, erased, applied, members, windows, pending, sent, contacts, scored = row
+    _, profile, erased, applied, members, windows, pending, sent, contacts, scored, parked = row
     flat = [_text(v) for v in windows]
     return Loaded(
         state=decode_state(cid, profile if isinstance(profile, bytes) else None),
@@ -168,6 +191,10 @@ def _loaded(cid: str, row: Sequence[Any], engaged: Sequence[str]) -> Loaded:
             Scored.from_json(cid, did, blob)
             for did, blob in zip(engaged, scored, strict=True)
             if isinstance(blob, bytes)
+        ],
+        waiting=[
+            (_text(parked[i]), _text(parked[i + 1]), parked[i + 2])
+            for i in range(0, len(parked), 3)
         ],
     )
 

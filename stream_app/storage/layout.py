@@ -38,10 +38,10 @@ class Keys:
     >>> k = Keys("sa")
     >>> k.profile("c-1"), k.seen("c-1"), k.orders("c-1")
     ('sa:{c-1}:p', 'sa:{c-1}:seen', 'sa:{c-1}:orders')
-    >>> k.device("device:ab12")
-    'sa:dev:{device:ab12}'
-    >>> k.due(), k.inflight()
-    ('sa:{sched}:due', 'sa:{sched}:inflight')
+    >>> k.device("device:ab12"), k.parked("device:ab12")
+    ('sa:dev:{device:ab12}', 'sa:dev:{device:ab12}:parked')
+    >>> k.due(), k.inflight(), k.of_customer("c-1")
+    ('sa:{sched}:due', 'sa:{sched}:inflight', 'sa:{c-1}:*')
     >>> k.basket_item("sku-1"), k.segment("vip")
     ('sa:{basket}:i:sku-1', 'sa:segment:{vip}')
     """
@@ -120,6 +120,10 @@ class Keys:
         """String: pseudonymized device token -> customer id."""
         return f"{self.prefix}:dev:{{{device_token}}}"
 
+    def parked(self, device_token: str) -> str:
+        """Hash: ``event_key`` -> a reading of an unlinked device waiting for its link."""
+        return f"{self.prefix}:dev:{{{device_token}}}:parked"
+
     def segment(self, name: str) -> str:
         """Set: customer ids in one segment."""
         return f"{self.prefix}:segment:{{{name}}}"
@@ -161,11 +165,7 @@ class Keys:
         return f"{self.prefix}:ratelimit"
 
     def of_customer(self, customer_id: str) -> str:
-        """``SCAN`` pattern of every key of one customer (``"*"``: of every customer).
-
-        >>> Keys("sa").of_customer("c-1")
-        'sa:{c-1}:*'
-        """
+        """``SCAN`` pattern of every key of one customer (``"*"``: of every customer)."""
         return f"{self.prefix}:{{{customer_id}}}:*"
 
     def of_deployment(self) -> str:
@@ -206,11 +206,11 @@ def event_key(event_id: str) -> str:
 
 
 #: Kinds of scheduled checks (members of ``Keys.due`` and ``Keys.inflight``).
-CheckKind = Literal["cart", "seg", "send", "label"]
+CheckKind = Literal["cart", "seg", "send", "label", "park"]
 
 
 class Check(NamedTuple):
-    """A scheduled check: its kind, its customer and (send, label) its decision."""
+    """A scheduled check: kind, customer (``park``: a device token), decision (send, label)."""
 
     kind: CheckKind
     customer_id: str
@@ -225,8 +225,8 @@ def check_member(check: Check) -> str:
     ('cart:c-1', 'send:c-1|d-9')
     >>> parse_check(check_member(Check("label", "c-1", "d-9")))
     Check(kind='label', customer_id='c-1', decision_id='d-9')
-    >>> parse_check(check_member(Check("seg", "c-1")))
-    Check(kind='seg', customer_id='c-1', decision_id='')
+    >>> parse_check(check_member(Check("park", "device:ab12")))
+    Check(kind='park', customer_id='device:ab12', decision_id='')
     """
     if check.decision_id:
         return f"{check.kind}:{check.customer_id}|{check.decision_id}"
@@ -242,7 +242,7 @@ def parse_check(member: str) -> Check | None:
     kind, _, rest = member.partition(":")
     customer, _, decision = rest.partition("|")
     match kind:
-        case "cart" | "seg" | "send" | "label":
+        case "cart" | "seg" | "send" | "label" | "park":
             return Check(kind, customer, decision)
     return None
 

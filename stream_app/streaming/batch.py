@@ -27,6 +27,7 @@ from stream_app.profiles.fold import FoldConfig, fold
 from stream_app.profiles.ops import ProfileUpdate
 from stream_app.profiles.pseudonym import pseudonymize
 from stream_app.storage.layout import event_key
+from stream_app.storage.parking import Parking
 
 
 class RecordLike(Protocol):
@@ -65,6 +66,9 @@ class BatchConfig:
     limits: DecodeLimits
     fold: FoldConfig
     dlq_keep_bytes: int
+    #: How long a reading of an unlinked device waits, and how many wait per device.
+    device_grace_ms: int
+    device_parked_max: int
 
 
 @dataclass(slots=True)
@@ -81,6 +85,10 @@ class Batch:
     items: list[ItemUpdate] = field(default_factory=list)
     #: Device token -> readings of that device that name no customer.
     unowned: dict[str, list[Located]] = field(default_factory=lambda: defaultdict(list))
+    #: Due time (ms) of each of ``unowned`` taken from the park, by event id hash.
+    due_of: dict[str, int] = field(default_factory=dict)
+    #: What the pass parks and takes from the park (``streaming.parking``).
+    parking: Parking = field(default_factory=lambda: Parking({}, {}, {}))
     dead: list[DeadLetter] = field(default_factory=list)
     counters: Counts = field(default_factory=Counter)
 
@@ -132,22 +140,6 @@ class Batch:
         self.origin[id(update)] = located
         self.keys[id(update)] = located.key
 
-    def own(self, owners: Mapping[str, str], config: FoldConfig) -> None:
-        """Give device-only readings to their devices' owners; the rest are dead letters."""
-        for token, readings in self.unowned.items():
-            owner = owners.get(token)
-            for located in readings:
-                if owner is None:
-                    self.reject(
-                        located.record,
-                        RejectReason.UNKNOWN_DEVICE,
-                        "device not linked",
-                        located.position,
-                    )
-                else:
-                    self.add(located, owner, config)
-        self.unowned.clear()
-
 
 def decode_batch(records: Sequence[RecordLike], config: BatchConfig, now: datetime) -> Batch:
     """Decode and fold ``records``. Readings of devices linked by traits earlier in the
@@ -184,7 +176,7 @@ def _count(counters: Counts, records: int, types: Counter[tuple[str, str]]) -> N
 
 def _own_in_batch(batch: Batch, sensed: Sequence[Located], config: FoldConfig) -> None:
     """Readings of devices that traits in this batch link go to that customer; the others
-    wait for the device links in Redis (``Batch.own``)."""
+    wait for the device links in Redis (``streaming.parking.own``)."""
     linked = {
         token: cid
         for cid, updates in batch.updates.items()

@@ -2,7 +2,8 @@
 
 Kinds of checks (``storage.layout.Check``): ``cart`` (an idle cart), ``seg`` (segments
 and profile triggers, when time alone may change them), ``send`` (a planned decision's
-send time), ``label`` (the end of a decision's attribution window). No I/O here.
+send time), ``label`` (the end of a decision's attribution window), ``park`` (readings
+of an unlinked device at the end of their grace). No I/O here.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from stream_app.storage.layout import parse_check
 @dataclass(slots=True)
 class DueChecks:
     """Claimed checks by kind: customers for cart and segment checks, (customer,
-    decision) pairs for send and label checks, each with its due time (ms)."""
+    decision) pairs for send and label checks, device tokens for park checks, each with
+    its due time (ms)."""
 
     cart: dict[str, int] = field(default_factory=dict)
     segments: dict[str, int] = field(default_factory=dict)
     sends: dict[tuple[str, str], int] = field(default_factory=dict)
     labels: dict[tuple[str, str], int] = field(default_factory=dict)
+    parked: dict[str, int] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)
 
     @classmethod
@@ -52,6 +55,8 @@ class DueChecks:
                     checks.sends[(customer, decision)] = due
                 case ("label", customer, decision):
                     checks.labels[(customer, decision)] = due
+                case ("park", token, _):
+                    checks.parked[token] = due
         return checks
 
     def customers(self) -> list[str]:

@@ -6,7 +6,9 @@ Read once, decide in memory, publish, write once:
    event into an update of its customer's profile (``streaming.batch``);
 2. **read** in one round trip: every customer's stored profile, which of the
    batch's event ids were already applied, memberships, decisions and windows,
-   device owners (one script call), and the catalog updates with their viewers;
+   device owners, the readings parked for the devices the batch links (one script
+   call), and the catalog updates with their viewers; readings of devices still
+   unlinked are parked (``streaming.parking``);
 3. apply the updates in memory (``profiles.state``), then **evaluate** from the
    state they left: segments, profile triggers, catalog triggers, conversions
    (``streaming.evaluate``), and plan decisions (``Decider``);
@@ -57,6 +59,7 @@ from stream_app.streaming.effects import Effects, Passed
 from stream_app.streaming.evaluate import Evaluator
 from stream_app.streaming.learning import Learner
 from stream_app.streaming.outbound import DeadLetterLog, out_records
+from stream_app.streaming.parking import claim_waiting, own, unparked
 from stream_app.streaming.priors import PriorCache
 from stream_app.streaming.publisher import Publisher
 from stream_app.streaming.retry import RedisRetry
@@ -123,7 +126,10 @@ class OnePass:
     async def records(self, records: Sequence[RecordLike]) -> Round:
         """One batch of records, all the way; returns what it did (counters, results)."""
         now = self._clock()
-        work = Round(decode_batch(records, self._batch_config, now), now)
+        return await self._pass(Round(decode_batch(records, self._batch_config, now), now))
+
+    async def _pass(self, work: Round) -> Round:
+        """Read, evaluate, decide, publish and write ``work``'s batch."""
         customers: Iterable[str] = list(work.batch.updates)
         first = True
         for _ in range(MAX_ATTEMPTS):
@@ -150,9 +156,11 @@ class OnePass:
     async def due(self, claimed: Claimed) -> Round:
         """Checks whose time has come: their customers re-enter the pass at "evaluate"
         (no events), and what they decide is published and written like a batch's."""
+        checks = DueChecks.of(claimed.due)
+        if checks.parked:
+            await self._expire(checks.parked)
         now = self._clock()
         work = Round(Batch(now, 0), now)
-        checks = DueChecks.of(claimed.due)
         work.counters[Plain("checks_claimed")] += len(claimed.due)
         learner = self._learner
         if checks.labels and learner is not None:
@@ -172,6 +180,21 @@ class OnePass:
         self._observe(work, claimed.due.values())
         return work
 
+    async def _expire(self, tokens: Iterable[str]) -> None:
+        """Readings parked for ``tokens`` pass again: applied if their device was linked
+        meanwhile (a link that raced their parking), dead-lettered if their grace is
+        over, else left waiting (their check re-armed)."""
+        now = self._clock()
+        work = Round(Batch(now, self._batch_config.dlq_keep_bytes), now)
+        batch = work.batch
+        parked = await self._redis(work, lambda: self._stores.parking.read(sorted(tokens)))
+        for token, readings in parked.items():
+            for reading in readings:
+                batch.due_of[reading.key] = reading.due_ms
+                batch.unowned[token].append(unparked(reading))
+        if batch.unowned:
+            await self._pass(work)
+
     def _learn_priors(self, writes: Writes, work: Round) -> None:
         """Send-time priors learn from the customers whose segments the timer looked at
         (once per refresh, so active customers do not weigh more)."""
@@ -189,7 +212,7 @@ class OnePass:
     async def _read(self, work: Round, customers: Iterable[str], first: bool) -> dict[str, Loaded]:
         """Read ``customers``; on the first attempt also device owners and the catalog."""
         batch = work.batch
-        asks = [_ask(batch, cid) for cid in customers]
+        asks = [_ask(batch, cid, first) for cid in customers]
         devices = {
             token: [event_key(located.event.event_id) for located in readings]
             for token, readings in (batch.unowned.items() if first else ())
@@ -203,9 +226,10 @@ class OnePass:
             *self._catalog.updates(items, work.now),
         ]
         answers = await self._redis(work, lambda: run_scripts(self._client, calls))
-        loaded, owners = CustomerStore.parse(answers[0], asks, devices)
+        loaded, owners, waiting = CustomerStore.parse(answers[0], asks, devices)
         if first:
-            batch.own(owners, self._batch_config.fold)
+            own(batch, owners, waiting, self._batch_config)
+            claim_waiting(batch, loaded, self._batch_config.fold)
             self._evaluator.catalog(work, answers[1:])
         return loaded
 
@@ -289,6 +313,9 @@ class OnePass:
                 views[item].append((cid, ms))
         if self._evaluator.catalog_campaigns and views:
             self._catalog.viewed(writes, views, work.now)
+        self._stores.parking.write(writes, work.batch.parking)
+        parked_due = work.batch.parking.earliest()
+        armed += [] if parked_due is None else [parked_due]
         work.written = counters_of(work)
         self._stats.add(writes, work.written)
         conflicts = await self._redis(work, lambda: self._committer.commit(writes, calls))
@@ -334,13 +361,16 @@ def _keep_hits(results: Iterable[Passed], fresh: Set[tuple[str, str, str]]) -> N
             ]
 
 
-def _ask(batch: Batch, customer_id: str) -> Ask:
+def _ask(batch: Batch, customer_id: str, first: bool) -> Ask:
+    """What to read of a customer; on the first attempt also the readings parked for the
+    devices the batch links to them (claimed once: taken in the commit)."""
     updates = batch.updates[customer_id]
     return Ask(
         customer_id,
         [batch.keys[id(u)] for u in updates],
         [u.engaged_with for u in updates if u.engaged_with],
         [batch.keys[id(u)] for u in updates if u.lifelong],
+        [t for u in updates for t in u.device_tokens] if first else [],
     )
 
 

@@ -108,6 +108,8 @@ def batch_config(settings: Settings, book: CampaignBook) -> BatchConfig:
             settings.secrets.pseudonym_secret.get_secret_value().encode(), _cart_delay(book)
         ),
         dlq_keep_bytes=settings.worker.dlq_max_original_bytes,
+        device_grace_ms=int(settings.profiles.device_link_grace.total_seconds() * 1000),
+        device_parked_max=settings.profiles.device_parked_max,
     )
 
 

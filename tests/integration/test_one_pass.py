@@ -17,10 +17,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from stream_app.clock import to_ms
 from stream_app.events.decision import Decision
 from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.storage.layout import as_stats
+from stream_app.storage.schedule import Claimed
 from stream_app.streaming.publisher import OutRecord
 from stream_app.streaming.rounds import counters_of
 from stream_app.streaming.wiring import Engine, build_engine
@@ -166,20 +168,55 @@ async def test_a_due_check_fires_at_its_due_time_not_at_a_polling_tick(mine: Set
     assert timedelta(0) <= late < timedelta(milliseconds=500), f"{late} after its due time"
 
 
-async def test_a_reading_of_an_unknown_device_is_dead_lettered_and_counted(
+async def test_a_reading_of_an_unknown_device_waits_and_replays_change_nothing(
     mine: Settings,
 ) -> None:
+    """Parked once however often its batch is replayed; applied once by the pass of the
+    traits that link the device, however often that batch is replayed."""
+    device, cid = f"dev-{uuid.uuid4().hex[:8]}", f"c-{uuid.uuid4().hex[:8]}"
     reading = {
         "type": "proximity",
         "event_id": f"r-{uuid.uuid4().hex[:8]}",
-        "device_id": f"dev-{uuid.uuid4().hex[:8]}",
+        "device_id": device,
         "event_time": datetime.now(UTC).isoformat(),
         "store_id": "store-7",
         "distance_m": 15.0,
     }
+    readings = [Record(mine.topics.sensor, 0, 0, dumps(reading))]
+    traits = event("traits", cid, f"t-{cid}", device_ids=[device])
+    linking = [Record(mine.topics.identity, 0, 0, dumps(traits))]
     async with engine(mine, KafkaPublisher(mine)) as built:
-        work = await built.one_pass.records([Record(mine.topics.sensor, 0, 0, dumps(reading))])
-    assert as_stats(counters_of(work))["dead_letters:unknown_device"] == 1
+        counts = [as_stats(counters_of(await built.one_pass.records(readings))) for _ in "ab"]
+        assert [c["device_readings:parked"] for c in counts] == [1, 0]
+        linked = [as_stats(counters_of(await built.one_pass.records(linking))) for _ in "ab"]
+        assert [c["device_readings:applied_after_wait"] for c in linked] == [1, 0]
+        assert [c["events_applied"] for c in linked] == [2, 0]
+        again = as_stats(counters_of(await built.one_pass.records(readings)))
+        assert (again["events_duplicate"], again["device_readings:parked"]) == (1, 0)
+    assert not [r for r in await read_to_end(mine, [mine.topics.deadletter]) if r.value]
+
+
+async def test_a_parked_reading_is_dead_lettered_by_its_check_once_its_grace_is_over(
+    mine: Settings,
+) -> None:
+    mine = mine.updated(profiles={"device_link_grace": timedelta(milliseconds=50)})
+    reading = {
+        "type": "ambient",
+        "event_id": f"r-{uuid.uuid4().hex[:8]}",
+        "device_id": f"dev-{uuid.uuid4().hex[:8]}",
+        "event_time": datetime.now(UTC).isoformat(),
+        "temperature_c": 21.0,
+        "weather": "rain",
+    }
+    async with engine(mine, KafkaPublisher(mine)) as built:
+        await built.one_pass.records([Record(mine.topics.sensor, 0, 0, dumps(reading))])
+        await asyncio.sleep(0.1)
+        claimed = await built.stores.schedule.claim(to_ms(datetime.now(UTC)), 10, 5_000)
+        [member] = [m for m in claimed.due if m.startswith("park:")]
+        work = await built.one_pass.due(claimed)
+        again = await built.one_pass.due(Claimed({member: claimed.due[member]}, None))
+    assert as_stats(work.written)["checks_claimed"] >= 1
+    assert not as_stats(counters_of(again)).get("device_readings:expired")
     [letter] = [r for r in await read_to_end(mine, [mine.topics.deadletter]) if r.value]
     assert b"unknown_device" in (letter.value or b"")
 

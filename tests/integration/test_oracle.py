@@ -180,6 +180,7 @@ async def test_every_stored_profile_equals_the_batch_recomputation(
                     ("events_applied", Outcome.APPLIED),
                     ("events_duplicate", Outcome.DUPLICATE),
                     ("dead_letters:unknown_device", Outcome.UNKNOWN_DEVICE),
+                    ("device_readings:parked", Outcome.PARKED),
                 )
             ),
             ("events_late:*", oracle.outcomes[Outcome.LATE], late),

@@ -4,7 +4,9 @@ Independent of the streaming code on purpose: it imports only the event
 contracts, ``pseudonymize`` (which the spec defines tokens by) and settings,
 and never the fold or the storage scripts. Events are given in the order the
 engine would apply them (acceptance of late events and the device mapping
-depend on it); everything else is order-independent by the spec.
+depend on it); everything else is order-independent by the spec. A reading of a
+device nobody registered yet waits (``PARKED``) until traits register it, then is
+applied; ``expire`` ends the grace of those still waiting (``UNKNOWN_DEVICE``).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class Outcome(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     LATE = "late"
+    PARKED = "parked"
     UNKNOWN_DEVICE = "unknown_device"
 
 
@@ -183,6 +186,8 @@ class Oracle:
         self.config = config
         self.states: dict[str, _State] = {}
         self.devices: dict[str, str] = {}
+        #: Raw device id -> its readings waiting for it to be registered, by event id.
+        self.parked: dict[str, dict[str, Event]] = {}
         self.catalog_latest: dict[str, int] = {}
         self.orders: set[str] = set()
         self.basket = Basket()
@@ -200,6 +205,30 @@ class Oracle:
         return None
 
     def apply(self, event: Event) -> Outcome:
+        """Accept ``event``; a reading of an unregistered device waits (once, however often
+        it comes) and is accepted when traits register its device."""
+        if isinstance(event, SensorEvent) and self.customer_of(event) is None:
+            waiting = self.parked.setdefault(str(event.device_id), {})
+            if event.event_id in waiting:
+                return Outcome.PARKED
+            waiting[event.event_id] = event
+            return self._count(Outcome.PARKED)
+        outcome = self._accept(event)
+        if isinstance(event, Traits):
+            for device in event.device_ids:
+                if device in self.devices:
+                    for reading in self.parked.pop(device, {}).values():
+                        self._accept(reading)
+        return outcome
+
+    def expire(self) -> int:
+        """The grace of every reading still waiting ends: each is an unknown device's."""
+        expired = sum(len(waiting) for waiting in self.parked.values())
+        self.parked.clear()
+        self.outcomes[Outcome.UNKNOWN_DEVICE] += expired
+        return expired
+
+    def _accept(self, event: Event) -> Outcome:
         if isinstance(event, ItemUpdate):
             # The catalog is last-write-wins by event time: an update that is not newer
             # than the item's latest one (its replay, or an older one) changes nothing.

@@ -195,7 +195,9 @@ def test_device_only_sensor_events_follow_the_registering_traits() -> None:
         accuracy_m=5,
     )
     oracle = Oracle(CONFIG)
-    assert oracle.apply(reading) is Outcome.UNKNOWN_DEVICE
+    assert oracle.apply(reading) is Outcome.PARKED
+    assert oracle.apply(reading) is Outcome.PARKED  # redelivered while it waits
+    assert oracle.outcomes[Outcome.PARKED] == 1
     assert oracle.apply(traits(T0, device_ids=["phone-1"])) is Outcome.APPLIED
     ambient = Ambient(
         type="ambient",
@@ -207,14 +209,29 @@ def test_device_only_sensor_events_follow_the_registering_traits() -> None:
     )
     assert oracle.apply(ambient) is Outcome.APPLIED
     fields = oracle.profiles(to_ms(T0))["ann"].fields
-    assert fields["n"] == 2
+    assert fields["n"] == 3
     assert fields["n:ambient"] == 1
-    assert "geo" not in fields  # the early reading was dead-lettered, not applied later
+    assert fields["geo"] == "u4pruyd"  # the early reading waited and was applied
     assert fields["weather"] == "rain"
     assert fields["temperature_c"] == 21.3
-    # once the device is known, a redelivered reading is applied to its customer
-    assert oracle.apply(reading) is Outcome.APPLIED
-    assert oracle.profiles(to_ms(T0))["ann"].fields["geo"] == "u4pruyd"
+    # once applied, the reading redelivered is a duplicate
+    assert oracle.apply(reading) is Outcome.DUPLICATE
+    assert oracle.expire() == 0
+
+
+def test_a_reading_whose_device_is_never_registered_expires_as_unknown() -> None:
+    reading = Ambient(
+        type="ambient",
+        event_id=eid(),
+        event_time=T0,
+        device_id="lost-1",
+        temperature_c=3.0,
+        weather="snow",
+    )
+    oracle = Oracle(CONFIG)
+    assert oracle.apply(reading) is Outcome.PARKED
+    assert (oracle.expire(), oracle.outcomes[Outcome.UNKNOWN_DEVICE]) == (1, 1)
+    assert oracle.profiles(to_ms(T0)) == {}
 
 
 def test_a_sensor_event_naming_its_customer_needs_no_device() -> None:

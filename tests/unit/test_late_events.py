@@ -38,7 +38,7 @@ ORDER = event(
 
 def test_the_late_record_carries_the_event_its_source_and_why() -> None:
     topics = TopicNames()
-    config = BatchConfig(topics.streams(), LIMITS, FoldConfig(b"secret", None), 1000)
+    config = BatchConfig(topics.streams(), LIMITS, FoldConfig(b"secret", None), 1000, 60_000, 10)
     record = Record(topics.purchase, 2, 41, orjson.dumps(ORDER))
     batch = decode_batch([record], config, NOW)
     [update] = batch.updates["c-1"]
@@ -70,7 +70,7 @@ def test_the_late_record_carries_the_event_its_source_and_why() -> None:
 
 def test_only_orders_ids_outlive_the_window() -> None:
     topics = TopicNames()
-    config = BatchConfig(topics.streams(), LIMITS, FoldConfig(b"secret", None), 1000)
+    config = BatchConfig(topics.streams(), LIMITS, FoldConfig(b"secret", None), 1000, 60_000, 10)
     view = event("page_view", path="/")
     batch = decode_batch([Record(topics.clickstream, 0, 0, orjson.dumps(view))], config, NOW)
     [update] = batch.updates["c-1"]

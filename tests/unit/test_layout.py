@@ -61,6 +61,7 @@ def test_documented_members_are_the_builders() -> None:
         Check("seg", "<customer>"),
         Check("send", "<customer>", "<decision id>"),
         Check("label", "<customer>", "<decision id>"),
+        Check("park", "<device token>"),
     ):
         assert f"`{check_member(check)}`" in due
     contacts = contact_member("<decision>", "<campaign>", "<channel>")
