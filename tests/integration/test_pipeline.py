@@ -93,8 +93,8 @@ async def test_events_become_profiles_and_an_idle_cart_becomes_one_decision(
         ],
     )
     # Kafka orders records per partition only: the reading may be read before the traits
-    # that link its device. Send it once they are applied (parking early readings is
-    # future work: they are dead-lettered as unknown_device).
+    # that link its device. Send it once they are applied (an early reading waits for
+    # them: tests/integration/test_unlinked_devices.py).
     await eventually(lambda: profile_fields(redis, keys, ann), lambda p: "n:traits" in p, within=60)
     reading = {
         "type": "proximity",

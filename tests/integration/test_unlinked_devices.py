@@ -59,10 +59,15 @@ def parked_worker(parked_settings: Settings) -> Iterator[ManagedProcess]:
 
 
 @pytest.fixture
-async def store(parked_settings: Settings) -> AsyncIterator[tuple[Redis, Keys]]:
+async def stack(
+    parked_worker: ManagedProcess, parked_settings: Settings
+) -> AsyncIterator[tuple[Settings, Redis, Keys]]:
+    """The worker's settings and Redis, once it applies events."""
     client = redis_client(parked_settings)
+    keys = Keys(parked_settings.redis.key_prefix)
     try:
-        yield client, Keys(parked_settings.redis.key_prefix)
+        await _ready(parked_settings, client, keys)
+        yield parked_settings, client, keys
     finally:
         await client.aclose()
 
@@ -103,11 +108,9 @@ async def _dead_letters(settings: Settings, event_id: str, within: float) -> lis
 
 
 async def test_a_reading_waits_for_the_link_that_comes_two_seconds_later(
-    parked_worker: ManagedProcess, parked_settings: Settings, store: tuple[Redis, Keys]
+    stack: tuple[Settings, Redis, Keys],
 ) -> None:
-    redis, keys = store
-    settings = parked_settings
-    await _ready(settings, redis, keys)
+    settings, redis, keys = stack
     cid, device = f"ann-{uuid.uuid4().hex[:6]}", f"phone-{uuid.uuid4().hex[:8]}"
     reading = _reading(device)
     before = await _stats(redis, keys)
@@ -160,11 +163,9 @@ async def test_a_reading_waits_for_the_link_that_comes_two_seconds_later(
 
 
 async def test_without_a_link_a_reading_is_dead_lettered_when_its_grace_ends(
-    parked_worker: ManagedProcess, parked_settings: Settings, store: tuple[Redis, Keys]
+    stack: tuple[Settings, Redis, Keys],
 ) -> None:
-    redis, keys = store
-    settings = parked_settings
-    await _ready(settings, redis, keys)
+    settings, redis, keys = stack
     device = f"lost-{uuid.uuid4().hex[:8]}"
     reading = _reading(device)
     before = await _stats(redis, keys)
