@@ -28,7 +28,7 @@ def encode_state(state: ProfileState, version: int) -> bytes:
     """The stored document of ``state`` at ``version`` (the version comes first).
 
     >>> encode_state(ProfileState("c-1", {"n": 1}), 3)
-    b'{"v":3,"f":{"n":1},"t":[null,{}],"r":[null,{}],"c":{},"w":{},"s":{}}'
+    b'{"v":3,"f":{"n":1},"t":[null,{}],"r":[null,{}],"c":{},"w":{},"s":{},"o":{}}'
     """
     return orjson.dumps(
         {
@@ -39,6 +39,7 @@ def encode_state(state: ProfileState, version: int) -> bytes:
             "c": state.cart,
             "w": state.viewed,
             "s": state.searches,
+            "o": state.orders,
         }
     )
 
@@ -61,6 +62,7 @@ def decode_state(customer_id: str, raw: bytes | None) -> ProfileState:
         doc["c"],
         doc["w"],
         doc["s"],
+        doc.get("o", {}),
         int(doc["v"]),
     )
 
