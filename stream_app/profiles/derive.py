@@ -118,6 +118,13 @@ class ProfileView:
         return max(self._int("n:purchase") - self._int("returned_orders"), 0)
 
     @lazy
+    def returned_at(self) -> datetime | None:
+        """The latest return or cancellation (goods back): replenishment and cross-sell
+        messages planned before it have lost their point."""
+        stamps = [self._int(f) for f in ("last:return", "last:cancellation") if f in self._fields]
+        return from_ms(max(stamps)) if stamps else None
+
+    @lazy
     def recency_days(self) -> float | None:
         last = self._ms("last:purchase")
         return None if last is None else (self._now_ms - last) / DAY_MS
@@ -326,7 +333,6 @@ class ProfileView:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (for the demo and the API)."""
-        fx = self._rules.fx
         return {
             "customer_id": self.customer_id,
             "as_of": self.now.isoformat(),
@@ -337,14 +343,8 @@ class ProfileView:
                 "orders": self.orders,
                 "orders_gross": self._int("n:purchase"),
                 "orders_returned": self._int("returned_orders"),
-                "units": sum(self.wallet.units.values()),
                 "units_returned": self._int("returned_units"),
-                "monetary": fx.amount(self.monetary),
-                "aov": None if self.aov is None else fx.amount(self.aov),
-                "return_rate": self.wallet.return_rate,
-                "spend": self.wallet.by_currency(),
-                "base_currency": fx.base,
-                "fx_rates_date": fx.as_of.isoformat(),
+                **self.wallet.summary(self.aov),
                 "recency_days": None if self.recency_days is None else round(self.recency_days, 2),
                 "rfm": f"{self.r}{self.f}{self.m}",
                 "tier": self.tier,

@@ -147,6 +147,20 @@ class Wallet:
         units = sum(n for c, n in self.units.items() if c in rates or c == base)
         return self.fx.to_base(self.units_value) / units if units else None
 
+    def summary(self, aov: float | None) -> dict[str, object]:
+        """The API's money fields: base figures with their currency and rates' date, and
+        the exact per-currency ones."""
+        fx = self.fx
+        return {
+            "units": sum(self.units.values()),
+            "monetary": fx.amount(self.net_base),
+            "aov": None if aov is None else fx.amount(aov),
+            "return_rate": self.return_rate,
+            "spend": self.by_currency(),
+            "base_currency": fx.base,
+            "fx_rates_date": fx.as_of.isoformat(),
+        }
+
     def by_currency(self) -> dict[str, dict[str, str]]:
         """Gross, returned and net per currency as exact decimal text (the API's)."""
         net = self.net

@@ -10,6 +10,10 @@ from typing import Any
 import pytest
 
 from stream_app.clock import to_ms
+from stream_app.decisions.campaigns import Campaign, CartAbandonment, Replenishment
+from stream_app.decisions.planner import Rules
+from stream_app.decisions.policies import CANCELLING, Caps, Suppressed
+from stream_app.events.decision import Content, Decision
 from stream_app.events.purchase import LineItem, Purchase
 from stream_app.events.registry import EVENT_ADAPTERS, Stream
 from stream_app.events.returns import OrderReversal
@@ -17,6 +21,8 @@ from stream_app.profiles.derive import ValueRules, derive
 from stream_app.profiles.fold import FoldConfig, fold
 from stream_app.profiles.money import FxRates
 from stream_app.profiles.state import ProfileState, StateLimits, apply_updates
+from stream_app.storage.decisions import PendingDecision
+from stream_app.streaming.checks import recheck
 from tests.oracle.compare import diff_fields
 from tests.oracle.config import OracleConfig
 from tests.oracle.recompute import Oracle, Outcome
@@ -180,3 +186,42 @@ def test_the_purchase_topic_carries_returns() -> None:
     event = EVENT_ADAPTERS[Stream.PURCHASE].validate_python(raw)
     assert isinstance(event, OrderReversal)
     assert event.items is None
+
+
+def _pending(campaign_id: str, trigger_at: datetime) -> PendingDecision:
+    decision = Decision(
+        decision_id="d-1",
+        customer_id="ann",
+        campaign_id=campaign_id,
+        channel="push",
+        content=Content(template="t"),
+        decided_at=trigger_at,
+        send_at=trigger_at + DAY,
+        expires_at=trigger_at + 3 * DAY,
+        explanation="due",
+    )
+    return PendingDecision(decision, "regular", "purchase", DAY, trigger_at, timedelta(0))
+
+
+@pytest.mark.parametrize(
+    ("campaign", "returned_after", "reason"),
+    [
+        (Campaign(id="refill", trigger=Replenishment()), True, "returned"),
+        (Campaign(id="refill", trigger=Replenishment()), False, None),
+        (Campaign(id="xsell", trigger=CartAbandonment(), content="cross_sell"), True, "returned"),
+        (Campaign(id="cart", trigger=CartAbandonment()), True, None),
+    ],
+)
+def test_goods_returned_after_the_trigger_cancel_a_replenishment_or_cross_sell(
+    campaign: Campaign, returned_after: bool, reason: str | None
+) -> None:
+    trigger_at = T0 + DAY
+    back = reversal("return", "r1", "o1", T0 + (2 if returned_after else 0) * DAY, 10.0)
+    state = engine([order("o1", T0, [line("a", 1, 10.0)], 10.0), back])
+    state.fields["consent:push"] = "1"
+    view = derive(state, trigger_at + DAY, RULES)
+    rules = Rules(Caps({}, {}, None), None, (1.0,) * 24, 1.0)
+    verdict = recheck(_pending(campaign.id, trigger_at), view, [], rules, view.now, campaign)
+    assert (verdict.reason if isinstance(verdict, Suppressed) else None) == reason
+    if reason:
+        assert reason in CANCELLING, "counted as decisions_cancelled:returned"
