@@ -187,3 +187,21 @@ def wallet_of(fields: Mapping[str, object], fx: FxRates) -> Wallet:
         if colon and prefix + ":" in found:
             found[prefix + ":"][currency] = int(value)  # type: ignore[call-overload]
     return Wallet(found["spend:"], found["returned:"], found["units:"], found["units_value:"], fx)
+
+
+def upgrade_legacy(fields: dict[str, object]) -> None:
+    """Fields of a document written before money was exact (it has no order ledger), in
+    place: each ``spend:<CUR>`` float to minor units; the base-currency ``value``,
+    ``units`` and ``units_value`` sums dropped (the view derives value now; the price
+    band returns with the next purchase; orders bought before have no ledger entry, so
+    an itemless return of one counts its money but not its units or order).
+
+    >>> f = {"value": 12.5, "spend:EUR": 12.5, "units": 1, "units_value": 12.5, "n": 2}
+    >>> upgrade_legacy(f); f
+    {'spend:EUR': 1250, 'n': 2}
+    """
+    for name in ("value", "units", "units_value"):
+        fields.pop(name, None)
+    for name, amount in list(fields.items()):
+        if name.startswith("spend:") and isinstance(amount, float):
+            fields[name] = to_minor(amount, name[6:])

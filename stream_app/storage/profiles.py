@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from stream_app.profiles.money import upgrade_legacy
 from stream_app.profiles.state import Decayed, ProfileState
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import Keys
@@ -53,6 +54,8 @@ def decode_state(customer_id: str, raw: bytes | None) -> ProfileState:
     if not raw:
         return ProfileState(customer_id)
     doc: dict[str, Any] = orjson.loads(raw)
+    if "o" not in doc:  # written before money was exact
+        upgrade_legacy(doc["f"])
     tastes, rhythm = doc["t"], doc["r"]
     return ProfileState(
         customer_id,
