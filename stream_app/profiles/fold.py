@@ -23,7 +23,7 @@ from stream_app.events.registry import STREAM_EVENTS, Event
 from stream_app.events.returns import OrderReversal
 from stream_app.events.sensor import Ambient, Location, Proximity
 from stream_app.profiles.geo import geohash
-from stream_app.profiles.money import to_minor
+from stream_app.profiles.money import minor_scale, to_minor
 from stream_app.profiles.ops import (
     CartAdd,
     CartClear,
@@ -242,16 +242,16 @@ def _tastes(category: str, brand: str | None, weight: float, ms: int) -> list[Pr
 def _purchase(event: Purchase, ms: int, config: FoldConfig) -> list[ProfileOp]:
     """Spend, units and their value per currency, exact in minor units (base-currency
     figures are the view's, from dated rates); the order's units in the ledger."""
-    currency = event.currency
-    units = sum(line.quantity for line in event.items)
+    currency, scale = event.currency, minor_scale(event.currency)
+    units = value = 0
+    for line in event.items:
+        units += line.quantity
+        value += line.quantity * round(line.unit_price * scale)
     ops: list[ProfileOp] = [
         Min("first:purchase", ms),
-        Incr(f"spend:{currency}", to_minor(event.total, currency)),
+        Incr(f"spend:{currency}", round(event.total * scale)),
         Incr(f"units:{currency}", units),
-        Incr(
-            f"units_value:{currency}",
-            sum(line.quantity * to_minor(line.unit_price, currency) for line in event.items),
-        ),
+        Incr(f"units_value:{currency}", value),
         OrderMark(event.order_id, units),
         CartClear(ms),
     ]

@@ -34,6 +34,15 @@ def exponent(currency: str) -> int:
     return _EXPONENTS.get(currency, 2)
 
 
+def minor_scale(currency: str) -> int:
+    """Minor units per major unit of ``currency`` (100 for most).
+
+    >>> minor_scale("EUR"), minor_scale("JPY")
+    (100, 1)
+    """
+    return _SCALES.get(currency, 100)
+
+
 def to_minor(amount: float, currency: str) -> int:
     """``amount`` in minor units of ``currency``, rounded to the nearest one (half to even).
 
