@@ -87,7 +87,8 @@ def test_a_return_is_indexed_by_its_return_id_for_the_profile_s_life() -> None:
     ]
     batch = decode_batch(records, config, NOW)
     first, second = batch.updates["c-1"]
-    assert first.lifelong and second.lifelong
+    assert first.lifelong
+    assert second.lifelong
     assert batch.keys[id(first)] == batch.keys[id(second)] == event_key("return/cn-1")
 
 
