@@ -117,7 +117,7 @@ class SimulatedProfile:
             timezone=self.timezone,
             **{
                 "n:purchase": str(self.orders),
-                "value": f"{self.value:.2f}",
+                "spend:EUR": str(round(self.value * 100)),  # minor units (cents)
                 "n:delivered": str(self.delivered),
                 "n:clicked": str(self.clicked),
             },

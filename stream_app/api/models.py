@@ -34,10 +34,33 @@ class Health(Model):
 # --- profiles ----------------------------------------------------------------
 
 
+class Amount(Model):
+    """Money: exact decimal text in the currency's minor unit, and which currency."""
+
+    amount: str = Field(description='Decimal text, e.g. "12.34" (JPY "1500", KWD "1.250").')
+    currency: str = Field(description="ISO 4217 code.")
+
+
+class CurrencySpend(Model):
+    gross: str = Field(description="Order totals, exact decimal text.")
+    returned: str = Field(description="Credited back by returns, refunds, cancellations.")
+    net: str = Field(description="Gross less returned (negative while a return's order is unseen).")
+
+
 class ProfileValue(Model):
-    orders: int
-    monetary: float = Field(description="Spend in the base currency.")
-    aov: float | None = Field(description="Average order value.")
+    orders: int = Field(description="Orders net of those returned or cancelled as a whole.")
+    orders_gross: int = Field(description="Orders placed.")
+    orders_returned: int = Field(description="Orders returned or cancelled as a whole.")
+    units: int = Field(description="Units bought.")
+    units_returned: int = Field(description="Units returned or cancelled.")
+    monetary: Amount = Field(description="Net spend in the base currency (from dated rates).")
+    aov: Amount | None = Field(description="Net spend per net order, base currency.")
+    return_rate: float | None = Field(description="Share of gross base spend credited back.")
+    spend: dict[str, CurrencySpend] = Field(
+        description="Per currency, exact; a currency without a rate counts here only."
+    )
+    base_currency: str = Field(description="Currency of monetary and aov.")
+    fx_rates_date: str = Field(description="Date of the rates base figures were derived with.")
     recency_days: float | None = Field(description="Days since the last purchase.")
     rfm: str = Field(description="Recency, frequency and monetary scores (1-5 each).")
     tier: str

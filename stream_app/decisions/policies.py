@@ -53,8 +53,10 @@ Reason = Literal[
     "cap_day",
     "cap_week",
     "global_cap",
+    "returned",
 ]
-#: Every reason, in the order ``check`` tries them (the first failure wins).
+#: Every reason, in the order ``check`` tries them (the first failure wins); ``returned``
+#: only at send time, by ``streaming.checks.recheck``, for replenishment and cross-sell.
 REASONS: Final[tuple[Reason, ...]] = get_args(Reason)
 #: The policies a decision that passes ``check`` has passed (its record lists them).
 CHECKED: Final = (
@@ -175,6 +177,18 @@ def goal_reached(goal_at: datetime | None, trigger_at: datetime) -> Suppressed |
     return Suppressed(
         "goal_reached", f"goal reached at {when}, not before the trigger at {trigger}"
     )
+
+
+#: Reasons that cancel a planned decision (its point is gone), rather than suppress it.
+CANCELLING: Final = frozenset({"goal_reached", "returned"})
+
+
+def goods_returned(returned_at: datetime | None, trigger_at: datetime) -> Suppressed | None:
+    """Goods returned (or an order cancelled) at or after the trigger: a replenishment
+    or cross-sell message would push what the customer just sent back."""
+    if returned_at is None or returned_at < trigger_at:
+        return None
+    return Suppressed("returned", f"goods returned at {returned_at.isoformat()}")
 
 
 def check(

@@ -13,6 +13,7 @@ from typing import Any
 
 from stream_app.events.clickstream import AddToCart, RemoveFromCart
 from stream_app.events.purchase import Purchase
+from stream_app.events.returns import OrderReversal
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,7 @@ class DecodeLimits:
 
 def over_limit(event: object, limits: DecodeLimits) -> str | None:
     """Why a schema-valid event exceeds the configured bounds, or None."""
-    if isinstance(event, Purchase):
+    if isinstance(event, Purchase | OrderReversal) and event.items is not None:
         if len(event.items) > limits.max_order_lines:
             return f"items: more than {limits.max_order_lines} lines"
         if any(line.quantity > limits.max_line_quantity for line in event.items):
@@ -50,6 +51,8 @@ def state_limits(schema: dict[str, Any], limits: DecodeLimits) -> dict[str, Any]
             properties["quantity"]["maximum"] = limits.max_line_quantity
         if name == Purchase.__name__:
             properties["items"]["maxItems"] = limits.max_order_lines
+        if name == OrderReversal.__name__:
+            properties["items"]["anyOf"][0]["maxItems"] = limits.max_order_lines
         if name.startswith("Envelope"):
             properties["events"]["maxItems"] = limits.max_events_per_record
     return schema

@@ -39,6 +39,3 @@ class Purchase(CustomerEvent):
     country: Country | None = Field(default=None, description="ISO 3166-1 alpha-2, e.g. GB.")
     region: Region | None = Field(default=None, description="Free text: state, county, city.")
     locale: Locale | None = Field(default=None, description="BCP 47 tag, e.g. en-GB.")
-
-
-PurchaseEvent = Annotated[Purchase, Field(discriminator="type")]

@@ -11,7 +11,7 @@ from stream_app.events.clickstream import ClickstreamEvent
 from stream_app.events.feedback import FeedbackEvent
 from stream_app.events.identity import IdentityEvent
 from stream_app.events.limits import DecodeLimits, state_limits
-from stream_app.events.purchase import PurchaseEvent
+from stream_app.events.returns import PurchaseEvent
 from stream_app.events.sensor import SensorReading
 from stream_app.events.topics import Stream as Stream
 

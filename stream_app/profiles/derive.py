@@ -8,7 +8,7 @@ injected ``now``, never stored.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, get_args
 
@@ -17,6 +17,7 @@ from stream_app.events.base import Channel
 from stream_app.events.clickstream import ClickstreamEvent
 from stream_app.profiles.cart import CartLine, cart_line, visible_cart
 from stream_app.profiles.lazy import lazy
+from stream_app.profiles.money import FxRates, Wallet, wallet_of
 from stream_app.profiles.rhythm import local_week, peak_hours
 from stream_app.profiles.state import ProfileState
 from stream_app.profiles.value import (
@@ -53,6 +54,8 @@ class ValueRules:
     default_interval_days: float = 30
     min_interval_days: float = 1
     lifecycle_factors: tuple[float, float, float] = (1.5, 3.0, 6.0)
+    #: Base-currency figures (monetary, AOV, price band) are derived with these.
+    fx: FxRates = field(default_factory=FxRates)
 
 
 class ProfileView:
@@ -105,8 +108,21 @@ class ProfileView:
         return from_ms(max(stamps)) if stamps else None
 
     @lazy
+    def wallet(self) -> Wallet:
+        """Money per currency, exact; base figures from the dated rates."""
+        return wallet_of(self._fields, self._rules.fx)
+
+    @lazy
     def orders(self) -> int:
-        return self._int("n:purchase")
+        """Orders net of those returned or cancelled as a whole (never below 0)."""
+        return max(self._int("n:purchase") - self._int("returned_orders"), 0)
+
+    @lazy
+    def returned_at(self) -> datetime | None:
+        """The latest return or cancellation (goods back): replenishment and cross-sell
+        messages planned before it have lost their point."""
+        stamps = [self._int(f) for f in ("last:return", "last:cancellation") if f in self._fields]
+        return from_ms(max(stamps)) if stamps else None
 
     @lazy
     def recency_days(self) -> float | None:
@@ -115,7 +131,8 @@ class ProfileView:
 
     @lazy
     def monetary(self) -> float:
-        return float(self._fields.get("value", 0.0))
+        """Net spend in the base currency (currencies without a rate add nothing)."""
+        return self.wallet.net_base
 
     @lazy
     def aov(self) -> float | None:
@@ -123,8 +140,7 @@ class ProfileView:
 
     @lazy
     def avg_unit_price(self) -> float | None:
-        units = self._int("units")
-        return float(self._fields.get("units_value", 0.0)) / units if units else None
+        return self.wallet.avg_unit_price
 
     @lazy
     def price_band(self) -> str | None:
@@ -159,8 +175,9 @@ class ProfileView:
     @lazy
     def interval_days(self) -> float:
         first, last = self._ms("first:purchase"), self._ms("last:purchase")
-        if self.orders >= 2 and first is not None and last is not None:
-            days = (last - first) / (self.orders - 1) / DAY_MS
+        bought = self._int("n:purchase")  # the rhythm of buying: returns do not undo it
+        if bought >= 2 and first is not None and last is not None:
+            days = (last - first) / (bought - 1) / DAY_MS
             return max(days, self._rules.min_interval_days)
         return self._rules.default_interval_days
 
@@ -324,8 +341,10 @@ class ProfileView:
             "last_seen": _iso(self.last_seen),
             "value": {
                 "orders": self.orders,
-                "monetary": round(self.monetary, 2),
-                "aov": None if self.aov is None else round(self.aov, 2),
+                "orders_gross": self._int("n:purchase"),
+                "orders_returned": self._int("returned_orders"),
+                "units_returned": self._int("returned_units"),
+                **self.wallet.summary(self.aov),
                 "recency_days": None if self.recency_days is None else round(self.recency_days, 2),
                 "rfm": f"{self.r}{self.f}{self.m}",
                 "tier": self.tier,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NamedTuple, get_args
 
@@ -20,18 +20,20 @@ from stream_app.events.feedback import Clicked, Converted, FeedbackBase, Opened
 from stream_app.events.identity import Consent, Traits
 from stream_app.events.purchase import Purchase
 from stream_app.events.registry import STREAM_EVENTS, Event
+from stream_app.events.returns import OrderReversal
 from stream_app.events.sensor import Ambient, Location, Proximity
 from stream_app.profiles.geo import geohash
+from stream_app.profiles.money import minor_scale, to_minor
 from stream_app.profiles.ops import (
     CartAdd,
     CartClear,
     CartRemove,
     DecayAdd,
     Incr,
-    IncrFloat,
     LastWrite,
     Min,
     Order,
+    OrderMark,
     ProfileOp,
     ProfileUpdate,
     Recent,
@@ -44,7 +46,7 @@ HOURS_PER_WEEK = 168
 
 # Precomputed for the hot path: per event type, its count field, the ``last:<type>`` field
 # (clickstream, purchase and feedback events keep one) and whether it marks the rhythm.
-_STAMPED = (ClickEvent, Purchase, FeedbackBase)
+_STAMPED = (ClickEvent, Purchase, OrderReversal, FeedbackBase)
 _RHYTHMIC = (ClickEvent, Purchase, Opened, Clicked)
 _HOURS = tuple(str(hour) for hour in range(HOURS_PER_WEEK))
 _HEADS: dict[str, tuple[str, str | None, bool]] = {
@@ -66,7 +68,6 @@ class FoldConfig:
     pseudonym_secret: bytes
     #: When a cart is checked after an addition; None: no campaign reminds of carts.
     cart_abandon_delay: timedelta | None
-    fx_to_base: Mapping[str, float] = field(default_factory=lambda: {"EUR": 1.0})
     taste_weight_view: float = 1.0
     taste_weight_cart: float = 3.0
     taste_weight_purchase: float = 5.0
@@ -115,7 +116,10 @@ def fold(
     specific = _SPECIFIC.get(type(event))
     extra = specific(event, ms, config, ops) if specific is not None else _NOTHING
     engaged = event.decision_id if isinstance(event, Clicked | Converted) else None
-    return ProfileUpdate(customer_id, event.event_id, ms, tuple(ops), *extra, engaged)
+    event_id = event.event_id
+    if extra.reversal and isinstance(event, OrderReversal):
+        event_id = f"return/{event.return_id}"
+    return ProfileUpdate(customer_id, event_id, ms, tuple(ops), *extra, engaged)
 
 
 class _Extra(NamedTuple):
@@ -124,6 +128,7 @@ class _Extra(NamedTuple):
     devices: tuple[str, ...] = ()
     cart_due: int | None = None
     order: Order | None = None
+    reversal: bool = False
 
 
 _NOTHING = _Extra()
@@ -160,6 +165,25 @@ def _bought(event: Purchase, ms: int, config: FoldConfig, ops: list[ProfileOp]) 
     items = tuple(sorted({line.item_id for line in event.items}))
     categories = tuple(sorted({line.category for line in event.items}))
     return _Extra(order=Order(event.order_id, items, categories, ms))
+
+
+def _reversed(event: OrderReversal, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
+    """Money credited back per currency; units back unless a refund (goods kept); the
+    order ledger joins a whole-order reversal with its order, whichever comes first.
+    Its id is its return id's (``return/`` cannot start an event id): a credit note sent
+    twice under two event ids is one credit note."""
+    if event.amount:
+        ops.append(Incr(f"returned:{event.currency}", to_minor(event.amount, event.currency)))
+    goods = event.type != "refund"
+    if goods and event.items is not None:
+        ops.append(Incr("returned_units", sum(line.quantity for line in event.items)))
+    whole = event.type == "cancellation" or (goods and event.items is None)
+    if whole:
+        ops.append(OrderMark(event.order_id, None, True, event.items is None))
+    return _REVERSAL
+
+
+_REVERSAL = _Extra(reversal=True)
 
 
 def _described(event: Traits, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
@@ -199,6 +223,7 @@ _SPECIFIC: dict[type, Callable[[Any, int, FoldConfig, list[ProfileOp]], _Extra]]
     RemoveFromCart: _removed,
     Search: _searched,
     Purchase: _bought,
+    OrderReversal: _reversed,
     Traits: _described,
     Consent: _consented,
     Location: _located,
@@ -215,21 +240,21 @@ def _tastes(category: str, brand: str | None, weight: float, ms: int) -> list[Pr
 
 
 def _purchase(event: Purchase, ms: int, config: FoldConfig) -> list[ProfileOp]:
-    """Spend per currency always; value and unit figures only where a rate is configured."""
+    """Spend, units and their value per currency, exact in minor units (base-currency
+    figures are the view's, from dated rates); the order's units in the ledger."""
+    currency, scale = event.currency, minor_scale(event.currency)
+    units = value = 0
+    for line in event.items:
+        units += line.quantity
+        value += line.quantity * round(line.unit_price * scale)
     ops: list[ProfileOp] = [
         Min("first:purchase", ms),
-        IncrFloat(f"spend:{event.currency}", event.total),
+        Incr(f"spend:{currency}", round(event.total * scale)),
+        Incr(f"units:{currency}", units),
+        Incr(f"units_value:{currency}", value),
+        OrderMark(event.order_id, units),
         CartClear(ms),
     ]
-    rate = config.fx_to_base.get(event.currency)
-    if rate is not None:
-        ops.append(IncrFloat("value", event.total * rate))
-        ops.append(Incr("units", sum(line.quantity for line in event.items)))
-        ops.append(
-            IncrFloat(
-                "units_value", sum(line.quantity * line.unit_price * rate for line in event.items)
-            )
-        )
     for line in event.items:
         ops.extend(_tastes(line.category, line.brand, config.taste_weight_purchase, ms))
     return ops

@@ -27,17 +27,10 @@ class Touch(NamedTuple):
 
 
 class Incr(NamedTuple):
-    """Add an integer to a counter field."""
+    """Add an integer to a counter or sum field (money in minor units: exact)."""
 
     field: str
     by: int = 1
-
-
-class IncrFloat(NamedTuple):
-    """Add a float to a sum field (e.g. spend)."""
-
-    field: str
-    by: float
 
 
 class Max(NamedTuple):
@@ -105,10 +98,22 @@ class CartClear(NamedTuple):
     ms: int
 
 
+class OrderMark(NamedTuple):
+    """Note in the order ledger what one event says of an order: a purchase its ``units``;
+    a reversal whether it undoes the ``whole`` order and whether its units are the
+    order's (``itemless``: the event lists no lines). Where the purchase and a reversal
+    meet, whichever comes first, the order counts as returned once (and its units if
+    itemless): the same profile whatever the order of arrival."""
+
+    order_id: str
+    units: int | None = None
+    whole: bool = False
+    itemless: bool = False
+
+
 ProfileOp = (
     Touch
     | Incr
-    | IncrFloat
     | Max
     | Min
     | LastWrite
@@ -117,6 +122,7 @@ ProfileOp = (
     | CartAdd
     | CartRemove
     | CartClear
+    | OrderMark
 )
 
 
@@ -139,11 +145,14 @@ class ProfileUpdate(NamedTuple):
     device_tokens: tuple[str, ...] = ()
     cart_check_due_ms: int | None = None
     order: Order | None = None
+    #: A return, refund or cancellation (its ``event_id`` is then its return id's).
+    reversal: bool = False
     #: Decision id a click or conversion engaged with (a positive label).
     engaged_with: str | None = None
 
     @property
     def lifelong(self) -> bool:
-        """Whether its id is kept as long as the profile (an order's: a redelivery is a
-        duplicate whatever its age), not only for the allowed lateness."""
-        return self.order is not None
+        """Whether its id is kept as long as the profile (an order's, a return's: a
+        redelivery is a duplicate whatever its age, and a late one is applied), not only
+        for the allowed lateness."""
+        return self.order is not None or self.reversal

@@ -6,8 +6,8 @@ profile math runs where it can be tested and costs microseconds, and the state
 the decision step needs is already in hand (docs/profile.md is the specification).
 
 Every op is commutative or decided by event time, so the result does not depend
-on the order in which events of different topics arrive. Sums keep 10 significant
-digits (docs/profile.md, "Stored sums").
+on the order in which events of different topics arrive. Money is kept in integer minor
+units (exact); decayed sums keep 10 significant digits (docs/profile.md, "Stored sums").
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ from typing import Any
 
 from stream_app.profiles import ops
 
-#: A field's value: counts and times are ints, sums floats, traits strings.
+#: A field's value: counts, money and times are ints, traits strings.
 Value = int | float | str
 #: A stored cart line: [added ms, category, price, quantity, event id, removed ms] (0 = none).
 CartEntry = list[int | float | str]
+#: The order ledger's entry: [units bought (-1: order not seen), wholly reversed (0/1),
+#: reversed without lines (0/1): the order's units count as returned].
+LedgerEntry = list[int]
 #: Rebase a decayed sum before ``2 ** x`` grows past this exponent.
 _REBASE_AT = 512.0
 
@@ -104,6 +107,8 @@ class ProfileState:
     viewed: dict[str, list[int | str]] = field(default_factory=dict)
     #: Recent normalized query -> last time (ms).
     searches: dict[str, int] = field(default_factory=dict)
+    #: Order id -> ledger entry, as long as the profile lives (joins orders and returns).
+    orders: dict[str, LedgerEntry] = field(default_factory=dict)
     version: int = 0
 
     @property
@@ -127,7 +132,11 @@ def apply_updates(
             outcomes.append(Outcome.DUPLICATE)
             continue
         watermark = fields.get("last_seen")
-        if isinstance(watermark, int) and update.event_ms < watermark - limits.allowed_lateness_ms:
+        if (
+            isinstance(watermark, int)
+            and update.event_ms < watermark - limits.allowed_lateness_ms
+            and not update.lifelong  # ids kept for life: exact at any age
+        ):
             outcomes.append(Outcome.TOO_LATE)
             continue
         outcome = Outcome.APPLIED
@@ -163,9 +172,22 @@ def _incr(state: ProfileState, op: ops.Incr, _: StateLimits) -> None:
     fields[op.field] = int(fields.get(op.field, 0)) + op.by
 
 
-def _incr_float(state: ProfileState, op: ops.IncrFloat, _: StateLimits) -> None:
+def _order_mark(state: ProfileState, op: ops.OrderMark, _: StateLimits) -> None:
+    """Join what ``op`` says of its order with what the ledger knows; what the join adds
+    (the order returned, its units) is added once, when both sides are known."""
+    entry = state.orders.get(op.order_id) or [-1, 0, 0]
+    orders_before, units_before = _returned(entry)
+    if op.units is not None:
+        entry[0] = max(entry[0], op.units)
+    entry[1] |= op.whole
+    entry[2] |= op.itemless
+    state.orders[op.order_id] = entry
+    orders_after, units_after = _returned(entry)
     fields = state.fields
-    fields[op.field] = round10(float(fields.get(op.field, 0.0)) + op.by)
+    if orders_after != orders_before:
+        fields["returned_orders"] = int(fields.get("returned_orders", 0)) + 1
+    if units_after != units_before:
+        fields["returned_units"] = int(fields.get("returned_units", 0)) + units_after - units_before
 
 
 def _max(state: ProfileState, op: ops.Max, _: StateLimits) -> None:
@@ -227,7 +249,7 @@ def _cart_clear(state: ProfileState, op: ops.CartClear, _: StateLimits) -> None:
 _APPLY: dict[type, Callable[[ProfileState, Any, StateLimits], None]] = {
     ops.Touch: _touch,
     ops.Incr: _incr,
-    ops.IncrFloat: _incr_float,
+    ops.OrderMark: _order_mark,
     ops.Max: _max,
     ops.Min: _min,
     ops.LastWrite: _last_write,
@@ -237,6 +259,14 @@ _APPLY: dict[type, Callable[[ProfileState, Any, StateLimits], None]] = {
     ops.CartRemove: _cart_remove,
     ops.CartClear: _cart_clear,
 }
+
+
+def _returned(entry: LedgerEntry) -> tuple[int, int]:
+    """Orders and units a ledger entry counts as returned: both sides must be known."""
+    units, whole, itemless = entry
+    if units < 0:
+        return 0, 0
+    return whole, units if itemless else 0
 
 
 def _note_recent(recent: dict[str, int], member: str, ms: int, cap: int) -> None:

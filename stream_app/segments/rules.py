@@ -66,6 +66,7 @@ VARIABLES: dict[str, Callable[[ProfileView], Any]] = {
     "recency_days": lambda v: -1.0 if v.recency_days is None else v.recency_days,
     "monetary": lambda v: v.monetary,
     "aov": lambda v: -1.0 if v.aov is None else v.aov,
+    "return_rate": lambda v: -1.0 if v.wallet.return_rate is None else v.wallet.return_rate,
     "price_band": lambda v: v.price_band or "",
     "r": lambda v: v.r,
     "f": lambda v: v.f,

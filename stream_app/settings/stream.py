@@ -7,7 +7,7 @@ weights), the setting takes it from there (``default_of``); where it has none
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Literal
 
 from pydantic import Field
@@ -15,10 +15,12 @@ from pydantic import Field
 from stream_app.events.limits import DecodeLimits
 from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.fold import FoldConfig
+from stream_app.profiles.money import FxRates
 from stream_app.profiles.state import StateLimits
 from stream_app.settings.base import Section, build, default_of
 
 _VALUE = ValueRules()
+_FX = FxRates()
 
 
 def _ms(span: timedelta) -> int:
@@ -125,21 +127,19 @@ class ProfileSettings(Section):
     recent_views: int = Field(default=20, ge=1, le=500, description="Recent views kept.")
     recent_searches: int = Field(default=10, ge=1, le=500, description="Recent searches kept.")
     base_currency: str = Field(
-        default="EUR", pattern=r"^[A-Z]{3}$", description="Currency of monetary values."
+        default=_FX.base,
+        pattern=r"^[A-Z]{3}$",
+        description="Currency of derived base values (monetary, AOV, price band); amounts "
+        "are kept exactly per currency.",
     )
     fx_to_base: dict[str, float] = Field(
-        default={
-            "EUR": 1.0,
-            "GBP": 1 / 0.85,
-            "USD": 1 / 1.08,
-            "CAD": 1 / 1.47,
-            "BRL": 1 / 5.4,
-            "JPY": 1 / 160.0,
-            "SGD": 1 / 1.45,
-            "INR": 1 / 90.0,
-            "AUD": 1 / 1.62,
-        },
-        description="Units of base currency per unit of each currency (monetary value).",
+        default=dict(_FX.rates),
+        description="Units of base currency per unit of each currency, as of fx_rates_date: "
+        "base values are derived with them at read time (a currency without a rate is kept "
+        "per currency but adds nothing to base values).",
+    )
+    fx_rates_date: date = Field(
+        default=_FX.as_of, description="The date the fx_to_base rates are of (shown by the API)."
     )
     recency_days_scores: tuple[float, float, float, float] = Field(
         default=_VALUE.recency_days_scores,
@@ -172,8 +172,10 @@ class ProfileSettings(Section):
     )
 
     def value_rules(self) -> ValueRules:
-        """The derived-field thresholds."""
-        return build(ValueRules, self)
+        """The derived-field thresholds, and the dated rates base values are derived with."""
+        return build(
+            ValueRules, self, fx=FxRates(self.base_currency, self.fx_to_base, self.fx_rates_date)
+        )
 
     def state_limits(self) -> StateLimits:
         """How events are applied to profiles (``profiles.state``): the spans in ms."""
@@ -188,7 +190,7 @@ class ProfileSettings(Section):
     def fold_config(
         self, pseudonym_secret: bytes, cart_abandon_delay: timedelta | None
     ) -> FoldConfig:
-        """What the fold needs: these weights and rates, the secret and the campaigns' delay."""
+        """What the fold needs: these weights, the secret and the campaigns' delay."""
         return build(
             FoldConfig,
             self,

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from stream_app.profiles.money import upgrade_legacy
 from stream_app.profiles.state import Decayed, ProfileState
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import Keys
@@ -28,7 +29,7 @@ def encode_state(state: ProfileState, version: int) -> bytes:
     """The stored document of ``state`` at ``version`` (the version comes first).
 
     >>> encode_state(ProfileState("c-1", {"n": 1}), 3)
-    b'{"v":3,"f":{"n":1},"t":[null,{}],"r":[null,{}],"c":{},"w":{},"s":{}}'
+    b'{"v":3,"f":{"n":1},"t":[null,{}],"r":[null,{}],"c":{},"w":{},"s":{},"o":{}}'
     """
     return orjson.dumps(
         {
@@ -39,6 +40,7 @@ def encode_state(state: ProfileState, version: int) -> bytes:
             "c": state.cart,
             "w": state.viewed,
             "s": state.searches,
+            "o": state.orders,
         }
     )
 
@@ -52,6 +54,8 @@ def decode_state(customer_id: str, raw: bytes | None) -> ProfileState:
     if not raw:
         return ProfileState(customer_id)
     doc: dict[str, Any] = orjson.loads(raw)
+    if "o" not in doc:  # written before money was exact
+        upgrade_legacy(doc["f"])
     tastes, rhythm = doc["t"], doc["r"]
     return ProfileState(
         customer_id,
@@ -61,6 +65,7 @@ def decode_state(customer_id: str, raw: bytes | None) -> ProfileState:
         doc["c"],
         doc["w"],
         doc["s"],
+        doc.get("o", {}),
         int(doc["v"]),
     )
 

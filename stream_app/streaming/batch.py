@@ -54,11 +54,6 @@ class Located(NamedTuple):
     ms: int
     stream: Stream
 
-    @property
-    def key(self) -> str:
-        """The event id as the customer's id index stores it."""
-        return event_key(self.event.event_id)
-
 
 @dataclass(frozen=True, slots=True)
 class BatchConfig:
@@ -80,7 +75,8 @@ class Batch:
     updates: dict[str, list[ProfileUpdate]] = field(default_factory=lambda: defaultdict(list))
     #: Where each update came from (its record, for a late event's record).
     origin: dict[int, Located] = field(default_factory=dict)
-    #: Each update's event id as the id index stores it (``storage.layout.event_key``).
+    #: Each update's id as the id index stores it (``storage.layout.event_key``): its
+    #: event id, or a return's return id (``profiles.fold``).
     keys: dict[int, str] = field(default_factory=dict)
     items: list[ItemUpdate] = field(default_factory=list)
     #: Device token -> readings of that device that name no customer.
@@ -138,7 +134,7 @@ class Batch:
         update = fold(located.event, customer_id, config, located.ms)
         self.updates[customer_id].append(update)
         self.origin[id(update)] = located
-        self.keys[id(update)] = located.key
+        self.keys[id(update)] = event_key(update.event_id)  # a return's: its return id's
 
 
 def decode_batch(records: Sequence[RecordLike], config: BatchConfig, now: datetime) -> Batch:

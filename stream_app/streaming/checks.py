@@ -15,7 +15,14 @@ from datetime import datetime
 from stream_app.decisions.campaigns import Campaign, CartAbandonment
 from stream_app.decisions.cart_abandonment import CartSnapshot, cart_abandonment
 from stream_app.decisions.planner import Rules, goal_time
-from stream_app.decisions.policies import Allowed, Proposal, Sent, Suppressed, check
+from stream_app.decisions.policies import (
+    Allowed,
+    Proposal,
+    Sent,
+    Suppressed,
+    check,
+    goods_returned,
+)
 from stream_app.decisions.triggers import Hit, Wait
 from stream_app.profiles.derive import ProfileView
 from stream_app.storage.decisions import PendingDecision
@@ -97,12 +104,20 @@ def recheck(
     history: Sequence[Sent],
     rules: Rules,
     now: datetime,
+    campaign: Campaign | None = None,
 ) -> Allowed | Suppressed:
     """A planned decision at its send time: consent, quiet hours, caps and cooldown are
-    checked again (history changed since), and a goal reached meanwhile cancels it."""
+    checked again (history changed since); a goal reached meanwhile cancels it, and so
+    do goods returned for a replenishment or cross-sell ``campaign``."""
     d = item.decision
     if view is None:
         return Suppressed("no_consent", "profile gone")
+    if campaign is not None and (
+        campaign.trigger.type == "replenishment" or campaign.content == "cross_sell"
+    ):
+        returned = goods_returned(view.returned_at, item.trigger_at)
+        if returned is not None:
+            return returned
     proposal = Proposal(
         decision_id=d.decision_id,
         customer_id=d.customer_id,

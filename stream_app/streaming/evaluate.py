@@ -21,7 +21,7 @@ from stream_app.decisions.attribution import Goal, converted
 from stream_app.decisions.campaigns import BackInStock, Campaign, CampaignBook, PriceDrop
 from stream_app.decisions.evaluation import Evaluation, evaluate, profile_campaigns
 from stream_app.decisions.planner import Rules
-from stream_app.decisions.policies import Suppressed
+from stream_app.decisions.policies import CANCELLING, Suppressed
 from stream_app.decisions.triggers import Hit, catalog_hits, unique_hits
 from stream_app.events.clickstream import ClickstreamEvent, ProductView
 from stream_app.events.purchase import Purchase
@@ -216,11 +216,12 @@ class Evaluator:
             if item is None:  # handled already (a replayed check), or erased
                 passed.counters[Plain("decisions_gone")] += 1
                 continue
-            verdict = recheck(item, passed.view, history, self.decision_rules, now)
+            campaign = self.book.get(item.decision.campaign_id)
+            verdict = recheck(item, passed.view, history, self.decision_rules, now, campaign)
             if isinstance(verdict, Suppressed):
                 passed.due_dropped.append(did)
                 kind: DecisionOutcome = (
-                    "cancelled" if verdict.reason == "goal_reached" else "suppressed"
+                    "cancelled" if verdict.reason in CANCELLING else "suppressed"
                 )
                 passed.counters[DecisionCount(item.decision.campaign_id, kind, verdict.reason)] += 1
             else:

@@ -69,6 +69,11 @@ async def test_profile_lookup(app: FastAPI, api_settings: Settings, redis: Redis
         assert profile["as_of"] == NOW.isoformat().replace("+00:00", "Z")
         assert profile["events"] == 4
         assert profile["value"]["orders"] == 1
+        assert profile["value"]["monetary"] == {"amount": "10.00", "currency": "EUR"}
+        assert profile["value"]["spend"] == {
+            "EUR": {"gross": "10.00", "returned": "0.00", "net": "10.00"}
+        }
+        assert profile["value"]["fx_rates_date"] == str(api_settings.profiles.fx_rates_date)
         assert profile["traits"]["gender"] == "female"
         assert profile["cart"] == [{"item_id": "sku-1", "quantity": 1, "price": 40.0}]
         assert "email" not in str(profile)

@@ -3,7 +3,9 @@ every customer's stored profile compared with an independent batch recomputation
 
 The log is generated at ``now - 3 h`` (inside the engine's max event age), with
 duplicates, disorder and late events (well within the allowed lateness, so the
-engine's answer must not depend on arrival order). Identities, customer ids,
+engine's answer must not depend on arrival order), and returns, refunds and
+cancellations of some orders: whole or some lines, some sent twice under a new event id,
+some ahead of their order. Identities, customer ids,
 devices and orders carry a per-run prefix so other tests' data cannot collide.
 Identity events are replayed (and applied) first: a device-only sensor reading
 is dead-lettered if it overtakes the traits that register its device on another
@@ -27,6 +29,7 @@ from stream_app.events.eventlog import write_lines
 from stream_app.events.identity import Consent, Traits
 from stream_app.events.purchase import Purchase
 from stream_app.events.registry import EVENT_ADAPTERS, Event, Stream
+from stream_app.events.returns import OrderReversal
 from stream_app.producers.replay import replay_file
 from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
@@ -48,6 +51,8 @@ CUSTOMERS = 2_000
 #: Events per second of event time: 100k events span 10,000 s (< 3 h) ending before now.
 RATE = 10.0
 FEEDBACK = 600
+#: Share of orders something is returned, refunded or cancelled of.
+RETURNED_SHARE = 0.15
 ENVELOPE = 50
 SHOWN = 30
 #: How long the worker may take to apply one phase of the log.
@@ -65,7 +70,7 @@ def _rename(event: Event, prefix: str) -> Event:
         update["device_id"] = f"{prefix}{device}"
     if isinstance(event, Traits):
         update["device_ids"] = [f"{prefix}{d}" for d in event.device_ids]
-    if isinstance(event, Purchase):
+    if isinstance(event, Purchase | OrderReversal):
         update["order_id"] = f"{prefix}{event.order_id}"
     return event.model_copy(update=update)
 
@@ -94,20 +99,78 @@ def _feedback(events: Sequence[Event], seed: int, n: int) -> list[Event]:
     return out
 
 
+def _reversals(events: Sequence[Event], seed: int, latest: datetime) -> list[Event]:
+    """Returns, refunds and cancellations of some orders, up to an hour later: whole or
+    some lines; a few sent again under a new event id (one credit note, two events)."""
+    rng = random.Random(f"oracle-returns:{seed}")
+    adapter = EVENT_ADAPTERS[Stream.PURCHASE]
+    out: list[Event] = []
+    for order in (e for e in events if isinstance(e, Purchase)):
+        if rng.random() >= RETURNED_SHARE:
+            continue
+        kind = rng.choice(("return", "return", "refund", "cancellation"))
+        lines = None
+        if rng.random() < 0.5:
+            lines = [
+                line.model_dump()
+                for line in rng.sample(order.items, rng.randint(1, len(order.items)))
+            ]
+        at = min(order.event_time + timedelta(seconds=rng.randint(0, 3600)), latest)
+        fields = {
+            "type": kind,
+            "event_id": f"rt-{rng.getrandbits(64):016x}",
+            "event_time": at,
+            "customer_id": order.customer_id,
+            "return_id": f"cn-{rng.getrandbits(48):012x}",
+            "order_id": order.order_id,
+            "amount": round(order.total * rng.choice((0.0, 0.3, 1.0)), 2),
+            "currency": order.currency,
+        }
+        if lines is not None:
+            fields["items"] = lines
+        reversal: Event = adapter.validate_python(fields)
+        out.append(reversal)
+        if rng.random() < 0.1:
+            out.append(reversal.model_copy(update={"event_id": f"rt-{rng.getrandbits(64):016x}"}))
+    return out
+
+
+def _ahead_of_orders(log: list[Event], seed: int) -> list[Event]:
+    """Some reversals moved just ahead of their order (the order delayed upstream)."""
+    rng = random.Random(f"oracle-ahead:{seed}")
+    moved: dict[str, list[Event]] = {}
+    at: set[int] = set()
+    for i, e in enumerate(log):
+        if isinstance(e, OrderReversal) and rng.random() < 0.3:
+            moved.setdefault(e.order_id, []).append(e)
+            at.add(i)
+    out: list[Event] = []
+    for i, e in enumerate(log):
+        if isinstance(e, Purchase):
+            out.extend(moved.pop(e.order_id, ()))
+        if i not in at:
+            out.append(e)
+    return out + [e for group in moved.values() for e in group]
+
+
 def _make_log(prefix: str, start: datetime) -> list[Event]:
     population = make_population(CUSTOMERS, SEED)
     generator = EventGenerator(population, make_catalog(SEED), SEED, start, RATE)
     clean = [_rename(event, prefix) for _, event in islice(generator, EVENTS)]
     clean += _feedback(clean, SEED, FEEDBACK)
+    clean += _reversals(clean, SEED, max(event.event_time for event in clean))
     clean.sort(key=lambda event: event.event_time)  # stable: the generator's order kept
-    return perturb(
-        clean,
-        seed=SEED,
-        duplicate_share=0.03,
-        disorder_share=0.05,
-        max_disorder=timedelta(seconds=5),
-        late_share=0.02,
-        max_late=timedelta(minutes=30),
+    return _ahead_of_orders(
+        perturb(
+            clean,
+            seed=SEED,
+            duplicate_share=0.03,
+            disorder_share=0.05,
+            max_disorder=timedelta(seconds=5),
+            late_share=0.02,
+            max_late=timedelta(minutes=30),
+        ),
+        SEED,
     )
 
 
@@ -187,6 +250,8 @@ async def test_every_stored_profile_equals_the_batch_recomputation(
         )
         if have != want
     ]
+    reversals = [e for e in log if isinstance(e, OrderReversal)]
+    assert len(reversals) > 100, "the log returns, refunds and cancels orders"
     problems += diff_all(expected, stored)
     problems += diff_basket(oracle.basket, basket)
     assert oracle.outcomes[Outcome.APPLIED] >= EVENTS, oracle.outcomes

@@ -32,6 +32,7 @@ class OracleConfig:
     rhythm_half_life_ms: int = 28 * MS_PER_DAY
     #: Base-currency value of one unit of each currency (``STREAM_APP_PROFILES__FX_TO_BASE``).
     fx_to_base: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({"EUR": 1.0}))
+    base_currency: str = "EUR"
     recent_views: int = 20
     recent_searches: int = 10
     search_max_chars: int = 64
@@ -66,6 +67,7 @@ class OracleConfig:
             taste_half_life_ms=_ms(settings.profiles.taste_half_life),
             rhythm_half_life_ms=_ms(settings.profiles.rhythm_half_life),
             fx_to_base=MappingProxyType(dict(settings.profiles.fx_to_base)),
+            base_currency=settings.profiles.base_currency,
             recent_views=settings.profiles.recent_views,
             recent_searches=settings.profiles.recent_searches,
             w_view=settings.profiles.taste_weight_view,

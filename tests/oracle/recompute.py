@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,7 @@ from stream_app.events.feedback import Clicked, FeedbackBase, Opened
 from stream_app.events.identity import Consent, Traits
 from stream_app.events.purchase import Purchase
 from stream_app.events.registry import Event
+from stream_app.events.returns import OrderReversal
 from stream_app.events.sensor import Ambient, Location, Proximity, SensorEvent
 from stream_app.profiles.pseudonym import pseudonymize
 from tests.oracle.config import MS_PER_DAY, OracleConfig
@@ -47,8 +49,29 @@ _EPOCH_HOUR_OF_WEEK = 3 * 24
 GEOHASH_PRECISION = 7
 
 #: Fields of the profile hash that are sums or counts: absent means 0.
-ADDITIVE_PREFIXES = ("n:", "spend:")
-ADDITIVE_FIELDS = frozenset({"n", "value", "units", "units_value"})
+ADDITIVE_PREFIXES = ("n:", "spend:", "returned:", "units:", "units_value:")
+ADDITIVE_FIELDS = frozenset({"n", "returned_units", "returned_orders"})
+#: ISO 4217 minor-unit exponents that are not 2 (the ones the spec's currencies use).
+MINOR_EXPONENT = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3}
+
+
+def minor(amount: float, currency: str) -> int:
+    """``amount`` in integer minor units, from its shortest decimal text, half to even."""
+    places = MINOR_EXPONENT.get(currency, 2)
+    exact = Decimal(repr(amount)).scaleb(places)
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def base_value(amounts: Mapping[str, int], config: OracleConfig) -> float:
+    """Minor-unit amounts per currency in the base currency; unrated currencies: nothing."""
+    total = 0.0
+    for currency, units in amounts.items():
+        rate = config.fx_to_base.get(currency)
+        if rate is None and currency == config.base_currency:
+            rate = 1.0
+        if rate is not None:
+            total += units / 10 ** MINOR_EXPONENT.get(currency, 2) * rate
+    return total
 
 
 def is_additive(name: str) -> bool:
@@ -155,7 +178,7 @@ def _offer(store: dict[str, _Latest], name: str, time: int, value: object) -> No
 
 @dataclass(slots=True)
 class _State:
-    seen: dict[str, int] = field(default_factory=dict)
+    seen: dict[str | tuple[str, str], int] = field(default_factory=dict)
     last_seen: int | None = None
     counts: Counter[str] = field(default_factory=Counter)
     mins: dict[str, int] = field(default_factory=dict)
@@ -168,9 +191,15 @@ class _State:
     removes: dict[str, int] = field(default_factory=dict)
     views: dict[str, int] = field(default_factory=dict)
     searches: dict[str, int] = field(default_factory=dict)
+    #: Order id -> its units (the largest any purchase of it said).
+    order_units: dict[str, int] = field(default_factory=dict)
+    #: Orders a return or cancellation undid whole; those of them whose units are the order's.
+    undone: set[str] = field(default_factory=set)
+    undone_itemless: set[str] = field(default_factory=set)
+    returned_line_units: int = 0
 
     def add(self, name: str, amount: float) -> None:
-        self.sums[name] = self.sums.get(name, 0.0) + amount
+        self.sums[name] = self.sums.get(name, 0) + amount
 
     def low(self, name: str, time: int) -> None:
         self.mins[name] = min(time, self.mins.get(name, time))
@@ -246,14 +275,19 @@ class Oracle:
         horizon = (
             None if state.last_seen is None else state.last_seen - self.config.allowed_lateness_ms
         )
-        remembered = state.seen.get(event.event_id)
-        # An order's id is remembered for the profile's life, any other for the window.
-        lifelong = isinstance(event, Purchase)
+        # A return is one per return id, whatever event carries it.
+        identity = (
+            ("return", event.return_id) if isinstance(event, OrderReversal) else event.event_id
+        )
+        remembered = state.seen.get(identity)
+        # Orders' and returns' ids are remembered for the profile's life (and applied at
+        # any age), any other for the window.
+        lifelong = isinstance(event, Purchase | OrderReversal)
         if remembered is not None and (lifelong or horizon is None or remembered >= horizon):
             return self._count(Outcome.DUPLICATE)
-        if horizon is not None and time < horizon:
+        if horizon is not None and time < horizon and not lifelong:
             return self._count(Outcome.LATE)
-        state.seen[event.event_id] = time
+        state.seen[identity] = time
         state.last_seen = time if state.last_seen is None else max(state.last_seen, time)
         self._effects(customer, state, event, time)
         return self._count(Outcome.APPLIED)
@@ -271,7 +305,7 @@ class Oracle:
         s.counts[f"n:{kind}"] += 1
         s.low("first_seen", time)
         s.high("last_seen", time)
-        if isinstance(event, ClickEvent | Purchase | FeedbackBase):
+        if isinstance(event, ClickEvent | Purchase | OrderReversal | FeedbackBase):
             s.high(f"last:{kind}", time)
         if isinstance(event, ClickEvent | Purchase | Opened | Clicked):
             s.rhythm.append((str(hour_of_week(time)), 1.0, time))
@@ -290,6 +324,8 @@ class Oracle:
                 s.searches[query] = max(time, s.searches.get(query, time))
         elif isinstance(event, Purchase):
             self._purchase(s, event, time)
+        elif isinstance(event, OrderReversal):
+            _reversal(s, event)
         elif isinstance(event, Traits):
             self._traits(customer, s, event, time)
         elif isinstance(event, Consent):
@@ -316,15 +352,13 @@ class Oracle:
             if value is not None:
                 _offer(s.latest, name, time, value)
         s.low("first:purchase", time)
-        rate = cfg.fx_to_base.get(event.currency)
-        s.add(f"spend:{event.currency}", event.total)
-        s.add("value", event.total * rate if rate is not None else 0.0)
-        s.add("units", 0.0)
-        s.add("units_value", 0.0)
+        cur = event.currency
+        s.add(f"spend:{cur}", minor(event.total, cur))
+        units = sum(line.quantity for line in event.items)
+        s.order_units[event.order_id] = max(units, s.order_units.get(event.order_id, 0))
         for line in event.items:
-            if rate is not None:
-                s.add("units", line.quantity)
-                s.add("units_value", line.quantity * line.unit_price * rate)
+            s.add(f"units:{cur}", line.quantity)
+            s.add(f"units_value:{cur}", line.quantity * minor(line.unit_price, cur))
             self._taste(s, line.category, line.brand, cfg.w_purchase, time)
         if event.order_id in self.orders:
             return
@@ -362,6 +396,11 @@ class Oracle:
         fields_.update(s.mins)
         fields_.update(s.maxs)
         fields_.update(s.sums)
+        known = s.order_units
+        fields_["returned_orders"] = len(s.undone & known.keys())
+        fields_["returned_units"] = s.returned_line_units + sum(
+            known[o] for o in s.undone_itemless & known.keys()
+        )
         for name, latest in s.latest.items():
             values = tuple(_scalar(v) for v in latest.values)
             fields_[name] = values[0]
@@ -386,6 +425,21 @@ class Oracle:
         out.recent_searches = _top(s.searches, cfg.recent_searches)
         out.recent_searches_cap = cfg.recent_searches
         return out
+
+
+def _reversal(s: _State, event: OrderReversal) -> None:
+    """docs/profile.md "Returns": money back per currency; units back unless a refund (the
+    lines', or the whole order's); a cancellation or an itemless return undoes the order."""
+    if event.amount:
+        s.add(f"returned:{event.currency}", minor(event.amount, event.currency))
+    if event.type == "refund":
+        return
+    if event.items is not None:
+        s.returned_line_units += sum(line.quantity for line in event.items)
+    else:
+        s.undone_itemless.add(event.order_id)
+    if event.type == "cancellation" or event.items is None:
+        s.undone.add(event.order_id)
 
 
 def _scalar(value: object) -> Scalar:
@@ -468,6 +522,10 @@ def _num(fields_: Mapping[str, Scalar], name: str) -> float | None:
     return None if value is None else float(value)
 
 
+def _per_currency(fields_: Mapping[str, Scalar], prefix: str) -> dict[str, int]:
+    return {k[len(prefix) :]: int(v) for k, v in fields_.items() if k.startswith(prefix)}
+
+
 def _score(value: float | None, bounds: tuple[float, ...], *, at_most: bool) -> int:
     if value is None:
         return 1
@@ -480,14 +538,21 @@ def _score(value: float | None, bounds: tuple[float, ...], *, at_most: bool) -> 
 def derive(profile: ExpectedProfile, now_ms: int, config: OracleConfig) -> Derived:
     """The read-time fields: pure functions of the stored fields and ``now``."""
     f_ = profile.fields
-    orders = int(_num(f_, "n:purchase") or 0)
-    value = _num(f_, "value") or 0.0
+    bought = int(_num(f_, "n:purchase") or 0)
+    orders = max(bought - int(_num(f_, "returned_orders") or 0), 0)
+    money = {p: _per_currency(f_, p) for p in ("spend:", "returned:", "units:", "units_value:")}
+    net = {
+        c: money["spend:"].get(c, 0) - money["returned:"].get(c, 0)
+        for c in money["spend:"].keys() | money["returned:"].keys()
+    }
+    value = base_value(net, config)
     last_purchase = _num(f_, "last:purchase")
     first_purchase = _num(f_, "first:purchase")
     first_seen = _num(f_, "first_seen")
     last_seen = _num(f_, "last_seen")
-    units = _num(f_, "units") or 0.0
-    units_value = _num(f_, "units_value") or 0.0
+    rated = config.fx_to_base.keys() | {config.base_currency}
+    units = sum(n for c, n in money["units:"].items() if c in rated)
+    units_value = base_value(money["units_value:"], config)
     recency = None if last_purchase is None else (now_ms - last_purchase) / MS_PER_DAY
     avg_price = units_value / units if units else None
     band = None
@@ -515,8 +580,8 @@ def derive(profile: ExpectedProfile, now_ms: int, config: OracleConfig) -> Deriv
         tier = "new"
     else:
         tier = "regular"
-    if orders >= 2 and last_purchase is not None and first_purchase is not None:
-        interval = (last_purchase - first_purchase) / (orders - 1) / MS_PER_DAY
+    if bought >= 2 and last_purchase is not None and first_purchase is not None:
+        interval = (last_purchase - first_purchase) / (bought - 1) / MS_PER_DAY
     else:
         interval = config.default_interval_days
     if is_new:

@@ -179,9 +179,10 @@ def test_an_order_redelivered_beyond_the_window_is_a_duplicate_not_late() -> Non
     assert oracle.apply(order) is Outcome.APPLIED
     assert oracle.apply(view(T0 + 7 * DAY)) is Outcome.APPLIED
     assert oracle.apply(order) is Outcome.DUPLICATE
+    assert oracle.apply(view(T0)) is Outcome.LATE, "a new event that old is late"
     new_order = purchase(T0, [("sku-1", "shoes", 1, 10.0)], order="o-2", total=10.0)
-    assert oracle.apply(new_order) is Outcome.LATE, "a new event that old is late, orders too"
-    assert oracle.profiles(to_ms(T0 + 7 * DAY))["ann"].fields["n:purchase"] == 1
+    assert oracle.apply(new_order) is Outcome.APPLIED, "an order's id is kept: exact at any age"
+    assert oracle.profiles(to_ms(T0 + 7 * DAY))["ann"].fields["n:purchase"] == 2
 
 
 def test_device_only_sensor_events_follow_the_registering_traits() -> None:
@@ -298,10 +299,13 @@ def test_money_in_base_currency() -> None:
     assert (f["n:purchase"], f["first:purchase"], f["last:purchase"]) == (
         3, to_ms(T0), to_ms(T0 + 2 * DAY),
     )  # fmt: skip
-    assert (f["spend:EUR"], f["spend:USD"], f["spend:JPY"]) == (50.0, 12.0, 7.0)
-    assert f["value"] == pytest.approx(50.0 + 12.0 * 0.5)  # JPY has no rate: adds nothing
-    assert f["units"] == 2 + 1 + 3  # JPY has no rate: its units are not counted either
-    assert f["units_value"] == pytest.approx(2 * 10 + 30 + 3 * 4 * 0.5)
+    assert (f["spend:EUR"], f["spend:USD"], f["spend:JPY"]) == (5000, 1200, 7), "minor units"
+    assert (f["units:EUR"], f["units:USD"], f["units:JPY"]) == (3, 3, 1)
+    assert (f["units_value:EUR"], f["units_value:USD"]) == (5000, 1200)
+    d = derive(one([p2, p1, p3]), to_ms(T0 + 2 * DAY), CONFIG)
+    assert d.monetary == pytest.approx(50.0 + 12.0 * 0.5)  # JPY has no rate: adds nothing
+    # JPY has no rate: its units count in no base average either
+    assert d.avg_unit_price == pytest.approx((2 * 10 + 30 + 3 * 4 * 0.5) / 6)
 
 
 # --- decayed sums -----------------------------------------------------------------
@@ -515,7 +519,7 @@ def test_new_customers_and_customers_without_purchases() -> None:
     )
     one_order = stored(
         **{"n:purchase": 1, "first:purchase": ago(40), "last:purchase": ago(40),
-           "first_seen": ago(40), "last_seen": ago(1), "value": 10.0}
+           "first_seen": ago(40), "last_seen": ago(1), "spend:EUR": 1000}
     )  # fmt: skip
     d = derive(one_order, NOW, CONFIG)
     assert (d.lifecycle, d.tier, d.interval_days) == ("active", "regular", 30.0)
@@ -544,20 +548,22 @@ def test_rfm_scores_and_tier(
             "last:purchase": ago(recency),
             "first_seen": ago(recency + 10),
             "last_seen": ago(recency),
-            "value": value,
+            "spend:EUR": round(value * 100),
         }
     )
     d = derive(p, NOW, CONFIG)
     assert (d.r, d.f, d.m) == scores
     assert d.tier == tier
-    assert (d.orders, d.frequency, d.monetary) == (orders, orders, value)
+    assert (d.orders, d.frequency) == (orders, orders)
+    assert d.monetary == pytest.approx(value)
 
 
 @pytest.mark.parametrize(
     ("units_value", "band"), [(29.99, "budget"), (30.0, "mid"), (99.99, "mid"), (100.0, "premium")]
 )
 def test_price_band(units_value: float, band: str) -> None:
-    d = derive(stored(units=2, units_value=2 * units_value, first_seen=ago(1)), NOW, CONFIG)
+    lines = {"units:EUR": 2, "units_value:EUR": round(2 * units_value * 100)}
+    d = derive(stored(**lines, first_seen=ago(1)), NOW, CONFIG)
     assert d.avg_unit_price == pytest.approx(units_value)
     assert d.price_band == band
 

@@ -27,7 +27,7 @@ def buyer(orders: int, first_days_ago: float, last_days_ago: float, value: float
             "n:purchase": str(orders),
             "first:purchase": at(first_days_ago),
             "last:purchase": at(last_days_ago),
-            "value": str(value),
+            "spend:EUR": str(round(value * 100)),
         }
     )
 
@@ -94,5 +94,5 @@ def test_cart_shows_only_lines_added_after_removal_and_last_order() -> None:
 
 
 def test_price_band_from_average_unit_price() -> None:
-    view = derive(profile(units="4", units_value="480"), NOW, RULES)
+    view = derive(profile(**{"units:EUR": "4", "units_value:EUR": "48000"}), NOW, RULES)
     assert (view.avg_unit_price, view.price_band) == (120.0, "premium")

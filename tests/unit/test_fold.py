@@ -5,7 +5,7 @@ from datetime import timedelta
 from stream_app.clock import to_ms
 from stream_app.events.registry import EVENT_ADAPTERS, Stream
 from stream_app.profiles.fold import FoldConfig, fold, hour_of_week
-from stream_app.profiles.ops import CartAdd, CartClear, CartRemove, IncrFloat, LastWrite, Touch
+from stream_app.profiles.ops import CartAdd, CartClear, CartRemove, Incr, LastWrite, Touch
 from stream_app.profiles.pseudonym import pseudonymize
 from tests.unit.fixtures import NOW, event, purchase
 
@@ -37,7 +37,7 @@ def test_remove_and_purchase_empty_the_cart() -> None:
     assert CartRemove("sku-1", to_ms(NOW)) in removed.ops
     bought = folded(Stream.PURCHASE, purchase())
     assert CartClear(to_ms(NOW)) in bought.ops
-    assert IncrFloat("spend:EUR", 20.0) in bought.ops
+    assert Incr("spend:EUR", 2000) in bought.ops, "exact, in cents"
 
 
 def test_contact_handles_are_stored_only_as_tokens() -> None:

@@ -77,6 +77,21 @@ def test_only_orders_ids_outlive_the_window() -> None:
     assert not update.lifelong
 
 
+def test_a_return_is_indexed_by_its_return_id_for_the_profile_s_life() -> None:
+    topics = TopicNames()
+    config = BatchConfig(topics.streams(), LIMITS, FoldConfig(b"secret", None), 1000)
+    credit = event("return", return_id="cn-1", order_id="o-1", amount=10.0, currency="EUR")
+    again = credit | {"event_id": "e-other"}
+    records = [
+        Record(topics.purchase, 0, i, orjson.dumps(e)) for i, e in enumerate((credit, again))
+    ]
+    batch = decode_batch(records, config, NOW)
+    first, second = batch.updates["c-1"]
+    assert first.lifelong
+    assert second.lifelong
+    assert batch.keys[id(first)] == batch.keys[id(second)] == event_key("return/cn-1")
+
+
 def test_late_has_its_own_topic_and_is_no_dead_letter_reason() -> None:
     topics = TopicNames()
     assert topics.late == "events.late"

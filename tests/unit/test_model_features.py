@@ -27,7 +27,7 @@ def view_of(**fields: str) -> ProfileView:
             "n:purchase": "3",
             "first:purchase": str(to_ms(NOW) - 100 * DAY),
             "last:purchase": str(to_ms(NOW) - 9 * DAY),
-            "value": "250",
+            "spend:EUR": "25000",
             "timezone": "America/New_York",
             "weather": "rain",
             **fields,

@@ -83,7 +83,7 @@ def test_memoized_answers_equal_full_evaluations(
                 "n:purchase": orders,
                 "first:purchase": to_ms(NOW) - 60 * DAY,
                 "last:purchase": to_ms(NOW) - ago,
-                "value": 300.0 * orders,
+                "spend:EUR": 30_000 * orders,
             }
         state = ProfileState(
             "c-1",

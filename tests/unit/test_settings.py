@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from stream_app.model.engagement import EngagementModel
 from stream_app.model.quality import ProgressiveValidation
 from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.fold import FoldConfig
+from stream_app.profiles.money import FxRates
 from stream_app.profiles.state import StateLimits
 from stream_app.settings import RenamedSettingError, Settings
 from stream_app.settings.base import default_of
@@ -155,7 +156,9 @@ CHANGED = Settings(
         "taste_weight_purchase": 4.5,
         "recent_views": 7,
         "recent_searches": 3,
-        "fx_to_base": {"EUR": 1.0, "USD": 0.5},
+        "base_currency": "GBP",
+        "fx_to_base": {"EUR": 0.8, "USD": 0.5},
+        "fx_rates_date": date(2026, 3, 2),
         "recency_days_scores": (1, 2, 3, 4),
         "frequency_scores": (9, 7, 5, 3),
         "monetary_scores": (900, 400, 100, 10),
@@ -210,6 +213,7 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         default_interval_days=20,
         min_interval_days=2,
         lifecycle_factors=(1.2, 2.0, 4.0),
+        fx=FxRates("GBP", {"EUR": 0.8, "USD": 0.5}, date(2026, 3, 2)),
     )
     assert CHANGED.profiles.state_limits() == StateLimits(
         allowed_lateness_ms=7_200_000,
@@ -221,7 +225,6 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
     assert CHANGED.profiles.fold_config(b"k", H) == FoldConfig(
         pseudonym_secret=b"k",
         cart_abandon_delay=H,
-        fx_to_base={"EUR": 1.0, "USD": 0.5},
         taste_weight_view=0.5,
         taste_weight_cart=2.5,
         taste_weight_purchase=4.5,

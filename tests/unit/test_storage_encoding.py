@@ -72,3 +72,11 @@ def test_event_ids_are_indexed_by_a_short_stable_hash() -> None:
     assert event_key("ev-1") == event_key("ev-1")
     assert len(event_key("ev-1")) == 16
     assert event_key("ev-1") != event_key("ev-2")
+
+
+def test_a_document_from_before_exact_money_is_read_in_minor_units() -> None:
+    legacy = b'{"v":4,"f":{"n":2,"spend:EUR":49.5,"spend:JPY":1500.0,"value":58.875,"units":2,'
+    legacy += b'"units_value":49.5},"t":[null,{}],"r":[null,{}],"c":{},"w":{},"s":{}}'
+    state = decode_state("c-1", legacy)
+    assert state.fields == {"n": 2, "spend:EUR": 4950, "spend:JPY": 1500}
+    assert decode_state("c-1", encode_state(state, 5)).fields == state.fields
