@@ -54,6 +54,12 @@ class Located(NamedTuple):
     ms: int
     stream: Stream
 
+    @property
+    def key(self) -> str:
+        """The event id as the customer's id index stores it (a parked reading's; a
+        return is indexed by its return id, ``Batch.keys``)."""
+        return event_key(self.event.event_id)
+
 
 @dataclass(frozen=True, slots=True)
 class BatchConfig:

@@ -79,7 +79,7 @@ def test_only_orders_ids_outlive_the_window() -> None:
 
 def test_a_return_is_indexed_by_its_return_id_for_the_profile_s_life() -> None:
     topics = TopicNames()
-    config = BatchConfig(topics.streams(), LIMITS, FoldConfig(b"secret", None), 1000)
+    config = BatchConfig(topics.streams(), LIMITS, FoldConfig(b"secret", None), 1000, 60_000, 10)
     credit = event("return", return_id="cn-1", order_id="o-1", amount=10.0, currency="EUR")
     again = credit | {"event_id": "e-other"}
     records = [
