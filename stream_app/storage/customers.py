@@ -33,13 +33,14 @@ from stream_app.storage.scripts import LuaScript, ScriptCall, run_scripts
 @dataclass(frozen=True, slots=True)
 class Ask:
     """What to read of one customer: the event id hashes to look up in their index (and
-    those of them that are orders, in their order index), and the decisions whose
-    scored features to take."""
+    those of them that are orders, in their order index), the decisions whose scored
+    features to take, and the anonymous profiles their events link to them."""
 
     customer_id: str
     event_keys: Sequence[str] = ()
     engaged: Sequence[str] = ()
     order_keys: Sequence[str] = ()
+    links: Sequence[str] = ()
 
 
 @dataclass
@@ -59,6 +60,11 @@ class Loaded:
     sent: set[str] = field(default_factory=set)
     contacts: list[Sent] = field(default_factory=list)
     scored: list[Scored] = field(default_factory=list)
+    #: Anonymous profiles this pass merges in (docs/identity.md), as stored (version 0:
+    #: absent); their id indexes were looked up too.
+    merged: list[ProfileState] = field(default_factory=list)
+    #: Anonymous profiles linked to another customer (the first link wins).
+    refused: list[str] = field(default_factory=list)
 
     @property
     def customer_id(self) -> str:
@@ -105,6 +111,7 @@ class CustomerStore:
             k.scored("%s", "%s"),
             k.device("%s"),
             k.orders("%s"),
+            k.link("%s"),
         ]
 
     def read(
@@ -117,7 +124,7 @@ class CustomerStore:
                 self._templates,
                 to_ms(now - HISTORY),
                 list(devices.items()),
-                [(a.customer_id, a.event_keys, a.engaged, a.order_keys) for a in asks],
+                [(a.customer_id, a.event_keys, a.engaged, a.order_keys, a.links) for a in asks],
             ),
             use_bin_type=False,
         )
@@ -126,9 +133,10 @@ class CustomerStore:
     @staticmethod
     def parse(
         answer: Sequence[Any], asks: Sequence[Ask], devices: Mapping[str, Sequence[str]]
-    ) -> tuple[dict[str, Loaded], dict[str, str]]:
-        """The customers read, by id, and each known device's owner."""
-        owners_raw, rows = answer
+    ) -> tuple[dict[str, Loaded], dict[str, str], dict[str, str]]:
+        """The customers read, by id, each known device's owner, and the customer each
+        anonymous profile asked for is linked to (those linked)."""
+        owners_raw, links_raw, rows = answer
         owners = {
             token: _text(owner)
             for token, owner in zip(devices, owners_raw, strict=True)
@@ -139,21 +147,23 @@ class CustomerStore:
         for row in rows:
             cid = _text(row[0])
             loaded[cid] = _loaded(cid, row, engaged.get(cid, ()))
-        return loaded, owners
+        links = {_text(anonymous): _text(customer) for anonymous, customer in links_raw}
+        return loaded, owners, links
 
     async def load(self, asks: Sequence[Ask], now: datetime) -> dict[str, Loaded]:
         """Read ``asks`` alone (the timer's checks: no events, no devices)."""
         if not asks:
             return {}
         answers = await run_scripts(self._client, [self.read(asks, now, {})])
-        return self.parse(answers[0], asks, {})[0]
+        return self.parse(answers[0], asks, {})[0]  # due checks: no anonymous profiles
 
 
 def _loaded(cid: str, row: Sequence[Any], engaged: Sequence[str]) -> Loaded:
-    _, profile, erased, applied, members, windows, pending, sent, contacts, scored = row
+    _, profile, erased, applied, members, windows, pending, sent, contacts, scored = row[:10]
+    merged, refused = row[10:]
     flat = [_text(v) for v in windows]
     return Loaded(
-        state=decode_state(cid, profile if isinstance(profile, bytes) else None),
+        state=_stored(cid, profile),
         erased=erased == 1,
         applied={_text(k) for k in applied},
         memberships=parse_memberships(_text(members)) if isinstance(members, bytes) else set(),
@@ -169,7 +179,13 @@ def _loaded(cid: str, row: Sequence[Any], engaged: Sequence[str]) -> Loaded:
             for did, blob in zip(engaged, scored, strict=True)
             if isinstance(blob, bytes)
         ],
+        merged=[_stored(_text(m[0]), m[1] if len(m) > 1 else None) for m in merged],
+        refused=[_text(aid) for aid in refused],
     )
+
+
+def _stored(cid: str, raw: object) -> ProfileState:
+    return decode_state(cid, raw if isinstance(raw, bytes) else None)
 
 
 def _text(value: object) -> str:

@@ -3,20 +3,50 @@
 --   templates: key templates (string.format with the customer id) of the profile, id
 --     index, erased flag, memberships, conversion windows, pending decisions, sent
 --     decisions, contact history, scored features (customer id, decision id), of a
---     device's owner (device token), and of the order id index;
+--     device's owner (device token), of the order id index, and of an anonymous
+--     profile's link (docs/identity.md);
 --   since: contact history starts at this ms;
 --   devices: [token, [event id hashes]] of device-only readings;
 --   customers: [id, [event id hashes], [decision ids whose scored features are taken
---     (GETDEL: each decision is labelled once)], [those of the hashes that are orders']].
--- A device's events belong to its owner, who is read too when not named.
--- Returns {owners, rows}: owners[i] = customer id of device i or false; one row per
+--     (GETDEL: each decision is labelled once)], [those of the hashes that are orders'],
+--     [anonymous profile ids its events link to it]].
+-- A customer claims each anonymous profile its events link that has no link yet (and
+-- no earlier customer of this call claimed): that profile is returned to be merged, and
+-- its id indexes are looked up too. An anonymous profile (id '~...') that is linked, in
+-- Redis or by a claim here, is not read: its events belong to its customer, like a
+-- device's to its owner (a device of an anonymous profile follows that link too).
+-- Returns {owners, links, rows}: owners[i] = customer id of device i or false; links:
+-- [anonymous id, customer] of the anonymous profiles asked that are linked; one row per
 -- customer {id, profile or false, erased 0/1, event id hashes already applied (in the
 -- id index, or for orders in the order index),
 -- memberships or false, windows (flat hash), pending (values), sent (decision ids),
--- contacts (flat member, score), scored (aligned with the decision ids, blob or false)}.
+-- contacts (flat member, score), scored (aligned with the decision ids, blob or false),
+-- merged [[anonymous id, profile or false]], refused [anonymous ids another one holds]}.
 local ask = cmsgpack.unpack(ARGV[1])
 local T, since, devices, customers = ask[1], ask[2], ask[3], ask[4]
 local order, wanted, takes, orders = {}, {}, {}, {}
+local claimed, merging, refused = {}, {}, {}
+
+for _, customer in ipairs(customers) do
+  local cid = customer[1]
+  for _, anon in ipairs(customer[5]) do
+    local linked = redis.call('GET', string.format(T[12], anon)) or claimed[anon]
+    if not linked then
+      claimed[anon] = cid
+      merging[cid] = merging[cid] or {}
+      table.insert(merging[cid], anon)
+    elseif linked ~= cid then
+      refused[cid] = refused[cid] or {}
+      table.insert(refused[cid], anon)
+    end
+  end
+end
+
+-- The customer an anonymous profile was linked to (nil: none yet); others are their own.
+local function owner_of(id)
+  if string.sub(id, 1, 1) ~= '~' then return id end
+  return redis.call('GET', string.format(T[12], id)) or claimed[id]
+end
 
 local function want(cid)
   if not wanted[cid] then
@@ -28,39 +58,55 @@ end
 local owners = {}
 for d, device in ipairs(devices) do
   local owner = redis.call('GET', string.format(T[10], device[1]))
+  if owner then owner = owner_of(owner) or owner end
   owners[d] = owner
   if owner then
     want(owner)
     for _, id in ipairs(device[2]) do table.insert(wanted[owner], id) end
   end
 end
+local links = {}
 for _, customer in ipairs(customers) do
   local cid = customer[1]
-  want(cid)
-  for _, id in ipairs(customer[2]) do table.insert(wanted[cid], id) end
-  for _, did in ipairs(customer[3]) do table.insert(takes[cid], did) end
-  for _, id in ipairs(customer[4]) do table.insert(orders[cid], id) end
+  local owner = owner_of(cid)
+  if owner then
+    if owner ~= cid then links[#links + 1] = {cid, owner} end
+  else
+    owner = cid
+  end
+  want(owner)
+  for _, id in ipairs(customer[2]) do table.insert(wanted[owner], id) end
+  for _, did in ipairs(customer[3]) do table.insert(takes[owner], did) end
+  for _, id in ipairs(customer[4]) do table.insert(orders[owner], id) end
+end
+
+-- Adds to found the ids of the id index (a sorted set) and of the order index (a set).
+local function lookup(of, ids, order_ids, found)
+  local seen, kept = string.format(T[2], of), string.format(T[11], of)
+  for first = 1, #ids, 1000 do  -- unpack() is bounded: ask in chunks
+    local last = math.min(first + 999, #ids)
+    local scores = redis.call('ZMSCORE', seen, unpack(ids, first, last))
+    for j = 1, last - first + 1 do
+      if scores[j] then found[#found + 1] = ids[first + j - 1] end
+    end
+  end
+  for first = 1, #order_ids, 1000 do
+    local last = math.min(first + 999, #order_ids)
+    local member = redis.call('SMISMEMBER', kept, unpack(order_ids, first, last))
+    for j = 1, last - first + 1 do
+      if member[j] == 1 then found[#found + 1] = order_ids[first + j - 1] end
+    end
+  end
 end
 
 local rows = {}
 for _, cid in ipairs(order) do
   local function key(t) return string.format(T[t], cid) end
-  local found = {}
-  local ids = wanted[cid]
-  for first = 1, #ids, 1000 do  -- unpack() is bounded: ask in chunks
-    local last = math.min(first + 999, #ids)
-    local scores = redis.call('ZMSCORE', key(2), unpack(ids, first, last))
-    for j = 1, last - first + 1 do
-      if scores[j] then found[#found + 1] = ids[first + j - 1] end
-    end
-  end
-  ids = orders[cid]
-  for first = 1, #ids, 1000 do
-    local last = math.min(first + 999, #ids)
-    local kept = redis.call('SMISMEMBER', key(11), unpack(ids, first, last))
-    for j = 1, last - first + 1 do
-      if kept[j] == 1 then found[#found + 1] = ids[first + j - 1] end
-    end
+  local found, merged = {}, {}
+  lookup(cid, wanted[cid], orders[cid], found)
+  for j, anon in ipairs(merging[cid] or {}) do
+    lookup(anon, wanted[cid], orders[cid], found)
+    merged[j] = {anon, redis.call('GET', string.format(T[1], anon))}
   end
   local scored = {}
   for j, did in ipairs(takes[cid]) do
@@ -77,6 +123,8 @@ for _, cid in ipairs(order) do
     redis.call('HKEYS', key(7)),
     redis.call('ZRANGEBYSCORE', key(8), since, '+inf', 'WITHSCORES'),
     scored,
+    merged,
+    refused[cid] or {},
   }
 end
-return {owners, rows}
+return {owners, links, rows}
