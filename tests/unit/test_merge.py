@@ -144,7 +144,8 @@ def test_merge_is_the_profile_of_both_event_sets(
     customer = _applied(ProfileState("c", version=4), before)
     anonymous = _applied(ProfileState("~a"), visitor)
     merged = _applied(merge(customer, anonymous, LIMITS), after)
-    assert merged.customer_id == "c" and merged.version == 4
+    assert merged.customer_id == "c"
+    assert merged.version == 4
     _same(merged, expected)
     _same(_applied(merge(anonymous, customer, LIMITS), after), expected)
     # Merging at another moment: part of the later events applied to the visitor first.
@@ -157,7 +158,8 @@ def test_merging_an_empty_profile_changes_nothing() -> None:
     customer = _applied(ProfileState("c", version=2), [_update(k, k % 4, k) for k in range(7)])
     merged = merge(customer, ProfileState("~a"), LIMITS)
     _same(merged, customer)
-    assert merged.fields == customer.fields and merged.version == 2
+    assert merged.fields == customer.fields
+    assert merged.version == 2
 
 
 def test_each_field_merges_as_its_op_applies() -> None:
