@@ -104,16 +104,17 @@ class Effects:
         cid = state.customer_id
         armed: list[int] = []
         profiles = self.stores.profiles
-        merged = passed.loaded.merged
+        merged = [] if passed.loaded.erased else passed.loaded.merged  # nothing joins them
         for other in merged:  # before the profile's write, which trims and renews the ids
             profiles.merge_in(writes, cid, other)
         if passed.applied or merged:
             newest = int(state.fields.get("last_seen", now_ms))
             floor = newest - self.rules.allowed_lateness_ms
             profiles.write(writes, state, passed.applied, passed.kept, floor)
-        done = {*passed.loaded.refused, *(other.customer_id for other in merged)}
-        if links := [aid for aid in passed.links if aid not in done]:
-            profiles.renew_links(writes, cid, links)
+        if passed.links:
+            done = {*passed.loaded.refused, *(other.customer_id for other in merged)}
+            if links := [aid for aid in passed.links if aid not in done]:
+                profiles.renew_links(writes, cid, links)
         for token in passed.devices:
             profiles.link_device(writes, token, cid)
         for cart_due in (passed.cart_due_ms, passed.cart_again_ms):

@@ -238,6 +238,26 @@ async def test_a_merge_racing_the_visitors_events_loses_nothing(
     assert await differences(mine, story, processed) == []
 
 
+async def test_a_login_of_an_erased_customer_links_nothing(settings: Settings) -> None:
+    story = Story(uuid.uuid4().hex[:8])
+    mine = await own_settings(settings)
+    await run(mine, [story.guest])
+    async with engine(mine, KafkaPublisher(mine)) as built:
+        await ErasureStore(built.stores.redis, Keys(mine.redis.key_prefix)).erase(
+            story.cid, datetime.now(UTC)
+        )
+    counted = await run(mine, [story.login, story.after])
+    assert counted.get("events_dropped:erased") == len(story.login)
+    assert counted.get("events_applied") == len(story.after), "the visitor browses on, unlinked"
+    async with engine(mine, KafkaPublisher(mine)) as built:
+        redis, keys = built.stores.redis, Keys(mine.redis.key_prefix)
+        visitor = anonymous_profile_id(
+            mine.secrets.pseudonym_secret.get_secret_value().encode(), story.cookie
+        )
+        assert not await redis.exists(keys.link(visitor), keys.profile(story.cid))
+        assert await redis.exists(keys.profile(visitor))
+
+
 async def test_erasing_the_customer_covers_the_linked_cookie(
     worker: ManagedProcess, settings: Settings, redis: Redis, keys: Keys
 ) -> None:
