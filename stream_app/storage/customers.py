@@ -124,7 +124,7 @@ class CustomerStore:
                 self._templates,
                 to_ms(now - HISTORY),
                 list(devices.items()),
-                [(a.customer_id, a.event_keys, a.engaged, a.order_keys, a.links) for a in asks],
+                [_packed(a) for a in asks],
             ),
             use_bin_type=False,
         )
@@ -158,9 +158,15 @@ class CustomerStore:
         return self.parse(answers[0], asks, {})[0]  # due checks: no anonymous profiles
 
 
+def _packed(ask: Ask) -> tuple[Any, ...]:
+    """An ask as the script reads it (the links only when there are any: most have none)."""
+    head = (ask.customer_id, ask.event_keys, ask.engaged, ask.order_keys)
+    return (*head, ask.links) if ask.links else head
+
+
 def _loaded(cid: str, row: Sequence[Any], engaged: Sequence[str]) -> Loaded:
-    _, profile, erased, applied, members, windows, pending, sent, contacts, scored = row[:10]
-    merged, refused = row[10:]
+    _, profile, erased, applied, members, windows, pending, sent, contacts = row[:9]
+    scored, merged, refused = row[9:]
     flat = [_text(v) for v in windows]
     return Loaded(
         state=_stored(cid, profile),
@@ -179,8 +185,8 @@ def _loaded(cid: str, row: Sequence[Any], engaged: Sequence[str]) -> Loaded:
             for did, blob in zip(engaged, scored, strict=True)
             if isinstance(blob, bytes)
         ],
-        merged=[_stored(_text(m[0]), m[1] if len(m) > 1 else None) for m in merged],
-        refused=[_text(aid) for aid in refused],
+        merged=[_stored(_text(m[0]), m[1] if len(m) > 1 else None) for m in merged or ()],
+        refused=[_text(aid) for aid in refused or ()],
     )
 
 

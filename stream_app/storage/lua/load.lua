@@ -9,7 +9,7 @@
 --   devices: [token, [event id hashes]] of device-only readings;
 --   customers: [id, [event id hashes], [decision ids whose scored features are taken
 --     (GETDEL: each decision is labelled once)], [those of the hashes that are orders'],
---     [anonymous profile ids its events link to it]].
+--     and, only when its events link any, [anonymous profile ids they link to it]].
 -- A customer claims each anonymous profile its events link that has no link yet (and
 -- no earlier customer of this call claimed): that profile is returned to be merged, and
 -- its id indexes are looked up too. An anonymous profile (id '~...') that is linked, in
@@ -21,7 +21,8 @@
 -- id index, or for orders in the order index),
 -- memberships or false, windows (flat hash), pending (values), sent (decision ids),
 -- contacts (flat member, score), scored (aligned with the decision ids, blob or false),
--- merged [[anonymous id, profile or false]], refused [anonymous ids another one holds]}.
+-- merged [[anonymous id, profile or false]] or false, refused [anonymous ids another
+-- customer holds] or false}.
 local ask = cmsgpack.unpack(ARGV[1])
 local T, since, devices, customers = ask[1], ask[2], ask[3], ask[4]
 local order, wanted, takes, orders = {}, {}, {}, {}
@@ -29,7 +30,7 @@ local claimed, merging, refused = {}, {}, {}
 
 for _, customer in ipairs(customers) do
   local cid = customer[1]
-  for _, anon in ipairs(customer[5]) do
+  for _, anon in ipairs(customer[5] or {}) do
     local linked = redis.call('GET', string.format(T[12], anon)) or claimed[anon]
     if not linked then
       claimed[anon] = cid
@@ -44,7 +45,7 @@ end
 
 -- The customer an anonymous profile was linked to (nil: none yet); others are their own.
 local function owner_of(id)
-  if string.sub(id, 1, 1) ~= '~' then return id end
+  if string.byte(id) ~= 126 then return id end  -- not '~': a customer
   return redis.call('GET', string.format(T[12], id)) or claimed[id]
 end
 
@@ -82,17 +83,16 @@ end
 
 -- Adds to found the ids of the id index (a sorted set) and of the order index (a set).
 local function lookup(of, ids, order_ids, found)
-  local seen, kept = string.format(T[2], of), string.format(T[11], of)
   for first = 1, #ids, 1000 do  -- unpack() is bounded: ask in chunks
     local last = math.min(first + 999, #ids)
-    local scores = redis.call('ZMSCORE', seen, unpack(ids, first, last))
+    local scores = redis.call('ZMSCORE', string.format(T[2], of), unpack(ids, first, last))
     for j = 1, last - first + 1 do
       if scores[j] then found[#found + 1] = ids[first + j - 1] end
     end
   end
   for first = 1, #order_ids, 1000 do
     local last = math.min(first + 999, #order_ids)
-    local member = redis.call('SMISMEMBER', kept, unpack(order_ids, first, last))
+    local member = redis.call('SMISMEMBER', string.format(T[11], of), unpack(order_ids, first, last))
     for j = 1, last - first + 1 do
       if member[j] == 1 then found[#found + 1] = order_ids[first + j - 1] end
     end
@@ -102,11 +102,14 @@ end
 local rows = {}
 for _, cid in ipairs(order) do
   local function key(t) return string.format(T[t], cid) end
-  local found, merged = {}, {}
+  local found, merged = {}, false
   lookup(cid, wanted[cid], orders[cid], found)
-  for j, anon in ipairs(merging[cid] or {}) do
-    lookup(anon, wanted[cid], orders[cid], found)
-    merged[j] = {anon, redis.call('GET', string.format(T[1], anon))}
+  if merging[cid] then
+    merged = {}
+    for j, anon in ipairs(merging[cid]) do
+      lookup(anon, wanted[cid], orders[cid], found)
+      merged[j] = {anon, redis.call('GET', string.format(T[1], anon))}
+    end
   end
   local scored = {}
   for j, did in ipairs(takes[cid]) do
@@ -124,7 +127,7 @@ for _, cid in ipairs(order) do
     redis.call('ZRANGEBYSCORE', key(8), since, '+inf', 'WITHSCORES'),
     scored,
     merged,
-    refused[cid] or {},
+    refused[cid] or false,
   }
 end
 return {owners, links, rows}
