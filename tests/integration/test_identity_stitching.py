@@ -238,6 +238,21 @@ async def test_a_merge_racing_the_visitors_events_loses_nothing(
     assert await differences(mine, story, processed) == []
 
 
+async def test_a_device_the_visitor_registered_follows_the_visitor_to_the_customer(
+    settings: Settings,
+) -> None:
+    story = Story(uuid.uuid4().hex[:8])
+    device = f"dev-{story.cookie}"
+    registered = story._anon(Stream.IDENTITY, "traits", device_ids=[device])
+    reading = story._event(Stream.SENSOR, "ambient", {"device_id": device, "temperature_c": 21.5,
+                                                       "weather": "rain"})  # fmt: skip
+    mine = await own_settings(settings)
+    batches = [[registered], story.login, [reading]]
+    counted = await run(mine, batches)
+    assert counted.get("dead_letters:unknown_device", 0) == 0
+    assert await differences(mine, story, [e for told in batches for e in told]) == []
+
+
 async def test_a_login_of_an_erased_customer_links_nothing(settings: Settings) -> None:
     story = Story(uuid.uuid4().hex[:8])
     mine = await own_settings(settings)
