@@ -42,7 +42,8 @@ async def customer_decisions(customer_id: CustomerIdPath, context: Context) -> C
     status_code=202,
     summary="Right to erasure: forget the customer everywhere.",
     description="Answers 202 whether or not the customer was known (existence is never "
-    "revealed). Erasure is idempotent: after a 503, send the request again.",
+    "revealed). Every anonymous id linked to the customer is erased with them. Erasure is "
+    "idempotent: after a 503, send the request again.",
     dependencies=[Security(authorize, scopes=[Scope.PROFILES_ERASE])],
 )
 async def erase_customer(customer_id: CustomerIdPath, context: Context) -> Accepted:

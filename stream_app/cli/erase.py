@@ -17,7 +17,8 @@ def erase(
     customer_id: str = typer.Argument(..., help="The customer to forget."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
-    """Delete everything the engine keeps of a customer and drop their later events."""
+    """Delete everything the engine keeps of a customer (and of the anonymous ids linked
+    to them) and drop their later events."""
     if not yes:
         typer.confirm(f"Forget customer {customer_id} for good?", abort=True)
     asyncio.run(_erase(Settings(), customer_id))

@@ -8,9 +8,10 @@ schema and the worker see one contract (no ``"6"`` for 6, no epoch integers).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.config import JsonDict
 
 from stream_app.events.jsontypes import JsonInteger, Rfc3339Time
 
@@ -65,7 +66,34 @@ class EventBase(StrictContract):
     schema_version: Literal[1] = SCHEMA_VERSION
 
 
+def names_one_of(*names: str) -> JsonDict:
+    """The schema's form of "at least one of these ids is a string" (``anyOf``)."""
+    return {
+        "anyOf": [{"required": [name], "properties": {name: {"type": "string"}}} for name in names]
+    }
+
+
 class CustomerEvent(EventBase):
-    """An event that names its customer directly."""
+    """An event of a customer or of an anonymous visitor (docs/identity.md): at least one
+    of the two ids; both link the anonymous id to the customer (a login, a checkout)."""
+
+    model_config = ConfigDict(json_schema_extra=names_one_of("customer_id", "anonymous_id"))
+
+    customer_id: CustomerId | None = None
+    anonymous_id: Identifier | None = Field(
+        default=None,
+        repr=False,
+        description="Cookie, device or app install id of a visitor; pseudonymized on ingest.",
+    )
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> Self:
+        if self.customer_id is None and self.anonymous_id is None:
+            raise ValueError("the event needs customer_id or anonymous_id")
+        return self
+
+
+class KnownCustomerEvent(EventBase):
+    """An event only a known customer makes (consent, notification feedback)."""
 
     customer_id: CustomerId

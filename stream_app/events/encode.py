@@ -19,13 +19,15 @@ def encode(event: BaseModel) -> bytes:
 
 
 def record_key(event: BaseModel) -> bytes:
-    """Records are keyed by customer; device-only sensor events by device until re-keyed;
-    catalog events by item (one item's updates stay in order)."""
+    """Records are keyed by customer; an anonymous visitor's events by their anonymous id
+    (docs/identity.md); device-only sensor events by device until re-keyed; catalog
+    events by item (one item's updates stay in order)."""
     key = (
         getattr(event, "customer_id", None)
+        or getattr(event, "anonymous_id", None)
         or getattr(event, "device_id", None)
         or getattr(event, "item_id", None)
     )
     if not key:
-        raise ValueError("event has neither customer_id, device_id nor item_id")
+        raise ValueError("event has no customer_id, anonymous_id, device_id or item_id")
     return str(key).encode()

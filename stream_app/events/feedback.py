@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from stream_app.events.base import Channel, CustomerEvent, Identifier, Money
+from stream_app.events.base import Channel, Identifier, KnownCustomerEvent, Money
 
 
-class FeedbackBase(CustomerEvent):
+class FeedbackBase(KnownCustomerEvent):
     decision_id: Identifier
     channel: Channel | None = None
 

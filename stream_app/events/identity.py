@@ -17,6 +17,7 @@ from stream_app.events.base import (
     Country,
     CustomerEvent,
     Identifier,
+    KnownCustomerEvent,
     Locale,
     Region,
 )
@@ -50,7 +51,7 @@ class Traits(CustomerEvent):
         return value
 
 
-class Consent(CustomerEvent):
+class Consent(KnownCustomerEvent):
     type: Literal["consent"]
     channel: Channel
     opted_in: bool

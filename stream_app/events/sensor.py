@@ -9,21 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
-from pydantic.config import JsonDict
 
-from stream_app.events.base import CustomerId, EventBase, Identifier
-
-#: The schema's form of ``_names_someone``: one of the two ids is a string.
-_NAMES_SOMEONE: JsonDict = {
-    "anyOf": [
-        {"required": [name], "properties": {name: {"type": "string"}}}
-        for name in ("customer_id", "device_id")
-    ]
-}
+from stream_app.events.base import CustomerId, EventBase, Identifier, names_one_of
 
 
 class SensorEvent(EventBase):
-    model_config = ConfigDict(json_schema_extra=_NAMES_SOMEONE)
+    model_config = ConfigDict(json_schema_extra=names_one_of("customer_id", "device_id"))
 
     customer_id: CustomerId | None = None
     device_id: Identifier | None = Field(default=None, repr=False)

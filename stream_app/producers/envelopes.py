@@ -1,9 +1,9 @@
 """The one envelope packer: encoded events grouped per topic and key into records.
 
 An envelope (``{"events": [...]}``) carries several events of one key (one
-customer) in one Kafka record, amortizing the per-record cost of Kafka and the
-worker. Members are kept as bytes, so a recorded log line goes out exactly as
-recorded and the packer never encodes anything twice. Pure: the caller says what
+customer, or one anonymous visitor) in one Kafka record, amortizing the per-record
+cost of Kafka and the worker. Members are kept as bytes, so a recorded log line goes
+out exactly as recorded and the packer never encodes anything twice. Pure: the caller says what
 time it is and sends what comes back.
 """
 

@@ -1,10 +1,10 @@
 """``EventProducer``: publish contract events to the engine's inbound topics from Python.
 
 Every event is validated against its stream's contract before anything is
-sent (``InvalidEvent`` otherwise), keyed by ``record_key`` (the customer), and
-packed into per-key envelopes when ``envelope_size`` > 1. Records are filled
-into per-partition batches here (aiokafka's batch API) rather than sent one by
-one: per-record futures and the pure-Python key hash cost more than parsing and
+sent (``InvalidEvent`` otherwise), keyed by ``record_key`` (the customer, else the
+anonymous visitor's id), and packed into per-key envelopes when ``envelope_size`` > 1.
+Records are filled into per-partition batches here (aiokafka's batch API) rather than
+sent one by one: per-record futures and the pure-Python key hash cost more than parsing and
 validating (about 80k records/s through ``send`` against 250k through batches
 on the embedded broker). Partitions come from aiokafka's ``DefaultPartitioner``
 (Kafka's murmur2 of the key), so every record lands where ``send(key=...)``

@@ -149,6 +149,9 @@ class ProfileUpdate(NamedTuple):
     reversal: bool = False
     #: Decision id a click or conversion engaged with (a positive label).
     engaged_with: str | None = None
+    #: The anonymous profile an event naming both ids links to its customer
+    #: (docs/identity.md); set by the caller of the fold.
+    linked: str | None = None
 
     @property
     def lifelong(self) -> bool:

@@ -1,4 +1,5 @@
-"""Keyed pseudonymization of contact handles: raw emails, phones and device ids never stored.
+"""Keyed pseudonymization of contact handles: raw emails, phones, device and anonymous ids
+never stored.
 
 HMAC-SHA256 with a secret from settings: the same handle always maps to the same
 token (so identities can be joined), but the token cannot be reversed or
@@ -13,7 +14,7 @@ import hmac
 import re
 from typing import Literal
 
-HandleKind = Literal["email", "phone", "device"]
+HandleKind = Literal["email", "phone", "device", "anon"]
 
 _NON_DIGITS = re.compile(r"[^0-9+]")
 

@@ -176,13 +176,13 @@ def _order_mark(state: ProfileState, op: ops.OrderMark, _: StateLimits) -> None:
     """Join what ``op`` says of its order with what the ledger knows; what the join adds
     (the order returned, its units) is added once, when both sides are known."""
     entry = state.orders.get(op.order_id) or [-1, 0, 0]
-    orders_before, units_before = _returned(entry)
+    orders_before, units_before = ledger_returned(entry)
     if op.units is not None:
         entry[0] = max(entry[0], op.units)
     entry[1] |= op.whole
     entry[2] |= op.itemless
     state.orders[op.order_id] = entry
-    orders_after, units_after = _returned(entry)
+    orders_after, units_after = ledger_returned(entry)
     fields = state.fields
     if orders_after != orders_before:
         fields["returned_orders"] = int(fields.get("returned_orders", 0)) + 1
@@ -261,7 +261,7 @@ _APPLY: dict[type, Callable[[ProfileState, Any, StateLimits], None]] = {
 }
 
 
-def _returned(entry: LedgerEntry) -> tuple[int, int]:
+def ledger_returned(entry: LedgerEntry) -> tuple[int, int]:
     """Orders and units a ledger entry counts as returned: both sides must be known."""
     units, whole, itemless = entry
     if units < 0:

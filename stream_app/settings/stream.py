@@ -101,6 +101,12 @@ class ProfileSettings(Section):
         le=10_000,
         description="Readings that wait per unlinked device; more are dead-lettered at once.",
     )
+    anonymous_ttl: timedelta = Field(
+        default=timedelta(days=30),
+        gt=timedelta(0),
+        description="Anonymous visitors' profiles (not yet linked to a customer) untouched "
+        "this long expire (docs/identity.md).",
+    )
     taste_half_life: timedelta = Field(
         default=_VALUE.taste_half_life, gt=timedelta(0), description="Half life of tastes."
     )

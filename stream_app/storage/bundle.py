@@ -54,7 +54,12 @@ def build_stores(redis: Redis, settings: Settings) -> Stores:
         redis=redis,
         keys=keys,
         customers=CustomerStore(redis, keys),
-        profiles=ProfileStore(redis, keys, profile_ttl_s=profile_ttl_s),
+        profiles=ProfileStore(
+            redis,
+            keys,
+            profile_ttl_s=profile_ttl_s,
+            anonymous_ttl_s=int(settings.profiles.anonymous_ttl.total_seconds()),
+        ),
         catalog=CatalogStore(redis, keys, viewers_kept=settings.decisions.viewers_kept),
         segments=SegmentStore(redis, keys, profile_ttl_s=profile_ttl_s),
         decisions=DecisionStore(redis, keys),

@@ -20,4 +20,5 @@ def profile_store(redis: Redis, settings: Settings) -> ProfileStore:
         redis,
         Keys(settings.redis.key_prefix),
         profile_ttl_s=int(settings.profiles.ttl.total_seconds()),
+        anonymous_ttl_s=int(settings.profiles.anonymous_ttl.total_seconds()),
     )

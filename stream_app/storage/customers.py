@@ -35,15 +35,16 @@ from stream_app.storage.scripts import LuaScript, ScriptCall, run_scripts
 @dataclass(frozen=True, slots=True)
 class Ask:
     """What to read of one customer: the event id hashes to look up in their index (and
-    those of them that are orders, in their order index), and the decisions whose
-    scored features to take, and the tokens of the devices the batch links to them
-    (whose parked readings to read)."""
+    those of them that are orders, in their order index), the decisions whose scored
+    features to take, the anonymous profiles their events link to them, and the tokens
+    of the devices the batch links to them (whose parked readings to read)."""
 
     customer_id: str
     event_keys: Sequence[str] = ()
     engaged: Sequence[str] = ()
     order_keys: Sequence[str] = ()
     links: Sequence[str] = ()
+    device_links: Sequence[str] = ()
 
 
 class Waiting(NamedTuple):
@@ -73,6 +74,11 @@ class Loaded:
     scored: list[Scored] = field(default_factory=list)
     #: Readings parked for the devices the batch links: (token, event id hash, blob).
     waiting: list[tuple[str, str, bytes]] = field(default_factory=list)
+    #: Anonymous profiles this pass merges in (docs/identity.md), as stored (version 0:
+    #: absent); their id indexes were looked up too.
+    merged: list[ProfileState] = field(default_factory=list)
+    #: Anonymous profiles linked to another customer (the first link wins).
+    refused: list[str] = field(default_factory=list)
 
     @property
     def customer_id(self) -> str:
@@ -120,6 +126,7 @@ class CustomerStore:
             k.device("%s"),
             k.orders("%s"),
             k.parked("%s"),
+            k.link("%s"),
         ]
 
     def read(
@@ -132,7 +139,7 @@ class CustomerStore:
                 self._templates,
                 to_ms(now - HISTORY),
                 list(devices.items()),
-                [(a.customer_id, a.event_keys, a.engaged, a.order_keys, a.links) for a in asks],
+                [_packed(a) for a in asks],
             ),
             use_bin_type=False,
         )
@@ -141,10 +148,11 @@ class CustomerStore:
     @staticmethod
     def parse(
         answer: Sequence[Any], asks: Sequence[Ask], devices: Mapping[str, Sequence[str]]
-    ) -> tuple[dict[str, Loaded], dict[str, str], dict[str, Waiting]]:
-        """The customers read, by id, each known device's owner, and what waits for
-        each unknown device."""
-        owners_raw, rows, parked_raw = answer
+    ) -> tuple[dict[str, Loaded], dict[str, str], dict[str, str], dict[str, Waiting]]:
+        """The customers read, by id, each known device's owner, the customer each
+        anonymous profile asked for is linked to (those linked), and what waits for each
+        unknown device."""
+        owners_raw, links_raw, rows, parked_raw = answer
         owners = {
             token: _text(owner)
             for token, owner in zip(devices, owners_raw, strict=True)
@@ -162,21 +170,31 @@ class CustomerStore:
         for row in rows:
             cid = _text(row[0])
             loaded[cid] = _loaded(cid, row, engaged.get(cid, ()))
-        return loaded, owners, waiting
+        links = {_text(anonymous): _text(customer) for anonymous, customer in links_raw}
+        return loaded, owners, links, waiting
 
     async def load(self, asks: Sequence[Ask], now: datetime) -> dict[str, Loaded]:
         """Read ``asks`` alone (the timer's checks: no events, no devices)."""
         if not asks:
             return {}
         answers = await run_scripts(self._client, [self.read(asks, now, {})])
-        return self.parse(answers[0], asks, {})[0]
+        return self.parse(answers[0], asks, {})[0]  # due checks: no anonymous profiles
+
+
+def _packed(ask: Ask) -> tuple[Any, ...]:
+    """An ask as the script reads it (the links only when there are any: most have none)."""
+    head = (ask.customer_id, ask.event_keys, ask.engaged, ask.order_keys)
+    if ask.links or ask.device_links:
+        return (*head, ask.links, ask.device_links)
+    return head
 
 
 def _loaded(cid: str, row: Sequence[Any], engaged: Sequence[str]) -> Loaded:
-    _, profile, erased, applied, members, windows, pending, sent, contacts, scored, parked = row
+    _, profile, erased, applied, members, windows, pending, sent, contacts = row[:9]
+    scored, merged, refused, parked = row[9:]
     flat = [_text(v) for v in windows]
     return Loaded(
-        state=decode_state(cid, profile if isinstance(profile, bytes) else None),
+        state=_stored(cid, profile),
         erased=erased == 1,
         applied={_text(k) for k in applied},
         memberships=parse_memberships(_text(members)) if isinstance(members, bytes) else set(),
@@ -196,7 +214,13 @@ def _loaded(cid: str, row: Sequence[Any], engaged: Sequence[str]) -> Loaded:
             (_text(parked[i]), _text(parked[i + 1]), parked[i + 2])
             for i in range(0, len(parked), 3)
         ],
+        merged=[_stored(_text(m[0]), m[1] if len(m) > 1 else None) for m in merged or ()],
+        refused=[_text(aid) for aid in refused or ()],
     )
+
+
+def _stored(cid: str, raw: object) -> ProfileState:
+    return decode_state(cid, raw if isinstance(raw, bytes) else None)
 
 
 def _text(value: object) -> str:

@@ -12,6 +12,11 @@ decision id, no customer id), the model's weights and the bandit's per-tier
 statistics, and the pseudonymous device links, kept so that a device still
 reporting is recognised and its events dropped rather than dead-lettered with
 their payload. The id joins the suppression list (``Keys.erasures``) for audits.
+
+Every anonymous profile linked to the customer (``Keys.anonymous``) is erased with
+them: flagged, its keys deleted; its link stays (pseudonymous, like a device link), so
+a cookie that keeps browsing reaches the erased customer and its events are dropped
+(docs/identity.md, "Erasure").
 """
 
 from __future__ import annotations
@@ -40,7 +45,9 @@ class ErasureStore:
         pipe.hkeys(keys.sent(cid))
         pipe.hkeys(keys.attribution(cid))
         pipe.get(keys.profile(cid))
-        memberships, pending, sent, attributed, profile = await pipe.execute()
+        pipe.smembers(keys.anonymous(cid))
+        memberships, pending, sent, attributed, profile, linked = await pipe.execute()
+        anonymous = sorted(_text(a) for a in linked)
         viewed = list(decode_state(cid, profile).viewed)
         segments = sorted(parse_memberships(_text(memberships or b"")))
         planned = [_text(d) for d in pending]
@@ -50,7 +57,11 @@ class ErasureStore:
         checks += [check_member(Check("label", cid, d)) for d in decisions]
 
         pipe = self._client.pipeline(transaction=False)
+        for aid in anonymous:
+            pipe.set(keys.erased(aid), str(to_ms(now)))
+            pipe.delete(keys.profile(aid), keys.seen(aid), keys.orders(aid))
         pipe.delete(
+            keys.anonymous(cid),
             keys.profile(cid),
             keys.seen(cid),
             keys.orders(cid),

@@ -1,14 +1,11 @@
 """The Redis layout (spec: docs/redis-keys.md): every key, member and field grammar. Pure.
 
-Nothing else formats or parses a key or a member: the stores, the worker's checks, the
-API, the oracle's readers and the benches build them here, and a unit test checks that
-every key kind documented has a builder and every builder is documented. Each member
-grammar is a builder and its parser, doctested as a round trip.
-
-Per-customer keys carry the customer id as a ``{hash tag}``, so on a Redis
-Cluster all of one customer's keys live in one slot. A builder given ``"%s"`` for
-its arguments is a ``string.format`` template of its keys: the scripts build keys
-from those, so the grammar is spelled here only (given ``"*"``, a ``SCAN`` pattern).
+Nothing else formats or parses a key or a member (stores, checks, API, oracle, benches
+build them here); a unit test checks that every key kind documented has a builder and
+every builder is documented. Each member grammar is a builder and its parser, doctested
+as a round trip. Per-customer keys carry the customer id as a ``{hash tag}`` (one slot on
+a Redis Cluster). A builder given ``"%s"`` is a ``string.format`` template of its keys
+(the scripts build keys from those), given ``"*"`` a ``SCAN`` pattern.
 """
 
 from __future__ import annotations
@@ -40,6 +37,8 @@ class Keys:
     ('sa:{c-1}:p', 'sa:{c-1}:seen', 'sa:{c-1}:orders')
     >>> k.device("device:ab12"), k.parked("device:ab12")
     ('sa:dev:{device:ab12}', 'sa:dev:{device:ab12}:parked')
+    >>> k.link("~anon:ab"), k.anonymous("c-1")
+    ('sa:{~anon:ab}:link', 'sa:{c-1}:anon')
     >>> k.due(), k.inflight(), k.of_customer("c-1")
     ('sa:{sched}:due', 'sa:{sched}:inflight', 'sa:{c-1}:*')
     >>> k.basket_item("sku-1"), k.segment("vip")
@@ -124,6 +123,14 @@ class Keys:
         """Hash: ``event_key`` -> a reading of an unlinked device waiting for its link."""
         return f"{self.prefix}:dev:{{{device_token}}}:parked"
 
+    def link(self, anonymous_id: str) -> str:
+        """String: the customer an anonymous profile (``~anon:<hex>``) was merged into."""
+        return f"{self.prefix}:{{{anonymous_id}}}:link"
+
+    def anonymous(self, customer_id: str) -> str:
+        """Set: the anonymous profile ids merged into a customer (erasure covers them)."""
+        return f"{self.prefix}:{{{customer_id}}}:anon"
+
     def segment(self, name: str) -> str:
         """Set: customer ids in one segment."""
         return f"{self.prefix}:segment:{{{name}}}"
@@ -174,8 +181,7 @@ class Keys:
 
 
 class CustomerKey(NamedTuple):
-    """What a per-customer key is: whose, which kind (``p``, ``seen``, ``x`` ...), and for
-    a scored decision's key (``x``) the decision."""
+    """A per-customer key's customer, kind (``p``, ``seen``, ``x`` ...) and decision (``x``)."""
 
     customer_id: str
     kind: str
@@ -187,8 +193,6 @@ def parse_customer_key(key: str) -> CustomerKey:
 
     >>> parse_customer_key(Keys("sa").scored("c-1", "d-9"))
     CustomerKey(customer_id='c-1', kind='x', decision_id='d-9')
-    >>> parse_customer_key(Keys("sa").profile("c-1"))
-    CustomerKey(customer_id='c-1', kind='p', decision_id='')
     """
     tagged, _, suffix = key.partition("}:")
     kind, _, decision = suffix.partition(":")
@@ -310,11 +314,7 @@ def memberships_value(names: Iterable[str]) -> str:
 
 
 def parse_memberships(value: str) -> set[str]:
-    """The segment names of a stored memberships value (empty: none).
-
-    >>> parse_memberships("")
-    set()
-    """
+    """The segment names of a stored memberships value (empty: none)."""
     return {name for name in value.split(",") if name}
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from stream_app.profiles.identity import is_anonymous
 from stream_app.profiles.money import upgrade_legacy
 from stream_app.profiles.state import Decayed, ProfileState
 from stream_app.storage.commit import Writes
@@ -73,10 +74,13 @@ def decode_state(customer_id: str, raw: bytes | None) -> ProfileState:
 class ProfileStore:
     """Reads profiles, and adds a batch's profile writes to its ``Writes``."""
 
-    def __init__(self, client: Redis, keys: Keys, *, profile_ttl_s: int) -> None:
+    def __init__(
+        self, client: Redis, keys: Keys, *, profile_ttl_s: int, anonymous_ttl_s: int
+    ) -> None:
         self._client = client
         self._keys = keys
         self._ttl_s = profile_ttl_s
+        self._anonymous_ttl_s = anonymous_ttl_s
 
     def write(
         self,
@@ -88,16 +92,22 @@ class ProfileStore:
     ) -> None:
         """Write ``state`` over the version it was read at, and index the event ids
         ``applied`` (hash, event ms): the ``kept`` ones (orders') as long as the profile
-        lives, the others until they fall below ``floor_ms`` (too late now)."""
+        lives, the others until they fall below ``floor_ms`` (too late now). An anonymous
+        profile is written only while it is not linked (docs/identity.md, "Why no
+        anonymous event is lost"), and lives ``anonymous_ttl_s``."""
         keys, cid = self._keys, state.customer_id
         profile = keys.profile(cid)
         writes.guard(profile, state.version, cid)
         writes.guard_absent(keys.erased(cid), cid)
-        writes.add("SET", profile, encode_state(state, state.version + 1), "EX", self._ttl_s)
+        ttl_s = self._ttl_s
+        if is_anonymous(cid):
+            writes.guard_absent(keys.link(cid), cid)
+            ttl_s = self._anonymous_ttl_s
+        writes.add("SET", profile, encode_state(state, state.version + 1), "EX", ttl_s)
         orders = keys.orders(cid)
         for start in range(0, len(kept), _ZADD_CHUNK):
             writes.add("SADD", orders, *kept[start : start + _ZADD_CHUNK])
-        writes.add("EXPIRE", orders, self._ttl_s)  # lives as long as the profile
+        writes.add("EXPIRE", orders, ttl_s)  # lives as long as the profile
         if kept:
             skip = set(kept)
             applied = [entry for entry in applied if entry[0] not in skip]
@@ -107,7 +117,32 @@ class ProfileStore:
                 chunk = applied[start : start + _ZADD_CHUNK]
                 writes.add("ZADD", seen, *(part for key, ms in chunk for part in (ms, key)))
             writes.add("ZREMRANGEBYSCORE", seen, "-inf", f"({floor_ms}")
-            writes.add("EXPIRE", seen, self._ttl_s)
+            writes.add("EXPIRE", seen, ttl_s)
+
+    def merge_in(self, writes: Writes, customer_id: str, anonymous: ProfileState) -> None:
+        """Link an anonymous profile (as read, merged into the customer's state by the
+        pass) to ``customer_id``: only if it is still at the version read and unlinked;
+        its id indexes join the customer's, its keys go (docs/identity.md)."""
+        keys, cid, aid = self._keys, customer_id, anonymous.customer_id
+        writes.guard(keys.profile(aid), anonymous.version, cid)
+        writes.guard_absent(keys.link(aid), cid)
+        seen, orders = keys.seen(cid), keys.orders(cid)
+        writes.add("ZUNIONSTORE", seen, 2, seen, keys.seen(aid), "AGGREGATE", "MAX")
+        writes.add("SUNIONSTORE", orders, orders, keys.orders(aid))
+        writes.add("EXPIRE", seen, self._ttl_s)
+        writes.add("EXPIRE", orders, self._ttl_s)
+        writes.add("DEL", keys.profile(aid), keys.seen(aid), keys.orders(aid))
+        writes.add("SET", keys.link(aid), cid, "EX", self._ttl_s)
+        writes.add("SADD", keys.anonymous(cid), aid)
+        writes.add("EXPIRE", keys.anonymous(cid), self._ttl_s)
+
+    def renew_links(self, writes: Writes, customer_id: str, anonymous: Sequence[str]) -> None:
+        """Renew the links of ``anonymous`` profiles to ``customer_id`` that the customer's
+        events name again: a link lives as long as a profile after the last of them."""
+        keys = self._keys
+        for aid in anonymous:
+            writes.add("EXPIRE", keys.link(aid), self._ttl_s)
+        writes.add("EXPIRE", keys.anonymous(customer_id), self._ttl_s)
 
     def link_device(self, writes: Writes, token: str, customer_id: str) -> None:
         """Remember whose device ``token`` is (as long as a profile lives)."""

@@ -24,6 +24,7 @@ from stream_app.events.limits import DecodeLimits
 from stream_app.events.registry import Event, Stream
 from stream_app.events.sensor import SensorEvent
 from stream_app.profiles.fold import FoldConfig, fold
+from stream_app.profiles.identity import anonymous_profile_id
 from stream_app.profiles.ops import ProfileUpdate
 from stream_app.profiles.pseudonym import pseudonymize
 from stream_app.storage.layout import event_key
@@ -135,12 +136,22 @@ class Batch:
             routed_at=self.now,
         )
 
-    def add(self, located: Located, customer_id: str, config: FoldConfig) -> None:
-        """Fold ``located``'s event into ``customer_id``'s updates."""
+    def add(
+        self, located: Located, customer_id: str, config: FoldConfig, linked: str | None = None
+    ) -> None:
+        """Fold ``located``'s event into ``customer_id``'s updates (``linked``: the
+        anonymous profile the event links to the customer)."""
         update = fold(located.event, customer_id, config, located.ms)
+        if linked is not None:
+            update = update._replace(linked=linked)
         self.updates[customer_id].append(update)
         self.origin[id(update)] = located
         self.keys[id(update)] = event_key(update.event_id)  # a return's: its return id's
+
+    def relink(self, links: Mapping[str, str]) -> None:
+        """Move the updates of anonymous profiles found linked to their customers."""
+        for anonymous, customer in links.items():
+            self.updates[customer].extend(self.updates.pop(anonymous, ()))
 
 
 def decode_batch(records: Sequence[RecordLike], config: BatchConfig, now: datetime) -> Batch:
@@ -159,7 +170,10 @@ def decode_batch(records: Sequence[RecordLike], config: BatchConfig, now: dateti
         for index, event, ms in decoded.located:
             types[(stream.value, event.type)] += 1
             customer_id = event.customer_id
-            if customer_id is not None:
+            anonymous = getattr(event, "anonymous_id", None)
+            if anonymous is not None:
+                _visitor(batch, Located(record, index, event, ms, stream), anonymous, config.fold)
+            elif customer_id is not None:
                 batch.add(Located(record, index, event, ms, stream), customer_id, config.fold)
             elif isinstance(event, ItemUpdate):
                 batch.items.append(event)
@@ -168,6 +182,17 @@ def decode_batch(records: Sequence[RecordLike], config: BatchConfig, now: dateti
     _count(batch.counters, len(records), types)
     _own_in_batch(batch, sensed, config.fold)
     return batch
+
+
+def _visitor(batch: Batch, located: Located, anonymous_id: str, config: FoldConfig) -> None:
+    """An event naming an anonymous id: its customer's, linking the anonymous profile to
+    them, or the anonymous profile's (the read follows a link made meanwhile)."""
+    profile = anonymous_profile_id(config.pseudonym_secret, anonymous_id)
+    customer_id = located.event.customer_id
+    if customer_id is None:
+        batch.add(located, profile, config)
+    else:
+        batch.add(located, customer_id, config, linked=profile)
 
 
 def _count(counters: Counts, records: int, types: Counter[tuple[str, str]]) -> None:

@@ -47,6 +47,8 @@ class Passed:
     #: Events beyond the allowed lateness, for the late topic.
     late: list[LateEvent] = field(default_factory=list)
     devices: list[str] = field(default_factory=list)
+    #: Anonymous profiles linked by the events applied (their links are renewed).
+    links: list[str] = field(default_factory=list)
     cart_due_ms: int | None = None
     #: Items viewed (item, ms), for the catalog's audiences.
     views: list[tuple[str, int]] = field(default_factory=list)
@@ -101,12 +103,20 @@ class Effects:
         state = passed.loaded.state
         cid = state.customer_id
         armed: list[int] = []
-        if passed.applied:
+        profiles = self.stores.profiles
+        merged = [] if passed.loaded.erased else passed.loaded.merged  # nothing joins them
+        for other in merged:  # before the profile's write, which trims and renews the ids
+            profiles.merge_in(writes, cid, other)
+        if passed.applied or merged:
             newest = int(state.fields.get("last_seen", now_ms))
             floor = newest - self.rules.allowed_lateness_ms
-            self.stores.profiles.write(writes, state, passed.applied, passed.kept, floor)
+            profiles.write(writes, state, passed.applied, passed.kept, floor)
+        if passed.links:
+            done = {*passed.loaded.refused, *(other.customer_id for other in merged)}
+            if links := [aid for aid in passed.links if aid not in done]:
+                profiles.renew_links(writes, cid, links)
         for token in passed.devices:
-            self.stores.profiles.link_device(writes, token, cid)
+            profiles.link_device(writes, token, cid)
         for cart_due in (passed.cart_due_ms, passed.cart_again_ms):
             if cart_due is not None:
                 self.stores.schedule.arm(writes, {check_member(Check("cart", cid)): cart_due}, "GT")

@@ -26,6 +26,8 @@ from stream_app.decisions.triggers import Hit, catalog_hits, unique_hits
 from stream_app.events.clickstream import ClickstreamEvent, ProductView
 from stream_app.events.purchase import Purchase
 from stream_app.profiles.derive import ProfileView, ValueRules, derive
+from stream_app.profiles.identity import is_anonymous
+from stream_app.profiles.merge import merge
 from stream_app.profiles.ops import ProfileUpdate
 from stream_app.profiles.state import Outcome, StateLimits, apply_updates
 from stream_app.segments.rules import SegmentMemo, SegmentRules
@@ -91,7 +93,13 @@ class Evaluator:
         if found.erased:  # a forgotten customer: their events are dropped, counted
             passed.counters[Labelled("events_dropped", "erased")] += len(updates)
             return passed
+        if found.merged or found.refused:
+            self._merge(passed)
         goals, changed = self._apply(work, passed, updates)
+        if is_anonymous(found.customer_id):  # never evaluated, never messaged
+            passed.views.clear()
+            passed.cart_due_ms = None
+            return passed
         if found.scored and self.learner is not None:  # feedback engaged with a decision
             passed.counters.update(self.learner.learn(found.scored, engaged=True))
         if not found.state.exists:
@@ -106,6 +114,16 @@ class Evaluator:
             passed.hits += [(h, max(to_ms(h.at), newest or 0)) for h in evaluation.hits]
         passed.hits += [(h, to_ms(h.at)) for h in work.catalog_hits.get(found.customer_id, ())]
         return passed
+
+    def _merge(self, passed: Passed) -> None:
+        """The anonymous profiles this customer's events link, merged into their state
+        before the events are applied (docs/identity.md)."""
+        found = passed.loaded
+        for other in found.merged:
+            if other.exists:
+                found.state = merge(found.state, other, self.limits)
+        add(passed.counters, "identity_links", len(found.merged))
+        add(passed.counters, "identity_conflicts", len(found.refused))
 
     def _apply(
         self, work: Round, passed: Passed, updates: Sequence[ProfileUpdate]
@@ -139,6 +157,8 @@ class Evaluator:
             created += outcome is Outcome.CREATED
             passed.applied.append((key, update.event_ms))
             passed.devices.extend(update.device_tokens)
+            if update.linked is not None:
+                passed.links.append(update.linked)
             if update.cart_check_due_ms is not None:
                 passed.cart_due_ms = max(passed.cart_due_ms or 0, update.cart_check_due_ms)
             if update.order is not None:

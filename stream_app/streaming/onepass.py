@@ -226,12 +226,27 @@ class OnePass:
             *self._catalog.updates(items, work.now),
         ]
         answers = await self._redis(work, lambda: run_scripts(self._client, calls))
-        loaded, owners, waiting = CustomerStore.parse(answers[0], asks, devices)
+        loaded, owners, links, waiting = CustomerStore.parse(answers[0], asks, devices)
+        if links:
+            loaded |= await self._relinked(work, links, {ask.customer_id for ask in asks})
         if first:
             own(batch, owners, waiting, self._batch_config)
             claim_waiting(batch, loaded, self._batch_config.fold)
             self._evaluator.catalog(work, answers[1:])
         return loaded
+
+    async def _relinked(
+        self, work: Round, links: Mapping[str, str], asked: Set[str]
+    ) -> dict[str, Loaded]:
+        """Anonymous profiles found linked to customers: their updates move to those
+        customers. A customer read only through such a link when passed again (their own
+        updates of the batch not looked up) is read again, in full (docs/identity.md)."""
+        batch = work.batch
+        partial = [c for c in set(links.values()) if c not in asked and c in batch.updates]
+        batch.relink(links)
+        for anonymous in links:
+            work.passed.pop(anonymous, None)
+        return await self._read(work, partial, first=False) if partial else {}
 
     async def _audiences(self, work: Round, loaded: Mapping[str, Loaded]) -> dict[str, Loaded]:
         """Catalog hits' customers who sent nothing in this batch: read them (a second
@@ -370,6 +385,7 @@ def _ask(batch: Batch, customer_id: str, first: bool) -> Ask:
         [batch.keys[id(u)] for u in updates],
         [u.engaged_with for u in updates if u.engaged_with],
         [batch.keys[id(u)] for u in updates if u.lifelong],
+        [u.linked for u in updates if u.linked],
         [t for u in updates for t in u.device_tokens] if first else [],
     )
 

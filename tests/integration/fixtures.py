@@ -199,7 +199,7 @@ async def write_profiles(
 
 async def profile_fields(redis: Redis, keys: Keys, customer: str) -> dict[str, str]:
     """A customer's stored profile fields as text (empty without a profile)."""
-    [state] = await ProfileStore(redis, keys, profile_ttl_s=1).stored([customer])
+    [state] = await ProfileStore(redis, keys, profile_ttl_s=1, anonymous_ttl_s=1).stored([customer])
     return {name: str(value) for name, value in state.fields.items()}
 
 
@@ -207,7 +207,7 @@ async def event_counts(
     redis: Redis, keys: Keys, customers: Sequence[str]
 ) -> dict[str, dict[str, int]]:
     """Per customer, the profile's ``n`` and ``n:<type>`` fields (empty for no profile)."""
-    states = await ProfileStore(redis, keys, profile_ttl_s=1).stored(customers)
+    states = await ProfileStore(redis, keys, profile_ttl_s=1, anonymous_ttl_s=1).stored(customers)
     return {
         state.customer_id: {
             name: int(value)

@@ -217,6 +217,8 @@ class Oracle:
         self.devices: dict[str, str] = {}
         #: Raw device id -> its readings waiting for it to be registered, by event id.
         self.parked: dict[str, dict[str, Event]] = {}
+        #: Anonymous profile -> the customer it was linked to (the first link).
+        self.links: dict[str, str] = {}
         self.catalog_latest: dict[str, int] = {}
         self.orders: set[str] = set()
         self.basket = Basket()
@@ -225,13 +227,61 @@ class Oracle:
     # --- acceptance -----------------------------------------------------
 
     def customer_of(self, event: Event) -> str | None:
-        """The customer an event belongs to; ``None`` for a device nobody registered yet."""
+        """The profile an event belongs to; ``None`` for a device nobody registered yet.
+
+        docs/identity.md: an anonymous visitor's profile is ``~`` + the pseudonym of their
+        anonymous id; an event naming a customer and an anonymous id links the two (the
+        first link wins) and moves the visitor's history to the customer; an event naming
+        only a linked anonymous id (or a device registered by its visitor) is the
+        customer's."""
         customer = getattr(event, "customer_id", None)
+        anonymous = getattr(event, "anonymous_id", None)
+        visitor = None
+        if anonymous is not None:
+            visitor = "~" + pseudonymize(self.config.secret, "anon", str(anonymous))
         if customer is not None:
+            if visitor is not None and visitor not in self.links:
+                self.links[visitor] = str(customer)
+                self._merge(str(customer), self.states.pop(visitor, None))
             return str(customer)
-        if isinstance(event, SensorEvent) and event.device_id is not None:
-            return self.devices.get(event.device_id)
-        return None
+        if visitor is None and isinstance(event, SensorEvent) and event.device_id is not None:
+            visitor = self.devices.get(event.device_id)
+        return None if visitor is None else self.links.get(visitor, visitor)
+
+    def _merge(self, customer: str, visitor: _State | None) -> None:
+        """The visitor's applied events become the customer's, as if applied there."""
+        if visitor is None:
+            return
+        s = self.states.setdefault(customer, _State())
+        s.seen.update(visitor.seen)
+        if visitor.last_seen is not None:
+            s.last_seen = max(s.last_seen or visitor.last_seen, visitor.last_seen)
+        s.counts.update(visitor.counts)
+        for name, time in visitor.mins.items():
+            s.low(name, time)
+        for name, time in visitor.maxs.items():
+            s.high(name, time)
+        for name, amount in visitor.sums.items():
+            s.add(name, amount)
+        for name, latest in visitor.latest.items():
+            for value in latest.values:
+                _offer(s.latest, name, latest.time, value)
+        s.tastes += visitor.tastes
+        s.rhythm += visitor.rhythm
+        for item, latest in visitor.adds.items():
+            for value in latest.values:
+                _offer(s.adds, item, latest.time, value)
+        for item, time in visitor.removes.items():
+            s.removes[item] = max(time, s.removes.get(item, time))
+        for item, time in visitor.views.items():
+            s.views[item] = max(time, s.views.get(item, time))
+        for query, time in visitor.searches.items():
+            s.searches[query] = max(time, s.searches.get(query, time))
+        for order, units in visitor.order_units.items():
+            s.order_units[order] = max(units, s.order_units.get(order, units))
+        s.undone |= visitor.undone
+        s.undone_itemless |= visitor.undone_itemless
+        s.returned_line_units += visitor.returned_line_units
 
     def apply(self, event: Event) -> Outcome:
         """Accept ``event``; a reading of an unregistered device waits (once, however often

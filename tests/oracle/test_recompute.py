@@ -636,3 +636,43 @@ def test_config_from_settings_follows_the_engine() -> None:
     assert (config.active_factor, config.at_risk_factor, config.lapsed_factor) == (1.0, 2.0, 4.0)
     assert dict(config.fx_to_base) == {"EUR": 1.0, "CHF": 1.05}
     assert config.secret == settings.secrets.pseudonym_secret.get_secret_value().encode()
+
+
+# --- anonymous visitors (docs/identity.md) -------------------------------------
+
+
+def _visitor(at: datetime, *, customer: str | None = None, **kw: Any) -> PageView:
+    return PageView(
+        type="page_view",
+        event_id=kw.pop("event_id", eid()),
+        event_time=at,
+        customer_id=customer,
+        anonymous_id=kw.pop("anonymous_id", "cookie-1"),
+        path="/",
+    )
+
+
+def test_a_visitor_keeps_a_profile_of_their_own_until_linked() -> None:
+    oracle = Oracle(CONFIG)
+    oracle.apply(_visitor(T0))
+    visitor = "~" + pseudonymize(CONFIG.secret, "anon", "cookie-1")
+    assert set(oracle.profiles(to_ms(T0))) == {visitor}
+
+
+def test_the_first_link_moves_the_history_and_later_visits_follow_it() -> None:
+    oracle = Oracle(CONFIG)
+    before = _visitor(T0, event_id="v1")
+    for event in (
+        before,
+        _visitor(T0 + timedelta(minutes=1), customer="ann"),  # a login: links cookie-1 to ann
+        _visitor(T0 + timedelta(minutes=2)),  # a visit after the login: ann's
+        _visitor(T0 + timedelta(minutes=3), customer="bob"),  # the same cookie: still ann's
+        _visitor(T0 + timedelta(minutes=4)),
+    ):
+        assert oracle.apply(event) is Outcome.APPLIED
+    assert oracle.apply(before) is Outcome.DUPLICATE, "the visitor's ids moved with the history"
+    profiles = oracle.profiles(to_ms(T0 + DAY))
+    assert set(profiles) == {"ann", "bob"}
+    assert profiles["ann"].fields["n"] == 4
+    assert profiles["ann"].fields["first_seen"] == to_ms(T0)
+    assert profiles["bob"].fields["n"] == 1

@@ -15,6 +15,7 @@ PLACEHOLDERS = {
     "customer_id": "<customer>",
     "decision_id": "<decision id>",
     "device_token": "<device token>",
+    "anonymous_id": "~anon:<hex>",
     "item_id": "<item>",
     "category": "<category>",
     "campaign_id": "<campaign>",

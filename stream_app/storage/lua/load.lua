@@ -3,25 +3,57 @@
 --   templates: key templates (string.format with the customer id) of the profile, id
 --     index, erased flag, memberships, conversion windows, pending decisions, sent
 --     decisions, contact history, scored features (customer id, decision id), of a
---     device's owner (device token), of the order id index, and of a device's parked
---     readings (device token);
+--     device's owner (device token), of the order id index, of an anonymous profile's
+--     link (docs/identity.md) and of a device's parked readings (device token);
 --   since: contact history starts at this ms;
 --   devices: [token, [event id hashes]] of device-only readings;
 --   customers: [id, [event id hashes], [decision ids whose scored features are taken
 --     (GETDEL: each decision is labelled once)], [those of the hashes that are orders'],
---     [tokens of the devices the batch links to the customer]].
--- A device's events belong to its owner, who is read too when not named. The readings
--- parked for a device the batch links are read, and their ids looked up like the batch's.
--- Returns {owners, rows, parked}: owners[i] = customer id of device i or false;
+--     and, only when its events link any, [anonymous profile ids they link to it] and
+--     [tokens of the devices they link to it]].
+-- A customer claims each anonymous profile its events link that has no link yet (and
+-- no earlier customer of this call claimed): that profile is returned to be merged, and
+-- its id indexes are looked up too. An anonymous profile (id '~...') that is linked, in
+-- Redis or by a claim here, is not read: its events belong to its customer, like a
+-- device's to its owner (a device of an anonymous profile follows that link too). The
+-- readings parked for a device the batch links are read, and their ids looked up like
+-- the batch's.
+-- Returns {owners, links, rows, parked}: owners[i] = customer id of device i or false;
 -- parked[i] = {readings parked for device i, its hashes already parked (1/0 each)}
--- (unlinked devices only, else false); one row per customer {id, profile or false,
--- erased 0/1, event id hashes already applied (in the id index, or for orders in the
--- order index), memberships or false, windows (flat hash), pending (values), sent
--- (decision ids), contacts (flat member, score), scored (aligned with the decision ids,
--- blob or false), readings parked for the devices linked (flat token, hash, reading)}.
+-- (unlinked devices only, else false); links:
+-- [anonymous id, customer] of the anonymous profiles asked that are linked; one row per
+-- customer {id, profile or false, erased 0/1, event id hashes already applied (in the
+-- id index, or for orders in the order index),
+-- memberships or false, windows (flat hash), pending (values), sent (decision ids),
+-- contacts (flat member, score), scored (aligned with the decision ids, blob or false),
+-- merged [[anonymous id, profile or false]] or false, refused [anonymous ids another
+-- customer holds] or false, readings parked for the devices linked (flat token, hash,
+-- reading)}.
 local ask = cmsgpack.unpack(ARGV[1])
 local T, since, devices, customers = ask[1], ask[2], ask[3], ask[4]
 local order, wanted, takes, orders, waiting = {}, {}, {}, {}, {}
+local claimed, merging, refused = {}, {}, {}
+
+for _, customer in ipairs(customers) do
+  local cid = customer[1]
+  for _, anon in ipairs(customer[5] or {}) do
+    local linked = redis.call('GET', string.format(T[13], anon)) or claimed[anon]
+    if not linked then
+      claimed[anon] = cid
+      merging[cid] = merging[cid] or {}
+      table.insert(merging[cid], anon)
+    elseif linked ~= cid then
+      refused[cid] = refused[cid] or {}
+      table.insert(refused[cid], anon)
+    end
+  end
+end
+
+-- The customer an anonymous profile was linked to (nil: none yet); others are their own.
+local function owner_of(id)
+  if string.byte(id) ~= 126 then return id end  -- not '~': a customer
+  return redis.call('GET', string.format(T[13], id)) or claimed[id]
+end
 
 local function want(cid)
   if not wanted[cid] then
@@ -33,6 +65,7 @@ end
 local owners, parked = {}, {}
 for d, device in ipairs(devices) do
   local owner = redis.call('GET', string.format(T[10], device[1]))
+  if owner then owner = owner_of(owner) or owner end
   owners[d] = owner
   parked[d] = false
   if owner then
@@ -45,18 +78,43 @@ for d, device in ipairs(devices) do
     parked[d] = {redis.call('HLEN', key), flags}
   end
 end
+local links = {}
 for _, customer in ipairs(customers) do
   local cid = customer[1]
-  want(cid)
-  for _, id in ipairs(customer[2]) do table.insert(wanted[cid], id) end
-  for _, did in ipairs(customer[3]) do table.insert(takes[cid], did) end
-  for _, id in ipairs(customer[4]) do table.insert(orders[cid], id) end
-  for _, token in ipairs(customer[5]) do
+  local owner = owner_of(cid)
+  if owner then
+    if owner ~= cid then links[#links + 1] = {cid, owner} end
+  else
+    owner = cid
+  end
+  want(owner)
+  for _, id in ipairs(customer[2]) do table.insert(wanted[owner], id) end
+  for _, did in ipairs(customer[3]) do table.insert(takes[owner], did) end
+  for _, id in ipairs(customer[4]) do table.insert(orders[owner], id) end
+  for _, token in ipairs(customer[6] or {}) do
     local flat = redis.call('HGETALL', string.format(T[12], token))
     for j = 1, #flat, 2 do
-      table.insert(wanted[cid], flat[j])
-      local w = waiting[cid]
+      table.insert(wanted[owner], flat[j])
+      local w = waiting[owner]
       w[#w + 1], w[#w + 2], w[#w + 3] = token, flat[j], flat[j + 1]
+    end
+  end
+end
+
+-- Adds to found the ids of the id index (a sorted set) and of the order index (a set).
+local function lookup(of, ids, order_ids, found)
+  for first = 1, #ids, 1000 do  -- unpack() is bounded: ask in chunks
+    local last = math.min(first + 999, #ids)
+    local scores = redis.call('ZMSCORE', string.format(T[2], of), unpack(ids, first, last))
+    for j = 1, last - first + 1 do
+      if scores[j] then found[#found + 1] = ids[first + j - 1] end
+    end
+  end
+  for first = 1, #order_ids, 1000 do
+    local last = math.min(first + 999, #order_ids)
+    local member = redis.call('SMISMEMBER', string.format(T[11], of), unpack(order_ids, first, last))
+    for j = 1, last - first + 1 do
+      if member[j] == 1 then found[#found + 1] = order_ids[first + j - 1] end
     end
   end
 end
@@ -64,21 +122,13 @@ end
 local rows = {}
 for _, cid in ipairs(order) do
   local function key(t) return string.format(T[t], cid) end
-  local found = {}
-  local ids = wanted[cid]
-  for first = 1, #ids, 1000 do  -- unpack() is bounded: ask in chunks
-    local last = math.min(first + 999, #ids)
-    local scores = redis.call('ZMSCORE', key(2), unpack(ids, first, last))
-    for j = 1, last - first + 1 do
-      if scores[j] then found[#found + 1] = ids[first + j - 1] end
-    end
-  end
-  ids = orders[cid]
-  for first = 1, #ids, 1000 do
-    local last = math.min(first + 999, #ids)
-    local kept = redis.call('SMISMEMBER', key(11), unpack(ids, first, last))
-    for j = 1, last - first + 1 do
-      if kept[j] == 1 then found[#found + 1] = ids[first + j - 1] end
+  local found, merged = {}, false
+  lookup(cid, wanted[cid], orders[cid], found)
+  if merging[cid] then
+    merged = {}
+    for j, anon in ipairs(merging[cid]) do
+      lookup(anon, wanted[cid], orders[cid], found)
+      merged[j] = {anon, redis.call('GET', string.format(T[1], anon))}
     end
   end
   local scored = {}
@@ -96,7 +146,9 @@ for _, cid in ipairs(order) do
     redis.call('HKEYS', key(7)),
     redis.call('ZRANGEBYSCORE', key(8), since, '+inf', 'WITHSCORES'),
     scored,
+    merged,
+    refused[cid] or false,
     waiting[cid],
   }
 end
-return {owners, rows, parked}
+return {owners, links, rows, parked}
