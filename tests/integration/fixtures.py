@@ -23,7 +23,7 @@ from stream_app.devstack.processes import ManagedProcess
 from stream_app.events.topics import TopicNames
 from stream_app.kafka import client_options
 from stream_app.profiles.ops import ProfileUpdate
-from stream_app.profiles.state import apply_updates
+from stream_app.profiles.state import ProfileState, apply_updates
 from stream_app.settings import Settings
 from stream_app.storage.bundle import build_stores
 from stream_app.storage.commit import Committer, Writes
@@ -197,9 +197,14 @@ async def write_profiles(
     assert await stores.committer.commit(writes) == []
 
 
+async def stored_states(redis: Redis, keys: Keys, customers: Sequence[str]) -> list[ProfileState]:
+    """Customers' profiles as stored (empty states for those without one)."""
+    return await ProfileStore(redis, keys, profile_ttl_s=1, anonymous_ttl_s=1).stored(customers)
+
+
 async def profile_fields(redis: Redis, keys: Keys, customer: str) -> dict[str, str]:
     """A customer's stored profile fields as text (empty without a profile)."""
-    [state] = await ProfileStore(redis, keys, profile_ttl_s=1, anonymous_ttl_s=1).stored([customer])
+    [state] = await stored_states(redis, keys, [customer])
     return {name: str(value) for name, value in state.fields.items()}
 
 
@@ -207,7 +212,7 @@ async def event_counts(
     redis: Redis, keys: Keys, customers: Sequence[str]
 ) -> dict[str, dict[str, int]]:
     """Per customer, the profile's ``n`` and ``n:<type>`` fields (empty for no profile)."""
-    states = await ProfileStore(redis, keys, profile_ttl_s=1, anonymous_ttl_s=1).stored(customers)
+    states = await stored_states(redis, keys, customers)
     return {
         state.customer_id: {
             name: int(value)

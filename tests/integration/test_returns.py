@@ -19,8 +19,7 @@ from stream_app.events.registry import EVENT_ADAPTERS, Stream
 from stream_app.profiles.derive import derive
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys, event_key
-from stream_app.storage.profiles import ProfileStore
-from tests.integration.fixtures import event, eventually, produce, profile_fields
+from tests.integration.fixtures import event, eventually, produce, profile_fields, stored_states
 from tests.oracle.compare import diff_fields
 from tests.oracle.config import OracleConfig
 from tests.oracle.recompute import Oracle
@@ -94,7 +93,7 @@ async def test_returns_before_and_after_their_orders_redelivered_partial_and_who
     )  # fmt: skip
     assert (fields["returned_orders"], fields["returned_units"]) == ("1", str(1 + 3))
 
-    [state] = await ProfileStore(redis, keys, profile_ttl_s=1).stored([cid])
+    [state] = await stored_states(redis, keys, [cid])
     value = derive(state, now, settings.profiles.value_rules()).as_dict()["value"]
     assert (value["orders"], value["orders_gross"], value["orders_returned"]) == (1, 2, 1)
     assert value["spend"]["EUR"] == {"gross": "50.30", "returned": "10.30", "net": "40.00"}
