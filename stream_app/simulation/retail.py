@@ -19,17 +19,17 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 
-from stream_app.events.purchase import Purchase
+from stream_app.events.purchase import LineItem, Purchase
 from stream_app.events.registry import Event, Stream
-from stream_app.simulation.catalog import Catalog, make_catalog
+from stream_app.simulation.catalog import Catalog, Item, make_catalog
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.money import to_minor
 from stream_app.simulation.oddities import COUNTRY_OF_CITY, b2b_order, with_odd_line
 from stream_app.simulation.population import Customer, make_population
-from stream_app.simulation.reversals import plan_reversal, reversal_event
+from stream_app.simulation.reversals import Reversal, plan_reversal, reversal_event
 from stream_app.simulation.truth import Truth
 from stream_app.simulation.visitors import (
     anonymous_id,
@@ -295,6 +295,28 @@ def _names(order: _Order, at: datetime) -> dict[str, str]:
     return {"anonymous_id": order.anonymous}
 
 
+def require_contracts(mix: RetailMix) -> None:
+    """Fail at once (``UnsupportedContract``) when a switch of ``mix`` needs a contract
+    this build lacks, whether or not a small set would happen to draw such an event."""
+    rng = random.Random(0)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    line = LineItem(item_id="probe", category="probe", quantity=1, unit_price=1.0)
+    order = Purchase(
+        type="purchase",
+        event_id="probe",
+        event_time=at,
+        customer_id="probe",
+        order_id="probe",
+        items=[line],
+        total=1.0,
+        currency="EUR",
+    )
+    if mix.returns:
+        reversal_event(rng, order, Reversal("return", None, 100), {"customer_id": "probe"}, at)
+    if mix.guests:
+        guest_view(rng, "probe", Item("probe", "probe", "probe", 1.0), "EUR", at)
+
+
 def make_retail_set(
     customers: int,
     events: int,
@@ -309,6 +331,7 @@ def make_retail_set(
     and the mess ``mix`` adds. ``id_prefix`` goes before every customer, device and
     anonymous id (runs that share a Redis never meet)."""
     mix = mix or RetailMix()
+    require_contracts(mix)
     population = [
         replace(
             c,

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import orjson
 import pytest
+from typer.testing import CliRunner
 
 from bench.commerce import Spend, score
+from stream_app.cli.main import app
 from stream_app.events.decode import Decoder
 from stream_app.events.encode import encode
 from stream_app.events.identity import Traits
@@ -17,7 +21,7 @@ from stream_app.events.sensor import Location
 from stream_app.settings import WorkerSettings
 from stream_app.simulation.money import from_minor, to_minor
 from stream_app.simulation.oddities import ODD_ITEM_IDS
-from stream_app.simulation.retail import RetailMix, RetailSet, make_retail_set
+from stream_app.simulation.retail import RetailMix, RetailSet, make_retail_set, require_contracts
 from stream_app.simulation.reversals import UnsupportedContract
 
 END = datetime(2026, 6, 8, 12, tzinfo=UTC)
@@ -165,3 +169,23 @@ def test_the_score_counts_exact_customers_and_guest_revenue() -> None:
     truth.guest[off] = Counter({cur: 100})  # half of it reached them
     money[off] = {**money[off], cur: Spend(truth.gross[off][cur] - 50)}
     assert score(retail, money, {}).guest_revenue_attributed == pytest.approx(0.5)
+
+
+def test_simulate_writes_the_retail_set_and_its_truth(tmp_path: Path) -> None:
+    log = tmp_path / "retail.jsonl"
+    args = ["simulate", "--set", "retail", "--to-file", str(log), "--customers", "10"]
+    done = CliRunner().invoke(app, [*args, "--events", "300", "--seed", "5"])
+    assert done.exit_code == 0, done.output
+    truth = orjson.loads(log.with_name("retail.jsonl.truth.json").read_bytes())
+    assert truth["net_minor"]
+    assert len(log.read_bytes().splitlines()) > 300  # + invoices and redeliveries
+    refused = CliRunner().invoke(app, [*args, "--events", "30", "--with", "returns"])
+    assert refused.exit_code == (2 if _unsupported(RetailMix(returns=True)) else 0)
+
+
+def _unsupported(mix: RetailMix) -> bool:
+    try:
+        require_contracts(mix)
+    except UnsupportedContract:
+        return True
+    return False
