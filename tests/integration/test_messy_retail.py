@@ -38,8 +38,9 @@ async def test_messy_retail_money_is_exact_and_nothing_valid_is_dead_lettered(
     figures = await exactness_run(settings, redis, rset, MIX, within=120.0)
 
     assert not figures.mismatches, "\n".join(figures.mismatches[:20])
-    assert figures.outcomes["applied"] > 3_000, figures.outcomes
-    assert figures.outcomes["duplicate"] > 0, figures.outcomes
+    outcomes = figures.outcomes
+    assert sum(outcomes.values()) == len(rset.arrivals), outcomes
+    assert outcomes.get("duplicate", 0) + outcomes.get("late", 0) > 0, "redeliveries seen"
     assert figures.net_spend_exact == 1.0
     assert figures.guest_revenue_attributed == (1.0 if MIX.guests else None)
     assert figures.valid_events_dead_lettered == 0
