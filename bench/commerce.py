@@ -43,6 +43,7 @@ from bench.throughput import run_settings
 from stream_app.api.models import Profile
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
+from stream_app.events.registry import Stream
 from stream_app.kafka_topics import ensure_topics
 from stream_app.producers.producer import EventProducer
 from stream_app.profiles.derive import ValueRules, derive
@@ -203,21 +204,23 @@ def phases(arrivals: Sequence[Arrival], length: timedelta) -> Iterator[list[Arri
 
 
 async def send_phased(
-    settings: Settings, redis: Redis, rset: RetailSet, *, identity_first: bool, within: float
+    settings: Settings, redis: Redis, rset: RetailSet, mix: RetailMix, *, within: float
 ) -> None:
-    """Send ``rset`` phase by phase, each drained before the next; with
-    ``identity_first`` a phase's identity events go (and are applied) first, as a
-    build without parked device readings needs."""
+    """Send ``rset`` phase by phase, each drained before the next. Within a phase, the
+    readings of unlinked devices go (and are done with) before the traits that link
+    them when ``mix.devices`` is on; otherwise identity events go first, as a build
+    without parked readings needs (else a reading may race its link)."""
     target = done(await stats(redis, settings))
     async with EventProducer(
         settings, client_id="bench-commerce", max_request_size=4_000_000
     ) as producer:
         for phase in phases(rset.arrivals, PHASE):
-            groups = [phase]
-            if identity_first:
-                first = [a for a in phase if a.stream.value == "identity"]
-                groups = [first, [a for a in phase if a.stream.value != "identity"]]
-            for group in groups:
+            if mix.devices:
+                first = [a for a in phase if a.event.event_id in rset.ahead_of_link]
+            else:
+                first = [a for a in phase if a.stream is Stream.IDENTITY]
+            chosen = {id(a) for a in first}
+            for group in (first, [a for a in phase if id(a) not in chosen]):
                 for arrival in group:
                     await producer.send(arrival.event)
                 await producer.flush()
@@ -238,7 +241,7 @@ async def exactness_run(
 ) -> Figures:
     """Send ``rset`` through a running worker and score what it stored."""
     before = await stats(redis, settings)
-    await send_phased(settings, redis, rset, identity_first=not mix.devices, within=within)
+    await send_phased(settings, redis, rset, mix, within=within)
     grown = outcomes(before, await stats(redis, settings))
     return score(rset, await read_money(redis, settings, rset.customers), grown)
 

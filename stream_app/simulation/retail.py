@@ -99,6 +99,8 @@ class RetailSet:
     start: datetime
     end: datetime
     counts: Counter[str]
+    #: Event ids of the device readings that precede the traits linking their device.
+    ahead_of_link: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -125,6 +127,7 @@ class _Builder:
     orders: list[_Order] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     first_seen: dict[str, datetime] = field(default_factory=dict)
+    ahead_of_link: set[str] = field(default_factory=set)
 
     def add(self, stream: Stream, event: Event, at: datetime | None = None) -> None:
         self.arrivals.append(Arrival(event.event_time if at is None else at, stream, event))
@@ -243,7 +246,9 @@ class _Builder:
         for customer in self.rng.sample(seen, round(self.mix.device_share * len(seen))):
             device = f"{self.prefix}dev-new-{self.rng.getrandbits(48):012x}"
             at = max(self.first_seen[customer.customer_id], self._moment())
-            self.add(Stream.SENSOR, unlinked_reading(self.rng, device, customer, at))
+            reading = unlinked_reading(self.rng, device, customer, at)
+            self.add(Stream.SENSOR, reading)
+            self.ahead_of_link.add(reading.event_id)
             link_at = at + timedelta(seconds=self.rng.uniform(2, 8))
             self.add(
                 Stream.IDENTITY, device_link(self.rng, customer, device, min(link_at, self.end))
@@ -366,4 +371,5 @@ def make_retail_set(
         end - span,
         end,
         builder.counts,
+        frozenset(builder.ahead_of_link),
     )
