@@ -4,6 +4,7 @@ worker's limits, and its truth agrees with a plain recount of the events it emit
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from stream_app.events.decode import Decoder
 from stream_app.events.encode import encode
 from stream_app.events.identity import Traits
 from stream_app.events.purchase import LineItem, Purchase
+from stream_app.events.registry import Event
 from stream_app.events.sensor import Location
 from stream_app.settings import WorkerSettings
 from stream_app.simulation.money import from_minor, to_minor
@@ -94,18 +96,33 @@ def test_week_old_events_come_again_as_exact_copies_at_the_end(retail: RetailSet
     assert all(encode(a.event) in first for a in tail)
 
 
-def test_the_truth_equals_a_recount_of_the_orders_sent(retail: RetailSet) -> None:
-    """Without returns and guests: each order once (by id), its total to its customer."""
-    orders = {a.event.order_id: a.event for a in retail.arrivals if isinstance(a.event, Purchase)}
-    recount: dict[str, Counter[str]] = {}
-    for order in orders.values():
-        recount.setdefault(order.customer_id, Counter())[order.currency] += to_minor(
-            order.total, order.currency
-        )
-    assert recount == retail.truth.gross
-    assert len({c for counts in recount.values() for c in counts}) >= 4
-    assert not retail.truth.returned
-    assert not retail.truth.guest
+def recount(rset: RetailSet) -> dict[str, dict[str, int]]:
+    """Net spend per customer and currency from the events alone: each order and each
+    reversal once (by its id), a guest's to the customer an event with both ids links
+    them to, a guest's who never logs in to nobody."""
+    linked = {
+        e.anonymous_id: e.customer_id
+        for e in (a.event for a in rset.arrivals)
+        if getattr(e, "anonymous_id", None) and e.customer_id
+    }
+    once: dict[str, Event] = {}
+    for arrival in rset.arrivals:
+        event = arrival.event
+        if isinstance(event, Purchase) or hasattr(event, "return_id"):
+            once.setdefault(getattr(event, "return_id", None) or event.order_id, event)
+    net: dict[str, Counter[str]] = {}
+    for event in once.values():
+        owner = event.customer_id or linked.get(getattr(event, "anonymous_id", None))
+        amount = event.total if isinstance(event, Purchase) else -event.amount
+        if owner is not None:
+            net.setdefault(owner, Counter())[event.currency] += to_minor(amount, event.currency)
+    return {cid: {c: n for c, n in counts.items() if n} for cid, counts in net.items()}
+
+
+def test_the_truth_equals_a_recount_of_the_events_sent(retail: RetailSet) -> None:
+    truth = {cid: {c: n for c, n in retail.truth.net(cid).items() if n} for cid in retail.customers}
+    assert recount(retail) == {cid: net for cid, net in truth.items() if net}
+    assert len({c for cid in truth for c in truth[cid]}) >= 4
 
 
 def test_money_round_trips_through_the_wire_exactly() -> None:
@@ -123,6 +140,9 @@ def _or_skip(mix: RetailMix) -> RetailSet:
 def test_returns_are_booked_days_later_or_sent_ahead_of_their_order() -> None:
     rset = _or_skip(RetailMix(returns=True, b2b_customers=1, b2b_orders=1, b2b_lines=(200, 300)))
     assert rset.truth.returned
+    assert recount(rset) == {
+        cid: {c: n for c, n in rset.truth.net(cid).items() if n} for cid in rset.truth.customers()
+    }
     assert sum(n for k, n in rset.counts.items() if k.startswith("reversals:")) > 0
     for cid in rset.truth.customers():
         assert all(n >= 0 for n in rset.truth.net(cid).values()), cid
@@ -131,6 +151,9 @@ def test_returns_are_booked_days_later_or_sent_ahead_of_their_order() -> None:
 def test_guests_buy_anonymously_and_their_revenue_belongs_to_a_customer() -> None:
     rset = _or_skip(RetailMix(guests=True, b2b_customers=1, b2b_orders=1, b2b_lines=(200, 300)))
     assert rset.truth.guest
+    assert recount(rset) == {
+        cid: {c: n for c, n in rset.truth.net(cid).items() if n} for cid in rset.truth.customers()
+    }
     assert rset.truth.unclaimed
     for cid, guest in rset.truth.guest.items():
         assert all(guest[c] <= rset.truth.gross[cid][c] for c in guest)
@@ -154,7 +177,7 @@ def test_new_phones_read_seconds_before_the_traits_that_link_them() -> None:
 
 
 def test_the_score_counts_exact_customers_and_guest_revenue() -> None:
-    retail = build()  # its truth is changed below
+    retail = build(replace(SMALL, returns=False, guests=False))  # its truth is changed below
     truth = retail.truth
     money = {cid: {cur: Spend(n) for cur, n in truth.net(cid).items()} for cid in retail.customers}
     perfect = score(retail, money, {})
