@@ -12,8 +12,10 @@ the right customer, is valid input ever dead-lettered, and what does the mess co
 2. **Contracts.** ``commerce.schema_disagreements``: the corpus through the published
    schemas and the decoder (``bench.contracts``).
 3. **Throughput.** The same number of plain simulated events and of messy ones, as
-   single-event backlogs, each drained by a fresh worker (``bench.profiles``' runs):
-   ``commerce.events_per_s`` beside ``commerce.plain_events_per_s`` (ratio >= 0.8 wanted).
+   single-event backlogs, each drained by a fresh worker (``bench.profiles``' runs),
+   taking turns: ``commerce.events_per_s`` beside ``commerce.plain_events_per_s``, and
+   ``commerce.events_per_s_ratio``, the median of each round's messy/plain (>= 0.8
+   wanted), with the worker's CPU per event of each.
    Both runs admit lateness up to the span, so they time the apply path, not the late
    topic.
 
@@ -31,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import islice
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from redis.asyncio import Redis
@@ -280,21 +283,41 @@ def _drain(stack: EmbeddedStack, workdir: Path, name: str, events: Sequence[Any]
     asyncio.run(ensure_topics(settings))
     produce(stack.kafka_bootstrap, pack_records(events, settings.topics, 1))
     rate, _, _ = run_pipeline(settings, len(events), workdir / "logs", 600.0, stack.pids, 0)
-    print(f"{name}: {rate.events:,} events in {rate.elapsed_s:.1f} s = {rate.events_per_s:,.0f}/s")
+    cpu = ", ".join(f"{p} {us:.0f}" for p, us in sorted(rate.cpu_us_per_event().items()))
+    print(f"{name}: {rate.events:,} events in {rate.elapsed_s:.1f} s; CPU us/event: {cpu}")
     return rate
 
 
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """Plain and messy drains taking turns: medians of each, and of the ratio of the
+    two drains of one round (this VM's speed moves by 2x within minutes, so only a
+    pair run back to back compares)."""
+
+    plain_per_s: float
+    messy_per_s: float
+    ratio: float
+    #: The worker's CPU per event (user + system): steadier than wall time here.
+    plain_cpu_us: float
+    messy_cpu_us: float
+
+
 def rates(
-    stack: EmbeddedStack, workdir: Path, sets: Mapping[str, Sequence[Any]], rounds: int
-) -> dict[str, float]:
-    """Each set's best rate over ``rounds`` drains, the sets taking turns, so a slow
-    minute of the machine (or the first run's warm-up) does not decide the ratio."""
-    best: dict[str, float] = {}
+    stack: EmbeddedStack, workdir: Path, plain: Sequence[Any], messy: Sequence[Any], rounds: int
+) -> Rates:
+    """``rounds`` drains of each set, plain then messy, each on fresh topics and keys."""
+    runs: dict[str, list[Rate]] = {"plain": [], "messy": []}
     for round_ in range(rounds):
-        for name, events in sets.items():
-            rate = _drain(stack, workdir, f"{name}{round_}", events).events_per_s
-            best[name] = max(best.get(name, 0.0), rate)
-    return best
+        for name, events in (("plain", plain), ("messy", messy)):
+            runs[name].append(_drain(stack, workdir, f"{name}{round_}", events))
+    pairs = zip(runs["plain"], runs["messy"], strict=True)
+    return Rates(
+        median(r.events_per_s for r in runs["plain"]),
+        median(r.events_per_s for r in runs["messy"]),
+        median(m.events_per_s / p.events_per_s for p, m in pairs),
+        median(r.cpu_us_per_event()["consumer"] for r in runs["plain"]),
+        median(r.cpu_us_per_event()["consumer"] for r in runs["messy"]),
+    )
 
 
 def plain_events(customers: int, events: int, seed: int, end: datetime) -> list[Any]:
@@ -318,7 +341,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     plain_set = plain_events(args.customers, len(messy), args.seed, end)
     with scratch("stream-app-commerce-") as (workdir, stack):
         figures, schema = _exactness(stack, workdir, rset, mix)
-        best = rates(stack, workdir, {"plain": plain_set, "messy": messy}, args.rounds)
+        speed = rates(stack, workdir, plain_set, messy, args.rounds)
     for line in figures.mismatches[:20]:
         print("mismatch:", line)
     print(f"exactness run: {figures.outcomes}")
@@ -328,9 +351,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "commerce.valid_events_dead_lettered": figures.valid_events_dead_lettered,
         "commerce.schema_disagreements": schema,
         **{f"commerce.sent.{kind}": n for kind, n in sorted(figures.outcomes.items())},
-        "commerce.events_per_s": round(best["messy"]),
-        "commerce.plain_events_per_s": round(best["plain"]),
-        "commerce.events_per_s_ratio": round(best["messy"] / best["plain"], 3),
+        "commerce.events_per_s": round(speed.messy_per_s),
+        "commerce.plain_events_per_s": round(speed.plain_per_s),
+        "commerce.events_per_s_ratio": round(speed.ratio, 3),
+        "commerce.worker_cpu_us_per_event": round(speed.messy_cpu_us, 1),
+        "commerce.plain_worker_cpu_us_per_event": round(speed.plain_cpu_us, 1),
         "commerce.customers": args.customers,
         "commerce.events": len(messy),
         "commerce.switches": ",".join(
@@ -367,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=400)
     parser.add_argument("--events", type=int, default=60_000, help="ordinary events")
     parser.add_argument("--seed", type=int, default=15)
-    parser.add_argument("--rounds", type=int, default=3, help="drains of each set (best kept)")
+    parser.add_argument("--rounds", type=int, default=3, help="drains of each set (medians kept)")
     for name in ("returns", "guests", "devices"):
         parser.add_argument(
             f"--{name}",
