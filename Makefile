@@ -61,7 +61,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
-# Benchmarks on the embedded stack (~14 min); figures merge into bench/results/latest.json.
+# Benchmarks on the embedded stack (~16 min); figures merge into bench/results/latest.json.
 # bench.soak (10 min) is not part of it: `.venv/bin/python -m bench.soak`.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.profiles $(BENCH_ARGS)
@@ -69,6 +69,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.peers $(PEERS_ARGS)
 	$(BIN)/python -m bench.learning
 	$(BIN)/python -m bench.timing
+	$(BIN)/python -m bench.commerce $(COMMERCE_ARGS)
 
 fuzz: $(BENCH_STAMP)
 	$(BIN)/python -m bench.fuzz $(FUZZ_ARGS)

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ from stream_app.events.topics import TopicNames
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "contracts" / "corpus.jsonl"
+#: The decoder's clock for the corpus: its event times are an hour before this.
+CORPUS_NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 SCHEMAS = ROOT / "schemas"
 
 

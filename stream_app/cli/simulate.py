@@ -7,10 +7,12 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from enum import StrEnum
 from itertools import islice
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
+import orjson
 import typer
 
 from stream_app.clock import utc_now
@@ -21,6 +23,16 @@ from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.population import make_population
+from stream_app.simulation.retail import RetailMix, make_retail_set
+from stream_app.simulation.reversals import UnsupportedContract
+
+
+class RetailSwitch(StrEnum):
+    """The parts of the messy-retail set that need issue 15's contracts."""
+
+    RETURNS = "returns"
+    GUESTS = "guests"
+    DEVICES = "devices"
 
 
 def simulate(
@@ -52,14 +64,32 @@ def simulate(
             "[default: the log ends about now]"
         ),
     ] = None,
+    event_set: Annotated[
+        Literal["plain", "retail"],
+        typer.Option(
+            "--set",
+            help="with --to-file: retail = messy retail over --span-days (B2B invoices, odd "
+            "item ids, currencies, week-old redeliveries) and its truth in <file>.truth.json",
+        ),
+    ] = "plain",
+    mess: Annotated[
+        list[RetailSwitch] | None,
+        typer.Option("--with", help="with --set retail: contracts of issue 15 to exercise"),
+    ] = None,
+    span_days: Annotated[
+        float, typer.Option(min=0.01, help="with --set retail: days of event time")
+    ] = 6.0,
 ) -> None:
     """Simulate shoppers: clickstream, purchases, sensors, identity, feedback."""
     if to_file is None:
-        if events is not None or start is not None:
-            raise typer.BadParameter("--events and --start need --to-file")
+        if events is not None or start is not None or event_set != "plain":
+            raise typer.BadParameter("--events, --start and --set need --to-file")
         _live(customers, rate, duration, seed, envelope_size, respond)
         return
     count = math.floor(rate * duration) if events is None else events
+    if event_set == "retail":
+        _write_retail(to_file, customers, count, seed, start, span_days, mess or [])
+        return
     first = utc_now() - timedelta(seconds=count / rate) if start is None else _aware(start)
     mix = _write_log(to_file, customers, rate, seed, count, first)
     end = first + timedelta(seconds=max(count - 1, 0) / rate)
@@ -87,6 +117,35 @@ def _write_log(
     with path.open("wb") as out:
         out.writelines(write_lines(counted()))
     return mix
+
+
+def _write_retail(
+    path: Path,
+    customers: int,
+    count: int,
+    seed: int,
+    start: str | None,
+    span_days: float,
+    mess: list[RetailSwitch],
+) -> None:
+    """The messy-retail set in arrival order, and its truth beside it."""
+    span = timedelta(days=span_days)
+    end = utc_now() - timedelta(minutes=1) if start is None else _aware(start) + span
+    mix = RetailMix(
+        returns=RetailSwitch.RETURNS in mess,
+        guests=RetailSwitch.GUESTS in mess,
+        devices=RetailSwitch.DEVICES in mess,
+    )
+    try:
+        made = make_retail_set(customers, count, seed, end, span, mix)
+    except UnsupportedContract as exc:
+        raise typer.BadParameter(str(exc), param_hint="--with") from exc
+    with path.open("wb") as out:
+        out.writelines(write_lines(a.event for a in made.arrivals))
+    truth = path.with_name(path.name + ".truth.json")
+    truth.write_bytes(orjson.dumps(made.truth.as_json(), option=orjson.OPT_INDENT_2))
+    summary = ", ".join(f"{name}={n}" for name, n in sorted(made.counts.items()))
+    typer.echo(f"wrote {len(made.arrivals)} events to {path} ({summary}); truth in {truth}")
 
 
 def _aware(text: str) -> datetime:

@@ -4,16 +4,14 @@ sample of the corpus, and both agree with its label (``bench.contracts``)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.contracts import disagreements, load_corpus
+from bench.contracts import CORPUS_NOW, disagreements, load_corpus
 from stream_app.events.registry import Stream
 from stream_app.events.schemas import render, topic_schemas
 from stream_app.settings import WorkerSettings
 
-#: The corpus's event times are an hour before this.
-NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+NOW = CORPUS_NOW
 
 
 def test_schema_and_decoder_agree_on_every_sample() -> None:
