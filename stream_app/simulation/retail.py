@@ -150,15 +150,15 @@ class _Builder:
             customer = getattr(event, "customer_id", None)
             if customer is not None:
                 self.first_seen.setdefault(customer, event.event_time)
-            if isinstance(event, Purchase):
+            if isinstance(event, Purchase) and customer is not None:
                 if self.rng.random() < self.mix.odd_share:
                     event = with_odd_line(self.rng, event)
                     self.counts["odd_lines"] += 1
                 if self.rng.random() < self.mix.country_share:
                     event = event.model_copy(
-                        update={"country": COUNTRY_OF_CITY[cities[event.customer_id]]}
+                        update={"country": COUNTRY_OF_CITY[cities[customer]]}
                     )
-                self.book(_Order(event, event.customer_id))
+                self.book(_Order(event, customer))
             self.add(stream, event)
 
     def b2b(self) -> None:
