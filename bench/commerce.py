@@ -200,8 +200,8 @@ async def send_phased(
 ) -> None:
     """Send ``rset`` phase by phase, each drained before the next. Within a phase, the
     readings of unlinked devices go (and are done with) before the traits that link
-    them when ``mix.devices`` is on; otherwise identity events go first, as a build
-    without parked readings needs (else a reading may race its link)."""
+    them when ``mix.devices`` is on (parked until their link); otherwise identity events
+    go first, so that no reading waits for its link."""
     target = done(await stats(redis, settings))
     async with EventProducer(
         settings, client_id="bench-commerce", max_request_size=4_000_000
