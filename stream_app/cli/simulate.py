@@ -24,11 +24,10 @@ from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.population import make_population
 from stream_app.simulation.retail import RetailMix, make_retail_set
-from stream_app.simulation.reversals import UnsupportedContract
 
 
 class RetailSwitch(StrEnum):
-    """The parts of the messy-retail set that need issue 15's contracts."""
+    """The parts of the messy-retail set that can be left out."""
 
     RETURNS = "returns"
     GUESTS = "guests"
@@ -72,9 +71,9 @@ def simulate(
             "item ids, currencies, week-old redeliveries) and its truth in <file>.truth.json",
         ),
     ] = "plain",
-    mess: Annotated[
+    left_out: Annotated[
         list[RetailSwitch] | None,
-        typer.Option("--with", help="with --set retail: contracts of issue 15 to exercise"),
+        typer.Option("--without", help="with --set retail: leave this part out [default: all in]"),
     ] = None,
     span_days: Annotated[
         float, typer.Option(min=0.01, help="with --set retail: days of event time")
@@ -88,7 +87,7 @@ def simulate(
         return
     count = math.floor(rate * duration) if events is None else events
     if event_set == "retail":
-        _write_retail(to_file, customers, count, seed, start, span_days, mess or [])
+        _write_retail(to_file, customers, count, seed, start, span_days, left_out or [])
         return
     first = utc_now() - timedelta(seconds=count / rate) if start is None else _aware(start)
     mix = _write_log(to_file, customers, rate, seed, count, first)
@@ -126,20 +125,17 @@ def _write_retail(
     seed: int,
     start: str | None,
     span_days: float,
-    mess: list[RetailSwitch],
+    left_out: list[RetailSwitch],
 ) -> None:
     """The messy-retail set in arrival order, and its truth beside it."""
     span = timedelta(days=span_days)
     end = utc_now() - timedelta(minutes=1) if start is None else _aware(start) + span
     mix = RetailMix(
-        returns=RetailSwitch.RETURNS in mess,
-        guests=RetailSwitch.GUESTS in mess,
-        devices=RetailSwitch.DEVICES in mess,
+        returns=RetailSwitch.RETURNS not in left_out,
+        guests=RetailSwitch.GUESTS not in left_out,
+        devices=RetailSwitch.DEVICES not in left_out,
     )
-    try:
-        made = make_retail_set(customers, count, seed, end, span, mix)
-    except UnsupportedContract as exc:
-        raise typer.BadParameter(str(exc), param_hint="--with") from exc
+    made = make_retail_set(customers, count, seed, end, span, mix)
     with path.open("wb") as out:
         out.writelines(write_lines(a.event for a in made.arrivals))
     truth = path.with_name(path.name + ".truth.json")

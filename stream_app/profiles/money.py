@@ -192,8 +192,9 @@ def wallet_of(fields: Mapping[str, object], fx: FxRates) -> Wallet:
     """
     found: dict[str, dict[str, int]] = {prefix: {} for prefix in _MONEY_PREFIXES}
     for name, value in fields.items():
-        prefix, colon, currency = name.partition(":")
-        if colon and prefix + ":" in found:
+        # str.startswith first: a profile has hundreds of fields, a few of them money.
+        if name.startswith(_MONEY_PREFIXES):
+            prefix, _, currency = name.partition(":")
             found[prefix + ":"][currency] = int(value)  # type: ignore[call-overload]
     return Wallet(found["spend:"], found["returned:"], found["units:"], found["units_value:"], fx)
 

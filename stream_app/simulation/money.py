@@ -2,6 +2,8 @@
 
 The truth a messy-retail run is judged by must not inherit float rounding, so
 the simulator counts cents (yen, fils) and only the wire carries decimals.
+Its exponent table is its own, not ``profiles.money``'s: the truth must not share the
+engine's tables, or a wrong exponent there would be wrong on both sides and unseen.
 """
 
 from __future__ import annotations

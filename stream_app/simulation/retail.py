@@ -4,10 +4,10 @@ what the profiles must say after the worker has read them.
 On top of the ordinary simulated traffic (``EventGenerator`` over several days) it
 adds, per ``RetailMix``: B2B invoices of hundreds to thousands of lines with bulk
 quantities, fee lines and oddly named items, orders in several currencies with a
-country, exact copies of week-old events redelivered at the end, and, behind
-switches for contracts a build may not have yet, returns/refunds/cancellations
-days later (some sent before their order), guests who buy under an anonymous id
-and log in later, and phones whose first reading precedes their link.
+country, exact copies of week-old events redelivered at the end, and (each behind a
+switch, on by default) returns/refunds/cancellations days later (some sent before
+their order), guests who buy under an anonymous id and log in later, and phones
+whose first reading precedes their link.
 
 Each event has an arrival time (when it reaches Kafka): its event time, except for
 reversals sent ahead of their order and for redeliveries. The truth (``Truth``) is
@@ -19,17 +19,17 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import islice
 
-from stream_app.events.purchase import LineItem, Purchase
+from stream_app.events.purchase import Purchase
 from stream_app.events.registry import Event, Stream
-from stream_app.simulation.catalog import Catalog, Item, make_catalog
+from stream_app.simulation.catalog import Catalog, make_catalog
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.money import to_minor
 from stream_app.simulation.oddities import COUNTRY_OF_CITY, b2b_order, with_odd_line
 from stream_app.simulation.population import Customer, make_population
-from stream_app.simulation.reversals import Reversal, plan_reversal, reversal_event
+from stream_app.simulation.reversals import plan_reversal, reversal_event
 from stream_app.simulation.truth import Truth
 from stream_app.simulation.visitors import (
     anonymous_id,
@@ -46,15 +46,13 @@ _FOREIGN = ("EUR", "USD", "KWD")
 
 @dataclass(frozen=True, slots=True)
 class RetailMix:
-    """What the set holds. ``returns``, ``guests`` and ``devices`` need contracts of
-    issue 15 (order reversals, anonymous ids, parked device readings); a build
-    without them must leave them off."""
+    """What the set holds. ``returns``, ``guests`` and ``devices`` switch off order
+    reversals, anonymous visitors and parked device readings (e.g. to see what each
+    costs)."""
 
-    #: Off until issue 15's i15-money, i15-guests and i15-devices are merged; then on:
-    #: ``bench.commerce`` and ``test_messy_retail`` take these defaults.
-    returns: bool = False
-    guests: bool = False
-    devices: bool = False
+    returns: bool = True
+    guests: bool = True
+    devices: bool = True
     #: Share of orders undone later by a return, refund or cancellation.
     reversal_share: float = 0.3
     #: Share of reversals sent before their order (their event time hours after it).
@@ -155,9 +153,7 @@ class _Builder:
                     event = with_odd_line(self.rng, event)
                     self.counts["odd_lines"] += 1
                 if self.rng.random() < self.mix.country_share:
-                    event = event.model_copy(
-                        update={"country": COUNTRY_OF_CITY[cities[customer]]}
-                    )
+                    event = event.model_copy(update={"country": COUNTRY_OF_CITY[cities[customer]]})
                 self.book(_Order(event, customer))
             self.add(stream, event)
 
@@ -236,7 +232,6 @@ class _Builder:
         order, _ = guest_checkout(
             self.rng, {"anonymous_id": anonymous}, items, shopper.currency, bought
         )
-        assert isinstance(order, Purchase)
         owner_id = None if owner is None else owner.customer_id
         self.book(_Order(order, owner_id, anonymous, login_at), guest=True)
         self.add(Stream.PURCHASE, order)
@@ -302,28 +297,6 @@ def _names(order: _Order, at: datetime) -> dict[str, str]:
     return {"anonymous_id": order.anonymous}
 
 
-def require_contracts(mix: RetailMix) -> None:
-    """Fail at once (``UnsupportedContract``) when a switch of ``mix`` needs a contract
-    this build lacks, whether or not a small set would happen to draw such an event."""
-    rng = random.Random(0)
-    at = datetime(2026, 1, 1, tzinfo=UTC)
-    line = LineItem(item_id="probe", category="probe", quantity=1, unit_price=1.0)
-    order = Purchase(
-        type="purchase",
-        event_id="probe",
-        event_time=at,
-        customer_id="probe",
-        order_id="probe",
-        items=[line],
-        total=1.0,
-        currency="EUR",
-    )
-    if mix.returns:
-        reversal_event(rng, order, Reversal("return", None, 100), {"customer_id": "probe"}, at)
-    if mix.guests:
-        guest_view(rng, "probe", Item("probe", "probe", "probe", 1.0), "EUR", at)
-
-
 def make_retail_set(
     customers: int,
     events: int,
@@ -338,7 +311,6 @@ def make_retail_set(
     and the mess ``mix`` adds. ``id_prefix`` goes before every customer, device and
     anonymous id (runs that share a Redis never meet)."""
     mix = mix or RetailMix()
-    require_contracts(mix)
     population = [
         replace(
             c,

@@ -1,11 +1,8 @@
 """Returns, refunds and cancellations of simulated orders, days after them or (sent
 ahead by a faster system) before them.
 
-The events follow the lead's contract for issue 15 (``OrderReversal`` on the purchase
-stream: ``return_id``, ``order_id``, optional ``items``, ``amount``, ``currency``). They
-are built as plain fields and validated by the stream's own adapter, so a build whose
-purchase stream does not take them yet says so (``UnsupportedContract``) instead of
-the simulator importing a class that is not there.
+The events are ``OrderReversal`` on the purchase stream (``return_id``, ``order_id``,
+optional ``items``, ``amount``, ``currency``).
 """
 
 from __future__ import annotations
@@ -15,33 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
 from stream_app.events.purchase import LineItem, Purchase
-from stream_app.events.registry import EVENT_ADAPTERS, Event, Stream
+from stream_app.events.returns import OrderReversal
 from stream_app.simulation.ids import event_id
 from stream_app.simulation.money import from_minor, to_minor
 
 ReversalKind = Literal["return", "refund", "cancellation"]
 _ID_PREFIX: dict[ReversalKind, str] = {"return": "rma", "refund": "rfd", "cancellation": "cnl"}
-
-
-class UnsupportedContract(RuntimeError):
-    """The event contract a ``RetailMix`` switch needs is not in this build."""
-
-
-def contract_event(stream: Stream, fields: dict[str, Any]) -> Event:
-    """``fields`` as an event of ``stream``, validated exactly as the decoder would."""
-    try:
-        event: Event = EVENT_ADAPTERS[stream].validate_python(fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise UnsupportedContract(
-            f"this build's {stream.value} stream refuses a simulated {fields['type']!r} event "
-            f"({'.'.join(map(str, first['loc']))}: {first['msg']}); turn its RetailMix "
-            "switch off until the contract is merged"
-        ) from exc
-    return event
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +56,7 @@ def reversal_event(
     plan: Reversal,
     owner: dict[str, str],
     at: datetime,
-) -> Event:
+) -> OrderReversal:
     """The event that books ``plan`` for ``order`` at ``at``; ``owner`` holds the
     ``customer_id`` and/or ``anonymous_id`` it names."""
     fields: dict[str, Any] = {
@@ -94,4 +71,4 @@ def reversal_event(
     }
     if plan.items is not None:
         fields["items"] = [line.model_dump(exclude_none=True) for line in plan.items]
-    return contract_event(Stream.PURCHASE, fields)
+    return OrderReversal.model_validate(fields)

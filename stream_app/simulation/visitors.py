@@ -2,10 +2,8 @@
 id (cookie, app install) and log in later, and phones whose first reading comes
 seconds before the traits that link them.
 
-Guest events follow the lead's contract for issue 15 (``anonymous_id`` beside or
-instead of ``customer_id``; an event with both links them) and go through the
-stream's adapter, like ``reversals``: a build without it raises
-``UnsupportedContract``.
+Guest events name an ``anonymous_id`` beside or instead of ``customer_id``; an event
+with both links them.
 """
 
 from __future__ import annotations
@@ -14,14 +12,14 @@ import random
 from datetime import datetime
 from typing import Any
 
+from stream_app.events.clickstream import ProductView
 from stream_app.events.identity import Traits
-from stream_app.events.registry import Event, Stream
+from stream_app.events.purchase import Purchase
 from stream_app.events.sensor import Location
 from stream_app.simulation.catalog import Item, local_price
 from stream_app.simulation.ids import event_id
 from stream_app.simulation.money import from_minor, to_minor
 from stream_app.simulation.population import Customer
-from stream_app.simulation.reversals import contract_event
 
 
 def anonymous_id(rng: random.Random, prefix: str) -> str:
@@ -30,10 +28,9 @@ def anonymous_id(rng: random.Random, prefix: str) -> str:
 
 def guest_view(
     rng: random.Random, anonymous: str, item: Item, currency: str, at: datetime
-) -> Event:
+) -> ProductView:
     """A product view by a visitor known only by ``anonymous``."""
-    return contract_event(
-        Stream.CLICKSTREAM,
+    return ProductView.model_validate(
         {
             "type": "product_view",
             "event_id": event_id(rng),
@@ -52,7 +49,7 @@ def guest_checkout(
     items: list[Item],
     currency: str,
     at: datetime,
-) -> tuple[Event, int]:
+) -> tuple[Purchase, int]:
     """An order of one unit of each of ``items`` under ``ids`` (an ``anonymous_id``, with
     a ``customer_id`` when checkout also logs in) and its total in minor units."""
     minor = sum(to_minor(local_price(item, currency), currency) for item in items)
@@ -74,14 +71,13 @@ def guest_checkout(
         "total": from_minor(minor, currency),
         "currency": currency,
     }
-    return contract_event(Stream.PURCHASE, fields), minor
+    return Purchase.model_validate(fields), minor
 
 
-def login(rng: random.Random, customer: Customer, anonymous: str, at: datetime) -> Event:
+def login(rng: random.Random, customer: Customer, anonymous: str, at: datetime) -> Traits:
     """The identify call of a login: both ids, which links the guest history to the
     customer."""
-    return contract_event(
-        Stream.IDENTITY,
+    return Traits.model_validate(
         {
             "type": "traits",
             "event_id": event_id(rng),

@@ -1,7 +1,7 @@
 """Messy retail, small, through the real worker (``bench.commerce`` runs it larger):
 B2B invoices of up to 1,500 lines, odd item ids, several currencies, week-old
-redeliveries, and whatever of returns, guests and unlinked devices this build's
-contracts take (``MIX``). Every customer's net spend must equal the simulator's
+redeliveries, returns sent days later or ahead of their order, guests who log in
+later and phones read before their link. Every customer's net spend must equal the simulator's
 truth to the minor unit, guest revenue must land on its customer, and no valid
 event may be dead-lettered. A worker of its own (topics, keys, group) runs it, so no
 other test's events or dead letters are counted."""
@@ -27,8 +27,7 @@ from tests.integration.fixtures import isolated
 pytestmark = pytest.mark.integration
 
 SEED = 1_515
-#: The issue-15 switches this build supports (returns, guests, devices stay off until
-#: their contracts are merged), and a set small enough for ``make test``.
+#: Everything on (returns, guests, devices), a set small enough for ``make test``.
 MIX = RetailMix(b2b_customers=2, b2b_orders=2, b2b_lines=(200, 1_500))
 
 
@@ -54,6 +53,10 @@ async def test_messy_retail_money_is_exact_and_nothing_valid_is_dead_lettered(
     rset = make_retail_set(40, 3_000, SEED, end, SPAN, MIX)
     assert rset.counts["b2b_orders"] == 4, rset.counts
     assert rset.counts["redeliveries"] > 0, rset.counts
+    assert (MIX.returns, MIX.guests, MIX.devices) == (True, True, True)
+    assert rset.counts["guest_orders"] > 0, rset.counts
+    assert rset.counts["unlinked_devices"] > 0, rset.counts
+    assert any(k.startswith("reversals:") for k in rset.counts), rset.counts
 
     redis = redis_client(retail_settings)
     try:
@@ -66,6 +69,6 @@ async def test_messy_retail_money_is_exact_and_nothing_valid_is_dead_lettered(
     assert sum(outcomes.values()) == len(rset.arrivals), outcomes
     assert outcomes.get("duplicate", 0) + outcomes.get("late", 0) > 0, "redeliveries seen"
     assert figures.net_spend_exact == 1.0
-    assert figures.guest_revenue_attributed == (1.0 if MIX.guests else None)
+    assert figures.guest_revenue_attributed == 1.0
     assert figures.valid_events_dead_lettered == 0
     assert schema_disagreements(retail_settings) == 0

@@ -23,8 +23,7 @@ from stream_app.events.sensor import Location
 from stream_app.settings import WorkerSettings
 from stream_app.simulation.money import from_minor, to_minor
 from stream_app.simulation.oddities import ODD_ITEM_IDS
-from stream_app.simulation.retail import RetailMix, RetailSet, make_retail_set, require_contracts
-from stream_app.simulation.reversals import UnsupportedContract
+from stream_app.simulation.retail import RetailMix, RetailSet, make_retail_set
 
 END = datetime(2026, 6, 8, 12, tzinfo=UTC)
 SPAN = timedelta(days=6)
@@ -138,15 +137,10 @@ def test_money_round_trips_through_the_wire_exactly() -> None:
         assert to_minor(from_minor(minor, currency), currency) == minor
 
 
-def _or_skip(mix: RetailMix) -> RetailSet:
-    try:
-        return build(mix)
-    except UnsupportedContract as exc:
-        pytest.skip(f"contract not in this build yet: {exc}")
-
-
 def test_returns_are_booked_days_later_or_sent_ahead_of_their_order() -> None:
-    rset = _or_skip(RetailMix(returns=True, b2b_customers=1, b2b_orders=1, b2b_lines=(200, 300)))
+    rset = build(
+        RetailMix(guests=False, devices=False, b2b_customers=1, b2b_orders=1, b2b_lines=(200, 300))
+    )
     assert rset.truth.returned
     assert recount(rset) == _nonzero_net(rset)
     assert sum(n for k, n in rset.counts.items() if k.startswith("reversals:")) > 0
@@ -155,7 +149,9 @@ def test_returns_are_booked_days_later_or_sent_ahead_of_their_order() -> None:
 
 
 def test_guests_buy_anonymously_and_their_revenue_belongs_to_a_customer() -> None:
-    rset = _or_skip(RetailMix(guests=True, b2b_customers=1, b2b_orders=1, b2b_lines=(200, 300)))
+    rset = build(
+        RetailMix(returns=False, devices=False, b2b_customers=1, b2b_orders=1, b2b_lines=(200, 300))
+    )
     assert rset.truth.guest
     assert recount(rset) == _nonzero_net(rset)
     assert rset.truth.unclaimed
@@ -164,7 +160,7 @@ def test_guests_buy_anonymously_and_their_revenue_belongs_to_a_customer() -> Non
 
 
 def test_new_phones_read_seconds_before_the_traits_that_link_them() -> None:
-    rset = build(RetailMix(devices=True, b2b_customers=0))
+    rset = build(RetailMix(returns=False, guests=False, b2b_customers=0))
     readings = {
         a.event.device_id: a.event
         for a in rset.arrivals
@@ -206,13 +202,9 @@ def test_simulate_writes_the_retail_set_and_its_truth(tmp_path: Path) -> None:
     truth = orjson.loads(log.with_name("retail.jsonl.truth.json").read_bytes())
     assert truth["net_minor"]
     assert len(log.read_bytes().splitlines()) > 300  # + invoices and redeliveries
-    refused = CliRunner().invoke(app, [*args, "--events", "30", "--with", "returns"])
-    assert refused.exit_code == (2 if _unsupported(RetailMix(returns=True)) else 0)
-
-
-def _unsupported(mix: RetailMix) -> bool:
-    try:
-        require_contracts(mix)
-    except UnsupportedContract:
-        return True
-    return False
+    assert '"type":"return"' in log.read_text()
+    plainer = [*args, "--events", "300", "--seed", "5", "--without", "returns"]
+    assert CliRunner().invoke(app, plainer).exit_code == 0
+    text = log.read_text()
+    assert '"type":"return"' not in text
+    assert '"anonymous_id"' in text
