@@ -48,14 +48,14 @@ import numpy as np
 from scipy.stats import rankdata
 
 from bench.common import merge_results, pyplot, save_figure
-from stream_app.clock import to_ms
+from stream_app.clock import to_ms, zone
 from stream_app.metrics.quantiles import percentile
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.features import Candidate, featurize
 from stream_app.model.quality import ProgressiveValidation, RollingRate
 from stream_app.profiles.derive import ValueRules, derive
-from stream_app.profiles.fold import hour_of_week
+from stream_app.profiles.rhythm import local_hour_of_week
 from stream_app.profiles.state import Decayed, ProfileState
 from stream_app.simulation.catalog import CATEGORIES
 from stream_app.simulation.engagement import OFFER_UPLIFT, TasteShift, is_active_hour, p_engage
@@ -95,7 +95,7 @@ class SimulatedProfile:
         self.n += events
         self.fields.setdefault("first_seen", str(ms))
         self.fields["last_seen"] = str(ms)
-        key = str(hour_of_week(ms))
+        key = str(local_hour_of_week(ms, zone(self.timezone)))  # binned local, as the worker
         self.rhythm[key] = self.rhythm.get(key, 0.0) + events * 2.0 ** ((ms - REF_MS) / RHYTHM_H)
 
     def taste(self, ms: int, category: str, weight: float) -> None:

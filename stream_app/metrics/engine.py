@@ -63,6 +63,12 @@ class EngineMetrics:
         self.consumer_lag, self.partition_stalled = _consumer_families(r)
         self.decisions, self.scheduled, self.overdue = _decision_families(r)
         self.model_auc, self.model_log_loss, self.model_drifts, self.model_info = _model_families(r)
+        self.tz_assumed = Counter(
+            "stream_app_tz_assumed",
+            "Events binned in the rhythm in the default time zone: the customer had no "
+            "timezone trait when they were applied.",
+            registry=r,
+        )
 
     def count(self, counts: Counts) -> None:
         """Put a batch's counts on their labelled series (the keys carry the labels)."""
@@ -82,6 +88,8 @@ class EngineMetrics:
                     self.events.labels(stream, kind).inc(n)
                 case Plain("model_drifts"):
                     self.model_drifts.inc(n)
+                case Plain("tz_assumed"):
+                    self.tz_assumed.inc(n)
                 case DecisionCount(campaign, outcome, detail):
                     self._decided(campaign, outcome, detail, n)
 

@@ -48,11 +48,11 @@ def featurize(view: ProfileView, candidate: Candidate) -> dict[str, float]:
     ...     "c-1",
     ...     {"n": "3", "first_seen": "1780000000000", "timezone": "Europe/Berlin"},
     ...     tastes=Decayed(1780315200000, {"c:shoes": 3.0, "c:books": 1.0}),
-    ...     rhythm=Decayed(1780315200000, {"18": 1.0, "19": 3.0}),
+    ...     rhythm=Decayed(1780315200000, {"20": 1.0, "21": 3.0}),  # local hours
     ... )
     >>> x = featurize(derive(stored, now, ValueRules()),
     ...               Candidate("spring", "push", "shoes", "discount", now + timedelta(hours=7)))
-    >>> # 19:00 UTC is 21:00 in Berlin, where 3 of the 4 rhythm units fall (UTC 19 + 2)
+    >>> # 19:00 UTC is 21:00 in Berlin, where 3 of the 4 rhythm units fall
     >>> x["taste_share"], x["rhythm_share"], round(x["local_hour_cos"], 3), x["recency_never"]
     (0.75, 0.75, 0.707, 1.0)
     >>> sorted(k for k in x if "=" in k)[:3]

@@ -265,9 +265,7 @@ class ProfileView:
     @lazy
     def rhythm_local(self) -> tuple[float, ...]:
         half_life_ms = self._rules.rhythm_half_life.total_seconds() * 1000
-        return local_week(
-            self._state.rhythm.at(self._now_ms, half_life_ms), self.timezone, self.now
-        )
+        return local_week(self._state.rhythm.at(self._now_ms, half_life_ms))
 
     @lazy
     def cart_lines(self) -> tuple[CartLine, ...]:

@@ -42,13 +42,11 @@ from stream_app.profiles.ops import (
 from stream_app.profiles.pseudonym import pseudonymize
 
 _SPACES = re.compile(r"\s+")
-HOURS_PER_WEEK = 168
 
 # Precomputed for the hot path: per event type, its count field, the ``last:<type>`` field
 # (clickstream, purchase and feedback events keep one) and whether it marks the rhythm.
 _STAMPED = (ClickEvent, Purchase, OrderReversal, FeedbackBase)
 _RHYTHMIC = (ClickEvent, Purchase, Opened, Clicked)
-_HOURS = tuple(str(hour) for hour in range(HOURS_PER_WEEK))
 _HEADS: dict[str, tuple[str, str | None, bool]] = {
     name: (
         f"n:{name}",
@@ -82,16 +80,6 @@ def normalize_query(query: str) -> str:
     return _SPACES.sub(" ", query.strip().lower())[:64]
 
 
-def hour_of_week(ms: int) -> int:
-    """UTC hour of week of an epoch-ms time; Monday 00:00 UTC is 0.
-
-    >>> hour_of_week(0)  # 1970-01-01 was a Thursday
-    72
-    """
-    hours = ms // 3_600_000
-    return int((hours + 72) % HOURS_PER_WEEK)
-
-
 def fold(
     event: Event, customer_id: str, config: FoldConfig, ms: int | None = None
 ) -> ProfileUpdate:
@@ -106,13 +94,12 @@ def fold(
     >>> e = AppOpen(type="app_open", event_id="e1", customer_id="c1",
     ...             event_time=datetime(2026, 1, 1, tzinfo=UTC))
     >>> fold(e, "c1", FoldConfig(b"k", timedelta(0))).ops
-    (Touch(count_field='n:app_open', ms=1767225600000, last_field='last:app_open', hour='72'),)
+    (Touch(count_field='n:app_open', ms=1767225600000, last_field='last:app_open', rhythmic=True),)
     """
     if ms is None:
         ms = to_ms(event.event_time)
     count_field, last_field, rhythmic = _HEADS[event.type]
-    hour = _HOURS[hour_of_week(ms)] if rhythmic else None
-    ops: list[ProfileOp] = [Touch(count_field, ms, last_field, hour)]
+    ops: list[ProfileOp] = [Touch(count_field, ms, last_field, rhythmic)]
     specific = _SPECIFIC.get(type(event))
     extra = specific(event, ms, config, ops) if specific is not None else _NOTHING
     engaged = event.decision_id if isinstance(event, Clicked | Converted) else None

@@ -17,13 +17,14 @@ from typing import Literal, NamedTuple
 
 class Touch(NamedTuple):
     """What every event does: count it (``n`` and ``count_field``), stretch first / last
-    seen, stamp ``last_field`` (clickstream, purchase, feedback) and mark the rhythm's
-    ``hour`` of week (activity). One op, not six: the fold runs per event."""
+    seen, stamp ``last_field`` (clickstream, purchase, feedback) and, when ``rhythmic``,
+    mark the rhythm (activity) at the customer's local hour of week: binned when applied,
+    where the profile's time zone is known. One op, not six: the fold runs per event."""
 
     count_field: str
     ms: int
     last_field: str | None = None
-    hour: str | None = None
+    rhythmic: bool = False
 
 
 class Incr(NamedTuple):

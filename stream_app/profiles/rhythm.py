@@ -1,31 +1,52 @@
-"""A customer's weekly rhythm in their own time (docs/profile.md, "Derived"): the stored
-UTC hour-of-week activity shifted to local hours, and its peak hours of day."""
+"""A customer's weekly rhythm in their own time (docs/profile.md, "Rhythm"): each event
+is binned, when applied, by the customer's local hour of week at the event's own instant
+(DST and 30/45-minute offsets exact), so reading it shifts nothing."""
 
 from __future__ import annotations
 
-import math
-import zoneinfo
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from stream_app.profiles.fold import HOURS_PER_WEEK
+HOURS_PER_WEEK = 168
+#: The zone assumed for a customer without a ``timezone`` trait (setting
+#: ``STREAM_APP_PROFILES__DEFAULT_TIMEZONE``).
+DEFAULT_TIMEZONE = "UTC"
+_MS_PER_HOUR = 3_600_000
+#: The stored bucket names, precomputed for the hot path.
+BUCKETS = tuple(str(hour) for hour in range(HOURS_PER_WEEK))
 
 
-def local_week(
-    rhythm: Mapping[str, float], timezone: str | None, now: datetime
-) -> tuple[float, ...]:
-    """UTC hour-of-week buckets shifted by the customer's current UTC offset (whole hours,
-    rounded down: +05:30 shifts by 5)."""
-    offset_h = 0
-    if timezone:
-        try:
-            offset = now.astimezone(zoneinfo.ZoneInfo(timezone)).utcoffset() or timedelta(0)
-            offset_h = math.floor(offset.total_seconds() / 3600)
-        except zoneinfo.ZoneInfoNotFoundError:
-            offset_h = 0
+def hour_of_week(ms: int) -> int:
+    """Hour of week of an epoch-ms time read as wall-clock ms; Monday 00:00 is 0.
+
+    >>> hour_of_week(0)  # 1970-01-01 was a Thursday
+    72
+    """
+    return int((ms // _MS_PER_HOUR + 72) % HOURS_PER_WEEK)
+
+
+def local_hour_of_week(ms: int, zone: ZoneInfo) -> int:
+    """The hour of week on the customer's wall clock at the instant ``ms``: the zone's
+    offset at that very instant (summer or winter time, +05:30, +05:45), not today's.
+
+    >>> berlin = ZoneInfo("Europe/Berlin")
+    >>> march_29 = 1774746000000  # Sunday 2026-03-29 01:00 UTC: 03:00 CEST, just after the jump
+    >>> local_hour_of_week(march_29 - 1, berlin), local_hour_of_week(march_29, berlin)
+    (145, 147)
+    >>> local_hour_of_week(march_29, ZoneInfo("Asia/Kathmandu"))  # 06:45 in Nepal
+    150
+    """
+    offset = datetime.fromtimestamp(ms // 1000, zone).utcoffset()
+    offset_ms = 0 if offset is None else (offset.days * 86_400 + offset.seconds) * 1000
+    return hour_of_week(ms + offset_ms)
+
+
+def local_week(rhythm: Mapping[str, float]) -> tuple[float, ...]:
+    """The 168 local hour-of-week buckets as a vector (stored local: nothing to shift)."""
     week = [0.0] * HOURS_PER_WEEK
     for bucket, value in rhythm.items():
-        week[(int(bucket) + offset_h) % HOURS_PER_WEEK] += value
+        week[int(bucket) % HOURS_PER_WEEK] += value
     return tuple(week)
 
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from stream_app.clock import zone
 from stream_app.profiles import ops
+from stream_app.profiles.rhythm import BUCKETS, DEFAULT_TIMEZONE, local_hour_of_week
 
 #: A field's value: counts, money and times are ints, traits strings.
 Value = int | float | str
@@ -88,6 +90,8 @@ class StateLimits:
     rhythm_half_life_ms: int
     recent_views: int
     recent_searches: int
+    #: The zone a rhythmic event is binned in when the customer has no ``timezone``.
+    default_timezone: str = DEFAULT_TIMEZONE
 
 
 @dataclass(slots=True)
@@ -110,6 +114,9 @@ class ProfileState:
     #: Order id -> ledger entry, as long as the profile lives (joins orders and returns).
     orders: dict[str, LedgerEntry] = field(default_factory=dict)
     version: int = 0
+    #: Rhythmic events binned in the default zone (no ``timezone`` known) since this state
+    #: was read: counted as ``tz_assumed``, never stored.
+    zone_assumed: int = 0
 
     @property
     def exists(self) -> bool:
@@ -163,8 +170,19 @@ def _touch(state: ProfileState, op: ops.Touch, limits: StateLimits) -> None:
         stamp = fields.get(op.last_field)
         if not isinstance(stamp, int) or ms > stamp:
             fields[op.last_field] = ms
-    if op.hour is not None:
-        state.rhythm.add(op.hour, 1.0, ms, limits.rhythm_half_life_ms)
+    if op.rhythmic:
+        _mark_rhythm(state, ms, limits)
+
+
+def _mark_rhythm(state: ProfileState, ms: int, limits: StateLimits) -> None:
+    """Bin an event by the customer's local hour of week at its own instant, in the zone
+    known when it is applied (else the default, counted): never relabelled later."""
+    name = state.fields.get("timezone")
+    if not name:
+        state.zone_assumed += 1
+        name = limits.default_timezone
+    bucket = BUCKETS[local_hour_of_week(ms, zone(str(name)))]
+    state.rhythm.add(bucket, 1.0, ms, limits.rhythm_half_life_ms)
 
 
 def _incr(state: ProfileState, op: ops.Incr, _: StateLimits) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from stream_app.events.identity import KNOWN_ZONES
 from stream_app.events.limits import DecodeLimits
 from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.fold import FoldConfig
@@ -115,6 +116,11 @@ class ProfileSettings(Section):
         gt=timedelta(0),
         description="Half life of the weekly activity rhythm.",
     )
+    default_timezone: str = Field(
+        default=default_of(StateLimits, "default_timezone"),
+        description="IANA zone whose local hours bin the rhythm of a customer without a "
+        "timezone trait (each such event counts as tz_assumed).",
+    )
     taste_weight_view: float = Field(
         default=default_of(FoldConfig, "taste_weight_view"),
         ge=0,
@@ -176,6 +182,13 @@ class ProfileSettings(Section):
         description="Purchase intervals without one up to which a customer is active, "
         "at risk, lapsed (beyond: churned).",
     )
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        if name not in KNOWN_ZONES:
+            raise ValueError(f"unknown IANA time zone {name!r}")
+        return name
 
     def value_rules(self) -> ValueRules:
         """The derived-field thresholds, and the dated rates base values are derived with."""

@@ -134,6 +134,7 @@ class Evaluator:
         batch, found = work.batch, passed.loaded
         keys = [batch.keys[id(u)] for u in updates]
         seen = {u.event_id for u, key in zip(updates, keys, strict=True) if key in found.applied}
+        assumed = found.state.zone_assumed
         outcomes = apply_updates(found.state, updates, seen, self.limits, to_ms(work.now))
         goals: list[tuple[Goal, int]] = []
         changed: set[str] = set()
@@ -169,6 +170,7 @@ class Evaluator:
         add(counters, "events_applied", applied)
         add(counters, "events_duplicate", duplicates)
         add(counters, "profiles_created", created)
+        add(counters, "tz_assumed", found.state.zone_assumed - assumed)
         return goals, changed
 
     def _late(self, batch: Batch, passed: Passed, located: Located) -> None:

@@ -30,6 +30,8 @@ class OracleConfig:
     allowed_lateness_ms: int = MS_PER_DAY
     taste_half_life_ms: int = 7 * MS_PER_DAY
     rhythm_half_life_ms: int = 28 * MS_PER_DAY
+    #: The zone a customer without a ``timezone`` trait is binned in (profile.md, Rhythm).
+    default_timezone: str = "UTC"
     #: Base-currency value of one unit of each currency (``STREAM_APP_PROFILES__FX_TO_BASE``).
     fx_to_base: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({"EUR": 1.0}))
     base_currency: str = "EUR"
@@ -66,6 +68,7 @@ class OracleConfig:
             allowed_lateness_ms=_ms(settings.profiles.allowed_lateness),
             taste_half_life_ms=_ms(settings.profiles.taste_half_life),
             rhythm_half_life_ms=_ms(settings.profiles.rhythm_half_life),
+            default_timezone=settings.profiles.default_timezone,
             fx_to_base=MappingProxyType(dict(settings.profiles.fx_to_base)),
             base_currency=settings.profiles.base_currency,
             recent_views=settings.profiles.recent_views,

@@ -45,7 +45,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MS_PER_HOUR = 3_600_000
 HOURS_PER_WEEK = 168
 #: 1970-01-01 was a Thursday: hour 0 of the epoch is hour 3 * 24 of its week.
-_EPOCH_HOUR_OF_WEEK = 3 * 24
 GEOHASH_PRECISION = 7
 
 #: Fields of the profile hash that are sums or counts: absent means 0.
@@ -83,9 +82,11 @@ def to_ms(when: datetime) -> int:
     return (when - EPOCH) // timedelta(milliseconds=1)
 
 
-def hour_of_week(ms: int) -> int:
-    """UTC hour of week of an epoch-ms time: Monday 00:00-00:59 UTC is 0."""
-    return (ms // MS_PER_HOUR + _EPOCH_HOUR_OF_WEEK) % HOURS_PER_WEEK
+def hour_of_week(ms: int, zone: str = "UTC") -> int:
+    """Hour of week on the wall clock of ``zone`` at the instant ``ms``: Monday 00:00-00:59
+    local is 0 (the zone's offset at that instant: DST and +05:30 exact)."""
+    local = (EPOCH + timedelta(milliseconds=ms)).astimezone(ZoneInfo(zone))
+    return local.weekday() * 24 + local.hour
 
 
 def decay(value: float, from_ms: float, to_ms_: float, half_life_ms: float) -> float:
@@ -223,6 +224,8 @@ class Oracle:
         self.orders: set[str] = set()
         self.basket = Basket()
         self.outcomes: Counter[Outcome] = Counter()
+        #: Rhythmic events binned in the default zone (the worker's ``tz_assumed``).
+        self.tz_assumed = 0
 
     # --- acceptance -----------------------------------------------------
 
@@ -358,7 +361,7 @@ class Oracle:
         if isinstance(event, ClickEvent | Purchase | OrderReversal | FeedbackBase):
             s.high(f"last:{kind}", time)
         if isinstance(event, ClickEvent | Purchase | Opened | Clicked):
-            s.rhythm.append((str(hour_of_week(time)), 1.0, time))
+            s.rhythm.append((str(hour_of_week(time, self._zone(s))), 1.0, time))
         if isinstance(event, ProductView):
             self._taste(s, event.category, event.brand, cfg.w_view, time)
             s.views[event.item_id] = max(time, s.views.get(event.item_id, time))
@@ -389,6 +392,15 @@ class Oracle:
         elif isinstance(event, Ambient):
             _offer(s.latest, "weather", time, event.weather)
             _offer(s.latest, "temperature_c", time, round(event.temperature_c, 1))
+
+    def _zone(self, s: _State) -> str:
+        """The zone known when the event is applied: the latest ``timezone`` trait (at
+        equal times the last applied, as the worker's last writer), else the default."""
+        known = s.latest.get("timezone")
+        if known is None:
+            self.tz_assumed += 1
+            return self.config.default_timezone
+        return str(known.values[-1])
 
     def _taste(self, s: _State, category: str, brand: str | None, weight: float, time: int) -> None:
         s.tastes.append((f"c:{category}", weight, time))
@@ -656,15 +668,10 @@ def derive(profile: ExpectedProfile, now_ms: int, config: OracleConfig) -> Deriv
         for name, total in profile.tastes.items()
     }
     top = sorted((name for name in tastes if name.startswith("c:")), key=lambda n: (-tastes[n], n))
-    zone = f_.get("timezone")
-    offset = ZoneInfo(str(zone)).utcoffset(now) if zone else None
-    shift_min = 0 if offset is None else offset // timedelta(minutes=1)
-    rhythm_local: dict[int, float] = {}
-    for hour, total in profile.rhythm.items():
-        local = ((int(hour) * 60 + shift_min) // 60) % HOURS_PER_WEEK
-        rhythm_local[local] = rhythm_local.get(local, 0.0) + decay(
-            total, profile.at_ms, now_ms, config.rhythm_half_life_ms
-        )
+    rhythm_local = {  # binned local when applied: nothing to shift
+        int(hour): decay(total, profile.at_ms, now_ms, config.rhythm_half_life_ms)
+        for hour, total in profile.rhythm.items()
+    }
     return Derived(
         orders=orders,
         recency_days=recency,

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from types import MappingProxyType
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -117,14 +116,26 @@ def one(events: list[Event], *, at: datetime | None = None, config: OracleConfig
 # --- time helpers -----------------------------------------------------------
 
 
-def test_hour_of_week_is_utc_monday_based() -> None:
+def test_hour_of_week_is_local_monday_based() -> None:
     assert hour_of_week(0) == 72  # 1970-01-01 00:00 was a Thursday
     assert hour_of_week(to_ms(T0)) == 10
     assert hour_of_week(to_ms(datetime(2026, 3, 2, 0, 0, tzinfo=UTC))) == 0
     assert hour_of_week(to_ms(datetime(2026, 3, 8, 23, 59, 59, tzinfo=UTC))) == 167
-    assert hour_of_week(to_ms(datetime(2026, 3, 4, 15, 0, tzinfo=UTC))) == 63
-    berlin = datetime(2026, 3, 4, 16, 0, tzinfo=UTC).astimezone(ZoneInfo("Europe/Berlin"))
-    assert hour_of_week(to_ms(berlin)) == 64  # the offset never matters: stored in UTC
+    at = to_ms(datetime(2026, 3, 4, 15, 0, tzinfo=UTC))
+    assert hour_of_week(at, "Europe/Berlin") == 64  # CET, +01:00
+    assert hour_of_week(at, "Asia/Kolkata") == 68  # 20:30, +05:30
+    assert hour_of_week(at, "America/St_Johns") == 59  # 11:30, -03:30
+    summer = to_ms(datetime(2026, 7, 1, 15, 0, tzinfo=UTC))  # a Wednesday, CEST +02:00
+    assert hour_of_week(summer, "Europe/Berlin") == 65
+
+
+def test_rhythm_is_binned_in_the_zone_known_when_applied() -> None:
+    oracle = Oracle(CONFIG)
+    oracle.apply(view(T0))  # no zone yet: the default (UTC), counted
+    oracle.apply(traits(T0, timezone="Asia/Kathmandu"))
+    oracle.apply(view(T0 + timedelta(minutes=20)))  # 10:50 UTC = 16:35 in Nepal (+05:45)
+    assert oracle.tz_assumed == 1
+    assert set(oracle.profiles(to_ms(T0))["ann"].rhythm) == {"10", "16"}
 
 
 def test_to_ms_rounds_down() -> None:
@@ -328,9 +339,10 @@ def test_tastes_and_rhythm_are_decayed_sums_at_t() -> None:
     assert profile.tastes == pytest.approx(
         {"c:shoes": 0.25 + 1.5 + 5.0, "b:acme": 0.25, "c:bags": 5.0}
     )
-    # half-life 28 days: view, opened, clicked at 14 days; add at 7 days; purchase now
-    monday_10 = 3 * 2**-0.5 + 2**-0.25 + 1.0
-    assert profile.rhythm == pytest.approx({"10": monday_10})
+    # half-life 28 days: opened, clicked at 14 days, before the zone was known: 10:00 UTC;
+    # then Berlin (CET, +01:00) at 11:00: the view at 14 days, the add at 7, the purchase now
+    monday_11 = 2**-0.5 + 2**-0.25 + 1.0
+    assert profile.rhythm == pytest.approx({"10": 2 * 2**-0.5, "11": monday_11})
 
 
 def test_brands_of_carts_and_purchase_lines_count_too() -> None:
@@ -574,13 +586,12 @@ def test_age_tastes_and_local_rhythm() -> None:
         ago(7),
         fields={"birth_year": "1990", "timezone": "Asia/Kolkata", "first_seen": ago(7)},
         tastes={"c:shoes": 2.0, "c:bags": 4.0, "b:acme": 8.0},
-        rhythm={"0": 1.0, "167": 2.0},
+        rhythm={"5": 1.0, "4": 2.0},  # binned local when applied
     )
     d = derive(p, NOW, CONFIG)
     assert d.age == 2026 - 1990
     assert d.tastes == pytest.approx({"c:shoes": 1.0, "c:bags": 2.0, "b:acme": 4.0})
     assert d.top_categories == ["bags", "shoes"]
-    # +05:30: Monday 00:xx UTC is Monday 05:30-06:29 local -> hour 5 (its start)
     factor = 2 ** (-7 / 28)
     assert d.rhythm_local == pytest.approx({5: 1.0 * factor, 4: 2.0 * factor})
 

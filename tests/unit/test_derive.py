@@ -73,13 +73,13 @@ def test_tastes_decay_with_their_half_life() -> None:
     assert view.top_categories == ["shoes", "toys"]
 
 
-def test_rhythm_is_shown_in_local_time() -> None:
-    # UTC bucket 18 = Monday 18:00 UTC = Monday 20:00 in Berlin (summer time, UTC+2).
+def test_rhythm_is_stored_local_and_never_relabelled() -> None:
+    # Bucket 18 = Monday 18:00 local, binned when applied: read in any season, it stays 18.
     stored = ProfileState(
         "c-1", {"n": "1", "timezone": "Europe/Berlin"}, rhythm=Decayed(to_ms(NOW), {"18": 1.0})
     )
     week = derive(stored, NOW, RULES).rhythm_local
-    assert week[20] == pytest.approx(1.0)
+    assert week[18] == pytest.approx(1.0)
     assert sum(week) == pytest.approx(1.0)
 
 

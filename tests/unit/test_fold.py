@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from stream_app.clock import to_ms
 from stream_app.events.registry import EVENT_ADAPTERS, Stream
-from stream_app.profiles.fold import FoldConfig, fold, hour_of_week
+from stream_app.profiles.fold import FoldConfig, fold
 from stream_app.profiles.ops import CartAdd, CartClear, CartRemove, Incr, LastWrite, Touch
 from stream_app.profiles.pseudonym import pseudonymize
 from tests.unit.fixtures import NOW, event, purchase
@@ -18,7 +18,7 @@ def folded(stream: Stream, raw: dict[str, object], customer: str = "c-1"):  # ty
 
 def test_every_event_counts_and_stamps_times() -> None:
     update = folded(Stream.CLICKSTREAM, event("search", query="red shoes"))
-    assert Touch("n:search", to_ms(NOW), "last:search", str(hour_of_week(to_ms(NOW)))) in update.ops
+    assert Touch("n:search", to_ms(NOW), "last:search", rhythmic=True) in update.ops
     assert update.event_ms == to_ms(NOW)
     assert update.cart_check_due_ms is None
 

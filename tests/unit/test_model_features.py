@@ -33,8 +33,8 @@ def view_of(**fields: str) -> ProfileView:
             **fields,
         },
         tastes=Decayed(to_ms(NOW), {"c:toys": 1.0, "c:books": 3.0, "b:Brickle": 2.0}),
-        # UTC hours 23 on Monday and Tuesday: 19:00 in New York.
-        rhythm=Decayed(to_ms(NOW), {"23": 2.0, "47": 1.0, "10": 1.0}),
+        # local hours (binned when applied): 19:00 on Monday and Tuesday in New York
+        rhythm=Decayed(to_ms(NOW), {"19": 2.0, "43": 1.0, "6": 1.0}),
     )
     return derive(stored, NOW, ValueRules())
 

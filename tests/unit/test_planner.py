@@ -80,7 +80,7 @@ def view_of(
     no rhythm yet), opted in to ``consent``."""
     stored = {"n": "70", "first_seen": str(to_ms(NOW) - 400 * 86_400_000), "timezone": NEW_YORK}
     stored |= {f"consent:{channel}": "1" for channel in consent}
-    hours = {str(day * 24 + 23): 10.0 for day in range(7)} if active else {}
+    hours = {str(day * 24 + 19): 10.0 for day in range(7)} if active else {}  # local
     rhythm = Decayed(to_ms(now), hours)
     return derive(
         ProfileState("c-1", stored | dict(fields or {}), rhythm=rhythm), now, ValueRules()
@@ -191,8 +191,9 @@ def test_customer_hours_are_local_and_smoothed() -> None:
     assert sum(hours) == pytest.approx(1.0)
     assert hours[19] == pytest.approx(EVENING_SHARE)
     assert hours[23] == pytest.approx(1 / 24 / 71)
-    in_utc = customer_hours(view_of(fields={"timezone": "UTC"}), RULES)
-    assert max(range(24), key=in_utc.__getitem__) == 23
+    # binned local when applied: a later zone change relabels nothing
+    moved = customer_hours(view_of(fields={"timezone": "UTC"}), RULES)
+    assert max(range(24), key=moved.__getitem__) == 19
 
 
 def test_a_newcomer_is_timed_by_the_prior_a_regular_by_themself() -> None:

@@ -151,6 +151,7 @@ CHANGED = Settings(
         "allowed_lateness": timedelta(hours=2),
         "taste_half_life": timedelta(days=3),
         "rhythm_half_life": timedelta(days=9),
+        "default_timezone": "Asia/Kolkata",
         "taste_weight_view": 0.5,
         "taste_weight_cart": 2.5,
         "taste_weight_purchase": 4.5,
@@ -221,6 +222,7 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         rhythm_half_life_ms=777_600_000,
         recent_views=7,
         recent_searches=3,
+        default_timezone="Asia/Kolkata",
     )
     assert CHANGED.profiles.fold_config(b"k", H) == FoldConfig(
         pseudonym_secret=b"k",

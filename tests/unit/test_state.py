@@ -4,7 +4,8 @@ same profile whatever order the events arrive in (docs/profile.md)."""
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +16,7 @@ from stream_app.events.registry import EVENT_ADAPTERS, Stream
 from stream_app.profiles import ops
 from stream_app.profiles.derive import ValueRules, derive
 from stream_app.profiles.fold import FoldConfig, fold
+from stream_app.profiles.rhythm import hour_of_week
 from stream_app.profiles.state import (
     Decayed,
     Outcome,
@@ -48,7 +50,7 @@ def applied(*updates: ops.ProfileUpdate) -> tuple[ProfileState, list[Outcome]]:
 
 def test_touch_counts_the_event_and_stretches_its_times() -> None:
     state, _ = applied(
-        update("e-1", T0, ops.Touch("n:search", T0, "last:search", "5")),
+        update("e-1", T0, ops.Touch("n:search", T0, "last:search", rhythmic=True)),
         update("e-2", T0 - 9, ops.Touch("n:traits", T0 - 9)),
     )
     assert {k: state.fields[k] for k in ("n", "n:search", "n:traits")} == {
@@ -59,7 +61,7 @@ def test_touch_counts_the_event_and_stretches_its_times() -> None:
     assert (state.fields["first_seen"], state.fields["last_seen"]) == (T0 - 9, T0)
     assert state.fields["last:search"] == T0
     assert "last:traits" not in state.fields
-    assert state.rhythm.sums == {"5": 1.0}
+    assert state.rhythm.sums == {str(hour_of_week(T0)): 1.0}  # no zone known: UTC
 
 
 def test_the_first_event_creates_the_profile_and_a_repeated_id_changes_nothing() -> None:
@@ -220,3 +222,44 @@ def test_the_profile_does_not_depend_on_the_order_of_arrival(
         (one.rhythm, other.rhythm, LIMITS.rhythm_half_life_ms),
     ):
         assert mine.at(at, half_life) == pytest.approx(theirs.at(at, half_life))
+
+
+def _rhythm_of(zone: str | None, *utc: str) -> tuple[dict[str, float], int]:
+    """The rhythm buckets of one event at each UTC time, for a customer in ``zone``."""
+    fields: dict[str, int | float | str] = {"timezone": zone} if zone else {}
+    state = ProfileState("c-1", fields)
+    moments = [to_ms(datetime.fromisoformat(at)) for at in utc]
+    apply_updates(
+        state,
+        [
+            update(f"e{i}", ms, ops.Touch("n:app_open", ms, rhythmic=True))
+            for i, ms in enumerate(moments)
+        ],
+        set(),
+        LIMITS,
+        now_ms=T0,
+    )
+    return {k: round(v / v) for k, v in state.rhythm.sums.items()}, state.zone_assumed
+
+
+def test_rhythm_is_binned_by_the_local_hour_at_the_events_own_instant() -> None:
+    # Berlin, 2026: 01:30 UTC is 02:30 CET on Saturday 28 March, 03:30 CEST on Sunday 29
+    # March (the skipped hour is never a bucket); in October the 02:00 hour is lived twice
+    # (00:30 and 01:30 UTC on Sunday 25 October) and both land in it, exactly once each.
+    spring, _ = _rhythm_of("Europe/Berlin", "2026-03-28T01:30Z", "2026-03-29T01:30Z")
+    assert spring == {str(5 * 24 + 2): 1, str(6 * 24 + 3): 1}
+    autumn, _ = _rhythm_of("Europe/Berlin", "2026-10-25T00:30Z", "2026-10-25T01:30Z")
+    assert autumn == {str(6 * 24 + 2): 1}
+    # +05:30 / -03:30 / +05:45: the minutes count (Monday 2 March 2026, 10:20 UTC).
+    for zone, local_hour in (("Asia/Kolkata", 15), ("America/St_Johns", 6), ("Asia/Kathmandu", 16)):
+        assert _rhythm_of(zone, "2026-03-02T10:20Z")[0] == {str(local_hour): 1}
+
+
+def test_an_event_without_a_known_zone_uses_the_default_and_is_counted() -> None:
+    assert _rhythm_of(None, "2026-03-02T10:20Z") == ({"10": 1}, 1)
+    assert _rhythm_of("Asia/Kolkata", "2026-03-02T10:20Z")[1] == 0
+    state = ProfileState("c-1")
+    limits = replace(LIMITS, default_timezone="Asia/Kolkata")
+    ms = to_ms(datetime(2026, 3, 2, 10, 20, tzinfo=UTC))
+    apply_updates(state, [update("e", ms, ops.Touch("n:x", ms, rhythmic=True))], set(), limits, T0)
+    assert (list(state.rhythm.sums), state.zone_assumed) == (["15"], 1)
