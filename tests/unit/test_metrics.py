@@ -32,6 +32,7 @@ def test_engine_counters_map_onto_labelled_series() -> None:
             DecisionCount("cart", "cancelled", "goal_reached"): 1,
             DecisionCount("cart", "skipped_audience"): 7,  # no series: ignored
             Plain("model_drifts"): 1,
+            Plain("tz_assumed"): 4,
             Plain("segments_evaluated"): 9,  # no series: ignored
         }
     )
@@ -52,6 +53,7 @@ def test_engine_counters_map_onto_labelled_series() -> None:
         value(registry, outcome, campaign="cart", channel="", outcome="cancelled:goal_reached") == 1
     )
     assert value(registry, "stream_app_model_drifts_total") == 1
+    assert value(registry, "stream_app_tz_assumed_total") == 4
 
 
 def test_the_stats_hash_keeps_its_totals_beside_the_per_campaign_fields() -> None:
