@@ -141,7 +141,7 @@ def plan(
     timing = plan_send(
         earliest=earliest,
         latest=latest,
-        timezone=view.timezone,
+        timezone=view.local_zone,
         hourly=hours if optimise else (1.0,) * 24,
         quiet=rules.quiet_hours,
         score_at=score_at if optimise else None,
@@ -156,7 +156,7 @@ def plan(
         history=history,
         caps=rules.caps,
         quiet=rules.quiet_hours,
-        timezone=view.timezone,
+        timezone=view.local_zone,
         goal_at=goal_at,
     )
     if isinstance(verdict, Suppressed):

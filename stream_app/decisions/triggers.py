@@ -155,7 +155,7 @@ def geofence(view: ProfileView, trigger: Geofence) -> Hit | None:
     return Hit(
         "geofence",
         view.customer_id,
-        f"geo:{store}:{at.astimezone(zone(view.timezone)).date().isoformat()}",
+        f"geo:{store}:{at.astimezone(zone(view.local_zone)).date().isoformat()}",
         at,
         f"{distance} m from store {store}" + (f", {weather}" if weather else ""),
         category=_top(view),

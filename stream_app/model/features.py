@@ -95,7 +95,7 @@ def message_features(view: ProfileView, message: Message) -> dict[str, float]:
 def moment_features(view: ProfileView, at: datetime) -> dict[str, float]:
     """The features of sending at ``at``: the customer's local hour, and how long ago
     they were last seen."""
-    local = at.astimezone(zone(view.timezone))
+    local = at.astimezone(zone(view.local_zone))
     angle = _TAU * (local.hour + local.minute / 60.0) / 24.0
     x = {
         "rhythm_share": _hour_share(view.rhythm_local, local.hour),

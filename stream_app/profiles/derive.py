@@ -18,7 +18,7 @@ from stream_app.events.clickstream import ClickstreamEvent
 from stream_app.profiles.cart import CartLine, cart_line, visible_cart
 from stream_app.profiles.lazy import lazy
 from stream_app.profiles.money import FxRates, Wallet, wallet_of
-from stream_app.profiles.rhythm import local_week, peak_hours
+from stream_app.profiles.rhythm import DEFAULT_TIMEZONE, local_week, peak_hours
 from stream_app.profiles.state import ProfileState
 from stream_app.profiles.value import (
     lifecycle_stage,
@@ -54,6 +54,8 @@ class ValueRules:
     default_interval_days: float = 30
     min_interval_days: float = 1
     lifecycle_factors: tuple[float, float, float] = (1.5, 3.0, 6.0)
+    #: The zone of a customer without a ``timezone`` trait (their rhythm was binned in it).
+    default_timezone: str = DEFAULT_TIMEZONE
     #: Base-currency figures (monetary, AOV, price band) are derived with these.
     fx: FxRates = field(default_factory=FxRates)
 
@@ -224,6 +226,11 @@ class ProfileView:
     @lazy
     def timezone(self) -> str | None:
         return self._text("timezone")
+
+    @property
+    def local_zone(self) -> str:
+        """The zone of the customer's local hours (rhythm, quiet, sends), default included."""
+        return self.timezone or self._rules.default_timezone
 
     @lazy
     def locale(self) -> str | None:

@@ -117,7 +117,7 @@ class ProfileSettings(Section):
         description="Half life of the weekly activity rhythm.",
     )
     default_timezone: str = Field(
-        default=default_of(StateLimits, "default_timezone"),
+        default=default_of(ValueRules, "default_timezone"),
         description="IANA zone whose local hours bin the rhythm of a customer without a "
         "timezone trait (each such event counts as tz_assumed).",
     )

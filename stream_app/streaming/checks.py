@@ -137,6 +137,6 @@ def recheck(
         history=[s for s in history if s.decision_id != d.decision_id],
         caps=rules.caps,
         quiet=rules.quiet_hours,
-        timezone=view.timezone,
+        timezone=view.local_zone,
         goal_at=goal_time(view, item.goal),
     )

@@ -254,7 +254,7 @@ class Decider:
                 caps=self.rules.caps,
                 consent=view.consent,
                 quiet=self.rules.quiet_hours,
-                timezone=view.timezone,
+                timezone=view.local_zone,
                 goal_at={p.proposal.campaign_id: goal_time(view, p.goal) for p in mine},
             )
             for proposal, why in rejected:

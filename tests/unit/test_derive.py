@@ -96,3 +96,12 @@ def test_cart_shows_only_lines_added_after_removal_and_last_order() -> None:
 def test_price_band_from_average_unit_price() -> None:
     view = derive(profile(**{"units:EUR": "4", "units_value:EUR": "48000"}), NOW, RULES)
     assert (view.avg_unit_price, view.price_band) == (120.0, "premium")
+
+
+def test_local_zone_is_the_customers_else_the_configured_default() -> None:
+    kolkata = ValueRules(default_timezone="Asia/Kolkata")
+    assert derive(ProfileState("c-1", {"n": "1"}), NOW, kolkata).local_zone == "Asia/Kolkata"
+    known = ProfileState("c-1", {"n": "1", "timezone": "Europe/Berlin"})
+    assert derive(known, NOW, kolkata).local_zone == "Europe/Berlin"
+    assert derive(known, NOW, kolkata).timezone == "Europe/Berlin"
+    assert derive(ProfileState("c-1", {"n": "1"}), NOW, RULES).timezone is None

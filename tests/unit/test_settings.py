@@ -214,6 +214,7 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         default_interval_days=20,
         min_interval_days=2,
         lifecycle_factors=(1.2, 2.0, 4.0),
+        default_timezone="Asia/Kolkata",
         fx=FxRates("GBP", {"EUR": 0.8, "USD": 0.5}, date(2026, 3, 2)),
     )
     assert CHANGED.profiles.state_limits() == StateLimits(
