@@ -12,18 +12,8 @@ HOURS_PER_WEEK = 168
 #: The zone assumed for a customer without a ``timezone`` trait (setting
 #: ``STREAM_APP_PROFILES__DEFAULT_TIMEZONE``).
 DEFAULT_TIMEZONE = "UTC"
-_MS_PER_HOUR = 3_600_000
 #: The stored bucket names, precomputed for the hot path.
 BUCKETS = tuple(str(hour) for hour in range(HOURS_PER_WEEK))
-
-
-def hour_of_week(ms: int) -> int:
-    """Hour of week of an epoch-ms time read as wall-clock ms; Monday 00:00 is 0.
-
-    >>> hour_of_week(0)  # 1970-01-01 was a Thursday
-    72
-    """
-    return int((ms // _MS_PER_HOUR + 72) % HOURS_PER_WEEK)
 
 
 def local_hour_of_week(ms: int, zone: ZoneInfo) -> int:
@@ -37,9 +27,8 @@ def local_hour_of_week(ms: int, zone: ZoneInfo) -> int:
     >>> local_hour_of_week(march_29, ZoneInfo("Asia/Kathmandu"))  # 06:45 in Nepal
     150
     """
-    offset = datetime.fromtimestamp(ms // 1000, zone).utcoffset()
-    offset_ms = 0 if offset is None else (offset.days * 86_400 + offset.seconds) * 1000
-    return hour_of_week(ms + offset_ms)
+    local = datetime.fromtimestamp(ms // 1000, zone)  # whole seconds: hours start on one
+    return local.weekday() * 24 + local.hour
 
 
 def local_week(rhythm: Mapping[str, float]) -> tuple[float, ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -16,7 +17,7 @@ from stream_app.events.registry import EVENT_ADAPTERS, Stream
 from stream_app.profiles import ops
 from stream_app.profiles.derive import ValueRules, derive
 from stream_app.profiles.fold import FoldConfig, fold
-from stream_app.profiles.rhythm import hour_of_week
+from stream_app.profiles.rhythm import local_hour_of_week
 from stream_app.profiles.state import (
     Decayed,
     Outcome,
@@ -28,6 +29,7 @@ from stream_app.storage.profiles import decode_state, encode_state
 from tests.unit.fixtures import NOW, event
 
 DAY_MS = 86_400_000
+UTC_ZONE = ZoneInfo("UTC")
 LIMITS = StateLimits(
     allowed_lateness_ms=DAY_MS,
     taste_half_life_ms=7 * DAY_MS,
@@ -61,7 +63,7 @@ def test_touch_counts_the_event_and_stretches_its_times() -> None:
     assert (state.fields["first_seen"], state.fields["last_seen"]) == (T0 - 9, T0)
     assert state.fields["last:search"] == T0
     assert "last:traits" not in state.fields
-    assert state.rhythm.sums == {str(hour_of_week(T0)): 1.0}  # no zone known: UTC
+    assert state.rhythm.sums == {str(local_hour_of_week(T0, UTC_ZONE)): 1.0}  # no zone: UTC
 
 
 def test_the_first_event_creates_the_profile_and_a_repeated_id_changes_nothing() -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from stream_app.decisions.quiet import QuietHours
-from stream_app.decisions.timing import HOURS_PER_DAY, plan_send
+from stream_app.decisions.timing import HOURS_PER_DAY, SendPlan, plan_send
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ST_JOHNS = ZoneInfo("America/St_Johns")
@@ -29,6 +29,19 @@ QUIET = [None, QuietHours(22, 8), QuietHours(0, 2), QuietHours(1, 3), QuietHours
 
 def _peak(hour: int) -> list[float]:
     return [1.0 if h == hour else 0.1 for h in range(HOURS_PER_DAY)]
+
+
+def _plan(trigger: datetime, zone: ZoneInfo, best: int, quiet: QuietHours | None) -> SendPlan:
+    """The plan of a 12-hour window from ``trigger`` for a customer whose hour is ``best``."""
+    plan = plan_send(
+        earliest=trigger,
+        latest=trigger + timedelta(hours=12),
+        timezone=zone.key,
+        hourly=_peak(best),
+        quiet=quiet,
+    )
+    assert plan is not None
+    return plan
 
 
 def _triggers(jump: datetime) -> list[datetime]:
@@ -50,14 +63,7 @@ def test_no_send_in_the_skipped_hour(
 ) -> None:
     for best in (skipped, skipped + 1, 9):
         for trigger in _triggers(jump):
-            plan = plan_send(
-                earliest=trigger,
-                latest=trigger + timedelta(hours=12),
-                timezone=zone.key,
-                hourly=_peak(best),
-                quiet=quiet,
-            )
-            assert plan is not None
+            plan = _plan(trigger, zone, best, quiet)
             wall = plan.send_at.astimezone(zone)
             assert _is_real_wall_time(plan.send_at, zone)
             assert (plan.local_hour, plan.local_minute) == (wall.hour, wall.minute)
@@ -74,14 +80,7 @@ def test_the_repeated_hour_is_used_once(
 ) -> None:
     first = jump - timedelta(hours=1)  # the first time the wall clock shows the hour
     for trigger in _triggers(jump):
-        plan = plan_send(
-            earliest=trigger,
-            latest=trigger + timedelta(hours=12),
-            timezone=zone.key,
-            hourly=_peak(repeated),
-            quiet=quiet,
-        )
-        assert plan is not None
+        plan = _plan(trigger, zone, repeated, quiet)
         wall = plan.send_at.astimezone(zone)
         if quiet is not None:
             assert not quiet.contains(wall)
