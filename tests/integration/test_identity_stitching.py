@@ -106,7 +106,9 @@ def parsed(told: Told) -> list[Event]:
 
 async def own_settings(settings: Settings) -> Settings:
     own, _ = isolated(settings, "id")
-    own = own.updated(metrics={"port": None})
+    # The guest's zone before the login is the default (profile.md, "Rhythm"): the customer's
+    # own here, so the rhythm too is the same whenever the guest logs in.
+    own = own.updated(metrics={"port": None}, profiles={"default_timezone": "Europe/Berlin"})
     await ensure_topics(own)
     return own
 
