@@ -96,7 +96,9 @@ class Evaluator:
         if found.merged or found.refused:
             self._merge(passed)
         goals, changed = self._apply(work, passed, updates)
-        if is_anonymous(found.customer_id):  # never evaluated, never messaged
+        # History and guests are never evaluated, never messaged: state only (no segment
+        # change, trigger, timer, conversion, label, nor catalog audience).
+        if work.backfill or is_anonymous(found.customer_id):
             passed.views.clear()
             passed.cart_due_ms = None
             return passed
@@ -134,7 +136,7 @@ class Evaluator:
         batch, found = work.batch, passed.loaded
         keys = [batch.keys[id(u)] for u in updates]
         seen = {u.event_id for u, key in zip(updates, keys, strict=True) if key in found.applied}
-        outcomes = apply_updates(found.state, updates, seen, self.limits, to_ms(work.now))
+        outcomes = apply_updates(found.state, updates, seen, self.limits, _clock_ms(work, updates))
         goals: list[tuple[Goal, int]] = []
         changed: set[str] = set()
         applied = duplicates = created = 0
@@ -187,7 +189,7 @@ class Evaluator:
         # Their effect is the catalog: applied, or a replay (or older) that changed nothing.
         add(work.counters, "events_applied", len(items) - replays)
         add(work.counters, "events_duplicate", replays)
-        if not self.catalog_campaigns:
+        if not self.catalog_campaigns or work.backfill:  # history's changes message nobody
             return
         viewed_now = _views_by_item(work.batch)
         hits: list[Hit] = []
@@ -246,6 +248,14 @@ class Evaluator:
                 passed.counters[DecisionCount(item.decision.campaign_id, kind, verdict.reason)] += 1
             else:
                 passed.due_sent.append(item)
+
+
+def _clock_ms(work: Round, updates: Sequence[ProfileUpdate]) -> int:
+    """The pass's clock for a customer's updates: now, or for history the newest event
+    time of theirs in the batch (event time is the clock of a backfill)."""
+    if work.backfill and updates:
+        return max(u.event_ms for u in updates)
+    return to_ms(work.now)
 
 
 def _evaluated(passed: Passed, evaluation: Evaluation) -> None:
