@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence, Set
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, get_args
 
@@ -39,8 +39,6 @@ from stream_app.streaming.effects import Passed
 from stream_app.streaming.learning import Learner
 from stream_app.streaming.rounds import Round
 
-#: History's lateness: any (``_stragglers``).
-NEVER_LATE_MS = 1 << 62
 #: The conversion goal each event type reaches: any clickstream event is a visit.
 _GOALS: dict[type, Goal] = {
     **{kind: "visit" for kind in get_args(get_args(ClickstreamEvent)[0])},
@@ -91,7 +89,7 @@ class Evaluator:
     def events(self, work: Round, found: Loaded) -> Passed:
         """One customer: their updates applied, then evaluated from the state they left."""
         updates = work.batch.updates.get(found.customer_id, [])
-        if work.backfill:  # history in event time: topics read side by side are not late
+        if work.backfill:  # history in event time: a batch's topics do not make it late
             updates = sorted(updates, key=lambda u: u.event_ms)
         passed = Passed(found)
         if found.erased:  # a forgotten customer: their events are dropped, counted
@@ -137,14 +135,10 @@ class Evaluator:
         """Apply ``updates`` to the customer's state; returns the goals they reach and the
         event types they carry (duplicates included: a replayed batch converts and
         evaluates again, idempotently). Late events go to the late topic, not applied."""
-        batch, found, limits = work.batch, passed.loaded, self.limits
-        stragglers: set[int] = set()
-        if work.backfill:  # history is never late
-            stragglers = _stragglers(found, updates, limits.allowed_lateness_ms)
-            limits = replace(limits, allowed_lateness_ms=NEVER_LATE_MS)
+        batch, found = work.batch, passed.loaded
         keys = [batch.keys[id(u)] for u in updates]
         seen = {u.event_id for u, key in zip(updates, keys, strict=True) if key in found.applied}
-        outcomes = apply_updates(found.state, updates, seen, limits, _clock_ms(work, updates))
+        outcomes = apply_updates(found.state, updates, seen, self.limits, _clock_ms(work, updates))
         goals: list[tuple[Goal, int]] = []
         changed: set[str] = set()
         applied = duplicates = created = 0
@@ -173,7 +167,7 @@ class Evaluator:
                 passed.cart_due_ms = max(passed.cart_due_ms or 0, update.cart_check_due_ms)
             if update.order is not None:
                 passed.orders.append(update.order)
-            if update.lifelong or id(update) in stragglers:
+            if update.lifelong:
                 passed.kept.append(key)
         counters = passed.counters
         add(counters, "events_applied", applied)
@@ -256,18 +250,6 @@ class Evaluator:
                 passed.counters[DecisionCount(item.decision.campaign_id, kind, verdict.reason)] += 1
             else:
                 passed.due_sent.append(item)
-
-
-def _stragglers(found: Loaded, updates: Sequence[ProfileUpdate], lateness_ms: int) -> set[int]:
-    """History read from several topics side by side lags far more than the allowed
-    lateness (a year of clicks, then a year-old consent): the updates behind the
-    customer's newest by more (by ``id``) are applied all the same, their ids kept as
-    long as the profile, like an order's, so they stay exact. Only such stragglers'
-    ids are kept that long; every history id is looked up there (``onepass._ask``)."""
-    newest = found.state.fields.get("last_seen")
-    if not isinstance(newest, int):
-        return set()
-    return {id(u) for u in updates if u.event_ms < newest - lateness_ms and not u.lifelong}
 
 
 def _clock_ms(work: Round, updates: Sequence[ProfileUpdate]) -> int:

@@ -215,7 +215,7 @@ class OnePass:
     async def _read(self, work: Round, customers: Iterable[str], first: bool) -> dict[str, Loaded]:
         """Read ``customers``; on the first attempt also device owners and the catalog."""
         batch = work.batch
-        asks = [_ask(batch, cid, first, work.backfill) for cid in customers]
+        asks = [_ask(batch, cid, first) for cid in customers]
         devices = {
             token: [event_key(located.event.event_id) for located in readings]
             for token, readings in (batch.unowned.items() if first else ())
@@ -381,15 +381,15 @@ def _keep_hits(results: Iterable[Passed], fresh: Set[tuple[str, str, str]]) -> N
             ]
 
 
-def _ask(batch: Batch, customer_id: str, first: bool, backfill: bool) -> Ask:
-    """What to read of a customer (history's ids in the order index too: ``_stragglers``);
-    first: also the readings parked for the devices the batch links (taken in the commit)."""
+def _ask(batch: Batch, customer_id: str, first: bool) -> Ask:
+    """What to read of a customer; on the first attempt also the readings parked for the
+    devices the batch links to them (claimed once: taken in the commit)."""
     updates = batch.updates[customer_id]
     return Ask(
         customer_id,
         [batch.keys[id(u)] for u in updates],
         [u.engaged_with for u in updates if u.engaged_with],
-        [batch.keys[id(u)] for u in updates if u.lifelong or backfill],
+        [batch.keys[id(u)] for u in updates if u.lifelong],
         [u.linked for u in updates if u.linked],
         [t for u in updates for t in u.device_tokens] if first else [],
     )
