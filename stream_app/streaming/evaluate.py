@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, get_args
 
@@ -35,10 +35,12 @@ from stream_app.storage.catalog import CatalogStore
 from stream_app.storage.customers import Loaded
 from stream_app.streaming.batch import Batch, Located
 from stream_app.streaming.checks import DueChecks, cart_hits, recheck
-from stream_app.streaming.effects import Passed
+from stream_app.streaming.effects import IDS_FLOOR, Passed
 from stream_app.streaming.learning import Learner
 from stream_app.streaming.rounds import Round
 
+#: History's lateness behind the newest event: any (its floor is ``IDS_FLOOR``).
+NEVER_LATE_MS = 1 << 62
 #: The conversion goal each event type reaches: any clickstream event is a visit.
 _GOALS: dict[type, Goal] = {
     **{kind: "visit" for kind in get_args(get_args(ClickstreamEvent)[0])},
@@ -138,7 +140,11 @@ class Evaluator:
         batch, found = work.batch, passed.loaded
         keys = [batch.keys[id(u)] for u in updates]
         seen = {u.event_id for u, key in zip(updates, keys, strict=True) if key in found.applied}
-        outcomes = apply_updates(found.state, updates, seen, self.limits, _clock_ms(work, updates))
+        if work.backfill:
+            outcomes = self._history(found, updates, seen, _clock_ms(work, updates))
+        else:
+            found.state.fields.pop(IDS_FLOOR, None)  # a live write trims the index
+            outcomes = apply_updates(found.state, updates, seen, self.limits, to_ms(work.now))
         goals: list[tuple[Goal, int]] = []
         changed: set[str] = set()
         applied = duplicates = created = 0
@@ -174,6 +180,33 @@ class Evaluator:
         add(counters, "events_duplicate", duplicates)
         add(counters, "profiles_created", created)
         return goals, changed
+
+    def _history(
+        self, found: Loaded, updates: Sequence[ProfileUpdate], seen: set[str], clock_ms: int
+    ) -> list[Outcome]:
+        """Apply history: late only below the customer's id floor (``IDS_FLOOR``), not
+        the allowed lateness behind their newest event. Topics read side by side run
+        apart by months in a backfill (a low-volume topic's whole year comes in one
+        fetch); a customer known only from history keeps every id, so whatever order
+        their history comes in, it is applied once. Below the floor (ids trimmed by a
+        live write) history is late, as live events are."""
+        fields = found.state.fields
+        floor = fields.get(IDS_FLOOR)
+        if not isinstance(floor, int):
+            newest = fields.get("last_seen")
+            floor = newest - self.limits.allowed_lateness_ms if isinstance(newest, int) else 0
+        behind = {id(u) for u in updates if not u.lifelong and u.event_ms < floor}
+        ahead = [u for u in updates if id(u) not in behind]
+        limits = replace(self.limits, allowed_lateness_ms=NEVER_LATE_MS)
+        outcomes = apply_updates(found.state, ahead, seen, limits, clock_ms)
+        done = dict(zip(map(id, ahead), outcomes, strict=True))
+        if fields:
+            fields[IDS_FLOOR] = floor
+        return [
+            done[id(u)] if id(u) not in behind
+            else Outcome.DUPLICATE if u.event_id in seen else Outcome.TOO_LATE
+            for u in updates
+        ]  # fmt: skip
 
     def _late(self, batch: Batch, passed: Passed, located: Located) -> None:
         """An event beyond the allowed lateness: counted, and routed to the late topic
