@@ -113,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     results = measure(args)
-    for name, value in results.items():
-        print(f"{name} = {value}")
+    print("\n".join(f"{name} = {value}" for name, value in results.items()))
     return finish(results, [], write=args.write, started=started, what="backfill")
 
 

@@ -29,7 +29,14 @@ from stream_app.producers.replay import replay_file
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys
 from tests.integration.conftest import ARTIFACTS
-from tests.integration.fixtures import dumps, eventually, isolated, produce, read_to_end
+from tests.integration.fixtures import (
+    dumps,
+    event,
+    eventually,
+    isolated,
+    produce,
+    read_to_end,
+)
 from tests.oracle.compare import diff
 from tests.oracle.config import OracleConfig
 from tests.oracle.recompute import ExpectedProfile, Oracle
@@ -41,13 +48,7 @@ CATEGORIES = ("shoes", "bags", "coats", "socks")
 
 
 def _ev(type_: str, cid: str, at: datetime, **fields: Any) -> dict[str, Any]:
-    return {
-        "type": type_,
-        "event_id": f"e-{uuid.uuid4().hex[:16]}",
-        "customer_id": cid,
-        "event_time": at.isoformat(),
-        **fields,
-    }
+    return event(type_, cid, f"e-{uuid.uuid4().hex[:16]}", event_time=at.isoformat(), **fields)
 
 
 def _line(item: str, category: str, quantity: int, price: float) -> dict[str, Any]:
