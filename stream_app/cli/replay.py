@@ -31,14 +31,28 @@ def replay(
         int, typer.Option(min=1, help="events per record (consecutive events of one customer)")
     ] = 1,
     strict: Annotated[bool, typer.Option("--strict", help="exit 1 if any line is invalid")] = False,
+    backfill: Annotated[
+        bool,
+        typer.Option(
+            "--backfill",
+            help="load as history: applied in event time, whatever its age, and "
+            "never messages anyone (no decisions, timers or segment events)",
+        ),
+    ] = False,
 ) -> None:
     """Replay an event log: each valid event to its stream's topic, invalid lines reported."""
     settings = Settings()
     pace = "as fast as possible" if speedup is None else f"at {speedup:g}x recorded time"
-    typer.echo(f"replaying {file} -> {settings.kafka.bootstrap}, {pace}")
+    mode = ", as backfill" if backfill else ""
+    typer.echo(f"replaying {file} -> {settings.kafka.bootstrap}, {pace}{mode}")
     stats = asyncio.run(
         replay_file(
-            settings, file, speedup=speedup, envelope_size=envelope_size, on_progress=_progress
+            settings,
+            file,
+            speedup=speedup,
+            envelope_size=envelope_size,
+            backfill=backfill,
+            on_progress=_progress,
         )
     )
     for invalid in stats.invalid_lines:

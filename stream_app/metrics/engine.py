@@ -58,6 +58,11 @@ class EngineMetrics:
             ["outcome"],
             registry=r,
         )
+        self.backfilled = Counter(
+            "stream_app_events_backfilled",
+            "Events of records marked as backfill: applied as history, messaging nobody.",
+            registry=r,
+        )
         self.apply_latency, self.trigger_to_decision, self.timer_lateness = _latency_families(r)
         self.round_trips, self.redis_batch, self.redis_errors = _redis_families(r)
         self.consumer_lag, self.partition_stalled = _consumer_families(r)
@@ -90,6 +95,8 @@ class EngineMetrics:
                     self.model_drifts.inc(n)
                 case Plain("tz_assumed"):
                     self.tz_assumed.inc(n)
+                case Plain("events_backfilled"):
+                    self.backfilled.inc(n)
                 case DecisionCount(campaign, outcome, detail):
                     self._decided(campaign, outcome, detail, n)
 

@@ -127,8 +127,9 @@ class EventProducer:
     """Validated, enveloped, batched publishing onto the engine's inbound topics.
 
     ``envelope_size`` events of one key share a record (1: one event per
-    record); a partial envelope waits ``ENVELOPE_MAX_WAIT_S`` for more. Extra
-    keyword ``options`` go to ``AIOKafkaProducer`` (e.g. ``max_request_size``).
+    record); a partial envelope waits ``ENVELOPE_MAX_WAIT_S`` for more. ``headers``
+    go on every record (``events.backfill.BACKFILL_HEADERS`` marks them as history).
+    Extra keyword ``options`` go to ``AIOKafkaProducer`` (e.g. ``max_request_size``).
     """
 
     def __init__(
@@ -137,6 +138,7 @@ class EventProducer:
         *,
         envelope_size: int = 1,
         client_id: str = "stream-app-producer",
+        headers: Sequence[tuple[str, bytes]] = (),
         **options: Any,
     ) -> None:
         if not 1 <= envelope_size <= settings.worker.max_events_per_record:
@@ -155,6 +157,7 @@ class EventProducer:
             envelope_size, min(settings.worker.max_record_bytes, ENVELOPE_MAX_BYTES)
         )
         self.stats = DeliveryStats()
+        self._headers = list(headers)
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
         self._partition_of: dict[str, dict[bytes, int]] = {}
@@ -257,15 +260,21 @@ class EventProducer:
             self._refused(record.event_ids, exc)
             return
         batch = self._batches.get(tp)
+        headers = self._headers
         if (
             batch is not None
-            and batch.builder.append(key=record.key, value=record.value, timestamp=None) is None
+            and batch.builder.append(
+                key=record.key, value=record.value, timestamp=None, headers=headers
+            )
+            is None
         ):
             await self._submit(tp)
             batch = None
         if batch is None:
             batch = self._batches[tp] = _Batch(self._producer.create_batch(), now)
-            batch.builder.append(key=record.key, value=record.value, timestamp=None)
+            batch.builder.append(
+                key=record.key, value=record.value, timestamp=None, headers=headers
+            )
         batch.records += 1
         batch.event_ids.extend(record.event_ids)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from stream_app.events.backfill import BACKFILL_HEADERS
 from stream_app.events.eventlog import LineError
 from stream_app.events.registry import Stream
 from stream_app.kafka_topics import ensure_topics
@@ -64,6 +65,7 @@ async def replay_file(
     *,
     speedup: float | None = None,
     envelope_size: int = 1,
+    backfill: bool = False,
     on_progress: Callable[[ReplayStats], None] | None = None,
 ) -> ReplayStats:
     """Publish the event log at ``path``; returns once the broker acknowledged every record.
@@ -71,13 +73,20 @@ async def replay_file(
     ``speedup`` X sends each event X times faster than recorded (1 = real
     time), measured from the first valid event; ``None`` sends at full speed.
     With ``envelope_size`` > 1, successive events of one key on one topic are
-    grouped, in log order, into envelopes (see ``EventProducer``). Missing
+    grouped, in log order, into envelopes (see ``EventProducer``). With
+    ``backfill`` every record carries the backfill header: the worker loads the
+    events as history, in event time, and messages nobody. Missing
     topics are created first, with the configured partitions, as the worker
     would. ``on_progress`` is called about once a second.
     """
     if speedup is not None and speedup <= 0:
         raise ValueError("speedup must be > 0")
-    producer = EventProducer(settings, envelope_size=envelope_size, client_id="stream-app-replay")
+    producer = EventProducer(
+        settings,
+        envelope_size=envelope_size,
+        client_id="stream-app-replay",
+        headers=BACKFILL_HEADERS if backfill else (),
+    )
     await ensure_topics(settings)
     async with producer:
         return await _Replay(producer, on_progress).run(path, speedup)

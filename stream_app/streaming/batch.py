@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import NamedTuple, Protocol
 
 from stream_app.clock import from_ms
-from stream_app.counts import Counts, EventsIn, Labelled, Plain
+from stream_app.counts import Counts, EventsIn, Labelled, Plain, add
+from stream_app.events.backfill import is_backfill
 from stream_app.events.catalog import ItemUpdate
 from stream_app.events.deadletter import DeadLetter, RejectReason
 from stream_app.events.decode import Decoder
@@ -154,11 +155,36 @@ class Batch:
             self.updates[customer].extend(self.updates.pop(anonymous, ()))
 
 
-def decode_batch(records: Sequence[RecordLike], config: BatchConfig, now: datetime) -> Batch:
+#: The oldest event time history may have (the decoder's age limit, for backfill).
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def decode_batches(
+    records: Sequence[RecordLike], config: BatchConfig, now: datetime
+) -> list[tuple[Batch, bool]]:
+    """``records`` decoded as (batch, is backfill): those marked as history by their
+    header (``events.backfill``; a record type without headers, a test's, is live)
+    first, then the live ones (always one batch)."""
+    live: list[RecordLike] = []
+    history: list[RecordLike] = []
+    for record in records:
+        (history if is_backfill(getattr(record, "headers", None)) else live).append(record)
+    batches = [(decode_batch(history, config, now, backfill=True), True)] if history else []
+    if live or not history:
+        batches.append((decode_batch(live, config, now), False))
+    return batches
+
+
+def decode_batch(
+    records: Sequence[RecordLike], config: BatchConfig, now: datetime, *, backfill: bool = False
+) -> Batch:
     """Decode and fold ``records``. Readings of devices linked by traits earlier in the
-    same batch go to that customer; other device-only readings wait in ``unowned``."""
+    same batch go to that customer; other device-only readings wait in ``unowned``.
+    ``backfill``: the records are history, so the age limit does not apply (counted
+    as ``events_backfilled``)."""
     batch = Batch(now, config.dlq_keep_bytes)
-    decoder = Decoder(config.limits, now)
+    limits = replace(config.limits, max_event_age=now - _EPOCH) if backfill else config.limits
+    decoder = Decoder(limits, now)
     streams = config.streams
     types: Counter[tuple[str, str]] = Counter()
     sensed: list[Located] = []
@@ -180,6 +206,8 @@ def decode_batch(records: Sequence[RecordLike], config: BatchConfig, now: dateti
             else:  # a sensor reading naming only its device
                 sensed.append(Located(record, index, event, ms, stream))
     _count(batch.counters, len(records), types)
+    if backfill:
+        add(batch.counters, "events_backfilled", sum(types.values()))
     _own_in_batch(batch, sensed, config.fold)
     return batch
 

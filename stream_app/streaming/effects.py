@@ -31,6 +31,12 @@ from stream_app.storage.layout import Check, check_member
 from stream_app.storage.scoring import Scored
 from stream_app.storage.scripts import ScriptCall
 
+#: Profile field: event ids at or after this event time (ms) are all in the customer's
+#: index. Set by history passes, which trim nothing (a customer known only from history
+#: keeps every id, so history is never late for them); dropped by a live write, which
+#: trims to the allowed lateness behind the newest event (docs/profile.md).
+IDS_FLOOR = "@ids_floor"
+
 
 @dataclass(slots=True)
 class Passed:
@@ -109,7 +115,8 @@ class Effects:
             profiles.merge_in(writes, cid, other)
         if passed.applied or merged:
             newest = int(state.fields.get("last_seen", now_ms))
-            floor = newest - self.rules.allowed_lateness_ms
+            floor = state.fields.get(IDS_FLOOR, newest - self.rules.allowed_lateness_ms)
+            assert isinstance(floor, int)
             profiles.write(writes, state, passed.applied, passed.kept, floor)
         if passed.links:
             done = {*passed.loaded.refused, *(other.customer_id for other in merged)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, get_args
 
@@ -35,10 +35,12 @@ from stream_app.storage.catalog import CatalogStore
 from stream_app.storage.customers import Loaded
 from stream_app.streaming.batch import Batch, Located
 from stream_app.streaming.checks import DueChecks, cart_hits, recheck
-from stream_app.streaming.effects import Passed
+from stream_app.streaming.effects import IDS_FLOOR, Passed
 from stream_app.streaming.learning import Learner
 from stream_app.streaming.rounds import Round
 
+#: History's lateness behind the newest event: any (its floor is ``IDS_FLOOR``).
+NEVER_LATE_MS = 1 << 62
 #: The conversion goal each event type reaches: any clickstream event is a visit.
 _GOALS: dict[type, Goal] = {
     **{kind: "visit" for kind in get_args(get_args(ClickstreamEvent)[0])},
@@ -89,6 +91,8 @@ class Evaluator:
     def events(self, work: Round, found: Loaded) -> Passed:
         """One customer: their updates applied, then evaluated from the state they left."""
         updates = work.batch.updates.get(found.customer_id, [])
+        if work.backfill:  # history in event time: a batch's topics do not make it late
+            updates = sorted(updates, key=lambda u: u.event_ms)
         passed = Passed(found)
         if found.erased:  # a forgotten customer: their events are dropped, counted
             passed.counters[Labelled("events_dropped", "erased")] += len(updates)
@@ -96,7 +100,9 @@ class Evaluator:
         if found.merged or found.refused:
             self._merge(passed)
         goals, changed = self._apply(work, passed, updates)
-        if is_anonymous(found.customer_id):  # never evaluated, never messaged
+        # History and guests are never evaluated, never messaged: state only (no segment
+        # change, trigger, timer, conversion, label, nor catalog audience).
+        if work.backfill or is_anonymous(found.customer_id):
             passed.views.clear()
             passed.cart_due_ms = None
             return passed
@@ -135,7 +141,11 @@ class Evaluator:
         keys = [batch.keys[id(u)] for u in updates]
         seen = {u.event_id for u, key in zip(updates, keys, strict=True) if key in found.applied}
         assumed = found.state.zone_assumed
-        outcomes = apply_updates(found.state, updates, seen, self.limits, to_ms(work.now))
+        if work.backfill:
+            outcomes = self._history(found, updates, seen, _clock_ms(work, updates))
+        else:
+            found.state.fields.pop(IDS_FLOOR, None)  # a live write trims the index
+            outcomes = apply_updates(found.state, updates, seen, self.limits, to_ms(work.now))
         goals: list[tuple[Goal, int]] = []
         changed: set[str] = set()
         applied = duplicates = created = 0
@@ -173,6 +183,33 @@ class Evaluator:
         add(counters, "tz_assumed", found.state.zone_assumed - assumed)
         return goals, changed
 
+    def _history(
+        self, found: Loaded, updates: Sequence[ProfileUpdate], seen: set[str], clock_ms: int
+    ) -> list[Outcome]:
+        """Apply history: late only below the customer's id floor (``IDS_FLOOR``), not
+        the allowed lateness behind their newest event. Topics read side by side run
+        apart by months in a backfill (a low-volume topic's whole year comes in one
+        fetch); a customer known only from history keeps every id, so whatever order
+        their history comes in, it is applied once. Below the floor (ids trimmed by a
+        live write) history is late, as live events are."""
+        fields = found.state.fields
+        floor = fields.get(IDS_FLOOR)
+        if not isinstance(floor, int):
+            newest = fields.get("last_seen")
+            floor = newest - self.limits.allowed_lateness_ms if isinstance(newest, int) else 0
+        behind = {id(u) for u in updates if not u.lifelong and u.event_ms < floor}
+        ahead = [u for u in updates if id(u) not in behind]
+        limits = replace(self.limits, allowed_lateness_ms=NEVER_LATE_MS)
+        outcomes = apply_updates(found.state, ahead, seen, limits, clock_ms)
+        done = dict(zip(map(id, ahead), outcomes, strict=True))
+        if fields:
+            fields[IDS_FLOOR] = floor
+        return [
+            done[id(u)] if id(u) not in behind
+            else Outcome.DUPLICATE if u.event_id in seen else Outcome.TOO_LATE
+            for u in updates
+        ]  # fmt: skip
+
     def _late(self, batch: Batch, passed: Passed, located: Located) -> None:
         """An event beyond the allowed lateness: counted, and routed to the late topic
         (valid input, not a dead letter)."""
@@ -189,7 +226,7 @@ class Evaluator:
         # Their effect is the catalog: applied, or a replay (or older) that changed nothing.
         add(work.counters, "events_applied", len(items) - replays)
         add(work.counters, "events_duplicate", replays)
-        if not self.catalog_campaigns:
+        if not self.catalog_campaigns or work.backfill:  # history's changes message nobody
             return
         viewed_now = _views_by_item(work.batch)
         hits: list[Hit] = []
@@ -248,6 +285,14 @@ class Evaluator:
                 passed.counters[DecisionCount(item.decision.campaign_id, kind, verdict.reason)] += 1
             else:
                 passed.due_sent.append(item)
+
+
+def _clock_ms(work: Round, updates: Sequence[ProfileUpdate]) -> int:
+    """The pass's clock for a customer's updates: now, or for history the newest event
+    time of theirs in the batch (event time is the clock of a backfill)."""
+    if work.backfill and updates:
+        return max(u.event_ms for u in updates)
+    return to_ms(work.now)
 
 
 def _evaluated(passed: Passed, evaluation: Evaluation) -> None:

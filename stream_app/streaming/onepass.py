@@ -52,7 +52,7 @@ from stream_app.storage.layout import event_key
 from stream_app.storage.priors import EVERYONE
 from stream_app.storage.schedule import Claimed, Settlement
 from stream_app.storage.scripts import ScriptCall, run_scripts
-from stream_app.streaming.batch import Batch, BatchConfig, RecordLike, decode_batch
+from stream_app.streaming.batch import Batch, BatchConfig, RecordLike, decode_batches
 from stream_app.streaming.checks import DueChecks
 from stream_app.streaming.decider import Audience, Decider
 from stream_app.streaming.effects import Effects, Passed
@@ -124,9 +124,12 @@ class OnePass:
         self._dead_letters = DeadLetterLog()
 
     async def records(self, records: Sequence[RecordLike]) -> Round:
-        """One batch of records, all the way; returns what it did (counters, results)."""
+        """One batch of records, all the way; returns what its live part did. Records
+        marked as backfill pass first, on their own, as history (``Evaluator.events``)."""
         now = self._clock()
-        return await self._pass(Round(decode_batch(records, self._batch_config, now), now))
+        for batch, backfill in decode_batches(records, self._batch_config, now):
+            work = await self._pass(Round(batch, now, backfill=backfill))
+        return work
 
     async def _pass(self, work: Round) -> Round:
         """Read, evaluate, decide, publish and write ``work``'s batch."""
@@ -354,8 +357,10 @@ class OnePass:
         if metrics is None:
             return
         done_ms = to_ms(self._clock())
-        applied = (max(done_ms - ms, 0) / 1000 for p in work.passed.values() for _, ms in p.applied)
-        observe_all(metrics.apply_latency, applied)
+        if not work.backfill:  # history's age is not a latency
+            results = work.passed.values()
+            applied = (max(done_ms - ms, 0) / 1000 for p in results for _, ms in p.applied)
+            observe_all(metrics.apply_latency, applied)
         for passed in work.passed.values():
             for hit, began_ms in passed.hits:
                 latency_s = max(done_ms - began_ms, 0) / 1000

@@ -19,6 +19,8 @@ class Round:
 
     batch: Batch
     now: datetime
+    #: History (records marked as backfill): state only, in event time, no messages.
+    backfill: bool = False
     passed: dict[str, Passed] = field(default_factory=dict)
     #: Catalog hits by viewer, found once (the catalog is updated once).
     catalog_hits: dict[str, list[Hit]] = field(default_factory=lambda: defaultdict(list))

@@ -38,11 +38,15 @@ class FakeBatch:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.records: list[tuple[bytes, bytes]] = []
+        self.headers: list[list[tuple[str, bytes]]] = []
 
-    def append(self, *, key: bytes, value: bytes, timestamp: None) -> object | None:
+    def append(
+        self, *, key: bytes, value: bytes, timestamp: None, headers: list[tuple[str, bytes]]
+    ) -> object | None:
         if len(self.records) >= self.capacity:
             return None
         self.records.append((key, value))
+        self.headers.append(headers)
         return object()
 
 
@@ -56,6 +60,8 @@ class FakeKafkaProducer:
 
     def __init__(self, **_: object) -> None:
         self.sent: list[tuple[str, bytes, bytes]] = []
+        #: Each sent record's headers, in the order of ``sent``.
+        self.headers: list[list[tuple[str, bytes]]] = []
         FakeKafkaProducer.last = self
 
     async def start(self) -> None:
@@ -76,6 +82,7 @@ class FakeKafkaProducer:
             done.set_exception(RuntimeError(f"{topic} refused"))
         else:
             self.sent.extend((topic, key, value) for key, value in batch.records)
+            self.headers.extend(batch.headers)
             done.set_result(None)
         return done
 

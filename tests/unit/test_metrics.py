@@ -33,6 +33,7 @@ def test_engine_counters_map_onto_labelled_series() -> None:
             DecisionCount("cart", "skipped_audience"): 7,  # no series: ignored
             Plain("model_drifts"): 1,
             Plain("tz_assumed"): 4,
+            Plain("events_backfilled"): 8,
             Plain("segments_evaluated"): 9,  # no series: ignored
         }
     )
@@ -41,6 +42,7 @@ def test_engine_counters_map_onto_labelled_series() -> None:
     assert value(registry, "stream_app_events_late_total", stream="purchase") == 6
     assert value(registry, "stream_app_events_total", stream="clickstream", type="add_to_cart") == 3
     assert value(registry, "stream_app_events_dropped_total", why="erased") == 1
+    assert value(registry, "stream_app_events_backfilled_total") == 8
     outcome = "stream_app_decisions_total"
     assert value(registry, outcome, campaign="cart", channel="", outcome="planned") == 5
     assert value(registry, outcome, campaign="cart", channel="", outcome="deferred") == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from stream_app.events.backfill import BACKFILL_HEADERS, is_backfill
 from stream_app.producers import producer as producer_module
 from stream_app.producers.envelopes import EnvelopePacker, PackedRecord
 from stream_app.producers.producer import DeliveryError, EventProducer, InvalidEvent
@@ -87,6 +88,20 @@ async def test_producer_sends_valid_events_keyed_to_their_topic(
         assert topic == settings.topics.clickstream
         by_key.setdefault(key, []).extend(m["event_id"] for m in orjson.loads(value)["events"])
     assert by_key == {b"c-1": ["e0", "e1", "e2"], b"c-2": ["x"]}
+
+
+async def test_a_backfilling_producer_marks_every_record(
+    fake_kafka: type[FakeKafkaProducer],
+) -> None:
+    async with EventProducer(Settings(), envelope_size=2, headers=BACKFILL_HEADERS) as producer:
+        for n in range(3):
+            await producer.send(event("app_open", event_id=f"e{n}"))
+    headers = fake_kafka.last.headers
+    assert len(headers) == len(fake_kafka.last.sent) == 2
+    assert all(is_backfill(h) for h in headers)
+    async with EventProducer(Settings()) as live:
+        await live.send(event("app_open", event_id="live"))
+    assert fake_kafka.last.headers == [[]]
 
 
 async def test_an_invalid_event_is_refused_before_sending(

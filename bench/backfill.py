@@ -1,0 +1,121 @@
+"""Loading history: how fast a backfill goes, and that it messages nobody.
+
+A year of simulated history (``make_event_set`` over ``--days``, 365) is put on the topics in
+envelopes, every record marked as backfill (``events.backfill``, as ``stream-app replay
+--backfill`` does), and drained by a fresh worker: ``backfill.events_per_s``, and what
+the pass decided from it, ``backfill.decisions`` (every decision outcome counted,
+planned, emitted, suppressed, ...) and ``backfill.segment_events`` (entries + exits):
+both must be 0. Beside it, the same number of live single-event records of the last
+hour, drained the same way on the same stack: ``backfill.live_events_per_s`` (the
+figure ``throughput.single_events_per_s`` measures), its decisions and segment events
+(not 0: the comparison shows the worker does decide), and ``backfill.ratio_vs_live``
+(>= 2 wanted).
+
+    python -m bench.backfill [--customers 400 --events 40000 --envelope-size 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from bench.common import Record, finish, make_event_set, produce, raw_producer
+from bench.common import scratch_stack as scratch
+from bench.profiles import Rate, run_pipeline
+from bench.throughput import run_settings
+from stream_app.events.backfill import BACKFILL_HEADERS
+from stream_app.kafka_topics import ensure_topics
+
+
+def produce_marked(bootstrap: str, records: Sequence[Record]) -> None:
+    """``records`` with the backfill header, as fast as the broker takes them."""
+
+    async def run() -> None:
+        producer = raw_producer(bootstrap, "stream-app-bench-backfill", linger_ms=5)
+        await producer.start()
+        try:
+            headers = list(BACKFILL_HEADERS)
+            futures: list[asyncio.Future[Any]] = [
+                await producer.send(r.topic, r.value, key=r.key, headers=headers) for r in records
+            ]
+            await asyncio.gather(*futures)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+def decided(stats: Mapping[str, int]) -> tuple[int, int]:
+    """(decision outcomes, segment entries + exits) a run's stats counted."""
+    decisions = sum(
+        n for name, n in stats.items() if name.startswith("decisions_") and ":" not in name
+    )
+    return decisions, stats.get("segment_entries", 0) + stats.get("segment_exits", 0)
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    with scratch("stream-app-backfill-") as (workdir, stack):
+        logs, servers = workdir / "logs", stack.pids
+        history = run_settings(stack, workdir, "bf-history", "bfh", "history")
+        live = run_settings(stack, workdir, "bf-live", "bfl", "live")
+        year = make_event_set(
+            history.topics, customers=args.customers, events=args.events, seed=args.seed,
+            span=timedelta(days=args.days), envelope_size=args.envelope_size,
+        )  # fmt: skip
+        hour = make_event_set(
+            live.topics, customers=args.customers, events=args.events, seed=args.seed,
+            span=timedelta(hours=1),
+        )  # fmt: skip
+        print(f"generated {year.events:,} events of history in {len(year.records):,} envelopes")
+        asyncio.run(ensure_topics(history))
+        produce_marked(stack.kafka_bootstrap, year.records)
+        asyncio.run(ensure_topics(live))
+        produce(stack.kafka_bootstrap, hour.records)
+        rates: dict[str, tuple[Rate, dict[str, int]]] = {}
+        for label, settings, events in (("history", history, year), ("live", live, hour)):
+            rate, stats, _ = run_pipeline(
+                settings, events.events, logs / label, args.timeout, servers, 0.0
+            )
+            rates[label] = (rate, stats)
+            print(f"  {label}: {rate.events_per_s:,.0f} events/s, {decided(stats)}")
+    (back, back_stats), (plain, plain_stats) = rates["history"], rates["live"]
+    decisions, segment_events = decided(back_stats)
+    live_decisions, live_segment_events = decided(plain_stats)
+    return {
+        "backfill.events_per_s": round(back.events_per_s),
+        "backfill.decisions": decisions,
+        "backfill.segment_events": segment_events,
+        "backfill.events_backfilled": back_stats.get("events_backfilled", 0),
+        "backfill.events_late": sum(
+            n for name, n in back_stats.items() if name.startswith("events_late:")
+        ),
+        "backfill.live_events_per_s": round(plain.events_per_s),
+        "backfill.live_decisions": live_decisions,
+        "backfill.live_segment_events": live_segment_events,
+        "backfill.ratio_vs_live": round(back.events_per_s / plain.events_per_s, 2),
+        "backfill.envelope_size": args.envelope_size,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--customers", type=int, default=400)
+    parser.add_argument("--events", type=int, default=40_000, help="events of each run")
+    parser.add_argument("--envelope-size", type=int, default=20, help="events per history record")
+    parser.add_argument("--days", type=float, default=365.0, help="history's span")
+    parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--no-write", dest="write", action="store_false")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    results = measure(args)
+    print("\n".join(f"{name} = {value}" for name, value in results.items()))
+    return finish(results, [], write=args.write, started=started, what="backfill")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
