@@ -107,6 +107,7 @@ class Profile(Model):
     active_hours_local: list[str]
     cart: list[CartItem]
     recently_viewed: list[str]
+    wishlist: list[str] = Field(description="Items on the wishlist now, latest added first.")
     recent_searches: list[str]
     context: dict[str, str] = Field(description="Latest sensor context (geo, store, weather).")
 

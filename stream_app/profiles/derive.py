@@ -19,7 +19,7 @@ from stream_app.profiles.cart import CartLine, cart_line, visible_cart
 from stream_app.profiles.lazy import lazy
 from stream_app.profiles.money import FxRates, Wallet, wallet_of
 from stream_app.profiles.rhythm import local_week, peak_hours
-from stream_app.profiles.state import ProfileState
+from stream_app.profiles.state import ProfileState, wished
 from stream_app.profiles.value import (
     lifecycle_stage,
     price_band_of,
@@ -373,6 +373,7 @@ class ProfileView:
                 {"item_id": c.item_id, "quantity": c.quantity, "price": c.price} for c in self.cart
             ],
             "recently_viewed": list(self.viewed)[:5],
+            "wishlist": wished(self._state.wishlist),
             "recent_searches": list(self.searches)[:5],
             "context": dict(self.context),
         }

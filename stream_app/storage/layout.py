@@ -107,6 +107,10 @@ class Keys:
         """Sorted set: customers who viewed an item (score = last view, ms), recent only."""
         return f"{self.prefix}:viewers:{{{item_id}}}"
 
+    def wishers(self, item_id: str) -> str:
+        """Sorted set: customers with an item on their wishlist (score = when added, ms)."""
+        return f"{self.prefix}:wishers:{{{item_id}}}"
+
     def scored(self, customer_id: str, decision_id: str) -> str:
         """String: what a decision was scored on (features, model version), until labelled."""
         return f"{self.prefix}:{{{customer_id}}}:x:{decision_id}"
