@@ -59,7 +59,8 @@ from stream_app.simulation.population import make_population
 from stream_app.simulation.retail import Arrival, RetailMix, RetailSet, make_retail_set
 from stream_app.storage.configured import profile_store
 from stream_app.storage.connection import redis_client
-from stream_app.storage.layout import Keys, parse_stat_name
+from stream_app.storage.layout import Keys
+from stream_app.storage.statfields import parse_stat_name
 
 #: Event time sent per phase of the exactness run (below the default allowed lateness).
 PHASE = timedelta(hours=12)

@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from stream_app.storage.layout import Keys, parse_stat_name
+from stream_app.storage.layout import Keys
+from stream_app.storage.statfields import parse_stat_name
 from tests.oracle.recompute import Basket, CartLine, ExpectedProfile, decay
 
 IGNORED_FIELDS = frozenset({"created_ms"})

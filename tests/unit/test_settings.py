@@ -154,7 +154,9 @@ CHANGED = Settings(
         "taste_weight_view": 0.5,
         "taste_weight_cart": 2.5,
         "taste_weight_purchase": 4.5,
+        "taste_weight_wishlist": 3.5,
         "recent_views": 7,
+        "wishlist_size": 9,
         "recent_searches": 3,
         "base_currency": "GBP",
         "fx_to_base": {"EUR": 0.8, "USD": 0.5},
@@ -221,6 +223,7 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         rhythm_half_life_ms=777_600_000,
         recent_views=7,
         recent_searches=3,
+        wishlist_size=9,
     )
     assert CHANGED.profiles.fold_config(b"k", H) == FoldConfig(
         pseudonym_secret=b"k",
@@ -228,6 +231,7 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         taste_weight_view=0.5,
         taste_weight_cart=2.5,
         taste_weight_purchase=4.5,
+        taste_weight_wishlist=3.5,
     )
     assert CHANGED.decisions.rules() == Rules(
         caps=Caps(per_day={"push": 9}, per_week={"push": 19}, global_per_day=8),
