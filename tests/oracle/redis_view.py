@@ -127,6 +127,8 @@ async def read_profiles(
                 cart=_cart(doc["c"], last_purchase),
                 recent_views={item: round(entry[0]) for item, entry in doc["w"].items()},
                 recent_searches={query: round(ms) for query, ms in doc["s"].items()},
+                wishlist={item: round(entry[0]) for item, entry in doc.get("l", {}).items()},
+                wished={item for item, entry in doc.get("l", {}).items() if entry[2]},
             )
     return out
 
