@@ -3,7 +3,7 @@
 A batch's customer has their updates applied to the state read, then is
 evaluated from the state they left: segments, profile triggers, conversions.
 A due check re-enters at "evaluate" (no events). The catalog's changes become
-triggers for everyone who viewed the item. No I/O: the pass reads before and
+triggers for everyone who wishes or viewed the item. No I/O: the pass reads before and
 writes after.
 """
 
@@ -66,7 +66,7 @@ class Evaluator:
     learner: Learner | None
     segment_memo: int
     _profile_campaigns: list[Campaign] = field(init=False)
-    #: Campaigns on catalog changes (their audience is who viewed the item).
+    #: Campaigns on catalog changes (their audience is who wishes or viewed the item).
     catalog_campaigns: list[Campaign] = field(init=False)
     _cart_campaigns: tuple[Campaign, ...] = field(init=False)
     _evaluates: bool = field(init=False)
@@ -195,8 +195,8 @@ class Evaluator:
         passed.counters[Labelled("events_late", located.stream.value)] += 1
 
     def catalog(self, work: Round, answers: Sequence[Any]) -> None:
-        """Price drops and restocks: a hit for everyone who viewed the item recently (in
-        this batch too)."""
+        """Price drops and restocks: a hit for everyone who wishes the item or viewed it
+        recently (in this batch too); a wish only while the profile still holds it."""
         items = work.batch.items
         changes, replays = CatalogStore.changes(items, answers)
         # Their effect is the catalog: applied, or a replay (or older) that changed nothing.
