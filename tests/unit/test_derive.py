@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from stream_app.api.models import Profile
 from stream_app.clock import to_ms
 from stream_app.profiles.derive import ValueRules, derive
 from stream_app.profiles.state import CartEntry, Decayed, ProfileState
@@ -96,3 +97,15 @@ def test_cart_shows_only_lines_added_after_removal_and_last_order() -> None:
 def test_price_band_from_average_unit_price() -> None:
     view = derive(profile(**{"units:EUR": "4", "units_value:EUR": "48000"}), NOW, RULES)
     assert (view.avg_unit_price, view.price_band) == (120.0, "premium")
+
+
+def test_the_profile_shows_the_items_on_the_wishlist_latest_first() -> None:
+    t = to_ms(NOW)
+    wishes: dict[str, list[int | str]] = {
+        "old": [t - 3 * DAY, "c", 1],
+        "new": [t - DAY, "c", 1],
+        "gone": [t - 2 * DAY, "", 0],
+    }
+    shown = derive(ProfileState("c-1", {"n": "3"}, wishlist=wishes), NOW, RULES).as_dict()
+    assert shown["wishlist"] == ["new", "old"]
+    assert Profile.model_validate(shown).wishlist == ["new", "old"]
