@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from stream_app.events.base import Channel, CustomerId, Identifier
 from stream_app.events.decision import Decision
@@ -108,6 +108,9 @@ class Profile(Model):
     cart: list[CartItem]
     recently_viewed: list[str]
     wishlist: list[str] = Field(description="Items on the wishlist now, latest added first.")
+    segments: list[str] = Field(
+        description="The configured segments whose rules the profile meets as of ``as_of``."
+    )
     recent_searches: list[str]
     context: dict[str, str] = Field(description="Latest sensor context (geo, store, weather).")
 
@@ -201,3 +204,11 @@ class Accepted(Model):
 
 #: A customer id in a path, as the event contracts restrict it (safe inside Redis keys).
 CustomerIdPath = Annotated[CustomerId, Path(description="Customer id.")]
+AsOfQuery = Annotated[
+    AwareDatetime | None,
+    Query(
+        description="Read the profile as of this time (RFC 3339 with its offset; default now, "
+        "never in the future): life cycle, recency, decayed tastes and rhythm, and segments "
+        "are derived then, from what is stored."
+    ),
+]
