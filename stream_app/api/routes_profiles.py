@@ -19,8 +19,9 @@ from stream_app.api.models import (
     ProfileBatchRequest,
 )
 from stream_app.api.scopes import Scope
-from stream_app.profiles.derive import derive
+from stream_app.profiles.derive import ValueRules, derive
 from stream_app.profiles.state import ProfileState
+from stream_app.segments.rules import SegmentRules
 
 router = scoped_router("/v1/profiles", "profiles", Scope.PROFILES_READ)
 
@@ -71,19 +72,30 @@ async def get_profile(
 async def read_profiles(
     context: ApiContext, ids: Sequence[str], as_of: datetime | None = None
 ) -> list[Profile | None]:
-    """Each id's profile derived as of ``as_of`` (default: the clock's now), segments
-    evaluated then, or None where none exists."""
-    now = context.clock()
-    if as_of is not None and as_of > now:
+    """Each id's profile as of ``as_of`` (default: the clock's now), or None where none
+    exists."""
+    at = read_time(context.clock(), as_of)
+    stored = await context.guard.call(lambda: context.profiles.stored(ids))
+    rules = context.value_rules, context.segment_rules
+    return [profile_at(state, at, *rules) if state.exists else None for state in stored]
+
+
+def read_time(now: datetime, as_of: datetime | None) -> datetime:
+    """The time a read derives at: ``as_of``, never after ``now`` (what is stored then
+    says nothing of the future), by default ``now``."""
+    if as_of is None:
+        return now
+    if as_of > now:
         raise RequestValidationError(
             [{"type": "less_than_equal", "loc": ("query", "as_of"), "msg": "in the future"}]
         )
-    at = now if as_of is None else as_of
-    stored = await context.guard.call(lambda: context.profiles.stored(ids))
-    return [_profile(context, state, at) if state.exists else None for state in stored]
+    return as_of
 
 
-def _profile(context: ApiContext, state: ProfileState, at: datetime) -> Profile:
-    view = derive(state, at, context.value_rules)
-    members, _ = context.segment_rules.evaluate(view)
+def profile_at(
+    state: ProfileState, at: datetime, value_rules: ValueRules, segment_rules: SegmentRules
+) -> Profile:
+    """The stored profile derived at ``at``, with the segments it is in then."""
+    view = derive(state, at, value_rules)
+    members, _ = segment_rules.evaluate(view)
     return Profile.model_validate({**view.as_dict(), "segments": sorted(members)})

@@ -108,4 +108,4 @@ def test_the_profile_shows_the_items_on_the_wishlist_latest_first() -> None:
     }
     shown = derive(ProfileState("c-1", {"n": "3"}, wishlist=wishes), NOW, RULES).as_dict()
     assert shown["wishlist"] == ["new", "old"]
-    assert Profile.model_validate(shown).wishlist == ["new", "old"]
+    assert Profile.model_validate({**shown, "segments": []}).wishlist == ["new", "old"]
