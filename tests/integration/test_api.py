@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +19,7 @@ from stream_app.cli.main import app as cli
 from stream_app.decisions.evaluation import MembershipChange
 from stream_app.settings import Settings
 from stream_app.storage.bundle import build_stores
+from stream_app.storage.connection import redis_client
 from stream_app.storage.customers import Ask
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.layout import Keys
@@ -328,3 +331,31 @@ def test_api_key_commands(api_settings: Settings, monkeypatch: pytest.MonkeyPatc
     bad = runner.invoke(cli, ["api-key", "create", "--name", "x", "--scope", "profiles:write"])
     assert bad.exit_code != 0
     assert "unknown scope" in bad.output
+
+
+def test_profile_command_reads_as_of_a_time(
+    api_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in api_settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    ann = customer()
+
+    async def seed() -> None:
+        redis = redis_client(api_settings)
+        try:
+            await seed_profile(redis, api_settings, ann, NOW)
+        finally:
+            await redis.aclose()
+
+    asyncio.run(seed())
+    ordered = (NOW - timedelta(minutes=10)).isoformat()
+    runner = CliRunner()
+    then = runner.invoke(cli, ["profile", ann, "--as-of", ordered])
+    assert then.exit_code == 0, then.output
+    shown = json.loads(then.output)
+    assert (shown["customer_id"], shown["tastes"]["c:socks"]) == (ann, 5.0)
+    assert "api_just_bought" in shown["segments"]
+    later = runner.invoke(cli, ["profile", ann])
+    assert "api_just_bought" not in json.loads(later.output)["segments"]
+    assert runner.invoke(cli, ["profile", ann, "--as-of", "2026-01-01T10:00"]).exit_code != 0
+    assert runner.invoke(cli, ["profile", customer()]).exit_code == 1
