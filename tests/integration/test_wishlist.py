@@ -3,8 +3,6 @@ still wishes it (docs/profile.md, "Wishlist"), whenever they wished it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from redis.asyncio import Redis
 
@@ -13,7 +11,7 @@ from stream_app.settings import Settings
 from stream_app.storage.layout import Keys
 from stream_app.storage.profiles import decode_state
 from tests.integration.fixtures import consume_until, dumps, event, eventually, produce
-from tests.integration.test_decisions import consent, decisions_on, item_update, uid
+from tests.integration.test_decisions import consent, decisions_on, drop_price, uid
 
 pytestmark = pytest.mark.integration
 
@@ -44,15 +42,7 @@ async def test_a_price_drop_reaches_who_wishes_the_item_not_who_took_it_off(
     stored = decode_state(wisher, await redis.get(keys.profile(wisher)))
     assert stored.wishlist[item][2] == 1
     assert stored.tastes.sums.get("c:toys", 0) > 0, "a wish is a taste"
-    start = datetime.now(UTC) - timedelta(seconds=5)
-    await produce(
-        settings,
-        settings.topics.catalog,
-        [
-            (item.encode(), item_update(item, start, price=100.0, in_stock=True)),
-            (item.encode(), item_update(item, start + timedelta(seconds=1), price=70.0)),
-        ],
-    )
+    await drop_price(settings, item, 70.0)
     [decision] = await decisions_on(settings, settings.topics.decisions, [wisher])
     assert decision.trigger == "price_drop"
     assert [i.item_id for i in decision.content.items] == [item]
