@@ -43,14 +43,15 @@ from bench.common import scratch_stack as scratch
 from bench.contracts import CORPUS_NOW, disagreements, load_corpus
 from bench.profiles import Rate, run_pipeline
 from bench.throughput import run_settings
-from stream_app.api.models import Profile
+from stream_app.api.routes_profiles import profile_at
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.devstack.workers import worker_process
 from stream_app.events.registry import Stream
 from stream_app.kafka_topics import ensure_topics
 from stream_app.producers.producer import EventProducer
-from stream_app.profiles.derive import ValueRules, derive
+from stream_app.profiles.derive import ValueRules
 from stream_app.profiles.state import ProfileState
+from stream_app.segments.rules import SegmentRules
 from stream_app.settings import Settings
 from stream_app.simulation.catalog import FX_PER_EUR, make_catalog
 from stream_app.simulation.generator import EventGenerator
@@ -59,7 +60,8 @@ from stream_app.simulation.population import make_population
 from stream_app.simulation.retail import Arrival, RetailMix, RetailSet, make_retail_set
 from stream_app.storage.configured import profile_store
 from stream_app.storage.connection import redis_client
-from stream_app.storage.layout import Keys, parse_stat_name
+from stream_app.storage.layout import Keys
+from stream_app.storage.statfields import parse_stat_name
 
 #: Event time sent per phase of the exactness run (below the default allowed lateness).
 PHASE = timedelta(hours=12)
@@ -80,8 +82,8 @@ class Spend:
 
 def shown_money(state: ProfileState, now: datetime, rules: ValueRules) -> dict[str, Spend]:
     """Per currency, the money the API's profile endpoint shows for ``state`` (its
-    ``Profile`` model of the derived view), in minor units."""
-    profile = Profile.model_validate(derive(state, now, rules).as_dict())
+    ``Profile`` model of the derived view; no segments), in minor units."""
+    profile = profile_at(state, now, rules, SegmentRules(()))
     return {
         cur: Spend(_minor(shown.gross, cur), _minor(shown.returned, cur))
         for cur, shown in profile.value.spend.items()

@@ -2,7 +2,7 @@
 
 The engine's counters land in two places: the Redis stats hash (operators, the demo,
 the dashboard) and Prometheus. Both read the same typed keys: the stats hash's field
-names (``storage.layout.stat_names``, including the totals it has always kept beside the
+names (``storage.statfields.stat_names``, including the totals it has always kept beside the
 per-campaign fields) and the labels of a Prometheus series (``EngineMetrics.count``) come
 from the key's fields, never from parsing ``"name:a:b"`` strings back.
 """

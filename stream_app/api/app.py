@@ -38,7 +38,7 @@ from stream_app.api.ratelimit import RateLimiter
 from stream_app.api.tokens import check_pepper
 from stream_app.clock import Clock, utc_now
 from stream_app.metrics.api import ApiMetrics
-from stream_app.segments.rules import load_segments
+from stream_app.segments.rules import SegmentRules, load_segments
 from stream_app.settings import Settings
 from stream_app.storage.bundle import build_stores
 from stream_app.storage.connection import redis_client
@@ -119,7 +119,7 @@ def create_app(
         profiles=stores.profiles,
         value_rules=settings.profiles.value_rules(),
         segments=stores.segments,
-        segment_definitions=tuple(load_segments(settings.segments.file)),
+        segment_rules=SegmentRules(load_segments(settings.segments.file)),
         decisions=stores.decisions,
         erasure=ErasureStore(client, stores.keys),
         stats=stores.stats,

@@ -13,7 +13,7 @@ from stream_app.api.breaker import RedisGuard
 from stream_app.api.ratelimit import RateLimiter
 from stream_app.clock import Clock
 from stream_app.profiles.derive import ValueRules
-from stream_app.segments.rules import SegmentDefinition
+from stream_app.segments.rules import SegmentRules
 from stream_app.settings import Settings
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.erasure import ErasureStore
@@ -35,7 +35,8 @@ class ApiContext:
     profiles: ProfileStore
     value_rules: ValueRules
     segments: SegmentStore
-    segment_definitions: tuple[SegmentDefinition, ...]
+    #: The configured segments, compiled: a profile read evaluates them as of its time.
+    segment_rules: SegmentRules
     decisions: DecisionStore
     erasure: ErasureStore
     stats: StatsStore

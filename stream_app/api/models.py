@@ -7,11 +7,12 @@ spec silently drifting from what is served.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path, Query
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from stream_app.events.base import Channel, CustomerId, Identifier
 from stream_app.events.decision import Decision
@@ -107,6 +108,10 @@ class Profile(Model):
     active_hours_local: list[str]
     cart: list[CartItem]
     recently_viewed: list[str]
+    wishlist: list[str] = Field(description="Items on the wishlist now, latest added first.")
+    segments: list[str] = Field(
+        description="The configured segments whose rules the profile meets as of ``as_of``."
+    )
     recent_searches: list[str]
     context: dict[str, str] = Field(description="Latest sensor context (geo, store, weather).")
 
@@ -200,3 +205,22 @@ class Accepted(Model):
 
 #: A customer id in a path, as the event contracts restrict it (safe inside Redis keys).
 CustomerIdPath = Annotated[CustomerId, Path(description="Customer id.")]
+
+
+def _rfc3339(value: object) -> object:
+    """Only RFC 3339 text (pydantic alone would also read a number as epoch seconds)."""
+    if isinstance(value, str) and not _RFC3339.match(value):
+        raise ValueError("not an RFC 3339 date-time")
+    return value
+
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+AsOfQuery = Annotated[
+    AwareDatetime | None,
+    BeforeValidator(_rfc3339),
+    Query(
+        description="Read the profile as of this time (RFC 3339 with its offset; default now, "
+        "never in the future): life cycle, recency, decayed tastes and rhythm, and segments "
+        "are derived then, from what is stored."
+    ),
+]

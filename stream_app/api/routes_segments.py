@@ -22,7 +22,7 @@ router = scoped_router("/v1/segments", "segments", Scope.PROFILES_READ)
 
 @router.get("", summary="Every configured segment with its current size.")
 async def list_segments(context: Context) -> SegmentList:
-    definitions = context.segment_definitions
+    definitions = context.segment_rules.definitions
     names = [d.name for d in definitions]
     sizes = await context.guard.call(lambda: context.segments.sizes(names))
     return SegmentList(
@@ -52,7 +52,7 @@ async def segment_members(
         raise RequestValidationError(
             [{"type": "less_than_equal", "loc": ("query", "cursor"), "msg": "not a cursor"}]
         )
-    if name not in {d.name for d in context.segment_definitions}:
+    if name not in {d.name for d in context.segment_rules.definitions}:
         raise HTTPException(404, "segment not found")
     after, members = await context.guard.call(
         lambda: context.segments.members_page(name, int(cursor), limit)

@@ -8,6 +8,7 @@ from stream_app.cli.api import api_app, api_key_app
 from stream_app.cli.demo import demo
 from stream_app.cli.erase import erase
 from stream_app.cli.model import model_app
+from stream_app.cli.profile import profile
 from stream_app.cli.replay import replay
 from stream_app.cli.report import report_app
 from stream_app.cli.schemas import schemas_app
@@ -27,6 +28,7 @@ app.command()(simulate)
 app.command()(replay)
 app.command()(demo)
 app.command()(erase)
+app.command()(profile)
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(model_app, name="model")

@@ -75,7 +75,8 @@ class SegmentEntry(_Config):
 
 
 class PriceDrop(_Config):
-    """An item the customer viewed within ``viewed_within`` got at least ``min_drop`` cheaper."""
+    """An item on the customer's wishlist, or viewed within ``viewed_within``, got at least
+    ``min_drop`` cheaper."""
 
     type: Literal["price_drop"] = "price_drop"
     min_drop: Annotated[float, Field(gt=0, lt=1)] = 0.1
@@ -83,7 +84,8 @@ class PriceDrop(_Config):
 
 
 class BackInStock(_Config):
-    """An item the customer viewed within ``viewed_within`` is available again."""
+    """An item on the customer's wishlist, or viewed within ``viewed_within``, is available
+    again."""
 
     type: Literal["back_in_stock"] = "back_in_stock"
     viewed_within: Span = timedelta(days=14)

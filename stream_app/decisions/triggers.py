@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from stream_app.clock import from_ms, to_ms, zone
@@ -43,6 +43,8 @@ class Hit:
     reason: str
     items: tuple[ContentItem, ...] = ()
     category: str | None = None
+    #: Found through a wishlist (its item's): stands only while the profile still wishes it.
+    wished: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,26 +209,39 @@ def back_in_stock(change: ItemChange, trigger: BackInStock) -> str | None:
     return f"stock:{change.item_id}:{to_ms(change.at)}"
 
 
+@dataclass(frozen=True, slots=True)
+class ItemAudience:
+    """Who may hear of an item's change: customer -> last view, and -> when wished."""
+
+    viewers: Mapping[str, datetime]
+    wishers: Mapping[str, datetime] = field(default_factory=dict)
+
+
 def catalog_hits(
-    change: ItemChange,
-    trigger: PriceDrop | BackInStock,
-    viewers: Mapping[str, datetime],
+    change: ItemChange, trigger: PriceDrop | BackInStock, audience: ItemAudience
 ) -> list[Hit]:
-    """One hit per customer who viewed the item within the trigger's window."""
+    """One hit per customer who wishes the item, or else viewed it within the trigger's
+    window."""
     if isinstance(trigger, PriceDrop):
         key = price_drop(change, trigger)
-        reason = f"viewed item now {_pct(change)} cheaper"
+        news = f"now {_pct(change)} cheaper"
     else:
         key = back_in_stock(change, trigger)
-        reason = "viewed item back in stock"
+        news = "back in stock"
     if key is None:
         return []
     since = change.at - trigger.viewed_within
     item = ContentItem(item_id=change.item_id, category=change.category, price=change.price)
-    return [
-        Hit(trigger.type, customer, key, change.at, reason, (item,), change.category)
-        for customer, viewed_at in sorted(viewers.items())
-        if viewed_at >= since
+    wishers = audience.wishers
+    hits = [
+        Hit(trigger.type, cid, key, change.at, f"on your wishlist, {news}", (item,),
+            change.category, change.item_id)
+        for cid in sorted(wishers)
+    ]  # fmt: skip
+    return hits + [
+        Hit(trigger.type, cid, key, change.at, f"viewed item {news}", (item,), change.category)
+        for cid, viewed_at in sorted(audience.viewers.items())
+        if viewed_at >= since and cid not in wishers
     ]
 
 

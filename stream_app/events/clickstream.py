@@ -56,6 +56,23 @@ class RemoveFromCart(ClickEvent):
     quantity: Quantity = 1
 
 
+class AddToWishlist(ClickEvent):
+    """An item saved as a favourite (Segment's "Product Added to Wishlist")."""
+
+    type: Literal["add_to_wishlist"]
+    item_id: ItemId
+    category: Category
+    price: Money | None = None
+    brand: Category | None = None
+
+
+class RemoveFromWishlist(ClickEvent):
+    """An item taken off the wishlist (Segment's "Product Removed from Wishlist")."""
+
+    type: Literal["remove_from_wishlist"]
+    item_id: ItemId
+
+
 class CheckoutStart(ClickEvent):
     type: Literal["checkout_start"]
     cart_value: Money | None = None
@@ -77,6 +94,8 @@ ClickstreamEvent = Annotated[
     | Search
     | AddToCart
     | RemoveFromCart
+    | AddToWishlist
+    | RemoveFromWishlist
     | CheckoutStart
     | AppOpen
     | SessionStart,

@@ -1,8 +1,7 @@
 """What a stored profile means at a given moment (docs/profile.md, "Derived").
 
-Recency, life cycle and decayed tastes change with time even when no event
-arrives, so they are computed at read time from the stored aggregates and an
-injected ``now``, never stored.
+Recency, life cycle and decayed tastes change with time even when no event arrives, so
+they are computed at read time from the stored aggregates and an injected ``now``.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from stream_app.profiles.cart import CartLine, cart_line, visible_cart
 from stream_app.profiles.lazy import lazy
 from stream_app.profiles.money import FxRates, Wallet, wallet_of
 from stream_app.profiles.rhythm import DEFAULT_TIMEZONE, local_week, peak_hours
-from stream_app.profiles.state import ProfileState
+from stream_app.profiles.state import ProfileState, wished
 from stream_app.profiles.value import (
     lifecycle_stage,
     price_band_of,
@@ -378,6 +377,7 @@ class ProfileView:
                 {"item_id": c.item_id, "quantity": c.quantity, "price": c.price} for c in self.cart
             ],
             "recently_viewed": list(self.viewed)[:5],
+            "wishlist": wished(self._state.wishlist),
             "recent_searches": list(self.searches)[:5],
             "context": dict(self.context),
         }

@@ -11,9 +11,11 @@ from typing import Any, NamedTuple, get_args
 from stream_app.clock import to_ms
 from stream_app.events.clickstream import (
     AddToCart,
+    AddToWishlist,
     ClickEvent,
     ProductView,
     RemoveFromCart,
+    RemoveFromWishlist,
     Search,
 )
 from stream_app.events.feedback import Clicked, Converted, FeedbackBase, Opened
@@ -38,6 +40,7 @@ from stream_app.profiles.ops import (
     ProfileUpdate,
     Recent,
     Touch,
+    Wish,
 )
 from stream_app.profiles.pseudonym import pseudonymize
 
@@ -69,6 +72,7 @@ class FoldConfig:
     taste_weight_view: float = 1.0
     taste_weight_cart: float = 3.0
     taste_weight_purchase: float = 5.0
+    taste_weight_wishlist: float = 4.0
 
 
 def normalize_query(query: str) -> str:
@@ -141,6 +145,18 @@ def _removed(event: RemoveFromCart, ms: int, config: FoldConfig, ops: list[Profi
     return _NOTHING
 
 
+def _wished(
+    event: AddToWishlist | RemoveFromWishlist, ms: int, config: FoldConfig, ops: list[ProfileOp]
+) -> _Extra:
+    """A wish is a taste (a removal takes none back: the interest was there)."""
+    if isinstance(event, RemoveFromWishlist):
+        ops.append(Wish(event.item_id, "", False, ms))
+        return _NOTHING
+    ops.append(Wish(event.item_id, event.category, True, ms))
+    ops.extend(_tastes(event.category, event.brand, config.taste_weight_wishlist, ms))
+    return _NOTHING
+
+
 def _searched(event: Search, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
     ops.append(Recent("searches", normalize_query(event.query), ms))
     return _NOTHING
@@ -208,6 +224,8 @@ _SPECIFIC: dict[type, Callable[[Any, int, FoldConfig, list[ProfileOp]], _Extra]]
     ProductView: _viewed,
     AddToCart: _added,
     RemoveFromCart: _removed,
+    AddToWishlist: _wished,
+    RemoveFromWishlist: _wished,
     Search: _searched,
     Purchase: _bought,
     OrderReversal: _reversed,

@@ -3,8 +3,8 @@
 Every stored aggregate is commutative or decided by event time (docs/profile.md), so
 the profile of the union of two sets of events is a function of their two profiles:
 counts and sums add, first / last times take the min / max, last-writer-wins fields
-the later stamp, decayed sums add at a common reference, the cart and the recent
-lists keep per member what the later event says. That makes a merge order-independent
+the later stamp, decayed sums add at a common reference, the cart, the wishlist and
+the recent lists keep per member what the later event says. That makes a merge order-independent
 and idempotent with the events around it (docs/identity.md; tests/unit/test_merge.py).
 """
 
@@ -19,7 +19,9 @@ from stream_app.profiles.state import (
     ProfileState,
     StateLimits,
     Value,
+    WishEntry,
     ledger_returned,
+    note_wish,
     round10,
 )
 
@@ -52,6 +54,7 @@ def merge(kept: ProfileState, other: ProfileState, limits: StateLimits) -> Profi
         _recent_views(kept.viewed, other.viewed, limits.recent_views),
         _recent(kept.searches, other.searches, limits.recent_searches),
         orders,
+        _wishlist(kept.wishlist, other.wishlist, limits.wishlist_size),
         kept.version,
     )
 
@@ -143,6 +146,16 @@ def _recent_views(
             viewed[item] = list(seen)
     kept = sorted(viewed, key=lambda m: (int(viewed[m][0]), m), reverse=True)[:cap]
     return {item: viewed[item] for item in kept}
+
+
+def _wishlist(
+    a: Mapping[str, WishEntry], b: Mapping[str, WishEntry], cap: int
+) -> dict[str, WishEntry]:
+    """Per item the winning wishlist event of either side; the ``cap`` latest items."""
+    wishlist = {item: list(entry) for item, entry in a.items()}
+    for item, entry in b.items():
+        note_wish(wishlist, item, list(entry), cap)
+    return wishlist
 
 
 def _ledger(

@@ -99,6 +99,16 @@ class CartClear(NamedTuple):
     ms: int
 
 
+class Wish(NamedTuple):
+    """Put an item on the wishlist (``on``) or take it off, at ``ms``: per item the latest
+    event wins (a removal at the same time as an add wins), whatever the order of arrival."""
+
+    item_id: str
+    category: str
+    on: bool
+    ms: int
+
+
 class OrderMark(NamedTuple):
     """Note in the order ledger what one event says of an order: a purchase its ``units``;
     a reversal whether it undoes the ``whole`` order and whether its units are the
@@ -123,6 +133,7 @@ ProfileOp = (
     | CartAdd
     | CartRemove
     | CartClear
+    | Wish
     | OrderMark
 )
 

@@ -12,7 +12,7 @@ units (exact); decayed sums keep 10 significant digits (docs/profile.md, "Stored
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -25,6 +25,8 @@ from stream_app.profiles.rhythm import BUCKETS, DEFAULT_TIMEZONE, local_hour_of_
 Value = int | float | str
 #: A stored cart line: [added ms, category, price, quantity, event id, removed ms] (0 = none).
 CartEntry = list[int | float | str]
+#: A stored wishlist item: [ms of its latest add or removal, category, on (1) / off (0)].
+WishEntry = list[int | str]
 #: The order ledger's entry: [units bought (-1: order not seen), wholly reversed (0/1),
 #: reversed without lines (0/1): the order's units count as returned].
 LedgerEntry = list[int]
@@ -92,6 +94,7 @@ class StateLimits:
     recent_searches: int
     #: The zone a rhythmic event is binned in when the customer has no ``timezone``.
     default_timezone: str = DEFAULT_TIMEZONE
+    wishlist_size: int = 50
 
 
 @dataclass(slots=True)
@@ -113,6 +116,8 @@ class ProfileState:
     searches: dict[str, int] = field(default_factory=dict)
     #: Order id -> ledger entry, as long as the profile lives (joins orders and returns).
     orders: dict[str, LedgerEntry] = field(default_factory=dict)
+    #: Wished item -> its latest wishlist event (removals kept: a late add cannot revive it).
+    wishlist: dict[str, WishEntry] = field(default_factory=dict)
     version: int = 0
     #: Rhythmic events binned in the default zone (no ``timezone`` known) since this state
     #: was read: counted as ``tz_assumed``, never stored.
@@ -263,6 +268,10 @@ def _cart_clear(state: ProfileState, op: ops.CartClear, _: StateLimits) -> None:
         del cart[item]
 
 
+def _wish(state: ProfileState, op: ops.Wish, limits: StateLimits) -> None:
+    note_wish(state.wishlist, op.item_id, [op.ms, op.category, int(op.on)], limits.wishlist_size)
+
+
 #: Each op's effect, by its type (a dict lookup: the fold makes ~8 ops per event).
 _APPLY: dict[type, Callable[[ProfileState, Any, StateLimits], None]] = {
     ops.Touch: _touch,
@@ -276,6 +285,7 @@ _APPLY: dict[type, Callable[[ProfileState, Any, StateLimits], None]] = {
     ops.CartAdd: _cart_add,
     ops.CartRemove: _cart_remove,
     ops.CartClear: _cart_clear,
+    ops.Wish: _wish,
 }
 
 
@@ -304,3 +314,25 @@ def _note_view(
         viewed[item] = [ms, category]
     if len(viewed) > cap:
         del viewed[min(viewed, key=lambda m: (int(viewed[m][0]), m))]
+
+
+def wish_order(entry: WishEntry) -> tuple[int, int, str]:
+    """Which of two wishlist events of an item wins: the later; at equal times the
+    removal, then the greater category."""
+    return int(entry[0]), 1 - int(entry[2]), str(entry[1])
+
+
+def note_wish(wishlist: dict[str, WishEntry], item: str, entry: WishEntry, cap: int) -> None:
+    """Keep per item the winning event, and the ``cap`` items with the latest ones (by
+    (time, item): the same set whatever the order of arrival, as ``_note_recent``)."""
+    current = wishlist.get(item)
+    if current is None or wish_order(entry) > wish_order(current):
+        wishlist[item] = entry
+    if len(wishlist) > cap:
+        del wishlist[min(wishlist, key=lambda m: (int(wishlist[m][0]), m))]
+
+
+def wished(wishlist: Mapping[str, WishEntry]) -> list[str]:
+    """Items on the wishlist now (added after their latest removal), latest added first."""
+    on = [(-int(entry[0]), item) for item, entry in wishlist.items() if int(entry[2])]
+    return [item for _, item in sorted(on)]

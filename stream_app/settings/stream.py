@@ -136,7 +136,18 @@ class ProfileSettings(Section):
         ge=0,
         description="Taste added by a purchase.",
     )
+    taste_weight_wishlist: float = Field(
+        default=default_of(FoldConfig, "taste_weight_wishlist"),
+        ge=0,
+        description="Taste added by an add to the wishlist.",
+    )
     recent_views: int = Field(default=20, ge=1, le=500, description="Recent views kept.")
+    wishlist_size: int = Field(
+        default=default_of(StateLimits, "wishlist_size"),
+        ge=1,
+        le=1000,
+        description="Wishlist items kept per customer, removals included (the most recent).",
+    )
     recent_searches: int = Field(default=10, ge=1, le=500, description="Recent searches kept.")
     base_currency: str = Field(
         default=_FX.base,

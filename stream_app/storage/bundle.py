@@ -60,7 +60,9 @@ def build_stores(redis: Redis, settings: Settings) -> Stores:
             profile_ttl_s=profile_ttl_s,
             anonymous_ttl_s=int(settings.profiles.anonymous_ttl.total_seconds()),
         ),
-        catalog=CatalogStore(redis, keys, viewers_kept=settings.decisions.viewers_kept),
+        catalog=CatalogStore(
+            redis, keys, viewers_kept=settings.decisions.viewers_kept, wishers_ttl_s=profile_ttl_s
+        ),
         segments=SegmentStore(redis, keys, profile_ttl_s=profile_ttl_s),
         decisions=DecisionStore(redis, keys),
         schedule=schedule,

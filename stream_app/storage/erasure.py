@@ -5,7 +5,8 @@ reads it with the profile and drops every later event of theirs (counted as
 ``events_dropped:erased``), and a pass that read the profile before cannot write
 it back (its write is guarded by the flag's absence), however the deletions below
 interleave with a batch. Then everything per customer goes: the profile (tastes,
-rhythm, cart and recents included), seen and order ids, segment memberships, planned and
+rhythm, cart, wishlist and recents included, and their places among items' viewers
+and wishers), seen and order ids, segment memberships, planned and
 sent decisions with their checks, contact history, conversion windows and the
 features kept for the model's labels. What stays is anonymous: lift counts (per
 decision id, no customer id), the model's weights and the bandit's per-tier
@@ -48,7 +49,8 @@ class ErasureStore:
         pipe.smembers(keys.anonymous(cid))
         memberships, pending, sent, attributed, profile, linked = await pipe.execute()
         anonymous = sorted(_text(a) for a in linked)
-        viewed = list(decode_state(cid, profile).viewed)
+        state = decode_state(cid, profile)
+        viewed, wished = list(state.viewed), list(state.wishlist)
         segments = sorted(parse_memberships(_text(memberships or b"")))
         planned = [_text(d) for d in pending]
         decisions = {*planned, *(_text(d) for d in sent), *(_text(d) for d in attributed)}
@@ -76,6 +78,8 @@ class ErasureStore:
             pipe.srem(keys.segment(name), cid)
         for item in viewed:
             pipe.zrem(keys.viewers(item), cid)
+        for item in wished:
+            pipe.zrem(keys.wishers(item), cid)
         pipe.zrem(keys.due(), *checks)
         pipe.zrem(keys.inflight(), *checks)
         pipe.sadd(keys.erasures(), cid)

@@ -11,21 +11,9 @@ a Redis Cluster). A builder given ``"%s"`` is a ``string.format`` template of it
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
-
-from stream_app.counts import (
-    Conversion,
-    Counts,
-    DecisionCount,
-    DecisionOutcome,
-    EventsIn,
-    Key,
-    Labelled,
-    Plain,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +94,10 @@ class Keys:
     def viewers(self, item_id: str) -> str:
         """Sorted set: customers who viewed an item (score = last view, ms), recent only."""
         return f"{self.prefix}:viewers:{{{item_id}}}"
+
+    def wishers(self, item_id: str) -> str:
+        """Sorted set: customers with an item on their wishlist (score = when added, ms)."""
+        return f"{self.prefix}:wishers:{{{item_id}}}"
 
     def scored(self, customer_id: str, decision_id: str) -> str:
         """String: what a decision was scored on (features, model version), until labelled."""
@@ -333,68 +325,3 @@ def api_key_scopes(scopes: Iterable[str]) -> str:
 def parse_api_key_scopes(value: str) -> list[str]:
     """The scope names of an API key record's ``scopes`` field."""
     return value.split()
-
-
-def stat_names(key: Key) -> tuple[str, ...]:
-    """The stats hash fields (``Keys.stats``) a count adds to (docs/redis-keys.md, "Stats
-    counters"): ``<name>`` and ``<name>:<label>...``.
-
-    >>> stat_names(DecisionCount("cart", "suppressed", "cap_day"))
-    ('decisions_suppressed:cap_day', 'decisions_suppressed:cart:cap_day')
-    >>> stat_names(DecisionCount("cart", "emitted", "push"))
-    ('decisions_emitted', 'decisions_emitted:cart', 'decisions_emitted:cart:push')
-    >>> [parse_stat_name(n) for n in stat_names(Labelled("dead_letters", "oversized"))]
-    [('dead_letters', ('oversized',))]
-    """
-    match key:
-        case Plain(name):
-            return (name,)
-        case Labelled(name, label):
-            return (stat_name(name, label),)
-        case EventsIn(stream, kind):
-            return (stat_name("events_in", stream), stat_name("events_type", stream, kind))
-        case Conversion(campaign, arm):
-            return (stat_name("conversions", campaign, arm),)
-        case DecisionCount(campaign, outcome, detail):
-            return _decided_names(campaign, outcome, detail)
-    raise TypeError(f"not a count key: {key!r}")
-
-
-def stat_name(name: str, *labels: str) -> str:
-    """One stats hash field: a counter's name and its labels, colon-joined.
-
-    >>> stat_name("decisions_emitted", "cart", "push")
-    'decisions_emitted:cart:push'
-    >>> parse_stat_name(stat_name("decisions_emitted", "cart", "push"))
-    ('decisions_emitted', ('cart', 'push'))
-    """
-    return ":".join((name, *labels))
-
-
-def parse_stat_name(field: str) -> tuple[str, tuple[str, ...]]:
-    """(name, labels) of a stats hash field."""
-    name, *labels = field.split(":")
-    return name, tuple(labels)
-
-
-def _decided_names(campaign: str, outcome: DecisionOutcome, detail: str) -> tuple[str, ...]:
-    name = f"decisions_{outcome}"
-    if outcome in ("suppressed", "cancelled"):
-        return (stat_name(name, detail), stat_name(name, campaign, detail))
-    if outcome == "emitted":
-        return (name, stat_name(name, campaign), stat_name(name, campaign, detail))
-    if outcome in ("skipped_audience",):
-        return (stat_name(name, campaign),)
-    if outcome == "holdout_planned":
-        return (name,)
-    return (name, stat_name(name, campaign))
-
-
-def as_stats(counts: Counts) -> Counter[str]:
-    """``counts`` as stats hash increments."""
-    out: Counter[str] = Counter()
-    for key, n in counts.items():
-        if n:
-            for name in stat_names(key):
-                out[name] += n
-    return out

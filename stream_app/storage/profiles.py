@@ -30,7 +30,7 @@ def encode_state(state: ProfileState, version: int) -> bytes:
     """The stored document of ``state`` at ``version`` (the version comes first).
 
     >>> encode_state(ProfileState("c-1", {"n": 1}), 3)
-    b'{"v":3,"f":{"n":1},"t":[null,{}],"r":[null,{}],"c":{},"w":{},"s":{},"o":{}}'
+    b'{"v":3,"f":{"n":1},"t":[null,{}],"r":[null,{}],"c":{},"w":{},"s":{},"o":{},"l":{}}'
     """
     return orjson.dumps(
         {
@@ -42,6 +42,7 @@ def encode_state(state: ProfileState, version: int) -> bytes:
             "w": state.viewed,
             "s": state.searches,
             "o": state.orders,
+            "l": state.wishlist,
         }
     )
 
@@ -67,6 +68,7 @@ def decode_state(customer_id: str, raw: bytes | None) -> ProfileState:
         doc["w"],
         doc["s"],
         doc.get("o", {}),
+        doc.get("l", {}),
         int(doc["v"]),
     )
 

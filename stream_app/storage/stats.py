@@ -8,7 +8,8 @@ from redis.asyncio import Redis
 
 from stream_app.counts import Counts
 from stream_app.storage.commit import Writes
-from stream_app.storage.layout import Keys, as_stats, parse_stat_name
+from stream_app.storage.layout import Keys
+from stream_app.storage.statfields import as_stats, parse_stat_name
 
 
 class StatsStore:

@@ -58,6 +58,8 @@ class Passed:
     cart_due_ms: int | None = None
     #: Items viewed (item, ms), for the catalog's audiences.
     views: list[tuple[str, int]] = field(default_factory=list)
+    #: Wishers index entries to set: item -> when wished, or None (not wished).
+    wishes: dict[str, int | None] = field(default_factory=dict)
     conversions: list[Window] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
     #: Hits, each with the moment it began (its triggering event, in ms).
@@ -124,6 +126,8 @@ class Effects:
                 profiles.renew_links(writes, cid, links)
         for token in passed.devices:
             profiles.link_device(writes, token, cid)
+        if passed.wishes:
+            self.stores.catalog.wished(writes, cid, passed.wishes)
         for cart_due in (passed.cart_due_ms, passed.cart_again_ms):
             if cart_due is not None:
                 self.stores.schedule.arm(writes, {check_member(Check("cart", cid)): cart_due}, "GT")

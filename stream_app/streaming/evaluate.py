@@ -3,7 +3,7 @@
 A batch's customer has their updates applied to the state read, then is
 evaluated from the state they left: segments, profile triggers, conversions.
 A due check re-enters at "evaluate" (no events). The catalog's changes become
-triggers for everyone who viewed the item. No I/O: the pass reads before and
+triggers for everyone who wishes or viewed the item. No I/O: the pass reads before and
 writes after.
 """
 
@@ -22,14 +22,19 @@ from stream_app.decisions.campaigns import BackInStock, Campaign, CampaignBook, 
 from stream_app.decisions.evaluation import Evaluation, evaluate, profile_campaigns
 from stream_app.decisions.planner import Rules
 from stream_app.decisions.policies import CANCELLING, Suppressed
-from stream_app.decisions.triggers import Hit, catalog_hits, unique_hits
-from stream_app.events.clickstream import ClickstreamEvent, ProductView
+from stream_app.decisions.triggers import Hit, ItemAudience, catalog_hits, unique_hits
+from stream_app.events.clickstream import (
+    AddToWishlist,
+    ClickstreamEvent,
+    ProductView,
+    RemoveFromWishlist,
+)
 from stream_app.events.purchase import Purchase
 from stream_app.profiles.derive import ProfileView, ValueRules, derive
 from stream_app.profiles.identity import is_anonymous
 from stream_app.profiles.merge import merge
 from stream_app.profiles.ops import ProfileUpdate
-from stream_app.profiles.state import Outcome, StateLimits, apply_updates
+from stream_app.profiles.state import Outcome, StateLimits, apply_updates, wished
 from stream_app.segments.rules import SegmentMemo, SegmentRules
 from stream_app.storage.catalog import CatalogStore
 from stream_app.storage.customers import Loaded
@@ -41,6 +46,8 @@ from stream_app.streaming.rounds import Round
 
 #: History's lateness behind the newest event: any (its floor is ``IDS_FLOOR``).
 NEVER_LATE_MS = 1 << 62
+#: Item -> [(customer, ms)].
+ItemsSeen = dict[str, list[tuple[str, int]]]
 #: The conversion goal each event type reaches: any clickstream event is a visit.
 _GOALS: dict[type, Goal] = {
     **{kind: "visit" for kind in get_args(get_args(ClickstreamEvent)[0])},
@@ -61,7 +68,7 @@ class Evaluator:
     learner: Learner | None
     segment_memo: int
     _profile_campaigns: list[Campaign] = field(init=False)
-    #: Campaigns on catalog changes (their audience is who viewed the item).
+    #: Campaigns on catalog changes (their audience is who wishes or viewed the item).
     catalog_campaigns: list[Campaign] = field(init=False)
     _cart_campaigns: tuple[Campaign, ...] = field(init=False)
     _evaluates: bool = field(init=False)
@@ -97,13 +104,19 @@ class Evaluator:
         if found.erased:  # a forgotten customer: their events are dropped, counted
             passed.counters[Labelled("events_dropped", "erased")] += len(updates)
             return passed
+        before = list(found.state.wishlist)
         if found.merged or found.refused:
             self._merge(passed)
         goals, changed = self._apply(work, passed, updates)
+        if passed.wishes or any(other.wishlist for other in found.merged):
+            passed.wishes = _wishes(found, before, passed.wishes.keys())
         # History and guests are never evaluated, never messaged: state only (no segment
-        # change, trigger, timer, conversion, label, nor catalog audience).
+        # change, trigger, timer, conversion, label, nor catalog audience). A wish is
+        # state, not a recent view: history's wishes are indexed, guests' are not.
         if work.backfill or is_anonymous(found.customer_id):
             passed.views.clear()
+            if not work.backfill:
+                passed.wishes.clear()
             passed.cart_due_ms = None
             return passed
         if found.scored and self.learner is not None:  # feedback engaged with a decision
@@ -118,7 +131,9 @@ class Evaluator:
             evaluation = self._evaluate(view, found.memberships, changed)
             _evaluated(passed, evaluation)
             passed.hits += [(h, max(to_ms(h.at), newest or 0)) for h in evaluation.hits]
-        passed.hits += [(h, to_ms(h.at)) for h in work.catalog_hits.get(found.customer_id, ())]
+        if catalog := work.catalog_hits.get(found.customer_id):
+            on = set(wished(found.state.wishlist))  # a wish since removed has no message
+            passed.hits += [(h, to_ms(h.at)) for h in catalog if h.wished in (None, *on)]
         return passed
 
     def _merge(self, passed: Passed) -> None:
@@ -161,6 +176,8 @@ class Evaluator:
                 goals.append((goal, update.event_ms))
             if isinstance(event, ProductView):
                 passed.views.append((event.item_id, update.event_ms))
+            elif isinstance(event, AddToWishlist | RemoveFromWishlist):
+                passed.wishes[event.item_id] = None
             if outcome is Outcome.DUPLICATE:
                 duplicates += 1
                 continue
@@ -219,8 +236,8 @@ class Evaluator:
         passed.counters[Labelled("events_late", located.stream.value)] += 1
 
     def catalog(self, work: Round, answers: Sequence[Any]) -> None:
-        """Price drops and restocks: a hit for everyone who viewed the item recently (in
-        this batch too)."""
+        """Price drops and restocks: a hit for everyone who wishes the item or viewed it
+        recently (in this batch too); a wish only while the profile still holds it."""
         items = work.batch.items
         changes, replays = CatalogStore.changes(items, answers)
         # Their effect is the catalog: applied, or a replay (or older) that changed nothing.
@@ -228,16 +245,18 @@ class Evaluator:
         add(work.counters, "events_duplicate", replays)
         if not self.catalog_campaigns or work.backfill:  # history's changes message nobody
             return
-        viewed_now = _views_by_item(work.batch)
+        viewed_now, wished_now = _views_by_item(work.batch)
         hits: list[Hit] = []
-        for change, viewers in changes:
-            audience = dict(viewers)
+        for change, stored in changes:
+            viewers, wishers = dict(stored.viewers), dict(stored.wishers)
             for cid, ms in viewed_now.get(change.item_id, ()):
-                audience[cid] = max(audience.get(cid, from_ms(ms)), from_ms(ms))
+                viewers[cid] = max(viewers.get(cid, from_ms(ms)), from_ms(ms))
+            for cid, ms in wished_now.get(change.item_id, ()):
+                wishers.setdefault(cid, from_ms(ms))
             for campaign in self.catalog_campaigns:
                 trigger = campaign.trigger
                 assert isinstance(trigger, PriceDrop | BackInStock)
-                hits.extend(catalog_hits(change, trigger, audience))
+                hits.extend(catalog_hits(change, trigger, ItemAudience(viewers, wishers)))
         for hit in unique_hits(hits):
             work.counters[Labelled("triggers", hit.trigger)] += 1
             work.catalog_hits[hit.customer_id].append(hit)
@@ -301,11 +320,30 @@ def _evaluated(passed: Passed, evaluation: Evaluation) -> None:
     add(passed.counters, "segment_rule_errors", evaluation.rule_errors)
 
 
-def _views_by_item(batch: Batch) -> dict[str, list[tuple[str, int]]]:
-    found: dict[str, list[tuple[str, int]]] = defaultdict(list)
+def _wishes(found: Loaded, before: Sequence[str], named: Set[str]) -> dict[str, int | None]:
+    """The wishers index entries of the customer's items that wishlist events (``named``,
+    duplicates included: a replay heals a write lost in a crash), a merge or the cap
+    changed: item -> when wished, or None (off the wishlist), from the profile."""
+    wishlist = found.state.wishlist
+    items = {*named, *(i for other in found.merged for i in other.wishlist), *before}
+    return {
+        item: int(entry[0]) if entry is not None and int(entry[2]) else None
+        for item in items
+        if item in named or item not in wishlist or item not in before
+        for entry in [wishlist.get(item)]
+    }
+
+
+def _views_by_item(batch: Batch) -> tuple[ItemsSeen, ItemsSeen]:
+    """Items viewed and wished in ``batch``: item -> [(customer, ms)] (a wish the
+    profile no longer holds is dropped with its hit)."""
+    views: ItemsSeen = defaultdict(list)
+    wishes: ItemsSeen = defaultdict(list)
     for cid, updates in batch.updates.items():
         for update in updates:
             event = batch.origin[id(update)].event
             if isinstance(event, ProductView):
-                found[event.item_id].append((cid, update.event_ms))
-    return found
+                views[event.item_id].append((cid, update.event_ms))
+            elif isinstance(event, AddToWishlist):
+                wishes[event.item_id].append((cid, update.event_ms))
+    return views, wishes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +19,7 @@ from stream_app.cli.main import app as cli
 from stream_app.decisions.evaluation import MembershipChange
 from stream_app.settings import Settings
 from stream_app.storage.bundle import build_stores
+from stream_app.storage.connection import redis_client
 from stream_app.storage.customers import Ask
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.layout import Keys
@@ -27,7 +30,8 @@ from tests.integration.fixtures import commit
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-SEGMENTS = """
+JUST_BOUGHT = "Bought within the last minute (time alone takes a customer out)."
+SEGMENTS = f"""
 [[segments]]
 name = "api_big"
 description = "Many members, to page through."
@@ -36,6 +40,11 @@ expression = 'events > 0'
 [[segments]]
 name = "api_empty"
 expression = 'events < 0'
+
+[[segments]]
+name = "api_just_bought"
+description = "{JUST_BOUGHT}"
+expression = 'recency_days >= 0.0 && recency_days * 1440.0 <= 1.0'
 """
 
 
@@ -87,6 +96,34 @@ async def test_profile_lookup(app: FastAPI, api_settings: Settings, redis: Redis
         assert by_header.status_code == 200
 
 
+async def test_profile_as_of_a_time_derives_and_evaluates_segments_then(
+    app: FastAPI, api_settings: Settings, redis: Redis
+) -> None:
+    """Read as of the order (ten minutes ago) the tastes are undecayed and the customer
+    is in a segment that time alone took them out of; the stored profile is the same."""
+    ann = customer()
+    await seed_profile(redis, api_settings, ann, NOW)
+    ordered = (NOW - timedelta(minutes=10)).isoformat()
+    token = await new_key(redis, api_settings, Scope.PROFILES_READ, now=NOW)
+    async with client(app, token) as http:
+        now = (await http.get(f"/v1/profiles/{ann}")).json()
+        then = (await http.get(f"/v1/profiles/{ann}", params={"as_of": ordered})).json()
+        assert then["as_of"] == ordered.replace("+00:00", "Z")
+        assert then["events"] == now["events"] == 4
+        assert then["tastes"]["c:socks"] == 5.0 > now["tastes"]["c:socks"]
+        assert then["value"]["recency_days"] == 0.0 < now["value"]["recency_days"]
+        assert "api_just_bought" in then["segments"]
+        assert "api_just_bought" not in now["segments"]
+        assert "api_big" in now["segments"]
+        batch = await http.post(
+            "/v1/profiles/batch", json={"ids": [ann]}, params={"as_of": ordered}
+        )
+        assert batch.json()["profiles"] == [then]
+        for bad in ((NOW + timedelta(seconds=1)).isoformat(), "2026-01-01T10:00:00", "0.5"):
+            answer = await http.get(f"/v1/profiles/{ann}", params={"as_of": bad})
+            assert answer.status_code == 422, bad
+
+
 async def test_batch_returns_found_and_missing_and_caps_the_ids(
     app: FastAPI, api_settings: Settings, redis: Redis
 ) -> None:
@@ -125,6 +162,7 @@ async def test_segments_with_sizes_and_paginated_members(
         assert listed == [
             {"name": "api_big", "description": "Many members, to page through.", "size": 300},
             {"name": "api_empty", "description": "", "size": 0},
+            {"name": "api_just_bought", "description": JUST_BOUGHT, "size": 0},
         ]
         seen: set[str] = set()
         pages, cursor = 0, "0"
@@ -293,3 +331,31 @@ def test_api_key_commands(api_settings: Settings, monkeypatch: pytest.MonkeyPatc
     bad = runner.invoke(cli, ["api-key", "create", "--name", "x", "--scope", "profiles:write"])
     assert bad.exit_code != 0
     assert "unknown scope" in bad.output
+
+
+def test_profile_command_reads_as_of_a_time(
+    api_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in api_settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    ann = customer()
+
+    async def seed() -> None:
+        redis = redis_client(api_settings)
+        try:
+            await seed_profile(redis, api_settings, ann, NOW)
+        finally:
+            await redis.aclose()
+
+    asyncio.run(seed())
+    ordered = (NOW - timedelta(minutes=10)).isoformat()
+    runner = CliRunner()
+    then = runner.invoke(cli, ["profile", ann, "--as-of", ordered])
+    assert then.exit_code == 0, then.output
+    shown = json.loads(then.output)
+    assert (shown["customer_id"], shown["tastes"]["c:socks"]) == (ann, 5.0)
+    assert "api_just_bought" in shown["segments"]
+    later = runner.invoke(cli, ["profile", ann])
+    assert "api_just_bought" not in json.loads(later.output)["segments"]
+    assert runner.invoke(cli, ["profile", ann, "--as-of", "2026-01-01T10:00"]).exit_code != 0
+    assert runner.invoke(cli, ["profile", customer()]).exit_code == 1

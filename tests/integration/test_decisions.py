@@ -89,6 +89,19 @@ async def viewed(settings: Settings, redis: Redis, keys: Keys, customer: str, it
     )
 
 
+async def drop_price(settings: Settings, item: str, price: float) -> None:
+    """The item at 100.00 and in stock, then at ``price`` a second later (seconds ago)."""
+    start = datetime.now(UTC) - timedelta(seconds=5)
+    await produce(
+        settings,
+        settings.topics.catalog,
+        [
+            (item.encode(), item_update(item, start, price=100.0, in_stock=True)),
+            (item.encode(), item_update(item, start + timedelta(seconds=1), price=price)),
+        ],
+    )
+
+
 async def decisions_on(
     settings: Settings, topic: str, customers: Sequence[str], within: float = 30
 ) -> list[Decision]:
@@ -106,15 +119,7 @@ async def test_a_price_drop_reaches_those_who_viewed_the_item_and_nobody_else(
     await consent(settings, redis, keys, viewer, other)
     await viewed(settings, redis, keys, viewer, item)
     await viewed(settings, redis, keys, other, uid("sku"))
-    start = datetime.now(UTC) - timedelta(seconds=5)
-    await produce(
-        settings,
-        settings.topics.catalog,
-        [
-            (item.encode(), item_update(item, start, price=100.0, in_stock=True)),
-            (item.encode(), item_update(item, start + timedelta(seconds=1), price=79.0)),
-        ],
-    )
+    await drop_price(settings, item, 79.0)
     [decision] = await decisions_on(settings, settings.topics.decisions, [viewer])
     assert decision.campaign_id == "price_drop"
     assert decision.trigger == "price_drop"

@@ -39,12 +39,17 @@ async def test_an_erased_customer_leaves_no_trace_and_later_events_are_dropped(
         ],
     )
     item = {"item_id": "sku-1", "category": "shoes", "price": 80.0}
+    wish = f"sku-w-{cid}"
     await produce(
         settings,
         settings.topics.clickstream,
         [
             (key, dumps(event("product_view", cid, f"e-{cid}-v", **item))),
             (key, dumps(event("add_to_cart", cid, f"e-{cid}-a", **item, quantity=1))),
+            (
+                key,
+                dumps(event("add_to_wishlist", cid, f"e-{cid}-w", item_id=wish, category="shoes")),
+            ),
         ],
     )
     near = event("proximity", cid, f"e-{cid}-p", store_id="store-1", distance_m=30.0)
@@ -56,9 +61,14 @@ async def test_an_erased_customer_leaves_no_trace_and_later_events_are_dropped(
             "keys": await customer_keys(redis, keys, cid),
             "segment": cid.encode() in members,
             "pending": await redis.hlen(keys.pending(cid)),
+            "wished": await redis.zscore(keys.wishers(wish), cid),
         }
 
-    seen = await eventually(traces, lambda t: bool(t["segment"]) and bool(t["pending"]), within=30)
+    seen = await eventually(
+        traces,
+        lambda t: all(t[k] is not None and t[k] for k in ("segment", "pending", "wished")),
+        within=30,
+    )
     assert seen["segment"], f"the cart put the customer in a segment: {seen}"
     assert seen["pending"], "the store nudge waits for its send time (4 s)"
 
@@ -71,6 +81,7 @@ async def test_an_erased_customer_leaves_no_trace_and_later_events_are_dropped(
     due = [m.decode() for m in await redis.zrange(keys.due(), 0, -1)]
     assert not [m for m in due if cid in m], "no check of the customer is left"
     assert cid.encode() not in await redis.zrange(keys.viewers("sku-1"), 0, -1)
+    assert await redis.zscore(keys.wishers(wish), cid) is None
 
     await produce(
         settings,

@@ -26,8 +26,9 @@ from stream_app.profiles.identity import anonymous_profile_id
 from stream_app.settings import Settings
 from stream_app.storage.commit import Writes
 from stream_app.storage.erasure import ErasureStore
-from stream_app.storage.layout import Keys, as_stats
+from stream_app.storage.layout import Keys
 from stream_app.storage.scripts import ScriptCall
+from stream_app.storage.statfields import as_stats
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.rounds import counters_of
 from tests.integration.fixtures import dumps, eventually, isolated, produce

@@ -18,8 +18,9 @@ from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.quality import ProgressiveValidation
 from stream_app.settings import Settings
-from stream_app.storage.layout import Keys, as_stats
+from stream_app.storage.layout import Keys
 from stream_app.storage.scoring import ModelStore, Scored, ScoringStore
+from stream_app.storage.statfields import as_stats
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.learning import MODEL, Learner
 from stream_app.streaming.retry import RedisRetry

@@ -21,8 +21,8 @@ from stream_app.clock import to_ms
 from stream_app.events.decision import Decision
 from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
-from stream_app.storage.layout import as_stats
 from stream_app.storage.schedule import Claimed
+from stream_app.storage.statfields import as_stats
 from stream_app.streaming.publisher import OutRecord
 from stream_app.streaming.rounds import counters_of
 from stream_app.streaming.wiring import Engine, build_engine

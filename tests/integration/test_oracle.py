@@ -36,7 +36,7 @@ from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.perturb import perturb
 from stream_app.simulation.population import make_population
-from stream_app.storage.layout import stat_name
+from stream_app.storage.statfields import stat_name
 from tests.integration.fixtures import eventually
 from tests.oracle.compare import diff_all, diff_basket
 from tests.oracle.config import OracleConfig

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 
 from tests.oracle.recompute import Basket, CartLine, ExpectedProfile, Scalar, is_additive
 
@@ -141,6 +141,16 @@ def diff_top(
     return out
 
 
+def diff_wished(
+    customer: str, expected: Set[str], actual: Set[str], kept: Mapping[str, int]
+) -> list[str]:
+    """The items on the wishlist, among those kept (a tie at the cap may keep any)."""
+    want = expected & kept.keys()
+    if want == actual:
+        return []
+    return [f"{customer} wished: expected {sorted(want)}, stored {sorted(actual)}"]
+
+
 def diff(expected: ExpectedProfile | None, actual: ExpectedProfile | None) -> list[str]:
     """Human-readable mismatches between one customer's expected and stored profile."""
     if expected is None and actual is None:
@@ -160,6 +170,8 @@ def diff(expected: ExpectedProfile | None, actual: ExpectedProfile | None) -> li
                   expected.recent_views_cap),
         *diff_top(who, "searches", expected.recent_searches, actual.recent_searches,
                   expected.recent_searches_cap),
+        *diff_top(who, "wishlist", expected.wishlist, actual.wishlist, expected.wishlist_cap),
+        *diff_wished(who, expected.wished, actual.wished, actual.wishlist),
     ]  # fmt: skip
 
 

@@ -37,10 +37,12 @@ class OracleConfig:
     base_currency: str = "EUR"
     recent_views: int = 20
     recent_searches: int = 10
+    wishlist_size: int = 50
     search_max_chars: int = 64
     w_view: float = 1.0
     w_cart: float = 3.0
     w_purchase: float = 5.0
+    w_wishlist: float = 4.0
     # --- derived: value ------------------------------------------------
     price_budget_below: float = 30.0
     price_mid_below: float = 100.0
@@ -73,9 +75,11 @@ class OracleConfig:
             base_currency=settings.profiles.base_currency,
             recent_views=settings.profiles.recent_views,
             recent_searches=settings.profiles.recent_searches,
+            wishlist_size=settings.profiles.wishlist_size,
             w_view=settings.profiles.taste_weight_view,
             w_cart=settings.profiles.taste_weight_cart,
             w_purchase=settings.profiles.taste_weight_purchase,
+            w_wishlist=settings.profiles.taste_weight_wishlist,
             price_budget_below=budget,
             price_mid_below=mid,
             recency_days=settings.profiles.recency_days_scores,

@@ -25,9 +25,11 @@ import pygeohash
 from stream_app.events.catalog import ItemUpdate
 from stream_app.events.clickstream import (
     AddToCart,
+    AddToWishlist,
     ClickEvent,
     ProductView,
     RemoveFromCart,
+    RemoveFromWishlist,
     Search,
 )
 from stream_app.events.feedback import Clicked, FeedbackBase, Opened
@@ -142,6 +144,10 @@ class ExpectedProfile:
     recent_views_cap: int | None = None
     recent_searches: dict[str, int] = field(default_factory=dict)
     recent_searches_cap: int | None = None
+    #: Wishlist items kept (removed ones too) -> time of their latest event; those on it.
+    wishlist: dict[str, int] = field(default_factory=dict)
+    wishlist_cap: int | None = None
+    wished: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -192,6 +198,8 @@ class _State:
     removes: dict[str, int] = field(default_factory=dict)
     views: dict[str, int] = field(default_factory=dict)
     searches: dict[str, int] = field(default_factory=dict)
+    #: Item -> its latest wishlist event: (time, 1 if a removal (wins a tie), category).
+    wishes: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     #: Order id -> its units (the largest any purchase of it said).
     order_units: dict[str, int] = field(default_factory=dict)
     #: Orders a return or cancellation undid whole; those of them whose units are the order's.
@@ -280,6 +288,8 @@ class Oracle:
             s.views[item] = max(time, s.views.get(item, time))
         for query, time in visitor.searches.items():
             s.searches[query] = max(time, s.searches.get(query, time))
+        for item, wish in visitor.wishes.items():
+            s.wishes[item] = max(wish, s.wishes.get(item, wish))
         for order, units in visitor.order_units.items():
             s.order_units[order] = max(units, s.order_units.get(order, units))
         s.undone |= visitor.undone
@@ -371,6 +381,8 @@ class Oracle:
             _offer(s.adds, event.item_id, time, line)
         elif isinstance(event, RemoveFromCart):
             s.removes[event.item_id] = max(time, s.removes.get(event.item_id, time))
+        elif isinstance(event, AddToWishlist | RemoveFromWishlist):
+            self._wish(s, event, time)
         elif isinstance(event, Search):
             query = normalize_query(event.query, cfg.search_max_chars)
             if query:
@@ -406,6 +418,14 @@ class Oracle:
         s.tastes.append((f"c:{category}", weight, time))
         if brand is not None:
             s.tastes.append((f"b:{brand}", weight, time))
+
+    def _wish(self, s: _State, event: AddToWishlist | RemoveFromWishlist, time: int) -> None:
+        if isinstance(event, AddToWishlist):
+            self._taste(s, event.category, event.brand, self.config.w_wishlist, time)
+            wish = (time, 0, event.category)
+        else:
+            wish = (time, 1, "")
+        s.wishes[event.item_id] = max(wish, s.wishes.get(event.item_id, wish))
 
     def _purchase(self, s: _State, event: Purchase, time: int) -> None:
         cfg = self.config
@@ -486,6 +506,9 @@ class Oracle:
         out.recent_views_cap = cfg.recent_views
         out.recent_searches = _top(s.searches, cfg.recent_searches)
         out.recent_searches_cap = cfg.recent_searches
+        out.wishlist = _top({i: w[0] for i, w in s.wishes.items()}, cfg.wishlist_size)
+        out.wishlist_cap = cfg.wishlist_size
+        out.wished = {item for item in out.wishlist if not s.wishes[item][1]}
         return out
 
 

@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from stream_app.storage.layout import Keys, parse_stat_name
+from stream_app.storage.layout import Keys
+from stream_app.storage.statfields import parse_stat_name
 from tests.oracle.recompute import Basket, CartLine, ExpectedProfile, decay
 
 IGNORED_FIELDS = frozenset({"created_ms"})
@@ -126,6 +127,8 @@ async def read_profiles(
                 cart=_cart(doc["c"], last_purchase),
                 recent_views={item: round(entry[0]) for item, entry in doc["w"].items()},
                 recent_searches={query: round(ms) for query, ms in doc["s"].items()},
+                wishlist={item: round(entry[0]) for item, entry in doc.get("l", {}).items()},
+                wished={item for item, entry in doc.get("l", {}).items() if entry[2]},
             )
     return out
 

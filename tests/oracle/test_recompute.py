@@ -20,7 +20,7 @@ from stream_app.events.clickstream import (
 from stream_app.events.feedback import Clicked, Delivered, Opened
 from stream_app.events.identity import Consent, Traits
 from stream_app.events.purchase import LineItem, Purchase
-from stream_app.events.registry import Event
+from stream_app.events.registry import EVENT_ADAPTERS, Event, Stream
 from stream_app.events.sensor import Ambient, Location, Proximity
 from stream_app.profiles.pseudonym import pseudonymize
 from stream_app.settings import Settings
@@ -421,6 +421,27 @@ def test_recently_viewed_keeps_the_latest_per_item_top_n() -> None:
     ]
     t, minute = to_ms(T0), 60_000
     assert one(events, config=config).recent_views == {"a": t + 5 * minute, "c": t + 4 * minute}
+
+
+def test_the_wishlist_keeps_each_items_latest_event_top_n() -> None:
+    """Per item the latest add or removal (a removal wins a tie); the cap counts removals;
+    an add is a taste of weight ``w_wishlist``."""
+    config = replace(CONFIG, wishlist_size=2)
+    minute, t = 60_000, to_ms(T0)
+
+    def wish(at: int, item: str, on: bool = True) -> Event:
+        fields: dict[str, Any] = {"category": "bags"} if on else {}
+        return EVENT_ADAPTERS[Stream.CLICKSTREAM].validate_python(
+            {"type": "add_to_wishlist" if on else "remove_from_wishlist", "event_id": eid(),
+             "customer_id": "ann", "event_time": T0 + timedelta(minutes=at), "item_id": item,
+             **fields}
+        )  # fmt: skip
+
+    events = [wish(5, "a", False), wish(1, "a"), wish(5, "a"), wish(3, "b"), wish(2, "c")]
+    out = one(events, config=config)
+    assert out.wishlist == {"a": t + 5 * minute, "b": t + 3 * minute}
+    assert out.wished == {"b"}
+    assert out.tastes["c:bags"] > 0
 
 
 def test_recent_searches_normalized_top_n_with_ties_at_the_cut() -> None:

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from stream_app.api.models import Profile
 from stream_app.clock import to_ms
 from stream_app.profiles.derive import ValueRules, derive
 from stream_app.profiles.state import CartEntry, Decayed, ProfileState
@@ -105,3 +106,15 @@ def test_local_zone_is_the_customers_else_the_configured_default() -> None:
     assert derive(known, NOW, kolkata).local_zone == "Europe/Berlin"
     assert derive(known, NOW, kolkata).timezone == "Europe/Berlin"
     assert derive(ProfileState("c-1", {"n": "1"}), NOW, RULES).timezone is None
+
+
+def test_the_profile_shows_the_items_on_the_wishlist_latest_first() -> None:
+    t = to_ms(NOW)
+    wishes: dict[str, list[int | str]] = {
+        "old": [t - 3 * DAY, "c", 1],
+        "new": [t - DAY, "c", 1],
+        "gone": [t - 2 * DAY, "", 0],
+    }
+    shown = derive(ProfileState("c-1", {"n": "3"}, wishlist=wishes), NOW, RULES).as_dict()
+    assert shown["wishlist"] == ["new", "old"]
+    assert Profile.model_validate({**shown, "segments": []}).wishlist == ["new", "old"]

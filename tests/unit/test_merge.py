@@ -24,8 +24,8 @@ from tests.unit.fixtures import LIMITS as LIMITS_IN
 from tests.unit.fixtures import NOW, event
 
 CONFIG = FoldConfig(pseudonym_secret=b"k", cart_abandon_delay=timedelta(minutes=30))
-#: Small caps, so the recent lists are cut; lateness never refuses here.
-LIMITS = StateLimits(10**13, 7 * 86_400_000, 28 * 86_400_000, 3, 2)
+#: Small caps, so the recent lists and the wishlist are cut; lateness never refuses here.
+LIMITS = StateLimits(10**13, 7 * 86_400_000, 28 * 86_400_000, 3, 2, 2)
 #: The corpus's event times are an hour before this.
 CORPUS_NOW = NOW
 AT = int(NOW.timestamp() * 1000) + 86_400_000
@@ -90,6 +90,12 @@ def _raw(kind: int, item: int, n: int) -> tuple[Any, dict[str, Any]]:
                 currency="EUR",
                 **common,
             )
+        case 8:
+            return "clickstream", event(
+                "add_to_wishlist", item_id=sku, category=category, brand=f"b{item}", **common
+            )
+        case 9:
+            return "clickstream", event("remove_from_wishlist", item_id=sku, **common)
     return "clickstream", event("page_view", path=f"/p/{item}", **common)
 
 
@@ -121,6 +127,7 @@ def _same(a: ProfileState, b: ProfileState) -> None:
     assert {k: v[0] for k, v in a.viewed.items()} == {k: v[0] for k, v in b.viewed.items()}
     assert a.searches == b.searches
     assert a.orders == b.orders
+    assert a.wishlist == b.wishlist
 
 
 def _visible(state: ProfileState) -> dict[str, list[Any]]:
@@ -133,7 +140,7 @@ def _visible(state: ProfileState) -> dict[str, list[Any]]:
 
 
 EVENTS = st.lists(
-    st.tuples(st.integers(0, 7), st.integers(0, 3), st.integers(0, 2)), min_size=8, max_size=40
+    st.tuples(st.integers(0, 9), st.integers(0, 3), st.integers(0, 2)), min_size=8, max_size=40
 )
 
 
@@ -203,6 +210,12 @@ def _check(op: ops.ProfileOp) -> None:
             assert merged.orders[order_id] == [2, 1, 1], order_id
             assert merged.fields["returned_orders"] == 1, order_id
             assert merged.fields["returned_units"] == 2, order_id
+        case ops.Wish(item, category, on, ms):
+            theirs = {item: [ms, category, int(on)]}
+            merged = merge(ProfileState("c"), ProfileState("~a", wishlist=theirs), LIMITS)
+            assert merged.wishlist == theirs, item
+            later = ProfileState("~a", wishlist={item: [ms + 1, "", 0]})
+            assert merge(merged, later, LIMITS).wishlist[item] == [ms + 1, "", 0], item
         case ops.LastWrite(name, _, _):
             merged = merge_fields({name: "a", "@" + name: 5}, {name: "b", "@" + name: 3})
             assert merged[name] == "a", name

@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from stream_app.counts import Counts, DecisionCount, EventsIn, Labelled, Plain
 from stream_app.metrics.engine import EngineMetrics, observe_all
-from stream_app.storage.layout import as_stats
+from stream_app.storage.statfields import as_stats
 
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:

@@ -155,7 +155,9 @@ CHANGED = Settings(
         "taste_weight_view": 0.5,
         "taste_weight_cart": 2.5,
         "taste_weight_purchase": 4.5,
+        "taste_weight_wishlist": 3.5,
         "recent_views": 7,
+        "wishlist_size": 9,
         "recent_searches": 3,
         "base_currency": "GBP",
         "fx_to_base": {"EUR": 0.8, "USD": 0.5},
@@ -224,6 +226,7 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         recent_views=7,
         recent_searches=3,
         default_timezone="Asia/Kolkata",
+        wishlist_size=9,
     )
     assert CHANGED.profiles.fold_config(b"k", H) == FoldConfig(
         pseudonym_secret=b"k",
@@ -231,6 +234,7 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         taste_weight_view=0.5,
         taste_weight_cart=2.5,
         taste_weight_purchase=4.5,
+        taste_weight_wishlist=3.5,
     )
     assert CHANGED.decisions.rules() == Rules(
         caps=Caps(per_day={"push": 9}, per_week={"push": 19}, global_per_day=8),

@@ -24,6 +24,7 @@ from stream_app.profiles.state import (
     ProfileState,
     StateLimits,
     apply_updates,
+    wished,
 )
 from stream_app.storage.profiles import decode_state, encode_state
 from tests.unit.fixtures import NOW, event
@@ -36,6 +37,7 @@ LIMITS = StateLimits(
     rhythm_half_life_ms=28 * DAY_MS,
     recent_views=3,
     recent_searches=2,
+    wishlist_size=2,
 )
 T0 = to_ms(NOW)
 
@@ -149,16 +151,38 @@ def test_cart_lines_their_tombstones_and_an_order_clearing_them() -> None:
     assert list(state.cart) == ["sku-2"]
 
 
+def test_the_wishlist_keeps_each_items_latest_event_and_the_newest_items() -> None:
+    """Last writer wins per item by event time (a removal at the time of an add wins);
+    removals are kept, so a late add cannot revive an item; the cap counts them too."""
+    add = update("a", T0, ops.Wish("sku-1", "bags", True, T0))
+    remove = update("r", T0 + 5, ops.Wish("sku-1", "", False, T0 + 5))
+    late_add = update("a2", T0 + 1, ops.Wish("sku-1", "bags", True, T0 + 1))
+    state, _ = applied(remove, late_add, add, add)
+    assert state.wishlist == {"sku-1": [T0 + 5, "", 0]}
+    assert wished(state.wishlist) == []
+    tie = update("a3", T0 + 5, ops.Wish("sku-1", "bags", True, T0 + 5))
+    assert applied(tie, remove)[0].wishlist == applied(remove, tie)[0].wishlist
+    hats = update("h", T0 + 2, ops.Wish("sku-2", "hats", True, T0 + 2))
+    toys = update("t", T0 + 3, ops.Wish("sku-3", "toys", True, T0 + 3))
+    state, _ = applied(add, hats, toys, remove)
+    assert set(state.wishlist) == {"sku-1", "sku-3"}  # sku-2 pushed out by the removal
+    assert wished(state.wishlist) == ["sku-3"]
+    state, _ = applied(add, hats, toys)
+    assert wished(state.wishlist) == ["sku-3", "sku-2"]
+
+
 def test_the_document_round_trips_what_a_batch_applied() -> None:
     state, _ = applied(
         update("e-1", T0, ops.Incr("n"), ops.DecayAdd("taste", "c:shoes", 1.0, T0)),
         update("e-2", T0, ops.CartAdd("sku-1", "shoes", 1.5, 1, "e-2", T0)),
+        update("e-3", T0, ops.Wish("sku-2", "hats", True, T0)),
     )
     back = decode_state("c-1", encode_state(state, 4))
-    assert (back.fields, back.tastes, back.cart, back.version) == (
+    assert (back.fields, back.tastes, back.cart, back.wishlist, back.version) == (
         state.fields,
         state.tastes,
         state.cart,
+        state.wishlist,
         4,
     )
 
@@ -174,6 +198,10 @@ KINDS = [
     (Stream.CLICKSTREAM, "add_to_cart", {"item_id": "sku-2", "category": "toys", "price": 5.0}),
     (Stream.CLICKSTREAM, "remove_from_cart", {"item_id": "sku-2"}),
     (Stream.CLICKSTREAM, "search", {"query": "Red  Shoes"}),
+    (Stream.CLICKSTREAM, "add_to_wishlist", {"item_id": "sku-4", "category": "bags"}),
+    (Stream.CLICKSTREAM, "add_to_wishlist", {"item_id": "sku-5", "category": "hats"}),
+    (Stream.CLICKSTREAM, "add_to_wishlist", {"item_id": "sku-6", "category": "toys"}),
+    (Stream.CLICKSTREAM, "remove_from_wishlist", {"item_id": "sku-4"}),
     (Stream.IDENTITY, "consent", {"channel": "push", "opted_in": True}),
     (Stream.SENSOR, "proximity", {"store_id": "s-1", "distance_m": 12.0}),
     (
@@ -218,6 +246,7 @@ def test_the_profile_does_not_depend_on_the_order_of_arrival(
     assert _shown(one) == _shown(other)
     assert one.viewed == other.viewed
     assert one.searches == other.searches
+    assert one.wishlist == other.wishlist
     at = T0 + 3_600_000
     for mine, theirs, half_life in (
         (one.tastes, other.tastes, LIMITS.taste_half_life_ms),

@@ -21,6 +21,7 @@ from stream_app.decisions.campaigns import (
 )
 from stream_app.decisions.triggers import (
     Hit,
+    ItemAudience,
     ItemChange,
     Wait,
     back_in_stock,
@@ -444,7 +445,7 @@ def test_back_in_stock_key_is_the_restock() -> None:
 def test_catalog_hits_go_to_viewers_within_viewed_within() -> None:
     trigger = PriceDrop(min_drop=0.25, viewed_within=14 * DAY)
     viewers = {"c-2": NOW - 14 * DAY, "c-3": NOW - 14 * DAY - MS, "c-1": NOW - H}
-    hits = catalog_hits(change(), trigger, viewers)
+    hits = catalog_hits(change(), trigger, ItemAudience(viewers))
     assert [h.customer_id for h in hits] == ["c-1", "c-2"]
     assert hits[0] == Hit(
         "price_drop",
@@ -458,11 +459,26 @@ def test_catalog_hits_go_to_viewers_within_viewed_within() -> None:
 
 
 def test_catalog_hits_for_a_restock_and_for_no_change() -> None:
-    viewers = {"c-1": NOW - H}
+    viewers = ItemAudience({"c-1": NOW - H})
     (hit,) = catalog_hits(change(was_in_stock=False), BackInStock(), viewers)
     assert (hit.trigger, hit.reason) == ("back_in_stock", "viewed item back in stock")
     assert catalog_hits(change(was_in_stock=True), BackInStock(), viewers) == []
     assert catalog_hits(change(80.0), PriceDrop(min_drop=0.25), viewers) == []
+
+
+def test_catalog_hits_go_to_wishers_whenever_they_wished() -> None:
+    """A wish has no window (it stands until removed); a wisher who also viewed the item
+    hears of it once, as a wish; the hit names the item, so it stands only while wished."""
+    wishers = {"c-1": NOW - 100 * DAY, "c-2": NOW - H}
+    audience = ItemAudience({"c-2": NOW - H, "c-3": NOW - H}, wishers)
+    hits = catalog_hits(change(), PriceDrop(min_drop=0.25), audience)
+    assert [(h.customer_id, h.reason, h.wished) for h in hits] == [
+        ("c-1", "on your wishlist, now 25% cheaper", "sku-1"),
+        ("c-2", "on your wishlist, now 25% cheaper", "sku-1"),
+        ("c-3", "viewed item now 25% cheaper", None),
+    ]
+    restock = catalog_hits(change(was_in_stock=False), BackInStock(), ItemAudience({}, wishers))
+    assert restock[0].reason == "on your wishlist, back in stock"
 
 
 # dispatch over a customer's campaigns
