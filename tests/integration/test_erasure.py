@@ -13,7 +13,14 @@ from stream_app.settings import Settings
 from stream_app.storage.erasure import ErasureStore
 from stream_app.storage.layout import Keys
 from stream_app.storage.stats import StatsStore
-from tests.integration.fixtures import consume_until, dumps, event, eventually, produce
+from tests.integration.fixtures import (
+    consume_until,
+    dumps,
+    event,
+    eventually,
+    produce,
+    profile_fields,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -51,6 +58,14 @@ async def test_an_erased_customer_leaves_no_trace_and_later_events_are_dropped(
                 dumps(event("add_to_wishlist", cid, f"e-{cid}-w", item_id=wish, category="shoes")),
             ),
         ],
+    )
+    # Kafka orders records per partition only: the visit is sent once consent and the
+    # clicks are applied (read after it, consent missing suppresses the nudge, a view
+    # after it reaches the goal and cancels it).
+    await eventually(
+        lambda: profile_fields(redis, keys, cid),
+        lambda f: f.get("consent:push") == "1" and "n:add_to_wishlist" in f,
+        within=30,
     )
     near = event("proximity", cid, f"e-{cid}-p", store_id="store-1", distance_m=30.0)
     await produce(settings, settings.topics.sensor, [(key, dumps(near))])
