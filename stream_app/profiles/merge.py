@@ -20,6 +20,8 @@ from stream_app.profiles.state import (
     StateLimits,
     Value,
     WishEntry,
+    add_returned,
+    join_entry,
     ledger_returned,
     note_wish,
     round10,
@@ -175,10 +177,7 @@ def _ledger(
         if mine is None:
             orders[order_id] = list(theirs)
             continue
-        joined = [max(mine[0], theirs[0]), mine[1] | theirs[1], mine[2] | theirs[2]]
-        after, before, alone = (ledger_returned(e) for e in (joined, mine, theirs))
-        for name, k in (("returned_orders", 0), ("returned_units", 1)):
-            if added := after[k] - before[k] - alone[k]:
-                fields[name] = int(fields.get(name, 0)) + added
-        orders[order_id] = joined
+        added = join_entry(mine, theirs)
+        alone = ledger_returned(theirs)
+        add_returned(fields, (added[0] - alone[0], added[1] - alone[1]))
     return orders

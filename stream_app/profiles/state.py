@@ -198,19 +198,27 @@ def _incr(state: ProfileState, op: ops.Incr, _: StateLimits) -> None:
 def _order_mark(state: ProfileState, op: ops.OrderMark, _: StateLimits) -> None:
     """Join what ``op`` says of its order with what the ledger knows; what the join adds
     (the order returned, its units) is added once, when both sides are known."""
-    entry = state.orders.get(op.order_id) or [-1, 0, 0]
-    orders_before, units_before = ledger_returned(entry)
-    if op.units is not None:
-        entry[0] = max(entry[0], op.units)
-    entry[1] |= op.whole
-    entry[2] |= op.itemless
-    state.orders[op.order_id] = entry
-    orders_after, units_after = ledger_returned(entry)
-    fields = state.fields
-    if orders_after != orders_before:
-        fields["returned_orders"] = int(fields.get("returned_orders", 0)) + 1
-    if units_after != units_before:
-        fields["returned_units"] = int(fields.get("returned_units", 0)) + units_after - units_before
+    entry = state.orders.setdefault(op.order_id, [-1, 0, 0])
+    added = join_entry(entry, [-1 if op.units is None else op.units, op.whole, op.itemless])
+    add_returned(state.fields, added)
+
+
+def join_entry(entry: LedgerEntry, other: LedgerEntry) -> tuple[int, int]:
+    """Join ``other`` into ``entry`` (units: the larger, flags: either); the orders and
+    units the join adds to what ``entry`` counted as returned."""
+    before = ledger_returned(entry)
+    entry[0] = max(entry[0], other[0])
+    entry[1] |= other[1]
+    entry[2] |= other[2]
+    after = ledger_returned(entry)
+    return after[0] - before[0], after[1] - before[1]
+
+
+def add_returned(fields: dict[str, Value], added: tuple[int, int]) -> None:
+    """Add returned orders and units (``join_entry``'s) to their fields."""
+    for name, n in zip(("returned_orders", "returned_units"), added, strict=True):
+        if n:
+            fields[name] = int(fields.get(name, 0)) + n
 
 
 def _max(state: ProfileState, op: ops.Max, _: StateLimits) -> None:
