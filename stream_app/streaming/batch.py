@@ -190,11 +190,12 @@ def decode_batch(
     sensed: list[Located] = []
     for record in records:
         stream = streams[record.topic]
+        name = stream.value
         decoded = decoder.decode(stream, record.value or b"")
         for rejection in decoded.rejections:
             batch.reject(record, rejection.reason, rejection.detail, rejection.index)
         for index, event, ms in decoded.located:
-            types[(stream.value, event.type)] += 1
+            types[(name, event.type)] += 1
             customer_id = event.customer_id
             anonymous = getattr(event, "anonymous_id", None)
             if anonymous is not None:

@@ -53,6 +53,7 @@ _GOALS: dict[type, Goal] = {
     **{kind: "visit" for kind in get_args(get_args(ClickstreamEvent)[0])},
     Purchase: "purchase",
 }
+_WISH_EVENTS = (AddToWishlist, RemoveFromWishlist)
 
 
 @dataclass(slots=True)
@@ -73,6 +74,8 @@ class Evaluator:
     _cart_campaigns: tuple[Campaign, ...] = field(init=False)
     _evaluates: bool = field(init=False)
     _memo: SegmentMemo | None = field(init=False)
+    #: History's limits: late only below the id floor (``_history``).
+    _history_limits: StateLimits = field(init=False)
 
     def __post_init__(self) -> None:
         campaigns = self.book.campaigns
@@ -83,6 +86,7 @@ class Evaluator:
         self._cart_campaigns = self.book.for_trigger("cart_abandonment")
         self._evaluates = bool(self.segment_rules.names or self._profile_campaigns)
         self._memo = SegmentMemo(self.segment_memo) if self.segment_memo else None
+        self._history_limits = replace(self.limits, allowed_lateness_ms=NEVER_LATE_MS)
 
     def _evaluate(
         self, view: ProfileView, memberships: Set[str], changed: Set[str] | None
@@ -163,6 +167,7 @@ class Evaluator:
             outcomes = apply_updates(found.state, updates, seen, self.limits, to_ms(work.now))
         goals: list[tuple[Goal, int]] = []
         changed: set[str] = set()
+        live = not work.backfill  # history reaches no goal, is not evaluated nor an audience
         applied = duplicates = created = 0
         for update, key, outcome in zip(updates, keys, outcomes, strict=True):
             located = batch.origin[id(update)]
@@ -170,13 +175,14 @@ class Evaluator:
                 self._late(batch, passed, located)
                 continue
             event = located.event
-            changed.add(event.type)
-            goal = _GOALS.get(type(event))
-            if goal is not None:
-                goals.append((goal, update.event_ms))
-            if isinstance(event, ProductView):
-                passed.views.append((event.item_id, update.event_ms))
-            elif isinstance(event, AddToWishlist | RemoveFromWishlist):
+            if live:
+                changed.add(event.type)
+                goal = _GOALS.get(type(event))
+                if goal is not None:
+                    goals.append((goal, update.event_ms))
+                if isinstance(event, ProductView):
+                    passed.views.append((event.item_id, update.event_ms))
+            if isinstance(event, _WISH_EVENTS):
                 passed.wishes[event.item_id] = None
             if outcome is Outcome.DUPLICATE:
                 duplicates += 1
@@ -215,12 +221,13 @@ class Evaluator:
             newest = fields.get("last_seen")
             floor = newest - self.limits.allowed_lateness_ms if isinstance(newest, int) else 0
         behind = {id(u) for u in updates if not u.lifelong and u.event_ms < floor}
-        ahead = [u for u in updates if id(u) not in behind]
-        limits = replace(self.limits, allowed_lateness_ms=NEVER_LATE_MS)
-        outcomes = apply_updates(found.state, ahead, seen, limits, clock_ms)
-        done = dict(zip(map(id, ahead), outcomes, strict=True))
+        ahead = [u for u in updates if id(u) not in behind] if behind else updates
+        outcomes = apply_updates(found.state, ahead, seen, self._history_limits, clock_ms)
         if fields:
             fields[IDS_FLOOR] = floor
+        if not behind:
+            return outcomes
+        done = dict(zip(map(id, ahead), outcomes, strict=True))
         return [
             done[id(u)] if id(u) not in behind
             else Outcome.DUPLICATE if u.event_id in seen else Outcome.TOO_LATE
