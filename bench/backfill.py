@@ -82,7 +82,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             )
             rates[label] = (rate, stats)
             cpu = ", ".join(f"{n} {us:.1f}" for n, us in rate.cpu_us_per_event().items())
-            print(f"  {label}: {rate.events_per_s:,.0f} events/s, {decided(stats)}; CPU us/event: {cpu}")
+            print(f"  {label}: {rate.events_per_s:,.0f} events/s, {decided(stats)}; CPU us: {cpu}")
     (back, back_stats), (plain, plain_stats) = rates["history"], rates["live"]
     decisions, segment_events = decided(back_stats)
     live_decisions, live_segment_events = decided(plain_stats)
