@@ -41,7 +41,11 @@ class WorkerSettings(Section):
         "into one pass (each pass costs two Redis round trips, whatever its size).",
     )
     stream_buffer_batches: int = Field(
-        default=8, ge=1, description="Fetched partition batches buffered ahead of processing."
+        default=32,
+        ge=1,
+        description="Fetched partition batches buffered ahead of processing: a pass gathers "
+        "at most these, so history over many topics and partitions needs room for them "
+        "(BENCHMARKS.md, bench/backfill.py).",
     )
     max_record_bytes: int = Field(
         default=1_048_576, ge=1024, description="Larger records go to DLQ."
