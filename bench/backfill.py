@@ -8,10 +8,12 @@ planned, emitted, suppressed, ...) and ``backfill.segment_events`` (entries + ex
 both must be 0. Beside it, the same number of live single-event records of the last
 hour, drained the same way on the same stack: ``backfill.live_events_per_s`` (the
 figure ``throughput.single_events_per_s`` measures), its decisions and segment events
-(not 0: the comparison shows the worker does decide), and ``backfill.ratio_vs_live``
-(>= 2 wanted).
+(not 0: the comparison shows the worker does decide), and ``backfill.ratio_vs_live``.
+The target is against ``throughput.single_events_per_s`` of the same ``make bench`` run
+(bench.throughput runs first): ``backfill.ratio_vs_single`` (>= 2 wanted), read from
+``latest.json`` when it holds that figure.
 
-    python -m bench.backfill [--customers 400 --events 40000 --envelope-size 20]
+    python -m bench.backfill [--customers 1000 --events 100000 --envelope-size 20]
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from bench.common import Record, finish, make_event_set, produce, raw_producer
+from bench.common import (
+    LATEST_JSON,
+    Record,
+    finish,
+    make_event_set,
+    produce,
+    raw_producer,
+    read_json,
+)
 from bench.common import scratch_stack as scratch
 from bench.profiles import Rate, run_pipeline
 from bench.throughput import run_settings
@@ -86,7 +96,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     (back, back_stats), (plain, plain_stats) = rates["history"], rates["live"]
     decisions, segment_events = decided(back_stats)
     live_decisions, live_segment_events = decided(plain_stats)
-    return {
+    single = read_json(LATEST_JSON).get("throughput.single_events_per_s")
+    versus = {"backfill.ratio_vs_single": round(back.events_per_s / single, 2)} if single else {}
+    return versus | {
         "backfill.events_per_s": round(back.events_per_s),
         "backfill.decisions": decisions,
         "backfill.segment_events": segment_events,
@@ -104,8 +116,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--customers", type=int, default=400)
-    parser.add_argument("--events", type=int, default=40_000, help="events of each run")
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--events", type=int, default=100_000, help="events of each run")
     parser.add_argument("--envelope-size", type=int, default=20, help="events per history record")
     parser.add_argument("--days", type=float, default=365.0, help="history's span")
     parser.add_argument("--seed", type=int, default=16)
