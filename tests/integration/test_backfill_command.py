@@ -1,0 +1,132 @@
+"""``stream-app backfill``'s resumable position against the real servers and worker: a load
+of a year's history interrupted midway (as Ctrl-C does: its task cancelled) leaves a
+position no further than what the broker acknowledged; resumed from it, every event
+reaches the topics and the worker applies each once (what was sent twice is a
+duplicate), and the position ends at the end of the file."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections import Counter
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from redis.asyncio import Redis
+
+from stream_app.devstack.ports import free_port
+from stream_app.devstack.workers import worker_process
+from stream_app.kafka_topics import ensure_topics
+from stream_app.producers import position as positions
+from stream_app.producers import replay as replay_module
+from stream_app.producers.backfill import backfill_file, start_of
+from stream_app.producers.replay import ReplayStats
+from stream_app.settings import Settings
+from tests.integration.conftest import ARTIFACTS
+from tests.integration.fixtures import eventually, isolated, read_to_end
+from tests.integration.test_backfill import year_of
+from tests.integration.test_replay import payload
+from tests.oracle.redis_view import stats
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def own(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    mine, _ = isolated(settings, "bfc", tmp_path_factory.mktemp("faust-backfill-command"))
+    return mine.updated(metrics={"port": free_port()})
+
+
+async def sent_ids(own: Settings) -> Counter[str]:
+    """Event ids on the inbound topics, as many times as they were sent."""
+    found: Counter[str] = Counter()
+    for record in await read_to_end(own, own.topics.inbound()):
+        document = payload(record)
+        found.update(member["event_id"] for member in document.get("events", [document]))
+    return found
+
+
+def pausing(at: int) -> Callable[[Path, int], AsyncGenerator[tuple[list[bytes], int], None]]:
+    """``replay._read_lines`` that pauses once, half a second, after byte ``at``."""
+    read_lines = replay_module._read_lines
+
+    async def read(path: Path, start: int) -> AsyncGenerator[tuple[list[bytes], int], None]:
+        offset = start
+        async with aclosing(read_lines(path, start)) as blocks:
+            async for lines, eol in blocks:
+                yield lines, eol
+                before, offset = offset, offset + sum(len(line) + eol for line in lines)
+                if before < at <= offset:
+                    await asyncio.sleep(0.5)
+
+    return read
+
+
+async def test_an_interrupted_backfill_resumes_and_every_event_is_applied_once(
+    own: Settings, redis: Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(1617)
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    customers = [f"bfc-{n}-{uuid.uuid4().hex[:6]}" for n in range(8)]
+    history = sorted(
+        (e for cid in customers for e in year_of(cid, end, rng)), key=lambda e: e["event_time"]
+    )
+    lines = [orjson.dumps(e) + b"\n" for e in history]
+    lines.insert(100, b"not json\n")  # line 101: counted, never sent
+    log = tmp_path / "history.jsonl"
+    log.write_bytes(b"".join(lines))
+    size = log.stat().st_size
+    where = positions.default_path(log)
+    # Halfway through the file, reading pauses long enough for what was sent to be
+    # acknowledged (a real history is large: acknowledgements come in while it is
+    # read); the load is interrupted at its next progress report.
+    monkeypatch.setattr(replay_module, "READ_BLOCK_BYTES", 2048)
+    monkeypatch.setattr(replay_module, "_read_lines", pausing(size // 2))
+    monkeypatch.setattr(replay_module, "CHECK_EVERY_LINES", 16)  # progress every 16 lines
+    monkeypatch.setattr(replay_module, "PROGRESS_EVERY_S", 0.0)
+    await ensure_topics(own)
+
+    def interrupt(progress: ReplayStats) -> None:
+        if progress.offset >= size // 2 and progress.position.line > 0:
+            task.cancel()
+
+    task = asyncio.create_task(
+        backfill_file(own, log, where, envelope_size=10, on_progress=interrupt)
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    stopped = start_of(log, where, resume=True)
+    assert 0 < stopped.line < len(lines), stopped
+    assert stopped.offset == sum(map(len, lines[: stopped.line]))
+    first = await sent_ids(own)
+    before = {
+        orjson.loads(line)["event_id"] for line in lines[: stopped.line] if line[0] == ord("{")
+    }
+    assert before <= set(first), "the position never passes an unacknowledged line"
+    assert len(first) < len(history), "interrupted: some events were not sent"
+
+    resumed = await backfill_file(own, log, where, start=stopped, envelope_size=10)
+    assert resumed.lines == len(lines) - stopped.line
+    assert [bad.number for bad in resumed.invalid_lines] == ([101] if stopped.line < 101 else [])
+    assert positions.load(where, log) == resumed.position == positions.Position(len(lines), size)
+    both = await sent_ids(own)
+    assert set(both) == {e["event_id"] for e in history}
+    resent = both.total() - len(history)
+    assert resent == len(set(first) - before), "sent twice: only what went past the position"
+
+    with worker_process(own, ARTIFACTS / "logs", name="backfill-command") as process:
+        counted = await eventually(
+            lambda: stats(redis, own.redis.key_prefix),
+            lambda s: s.get("events_backfilled", 0) >= both.total(),
+            within=120.0,
+        )
+        assert counted.get("events_backfilled", 0) == both.total(), counted
+        assert counted.get("events_applied", 0) == len(history), sorted(counted.items())
+        assert counted.get("events_duplicate", 0) == resent, sorted(counted.items())
+        assert not [k for k in counted if k.startswith(("decisions", "dead_letters"))], counted
+        assert process.running, process.log_tail()
