@@ -2,12 +2,17 @@
 of a year's history interrupted midway (as Ctrl-C does: its task cancelled) leaves a
 position no further than what the broker acknowledged; resumed from it, every event
 reaches the topics and the worker applies each once (what was sent twice is a
-duplicate), and the position ends at the end of the file."""
+duplicate), and the position ends at the end of the file. The command, stopped by
+SIGTERM, saves its position too."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncGenerator, Callable
@@ -130,3 +135,47 @@ async def test_an_interrupted_backfill_resumes_and_every_event_is_applied_once(
         assert counted.get("events_duplicate", 0) == resent, sorted(counted.items())
         assert not [k for k in counted if k.startswith(("decisions", "dead_letters"))], counted
         assert process.running, process.log_tail()
+
+
+async def test_the_command_saves_its_position_on_sigterm_and_resumes(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The command itself, as a shop runs it (no terminal: plain lines): stopped by
+    SIGTERM it saves its position and says so; ``--resume`` sends the rest."""
+    own, _ = isolated(settings, "bfs")
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    rng = random.Random(1618)
+    history = [e for n in range(40) for e in year_of(f"bfs-{n}-{uuid.uuid4().hex[:6]}", end, rng)]
+    log = tmp_path / "history.jsonl"
+    # Loaded 20 times over (the worker would apply it once): long enough to be stopped
+    # after its first saved position (about a second in).
+    log.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in history) * 20)
+    lines = 20 * len(history)
+    where = positions.default_path(log)
+    env = {**os.environ, **own.to_env()}
+    command = [sys.executable, "-m", "stream_app", "backfill", str(log)]
+
+    first = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    while not (where.exists() and positions.decode(where.read_bytes()).line > 0):
+        assert first.returncode is None, "still running"
+        await asyncio.sleep(0.005)
+    first.send_signal(signal.SIGTERM)
+    out, _ = await asyncio.wait_for(first.communicate(), 60)
+    assert first.returncode == 130, out
+    stopped = positions.load(where, log)
+    assert 0 < stopped.line < lines, stopped
+    assert f"interrupted: position saved (line {stopped.line}, byte {stopped.offset})" in (
+        out.decode()
+    )
+
+    second = await asyncio.create_subprocess_exec(
+        *command, "--resume", env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(second.communicate(), 120)
+    assert second.returncode == 0, out
+    text = out.decode()
+    assert f"from line {stopped.line + 1}, envelopes of up to 50 events" in text
+    assert f"position: line {lines}, byte {log.stat().st_size}" in text
+    assert set(await sent_ids(own)) == {e["event_id"] for e in history}
