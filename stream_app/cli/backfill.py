@@ -6,19 +6,23 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Coroutine
+from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
+from stream_app.cli.backfill_wait import Applying, wait_applied
 from stream_app.cli.replay import report
 from stream_app.producers import position as positions
 from stream_app.producers.backfill import backfill_file, envelope_size, start_of
 from stream_app.producers.position import BadPosition, Position, default_path
 from stream_app.producers.replay import ReplayStats
 from stream_app.settings import Settings
+
+T = TypeVar("T")
 
 #: Without a terminal (CI logs), a plain progress line this often.
 PLAIN_EVERY_S = 10.0
@@ -47,6 +51,10 @@ def backfill(
     resume: Annotated[
         bool, typer.Option("--resume", help="start after the position saved by an earlier run")
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="then wait until the worker has applied what was sent"),
+    ] = False,
     strict: Annotated[bool, typer.Option("--strict", help="exit 1 if any line is invalid")] = False,
 ) -> None:
     """Load history: every event applied in event time whatever its age, nobody messaged.
@@ -62,63 +70,95 @@ def backfill(
     except BadPosition as exc:
         raise typer.BadParameter(str(exc), param_hint="--position") from exc
     size = envelope_size(settings, envelope)
+    if not resume and position_file.exists():
+        typer.echo(f"{position_file} is replaced: starting over (--resume continues instead)")
     typer.echo(
         f"backfilling {file} -> {settings.kafka.bootstrap} from line {start.line + 1}, "
         f"envelopes of up to {size} events; position in {position_file}"
     )
-    progress = _Progress(start, file.stat().st_size)
     try:
-        with progress:
-            stats = asyncio.run(_run(settings, file, position_file, start, size, progress.update))
-            progress.update(stats)
+        stats = _send(settings, file, position_file, start, size)
     except (KeyboardInterrupt, asyncio.CancelledError):
-        saved = positions.decode(position_file.read_bytes())
+        saved = positions.decode(position_file.read_bytes()) if position_file.exists() else start
         typer.echo(f"interrupted: position saved ({_where(saved)}); continue with --resume")
         raise typer.Exit(130) from None
-    report(stats, strict=strict)
     typer.echo(f"position: {_where(stats.position)}, in {position_file}")
+    report(stats, strict=strict)
+    if wait:
+        _wait(settings)
 
 
-async def _run(
-    settings: Settings,
-    file: Path,
-    position_file: Path,
-    start: Position,
-    size: int,
-    on_progress: Callable[[ReplayStats], None],
+def _send(
+    settings: Settings, file: Path, position_file: Path, start: Position, size: int
 ) -> ReplayStats:
-    """The load, cancelled by SIGTERM as by Ctrl-C (the position is saved either way)."""
+    """The load, with its progress shown over the file's bytes."""
+    display = _Display("backfill", file.stat().st_size - start.offset)
+
+    def progress(stats: ReplayStats) -> None:
+        rate = stats.events_sent / stats.elapsed_s if stats.elapsed_s else 0.0
+        text = f"{stats.events_sent:,} events sent ({rate:,.0f}/s), line {stats.position.line:,}"
+        display.show(stats.offset - start.offset, text, stats.elapsed_s)
+
+    with display:
+        stats = asyncio.run(_cancelled_by_sigterm(backfill_file(
+            settings, file, position_file, start=start, envelope_size=size, on_progress=progress
+        )))  # fmt: skip
+        progress(stats)
+    return stats
+
+
+def _wait(settings: Settings) -> None:
+    """Until the worker has committed every record on its topics as of now."""
+    with ExitStack() as shown:
+        display: _Display | None = None
+
+        def progress(applying: Applying) -> None:
+            nonlocal display
+            if display is None:
+                display = shown.enter_context(_Display("applied", applying.records))
+            left, done = applying.records_left, applying.records - applying.records_left
+            text = f"{left:,} records left, events_backfilled={applying.backfilled:,}"
+            display.show(done, text, applying.elapsed_s)
+
+        try:
+            applying = asyncio.run(_cancelled_by_sigterm(wait_applied(settings, progress)))
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            typer.echo("stopped waiting (what was sent stays sent)")
+            raise typer.Exit(130) from None
+    typer.echo(
+        f"applied: the worker caught up with {applying.records:,} records in "
+        f"{applying.elapsed_s:.1f}s; events_backfilled={applying.backfilled:,}"
+    )
+
+
+async def _cancelled_by_sigterm(work: Coroutine[Any, Any, T]) -> T:
+    """``work``, cancelled by SIGTERM as by Ctrl-C (the position is saved either way)."""
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    return await backfill_file(
-        settings, file, position_file, start=start, envelope_size=size, on_progress=on_progress
-    )
+    return await work
 
 
 def _where(position: Position) -> str:
     return f"line {position.line}, byte {position.offset}"
 
 
-class _Progress:
-    """A bar over the file's bytes on a terminal, with the events sent and their rate;
-    elsewhere (CI logs) a plain line every ``PLAIN_EVERY_S``."""
+class _Display:
+    """A bar on a terminal, with a text beside it; elsewhere (CI logs) a plain line every
+    ``PLAIN_EVERY_S``."""
 
-    def __init__(self, start: Position, size: int) -> None:
-        self._size = size
-        self._shown = start.offset
+    def __init__(self, label: str, length: int) -> None:
+        self._label = label
+        self._length = length
+        self._done = 0
         self._bar = (
-            typer.progressbar(
-                length=max(size - start.offset, 1),
-                label="backfill",
-                item_show_func=lambda text: text,
-            )
+            typer.progressbar(length=max(length, 1), label=label, item_show_func=lambda text: text)
             if sys.stdout.isatty()
             else None
         )
         self._next_line = PLAIN_EVERY_S
 
-    def __enter__(self) -> _Progress:
+    def __enter__(self) -> _Display:
         if self._bar is not None:
             self._bar.__enter__()
         return self
@@ -132,17 +172,12 @@ class _Progress:
         if self._bar is not None:
             self._bar.__exit__(exc_type, exc, tb)
 
-    def update(self, stats: ReplayStats) -> None:
-        rate = stats.events_sent / stats.elapsed_s if stats.elapsed_s else 0.0
-        text = f"{stats.events_sent:,} events sent ({rate:,.0f}/s)"
+    def show(self, done: int, text: str, elapsed_s: float) -> None:
         if self._bar is not None:
             self._bar.current_item = text
-            self._bar.update(stats.offset - self._shown)
-            self._shown = stats.offset
-        elif stats.elapsed_s >= self._next_line:
-            read = 100 * stats.offset / self._size if self._size else 100.0
-            typer.echo(
-                f"t={stats.elapsed_s:.0f}s {text}, {read:.1f}% of the file read, "
-                f"acknowledged up to line {stats.position.line}"
-            )
-            self._next_line = stats.elapsed_s + PLAIN_EVERY_S
+            self._bar.update(done - self._done)
+            self._done = done
+        elif elapsed_s >= self._next_line:
+            share = 100 * done / self._length if self._length else 100.0
+            typer.echo(f"{self._label}: t={elapsed_s:.0f}s {share:.1f}%: {text}")
+            self._next_line = elapsed_s + PLAIN_EVERY_S

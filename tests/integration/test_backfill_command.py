@@ -33,7 +33,7 @@ from stream_app.producers.backfill import backfill_file, start_of
 from stream_app.producers.replay import ReplayStats
 from stream_app.settings import Settings
 from tests.integration.conftest import ARTIFACTS
-from tests.integration.fixtures import eventually, isolated, read_to_end
+from tests.integration.fixtures import isolated, read_to_end
 from tests.integration.test_backfill import year_of
 from tests.integration.test_replay import payload
 from tests.oracle.redis_view import stats
@@ -70,6 +70,17 @@ def pausing(at: int) -> Callable[[Path, int], AsyncGenerator[tuple[list[bytes], 
                     await asyncio.sleep(0.5)
 
     return read
+
+
+async def run_command(own: Settings, log: Path, *options: str, within: float) -> str:
+    """``stream-app backfill LOG *options`` run to its end (no terminal); its output."""
+    command = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "stream_app", "backfill", str(log), *options,
+        env={**os.environ, **own.to_env()}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(command.communicate(), within)
+    assert command.returncode == 0, out
+    return out.decode()
 
 
 async def test_an_interrupted_backfill_resumes_and_every_event_is_applied_once(
@@ -125,11 +136,12 @@ async def test_an_interrupted_backfill_resumes_and_every_event_is_applied_once(
     assert resent == len(set(first) - before), "sent twice: only what went past the position"
 
     with worker_process(own, ARTIFACTS / "logs", name="backfill-command") as process:
-        counted = await eventually(
-            lambda: stats(redis, own.redis.key_prefix),
-            lambda s: s.get("events_backfilled", 0) >= both.total(),
-            within=120.0,
-        )
+        # Resumed once more, the load sends nothing and ``--wait`` returns once the
+        # worker has applied everything: the counters are final when it does.
+        waited = await run_command(own, log, "--resume", "--wait", within=120.0)
+        assert "done: 0 events in 0 records" in waited
+        assert "applied: the worker caught up with " in waited, waited
+        counted = await stats(redis, own.redis.key_prefix)
         assert counted.get("events_backfilled", 0) == both.total(), counted
         assert counted.get("events_applied", 0) == len(history), sorted(counted.items())
         assert counted.get("events_duplicate", 0) == resent, sorted(counted.items())
@@ -170,12 +182,7 @@ async def test_the_command_saves_its_position_on_sigterm_and_resumes(
         out.decode()
     )
 
-    second = await asyncio.create_subprocess_exec(
-        *command, "--resume", env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    out, _ = await asyncio.wait_for(second.communicate(), 120)
-    assert second.returncode == 0, out
-    text = out.decode()
+    text = await run_command(own, log, "--resume", within=120.0)
     assert f"from line {stopped.line + 1}, envelopes of up to 50 events" in text
     assert f"position: line {lines}, byte {log.stat().st_size}" in text
     assert set(await sent_ids(own)) == {e["event_id"] for e in history}
