@@ -7,7 +7,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from typer.testing import CliRunner
 
+from stream_app.cli.main import app
 from stream_app.producers import position as positions
 from stream_app.producers import producer as producer_module
 from stream_app.producers import replay as replay_module
@@ -139,3 +141,14 @@ async def test_a_load_stopped_by_a_refusal_resumes_without_losing_a_line(
     assert [bad.number for bad in stats.invalid_lines] == [31]
     assert stats.lines == 40 - stopped.line
     assert positions.load(where, log) == stats.position == Position(40, log.stat().st_size)
+
+
+def test_the_command_refuses_a_position_that_does_not_fit_before_sending(tmp_path: Path) -> None:
+    log = tmp_path / "h.jsonl"
+    log.write_bytes(b"a\nbb\n")
+    (tmp_path / "pos").write_bytes(b'{"line": 1, "offset": 4}')
+    result = CliRunner().invoke(
+        app, ["backfill", str(log), "--resume", "--position", str(tmp_path / "pos")]
+    )
+    assert result.exit_code == 2, result.output
+    assert "not a line start" in result.output
