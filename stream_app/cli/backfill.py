@@ -19,6 +19,7 @@ from stream_app.cli.replay import report
 from stream_app.producers import position as positions
 from stream_app.producers.backfill import backfill_file, envelope_size, start_of
 from stream_app.producers.position import BadPosition, Position, default_path
+from stream_app.producers.producer import DeliveryError
 from stream_app.producers.replay import ReplayStats
 from stream_app.settings import Settings
 
@@ -79,9 +80,11 @@ def backfill(
     try:
         stats = _send(settings, file, position_file, start, size)
     except (KeyboardInterrupt, asyncio.CancelledError):
-        saved = positions.decode(position_file.read_bytes()) if position_file.exists() else start
-        typer.echo(f"interrupted: position saved ({_where(saved)}); continue with --resume")
+        typer.echo(f"interrupted: {_saved(position_file, start)}; continue with --resume")
         raise typer.Exit(130) from None
+    except DeliveryError as exc:
+        typer.echo(f"stopped: {exc}; {_saved(position_file, start)}; fix, then --resume", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"position: {_where(stats.position)}, in {position_file}")
     report(stats, strict=strict)
     if wait:
@@ -137,6 +140,11 @@ async def _cancelled_by_sigterm(work: Coroutine[Any, Any, T]) -> T:
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     return await work
+
+
+def _saved(position_file: Path, start: Position) -> str:
+    saved = positions.decode(position_file.read_bytes()) if position_file.exists() else start
+    return f"position saved ({_where(saved)})"
 
 
 def _where(position: Position) -> str:

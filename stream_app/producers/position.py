@@ -58,7 +58,8 @@ class Watermark:
         self._line = start.line
         #: Lines read and not yet passed, in file order: (line, end offset).
         self._waiting: deque[tuple[int, int]] = deque()
-        #: The pending lines of each event id (a log may repeat an id), oldest first.
+        #: The pending lines of each event id, oldest first (a log may repeat an id: its
+        #: copies are matched oldest first, being one event to the worker).
         self._pending: dict[str, deque[int]] = {}
         self._done: set[int] = set()
 
