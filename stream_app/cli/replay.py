@@ -36,7 +36,8 @@ def replay(
         typer.Option(
             "--backfill",
             help="load as history: applied in event time, whatever its age, and "
-            "never messages anyone (no decisions, timers or segment events)",
+            "never messages anyone (no decisions, timers or segment events); "
+            "`stream-app backfill` adds envelopes and a resumable position",
         ),
     ] = False,
 ) -> None:
@@ -55,6 +56,12 @@ def replay(
             on_progress=_progress,
         )
     )
+    report(stats, strict=strict)
+
+
+def report(stats: ReplayStats, *, strict: bool) -> None:
+    """The invalid lines and the totals of a replay or backfill; with ``strict``, exit 1
+    if any line was invalid."""
     for invalid in stats.invalid_lines:
         typer.echo(
             f"line {invalid.number}: {invalid.error.reason}: {invalid.error.detail}", err=True

@@ -1,8 +1,8 @@
 """Marking records as history: a Kafka record header that says "backfill".
 
 Loading a shop's history must never message a customer, so the mark travels with
-each record (every event of an envelope shares it), set by ``stream-app replay
---backfill`` or by any producer that backfills itself. A header, not an envelope
+each record (every event of an envelope shares it), set by ``stream-app backfill``
+(and ``replay --backfill``) or by any producer that backfills itself. A header, not an envelope
 field: the event contracts stay as they are, and the worker's transport hands it
 the raw records, headers included.
 

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -129,6 +129,8 @@ class EventProducer:
     ``envelope_size`` events of one key share a record (1: one event per
     record); a partial envelope waits ``ENVELOPE_MAX_WAIT_S`` for more. ``headers``
     go on every record (``events.backfill.BACKFILL_HEADERS`` marks them as history).
+    ``on_acknowledged`` is told the event ids of each record batch the broker took
+    (a resumable load advances its position with them).
     Extra keyword ``options`` go to ``AIOKafkaProducer`` (e.g. ``max_request_size``).
     """
 
@@ -139,6 +141,7 @@ class EventProducer:
         envelope_size: int = 1,
         client_id: str = "stream-app-producer",
         headers: Sequence[tuple[str, bytes]] = (),
+        on_acknowledged: Callable[[list[str]], None] | None = None,
         **options: Any,
     ) -> None:
         if not 1 <= envelope_size <= settings.worker.max_events_per_record:
@@ -158,6 +161,7 @@ class EventProducer:
         )
         self.stats = DeliveryStats()
         self._headers = list(headers)
+        self._on_acknowledged = on_acknowledged
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
         self._partition_of: dict[str, dict[bytes, int]] = {}
@@ -312,6 +316,8 @@ class EventProducer:
                 continue
             self.stats.records_sent += batch.records
             self.stats.events_sent += len(batch.event_ids)
+            if self._on_acknowledged is not None:
+                self._on_acknowledged(batch.event_ids)
 
     def _refused(self, event_ids: Sequence[str], cause: BaseException) -> None:
         """Note events the broker did not take; the next ``send`` or ``flush`` raises."""

@@ -4,7 +4,8 @@ Each valid line goes to its stream's topic as it was recorded (the original
 bytes, keyed by ``record_key``), alone or in per-customer envelopes, through
 ``EventProducer``; invalid lines are counted and reported, never sent. By
 default as fast as the broker takes it; with ``speedup`` paced by the recorded
-event times.
+event times. A load can start at a saved ``Position`` and reports its own as it goes
+(``producers.position``: only past lines the broker acknowledged).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from stream_app.events.backfill import BACKFILL_HEADERS
 from stream_app.events.eventlog import LineError
 from stream_app.events.registry import Stream
 from stream_app.kafka_topics import ensure_topics
+from stream_app.producers.position import FILE_START, Position, Watermark
 from stream_app.producers.producer import EventProducer, InvalidEvent, check
 from stream_app.settings import Settings
 
@@ -48,6 +50,7 @@ class InvalidLine:
 class ReplayStats:
     """What a replay did; ``*_sent`` count what the broker acknowledged."""
 
+    #: Lines read by this run (``InvalidLine.number`` counts from the file's start).
     lines: int = 0
     events_sent: int = 0
     records_sent: int = 0
@@ -57,6 +60,10 @@ class ReplayStats:
     #: Valid events read, per stream.
     by_stream: Counter[Stream] = field(default_factory=Counter)
     elapsed_s: float = 0.0
+    #: Where reading got to in the file (bytes from its start).
+    offset: int = 0
+    #: Up to where every line was acknowledged (or invalid): where to resume.
+    position: Position = FILE_START
 
 
 async def replay_file(
@@ -67,6 +74,8 @@ async def replay_file(
     envelope_size: int = 1,
     backfill: bool = False,
     on_progress: Callable[[ReplayStats], None] | None = None,
+    start: Position = FILE_START,
+    on_position: Callable[[Position], None] | None = None,
 ) -> ReplayStats:
     """Publish the event log at ``path``; returns once the broker acknowledged every record.
 
@@ -77,59 +86,81 @@ async def replay_file(
     ``backfill`` every record carries the backfill header: the worker loads the
     events as history, in event time, and messages nobody. Missing
     topics are created first, with the configured partitions, as the worker
-    would. ``on_progress`` is called about once a second.
+    would. ``on_progress`` is called about once a second. Reading starts at
+    ``start`` (a line start); ``on_position`` is told the position about once a
+    second and when the run ends, however it ends (cancelled, or a record refused).
     """
     if speedup is not None and speedup <= 0:
         raise ValueError("speedup must be > 0")
+    mark = Watermark(start)
     producer = EventProducer(
         settings,
         envelope_size=envelope_size,
         client_id="stream-app-replay",
         headers=BACKFILL_HEADERS if backfill else (),
+        on_acknowledged=mark.acknowledged,
     )
     await ensure_topics(settings)
-    async with producer:
-        return await _Replay(producer, on_progress).run(path, speedup)
+    replay = _Replay(producer, mark, on_progress, on_position)
+    try:
+        async with producer:
+            return await replay.run(path, start, speedup)
+    finally:
+        replay.report_position()
 
 
 class _Replay:
     """One pass over a log: parse, pace and send."""
 
     def __init__(
-        self, producer: EventProducer, on_progress: Callable[[ReplayStats], None] | None
+        self,
+        producer: EventProducer,
+        mark: Watermark,
+        on_progress: Callable[[ReplayStats], None] | None,
+        on_position: Callable[[Position], None] | None,
     ) -> None:
         self._producer = producer
+        self._mark = mark
         self._on_progress = on_progress
-        self._stats = ReplayStats()
+        self._on_position = on_position
+        self._stats = ReplayStats(position=mark.position)
         #: The first valid event's time and the monotonic time it was read at.
         self._origin: tuple[datetime, float] | None = None
         self._t0 = time.monotonic()
         self._next_progress = PROGRESS_EVERY_S
 
-    async def run(self, path: Path, speedup: float | None) -> ReplayStats:
-        stats = self._stats
-        number = 0
-        async with aclosing(_read_lines(path)) as blocks:
-            async for lines in blocks:
+    async def run(self, path: Path, start: Position, speedup: float | None) -> ReplayStats:
+        stats, mark = self._stats, self._mark
+        number, stats.offset = start.line, start.offset
+        async with aclosing(_read_lines(path, start.offset)) as blocks:
+            async for lines, eol in blocks:
                 for line in lines:
                     number += 1
+                    stats.offset += len(line) + eol
                     try:
                         checked = check(line)
                     except InvalidEvent as invalid:
+                        mark.read(end=stats.offset, event_id=None)
                         stats.invalid += 1
                         if len(stats.invalid_lines) < MAX_REPORTED_INVALID:
                             stats.invalid_lines.append(InvalidLine(number, invalid.error))
                         continue
+                    mark.read(end=stats.offset, event_id=checked.event.event_id)
                     stats.by_stream[checked.stream] += 1
                     if speedup is not None:
                         await self._pace(checked.event.event_time, speedup)
                     await self._producer.send_checked(checked)
                     if number % CHECK_EVERY_LINES == 0:
                         self._progress()
-                stats.lines = number
+                stats.lines = number - start.line
         await self._producer.flush()
         self._progress()
         return stats
+
+    def report_position(self) -> None:
+        self._stats.position = self._mark.position
+        if self._on_position is not None:
+            self._on_position(self._mark.position)
 
     async def _pace(self, event_time: datetime, speedup: float) -> None:
         """Wait until ``event_time`` is due (what was read so far goes out meanwhile)."""
@@ -146,21 +177,26 @@ class _Replay:
         stats.events_sent = self._producer.stats.events_sent
         stats.records_sent = self._producer.stats.records_sent
         stats.elapsed_s = time.monotonic() - self._t0
-        if self._on_progress is not None and stats.elapsed_s >= self._next_progress:
-            self._on_progress(stats)
+        if stats.elapsed_s >= self._next_progress:
+            self.report_position()
+            if self._on_progress is not None:
+                self._on_progress(stats)
             self._next_progress = stats.elapsed_s + PROGRESS_EVERY_S
 
 
-async def _read_lines(path: Path) -> AsyncGenerator[list[bytes], None]:
-    """The file's lines (without line ends), a block at a time, read off the event loop."""
+async def _read_lines(path: Path, start: int) -> AsyncGenerator[tuple[list[bytes], int], None]:
+    """The file's lines from byte ``start`` on, without line ends, a block at a time, read
+    off the event loop; each block with the length of its lines' ends (0: the last
+    line has none)."""
     file = await asyncio.to_thread(lambda: path.open("rb"))
     try:
+        file.seek(start)
         tail = b""
         while block := await asyncio.to_thread(file.read, READ_BLOCK_BYTES):
             lines = (tail + block).split(b"\n")
             tail = lines.pop()
-            yield lines
+            yield lines, 1
         if tail:
-            yield [tail]
+            yield [tail], 0
     finally:
         file.close()
