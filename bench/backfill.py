@@ -1,19 +1,20 @@
 """Loading history: how fast a backfill goes, and that it messages nobody.
 
-A year of simulated history (``make_event_set`` over ``--days``, 365) is put on the topics in
-envelopes, every record marked as backfill (``events.backfill``, as ``stream-app replay
---backfill`` does), and drained by a fresh worker: ``backfill.events_per_s``, and what
-the pass decided from it, ``backfill.decisions`` (every decision outcome counted,
-planned, emitted, suppressed, ...) and ``backfill.segment_events`` (entries + exits):
-both must be 0. Beside it, the same number of live single-event records of the last
-hour, drained the same way on the same stack: ``backfill.live_events_per_s`` (the
-figure ``throughput.single_events_per_s`` measures), its decisions and segment events
-(not 0: the comparison shows the worker does decide), and ``backfill.ratio_vs_live``.
-The target is against ``throughput.single_events_per_s`` of the same ``make bench`` run
-(bench.throughput runs first): ``backfill.ratio_vs_single`` (>= 2 wanted), read from
-``latest.json`` when it holds that figure.
+A year of simulated history (``make_event_set`` over ``--days``, 365) is put on the
+topics in envelopes of up to as many events as ``stream-app backfill`` packs, every
+record marked as backfill (``events.backfill``), and drained by a fresh worker:
+``backfill.events_per_s``, and what the pass decided from it, ``backfill.decisions``
+(every decision outcome counted, planned, emitted, suppressed, ...) and
+``backfill.segment_events`` (entries + exits): both must be 0. Beside it, the same
+number of live single-event records of the last hour, drained the same way on the
+same stack: ``backfill.live_events_per_s`` (the figure ``throughput.single_events_per_s``
+measures), its decisions and segment events (not 0: the comparison shows the worker
+does decide), and ``backfill.ratio_vs_live``. The target is against
+``throughput.single_events_per_s`` of the same ``make bench`` run (bench.throughput
+runs first): ``backfill.ratio_vs_single`` (>= 2 wanted), read from ``latest.json``
+when it holds that figure.
 
-    python -m bench.backfill [--customers 1000 --events 100000 --envelope-size 20]
+    python -m bench.backfill [--customers 1000 --events 100000 --envelope-size 50]
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from bench.profiles import Rate, run_pipeline
 from bench.throughput import run_settings
 from stream_app.events.backfill import BACKFILL_HEADERS
 from stream_app.kafka_topics import ensure_topics
+from stream_app.producers.backfill import BACKFILL_ENVELOPE_SIZE
 
 
 def produce_marked(bootstrap: str, records: Sequence[Record]) -> None:
@@ -118,7 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--events", type=int, default=100_000, help="events of each run")
-    parser.add_argument("--envelope-size", type=int, default=20, help="events per history record")
+    parser.add_argument(
+        "--envelope-size",
+        type=int,
+        default=BACKFILL_ENVELOPE_SIZE,
+        help="events per history record (default: stream-app backfill's)",
+    )
     parser.add_argument("--days", type=float, default=365.0, help="history's span")
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=300.0)
