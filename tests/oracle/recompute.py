@@ -143,12 +143,28 @@ class ExpectedProfile:
     recent_searches_cap: int | None = None
 
 
+#: docs/redis-keys.md, "Frequently bought together": orders of up to this many distinct
+#: items (categories) are counted exactly; in larger ones each member draws one fewer
+#: partners than this (a sample), so its row's total grows by ``min(n - 1, 32)``.
+BASKET_EXACT_UP_TO = 33
+#: ... and a row keeps this many partners (Space-Saving, which keeps the row's total).
+BASKET_KEPT = 128
+
+
 @dataclass(slots=True)
 class Basket:
-    """Global co-purchase counts: ``items[a][b]`` = orders holding both ``a`` and ``b``."""
+    """Global co-purchase counts: ``items[a][b]`` = orders holding both ``a`` and ``b``.
 
-    items: dict[str, dict[str, int]] = field(default_factory=dict)
-    categories: dict[str, dict[str, int]] = field(default_factory=dict)
+    The store samples large orders (docs/redis-keys.md): ``sampled`` names the rows an
+    order of more than ``BASKET_EXACT_UP_TO`` members touched, ``drawn`` each row's total
+    as the store counts it (``items/<a>`` or ``categories/<a>``), ``full`` the stored rows
+    holding ``BASKET_KEPT`` partners (Space-Saving evicts from them)."""
+
+    items: dict[str, dict[str, float]] = field(default_factory=dict)
+    categories: dict[str, dict[str, float]] = field(default_factory=dict)
+    sampled: set[str] = field(default_factory=set)
+    drawn: Counter[str] = field(default_factory=Counter)
+    full: set[str] = field(default_factory=set)
 
 
 # --- per-customer accumulation -------------------------------------------
@@ -413,8 +429,8 @@ class Oracle:
         if event.order_id in self.orders:
             return
         self.orders.add(event.order_id)
-        _pairs(self.basket.items, {line.item_id for line in event.items})
-        _pairs(self.basket.categories, {line.category for line in event.items})
+        _pairs(self.basket, "items", {line.item_id for line in event.items})
+        _pairs(self.basket, "categories", {line.category for line in event.items})
 
     def _traits(self, customer: str, s: _State, event: Traits, time: int) -> None:
         secret = self.config.secret
@@ -500,8 +516,12 @@ def _scalar(value: object) -> Scalar:
     return str(value)
 
 
-def _pairs(counts: dict[str, dict[str, int]], members: set[str]) -> None:
+def _pairs(basket: Basket, what: str, members: set[str]) -> None:
+    counts: dict[str, dict[str, float]] = getattr(basket, what)
+    if len(members) > BASKET_EXACT_UP_TO:
+        basket.sampled.update(f"{what}/{a}" for a in members)
     for a in members:
+        basket.drawn[f"{what}/{a}"] += min(len(members) - 1, BASKET_EXACT_UP_TO - 1)
         row = counts.setdefault(a, {})
         for b in members:
             if a != b:
