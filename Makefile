@@ -70,6 +70,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.learning
 	$(BIN)/python -m bench.timing
 	$(BIN)/python -m bench.commerce $(COMMERCE_ARGS)
+	$(BIN)/python -m bench.basket
 
 fuzz: $(BENCH_STAMP)
 	$(BIN)/python -m bench.fuzz $(FUZZ_ARGS)
