@@ -13,9 +13,9 @@ basket, and weighting its draws up instead makes single draws outweigh real part
 The draws are symmetric (``a`` counts ``b`` exactly when ``b`` counts ``a``), and the
 cost is linear in the lines.
 
-Per item, the store keeps the ``KEPT`` most counted partners by Space-Saving (a newcomer
-to a full set replaces the least counted partner and inherits its count):
-docs/redis-keys.md states the resulting error bound.
+Per item, the store keeps the ``KEPT`` most counted partners by Space-Saving (an order's
+newcomers to a full set replace as many of the least counted partners, inheriting their
+counts): docs/redis-keys.md states the resulting error bound.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 #: Partners drawn per item of an order (even); orders up to ``SAMPLED + 1`` items are exact.
 SAMPLED = 32
-#: Partners kept per item (Space-Saving capacity): Redis' listpack limit, compact.
+#: Partners kept per item (Space-Saving capacity): the most Redis keeps compact.
 KEPT = 128
 #: Order ids remembered per item to count an order once when a pass is retried.
 ORDERS_KEPT = 64
