@@ -11,7 +11,8 @@ counted exactly; a larger order counts as ``SAMPLED / (n - 1)`` of an order, in
 expectation (a 500-line invoice says less about what goes together than a 3-line
 basket, and weighting its draws up instead makes single draws outweigh real partners).
 The draws are symmetric (``a`` counts ``b`` exactly when ``b`` counts ``a``), and the
-cost is linear in the lines.
+cost is linear in the lines; beyond 500 items each draws fewer (``drawn_per_member``),
+so no order draws more than a 500-item one (each item still counts).
 
 Per item, the store keeps the ``KEPT`` most counted partners by Space-Saving (an order's
 newcomers to a full set replace as many of the least counted partners, inheriting their
@@ -27,6 +28,8 @@ from collections.abc import Sequence
 SAMPLED = 32
 #: Partners kept per item (Space-Saving capacity): the most Redis keeps compact.
 KEPT = 128
+#: Partners drawn per order at most: beyond 500 items, each draws fewer (at least 2).
+DRAWS_PER_ORDER = 500 * SAMPLED
 #: Order ids remembered per item to count an order once when a pass is retried.
 ORDERS_KEPT = 64
 
@@ -35,9 +38,21 @@ def _rank(order_id: str, member: str) -> bytes:
     return hashlib.blake2b(f"{order_id}\x00{member}".encode(), digest_size=8).digest()
 
 
+def drawn_per_member(n: int, sampled: int = SAMPLED) -> int:
+    """How many partners each of ``n`` distinct members draws: all others up to
+    ``sampled`` (rounded down to even); fewer in orders of more than 500 members, so an
+    order draws at most ``DRAWS_PER_ORDER`` (a 5,000-line invoice: 2 each).
+
+    >>> drawn_per_member(3), drawn_per_member(34), drawn_per_member(1000), drawn_per_member(5000)
+    (2, 32, 16, 2)
+    """
+    budget = max(2, min(sampled, DRAWS_PER_ORDER // max(n, 1))) // 2 * 2
+    return min(n - 1, budget)
+
+
 def pairs(order_id: str, members: Sequence[str], sampled: int = SAMPLED) -> dict[str, list[str]]:
     """Each distinct member of an order -> the partners it is counted with (see the
-    module's docstring): all others, or ``sampled`` of them (rounded down to even).
+    module's docstring): all others, or ``drawn_per_member`` of them.
 
     >>> pairs("o-1", ["a", "b", "c", "a"])
     {'a': ['b', 'c'], 'b': ['a', 'c'], 'c': ['a', 'b']}
@@ -47,10 +62,11 @@ def pairs(order_id: str, members: Sequence[str], sampled: int = SAMPLED) -> dict
     """
     unique = sorted(set(members))
     n = len(unique)
-    half = sampled // 2
-    if n <= 2 * half + 1:
+    drawn = drawn_per_member(n, sampled)
+    if drawn == n - 1:
         return {a: [b for b in unique if b != a] for a in unique}
     order = sorted(unique, key=lambda member: _rank(order_id, member))
+    half = drawn // 2
     return {
         a: [order[(i + step) % n] for offset in range(1, half + 1) for step in (-offset, offset)]
         for i, a in enumerate(order)

@@ -144,8 +144,8 @@ class ExpectedProfile:
 
 
 #: docs/redis-keys.md, "Frequently bought together": orders of up to this many distinct
-#: items (categories) are counted exactly; in larger ones each member draws one fewer
-#: partners than this (a sample), so its row's total grows by ``min(n - 1, 32)``.
+#: items (categories) are counted exactly; in larger ones each member draws 32 partners
+#: (a sample), fewer beyond 500 members (``_drawn``): its row's total grows by as many.
 BASKET_EXACT_UP_TO = 33
 #: ... and a row keeps this many partners (Space-Saving, which keeps the row's total).
 BASKET_KEPT = 128
@@ -516,12 +516,18 @@ def _scalar(value: object) -> Scalar:
     return str(value)
 
 
+def _drawn(n: int) -> int:
+    """Partners each member of an order of ``n`` draws: all others up to 32, at most
+    16,000 per order (an even number, at least 2)."""
+    return min(n - 1, max(2, min(32, 16_000 // n)) // 2 * 2)
+
+
 def _pairs(basket: Basket, what: str, members: set[str]) -> None:
     counts: dict[str, dict[str, float]] = getattr(basket, what)
     if len(members) > BASKET_EXACT_UP_TO:
         basket.sampled.update(f"{what}/{a}" for a in members)
     for a in members:
-        basket.drawn[f"{what}/{a}"] += min(len(members) - 1, BASKET_EXACT_UP_TO - 1)
+        basket.drawn[f"{what}/{a}"] += _drawn(len(members))
         row = counts.setdefault(a, {})
         for b in members:
             if a != b:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from stream_app.decisions.together import SAMPLED, pairs
+from stream_app.decisions.together import DRAWS_PER_ORDER, SAMPLED, drawn_per_member, pairs
 
 
 def test_small_orders_are_counted_exactly() -> None:
@@ -38,3 +38,18 @@ def test_every_pair_is_drawn_with_the_same_probability() -> None:
     # Each rate has a standard deviation of sqrt(p (1 - p) / 400) ~ 0.018 around p ~ 0.16.
     assert abs(sum(rates) / len(rates) - SAMPLED / 199) < 1e-9
     assert max(abs(r - SAMPLED / 199) for r in rates) < 0.1
+
+
+def test_an_order_draws_at_most_what_a_500_item_order_draws() -> None:
+    assert [drawn_per_member(n) for n in (1, 2, 34, 500, 501, 1000, 5000)] == [
+        0,
+        1,
+        32,
+        32,
+        30,
+        16,
+        2,
+    ]
+    drawn = pairs("invoice", [f"b{n}" for n in range(5000)])
+    assert len(drawn) == 5000, "every item counts"
+    assert sum(len(p) for p in drawn.values()) <= DRAWS_PER_ORDER
