@@ -14,6 +14,10 @@ from stream_app.profiles.ops import Order
 from stream_app.storage.layout import Keys, event_key
 from stream_app.storage.scripts import Arg, LuaScript, ScriptCall
 
+#: Rows (items or categories of one order) counted per script call: fewer calls to
+#: pack and dispatch for big invoices, each call still short (Redis runs it alone).
+ROWS_PER_CALL = 256
+
 
 class BasketStore:
     def __init__(self, client: Redis, keys: Keys, *, kept: timedelta) -> None:
@@ -23,24 +27,33 @@ class BasketStore:
         self._count = LuaScript("basket")
 
     def count(self, orders: Sequence[Order]) -> list[ScriptCall]:
-        """The script calls that count ``orders``' co-purchases: one per item and per
-        category of each order, each in that item's (category's) slot and counted once
-        per order id, so they may ride beside a pass's writes and run again after a crash.
-        Their number and size are linear in an order's lines (``together.pairs``)."""
+        """The script calls that count ``orders``' co-purchases: per order, one per run of
+        up to ``ROWS_PER_CALL`` items (categories), each row in that item's (category's)
+        keys and counted once per order id, so they may ride beside a pass's writes and
+        run again after a crash. Their size is linear in an order's lines
+        (``together.pairs``). A run spans slots: a Redis Cluster client must split it by
+        slot (issue 18)."""
         keys = self._keys
         calls: list[ScriptCall] = []
         for order in orders:
             head: list[Arg] = [event_key(order.order_id), order.ms, self._kept_ms, KEPT]
             head.append(ORDERS_KEPT)
-            for members, basket_key in (
-                (order.items, keys.basket_item),
-                (order.categories, keys.basket_category),
-            ):
-                for member, partners in pairs(order.order_id, members).items():
-                    if partners:
-                        key = basket_key(member)
-                        keys_of = [key, keys.basket_orders(key)]
-                        calls.append(self._count.call(keys_of, [*head, *partners]))
+            rows: list[tuple[str, list[str]]] = [
+                (basket_key(member), partners)
+                for members, basket_key in (
+                    (order.items, keys.basket_item),
+                    (order.categories, keys.basket_category),
+                )
+                for member, partners in pairs(order.order_id, members).items()
+                if partners
+            ]
+            for first in range(0, len(rows), ROWS_PER_CALL):
+                keys_of: list[str] = []
+                args = list(head)
+                for key, partners in rows[first : first + ROWS_PER_CALL]:
+                    keys_of += (key, keys.basket_orders(key))
+                    args += (len(partners), *partners)
+                calls.append(self._count.call(keys_of, args))
         return calls
 
     async def items_with(self, item_id: str, limit: int = 10) -> list[tuple[str, int]]:
