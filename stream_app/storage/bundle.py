@@ -68,11 +68,7 @@ def build_stores(redis: Redis, settings: Settings) -> Stores:
         schedule=schedule,
         scoring=ScoringStore(redis, keys),
         models=ModelStore(redis, keys),
-        basket=BasketStore(
-            redis,
-            keys,
-            order_memory=settings.worker.max_event_age + settings.worker.max_event_future_skew,
-        ),
+        basket=BasketStore(redis, keys, kept=settings.decisions.basket_kept),
         priors=PriorStore(redis, keys, half_life=settings.decisions.timing_prior_half_life),
         stats=StatsStore(redis, keys),
         committer=Committer(redis),

@@ -37,6 +37,10 @@ def built() -> dict[str, str]:
     keys = Keys("<p>")
     out = {}
     for name, method in inspect.getmembers(keys, inspect.ismethod):
+        if name == "basket_orders":  # beside a basket key: built from one
+            out["basket_item_orders"] = method(keys.basket_item("<item>"))
+            out["basket_category_orders"] = method(keys.basket_category("<category>"))
+            continue
         if name.startswith("_") or name in PATTERNS:
             continue
         params = inspect.signature(method).parameters

@@ -1,25 +1,62 @@
--- Count one order's co-purchases once (by order id). All keys share the {basket} tag.
--- KEYS: 1 counted-orders zset, then one zset per item (k of them), then one per category
--- ARGV: 1 order id, 2 event ms, 3 forget orders below this ms, 4 k, then k item ids,
---       then the category names
--- Returns 1 counted, 0 already counted.
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  return 0
-end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
-local k = tonumber(ARGV[4])
-
-local function count_pairs(first_key, first_arg, n)
-  for a = 0, n - 1 do
-    for b = 0, n - 1 do
-      if a ~= b then
-        redis.call('ZINCRBY', KEYS[first_key + a], 1, ARGV[first_arg + b])
-      end
+-- Count one order's co-purchases for a run of its items (or categories), each row in its
+-- own keys (its hash tag); a batch sends one call per run of rows in one pipeline.
+-- KEYS: per row, 1 partners zset (partner -> orders with both, large orders sampled),
+--   2 counted-orders
+-- ARGV: 1 order key, 2 event ms, 3 ttl ms, 4 partners kept, 5 orders kept (the latest by
+--       event ms), then per row: the number of partners drawn, the partners (distinct)
+-- Returns the rows counted (a row already counted for this order is left as it is).
+local function count(zset, counted, partners)
+  if redis.call('ZSCORE', counted, ARGV[1]) then
+    return 0
+  end
+  redis.call('ZADD', counted, ARGV[2], ARGV[1])
+  redis.call('ZREMRANGEBYRANK', counted, 0, -1 - tonumber(ARGV[5]))
+  local scores = redis.call('ZMSCORE', zset, unpack(partners))
+  -- Known partners count one more; newcomers fill the free room with 1, then (Space-Saving)
+  -- each further newcomer replaces one of the least counted partners, inheriting its count + 1.
+  local known, fresh = {}, {}
+  for i, partner in ipairs(partners) do
+    if scores[i] then
+      known[#known + 1] = tonumber(scores[i]) + 1
+      known[#known + 1] = partner
+    else
+      fresh[#fresh + 1] = partner
     end
   end
+  if #known > 0 then
+    redis.call('ZADD', zset, 'XX', unpack(known))
+  end
+  local room = tonumber(ARGV[4]) - redis.call('ZCARD', zset)
+  local added = {}
+  for i, partner in ipairs(fresh) do
+    if i <= room then
+      added[#added + 1] = 1
+      added[#added + 1] = partner
+    end
+  end
+  local over = #fresh - math.max(room, 0)
+  if over > 0 then
+    local least = redis.call('ZRANGE', zset, 0, over - 1, 'WITHSCORES')
+    local gone = {}
+    for j = 1, over do
+      gone[j] = least[2 * j - 1]
+      added[#added + 1] = tonumber(least[2 * j]) + 1
+      added[#added + 1] = fresh[#fresh - over + j]
+    end
+    redis.call('ZREM', zset, unpack(gone))
+  end
+  if #added > 0 then
+    redis.call('ZADD', zset, unpack(added))
+  end
+  redis.call('PEXPIRE', zset, ARGV[3])
+  redis.call('PEXPIRE', counted, ARGV[3])
+  return 1
 end
 
-count_pairs(2, 5, k)
-count_pairs(2 + k, 5 + k, #ARGV - 4 - k)
-return 1
+local at, counted = 6, 0
+for row = 1, #KEYS, 2 do
+  local n = tonumber(ARGV[at])
+  counted = counted + count(KEYS[row], KEYS[row + 1], {unpack(ARGV, at + 1, at + n)})
+  at = at + n + 1
+end
+return counted
