@@ -8,8 +8,9 @@ real redis-server from the devstack, as the worker counts them. Figures:
 - ``basket.recall_at_10``: per evaluated item (a random sample of the catalog with at
   least 10 partners whose 10th count is at least 2), the share of the stored top 10
   whose exact count reaches the exact 10th count (ties count as hits); the mean.
-- ``basket.bytes_per_item``: the largest ``MEMORY USAGE`` of an item's basket keys
-  (partners and counted orders); ``basket.bytes_per_item_mean`` the mean.
+- ``basket.bytes_per_item``: the largest ``MEMORY USAGE`` of an item's basket key (its
+  partners); ``basket.bytes_per_item_mean`` the mean; ``basket.bytes_per_run`` that of
+  a run's marker (an order's, until its redelivery is too old to count).
 - ``basket.cost_ratio_500_vs_50``: median time to count one 500-line order over one
   50-line order (sampling, script calls and their round trip), rows already full.
 """
@@ -34,7 +35,7 @@ from bench.common import finish
 from stream_app.devstack.redis_server import RedisServer
 from stream_app.profiles.ops import Order
 from stream_app.storage.basket import BasketStore
-from stream_app.storage.layout import Keys
+from stream_app.storage.layout import Keys, event_key
 from stream_app.storage.scripts import run_scripts
 
 #: Items per bundle (bought together): each item has 11 real partners.
@@ -114,7 +115,7 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, float | int]:
     orders = [catalog.order(rng, n) for n in rng.choices(lines, weights, k=args.orders)]
     keys = Keys("bench")
     client = Redis.from_url(url)
-    basket = BasketStore(client, keys, kept=timedelta(days=90))
+    basket = BasketStore(client, keys, kept=timedelta(days=90), counted_for=timedelta(days=7))
     try:
         started = time.perf_counter()
         await count_all(basket, client, orders)
@@ -130,9 +131,8 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, float | int]:
         pipe = client.pipeline(transaction=False)
         for item in catalog.items:
             pipe.memory_usage(keys.basket_item(item), samples=0)
-            pipe.memory_usage(keys.basket_orders(keys.basket_item(item)), samples=0)
-        sizes = [int(s or 0) for s in await pipe.execute()]
-        per_item = [a + b for a, b in zip(sizes[::2], sizes[1::2], strict=True) if a + b]
+        per_item = [int(size) for size in await pipe.execute() if size]
+        per_run = await client.memory_usage(keys.basket_run(event_key("o-0"), 0), samples=0)
         costs: dict[int, list[float]] = {50: [], 500: []}
         for n in range(args.rounds):
             for lines in costs:
@@ -149,6 +149,7 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, float | int]:
         "basket.recall_at_10": round(mean(recalls), 3),
         "basket.bytes_per_item": max(per_item),
         "basket.bytes_per_item_mean": round(mean(per_item)),
+        "basket.bytes_per_run": int(per_run or 0),
         "basket.cost_500_ms": round(median(costs[500]) * 1000, 2),
         "basket.cost_50_ms": round(median(costs[50]) * 1000, 2),
         "basket.cost_ratio_500_vs_50": round(median(costs[500]) / median(costs[50]), 2),

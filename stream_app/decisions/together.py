@@ -30,12 +30,19 @@ SAMPLED = 32
 KEPT = 128
 #: Partners drawn per order at most: beyond 500 items, each draws fewer (at least 2).
 DRAWS_PER_ORDER = 500 * SAMPLED
-#: Order ids remembered per item to count an order once when a pass is retried.
-ORDERS_KEPT = 64
 
 
-def _rank(order_id: str, member: str) -> bytes:
-    return hashlib.blake2b(f"{order_id}\x00{member}".encode(), digest_size=8).digest()
+def _shuffled(order_id: str, members: Sequence[str]) -> list[str]:
+    """``members`` by the BLAKE2b of ``order_id``, a NUL and the member (the order id's
+    state hashed once, copied per member: a 5,000-line invoice has 5,000 to rank)."""
+    base = hashlib.blake2b(f"{order_id}\x00".encode(), digest_size=8)
+
+    def rank(member: str) -> bytes:
+        digest = base.copy()
+        digest.update(member.encode())
+        return digest.digest()
+
+    return sorted(members, key=rank)
 
 
 def drawn_per_member(n: int, sampled: int = SAMPLED) -> int:
@@ -65,9 +72,7 @@ def pairs(order_id: str, members: Sequence[str], sampled: int = SAMPLED) -> dict
     drawn = drawn_per_member(n, sampled)
     if drawn == n - 1:
         return {a: [b for b in unique if b != a] for a in unique}
-    order = sorted(unique, key=lambda member: _rank(order_id, member))
+    order = _shuffled(order_id, unique)
     half = drawn // 2
-    return {
-        a: [order[(i + step) % n] for offset in range(1, half + 1) for step in (-offset, offset)]
-        for i, a in enumerate(order)
-    }
+    ring = order[-half:] + order + order[:half]  # member i of order is ring[i + half]
+    return {a: ring[i : i + half] + ring[i + half + 1 : i + drawn + 1] for i, a in enumerate(order)}

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import cast
 
+import msgpack
 from redis.asyncio import Redis
 
-from stream_app.decisions.together import KEPT, ORDERS_KEPT, pairs
+from stream_app.decisions.together import KEPT, pairs
 from stream_app.profiles.ops import Order
 from stream_app.storage.layout import Keys, event_key
-from stream_app.storage.scripts import Arg, LuaScript, ScriptCall
+from stream_app.storage.scripts import LuaScript, ScriptCall
 
 #: Rows (items or categories of one order) counted per script call: fewer calls to
 #: pack and dispatch for big invoices, each call still short (Redis runs it alone).
@@ -20,25 +21,32 @@ ROWS_PER_CALL = 256
 
 
 class BasketStore:
-    def __init__(self, client: Redis, keys: Keys, *, kept: timedelta) -> None:
+    def __init__(
+        self, client: Redis, keys: Keys, *, kept: timedelta, counted_for: timedelta
+    ) -> None:
+        """``kept``: a row's life after its last order; ``counted_for``: how long an
+        order's run markers outlive its count (the longest a pass may be retried)."""
         self._client = client
         self._keys = keys
-        self._kept_ms = int(kept.total_seconds() * 1000)
+        #: The script's settings: marker ttl, row ttl (ms), partners kept per row.
+        self._head = (
+            int(counted_for.total_seconds() * 1000),
+            int(kept.total_seconds() * 1000),
+            KEPT,
+        )
         self._count = LuaScript("basket")
 
     def count(self, orders: Sequence[Order]) -> list[ScriptCall]:
         """The script calls that count ``orders``' co-purchases: per order, one per run of
-        up to ``ROWS_PER_CALL`` items (categories), each row in that item's (category's)
-        keys and counted once per order id, so they may ride beside a pass's writes and
-        run again after a crash. Their size is linear in an order's lines
-        (``together.pairs``). A run spans slots: a Redis Cluster client must split it by
-        slot (issue 18)."""
+        up to ``ROWS_PER_CALL`` rows (an item's or a category's partners, its own key),
+        each run counted once (its marker), so they may ride beside a pass's writes and
+        run again after a crash or a failed guard. Their size is linear in an order's
+        lines (``together.pairs``). A run spans slots: a Redis Cluster client must split
+        it by slot (issue 18)."""
         keys = self._keys
         calls: list[ScriptCall] = []
         for order in orders:
-            head: list[Arg] = [event_key(order.order_id), order.ms, self._kept_ms, KEPT]
-            head.append(ORDERS_KEPT)
-            rows: list[tuple[str, list[str]]] = [
+            rows = [
                 (basket_key(member), partners)
                 for members, basket_key in (
                     (order.items, keys.basket_item),
@@ -47,13 +55,12 @@ class BasketStore:
                 for member, partners in pairs(order.order_id, members).items()
                 if partners
             ]
-            for first in range(0, len(rows), ROWS_PER_CALL):
-                keys_of: list[str] = []
-                args = list(head)
-                for key, partners in rows[first : first + ROWS_PER_CALL]:
-                    keys_of += (key, keys.basket_orders(key))
-                    args += (len(partners), *partners)
-                calls.append(self._count.call(keys_of, args))
+            order_key = event_key(order.order_id)
+            for run, first in enumerate(range(0, len(rows), ROWS_PER_CALL)):
+                run_rows = rows[first : first + ROWS_PER_CALL]
+                # Redis' cmsgpack reads no str8 / bin types: strings go as raw.
+                packed = msgpack.packb((*self._head, run_rows), use_bin_type=False)
+                calls.append(self._count.call([keys.basket_run(order_key, run)], [packed]))
         return calls
 
     async def items_with(self, item_id: str, limit: int = 10) -> list[tuple[str, int]]:

@@ -68,7 +68,13 @@ def build_stores(redis: Redis, settings: Settings) -> Stores:
         schedule=schedule,
         scoring=ScoringStore(redis, keys),
         models=ModelStore(redis, keys),
-        basket=BasketStore(redis, keys, kept=settings.decisions.basket_kept),
+        basket=BasketStore(
+            redis,
+            keys,
+            kept=settings.decisions.basket_kept,
+            # A pass retried later than this finds its events too old (dead-lettered).
+            counted_for=settings.worker.max_event_age + settings.worker.max_event_future_skew,
+        ),
         priors=PriorStore(redis, keys, half_life=settings.decisions.timing_prior_half_life),
         stats=StatsStore(redis, keys),
         committer=Committer(redis),

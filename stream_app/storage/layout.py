@@ -29,8 +29,8 @@ class Keys:
     ('sa:{~anon:ab}:link', 'sa:{c-1}:anon')
     >>> k.due(), k.inflight(), k.of_customer("c-1")
     ('sa:{sched}:due', 'sa:{sched}:inflight', 'sa:{c-1}:*')
-    >>> k.basket_item("sku-1"), k.basket_orders(k.basket_item("sku-1")), k.segment("vip")
-    ('sa:basket:{sku-1}', 'sa:basket:{sku-1}:o', 'sa:segment:{vip}')
+    >>> k.basket_item("sku-1"), k.basket_run(event_key("o-1"), 0), k.segment("vip")
+    ('sa:basket:{sku-1}', 'sa:basket:run:{2711814c53892a65}:0', 'sa:segment:{vip}')
     """
 
     prefix: str
@@ -135,9 +135,9 @@ class Keys:
         """Sorted set: categories bought with ``category`` -> orders with both."""
         return f"{self.prefix}:basket:c:{{{category}}}"
 
-    def basket_orders(self, basket_key: str) -> str:
-        """Sorted set beside a basket key (its slot): ``event_key`` of orders counted -> ms."""
-        return f"{basket_key}:o"
+    def basket_run(self, order_key: str, run: int) -> str:
+        """String: run ``run`` of an order's basket rows (``event_key`` of its id) is counted."""
+        return f"{self.prefix}:basket:run:{{{order_key}}}:{run}"
 
     def due(self) -> str:
         """Sorted set: scheduled checks (``check_member``; score = due ms)."""

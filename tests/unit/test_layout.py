@@ -18,6 +18,8 @@ PLACEHOLDERS = {
     "anonymous_id": "~anon:<hex>",
     "item_id": "<item>",
     "category": "<category>",
+    "order_key": "<order key>",
+    "run": "<run>",
     "campaign_id": "<campaign>",
     "name": "<name>",
     "key_id": "<key id>",
@@ -37,10 +39,6 @@ def built() -> dict[str, str]:
     keys = Keys("<p>")
     out = {}
     for name, method in inspect.getmembers(keys, inspect.ismethod):
-        if name == "basket_orders":  # beside a basket key: built from one
-            out["basket_item_orders"] = method(keys.basket_item("<item>"))
-            out["basket_category_orders"] = method(keys.basket_category("<category>"))
-            continue
         if name.startswith("_") or name in PATTERNS:
             continue
         params = inspect.signature(method).parameters

@@ -1,19 +1,23 @@
--- Count one order's co-purchases for a run of its items (or categories), each row in its
--- own keys (its hash tag); a batch sends one call per run of rows in one pipeline.
--- KEYS: per row, 1 partners zset (partner -> orders with both, large orders sampled),
---   2 counted-orders
--- ARGV: 1 order key, 2 event ms, 3 ttl ms, 4 partners kept, 5 orders kept (the latest by
---       event ms), then per row: the number of partners drawn, the partners (distinct)
--- Returns the rows counted (a row already counted for this order is left as it is).
-local function count(zset, counted, partners)
-  if redis.call('ZSCORE', counted, ARGV[1]) then
-    return 0
+-- Count one run of an order's co-purchase rows (items or categories, up to 256), once:
+-- the run's marker is set with the counts, so a retried pass (the same rows in the same
+-- runs) counts nothing again. A batch sends one call per run in its one pipeline.
+-- KEYS: 1 the run's marker
+-- ARGV: 1 MessagePack of {marker ttl ms, row ttl ms, partners kept, rows}, a row being
+--       {partners zset key, {partner, ...}} (partners distinct): packed, as in
+--       commit.lua, because encoding thousands of words one by one costs the client more
+--       than the script costs Redis (the rows' keys travel inside it too)
+-- Returns the rows counted (0: the run was counted before).
+local marker_ms, kept_ms, kept, rows = unpack(cmsgpack.unpack(ARGV[1]))
+
+-- Known partners count one more; newcomers fill the free room with 1, then (Space-Saving)
+-- each further newcomer replaces one of the least counted partners, inheriting its count + 1.
+-- A new row (most rows of one-off items) skips the lookup.
+local function count(zset, partners)
+  local card = redis.call('ZCARD', zset)
+  local scores = {}
+  if card > 0 then
+    scores = redis.call('ZMSCORE', zset, unpack(partners))
   end
-  redis.call('ZADD', counted, ARGV[2], ARGV[1])
-  redis.call('ZREMRANGEBYRANK', counted, 0, -1 - tonumber(ARGV[5]))
-  local scores = redis.call('ZMSCORE', zset, unpack(partners))
-  -- Known partners count one more; newcomers fill the free room with 1, then (Space-Saving)
-  -- each further newcomer replaces one of the least counted partners, inheriting its count + 1.
   local known, fresh = {}, {}
   for i, partner in ipairs(partners) do
     if scores[i] then
@@ -26,7 +30,7 @@ local function count(zset, counted, partners)
   if #known > 0 then
     redis.call('ZADD', zset, 'XX', unpack(known))
   end
-  local room = tonumber(ARGV[4]) - redis.call('ZCARD', zset)
+  local room = kept - card
   local added = {}
   for i, partner in ipairs(fresh) do
     if i <= room then
@@ -48,15 +52,13 @@ local function count(zset, counted, partners)
   if #added > 0 then
     redis.call('ZADD', zset, unpack(added))
   end
-  redis.call('PEXPIRE', zset, ARGV[3])
-  redis.call('PEXPIRE', counted, ARGV[3])
-  return 1
+  redis.call('PEXPIRE', zset, kept_ms)
 end
 
-local at, counted = 6, 0
-for row = 1, #KEYS, 2 do
-  local n = tonumber(ARGV[at])
-  counted = counted + count(KEYS[row], KEYS[row + 1], {unpack(ARGV, at + 1, at + n)})
-  at = at + n + 1
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', marker_ms) then
+  return 0
 end
-return counted
+for _, row in ipairs(rows) do
+  count(row[1], row[2])
+end
+return #rows
