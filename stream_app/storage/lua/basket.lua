@@ -14,10 +14,17 @@ local marker_ms, kept_ms, kept, rows = unpack(cmsgpack.unpack(ARGV[1]))
 -- A new row (most rows of one-off items) skips the lookup.
 local function count(zset, partners)
   local card = redis.call('ZCARD', zset)
-  local scores = {}
-  if card > 0 then
-    scores = redis.call('ZMSCORE', zset, unpack(partners))
+  if card == 0 and #partners <= kept then -- a new row (most rows of one-off items)
+    local added = {}
+    for i, partner in ipairs(partners) do
+      added[2 * i - 1] = 1
+      added[2 * i] = partner
+    end
+    redis.call('ZADD', zset, unpack(added))
+    redis.call('PEXPIRE', zset, kept_ms)
+    return
   end
+  local scores = redis.call('ZMSCORE', zset, unpack(partners))
   local known, fresh = {}, {}
   for i, partner in ipairs(partners) do
     if scores[i] then
