@@ -265,7 +265,7 @@ def measure_memory(redis_url: str, prefix: str, customers: set[str]) -> Memory:
 
     One SCAN over ``<prefix>:{*}:*`` grouped by hash tag finds the same keys as
     one ``<prefix>:{<customer>}:*`` scan per customer, in one pass instead of N.
-    Shared keys with a tag that is not a customer (``{sched}``, ``{basket}``) are
+    Shared keys with a tag that is not a customer (``{sched}``) are
     left out; device links (``<prefix>:dev:{token}``) are reported on their own.
     """
     client = redis.Redis.from_url(redis_url, decode_responses=True)

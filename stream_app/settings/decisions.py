@@ -97,6 +97,10 @@ class DecisionSettings(Section):
     viewers_kept: timedelta = Field(
         default=timedelta(days=14), description="How long item viewers are remembered."
     )
+    basket_kept: timedelta = Field(
+        default=timedelta(days=90),
+        description="How long an item's bought-together partners outlive its last order.",
+    )
     dedupe_window: timedelta = Field(
         default=timedelta(days=7), description="How long emitted decision ids are remembered."
     )

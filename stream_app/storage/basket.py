@@ -1,4 +1,5 @@
-""" "Frequently bought together": co-purchase counts, counted once per order id."""
+""" "Frequently bought together": per-item co-purchase estimates, counted once per order
+id (docs/redis-keys.md, ``decisions.together``)."""
 
 from __future__ import annotations
 
@@ -6,51 +7,65 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import cast
 
+import msgpack
 from redis.asyncio import Redis
 
+from stream_app.decisions.together import KEPT, pairs
 from stream_app.profiles.ops import Order
-from stream_app.storage.layout import Keys
+from stream_app.storage.layout import Keys, event_key
 from stream_app.storage.scripts import LuaScript, ScriptCall
 
-#: Basket analysis counts at most this many distinct items of one order.
-BASKET_MAX_ITEMS = 50
+#: Rows (items or categories of one order) counted per script call: fewer calls to
+#: pack and dispatch for big invoices, each call still short (Redis runs it alone).
+ROWS_PER_CALL = 256
 
 
 class BasketStore:
-    def __init__(self, client: Redis, keys: Keys, *, order_memory: timedelta) -> None:
+    def __init__(
+        self, client: Redis, keys: Keys, *, kept: timedelta, counted_for: timedelta
+    ) -> None:
+        """``kept``: a row's life after its last order; ``counted_for``: how long an
+        order's run markers outlive its count (the longest a pass may be retried)."""
         self._client = client
         self._keys = keys
-        self._memory_ms = int(order_memory.total_seconds() * 1000)
+        #: The script's settings: marker ttl, row ttl (ms), partners kept per row.
+        self._head = (
+            int(counted_for.total_seconds() * 1000),
+            int(kept.total_seconds() * 1000),
+            KEPT,
+        )
         self._count = LuaScript("basket")
 
-    def count(self, orders: Sequence[Order], now_ms: int) -> list[ScriptCall]:
-        """The script calls that count ``orders``' co-purchases, each once per order id
-        (so they may ride beside a pass's writes and run again after a crash)."""
+    def count(self, orders: Sequence[Order]) -> list[ScriptCall]:
+        """The script calls that count ``orders``' co-purchases: per order, one per run of
+        up to ``ROWS_PER_CALL`` rows (an item's or a category's partners, its own key),
+        each run counted once (its marker), so they may ride beside a pass's writes and
+        run again after a crash or a failed guard. Their size is linear in an order's
+        lines (``together.pairs``). A run spans slots: a Redis Cluster client must split
+        it by slot (issue 18)."""
         keys = self._keys
         calls: list[ScriptCall] = []
         for order in orders:
-            items = order.items[:BASKET_MAX_ITEMS]
-            calls.append(
-                self._count.call(
-                    [
-                        keys.basket_orders(),
-                        *(keys.basket_item(item) for item in items),
-                        *(keys.basket_category(c) for c in order.categories),
-                    ],
-                    [
-                        order.order_id,
-                        order.ms,
-                        now_ms - self._memory_ms,
-                        len(items),
-                        *items,
-                        *order.categories,
-                    ],
+            rows = [
+                (basket_key(member), partners)
+                for members, basket_key in (
+                    (order.items, keys.basket_item),
+                    (order.categories, keys.basket_category),
                 )
-            )
+                for member, partners in pairs(order.order_id, members).items()
+                if partners
+            ]
+            order_key = event_key(order.order_id)
+            for run, first in enumerate(range(0, len(rows), ROWS_PER_CALL)):
+                run_rows = rows[first : first + ROWS_PER_CALL]
+                # Redis' cmsgpack reads no str8 / bin types: strings go as raw.
+                packed = msgpack.packb((*self._head, run_rows), use_bin_type=False)
+                calls.append(self._count.call([keys.basket_run(order_key, run)], [packed]))
         return calls
 
     async def items_with(self, item_id: str, limit: int = 10) -> list[tuple[str, int]]:
-        """Items most often in the same order as ``item_id``, with their order counts."""
+        """Items most often in the same order as ``item_id``, with their order counts
+        (orders of more than ``together.SAMPLED + 1`` items sampled)."""
         return await self._top(self._keys.basket_item(item_id), limit)
 
     async def items_with_each(
@@ -62,8 +77,8 @@ class BasketStore:
             pipe.zrevrange(self._keys.basket_item(item), 0, limit - 1, withscores=True)
         found = await pipe.execute()
         return {
-            item: [(member.decode(), int(score)) for member, score in pairs]
-            for item, pairs in zip(items, found, strict=True)
+            item: [(member.decode(), int(score)) for member, score in top]
+            for item, top in zip(items, found, strict=True)
         }
 
     async def categories_with(self, category: str, limit: int = 10) -> list[tuple[str, int]]:
@@ -72,5 +87,5 @@ class BasketStore:
 
     async def _top(self, key: str, limit: int) -> list[tuple[str, int]]:
         found = await self._client.zrevrange(key, 0, limit - 1, withscores=True)
-        pairs = cast(list[tuple[bytes, float]], found)  # withscores: (member, score) pairs
-        return [(member.decode(), int(score)) for member, score in pairs]
+        top = cast(list[tuple[bytes, float]], found)  # withscores: (member, score) pairs
+        return [(member.decode(), int(score)) for member, score in top]

@@ -71,7 +71,9 @@ def build_stores(redis: Redis, settings: Settings) -> Stores:
         basket=BasketStore(
             redis,
             keys,
-            order_memory=settings.worker.max_event_age + settings.worker.max_event_future_skew,
+            kept=settings.decisions.basket_kept,
+            # A pass retried later than this finds its events too old (dead-lettered).
+            counted_for=settings.worker.max_event_age + settings.worker.max_event_future_skew,
         ),
         priors=PriorStore(redis, keys, half_life=settings.decisions.timing_prior_half_life),
         stats=StatsStore(redis, keys),

@@ -29,8 +29,8 @@ class Keys:
     ('sa:{~anon:ab}:link', 'sa:{c-1}:anon')
     >>> k.due(), k.inflight(), k.of_customer("c-1")
     ('sa:{sched}:due', 'sa:{sched}:inflight', 'sa:{c-1}:*')
-    >>> k.basket_item("sku-1"), k.segment("vip")
-    ('sa:{basket}:i:sku-1', 'sa:segment:{vip}')
+    >>> k.basket_item("sku-1"), k.basket_run(event_key("o-1"), 0), k.segment("vip")
+    ('sa:basket:{sku-1}', 'sa:basket:run:{2711814c53892a65}:0', 'sa:segment:{vip}')
     """
 
     prefix: str
@@ -128,16 +128,16 @@ class Keys:
         return f"{self.prefix}:segment:{{{name}}}"
 
     def basket_item(self, item_id: str) -> str:
-        """Sorted set: items bought together with ``item_id`` -> orders with both."""
-        return f"{self.prefix}:{{basket}}:i:{item_id}"
+        """Sorted set: an item's most bought-with items -> orders with both (per-item tag)."""
+        return f"{self.prefix}:basket:{{{item_id}}}"
 
     def basket_category(self, category: str) -> str:
-        """Sorted set: categories bought together with ``category`` -> orders with both."""
-        return f"{self.prefix}:{{basket}}:c:{category}"
+        """Sorted set: categories bought with ``category`` -> orders with both."""
+        return f"{self.prefix}:basket:c:{{{category}}}"
 
-    def basket_orders(self) -> str:
-        """Sorted set: order ids already counted (score = event time, ms)."""
-        return f"{self.prefix}:{{basket}}:orders"
+    def basket_run(self, order_key: str, run: int) -> str:
+        """String: run ``run`` of an order's basket rows (``event_key`` of its id) is counted."""
+        return f"{self.prefix}:basket:run:{{{order_key}}}:{run}"
 
     def due(self) -> str:
         """Sorted set: scheduled checks (``check_member``; score = due ms)."""

@@ -136,7 +136,7 @@ class Effects:
             armed.append(self._evaluated(writes, passed.evaluation, cid, now))
         self.stores.decisions.convert(writes, [(cid, w) for w in passed.conversions])
         armed += self._decided(writes, passed, now)
-        calls = self.stores.basket.count(passed.orders, now_ms) if passed.orders else []
+        calls = self.stores.basket.count(passed.orders) if passed.orders else []
         return calls, min(armed, default=None)
 
     def _evaluated(self, writes: Writes, evaluation: Evaluation, cid: str, now: datetime) -> int:

@@ -150,12 +150,28 @@ class ExpectedProfile:
     wished: set[str] = field(default_factory=set)
 
 
+#: docs/redis-keys.md, "Frequently bought together": orders of up to this many distinct
+#: items (categories) are counted exactly; in larger ones each member draws 32 partners
+#: (a sample), fewer beyond 500 members (``_drawn``): its row's total grows by as many.
+BASKET_EXACT_UP_TO = 33
+#: ... and a row keeps this many partners (Space-Saving, which keeps the row's total).
+BASKET_KEPT = 128
+
+
 @dataclass(slots=True)
 class Basket:
-    """Global co-purchase counts: ``items[a][b]`` = orders holding both ``a`` and ``b``."""
+    """Global co-purchase counts: ``items[a][b]`` = orders holding both ``a`` and ``b``.
 
-    items: dict[str, dict[str, int]] = field(default_factory=dict)
-    categories: dict[str, dict[str, int]] = field(default_factory=dict)
+    The store samples large orders (docs/redis-keys.md): ``sampled`` names the rows an
+    order of more than ``BASKET_EXACT_UP_TO`` members touched, ``drawn`` each row's total
+    as the store counts it (``items/<a>`` or ``categories/<a>``), ``full`` the stored rows
+    holding ``BASKET_KEPT`` partners (Space-Saving evicts from them)."""
+
+    items: dict[str, dict[str, float]] = field(default_factory=dict)
+    categories: dict[str, dict[str, float]] = field(default_factory=dict)
+    sampled: set[str] = field(default_factory=set)
+    drawn: Counter[str] = field(default_factory=Counter)
+    full: set[str] = field(default_factory=set)
 
 
 # --- per-customer accumulation -------------------------------------------
@@ -445,8 +461,8 @@ class Oracle:
         if event.order_id in self.orders:
             return
         self.orders.add(event.order_id)
-        _pairs(self.basket.items, {line.item_id for line in event.items})
-        _pairs(self.basket.categories, {line.category for line in event.items})
+        _pairs(self.basket, "items", {line.item_id for line in event.items})
+        _pairs(self.basket, "categories", {line.category for line in event.items})
 
     def _traits(self, customer: str, s: _State, event: Traits, time: int) -> None:
         secret = self.config.secret
@@ -535,8 +551,18 @@ def _scalar(value: object) -> Scalar:
     return str(value)
 
 
-def _pairs(counts: dict[str, dict[str, int]], members: set[str]) -> None:
+def _drawn(n: int) -> int:
+    """Partners each member of an order of ``n`` draws: all others up to 32, at most
+    16,000 per order (an even number, at least 2)."""
+    return min(n - 1, max(2, min(32, 16_000 // n)) // 2 * 2)
+
+
+def _pairs(basket: Basket, what: str, members: set[str]) -> None:
+    counts: dict[str, dict[str, float]] = getattr(basket, what)
+    if len(members) > BASKET_EXACT_UP_TO:
+        basket.sampled.update(f"{what}/{a}" for a in members)
     for a in members:
+        basket.drawn[f"{what}/{a}"] += _drawn(len(members))
         row = counts.setdefault(a, {})
         for b in members:
             if a != b:

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from stream_app.storage.layout import Keys
 from stream_app.storage.statfields import parse_stat_name
-from tests.oracle.recompute import Basket, CartLine, ExpectedProfile, decay
+from tests.oracle.recompute import BASKET_KEPT, Basket, CartLine, ExpectedProfile, decay
 
 IGNORED_FIELDS = frozenset({"created_ms"})
 #: Customers read per pipeline round trip.
@@ -31,10 +31,6 @@ def _text(raw: bytes | str) -> str:
 
 def _hash(raw: dict[Any, Any]) -> dict[str, str]:
     return {_text(k): _text(v) for k, v in raw.items()}
-
-
-def _zset(raw: Iterable[tuple[Any, float]]) -> dict[str, int]:
-    return {_text(member): round(score) for member, score in raw}
 
 
 def _decayed(raw: object, at_ms: int, half_life_ms: int, where: str) -> dict[str, float]:
@@ -166,18 +162,22 @@ async def read_basket(
         pipe.zrange(keys.basket_category(category), 0, -1, withscores=True)
     replies = await pipe.execute()
     basket = Basket()
-    for name, reply in zip(item_list, replies[: len(item_list)], strict=True):
-        if row := _zset(reply):
-            basket.items[name] = row
-    for name, reply in zip(category_list, replies[len(item_list) :], strict=True):
-        if row := _zset(reply):
-            basket.categories[name] = row
+    for names, rows, found in (
+        (item_list, basket.items, replies[: len(item_list)]),
+        (category_list, basket.categories, replies[len(item_list) :]),
+    ):
+        for name, reply in zip(names, found, strict=True):
+            if row := {_text(member): float(score) for member, score in reply}:
+                rows[name] = row
+            if len(row) >= BASKET_KEPT:
+                basket.full.add(name)
     return basket
 
 
 def subtract(after: Basket, before: Basket) -> Basket:
-    """What was counted between two snapshots (other tests share the global basket keys)."""
-    out = Basket()
+    """What was counted between two snapshots (other tests share the global basket keys);
+    exact while a row is not full (Space-Saving evicts nothing from it)."""
+    out = Basket(full=after.full)
     for mine, theirs, target in (
         (after.items, before.items, out.items),
         (after.categories, before.categories, out.categories),

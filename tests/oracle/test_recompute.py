@@ -27,6 +27,7 @@ from stream_app.settings import Settings
 from tests.oracle.compare import diff, diff_basket, diff_top
 from tests.oracle.config import MS_PER_DAY, OracleConfig
 from tests.oracle.recompute import (
+    BASKET_EXACT_UP_TO,
     Basket,
     CartLine,
     ExpectedProfile,
@@ -495,7 +496,23 @@ def test_basket_pairs_once_per_order() -> None:
     assert oracle.basket.categories == {"x": {"y": 1}, "y": {"x": 1}}
     stored = Basket(items={"a": {"b": 2, "c": 1}, "b": {"a": 2}, "c": {"a": 1, "b": 1}})
     stored.categories = {"x": {"y": 1}, "y": {"x": 1}}
-    assert diff_basket(oracle.basket, stored) == ["co_items[b][c]: expected 1, stored 0"]
+    assert diff_basket(oracle.basket, stored) == [
+        "items/b total: expected 3, stored 2",
+        "items/b/c: expected 1, stored 0",
+    ]
+
+
+def test_basket_rows_of_large_orders_compare_by_total_draws() -> None:
+    """Orders beyond the exact size are sampled: each member draws 32 partners of 1."""
+    oracle = Oracle(CONFIG)
+    lines = [(f"i{n}", "x", 1, 1.0) for n in range(BASKET_EXACT_UP_TO + 1)]
+    oracle.apply(purchase(T0, lines, order="big"))
+    assert oracle.basket.sampled == {f"items/i{n}" for n in range(BASKET_EXACT_UP_TO + 1)}
+    assert oracle.basket.drawn["items/i0"] == 32
+    stored = Basket(items={f"i{n}": {"i1" if n == 0 else "i0": 32.0} for n in range(34)})
+    assert diff_basket(oracle.basket, stored) == []
+    stored.items["i0"] = {"i1": 31.0}
+    assert diff_basket(oracle.basket, stored) == ["items/i0 total: expected 32, stored 31"]
 
 
 def test_basket_snapshot_difference() -> None:

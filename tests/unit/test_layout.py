@@ -18,6 +18,8 @@ PLACEHOLDERS = {
     "anonymous_id": "~anon:<hex>",
     "item_id": "<item>",
     "category": "<category>",
+    "order_key": "<order key>",
+    "run": "<run>",
     "campaign_id": "<campaign>",
     "name": "<name>",
     "key_id": "<key id>",
