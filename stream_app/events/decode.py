@@ -17,7 +17,14 @@ from pydantic import ValidationError
 from stream_app.clock import to_ms
 from stream_app.events.deadletter import RejectReason
 from stream_app.events.limits import DecodeLimits, over_limit
-from stream_app.events.registry import EVENT_ADAPTERS, Event, Stream
+from stream_app.events.registry import ENVELOPE_ADAPTERS, EVENT_ADAPTERS, Event, Stream
+
+#: How a producer's envelope starts: such a record is first validated whole, from its
+#: JSON, in one call (``Decoder._whole``).
+_ENVELOPE_START = b'{"events":['
+#: Literals pydantic's JSON parser takes and orjson refuses (as JSON does): a record
+#: holding them takes the general path, which says why it is refused.
+_NOT_JSON = (b"NaN", b"Infinity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +74,17 @@ class Decoder:
         self._oldest_ms = to_ms(now - limits.max_event_age)
         self._newest_ms = to_ms(now + limits.max_event_future_skew)
         self._validators = {stream: EVENT_ADAPTERS[stream].validator for stream in Stream}
+        self._envelopes = {stream: ENVELOPE_ADAPTERS[stream].validator for stream in Stream}
 
     def decode(self, stream: Stream, raw: bytes) -> Decoded:
         """The events of one record, each with its envelope position, and what was refused."""
         limits = self._limits
         if len(raw) > limits.max_record_bytes:
             return _reject(RejectReason.OVERSIZED, f"{len(raw)} bytes > {limits.max_record_bytes}")
+        if raw.startswith(_ENVELOPE_START) and not any(lit in raw for lit in _NOT_JSON):
+            whole = self._whole(stream, raw)
+            if whole is not None:
+                return whole
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -102,6 +114,25 @@ class Decoder:
             else:
                 located.append((index, outcome[0], outcome[1]))
         return Decoded(located, rejections)
+
+    def _whole(self, stream: Stream, raw: bytes) -> Decoded | None:
+        """An envelope whose every event is valid and within bounds, validated in one call
+        from its JSON (a fifth of the cost of parsing it, then each event); None when
+        anything is amiss: the general path then judges each event and says why."""
+        try:
+            events = self._envelopes[stream].validate_json(raw).events
+        except ValidationError:
+            return None
+        if len(events) > self._limits.max_events_per_record:
+            return None
+        oldest, newest = self._oldest_ms, self._newest_ms
+        located: list[tuple[int | None, Event, int]] = []
+        for index, event in enumerate(events):
+            ms = to_ms(event.event_time)
+            if not oldest <= ms <= newest or over_limit(event, self._limits) is not None:
+                return None
+            located.append((index, event, ms))
+        return Decoded(located, [])
 
     def _validate(
         self, validator: Any, member: Any

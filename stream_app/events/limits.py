@@ -28,8 +28,14 @@ class DecodeLimits:
     max_line_quantity: int
 
 
+#: The event types with bounds beyond their schema (a set: most events are none of them).
+_BOUNDED = frozenset({Purchase, OrderReversal, AddToCart, RemoveFromCart})
+
+
 def over_limit(event: object, limits: DecodeLimits) -> str | None:
     """Why a schema-valid event exceeds the configured bounds, or None."""
+    if type(event) not in _BOUNDED:
+        return None
     if isinstance(event, Purchase | OrderReversal) and event.items is not None:
         if len(event.items) > limits.max_order_lines:
             return f"items: more than {limits.max_order_lines} lines"

@@ -43,6 +43,11 @@ STREAM_EVENTS: dict[Stream, Any] = {
 EVENT_ADAPTERS: dict[Stream, TypeAdapter[Any]] = {
     stream: TypeAdapter(union) for stream, union in STREAM_EVENTS.items()
 }
+#: A whole envelope of each stream's events, validated from its JSON in one call.
+ENVELOPE_ADAPTERS: dict[Stream, TypeAdapter[Any]] = {
+    stream: TypeAdapter(Envelope[union])  # type: ignore[valid-type]
+    for stream, union in STREAM_EVENTS.items()
+}
 
 
 def record_schema(stream: Stream, limits: DecodeLimits) -> dict[str, Any]:

@@ -5,10 +5,12 @@ from datetime import timedelta
 import orjson
 import pytest
 
+from bench.contracts import CORPUS_NOW, Sample, load_corpus
 from stream_app.events.clickstream import AddToCart
 from stream_app.events.deadletter import RejectReason
-from stream_app.events.decode import decode_record
+from stream_app.events.decode import Decoder, decode_record
 from stream_app.events.registry import Stream
+from stream_app.settings import WorkerSettings
 from tests.unit.fixtures import LIMITS, NOW, event, purchase
 
 CART = event("add_to_cart", item_id="sku-1", category="shoes", price=10.0)
@@ -84,3 +86,29 @@ def test_sensor_event_needs_customer_or_device() -> None:
     assert reasons(Stream.SENSOR, orjson.dumps(anonymous)) == [RejectReason.SCHEMA_VIOLATION]
     device_only = anonymous | {"device_id": "dev-9"}
     assert reasons(Stream.SENSOR, orjson.dumps(device_only)) == []
+
+
+@pytest.mark.parametrize("sample", load_corpus(), ids=lambda s: s.name)
+def test_whole_envelope_path_agrees_with_event_by_event(sample: Sample) -> None:
+    """A compact envelope is validated whole first; a leading space (valid JSON) takes
+    the general path: both give the same events and the same rejections."""
+    raw = orjson.dumps(sample.record)
+    limits = WorkerSettings().decode_limits()
+    whole = decode_record(sample.stream, raw, limits, CORPUS_NOW)
+    general = decode_record(sample.stream, b" " + raw, limits, CORPUS_NOW)
+    assert whole == general
+
+
+def test_nan_in_an_envelope_is_not_json() -> None:
+    """pydantic's JSON parser takes NaN, orjson (and JSON) does not: such an envelope is
+    refused as undecodable, whichever path it could take."""
+    raw = orjson.dumps({"events": [CART]}).replace(b'"price":10.0', b'"price":NaN')
+    assert b"NaN" in raw
+    assert reasons(Stream.CLICKSTREAM, raw) == [RejectReason.UNDECODABLE]
+
+
+def test_a_valid_compact_envelope_is_validated_whole() -> None:
+    raw = orjson.dumps({"events": [CART, {**CART, "event_id": "e2"}]})
+    whole = Decoder(LIMITS, NOW)._whole(Stream.CLICKSTREAM, raw)
+    assert whole is not None
+    assert [i for i, _, _ in whole.located] == [0, 1]
