@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from stream_app.cli.api import api_app, api_key_app
+from stream_app.cli.cutover import cutover
 from stream_app.cli.demo import demo
 from stream_app.cli.erase import erase
 from stream_app.cli.model import model_app
@@ -26,6 +27,7 @@ app.command(help="Start only the embedded Kafka (Tansu) and Redis servers and wa
 app.command()(worker)
 app.command()(simulate)
 app.command()(replay)
+app.command()(cutover)
 app.command()(demo)
 app.command()(erase)
 app.command()(profile)
