@@ -71,6 +71,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.timing
 	$(BIN)/python -m bench.commerce $(COMMERCE_ARGS)
 	$(BIN)/python -m bench.backfill
+	$(BIN)/python -m bench.cutover
 
 fuzz: $(BENCH_STAMP)
 	$(BIN)/python -m bench.fuzz $(FUZZ_ARGS)

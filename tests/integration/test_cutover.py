@@ -23,6 +23,7 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
+from bench.cutover import WIN_BACK, most_in_a_window, regular
 from stream_app.devstack.ports import free_port
 from stream_app.devstack.workers import worker_process
 from stream_app.kafka_topics import ensure_topics
@@ -37,34 +38,6 @@ from tests.oracle.redis_view import stats
 pytestmark = pytest.mark.integration
 
 PER_MINUTE = 60
-WIN_BACK = """
-[[campaigns]]
-id = "win_back"
-trigger = { type = "win_back" }
-channels = ["push"]
-urgency = { earliest = "PT0S", latest = "PT1H" }
-send_time = "earliest"
-cooldown = "PT1S"
-holdout = 0.0
-goal = "visit"
-goal_window = "PT1H"
-"""
-
-
-def _ev(type_: str, cid: str, at: datetime, **fields: Any) -> dict[str, Any]:
-    return event(type_, cid, f"e-{uuid.uuid4().hex[:16]}", event_time=at.isoformat(), **fields)
-
-
-def regular(cid: str, now: datetime) -> list[dict[str, Any]]:
-    """Push consent, then an order every ten days until twenty days ago: at risk now."""
-    start = now - timedelta(days=100)
-    out = [_ev("consent", cid, start, channel="push", opted_in=True)]
-    for n in range(9):
-        at = start + timedelta(days=10 * n, hours=1)
-        line = {"item_id": "sku-1", "category": "shoes", "quantity": 1, "unit_price": 20.0}
-        out.append(_ev("purchase", cid, at, order_id=f"o-{cid}-{n}", total=20.0,
-                       currency="EUR", items=[line]))  # fmt: skip
-    return out
 
 
 @pytest.fixture
@@ -121,9 +94,7 @@ async def test_backfilled_customers_are_won_back_at_the_cap_only_after_the_cut_o
         # A live visit of one of them before the cut-over: evaluated at once (segments),
         # while their win-back, a matter of time, waits for their check like the others'.
         live = customers[0]
-        visit = _ev(
-            "product_view", live, datetime.now(UTC), item_id="sku-2", category="shoes", price=12.0
-        )
+        visit = event("product_view", live, "e-live", item_id="sku-2", category="shoes", price=12.0)
         await produce(own, own.topics.clickstream, [(live.encode(), orjson.dumps(visit))])
         evaluated = await eventually(
             lambda: stats(redis, own.redis.key_prefix),
@@ -145,6 +116,7 @@ async def test_backfilled_customers_are_won_back_at_the_cap_only_after_the_cut_o
         for k, at in enumerate(later):
             assert at >= first_slot + k * interval, (k, at, first_slot)
         assert later[-1] - later[0] >= 2 * interval, "spread, not a burst"
+        assert most_in_a_window(later) <= PER_MINUTE
 
         # A second cut-over arms nobody: nothing more is sent.
         assert "no backfilled customer waits" in cut_over(own)
