@@ -11,6 +11,7 @@ nobody is armed twice.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -24,13 +25,15 @@ import pytest
 from redis.asyncio import Redis
 
 from bench.cutover import WIN_BACK, most_in_a_window, regular
+from stream_app.clock import to_ms
 from stream_app.devstack.ports import free_port
 from stream_app.devstack.workers import worker_process
 from stream_app.kafka_topics import ensure_topics
 from stream_app.producers.replay import replay_file
 from stream_app.settings import Settings
+from stream_app.storage.commit import Committer, Writes
 from stream_app.storage.layout import Keys
-from stream_app.storage.schedule import slot_interval_ms
+from stream_app.storage.schedule import ScheduleStore, slot_interval_ms
 from tests.integration.conftest import ARTIFACTS
 from tests.integration.fixtures import event, eventually, isolated, produce, read_to_end
 from tests.oracle.redis_view import stats
@@ -122,3 +125,27 @@ async def test_backfilled_customers_are_won_back_at_the_cap_only_after_the_cut_o
         assert "no backfilled customer waits" in cut_over(own)
         assert len(await _decisions(own)) == len(customers)
         assert process.running, process.log_tail()
+
+
+async def test_cut_overs_share_no_slot_and_arm_each_customer_once(
+    settings: Settings, redis: Redis
+) -> None:
+    """Two cut-overs at once (two operators, or a retry) take consecutive slots; a third
+    finds nobody; a check already due earlier (a live customer's) keeps its time."""
+    own, _ = isolated(settings, "cos")
+    keys, store = Keys(own.redis.key_prefix), ScheduleStore(redis, Keys(own.redis.key_prefix))
+    writes = Writes()
+    store.backfilled(writes, [f"c-{n}" for n in range(6)], 1)
+    store.arm(writes, {"seg:c-0": 5}, "LT")  # live, due long ago
+    await Committer(redis).commit(writes)
+    start = to_ms(datetime.now(UTC)) + 60_000
+    runs = await asyncio.gather(*(store.cut_over(start, PER_MINUTE, chunk=2) for _ in range(2)))
+    assert sum(run.armed for run in runs) == 6
+    due = dict(await redis.zrange(keys.due(), 0, -1, withscores=True))
+    slots = sorted(int(ms) for member, ms in due.items() if member != b"seg:c-0")
+    interval = slot_interval_ms(PER_MINUTE)
+    # c-0, first in the set, took the first slot of the first chunk, and kept its time
+    assert slots == [int(start + k * interval) for k in range(1, 6)]
+    assert due[b"seg:c-0"] == 5
+    assert await redis.zcard(keys.backfilled()) == 0
+    assert (await store.cut_over(start, PER_MINUTE)).armed == 0

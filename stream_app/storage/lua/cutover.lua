@@ -18,5 +18,6 @@ for i, customer in ipairs(customers) do
   redis.call('ZREM', KEYS[1], customer)
 end
 local after = start + #customers * interval
-redis.call('SET', KEYS[3], string.format('%.3f', after), 'PXAT', math.ceil(after))
+-- kept an hour past its time (clocks of Redis and the command's host may differ)
+redis.call('SET', KEYS[3], string.format('%.3f', after), 'PXAT', math.ceil(after) + 3600000)
 return {#customers, math.floor(start), slot, redis.call('ZCARD', KEYS[1])}
