@@ -72,6 +72,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.commerce $(COMMERCE_ARGS)
 	$(BIN)/python -m bench.backfill
 	$(BIN)/python -m bench.basket
+	$(BIN)/python -m bench.cutover
 
 fuzz: $(BENCH_STAMP)
 	$(BIN)/python -m bench.fuzz $(FUZZ_ARGS)

@@ -12,7 +12,11 @@ measures), its decisions and segment events (not 0: the comparison shows the wor
 does decide), and ``backfill.ratio_vs_live``. The target is against
 ``throughput.single_events_per_s`` of the same ``make bench`` run (bench.throughput
 runs first): ``backfill.ratio_vs_single`` (>= 2 wanted), read from ``latest.json``
-when it holds that figure.
+when it holds that figure. Last, the year itself is sent again, live, to keys of its own
+(age limit and allowed lateness above its span): ``backfill.as_of_exact`` is the
+fraction of customers whose backfilled profile read as of their last event is the
+live-built one (what the API shows: life cycle, recency, decayed tastes, rhythm,
+segments, value; 1.0).
 
     python -m bench.backfill [--customers 1000 --events 100000 --envelope-size 50]
 """
@@ -23,11 +27,13 @@ import argparse
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bench.common import (
     LATEST_JSON,
+    EventSet,
     Record,
     finish,
     make_event_set,
@@ -38,9 +44,16 @@ from bench.common import (
 from bench.common import scratch_stack as scratch
 from bench.profiles import Rate, run_pipeline
 from bench.throughput import run_settings
+from stream_app.api.routes_profiles import profile_at
+from stream_app.clock import from_ms
+from stream_app.devstack.stack import EmbeddedStack
 from stream_app.events.backfill import BACKFILL_HEADERS
 from stream_app.kafka_topics import ensure_topics
 from stream_app.producers.backfill import BACKFILL_ENVELOPE_SIZE
+from stream_app.segments.rules import SegmentRules, load_segments
+from stream_app.settings import Settings
+from stream_app.storage.bundle import build_stores
+from stream_app.storage.connection import redis_client
 
 
 def produce_marked(bootstrap: str, records: Sequence[Record]) -> None:
@@ -61,6 +74,24 @@ def produce_marked(bootstrap: str, records: Sequence[Record]) -> None:
     asyncio.run(run())
 
 
+async def as_of_last_event(settings: Settings, customers: Sequence[str]) -> dict[str, Any]:
+    """Each customer's profile as the API shows it as of their last event (life cycle,
+    recency, decayed tastes, rhythm, segments, value), but for their id."""
+    redis = redis_client(settings)
+    try:
+        states = await build_stores(redis, settings).profiles.stored(customers)
+    finally:
+        await redis.aclose()
+    rules, values = SegmentRules(load_segments(settings.segments.file)), settings.profiles
+    out: dict[str, Any] = {}
+    for state in states:
+        last = state.fields.get("last_seen")
+        if isinstance(last, int):
+            shown = profile_at(state, from_ms(last), values.value_rules(), rules)
+            out[state.customer_id] = shown.model_dump(mode="json", exclude={"customer_id"})
+    return out
+
+
 def decided(stats: Mapping[str, int]) -> tuple[int, int]:
     """(decision outcomes, segment entries + exits) a run's stats counted."""
     decisions = sum(
@@ -74,10 +105,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         logs, servers = workdir / "logs", stack.pids
         history = run_settings(stack, workdir, "bf-history", "bfh", "history")
         live = run_settings(stack, workdir, "bf-live", "bfl", "live")
-        year = make_event_set(
-            history.topics, customers=args.customers, events=args.events, seed=args.seed,
-            span=timedelta(days=args.days), envelope_size=args.envelope_size,
-        )  # fmt: skip
+        end = datetime.now(UTC) - timedelta(minutes=1)
+        year = year_of(history, args, end)
         hour = make_event_set(
             live.topics, customers=args.customers, events=args.events, seed=args.seed,
             span=timedelta(hours=1),
@@ -95,6 +124,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             rates[label] = (rate, stats)
             cpu = ", ".join(f"{n} {us:.1f}" for n, us in rate.cpu_us_per_event().items())
             print(f"  {label}: {rate.events_per_s:,.0f} events/s, {decided(stats)}; CPU us: {cpu}")
+        exact = as_of_exact(stack, workdir, history, args, end)
     (back, back_stats), (plain, plain_stats) = rates["history"], rates["live"]
     decisions, segment_events = decided(back_stats)
     live_decisions, live_segment_events = decided(plain_stats)
@@ -113,7 +143,41 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "backfill.live_segment_events": live_segment_events,
         "backfill.ratio_vs_live": round(back.events_per_s / plain.events_per_s, 2),
         "backfill.envelope_size": args.envelope_size,
+        "backfill.as_of_exact": exact,
     }
+
+
+def year_of(settings: Settings, args: argparse.Namespace, end: datetime) -> EventSet:
+    """The history set: the same events whenever it is made with the same ``end``."""
+    return make_event_set(
+        settings.topics, customers=args.customers, events=args.events, seed=args.seed,
+        span=timedelta(days=args.days), envelope_size=args.envelope_size, end=end,
+    )  # fmt: skip
+
+
+def as_of_exact(
+    stack: EmbeddedStack, workdir: Path, history: Settings, args: argparse.Namespace, end: datetime
+) -> float:
+    """The history set sent again, live (its age limit and allowed lateness above its
+    span, so the mode is the only difference), to keys of its own: the fraction of
+    customers whose backfilled profile, read as of their last event, is the live one."""
+    span = timedelta(days=args.days + 2)
+    live = run_settings(stack, workdir, "bf-asof", "bfa", "asof").updated(
+        worker={"max_event_age": span}, profiles={"allowed_lateness": span}
+    )
+    year = year_of(live, args, end)
+    asyncio.run(ensure_topics(live))
+    produce(stack.kafka_bootstrap, year.records)
+    run_pipeline(live, year.events, workdir / "logs" / "asof", args.timeout, stack.pids, 0.0)
+    customers = sorted(year.events_per_customer)
+    backfilled = asyncio.run(as_of_last_event(history, customers))
+    built_live = asyncio.run(as_of_last_event(live, customers))
+    differ = [c for c in customers if backfilled.get(c) != built_live.get(c)]
+    for cid in differ[:3]:
+        print(f"  as of the last event, {cid}: backfill {backfilled.get(cid)}")
+        print(f"  {' ' * len(cid)}            live {built_live.get(cid)}")
+    print(f"  as-of exact: {len(customers) - len(differ)} of {len(customers)} customers")
+    return round(1 - len(differ) / len(customers), 4)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ import typer
 
 from stream_app.cli.api import api_app, api_key_app
 from stream_app.cli.backfill import backfill
+from stream_app.cli.cutover import cutover
 from stream_app.cli.demo import demo
 from stream_app.cli.erase import erase
 from stream_app.cli.model import model_app
@@ -28,6 +29,7 @@ app.command()(worker)
 app.command()(simulate)
 app.command()(replay)
 app.command()(backfill)
+app.command()(cutover)
 app.command()(demo)
 app.command()(erase)
 app.command()(profile)

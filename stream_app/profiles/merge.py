@@ -25,6 +25,7 @@ from stream_app.profiles.state import (
     ledger_returned,
     note_wish,
     round10,
+    settle_zone,
 )
 
 #: Fields that keep the smallest / largest value (times): by name or prefix.
@@ -47,7 +48,7 @@ def merge(kept: ProfileState, other: ProfileState, limits: StateLimits) -> Profi
     fields = merge_fields(kept.fields, other.fields)
     orders = _ledger(kept.orders, other.orders, fields)
     last_purchase = fields.get("last:purchase")
-    return ProfileState(
+    merged = ProfileState(
         kept.customer_id,
         fields,
         _decayed(kept.tastes, other.tastes, limits.taste_half_life_ms),
@@ -58,7 +59,10 @@ def merge(kept: ProfileState, other: ProfileState, limits: StateLimits) -> Profi
         orders,
         _wishlist(kept.wishlist, other.wishlist, limits.wishlist_size),
         kept.version,
+        assumed=sorted(kept.assumed + other.assumed)[-limits.zone_pending :],
     )
+    settle_zone(merged, limits)  # either side's events binned before a zone was known
+    return merged
 
 
 def merge_fields(a: Mapping[str, Value], b: Mapping[str, Value]) -> dict[str, Value]:

@@ -12,6 +12,7 @@ units (exact); decayed sums keep 10 significant digits (docs/profile.md, "Stored
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -95,6 +96,9 @@ class StateLimits:
     #: The zone a rhythmic event is binned in when the customer has no ``timezone``.
     default_timezone: str = DEFAULT_TIMEZONE
     wishlist_size: int = 50
+    #: Rhythmic events binned in the default zone remembered (the newest), to move to the
+    #: customer's zone once known (``settle_zone``).
+    zone_pending: int = 200
 
 
 @dataclass(slots=True)
@@ -122,6 +126,9 @@ class ProfileState:
     #: Rhythmic events binned in the default zone (no ``timezone`` known) since this state
     #: was read: counted as ``tz_assumed``, never stored.
     zone_assumed: int = 0
+    #: Times (ms, ascending) of rhythmic events binned in the default zone, the newest
+    #: ``StateLimits.zone_pending``: moved to the customer's zone once one is known.
+    assumed: list[int] = field(default_factory=list)
 
     @property
     def exists(self) -> bool:
@@ -158,6 +165,8 @@ def apply_updates(
         seen.add(update.event_id)
         for op in update.ops:
             _APPLY[type(op)](state, op, limits)
+        if state.assumed:
+            settle_zone(state, limits)
         outcomes.append(outcome)
     return outcomes
 
@@ -186,8 +195,43 @@ def _mark_rhythm(state: ProfileState, ms: int, limits: StateLimits) -> None:
     if not name:
         state.zone_assumed += 1
         name = limits.default_timezone
+        bisect.insort(state.assumed, ms)
+        if len(state.assumed) > limits.zone_pending:
+            del state.assumed[0]
     bucket = BUCKETS[local_hour_of_week(ms, zone(str(name)))]
     state.rhythm.add(bucket, 1.0, ms, limits.rhythm_half_life_ms)
+
+
+def settle_zone(state: ProfileState, limits: StateLimits) -> None:
+    """Once the customer has a ``timezone``, the events binned in the default zone before
+    it (the newest ``zone_pending``) move to its hours, each at its own instant (DST
+    exact): the rhythm is the same whichever of the customer's topics was applied first.
+
+    >>> limits = StateLimits(0, 1, 86_400_000, 2, 2, "UTC")
+    >>> state = ProfileState("c", {"n": 1})
+    >>> _mark_rhythm(state, 0, limits)  # the epoch: Thursday 00:00 UTC (hour 72 of the week)
+    >>> state.fields["timezone"] = "Asia/Kolkata"
+    >>> settle_zone(state, limits)  # 05:30 in Kolkata
+    >>> state.rhythm.sums, state.assumed
+    ({'77': 1.0}, [])
+    """
+    name = state.fields.get("timezone")
+    if not state.assumed or not name:
+        return
+    default, local = zone(str(limits.default_timezone)), zone(str(name))
+    rhythm, half_life = state.rhythm, limits.rhythm_half_life_ms
+    for ms in state.assumed:
+        was = BUCKETS[local_hour_of_week(ms, default)]
+        now = BUCKETS[local_hour_of_week(ms, local)]
+        if was == now:
+            continue
+        rhythm.add(was, -1.0, ms, half_life)
+        # What is left below 1e-4 of the event's own weight is rounding (ten digits
+        # stored): an event that small is a year older; the hour is empty.
+        if rhythm.sums[was] <= 1e-4 * 2.0 ** ((ms - int(rhythm.ref_ms or ms)) / half_life):
+            del rhythm.sums[was]
+        rhythm.add(now, 1.0, ms, half_life)
+    state.assumed = []
 
 
 def _incr(state: ProfileState, op: ops.Incr, _: StateLimits) -> None:

@@ -110,6 +110,12 @@ class DecisionSettings(Section):
         description="Longest the timer sleeps without looking at the schedule (a last resort: "
         "it wakes at the next due check, and when this worker arms an earlier one).",
     )
+    cutover_per_minute: int = Field(
+        default=600,
+        ge=1,
+        description="At the cut-over from backfill to live (`stream-app cutover`): at most "
+        "this many backfilled customers' due checks a minute (segments, time-based campaigns).",
+    )
     scheduler_lease: timedelta = Field(
         default=timedelta(seconds=60), description="Claimed but unfinished checks retry after."
     )

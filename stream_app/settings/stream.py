@@ -152,6 +152,13 @@ class ProfileSettings(Section):
         le=1000,
         description="Wishlist items kept per customer, removals included (the most recent).",
     )
+    zone_pending: int = Field(
+        default=default_of(StateLimits, "zone_pending"),
+        ge=0,
+        le=10_000,
+        description="Rhythmic events of a customer without a timezone trait remembered (the "
+        "newest, by time) to move to their zone once known; older ones keep the default's hours.",
+    )
     recent_searches: int = Field(default=10, ge=1, le=500, description="Recent searches kept.")
     base_currency: str = Field(
         default=_FX.base,

@@ -82,6 +82,7 @@ class ErasureStore:
             pipe.zrem(keys.wishers(item), cid)
         pipe.zrem(keys.due(), *checks)
         pipe.zrem(keys.inflight(), *checks)
+        pipe.zrem(keys.backfilled(), cid)
         pipe.sadd(keys.erasures(), cid)
         await pipe.execute()
 

@@ -31,6 +31,8 @@ class Keys:
     ('sa:{sched}:due', 'sa:{sched}:inflight', 'sa:{c-1}:*')
     >>> k.basket_item("sku-1"), k.basket_run(event_key("o-1"), 0), k.segment("vip")
     ('sa:basket:{sku-1}', 'sa:basket:run:{2711814c53892a65}:0', 'sa:segment:{vip}')
+    >>> k.backfilled(), k.cutover()
+    ('sa:{sched}:backfilled', 'sa:{sched}:cutover')
     """
 
     prefix: str
@@ -146,6 +148,15 @@ class Keys:
     def inflight(self) -> str:
         """Sorted set: claimed checks (score = lease expiry ms); same slot as ``due``."""
         return f"{self.prefix}:{{sched}}:inflight"
+
+    def backfilled(self) -> str:
+        """Sorted set: customers history was applied to, waiting for the cut-over to arm
+        their segment check (score = when first backfilled, ms); same slot as ``due``."""
+        return f"{self.prefix}:{{sched}}:backfilled"
+
+    def cutover(self) -> str:
+        """String: the cut-over's next free slot (ms), so cut-overs never share slots."""
+        return f"{self.prefix}:{{sched}}:cutover"
 
     def stats(self) -> str:
         """Hash: engine-wide counters (events applied, dead letters by reason, ...)."""

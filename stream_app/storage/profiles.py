@@ -32,19 +32,20 @@ def encode_state(state: ProfileState, version: int) -> bytes:
     >>> encode_state(ProfileState("c-1", {"n": 1}), 3)
     b'{"v":3,"f":{"n":1},"t":[null,{}],"r":[null,{}],"c":{},"w":{},"s":{},"o":{},"l":{}}'
     """
-    return orjson.dumps(
-        {
-            "v": version,
-            "f": state.fields,
-            "t": [state.tastes.ref_ms, state.tastes.sums],
-            "r": [state.rhythm.ref_ms, state.rhythm.sums],
-            "c": state.cart,
-            "w": state.viewed,
-            "s": state.searches,
-            "o": state.orders,
-            "l": state.wishlist,
-        }
-    )
+    doc = {
+        "v": version,
+        "f": state.fields,
+        "t": [state.tastes.ref_ms, state.tastes.sums],
+        "r": [state.rhythm.ref_ms, state.rhythm.sums],
+        "c": state.cart,
+        "w": state.viewed,
+        "s": state.searches,
+        "o": state.orders,
+        "l": state.wishlist,
+    }
+    if state.assumed:  # only while the customer has no zone
+        doc["z"] = state.assumed
+    return orjson.dumps(doc)
 
 
 def decode_state(customer_id: str, raw: bytes | None) -> ProfileState:
@@ -70,6 +71,7 @@ def decode_state(customer_id: str, raw: bytes | None) -> ProfileState:
         doc.get("o", {}),
         doc.get("l", {}),
         int(doc["v"]),
+        assumed=doc.get("z", []),
     )
 
 

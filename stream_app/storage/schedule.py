@@ -16,7 +16,7 @@ from typing import Literal
 from redis.asyncio import Redis
 
 from stream_app.storage.commit import Writes
-from stream_app.storage.layout import Keys
+from stream_app.storage.layout import Check, Keys, check_member
 from stream_app.storage.scripts import Arg, LuaScript
 
 #: How a new due time combines with one already scheduled for the same check.
@@ -29,6 +29,26 @@ class Claimed:
 
     due: dict[str, int]
     next_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CutOver:
+    """What a cut-over armed: how many customers' checks, from and to which slot (ms)."""
+
+    armed: int = 0
+    first_ms: int | None = None
+    last_ms: int | None = None
+
+
+def slot_interval_ms(per_minute: int) -> float:
+    """How far apart the cut-over's slots are: ``per_minute`` slots span a minute and half
+    a slot, so a timer late by up to half a slot still runs at most ``per_minute`` of
+    them in any minute.
+
+    >>> round(slot_interval_ms(60), 1), round(slot_interval_ms(600), 2)
+    (1008.4, 100.08)
+    """
+    return 60_000 / (per_minute - 0.5)
 
 
 @dataclass
@@ -44,6 +64,7 @@ class ScheduleStore:
         self._client = client
         self._keys = keys
         self._claim = LuaScript("claim_due")
+        self._cutover = LuaScript("cutover")
 
     async def claim(self, now_ms: int, limit: int, lease_ms: int) -> Claimed:
         """Claim up to ``limit`` due checks (members like ``cart:<customer>``)."""
@@ -66,6 +87,33 @@ class ScheduleStore:
         if released:
             writes.add("ZREM", self._keys.inflight(), *released)
         self.arm(writes, settlement.rescheduled, "GT")
+
+    def backfilled(self, writes: Writes, customers: Sequence[str], now_ms: int) -> None:
+        """Remember the customers a history pass applied events to: none of their checks
+        is armed by history, the cut-over arms them (``cut_over``)."""
+        if customers:
+            pairs: list[Arg] = [part for cid in customers for part in (now_ms, cid)]
+            writes.add("ZADD", self._keys.backfilled(), "NX", *pairs)
+
+    async def cut_over(self, start_ms: int, per_minute: int, chunk: int = 1000) -> CutOver:
+        """Arm every backfilled customer's segment check (segments and time-based
+        campaigns), one customer per slot from ``start_ms``, ``per_minute`` slots a
+        minute, after any slot an earlier cut-over took; each customer is forgotten as
+        armed (atomically, ``chunk`` at a time), so a second run arms nobody again."""
+        keys = self._keys
+        member = check_member(Check("seg", "%s"))
+        interval = slot_interval_ms(per_minute)
+        done = CutOver()
+        while True:
+            armed, first, last, left = await self._cutover.run(
+                self._client,
+                [keys.backfilled(), keys.due(), keys.cutover()],
+                [start_ms, repr(interval), chunk, member],
+            )
+            if armed:
+                done = CutOver(done.armed + int(armed), done.first_ms or int(first), int(last))
+            if not left:
+                return done
 
     async def overdue(self, due_before_ms: int) -> int:
         """Checks still waiting that were due before ``due_before_ms``."""

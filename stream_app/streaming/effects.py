@@ -56,6 +56,8 @@ class Passed:
     #: Anonymous profiles linked by the events applied (their links are renewed).
     links: list[str] = field(default_factory=list)
     cart_due_ms: int | None = None
+    #: A customer's history, applied without evaluation: the cut-over arms their checks.
+    backfilled: bool = False
     #: Items viewed (item, ms), for the catalog's audiences.
     views: list[tuple[str, int]] = field(default_factory=list)
     #: Wishers index entries to set: item -> when wished, or None (not wished).
@@ -132,6 +134,8 @@ class Effects:
             if cart_due is not None:
                 self.stores.schedule.arm(writes, {check_member(Check("cart", cid)): cart_due}, "GT")
                 armed.append(cart_due)
+        if passed.backfilled and passed.applied:
+            self.stores.schedule.backfilled(writes, [cid], now_ms)
         if passed.evaluation is not None:
             armed.append(self._evaluated(writes, passed.evaluation, cid, now))
         self.stores.decisions.convert(writes, [(cid, w) for w in passed.conversions])

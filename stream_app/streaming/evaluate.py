@@ -122,6 +122,7 @@ class Evaluator:
             if not work.backfill:
                 passed.wishes.clear()
             passed.cart_due_ms = None
+            passed.backfilled = work.backfill and not is_anonymous(found.customer_id)
             return passed
         if found.scored and self.learner is not None:  # feedback engaged with a decision
             passed.counters.update(self.learner.learn(found.scored, engaged=True))

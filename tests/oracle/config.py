@@ -38,6 +38,8 @@ class OracleConfig:
     recent_views: int = 20
     recent_searches: int = 10
     wishlist_size: int = 50
+    #: Rhythmic events of a customer without a zone moved to it once known (the newest).
+    zone_pending: int = 200
     search_max_chars: int = 64
     w_view: float = 1.0
     w_cart: float = 3.0
@@ -76,6 +78,7 @@ class OracleConfig:
             recent_views=settings.profiles.recent_views,
             recent_searches=settings.profiles.recent_searches,
             wishlist_size=settings.profiles.wishlist_size,
+            zone_pending=settings.profiles.zone_pending,
             w_view=settings.profiles.taste_weight_view,
             w_cart=settings.profiles.taste_weight_cart,
             w_purchase=settings.profiles.taste_weight_purchase,

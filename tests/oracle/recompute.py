@@ -210,6 +210,8 @@ class _State:
     latest: dict[str, _Latest] = field(default_factory=dict)
     tastes: list[tuple[str, float, int]] = field(default_factory=list)
     rhythm: list[tuple[str, float, int]] = field(default_factory=list)
+    #: Times of rhythmic events binned in the default zone, no zone being known yet.
+    assumed: list[int] = field(default_factory=list)
     adds: dict[str, _Latest] = field(default_factory=dict)
     removes: dict[str, int] = field(default_factory=dict)
     views: dict[str, int] = field(default_factory=dict)
@@ -295,6 +297,8 @@ class Oracle:
                 _offer(s.latest, name, latest.time, value)
         s.tastes += visitor.tastes
         s.rhythm += visitor.rhythm
+        s.assumed = self._newest(s.assumed + visitor.assumed)
+        self._settle(s)
         for item, latest in visitor.adds.items():
             for value in latest.values:
                 _offer(s.adds, item, latest.time, value)
@@ -369,6 +373,7 @@ class Oracle:
         state.seen[identity] = time
         state.last_seen = time if state.last_seen is None else max(state.last_seen, time)
         self._effects(customer, state, event, time)
+        self._settle(state)
         return self._count(Outcome.APPLIED)
 
     def _count(self, outcome: Outcome) -> Outcome:
@@ -387,6 +392,8 @@ class Oracle:
         if isinstance(event, ClickEvent | Purchase | OrderReversal | FeedbackBase):
             s.high(f"last:{kind}", time)
         if isinstance(event, ClickEvent | Purchase | Opened | Clicked):
+            if "timezone" not in s.latest:
+                s.assumed = self._newest([*s.assumed, time])
             s.rhythm.append((str(hour_of_week(time, self._zone(s))), 1.0, time))
         if isinstance(event, ProductView):
             self._taste(s, event.category, event.brand, cfg.w_view, time)
@@ -420,6 +427,21 @@ class Oracle:
         elif isinstance(event, Ambient):
             _offer(s.latest, "weather", time, event.weather)
             _offer(s.latest, "temperature_c", time, round(event.temperature_c, 1))
+
+    def _newest(self, times: list[int]) -> list[int]:
+        ordered = sorted(times)
+        return ordered[max(len(ordered) - self.config.zone_pending, 0) :]
+
+    def _settle(self, s: _State) -> None:
+        """Once a zone is known, the events binned in the default zone before it are
+        binned in it instead (profile.md, Rhythm)."""
+        if not s.assumed or "timezone" not in s.latest:
+            return
+        known = str(s.latest["timezone"].values[-1])
+        for time in s.assumed:
+            s.rhythm.remove((str(hour_of_week(time, self.config.default_timezone)), 1.0, time))
+            s.rhythm.append((str(hour_of_week(time, known)), 1.0, time))
+        s.assumed = []
 
     def _zone(self, s: _State) -> str:
         """The zone known when the event is applied: the latest ``timezone`` trait (at

@@ -133,10 +133,13 @@ def test_hour_of_week_is_local_monday_based() -> None:
 def test_rhythm_is_binned_in_the_zone_known_when_applied() -> None:
     oracle = Oracle(CONFIG)
     oracle.apply(view(T0))  # no zone yet: the default (UTC), counted
-    oracle.apply(traits(T0, timezone="Asia/Kathmandu"))
+    assert set(oracle.profiles(to_ms(T0))["ann"].rhythm) == {"10"}
+    oracle.apply(traits(T0, timezone="Asia/Kathmandu"))  # the first zone: the view moves
     oracle.apply(view(T0 + timedelta(minutes=20)))  # 10:50 UTC = 16:35 in Nepal (+05:45)
     assert oracle.tz_assumed == 1
-    assert set(oracle.profiles(to_ms(T0))["ann"].rhythm) == {"10", "16"}
+    assert set(oracle.profiles(to_ms(T0))["ann"].rhythm) == {"16"}
+    oracle.apply(traits(T0 + DAY, timezone="Europe/Berlin"))  # a later change moves nothing
+    assert set(oracle.profiles(to_ms(T0))["ann"].rhythm) == {"16"}
 
 
 def test_to_ms_rounds_down() -> None:
@@ -340,10 +343,11 @@ def test_tastes_and_rhythm_are_decayed_sums_at_t() -> None:
     assert profile.tastes == pytest.approx(
         {"c:shoes": 0.25 + 1.5 + 5.0, "b:acme": 0.25, "c:bags": 5.0}
     )
-    # half-life 28 days: opened, clicked at 14 days, before the zone was known: 10:00 UTC;
-    # then Berlin (CET, +01:00) at 11:00: the view at 14 days, the add at 7, the purchase now
-    monday_11 = 2**-0.5 + 2**-0.25 + 1.0
-    assert profile.rhythm == pytest.approx({"10": 2 * 2**-0.5, "11": monday_11})
+    # half-life 28 days: opened, clicked at 14 days, before the zone was known, moved to
+    # it once known; Berlin (CET, +01:00) at 11:00 like the view at 14 days, the add at 7,
+    # the purchase now
+    monday_11 = 3 * 2**-0.5 + 2**-0.25 + 1.0
+    assert profile.rhythm == pytest.approx({"11": monday_11})
 
 
 def test_brands_of_carts_and_purchase_lines_count_too() -> None:

@@ -158,6 +158,7 @@ CHANGED = Settings(
         "taste_weight_wishlist": 3.5,
         "recent_views": 7,
         "wishlist_size": 9,
+        "zone_pending": 11,
         "recent_searches": 3,
         "base_currency": "GBP",
         "fx_to_base": {"EUR": 0.8, "USD": 0.5},
@@ -227,6 +228,7 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         recent_searches=3,
         default_timezone="Asia/Kolkata",
         wishlist_size=9,
+        zone_pending=11,
     )
     assert CHANGED.profiles.fold_config(b"k", H) == FoldConfig(
         pseudonym_secret=b"k",

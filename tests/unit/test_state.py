@@ -294,3 +294,36 @@ def test_an_event_without_a_known_zone_uses_the_default_and_is_counted() -> None
     ms = to_ms(datetime(2026, 3, 2, 10, 20, tzinfo=UTC))
     apply_updates(state, [update("e", ms, ops.Touch("n:x", ms, rhythmic=True))], set(), limits, T0)
     assert (list(state.rhythm.sums), state.zone_assumed) == (["15"], 1)
+
+
+def test_events_applied_before_the_first_zone_move_to_it_in_any_order() -> None:
+    # Two visits (Monday 2 March 2026, 10:20 and 11:20 UTC) and the Kolkata trait after
+    # them: whichever topic is applied first, the rhythm is Kolkata's 15:00 and 16:00.
+    first, later = (to_ms(datetime(2026, 3, 2, h, 20, tzinfo=UTC)) for h in (10, 11))
+    visits = [
+        update(f"v{ms}", ms, ops.Touch("n:app_open", ms, rhythmic=True)) for ms in (first, later)
+    ]
+    zone = update("t", later + 1, ops.LastWrite("timezone", "Asia/Kolkata", later + 1))
+    rhythms = []
+    for order in ([*visits, zone], [zone, *visits], [visits[0], zone, visits[1]]):
+        state = ProfileState("c-1")
+        for one in order:  # each in its own pass, stored and read back between them
+            apply_updates(state, [one], set(), LIMITS, now_ms=T0)
+            state = decode_state("c-1", encode_state(state, 1))
+        assert state.assumed == []
+        rhythms.append({k: round(v, 9) for k, v in state.rhythm.at(later, 28 * DAY_MS).items()})
+    assert rhythms[0] == rhythms[1] == rhythms[2] == {"15": round(2 ** (-1 / 672), 9), "16": 1.0}
+
+
+def test_only_the_newest_events_without_a_zone_wait_for_it() -> None:
+    limits = replace(LIMITS, zone_pending=1)
+    state = ProfileState("c-1")
+    moments = [to_ms(datetime(2026, 3, 2, h, 20, tzinfo=UTC)) for h in (10, 11)]
+    for i, ms in enumerate(reversed(moments)):  # the newest first: the older one is not kept
+        apply_updates(
+            state, [update(f"e{i}", ms, ops.Touch("n:x", ms, rhythmic=True))], set(), limits, T0
+        )
+    assert state.assumed == [moments[1]]
+    tz = ops.LastWrite("timezone", "Asia/Kolkata", moments[1])
+    apply_updates(state, [update("t", moments[1], tz)], set(), limits, T0)
+    assert sorted(state.rhythm.sums) == ["10", "16"]  # 10:20 stays UTC's, 11:20 is 16:50
