@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,11 +34,11 @@ from bench.common import (
     LATEST_JSON,
     EventSet,
     Record,
-    finish,
     make_event_set,
     produce,
     raw_producer,
     read_json,
+    report,
 )
 from bench.common import scratch_stack as scratch
 from bench.profiles import Rate, run_pipeline
@@ -194,11 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--no-write", dest="write", action="store_false")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    results = measure(args)
-    print("\n".join(f"{name} = {value}" for name, value in results.items()))
-    return finish(results, [], write=args.write, started=started, what="backfill")
+    return report(parser.parse_args(argv), measure, "backfill")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ the others'.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -299,6 +300,19 @@ def finish(
         print("wrote " + " and ".join(str(p.relative_to(REPO_ROOT)) for p in (path, *plots)))
     print(f"{what} took {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def report(
+    args: argparse.Namespace,
+    measure: Callable[[argparse.Namespace], Mapping[str, Any]],
+    what: str,
+) -> int:
+    """Run a bench whose figures are printed one per line (``name = value``) and merged
+    into ``latest.json`` unless ``--no-write`` (``args.write``)."""
+    started = time.perf_counter()
+    results = measure(args)
+    print("\n".join(f"{name} = {value}" for name, value in results.items()))
+    return finish(results, [], write=args.write, started=started, what=what)
 
 
 def save_figure(fig: Any, name: str) -> Path:

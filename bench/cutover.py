@@ -33,7 +33,7 @@ import orjson
 import redis
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import BenchError, finish, wait_for
+from bench.common import BenchError, report, wait_for
 from bench.common import scratch_stack as scratch
 from bench.throughput import run_settings
 from stream_app.devstack.workers import worker_process
@@ -189,11 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-minute", type=int, default=240, help="the cut-over's cap")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--no-write", dest="write", action="store_false")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    results = measure(args)
-    print("\n".join(f"{name} = {value}" for name, value in results.items()))
-    return finish(results, [], write=args.write, started=started, what="cutover")
+    return report(parser.parse_args(argv), measure, "cutover")
 
 
 if __name__ == "__main__":
