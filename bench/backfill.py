@@ -42,9 +42,10 @@ from bench.common import (
 )
 from bench.common import scratch_stack as scratch
 from bench.profiles import Rate, run_pipeline
-from bench.throughput import run_settings
+from bench.throughput import run_settings, run_two_workers
 from stream_app.api.routes_profiles import profile_at
 from stream_app.clock import from_ms
+from stream_app.devstack.ports import free_port
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.events.backfill import BACKFILL_HEADERS
 from stream_app.kafka_topics import ensure_topics
@@ -124,12 +125,24 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             cpu = ", ".join(f"{n} {us:.1f}" for n, us in rate.cpu_us_per_event().items())
             print(f"  {label}: {rate.events_per_s:,.0f} events/s, {decided(stats)}; CPU us: {cpu}")
         exact = as_of_exact(stack, workdir, history, args, end)
+        two, before = two_workers(stack, workdir, args, end)
+        cpu = ", ".join(f"{n} {us:.1f}" for n, us in two.cpu_us_per_event().items())
+        print(f"  history, two workers: {two.events_per_s:,.0f} events/s; CPU us: {cpu}")
     (back, back_stats), (plain, plain_stats) = rates["history"], rates["live"]
     decisions, segment_events = decided(back_stats)
     live_decisions, live_segment_events = decided(plain_stats)
     single = read_json(LATEST_JSON).get("throughput.single_events_per_s")
-    versus = {"backfill.ratio_vs_single": round(back.events_per_s / single, 2)} if single else {}
+    versus = (
+        {
+            "backfill.ratio_vs_single": round(back.events_per_s / single, 2),
+            "backfill.two_workers_ratio_vs_single": round(two.events_per_s / single, 2),
+        }
+        if single
+        else {}
+    )
     return versus | {
+        "backfill.two_workers_events_per_s": round(two.events_per_s),
+        "backfill.two_workers_done_before_both": round(before, 3),
         "backfill.events_per_s": round(back.events_per_s),
         "backfill.decisions": decisions,
         "backfill.segment_events": segment_events,
@@ -152,6 +165,23 @@ def year_of(settings: Settings, args: argparse.Namespace, end: datetime) -> Even
         settings.topics, customers=args.customers, events=args.events, seed=args.seed,
         span=timedelta(days=args.days), envelope_size=args.envelope_size, end=end,
     )  # fmt: skip
+
+
+def two_workers(
+    stack: EmbeddedStack, workdir: Path, args: argparse.Namespace, end: datetime
+) -> tuple[Rate, float]:
+    """The same year backfilled by two workers of one group (history spreads over the
+    partitions like live traffic, so a load may use as many workers as there are cores),
+    and the share of it done before both consumed."""
+    first = run_settings(stack, workdir, "bf-two", "bf2", "two")
+    second = first.updated(
+        metrics={"port": free_port()}, worker={"data_dir": f"{first.worker.data_dir}-2"}
+    )
+    year = year_of(first, args, end)
+    asyncio.run(ensure_topics(first))
+    produce_marked(stack.kafka_bootstrap, year.records)
+    logs = workdir / "logs" / "two"
+    return run_two_workers([first, second], year.events, logs, args.timeout, stack.pids)
 
 
 def as_of_exact(
