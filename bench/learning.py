@@ -40,6 +40,7 @@ import bisect
 import itertools
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -57,6 +58,7 @@ from stream_app.model.quality import ProgressiveValidation, RollingRate
 from stream_app.profiles.derive import ValueRules, derive
 from stream_app.profiles.rhythm import local_hour_of_week
 from stream_app.profiles.state import Decayed, ProfileState
+from stream_app.simulation.activity import ActiveSession
 from stream_app.simulation.catalog import CATEGORIES
 from stream_app.simulation.engagement import OFFER_UPLIFT, TasteShift, is_active_hour, p_engage
 from stream_app.simulation.population import Customer, make_population
@@ -155,8 +157,17 @@ class Shopper:
         return (ms // HOUR_MS + self.offset_h) % 24
 
 
-def browse(shopper: Shopper, ms: int, rng: random.Random) -> None:
-    """Maybe a visit in this hour: a few product views in liked categories, sometimes an order."""
+def browse(
+    shopper: Shopper, ms: int, rng: random.Random, truth: Sequence[ActiveSession] | None = None
+) -> None:
+    """Maybe a visit in this hour: a few product views in liked categories, sometimes an order.
+
+    With ``truth`` (the realistic mode, ``simulation.activity``; the clean mode's draws
+    are untouched without it) the visits are its sessions that start in this hour.
+    """
+    if truth is not None:
+        replay(shopper, ms, rng, truth)
+        return
     active = is_active_hour(shopper.now, shopper.local_hour(ms))
     if rng.random() >= min(0.9, 0.04 * shopper.now.activity * (5.0 if active else 1.0)):
         return
@@ -167,6 +178,22 @@ def browse(shopper: Shopper, ms: int, rng: random.Random) -> None:
     shopper.profile.touch(at, views)
     if rng.random() < 0.08:
         shopper.profile.purchase(at, shopper.pick_category(rng), rng.uniform(15, 250))
+
+
+def replay(shopper: Shopper, ms: int, rng: random.Random, truth: Sequence[ActiveSession]) -> None:
+    """The sessions of ``truth`` (ascending) starting in ``[ms, ms + 1 h)``: each event a
+    product view in a liked category at its own instant, sometimes an order at the end."""
+    index = bisect.bisect_left(truth, ms, key=lambda s: to_ms(s.start))
+    while index < len(truth) and to_ms(truth[index].start) < ms + HOUR_MS:
+        session = truth[index]
+        for event in session.events:
+            at = to_ms(event)
+            shopper.profile.taste(at, shopper.pick_category(rng), 1.0)
+            shopper.profile.touch(at, 1)
+        if rng.random() < 0.08:
+            end = to_ms(session.end)
+            shopper.profile.purchase(end, shopper.pick_category(rng), rng.uniform(15, 250))
+        index += 1
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
