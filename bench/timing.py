@@ -32,6 +32,9 @@ with the same two uniform draws per trigger for every strategy (common random
 numbers), so the differences are the timing's, not noise.
 
     python -m bench.timing [--customers 2000 --history-days 21 --triggers 20000 --seed 7]
+
+It then runs ``bench.timing_realistic`` (issue 17: realistic activity, hold-out days)
+with its defaults and writes both modes' ``timing.*`` figures together.
 """
 
 from __future__ import annotations
@@ -346,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     outcomes, plan_s, examples = evaluate(triggers, prior, args)
     figures = summarize(triggers, outcomes, plan_s, prior, args)
     figures["timing.run_s"] = round(time.perf_counter() - started, 1)
+    from bench import timing_realistic  # here: it imports this module's strategies
+
+    figures.update(timing_realistic.measure(timing_realistic.arguments().parse_args([])))
     for line in examples:
         print(line)
     for key, value in figures.items():

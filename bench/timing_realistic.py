@@ -1,0 +1,216 @@
+"""Timing benchmark, realistic mode (issue 17 item 6): does the send-time choice hit
+shoppers whose activity is bursty sessions rather than one clean daily peak?
+
+Offline and seeded (no servers, ~15 s). Customers draw realistic activity
+(``simulation.activity``: sessions, heavy-tailed gaps, weekends, night owls, short
+histories, drift). Their profiles replay the sessions of ``--train-days`` before
+day 0 (``bench.learning.browse(..., truth=...)``) and stay frozen; the sessions of
+the ``--test-days`` after it fire triggers under two protocols:
+
+* after a session (cart / browse abandonment): 30 min after a session ended,
+  windows 12 h and 4 h;
+* mid-session: 30 min after a session's start while it still goes on (only
+  sessions that long), window 12 h.
+
+Strategies keep bench.timing's quiet hours and planner: ``now`` (earliest allowed
+moment), ``global_hour`` (all profiles' peak hour), ``own_hour`` (the profile's own
+peak hour, else the global one), ``engine`` (``plan_send`` with the smoothed rhythm)
+and ``oracle`` (reference: the first allowed moment whose send would hit). A send
+hits when the customer is in a session within 30 min after it (``active_within``).
+
+    python -m bench.timing_realistic [--customers 20000 --train-days 6 --test-days 3 --seed 7]
+
+prints the figures; ``python -m bench.timing`` (in ``make bench``) runs this mode with
+its defaults after the clean one and writes both (``latest.json`` keeps one set of
+``timing.*`` keys: a second writer would wipe the first's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bench.learning import HOUR_MS, RULES, START, Shopper, SimulatedProfile, browse
+from bench.timing import FLAT, QUIET, Trigger, best_allowed_hour, plan_in_window
+from stream_app.clock import to_ms
+from stream_app.decisions.timing import (
+    HOURS_PER_DAY,
+    SendPlan,
+    daily_profile,
+    plan_send,
+    smoothed_shares,
+)
+from stream_app.profiles.derive import derive
+from stream_app.simulation.activity import ActiveSession, active_within, draw_truth
+from stream_app.simulation.population import make_population
+
+LAG = timedelta(minutes=30)  # after a session's end, or into a session still going
+HIT_AFTER = timedelta(minutes=30)
+BASELINES = ("now", "global_hour", "own_hour")
+PROTOCOLS = (  # key prefix, protocol, window
+    ("timing.realistic", "after", timedelta(hours=12)),
+    ("timing.realistic_4h", "after", timedelta(hours=4)),
+    ("timing.realistic_in_session", "mid", timedelta(hours=12)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A customer's frozen training profile (timezone, 24 local hour totals) and truth."""
+
+    shopper: Shopper
+    timezone: str | None
+    own: tuple[float, ...]
+    truth: tuple[ActiveSession, ...]
+
+
+def trigger_times(
+    truth: Sequence[ActiveSession], protocol: str, start: datetime, end: datetime
+) -> list[datetime]:
+    """When the protocol fires in ``[start, end)``: ``after`` 30 min after each session's
+    end; ``mid`` 30 min after the start of each session still going then.
+
+    >>> from datetime import UTC
+    >>> t0 = datetime(2026, 6, 1, 18, tzinfo=UTC)
+    >>> short = ActiveSession((t0, t0 + timedelta(minutes=5)))
+    >>> long = ActiveSession((t0 + timedelta(hours=2), t0 + timedelta(hours=2, minutes=45)))
+    >>> [t.strftime("%H:%M") for t in trigger_times([short, long], "after", t0, t0 + LAG * 6)]
+    ['18:35']
+    >>> [t.strftime("%H:%M") for t in trigger_times([short, long], "mid", t0, t0 + LAG * 6)]
+    ['20:30']
+    """
+    if protocol == "after":
+        fired = [s.end + LAG for s in truth]
+    elif protocol == "mid":
+        fired = [s.start + LAG for s in truth if s.end > s.start + LAG]
+    else:
+        raise ValueError(f"unknown protocol {protocol!r}")
+    return [t for t in fired if start <= t < end]
+
+
+def oracle_send(
+    truth: Sequence[ActiveSession], at: datetime, window: timedelta, timezone: str | None
+) -> SendPlan | None:
+    """The first allowed moment in ``[at, at + window]`` whose send would hit (a session
+    within 30 min after it), or None when no session is reachable outside quiet hours."""
+    for session in truth:
+        low, high = max(at, session.start - HIT_AFTER), min(at + window, session.end)
+        if high < low:
+            if session.start - HIT_AFTER > at + window:
+                return None
+            continue
+        plan = plan_send(earliest=low, latest=high, timezone=timezone, hourly=FLAT, quiet=QUIET)
+        if plan is not None:
+            return plan
+    return None
+
+
+def simulate(args: argparse.Namespace) -> tuple[list[Customer], tuple[float, ...]]:
+    """Draw the truth, replay its training days into the profiles, read them at day 0;
+    also the aggregate local hour-of-day rhythm of all profiles (the prior)."""
+    rng = random.Random(f"timing-realistic:{args.seed}")
+    population = make_population(args.customers, args.seed)
+    train_start = START - timedelta(days=args.train_days)
+    horizon = START + timedelta(days=args.test_days) + max(w for *_, w in PROTOCOLS) + LAG
+    truths = draw_truth(population, args.seed, train_start, horizon)
+    customers: list[Customer] = []
+    prior = [0.0] * HOURS_PER_DAY
+    for c in population:
+        shopper = Shopper(c, c, 0, [], SimulatedProfile(c.customer_id, c.timezone))
+        shopper.become(c)
+        truth = truths[c.customer_id]
+        training = tuple(s for s in truth if s.start < START)
+        for hour in range(-args.train_days * 24, 0):
+            browse(shopper, to_ms(START) + hour * HOUR_MS, rng, training)
+        view = derive(shopper.profile.stored(), START, RULES)
+        own = daily_profile(view.rhythm_local)
+        prior = [p + o for p, o in zip(prior, own, strict=True)]
+        customers.append(Customer(shopper, view.timezone, own, truth))
+    return customers, tuple(prior)
+
+
+def one_hot(hour: int) -> tuple[float, ...]:
+    return tuple(1.0 if h == hour else 0.0 for h in range(HOURS_PER_DAY))
+
+
+def evaluate(
+    customers: Sequence[Customer],
+    prior: tuple[float, ...],
+    protocol: str,
+    window: timedelta,
+    args: argparse.Namespace,
+) -> dict[str, list[bool]]:
+    """Per strategy, per trigger: whether its send hit; plus ``engine_deferred``."""
+    end = START + timedelta(days=args.test_days)
+    global_hot = one_hot(best_allowed_hour(prior))
+    out: dict[str, list[bool]] = {n: [] for n in (*BASELINES, "engine", "oracle")}
+    out["engine_deferred"] = []
+    for c in customers:
+        own_hot = one_hot(best_allowed_hour(c.own)) if sum(c.own) > 0 else global_hot
+        engine_shares = smoothed_shares(c.own, prior, args.strength)
+        for at in trigger_times(c.truth, protocol, START, end):
+            trigger = Trigger(protocol, c.shopper, at, window, c.timezone, c.own)
+            plans = {
+                "now": plan_in_window(trigger, FLAT),
+                "global_hour": plan_in_window(trigger, global_hot),
+                "own_hour": plan_in_window(trigger, own_hot),
+                "engine": plan_in_window(trigger, engine_shares),
+                "oracle": oracle_send(c.truth, at, window, c.timezone),
+            }
+            for name, plan in plans.items():
+                out[name].append(plan is not None and active_within(c.truth, plan.send_at))
+            engine = plans["engine"]
+            out["engine_deferred"].append(engine is not None and engine.deferred)
+    return out
+
+
+def summarize(prefix: str, hits: dict[str, list[bool]]) -> dict[str, float | int]:
+    """Hit rates per strategy, the best baseline's, the engine's deferred share, counts."""
+    n = len(hits["now"])
+    rate = {name: round(sum(v) / max(n, 1), 4) for name, v in hits.items()}
+    out: dict[str, float | int] = {f"{prefix}.{name}_hit_rate": rate[name] for name in hits}
+    out[f"{prefix}.engine_deferred_share"] = out.pop(f"{prefix}.engine_deferred_hit_rate")
+    out[f"{prefix}.best_baseline_hit_rate"] = max(rate[name] for name in BASELINES)
+    out[f"{prefix}.triggers"] = n
+    return out
+
+
+def measure(args: argparse.Namespace) -> dict[str, float | int]:
+    """All protocols' figures for one drawn population."""
+    started = time.perf_counter()
+    customers, prior = simulate(args)
+    figures: dict[str, float | int] = {
+        "timing.realistic.customers": args.customers,
+        "timing.realistic.global_hour": best_allowed_hour(prior),
+    }
+    for prefix, protocol, window in PROTOCOLS:
+        figures.update(summarize(prefix, evaluate(customers, prior, protocol, window, args)))
+    figures["timing.realistic.run_s"] = round(time.perf_counter() - started, 1)
+    return figures
+
+
+def arguments() -> argparse.ArgumentParser:
+    """The realistic mode's options; ``bench.timing`` runs it with their defaults."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--customers", type=int, default=20000)
+    parser.add_argument("--train-days", type=int, default=6, help="replayed into profiles")
+    parser.add_argument("--test-days", type=int, default=3, help="days whose sessions trigger")
+    parser.add_argument("--strength", type=float, default=30.0, help="as bench.timing")
+    parser.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print only: ``bench.timing`` writes these figures with its clean ones, as
+    ``latest.json`` replaces all of a bench's ``timing.*`` keys at once."""
+    for key, value in measure(arguments().parse_args(argv)).items():
+        print(f"{key:52s} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
