@@ -125,13 +125,12 @@ class Decoder:
             return None
         if len(events) > self._limits.max_events_per_record:
             return None
-        oldest, newest = self._oldest_ms, self._newest_ms
         located: list[tuple[int | None, Event, int]] = []
         for index, event in enumerate(events):
-            ms = to_ms(event.event_time)
-            if not oldest <= ms <= newest or over_limit(event, self._limits) is not None:
+            outcome = self._bounded(event)
+            if isinstance(outcome[0], RejectReason):
                 return None
-            located.append((index, event, ms))
+            located.append((index, event, outcome[1]))
         return Decoded(located, [])
 
     def _validate(
@@ -144,6 +143,10 @@ class Decoder:
             event: Event = validator.validate_python(member)
         except ValidationError as exc:
             return _classify(exc)
+        return self._bounded(event)
+
+    def _bounded(self, event: Event) -> tuple[Event, int] | tuple[RejectReason, str]:
+        """A schema-valid event and its time (ms), or which bound it breaks."""
         beyond = over_limit(event, self._limits)
         if beyond is not None:
             return RejectReason.SCHEMA_VIOLATION, beyond
