@@ -20,6 +20,7 @@ from typing import Any
 
 from stream_app.clock import zone
 from stream_app.profiles import ops
+from stream_app.profiles.presence import mark_presence
 from stream_app.profiles.rhythm import BUCKETS, DEFAULT_TIMEZONE, local_hour_of_week
 
 #: A field's value: counts, money and times are ints, traits strings.
@@ -186,6 +187,7 @@ def _touch(state: ProfileState, op: ops.Touch, limits: StateLimits) -> None:
             fields[op.last_field] = ms
     if op.rhythmic:
         _mark_rhythm(state, ms, limits)
+        mark_presence(fields, ms)
 
 
 def _mark_rhythm(state: ProfileState, ms: int, limits: StateLimits) -> None:
