@@ -56,6 +56,7 @@ from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.features import Candidate, featurize
 from stream_app.model.quality import ProgressiveValidation, RollingRate
 from stream_app.profiles.derive import ValueRules, derive
+from stream_app.profiles.presence import mark_presence
 from stream_app.profiles.rhythm import local_hour_of_week
 from stream_app.profiles.state import Decayed, ProfileState
 from stream_app.simulation.activity import ActiveSession
@@ -92,9 +93,12 @@ class SimulatedProfile:
     value: float = 0.0
     delivered: int = 0
     clicked: int = 0
+    #: ``profiles.presence`` fields, as the worker marks them.
+    presence: dict[str, int | float | str] = field(default_factory=dict)
 
     def touch(self, ms: int, events: int) -> None:
         self.n += events
+        mark_presence(self.presence, ms)
         self.fields.setdefault("first_seen", str(ms))
         self.fields["last_seen"] = str(ms)
         key = str(local_hour_of_week(ms, zone(self.timezone)))  # binned local, as the worker
@@ -113,7 +117,7 @@ class SimulatedProfile:
         self.touch(ms, 1)
 
     def stored(self) -> ProfileState:
-        fields = dict(self.fields)
+        fields: dict[str, int | float | str] = {**self.fields, **self.presence}
         fields.update(
             n=str(self.n),
             timezone=self.timezone,

@@ -28,13 +28,15 @@ its defaults after the clean one and writes both (``latest.json`` keeps one set 
 from __future__ import annotations
 
 import argparse
+import copy
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from bench.learning import HOUR_MS, RULES, START, Shopper, SimulatedProfile, browse
+from bench.learning import RULES, START, Shopper, SimulatedProfile
 from bench.timing import FLAT, QUIET, Trigger, best_allowed_hour, plan_in_window
 from stream_app.clock import to_ms
 from stream_app.decisions.timing import (
@@ -44,8 +46,10 @@ from stream_app.decisions.timing import (
     plan_send,
     smoothed_shares,
 )
-from stream_app.profiles.derive import derive
-from stream_app.simulation.activity import ActiveSession, active_within, draw_truth
+from stream_app.decisions.moments import PresencePriors, learned_priors, outlook, presence_sums
+from stream_app.profiles.derive import ProfileView, derive
+from stream_app.profiles.presence import Presence
+from stream_app.simulation.activity import ActiveSession, active_within, draw_truth, visits
 from stream_app.simulation.population import make_population
 
 LAG = timedelta(minutes=30)  # after a session's end, or into a session still going
@@ -58,13 +62,12 @@ PROTOCOLS = (  # key prefix, protocol, window
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Customer:
-    """A customer's frozen training profile (timezone, 24 local hour totals) and truth."""
+    """A customer: their profile (as of the end of training, then live), zone and truth."""
 
     shopper: Shopper
     timezone: str | None
-    own: tuple[float, ...]
     truth: tuple[ActiveSession, ...]
 
 
@@ -89,7 +92,7 @@ def trigger_times(
         fired = [s.start + LAG for s in truth if s.end > s.start + LAG]
     else:
         raise ValueError(f"unknown protocol {protocol!r}")
-    return [t for t in fired if start <= t < end]
+    return sorted(t for t in fired if start <= t < end)
 
 
 def oracle_send(
@@ -109,56 +112,113 @@ def oracle_send(
     return None
 
 
-def simulate(args: argparse.Namespace) -> tuple[list[Customer], tuple[float, ...]]:
-    """Draw the truth, replay its training days into the profiles, read them at day 0;
-    also the aggregate local hour-of-day rhythm of all profiles (the prior)."""
+class Learned(NamedTuple):
+    """The priors the worker learns from everyone: hour-of-day rhythm, presence."""
+
+    hours: tuple[float, ...]
+    presence: PresencePriors
+
+
+def simulate(args: argparse.Namespace) -> tuple[list[Customer], Learned]:
+    """Draw the truth, replay its training days into the profiles; also the priors the
+    worker would have learned from them by day 0: the aggregate local hour-of-day
+    rhythm, and everyone's presence (``decisions.moments.learned_priors``)."""
     rng = random.Random(f"timing-realistic:{args.seed}")
     population = make_population(args.customers, args.seed)
     train_start = START - timedelta(days=args.train_days)
     horizon = START + timedelta(days=args.test_days) + max(w for *_, w in PROTOCOLS) + LAG
     truths = draw_truth(population, args.seed, train_start, horizon)
     customers: list[Customer] = []
+    presences: list[tuple[Presence, int | None]] = []
     prior = [0.0] * HOURS_PER_DAY
     for c in population:
         shopper = Shopper(c, c, 0, [], SimulatedProfile(c.customer_id, c.timezone))
         shopper.become(c)
         truth = truths[c.customer_id]
-        training = tuple(s for s in truth if s.start < START)
-        for hour in range(-args.train_days * 24, 0):
-            browse(shopper, to_ms(START) + hour * HOUR_MS, rng, training)
+        replay_events(shopper, truth, to_ms(train_start), to_ms(START), rng)
         view = derive(shopper.profile.stored(), START, RULES)
         own = daily_profile(view.rhythm_local)
         prior = [p + o for p, o in zip(prior, own, strict=True)]
-        customers.append(Customer(shopper, view.timezone, own, truth))
-    return customers, tuple(prior)
+        customers.append(Customer(shopper, view.timezone, truth))
+        first = view.first_seen
+        presences.append((view.presence, None if first is None else to_ms(first)))
+    learned = learned_priors(presence_sums(presences, to_ms(START)), PresencePriors())
+    return customers, Learned(tuple(prior), learned)
+
+
+def replay_events(
+    shopper: Shopper, truth: Sequence[ActiveSession], start_ms: int, end_ms: int, rng: random.Random
+) -> None:
+    """Every event of ``truth`` in ``[start_ms, end_ms)`` into the profile, as the worker
+    would have applied it by ``end_ms`` (a view in liked categories each; sometimes an
+    order at a session's end)."""
+    for session in truth:
+        if to_ms(session.end) < start_ms:
+            continue
+        if to_ms(session.start) >= end_ms:
+            break
+        for event in session.events:
+            at = to_ms(event)
+            if start_ms <= at < end_ms:
+                shopper.profile.taste(at, shopper.pick_category(rng), 1.0)
+                shopper.profile.touch(at, 1)
+        end = to_ms(session.end)
+        if start_ms <= end < end_ms and rng.random() < 0.08:
+            shopper.profile.purchase(end, shopper.pick_category(rng), rng.uniform(15, 250))
 
 
 def one_hot(hour: int) -> tuple[float, ...]:
     return tuple(1.0 if h == hour else 0.0 for h in range(HOURS_PER_DAY))
 
 
+def engine_plan(
+    view: ProfileView, at: datetime, window: timedelta, prior: Learned, strength: float
+) -> SendPlan | None:
+    """The engine's send time: the chance of being read (``decisions.moments``) from the
+    live profile: its presence and its rhythm pulled toward the global one."""
+    hourly = smoothed_shares(daily_profile(view.rhythm_local), prior.hours, strength)
+    first = view.first_seen
+    first_ms = None if first is None else to_ms(first)
+    look = outlook(view.presence, first_ms, at, hourly, prior.presence)
+    return plan_send(
+        earliest=at,
+        latest=at + window,
+        timezone=view.timezone,
+        quiet=QUIET,
+        value_at=lambda moment, hour: look.chance(to_ms(moment), hour),
+    )
+
+
 def evaluate(
     customers: Sequence[Customer],
-    prior: tuple[float, ...],
+    prior: Learned,
     protocol: str,
     window: timedelta,
     args: argparse.Namespace,
 ) -> dict[str, list[bool]]:
-    """Per strategy, per trigger: whether its send hit; plus ``engine_deferred``."""
+    """Per strategy, per trigger: whether its send hit; plus ``engine_deferred``. Each
+    customer's profile (a copy per protocol) goes on learning from the test days' events
+    up to each trigger, as the live one would."""
     end = START + timedelta(days=args.test_days)
-    global_hot = one_hot(best_allowed_hour(prior))
+    global_hot = one_hot(best_allowed_hour(prior.hours))
     out: dict[str, list[bool]] = {n: [] for n in (*BASELINES, "engine", "oracle")}
     out["engine_deferred"] = []
     for c in customers:
-        own_hot = one_hot(best_allowed_hour(c.own)) if sum(c.own) > 0 else global_hot
-        engine_shares = smoothed_shares(c.own, prior, args.strength)
-        for at in trigger_times(c.truth, protocol, START, end):
-            trigger = Trigger(protocol, c.shopper, at, window, c.timezone, c.own)
+        rng = random.Random(f"timing-realistic:{args.seed}:{c.shopper.base.customer_id}")
+        shopper = copy.deepcopy(c.shopper)
+        cursor = to_ms(START)
+        for at in trigger_times(visits(c.truth), protocol, START, end):
+            replay_events(shopper, c.truth, cursor, to_ms(at) + 1, rng)
+            cursor = to_ms(at) + 1
+            view = derive(shopper.profile.stored(), at, RULES)
+            own = daily_profile(view.rhythm_local)
+            own_hot = one_hot(best_allowed_hour(own)) if sum(own) > 0 else global_hot
+            trigger = Trigger(protocol, shopper, at, window, c.timezone, own)
             plans = {
                 "now": plan_in_window(trigger, FLAT),
                 "global_hour": plan_in_window(trigger, global_hot),
                 "own_hour": plan_in_window(trigger, own_hot),
-                "engine": plan_in_window(trigger, engine_shares),
+                "engine": engine_plan(view, at, window, prior, args.strength),
                 "oracle": oracle_send(c.truth, at, window, c.timezone),
             }
             for name, plan in plans.items():
@@ -185,7 +245,7 @@ def measure(args: argparse.Namespace) -> dict[str, float | int]:
     customers, prior = simulate(args)
     figures: dict[str, float | int] = {
         "timing.realistic.customers": args.customers,
-        "timing.realistic.global_hour": best_allowed_hour(prior),
+        "timing.realistic.global_hour": best_allowed_hour(prior.hours),
     }
     for prefix, protocol, window in PROTOCOLS:
         figures.update(summarize(prefix, evaluate(customers, prior, protocol, window, args)))

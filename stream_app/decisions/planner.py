@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from stream_app.decisions.campaigns import Campaign
 from stream_app.decisions.holdout import in_holdout
 from stream_app.decisions.ids import decision_id
+from stream_app.decisions.moments import PresencePriors
 from stream_app.decisions.policies import (
     CHECKED,
     Allowed,
@@ -55,6 +56,8 @@ class Rules:
     #: Weight of each learned prior layer (everyone's, a segment's), in customers.
     timing_layer_strength: float = 20.0
     holdout_salt: str = ""
+    #: The presence prior until everyone's is learned.
+    presence: PresencePriors = PresencePriors()
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,13 +152,16 @@ def plan_send(
     earliest: datetime,
     latest: datetime,
     timezone: str | None,
-    hourly: Sequence[float],
+    hourly: Sequence[float] | None = None,
     quiet: QuietHours | None = None,
     score_at: Callable[[Sequence[datetime]], Sequence[float]] | None = None,
+    value_at: Callable[[datetime, int], float] | None = None,
 ) -> SendPlan | None:
     """The best moment in ``[earliest, latest]`` to send, or None if quiet hours fill it.
 
-    ``hourly``: 24 local hour-of-day activity shares (``smoothed_shares``).
+    ``hourly``: 24 local hour-of-day activity shares (``smoothed_shares``), or instead
+    ``value_at``: the value of a moment (UTC) at its local hour (``moments.Outlook``'s
+    chance of being read, times the share of value left).
     Candidates are the earliest allowed moment (``earliest`` itself: "now" waits
     for nothing) and every start of a local hour in ``(earliest, latest]`` (where DST
     skips an hour, that hour has no start; where it repeats one, both): within an
@@ -182,14 +185,20 @@ def plan_send(
     """
     if earliest.utcoffset() is None or latest.utcoffset() is None:
         raise ValueError("earliest and latest must be timezone-aware")
-    if len(hourly) != HOURS_PER_DAY:
+    if (hourly is None) == (value_at is None):
+        raise ValueError("give either hourly shares or value_at")
+    if hourly is not None and len(hourly) != HOURS_PER_DAY:
         raise ValueError(f"need 24 hourly shares, got {len(hourly)}")
     zone = find_zone(timezone)
     moments = _candidates(earliest.astimezone(UTC), latest.astimezone(UTC), zone, quiet)
     if not moments:
         return None
     local = [moment.astimezone(zone) for moment in moments]
-    values = [float(hourly[at.hour]) for at in local]
+    if hourly is not None:
+        values = [float(hourly[at.hour]) for at in local]
+    else:
+        assert value_at is not None
+        values = [value_at(m, at.hour) for m, at in zip(moments, local, strict=True)]
     if score_at is not None:
         values = [v * s for v, s in zip(values, score_at(moments), strict=True)]
     best = values.index(max(values))  # the earliest of equals: sooner is better

@@ -17,6 +17,7 @@ from stream_app.events.clickstream import ClickstreamEvent
 from stream_app.profiles.cart import CartLine, cart_line, visible_cart
 from stream_app.profiles.lazy import lazy
 from stream_app.profiles.money import FxRates, Wallet, wallet_of
+from stream_app.profiles.presence import Presence
 from stream_app.profiles.rhythm import DEFAULT_TIMEZONE, local_week, peak_hours
 from stream_app.profiles.state import ProfileState, wished
 from stream_app.profiles.value import (
@@ -107,6 +108,11 @@ class ProfileView:
         """Latest clickstream event (the customer came to us, rather than a sensor saw them)."""
         stamps = [self._int(name) for name in _VISIT_FIELDS if name in self._fields]
         return from_ms(max(stamps)) if stamps else None
+
+    @lazy
+    def presence(self) -> Presence:
+        """The session now and the customer's pauses (``profiles.presence``)."""
+        return Presence.of(self._fields)
 
     @lazy
     def wallet(self) -> Wallet:

@@ -7,10 +7,12 @@ message out of a session that is still going (issue 17). So every activity event
 (the rhythm's: clickstream, purchase, opened, clicked) also keeps, in the profile's
 fields:
 
-* ``ss``: when the current session started (a pause longer than ``SESSION_GAP_MS``
+* ``ss``: when the current session started (a pause of ``SESSION_GAP_MS`` or more
   starts a new one), stamped ``@ss`` with the latest activity: the last-writer-wins
   stamp is the last time the customer was active, and a merge keeps the session of
   the side active last;
+* ``sv``: sessions, decayed with a half-life of two days, as of ``@ss``: how busy the
+  customer is these days (interest comes in spells);
 * ``gap:<i>``: how many times the pause before an activity fell in bucket ``i`` of
   ``GAP_EDGES_MIN``: the customer's own distribution of pauses, from a few seconds
   inside a session to the days between visits (counts add on a merge).
@@ -35,8 +37,10 @@ GAP_EDGES_MIN = (2, 5, 15, 30, 60, 120, 240)
 GAP_FIELDS = tuple(f"gap:{i}" for i in range(len(GAP_EDGES_MIN) + 1))
 _EDGES_MS = tuple(edge * 60_000 for edge in GAP_EDGES_MIN)
 #: The fields kept in arrival order (everything else in a profile is order-independent).
-PRESENCE_FIELDS = frozenset({"ss", "@ss", *GAP_FIELDS})
-#: A pause longer than this ends a session (the web-analytics convention).
+PRESENCE_FIELDS = frozenset({"ss", "@ss", "sv", *GAP_FIELDS})
+#: Half-life of the recent sessions count ``sv``: interest comes in spells of days.
+SESSIONS_HALF_LIFE_MS = 2 * 86_400_000
+#: A pause this long ends a session (the web-analytics convention).
 SESSION_GAP_MS = 30 * 60_000
 
 
@@ -55,28 +59,35 @@ def mark_presence(fields: dict[str, int | float | str], ms: int) -> None:
     last = fields.get("@ss")
     if not isinstance(last, int):
         fields["ss"] = fields["@ss"] = ms
+        fields["sv"] = 1.0
         return
     if ms <= last:
         start = fields.get("ss")
-        if isinstance(start, int) and start - SESSION_GAP_MS <= ms < start:
+        if isinstance(start, int) and start - SESSION_GAP_MS < ms < start:
             fields["ss"] = ms
         return
     gap = ms - last
     name = GAP_FIELDS[bisect_right(_EDGES_MS, gap)]
     fields[name] = int(fields.get(name, 0)) + 1
     fields["@ss"] = ms
-    if gap > SESSION_GAP_MS:
+    if gap >= SESSION_GAP_MS:
         fields["ss"] = ms
+        held = fields.get("sv")
+        recent = float(held) if isinstance(held, int | float) else 0.0
+        fields["sv"] = float(f"{recent * 2.0 ** (-gap / SESSIONS_HALF_LIFE_MS) + 1.0:.10g}")
 
 
 @dataclass(frozen=True, slots=True)
 class Presence:
     """What the profile knows of the customer's activity: last active, the session's
-    start (epoch ms, None before any activity) and the pause counts per bucket."""
+    start (epoch ms, None before any activity), the pause counts per bucket and the
+    recent sessions."""
 
     last_ms: int | None
     session_start_ms: int | None
     gaps: tuple[int, ...]
+    #: Sessions decayed to ``last_ms`` (``SESSIONS_HALF_LIFE_MS``).
+    recent_sessions: float = 0.0
 
     @classmethod
     def of(cls, fields: Mapping[str, object]) -> Presence:
@@ -90,11 +101,12 @@ class Presence:
             last if isinstance(last, int) else None,
             start if isinstance(start, int) else None,
             tuple(_count(fields.get(name)) for name in GAP_FIELDS),
+            float(recent) if isinstance(recent := fields.get("sv"), int | float) else 0.0,
         )
 
     def in_session(self, now_ms: int) -> bool:
         """Whether the session is still open at ``now_ms`` (the pause so far is short)."""
-        return self.last_ms is not None and 0 <= now_ms - self.last_ms <= SESSION_GAP_MS
+        return self.last_ms is not None and 0 <= now_ms - self.last_ms < SESSION_GAP_MS
 
 
 def _count(value: object) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from stream_app.decisions.moments import PresencePriors
 from stream_app.decisions.planner import Rules
 from stream_app.decisions.policies import Caps
 from stream_app.decisions.quiet import QuietHours
@@ -20,6 +21,7 @@ from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.engagement import EngagementModel
 from stream_app.model.quality import ProgressiveValidation
+from stream_app.profiles.presence import GAP_FIELDS
 from stream_app.settings.base import Section, build, default_of
 
 #: Relative shop activity by local hour of day (evening peak, lunch bump, quiet night).
@@ -90,6 +92,29 @@ class DecisionSettings(Section):
     timing_prior_half_life: timedelta = Field(
         default=timedelta(days=14), description="How fast learned send-time priors forget."
     )
+    presence_pauses: tuple[float, ...] = Field(
+        default=default_of(PresencePriors, "pauses"),
+        min_length=len(GAP_FIELDS),
+        max_length=len(GAP_FIELDS),
+        description="Shares of pauses between activities by length (under 2, 5, 15, 30, 60, "
+        "120, 240 min, longer): the prior of how soon a customer comes back, until "
+        "everyone's is learned.",
+    )
+    presence_pause_strength: float = Field(
+        default=default_of(PresencePriors, "pause_strength"),
+        ge=0,
+        description="Pauses of a customer's own history that weigh as much as the prior.",
+    )
+    presence_visits_per_week: float = Field(
+        default=default_of(PresencePriors, "visits_per_week"),
+        gt=0,
+        description="Sessions a week of a customer without history, until everyone's is learned.",
+    )
+    presence_visit_strength_weeks: float = Field(
+        default=default_of(PresencePriors, "visit_strength_weeks"),
+        ge=0,
+        description="Weeks of a customer's own history that weigh as much as the session prior.",
+    )
     holdout_salt: str = Field(
         default=default_of(Rules, "holdout_salt"),
         description="Change to redraw every holdout group.",
@@ -123,7 +148,13 @@ class DecisionSettings(Section):
     def rules(self) -> Rules:
         """The engine-wide contact rules."""
         quiet = None if self.quiet_hours is None else QuietHours(*self.quiet_hours)
-        return build(Rules, self, caps=build(Caps, self, prefix="caps_"), quiet_hours=quiet)
+        return build(
+            Rules,
+            self,
+            caps=build(Caps, self, prefix="caps_"),
+            quiet_hours=quiet,
+            presence=build(PresencePriors, self, prefix="presence_"),
+        )
 
 
 class ModelSettings(Section):

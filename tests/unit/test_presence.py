@@ -27,7 +27,7 @@ def reference(times: list[int]) -> tuple[int, int, list[int]]:
     for before, after in pairwise(ordered):
         pause = after - before
         counts[sum(pause >= edge * MINUTE for edge in GAP_EDGES_MIN)] += 1
-        if pause > SESSION_GAP_MS:
+        if pause >= SESSION_GAP_MS:
             start = after
     return ordered[-1], start, counts
 

@@ -67,7 +67,7 @@ def test_naive_instants_are_refused() -> None:
 def test_many_customers_have_only_a_few_sessions_and_a_few_have_many() -> None:
     counts = sorted(len(s) for s in TRUTH.values())
     few = sum(c <= 3 for c in counts) / len(counts)
-    assert 0.35 < few < 0.75
+    assert 0.25 < few < 0.75  # in two weeks: occasional customers
     top_decile = sum(counts[int(0.9 * len(counts)) :]) / sum(counts)
     assert top_decile > 0.35  # a heavy tail of heavy users holds much of the activity
 
@@ -77,7 +77,7 @@ def test_gaps_are_bursty_and_heavy_tailed() -> None:
     median, p99 = gaps[len(gaps) // 2], gaps[int(0.99 * len(gaps))]
     assert sum(g < 1 for g in gaps) / len(gaps) > 0.3  # a return within the hour is common
     assert p99 / median > 50  # and a long tail of days away
-    assert p99 > 72
+    assert p99 > 48
 
 
 def test_sessions_are_bursts_of_events() -> None:

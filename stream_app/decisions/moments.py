@@ -1,0 +1,298 @@
+"""The chance that a message sent at a given moment is read: now, soon, or in the
+customer's usual hours.
+
+A message is *read* when the customer is active within ``READ_WITHIN`` after it
+lands. Two ways lead there (issue 17), and the planner weighs both for every
+moment it considers:
+
+* **coming back**: the customer's own pauses (``profiles.presence``), pulled toward
+  a prior for short histories, say how likely the next activity falls in the 30
+  minutes after the moment, given that none came since the last one. Right after
+  an activity that is high (the session goes on); it fades over minutes to hours;
+* **a new visit**: visits the pauses do not cover (4 h and more apart) come at the
+  customer's own rate (a gamma-Poisson estimate: their visits over their time with
+  us, pulled toward the prior rate), spread over the day by their hour-of-day
+  shares.
+
+``chance = 1 - (1 - coming back) * (1 - new visit)``. Pure, time as epoch ms.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from stream_app.clock import to_ms
+from stream_app.decisions.timing import HOURS_PER_DAY, smoothed_shares
+from stream_app.profiles.presence import (
+    GAP_EDGES_MIN,
+    SESSION_GAP_MS,
+    SESSIONS_HALF_LIFE_MS,
+    Presence,
+)
+
+#: A message counts as read when the customer is active within this after it lands.
+READ_WITHIN = timedelta(minutes=30)
+_READ_MIN = READ_WITHIN / timedelta(minutes=1)
+_HOUR_MS = 3_600_000
+_WEEK_MIN = 7 * 24 * 60
+_SESSION_MIN = SESSION_GAP_MS // 60_000
+#: The first pause bucket that starts a new session.
+_FIRST_SESSION_BUCKET = GAP_EDGES_MIN.index(SESSION_GAP_MS // 60_000) + 1
+#: Lower and upper edges (minutes) of the pause buckets the return part covers.
+_LOWER = (0, *GAP_EDGES_MIN)
+_UPPER = GAP_EDGES_MIN
+
+
+@dataclass(frozen=True, slots=True)
+class PresencePriors:
+    """What a customer without history is assumed to do: these defaults until everyone's
+    is learned (``learned_priors``; settings ``decisions.presence_*``)."""
+
+    #: Shares of pauses per bucket of ``profiles.presence.GAP_EDGES_MIN`` (and 4 h+):
+    #: most inside a session, a tenth between visits on different occasions.
+    pauses: tuple[float, ...] = (0.55, 0.12, 0.08, 0.04, 0.04, 0.04, 0.03, 0.10)
+    #: How many pauses the prior is worth.
+    pause_strength: float = 20.0
+    #: Sessions a week.
+    visits_per_week: float = 3.0
+    #: How many weeks of history the session rate prior is worth.
+    visit_strength_weeks: float = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Outlook:
+    """A customer's activity as the planner sees it at ``now_ms``."""
+
+    now_ms: int
+    #: Latest activity and start of its session (epoch ms), None without any.
+    last_ms: int | None
+    session_start_ms: int | None
+    #: Hazard of the next activity (per minute) in each pause bucket, by time since the
+    #: last one: the customer's life table (``hazards``).
+    hazards: tuple[float, ...]
+    #: Sessions a minute, over all the customer's time with us.
+    steady_rate: float
+    #: 24 local hour-of-day activity shares (sum 1).
+    hourly: tuple[float, ...]
+
+    def chance(self, at_ms: int, local_hour: int) -> float:
+        """The chance a message landing at ``at_ms`` (local hour ``local_hour``) is read.
+
+        If nothing happens until then, the life table says how likely the next activity
+        falls in the ``READ_WITHIN`` after it (``first``); if the customer comes back
+        before it, their steady rate at that hour does (``steady``):
+        ``S * first + (1 - S) * steady``, ``S`` the chance nothing happens until then.
+        Pauses of 4 h or more end, and steady visits come, at the customer's hours
+        (the rate times 24 x the hour's share: mean 1); a session goes on, and a return
+        within hours comes, whatever the hour.
+
+        >>> flat = (1 / 24,) * 24
+        >>> idle = Outlook(0, None, None, (0.0,) * 7 + (1 / 1440,), 1 / 1440, flat)
+        >>> round(idle.chance(0, 12), 4)  # a visit a day, read within 30 min
+        0.0206
+        >>> here = Outlook(60_000, 0, 0, (0.5,) + (0.0,) * 6 + (1 / 1440,), 1 / 1440, flat)
+        >>> round(here.chance(60_000, 12), 2)  # active a minute ago: the session goes on
+        0.39
+        """
+        scale = HOURS_PER_DAY * self.hourly[local_hour]
+        steady = 1.0 - math.exp(-self.steady_rate * scale * _READ_MIN)
+        if self.last_ms is None:
+            return steady
+        since = (max(self.now_ms, self.last_ms) - self.last_ms) / 60_000
+        start = max(since, (at_ms - self.last_ms) / 60_000)
+        quiet = math.exp(-exposure(self.hazards, since, start, scale))
+        first = 1.0 - math.exp(-exposure(self.hazards, start, start + _READ_MIN, scale))
+        later = quiet * first + (1.0 - quiet) * steady
+        return 1.0 - (1.0 - self.still_here(at_ms)) * (1.0 - later)
+
+    def still_here(self, at_ms: int) -> float:
+        """The chance the session open now still goes on at ``at_ms``: one that has
+        lasted ``L`` goes on past ``L + x`` with chance ``L / (L + x)`` (heavy-tailed
+        lengths: the longer a shopper has stayed, the longer they stay), 0 when no
+        session is open.
+
+        >>> here = Outlook(20 * 60_000, 0, -20 * 60_000, (0.0,) * 8, 0.0, (1 / 24,) * 24)
+        >>> here.still_here(20 * 60_000), here.still_here(60 * 60_000)  # 20 min: 1/2, 1/4
+        (0.5, 0.25)
+        """
+        last, start = self.last_ms, self.session_start_ms
+        if last is None or start is None or self.now_ms - last >= SESSION_GAP_MS:
+            return 0.0
+        lasted = last - start
+        return lasted / (lasted + max(at_ms, self.now_ms) - last) if lasted > 0 else 0.0
+
+
+def exposure(hazards: Sequence[float], start: float, end: float, scale: float) -> float:
+    """The integral of the piecewise-constant hazard from ``start`` to ``end`` minutes
+    after the last activity; the open bucket (4 h+) is multiplied by ``scale``.
+
+    >>> round(exposure((0.1,) * 4 + (0.01,) * 3 + (0.001,), 235, 245, 2.0), 6)  # 5 x .01 x 2 + 5 x .001 x 2
+    0.11
+    """
+    total = 0.0
+    for lower, upper, rate in zip(_LOWER, (*_UPPER, math.inf), hazards, strict=True):
+        overlap = min(end, upper) - max(start, lower)
+        if overlap > 0:
+            total += overlap * rate * (scale if lower >= _SESSION_MIN else 1.0)
+    return total
+
+
+def hazards(pauses: Sequence[float], long_rate: float) -> tuple[float, ...]:
+    """Per-minute hazards of the next activity by pause bucket, from pause counts (the
+    actuarial life table: the pauses ending in a bucket over the minutes spent in it,
+    those ending inside counted half), and ``long_rate`` (per minute) past the last edge.
+
+    >>> [round(h, 4) for h in hazards((2, 0, 0, 0, 0, 0, 0, 2), 0.001)][:2]
+    [0.3333, 0.0]
+    """
+    alive = math.fsum(pauses)
+    out: list[float] = []
+    for lower, upper, ended in zip(_LOWER, _UPPER, pauses, strict=False):
+        minutes = (alive - ended / 2) * (upper - lower)
+        out.append(ended / minutes if minutes > 0 else 0.0)
+        alive -= ended
+    out.append(long_rate)
+    return tuple(out)
+
+
+def long_rate(
+    presence: Presence, first_ms: int | None, now_ms: int, priors: PresencePriors
+) -> float:
+    """Per minute, how soon a pause of 4 h or more ends: such pauses over the time spent
+    in them (the customer's time with us less what the shorter pauses took), pulled
+    toward the prior rate (gamma-Poisson).
+
+    >>> priors = PresencePriors((0.0,) * 7 + (1.0,), 1.0, 7.0, 1.0)
+    >>> none = Presence(None, None, (0,) * 8)
+    >>> round(long_rate(none, None, 0, priors) * 10080, 3)  # the prior: 7 a week
+    7.0
+    >>> busy = Presence(0, 0, (0,) * 7 + (14,))  # 14 in the 4.7 days such pauses took
+    >>> round(long_rate(busy, -10080 * 60_000, 0, priors) * 10080, 3)
+    12.6
+    """
+    strength = priors.visit_strength_weeks * _WEEK_MIN
+    prior_ended = priors.visits_per_week * priors.visit_strength_weeks
+    if presence.last_ms is None or first_ms is None:
+        return prior_ended / strength
+    spent = max(now_ms - first_ms, 0) / 60_000
+    for lower, upper, ended in zip(_LOWER, _UPPER, presence.gaps, strict=False):
+        spent -= ended * (lower + upper) / 2
+    spent -= presence.gaps[-1] * _UPPER[-1]
+    return (presence.gaps[-1] + prior_ended) / (max(spent, 0.0) + strength)
+
+
+def steady_rate(
+    presence: Presence, first_ms: int | None, now_ms: int, priors: PresencePriors
+) -> float:
+    """Sessions a minute these days: the customer's recent sessions (decayed, half-life
+    two days: interest comes in spells) over the time they cover, pulled toward the
+    prior (gamma-Poisson: the prior weighs ``visit_strength_weeks`` of history).
+
+    >>> priors = PresencePriors(visits_per_week=7.0, visit_strength_weeks=1.0)
+    >>> round(steady_rate(Presence(None, None, (0,) * 8), None, 0, priors) * 10080, 3)
+    7.0
+    >>> busy = Presence(0, 0, (0,) * 8, recent_sessions=8 / math.log(2))  # 4 a day these days
+    >>> own = PresencePriors(visits_per_week=7.0, visit_strength_weeks=0.0)
+    >>> round(steady_rate(busy, -100 * 86_400_000, 0, own) * 10080, 1)  # 4 a day: 28 a week
+    28.0
+    >>> round(steady_rate(busy, -100 * 86_400_000, 0, priors) * 10080, 1)  # 2.9 days vs a week
+    13.1
+    """
+    strength = priors.visit_strength_weeks * _WEEK_MIN
+    prior_sessions = priors.visits_per_week * priors.visit_strength_weeks
+    if presence.last_ms is None or first_ms is None:
+        return prior_sessions / strength
+    half_life = SESSIONS_HALF_LIFE_MS / 60_000
+    recent = presence.recent_sessions * 2.0 ** (-max(now_ms - presence.last_ms, 0) / 60_000 / half_life)
+    covered = half_life / math.log(2) * (1.0 - 2.0 ** (-max(now_ms - first_ms, 0) / 60_000 / half_life))
+    return (recent + prior_sessions) / (covered + strength)
+
+
+def outlook(
+    presence: Presence,
+    first_ms: int | None,
+    now: datetime,
+    hourly: Sequence[float],
+    priors: PresencePriors,
+) -> Outlook:
+    """What the planner knows at ``now`` of a customer with ``presence`` (first seen at
+    ``first_ms``) and smoothed hour-of-day shares ``hourly``: their pause counts pulled
+    toward the prior's shares (``pause_strength`` pauses' worth) make the life table."""
+    now_ms = to_ms(now)
+    total = sum(presence.gaps) + priors.pause_strength
+    counts = smoothed_shares(presence.gaps, priors.pauses, priors.pause_strength)
+    table = hazards(
+        [share * total for share in counts], long_rate(presence, first_ms, now_ms, priors)
+    )
+    steady = steady_rate(presence, first_ms, now_ms, priors)
+    table = tuple(
+        min(rate, steady) if lower >= _SESSION_MIN else rate
+        for lower, rate in zip(_LOWER, table, strict=True)
+    )
+    return Outlook(
+        now_ms, presence.last_ms, presence.session_start_ms, table, steady, tuple(hourly)
+    )
+
+
+def presence_sums(
+    customers: Sequence[tuple[Presence, int | None]], now_ms: int
+) -> tuple[float, ...]:
+    """What customers add to the learned presence prior: per customer with pauses, their
+    pause shares (summing to 1: each customer weighs one, whatever their volume), then
+    their sessions a week in the last place.
+
+    >>> week = 10080 * 60_000
+    >>> presence_sums([(Presence(0, 0, (3, 0, 0, 0, 0, 0, 0, 1)), -week)], 0)
+    (0.75, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.25, 2.0)
+    """
+    sums = [0.0] * (len(GAP_EDGES_MIN) + 2)
+    for presence, first_ms in customers:
+        total = sum(presence.gaps)
+        if total <= 0 or first_ms is None:
+            continue
+        for bucket, count in enumerate(presence.gaps):
+            sums[bucket] += count / total
+        weeks = max(now_ms - first_ms, 60_000) / 60_000 / _WEEK_MIN
+        sums[-1] += (1 + sum(presence.gaps[_FIRST_SESSION_BUCKET:])) / weeks
+    return tuple(sums)
+
+
+def learned_priors(sums: Sequence[float], default: PresencePriors) -> PresencePriors:
+    """The presence prior from ``presence_sums`` added up over many customers: their
+    mean pause shares and mean sessions a week, ``default`` until anyone has pauses.
+
+    >>> default = PresencePriors((1.0,) + (0.0,) * 7, 20.0, 2.0, 0.5)
+    >>> learned_priors((0.75, 0, 0, 0, 0, 0, 0, 0.25, 2.0), default).visits_per_week
+    2.0
+    >>> learned_priors((0.0,) * 9, default) is default
+    True
+    """
+    customers = math.fsum(sums[:-1])
+    if customers <= 0:
+        return default
+    return PresencePriors(
+        tuple(share / customers for share in sums[:-1]),
+        default.pause_strength,
+        sums[-1] / customers,
+        default.visit_strength_weeks,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Decay:
+    """How fast a campaign's message loses value after its trigger: half of it every
+    ``half_life`` (a price drop within hours, a win-back within days)."""
+
+    trigger_ms: int
+    half_life: timedelta
+
+    def kept(self, at_ms: int) -> float:
+        """The share of the value left at ``at_ms``.
+
+        >>> Decay(0, timedelta(hours=2)).kept(4 * _HOUR_MS)
+        0.25
+        """
+        return 2.0 ** (-max(at_ms - self.trigger_ms, 0) / (self.half_life / timedelta(milliseconds=1)))
