@@ -38,7 +38,8 @@ from typing import NamedTuple
 
 from bench.learning import RULES, START, Shopper, SimulatedProfile
 from bench.timing import FLAT, QUIET, Trigger, best_allowed_hour, plan_in_window
-from stream_app.clock import to_ms
+from stream_app.clock import ms_or_none, to_ms
+from stream_app.decisions.moments import PresencePriors, learned_priors, outlook, presence_sums
 from stream_app.decisions.timing import (
     HOURS_PER_DAY,
     SendPlan,
@@ -46,7 +47,6 @@ from stream_app.decisions.timing import (
     plan_send,
     smoothed_shares,
 )
-from stream_app.decisions.moments import PresencePriors, learned_priors, outlook, presence_sums
 from stream_app.profiles.derive import ProfileView, derive
 from stream_app.profiles.presence import Presence
 from stream_app.simulation.activity import ActiveSession, active_within, draw_truth, visits
@@ -140,8 +140,7 @@ def simulate(args: argparse.Namespace) -> tuple[list[Customer], Learned]:
         own = daily_profile(view.rhythm_local)
         prior = [p + o for p, o in zip(prior, own, strict=True)]
         customers.append(Customer(shopper, view.timezone, truth))
-        first = view.first_seen
-        presences.append((view.presence, None if first is None else to_ms(first)))
+        presences.append((view.presence, ms_or_none(view.first_seen)))
     learned = learned_priors(presence_sums(presences, to_ms(START)), PresencePriors())
     return customers, Learned(tuple(prior), learned)
 
@@ -177,9 +176,7 @@ def engine_plan(
     """The engine's send time: the chance of being read (``decisions.moments``) from the
     live profile: its presence and its rhythm pulled toward the global one."""
     hourly = smoothed_shares(daily_profile(view.rhythm_local), prior.hours, strength)
-    first = view.first_seen
-    first_ms = None if first is None else to_ms(first)
-    look = outlook(view.presence, first_ms, at, hourly, prior.presence)
+    look = outlook(view.presence, ms_or_none(view.first_seen), at, hourly, prior.presence)
     return plan_send(
         earliest=at,
         latest=at + window,

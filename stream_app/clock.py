@@ -20,6 +20,11 @@ def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def ms_or_none(moment: datetime | None) -> int | None:
+    """``to_ms`` of a moment that may be unknown (a profile's first seen, say)."""
+    return None if moment is None else to_ms(moment)
+
+
 def from_ms(ms: int) -> datetime:
     """Aware UTC datetime of epoch milliseconds."""
     return datetime.fromtimestamp(ms / 1000, UTC)

@@ -115,10 +115,14 @@ TriggerType = Literal[
 
 
 class Urgency(_Config):
-    """The send window after the trigger: not before ``earliest``, not after ``latest``."""
+    """The send window after the trigger: not before ``earliest``, not after ``latest``;
+    ``half_life``: how fast the message loses value after the trigger (a price drop
+    within hours, a win-back within days), which the planner trades against waiting
+    for a moment the customer is likelier to read it."""
 
     earliest: Delay = timedelta(0)
     latest: Delay = timedelta(hours=12)
+    half_life: Delay = Field(default=timedelta(days=1), gt=timedelta(0))
 
     @model_validator(mode="after")
     def _ordered(self) -> Urgency:

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from stream_app.clock import to_ms
-from stream_app.decisions.timing import HOURS_PER_DAY, smoothed_shares
+from stream_app.decisions.text import span
+from stream_app.decisions.timing import HOURS_PER_DAY, SendPlan, smoothed_shares, usual_hours
 from stream_app.profiles.presence import (
     GAP_EDGES_MIN,
     SESSION_GAP_MS,
@@ -37,6 +38,9 @@ from stream_app.profiles.presence import (
 READ_WITHIN = timedelta(minutes=30)
 _READ_MIN = READ_WITHIN / timedelta(minutes=1)
 _HOUR_MS = 3_600_000
+_HOUR = timedelta(hours=1)
+#: Activity this recent is worth naming in an explanation.
+_RECENT_MS = 4 * _HOUR_MS
 _WEEK_MIN = 7 * 24 * 60
 _SESSION_MIN = SESSION_GAP_MS // 60_000
 #: The first pause bucket that starts a new session.
@@ -111,25 +115,35 @@ class Outlook:
     def still_here(self, at_ms: int) -> float:
         """The chance the session open now still goes on at ``at_ms``: one that has
         lasted ``L`` goes on past ``L + x`` with chance ``L / (L + x)`` (heavy-tailed
-        lengths: the longer a shopper has stayed, the longer they stay), 0 when no
+        lengths: the longer a shopper has stayed, the longer they stay), fading as the
+        pause so far nears the session gap (times ``1 - (pause / gap)^2``); 0 when no
         session is open.
 
-        >>> here = Outlook(20 * 60_000, 0, -20 * 60_000, (0.0,) * 8, 0.0, (1 / 24,) * 24)
-        >>> here.still_here(20 * 60_000), here.still_here(60 * 60_000)  # 20 min: 1/2, 1/4
-        (0.5, 0.25)
+        >>> here = Outlook(0, 0, -20 * 60_000, (0.0,) * 8, 0.0, (1 / 24,) * 24)
+        >>> here.still_here(0), here.still_here(20 * 60_000)  # 20 min so far: 1, then 1/2
+        (1.0, 0.5)
+        >>> paused = Outlook(15 * 60_000, 0, -20 * 60_000, (0.0,) * 8, 0.0, (1 / 24,) * 24)
+        >>> round(paused.still_here(15 * 60_000), 3)  # 15 min idle: 20/35, times 3/4
+        0.429
         """
         last, start = self.last_ms, self.session_start_ms
         if last is None or start is None or self.now_ms - last >= SESSION_GAP_MS:
             return 0.0
-        lasted = last - start
-        return lasted / (lasted + max(at_ms, self.now_ms) - last) if lasted > 0 else 0.0
+        lasted, idle = last - start, self.now_ms - last
+        if lasted <= 0:
+            return 0.0
+        return (
+            lasted / (lasted + max(at_ms, self.now_ms) - last) * (1 - (idle / SESSION_GAP_MS) ** 2)
+        )
 
 
 def exposure(hazards: Sequence[float], start: float, end: float, scale: float) -> float:
     """The integral of the piecewise-constant hazard from ``start`` to ``end`` minutes
-    after the last activity; the open bucket (4 h+) is multiplied by ``scale``.
+    after the last activity; pieces past the session gap (a new visit, not the session
+    going on) are multiplied by ``scale``.
 
-    >>> round(exposure((0.1,) * 4 + (0.01,) * 3 + (0.001,), 235, 245, 2.0), 6)  # 5 x .01 x 2 + 5 x .001 x 2
+    >>> hz = (0.1,) * 4 + (0.01,) * 3 + (0.001,)
+    >>> round(exposure(hz, 235, 245, 2.0), 6)  # 5 min x 0.01 x 2 + 5 min x 0.001 x 2
     0.11
     """
     total = 0.0
@@ -141,18 +155,23 @@ def exposure(hazards: Sequence[float], start: float, end: float, scale: float) -
 
 
 def hazards(pauses: Sequence[float], long_rate: float) -> tuple[float, ...]:
-    """Per-minute hazards of the next activity by pause bucket, from pause counts (the
-    actuarial life table: the pauses ending in a bucket over the minutes spent in it,
-    those ending inside counted half), and ``long_rate`` (per minute) past the last edge.
+    """Per-minute hazards of the next activity by pause bucket, from pause counts (a life
+    table: of the pauses that reach a bucket, the share that ends in it, as the hazard
+    constant over the bucket that ends that share), and ``long_rate`` (per minute) past
+    the last edge.
 
-    >>> [round(h, 4) for h in hazards((2, 0, 0, 0, 0, 0, 0, 2), 0.001)][:2]
-    [0.3333, 0.0]
+    >>> [round(h, 4) for h in hazards((2, 0, 0, 0, 0, 0, 0, 2), 0.001)][:2]  # ln 2 / 2 min
+    [0.3466, 0.0]
     """
     alive = math.fsum(pauses)
     out: list[float] = []
     for lower, upper, ended in zip(_LOWER, _UPPER, pauses, strict=False):
-        minutes = (alive - ended / 2) * (upper - lower)
-        out.append(ended / minutes if minutes > 0 else 0.0)
+        if ended <= 0 or alive <= 0:
+            out.append(0.0)
+        elif ended < alive:  # exact for a hazard constant within the bucket
+            out.append(-math.log1p(-ended / alive) / (upper - lower))
+        else:  # all end in it: the actuarial estimate
+            out.append(2 * ended / alive / (upper - lower))
         alive -= ended
     out.append(long_rate)
     return tuple(out)
@@ -206,8 +225,10 @@ def steady_rate(
     if presence.last_ms is None or first_ms is None:
         return prior_sessions / strength
     half_life = SESSIONS_HALF_LIFE_MS / 60_000
-    recent = presence.recent_sessions * 2.0 ** (-max(now_ms - presence.last_ms, 0) / 60_000 / half_life)
-    covered = half_life / math.log(2) * (1.0 - 2.0 ** (-max(now_ms - first_ms, 0) / 60_000 / half_life))
+    since = max(now_ms - presence.last_ms, 0) / 60_000
+    known = max(now_ms - first_ms, 0) / 60_000
+    recent = presence.recent_sessions * math.exp2(-since / half_life)
+    covered = half_life / math.log(2) * (1.0 - math.exp2(-known / half_life))
     return (recent + prior_sessions) / (covered + strength)
 
 
@@ -295,4 +316,53 @@ class Decay:
         >>> Decay(0, timedelta(hours=2)).kept(4 * _HOUR_MS)
         0.25
         """
-        return 2.0 ** (-max(at_ms - self.trigger_ms, 0) / (self.half_life / timedelta(milliseconds=1)))
+        half_life_ms = self.half_life / timedelta(milliseconds=1)
+        return math.exp2(-max(at_ms - self.trigger_ms, 0) / half_life_ms)
+
+
+def describe_moment(plan: SendPlan, look: Outlook, decay: Decay, now: datetime) -> str:
+    """Why this moment, for a decision's explanation: what the customer is doing, their
+    usual hours, and what sending then is worth against sending at once.
+
+    >>> from datetime import UTC
+    >>> now = datetime(2026, 6, 1, 16, tzinfo=UTC)
+    >>> evening = tuple(0.2 if 19 <= h < 22 else 0.4 / 21 for h in range(24))
+    >>> ago = to_ms(now) - 40 * 60_000  # active until 40 min ago, a visit every 8 h
+    >>> look = Outlook(to_ms(now), ago, ago - 600_000, (1 / 480,) * 8, 1 / 480, evening)
+    >>> plan = SendPlan(now + 3 * _HOUR, 0.3, 0.1, 19, True, earliest_at=now, earliest_hour=16)
+    >>> for part in describe_moment(plan, look, Decay(ago, timedelta(days=1)), now).split("; "):
+    ...     print(part)
+    last active 40 min ago
+    usually active 19:00-22:00 local
+    sending in 3 h 0 min at 19:00: chance read 0.26 then against 0.03 now, 90% of its value left
+    """
+    now_ms = to_ms(now)
+    parts = [_presence_note(look, now_ms), usual_hours(look.hourly)]
+    wait_s = (plan.send_at - now).total_seconds()
+    at_ms = to_ms(plan.send_at)
+    chance = look.chance(at_ms, plan.local_hour)
+    if wait_s < 60:
+        parts.append(f"sending now: chance read {chance:.2f}")
+    else:
+        first = plan.earliest_at or now
+        before = look.chance(to_ms(first), plan.earliest_hour)
+        when = f"{plan.local_hour:02d}:{plan.local_minute:02d}"
+        wait = span(timedelta(minutes=round(wait_s / 60)))
+        parts.append(
+            f"sending in {wait} at {when}: chance read {chance:.2f} then against "
+            f"{before:.2f} {'now' if first <= now else 'at first'}, "
+            f"{decay.kept(at_ms):.0%} of its value left"
+        )
+    return "; ".join(part for part in parts if part)
+
+
+def _presence_note(look: Outlook, now_ms: int) -> str:
+    """ "in a session for 12 min (active 1 min ago)", "last active 40 min ago", or ""."""
+    last, start = look.last_ms, look.session_start_ms
+    if last is None or now_ms - last >= _RECENT_MS:
+        return ""
+    ago = span(timedelta(minutes=round((now_ms - last) / 60_000)))
+    if start is not None and now_ms - last < SESSION_GAP_MS:
+        length = span(timedelta(minutes=round((now_ms - start) / 60_000)))
+        return f"in a session for {length} (active {ago} ago)"
+    return f"last active {ago} ago"

@@ -9,13 +9,14 @@ planned send time, and again by the worker when the time comes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from stream_app.clock import ms_or_none, to_ms
 from stream_app.decisions.campaigns import Campaign
 from stream_app.decisions.holdout import in_holdout
 from stream_app.decisions.ids import decision_id
-from stream_app.decisions.moments import PresencePriors
+from stream_app.decisions.moments import Decay, Outlook, PresencePriors, describe_moment, outlook
 from stream_app.decisions.policies import (
     CHECKED,
     Allowed,
@@ -57,7 +58,7 @@ class Rules:
     timing_layer_strength: float = 20.0
     holdout_salt: str = ""
     #: The presence prior until everyone's is learned.
-    presence: PresencePriors = PresencePriors()
+    presence: PresencePriors = field(default_factory=PresencePriors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,13 +122,16 @@ def plan(
     score_at: ScoreAt | None = None,
     goal_at: datetime | None = None,
     prior: Sequence[float] | None = None,
+    presence: PresencePriors | None = None,
 ) -> Plan | Suppressed:
     """Plan ``campaign``'s message for ``hit``, or say why not.
 
-    The send time maximises the customer's smoothed activity at the local hour,
-    times the model's score when ``score_at`` is given, inside the campaign's
-    urgency window and outside quiet hours; ``send_time = "earliest"`` skips the
-    optimisation.
+    The send time maximises the chance the message is read (``moments.Outlook``: the
+    session open now, how soon the customer comes back, their hours; ``presence``:
+    everyone's learned presence, else ``rules.presence``) times the share of the
+    campaign's value left then (its ``urgency.half_life``), times the model's score
+    when ``score_at`` is given, inside the campaign's urgency window and outside quiet
+    hours; ``send_time = "earliest"`` skips the optimisation.
     """
     channel = pick_channel(campaign, view.consent)
     if channel is None:
@@ -140,14 +144,15 @@ def plan(
     if reached is not None:
         return reached
     hours = customer_hours(view, rules, prior)
-    optimise = campaign.send_time == "optimize"
+    chosen = _chosen_on(hit, campaign, view, hours, presence or rules.presence)
     timing = plan_send(
         earliest=earliest,
         latest=latest,
         timezone=view.local_zone,
-        hourly=hours if optimise else (1.0,) * 24,
+        hourly=None if chosen else (1.0,) * 24,
         quiet=rules.quiet_hours,
-        score_at=score_at if optimise else None,
+        score_at=score_at if chosen else None,
+        value_at=None if chosen is None else moment_value(*chosen),
     )
     if timing is None:
         return Suppressed("quiet_hours", "no allowed moment in the urgency window")
@@ -173,7 +178,7 @@ def plan(
         offer=offer,
         holdout=holdout,
         decided_at=view.now,
-        explanation=explain(hit, timing, hours, verdict, view.now),
+        explanation=explain(hit, timing, verdict, view.now, hours, chosen),
     )
     return Plan(
         decision,
@@ -256,8 +261,44 @@ def one_per_occurrence(plans: Sequence[Plan]) -> tuple[list[Plan], list[Plan]]:
 
 
 def explain(
-    hit: Hit, timing: SendPlan, hours: Sequence[float], verdict: Allowed, now: datetime
+    hit: Hit,
+    timing: SendPlan,
+    verdict: Allowed,
+    now: datetime,
+    hours: Sequence[float],
+    chosen: tuple[Outlook, Decay] | None = None,
 ) -> str:
-    """One line a person can check: why, when, and how much contact it adds."""
-    parts = [hit.reason, describe_plan(timing, hours, now), verdict.note]
+    """One line a person can check: why, why this moment, and how much contact it adds.
+    ``chosen``: what the moment was chosen on (the outlook and the campaign's decay);
+    without it (``send_time = "earliest"``) the customer's ``hours`` are described."""
+    if chosen is None:
+        moment = describe_plan(timing, hours, now)
+    else:
+        moment = describe_moment(timing, *chosen, now)
+    parts = [hit.reason, moment, verdict.note]
     return "; ".join(part for part in parts if part)[:500]
+
+
+def _chosen_on(
+    hit: Hit,
+    campaign: Campaign,
+    view: ProfileView,
+    hours: Sequence[float],
+    presence: PresencePriors,
+) -> tuple[Outlook, Decay] | None:
+    """What the send time is chosen on: the customer's outlook and the campaign's decay;
+    None when the campaign sends at the earliest moment."""
+    if campaign.send_time != "optimize":
+        return None
+    look = outlook(view.presence, ms_or_none(view.first_seen), view.now, hours, presence)
+    return look, Decay(to_ms(hit.at), campaign.urgency.half_life)
+
+
+def moment_value(look: Outlook, decay: Decay) -> Callable[[datetime, int], float]:
+    """What sending at a moment is worth: the chance it is read, times the value left."""
+
+    def value(moment: datetime, local_hour: int) -> float:
+        at_ms = to_ms(moment)
+        return look.chance(at_ms, local_hour) * decay.kept(at_ms)
+
+    return value

@@ -145,6 +145,9 @@ class SendPlan:
     local_hour: int
     deferred: bool
     local_minute: int = 0
+    #: The earliest allowed moment and its local hour (what waiting is weighed against).
+    earliest_at: datetime | None = None
+    earliest_hour: int = 0
 
 
 def plan_send(
@@ -209,6 +212,8 @@ def plan_send(
         local_hour=local[best].hour,
         deferred=best > 0,
         local_minute=local[best].minute,
+        earliest_at=moments[0],
+        earliest_hour=local[0].hour,
     )
 
 
@@ -290,18 +295,26 @@ def describe_plan(plan: SendPlan, hourly: Sequence[float], now: datetime) -> str
     >>> describe_plan(plan, [0.0] * 24, datetime(2026, 6, 1, 16, 59, 45, tzinfo=UTC))
     'no usual hours known yet; sending now'
     """
-    window = active_window(hourly)
-    if window is None:
-        usual = "no usual hours known yet"
-    elif window == (0, HOURS_PER_DAY):
-        usual = "usually active all day"
-    else:
-        usual = f"usually active {window[0]:02d}:00-{window[1]:02d}:00 local"
+    usual = usual_hours(hourly)
     wait_s = (plan.send_at - now).total_seconds()
     if wait_s < 60:
         return f"{usual}; sending now"
     at = f"{plan.local_hour:02d}:{plan.local_minute:02d}"
     return f"{usual}; sending in {span(timedelta(minutes=round(wait_s / 60)))} at {at}"
+
+
+def usual_hours(hourly: Sequence[float]) -> str:
+    """The customer's usual active span in words (``active_window``).
+
+    >>> usual_hours([1.0 if 19 <= h < 22 else 0.1 for h in range(24)])
+    'usually active 19:00-22:00 local'
+    """
+    window = active_window(hourly)
+    if window is None:
+        return "no usual hours known yet"
+    if window == (0, HOURS_PER_DAY):
+        return "usually active all day"
+    return f"usually active {window[0]:02d}:00-{window[1]:02d}:00 local"
 
 
 def _allowed(moment: datetime, zone: ZoneInfo, quiet: QuietHours | None) -> datetime:

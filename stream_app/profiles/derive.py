@@ -61,12 +61,8 @@ class ValueRules:
 
 
 class ProfileView:
-    """A profile as of ``now``: the facts segments, decisions and the API read.
-
-    Every fact is computed on first use and kept: the worker evaluates every
-    customer of every batch, and most evaluations need a few scalars, not the
-    local week of activity or the decayed tastes.
-    """
+    """A profile as of ``now``: the facts segments, decisions and the API read, each
+    computed on first use and kept (most evaluations need a few scalars, not the week)."""
 
     def __init__(self, state: ProfileState, now: datetime, rules: ValueRules) -> None:
         self.customer_id = state.customer_id
@@ -109,10 +105,8 @@ class ProfileView:
         stamps = [self._int(name) for name in _VISIT_FIELDS if name in self._fields]
         return from_ms(max(stamps)) if stamps else None
 
-    @lazy
-    def presence(self) -> Presence:
-        """The session now and the customer's pauses (``profiles.presence``)."""
-        return Presence.of(self._fields)
+    #: The session now and the customer's pauses (``profiles.presence``).
+    presence = lazy(lambda self: Presence.of(self._fields))
 
     @lazy
     def wallet(self) -> Wallet:

@@ -1,4 +1,5 @@
-"""Learned send-time priors: everyone's and each segment's activity by local hour of day.
+"""Learned send-time priors: everyone's and each segment's activity by local hour of day,
+and everyone's presence (``PRESENCE``).
 
 Each is a decayed sum of customers' hour-of-day shares, added as segments are
 evaluated, so a prior follows the population as it changes (half-life
@@ -22,6 +23,9 @@ from stream_app.storage.layout import Keys
 REFERENCE_MS = to_ms(datetime(2026, 1, 1, tzinfo=UTC))
 #: The prior of everyone (segment names are identifiers; this one cannot clash).
 EVERYONE = "*"
+#: Everyone's presence: pause shares by bucket, then sessions a week, summed over
+#: customers (``decisions.moments.presence_sums``); cannot clash either.
+PRESENCE = "~presence"
 
 
 class PriorStore:
@@ -31,7 +35,8 @@ class PriorStore:
         self._half_life_ms = half_life.total_seconds() * 1000
 
     def add(self, writes: Writes, sums: Mapping[str, Sequence[float]], now: datetime) -> None:
-        """Add 24-hour share sums to the named priors (``EVERYONE`` or a segment)."""
+        """Add sums to the named priors: 24-hour shares (``EVERYONE`` or a segment) or the
+        presence sums (``PRESENCE``)."""
         weight = 2.0 ** ((to_ms(now) - REFERENCE_MS) / self._half_life_ms)
         for name, hours in sums.items():
             for hour, value in enumerate(hours):
@@ -40,7 +45,8 @@ class PriorStore:
                     writes.add("HINCRBYFLOAT", self._keys.prior(name), str(hour), added)
 
     async def read(self, names: Sequence[str], now: datetime) -> dict[str, tuple[float, ...]]:
-        """The named priors as they weigh now (in customer-evaluations; zeros if none)."""
+        """The named priors as they weigh now (in customer-evaluations; zeros if none), as
+        24 values (the presence prior in the first nine)."""
         weight = 2.0 ** ((to_ms(now) - REFERENCE_MS) / self._half_life_ms)
         pipe = self._client.pipeline(transaction=False)
         for name in names:

@@ -14,11 +14,13 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from stream_app.counts import Counts, DecisionCount, Plain
 from stream_app.decisions.campaigns import Campaign, CampaignBook
 from stream_app.decisions.content import cross_sell
 from stream_app.decisions.ids import decision_id
+from stream_app.decisions.moments import PresencePriors
 from stream_app.decisions.planner import (
     Offer,
     Plan,
@@ -53,6 +55,8 @@ class Audience:
     known: set[str]
     #: Their send-time prior by local hour (their segments', everyone's, a typical day).
     prior: Sequence[float]
+    #: Everyone's presence as learned (how soon customers come back).
+    presence: PresencePriors
 
 
 @dataclass(slots=True)
@@ -206,15 +210,24 @@ class Decider:
                 return learner.scores(view, message, moments)
 
         goal_at = goal_time(view, campaign.goal)
-        arguments = (hit, campaign, view, audience.history, self.rules)
+        planning = partial(
+            plan,
+            hit,
+            campaign,
+            view,
+            audience.history,
+            self.rules,
+            offer=offer,
+            goal_at=goal_at,
+            prior=audience.prior,
+            presence=audience.presence,
+        )
         try:
-            outcome = plan(
-                *arguments, offer=offer, score_at=score_at, goal_at=goal_at, prior=audience.prior
-            )
+            outcome = planning(score_at=score_at)
         except Exception:  # the model failing must not hold back the message: time it alone
             log.exception("send-time scoring of %s failed", campaign.id)
             counters[SCORING_ERRORS] += 1
-            outcome = plan(*arguments, offer=offer, goal_at=goal_at, prior=audience.prior)
+            outcome = planning()
         if isinstance(outcome, Plan) and learner is not None and channel is not None:
             d = outcome.decision
             try:

@@ -38,7 +38,6 @@ from typing import TypeVar
 
 from stream_app.clock import Clock, to_ms
 from stream_app.counts import Labelled, Plain, add
-from stream_app.decisions.timing import daily_profile, prior_contributions
 from stream_app.decisions.triggers import Hit, unique_hits
 from stream_app.events.topics import TopicNames
 from stream_app.metrics.engine import EngineMetrics, observe_all
@@ -49,7 +48,6 @@ from stream_app.storage.bundle import Stores
 from stream_app.storage.commit import Writes
 from stream_app.storage.customers import Ask, CustomerStore, Loaded
 from stream_app.storage.layout import event_key
-from stream_app.storage.priors import EVERYONE
 from stream_app.storage.schedule import Claimed, Settlement
 from stream_app.storage.scripts import ScriptCall, run_scripts
 from stream_app.streaming.batch import Batch, BatchConfig, RecordLike, decode_batches
@@ -199,16 +197,14 @@ class OnePass:
             await self._pass(work)
 
     def _learn_priors(self, writes: Writes, work: Round) -> None:
-        """Send-time priors learn from the customers whose segments the timer looked at
-        (once per refresh, so active customers do not weigh more)."""
-        profiles = [
-            (daily_profile(p.view.rhythm_local), set(p.evaluation.members))
+        """Send-time and presence priors learn from the customers whose segments the timer
+        looked at (once per refresh, so active customers do not weigh more)."""
+        looked = [
+            (p.view, set(p.evaluation.members))
             for p in work.passed.values()
             if p.view is not None and p.evaluation is not None
         ]
-        if profiles:
-            sums = prior_contributions(profiles, everyone=EVERYONE)
-            self._stores.priors.add(writes, sums, work.now)
+        self._priors.learn(writes, looked, work.now)
 
     # --- read -------------------------------------------------------------------
 
@@ -302,9 +298,8 @@ class OnePass:
     def _audience(self, passed: Passed, members: set[str]) -> Audience:
         assert passed.view is not None
         loaded = passed.loaded
-        return Audience(
-            passed.view, loaded.history(), loaded.known(), self._priors.layered(members)
-        )
+        priors, history, known = self._priors, loaded.history(), loaded.known()
+        return Audience(passed.view, history, known, priors.layered(members), priors.presence())
 
     # --- publish and write ---------------------------------------------------------
 

@@ -12,6 +12,7 @@ import pytest
 from stream_app.clock import to_ms
 from stream_app.decisions.campaigns import Campaign, Urgency, WinBack
 from stream_app.decisions.ids import decision_id
+from stream_app.decisions.moments import outlook
 from stream_app.decisions.planner import (
     Offer,
     Plan,
@@ -73,7 +74,7 @@ def view_of(
     *,
     now: datetime = NOW,
     consent: Sequence[str] = ("push", "email"),
-    fields: Mapping[str, str] | None = None,
+    fields: Mapping[str, int | str] | None = None,
     active: bool = True,
 ) -> ProfileView:
     """Customer c-1 in New York at ``now``, active at 19:00 local (unless not ``active``:
@@ -177,7 +178,40 @@ def test_optimize_defers_to_the_customers_active_local_hour() -> None:
     result = planned()
     assert result.decision.send_at == EVENING
     assert result.proposal.send_at == EVENING
-    assert result.proposal.expected_value == pytest.approx(EVENING_SHARE * CAMPAIGN.value)
+    # The chance a message at 19:00 is read, times the value left 11 h after the trigger.
+    assert result.proposal.expected_value == pytest.approx(
+        read_at(EVENING) * 2 ** (-11 / 24) * CAMPAIGN.value
+    )
+
+
+def read_at(moment: datetime, view: ProfileView | None = None) -> float:
+    """The outlook's chance of a message at ``moment`` being read (New York hours)."""
+    shown = view or view_of()
+    hours = customer_hours(shown, RULES)
+    look = outlook(shown.presence, None, NOW, hours, RULES.presence)
+    return look.chance(to_ms(moment), moment.astimezone(ZoneInfo(NEW_YORK)).hour)
+
+
+def in_session(started: timedelta, idle: timedelta) -> ProfileView:
+    """c-1 in a session that began ``started`` ago, last active ``idle`` ago."""
+    return view_of(fields={"ss": to_ms(NOW - started), "@ss": to_ms(NOW - idle), "gap:0": 30})
+
+
+def test_an_active_shopper_hears_from_us_while_active() -> None:
+    here = planned(view=in_session(20 * MIN, MIN)).decision
+    assert here.send_at == NOW
+    assert "in a session for 20 min (active 1 min ago)" in here.explanation
+    assert "sending now: chance read" in here.explanation
+    gone = planned(view=in_session(4 * H, 3 * H)).decision  # left hours ago: their evening
+    assert gone.send_at == EVENING
+    assert "last active 3 h 0 min ago" in gone.explanation
+
+
+def test_urgency_trades_waiting_against_value_lost() -> None:
+    price_drop = campaign(urgency=Urgency(latest=24 * H, half_life=H))
+    assert planned(camp=price_drop).decision.send_at == NOW  # 11 h of waiting: 1/2048 left
+    win_back = campaign(urgency=Urgency(latest=24 * H, half_life=7 * 24 * H))
+    assert planned(camp=win_back).decision.send_at == EVENING
 
 
 def test_optimize_stays_inside_the_window() -> None:
@@ -319,7 +353,8 @@ def test_a_cart_decision_names_its_trigger_event() -> None:
 def test_explanation_says_why_when_and_how_much_contact() -> None:
     assert planned().decision.explanation == (
         "no order for 20 days, usually every 10; "
-        "usually active 19:00-20:00 local; sending in 11 h 0 min at 19:00; "
+        "usually active 19:00-20:00 local; sending in 11 h 0 min at 19:00: "
+        "chance read 0.19 then against 0.00 now, 73% of its value left; "
         "1st push in 24 h of 2 allowed"
     )
     now = planned(camp=campaign(send_time="earliest"), history=[Sent("d-0", "x", "push", NOW - H)])
@@ -341,7 +376,10 @@ def test_score_at_changes_the_chosen_time() -> None:
 
     result = planned(score_at=score_at)
     assert result.decision.send_at == afternoon
-    assert result.proposal.expected_value == pytest.approx(1 / 24 / 71 * CAMPAIGN.value)
+    kept = 2 ** (-(afternoon - NOW) / timedelta(days=1))
+    assert result.proposal.expected_value == pytest.approx(
+        read_at(afternoon) * kept * CAMPAIGN.value
+    )
 
 
 def test_send_time_earliest_ignores_the_score() -> None:

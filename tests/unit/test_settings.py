@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from stream_app.decisions.moments import PresencePriors
 from stream_app.decisions.planner import Rules
 from stream_app.decisions.policies import Caps
 from stream_app.decisions.quiet import QuietHours
@@ -180,6 +181,10 @@ CHANGED = Settings(
         "timing_prior": (2.0,) * 24,
         "timing_prior_strength": 11.0,
         "timing_layer_strength": 12.0,
+        "presence_pauses": (0.5, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05),
+        "presence_pause_strength": 7.0,
+        "presence_visits_per_week": 9.0,
+        "presence_visit_strength_weeks": 2.0,
         "holdout_salt": "salt",
     },
     model={
@@ -245,6 +250,7 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         timing_prior_strength=11.0,
         timing_layer_strength=12.0,
         holdout_salt="salt",
+        presence=PresencePriors((0.5, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05), 7.0, 9.0, 2.0),
     )
     engagement = CHANGED.model.engagement()
     assert (engagement.delta, engagement.compare_window, engagement.patience) == (0.1, 40, 60)

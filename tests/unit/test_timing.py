@@ -118,6 +118,8 @@ def test_defers_to_the_customers_peak_hour_in_their_zone() -> None:
         expected_at_earliest=0.1,
         local_hour=19,
         deferred=True,
+        earliest_at=trigger,
+        earliest_hour=14,
     )
 
 
