@@ -45,11 +45,18 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from bench.common import merge_results, pyplot, save_figure
 from bench.learning import HOUR_MS, RULES, START, Shopper, SimulatedProfile, browse
-from stream_app.clock import from_ms
+from stream_app.clock import from_ms, ms_or_none, to_ms
+from stream_app.decisions.moments import (
+    PresencePriors,
+    learned_priors,
+    outlook,
+    presence_sums,
+)
 from stream_app.decisions.quiet import QuietHours
 from stream_app.decisions.timing import (
     HOURS_PER_DAY,
@@ -60,7 +67,8 @@ from stream_app.decisions.timing import (
     smoothed_shares,
 )
 from stream_app.metrics.quantiles import percentile
-from stream_app.profiles.derive import derive
+from stream_app.profiles.derive import ProfileView, derive
+from stream_app.profiles.presence import Presence
 from stream_app.simulation.catalog import CATEGORIES
 from stream_app.simulation.engagement import is_active_hour, p_engage
 from stream_app.simulation.population import make_population
@@ -86,6 +94,7 @@ class Trigger:
     window: timedelta
     timezone: str | None
     own: tuple[float, ...]  # 24 local hour-of-day rhythm totals of the profile
+    view: ProfileView  # the profile as the worker reads it then
 
 
 @dataclass(slots=True)
@@ -100,9 +109,9 @@ class Outcomes:
     deferred: list[bool] = field(default_factory=list)
 
 
-def simulate(args: argparse.Namespace) -> tuple[list[Trigger], tuple[float, ...]]:
+def simulate(args: argparse.Namespace) -> tuple[list[Trigger], Learned]:
     """Browse history, then collect the triggers of the next 7 days with their profiles;
-    also the aggregate local hour-of-day rhythm of all profiles at day 0 (the prior)."""
+    also the priors the worker would have learned by day 0 (``Learned``)."""
     rng = random.Random(f"timing:{args.seed}")
     shoppers = []
     for c in make_population(args.customers, args.seed):
@@ -122,10 +131,15 @@ def simulate(args: argparse.Namespace) -> tuple[list[Trigger], tuple[float, ...]
         for shopper in shoppers:
             browse(shopper, ms, rng)
     prior = [0.0] * HOURS_PER_DAY
+    presences: list[tuple[Presence, int | None]] = []
     for shopper in shoppers:
         view = derive(shopper.profile.stored(), START, RULES)
         for h, value in enumerate(daily_profile(view.rhythm_local)):
             prior[h] += value
+        presences.append((view.presence, ms_or_none(view.first_seen)))
+    learned = Learned(
+        tuple(prior), learned_priors(presence_sums(presences, start_ms), PresencePriors())
+    )
 
     n_session = round(args.triggers * args.session_share)
     span_ms = TRIGGER_DAYS * 24 * HOUR_MS
@@ -140,7 +154,8 @@ def simulate(args: argparse.Namespace) -> tuple[list[Trigger], tuple[float, ...]
     def read(kind: str, shopper: Shopper, at_ms: int, window: timedelta) -> Trigger:
         at = from_ms(at_ms)
         view = derive(shopper.profile.stored(), at, RULES)
-        return Trigger(kind, shopper, at, window, view.timezone, daily_profile(view.rhythm_local))
+        own = daily_profile(view.rhythm_local)
+        return Trigger(kind, shopper, at, window, view.timezone, own, view)
 
     for hour in range(TRIGGER_DAYS * 24):
         ms = start_ms + hour * HOUR_MS
@@ -158,7 +173,30 @@ def simulate(args: argparse.Namespace) -> tuple[list[Trigger], tuple[float, ...]
                 visits.append(read("session", shopper, fire_ms, SESSION_WINDOW))
     triggers.extend(rng.sample(visits, min(n_session, len(visits))))
     triggers.sort(key=lambda t: (t.at, t.shopper.base.customer_id))
-    return triggers, tuple(prior)
+    return triggers, learned
+
+
+class Learned(NamedTuple):
+    """The priors the worker learns from everyone: hour-of-day rhythm, presence."""
+
+    hours: tuple[float, ...]
+    presence: PresencePriors
+
+
+def engine_plan(
+    view: ProfileView, at: datetime, window: timedelta, prior: Learned, strength: float
+) -> SendPlan | None:
+    """The engine's send time: the chance of being read (``decisions.moments``) from the
+    live profile: its presence and its rhythm pulled toward the global one."""
+    hourly = smoothed_shares(daily_profile(view.rhythm_local), prior.hours, strength)
+    look = outlook(view.presence, ms_or_none(view.first_seen), at, hourly, prior.presence)
+    return plan_send(
+        earliest=at,
+        latest=at + window,
+        timezone=view.timezone,
+        quiet=QUIET,
+        value_at=lambda moment, hour: look.chance(to_ms(moment), hour),
+    )
 
 
 def best_allowed_hour(prior: tuple[float, ...]) -> int:
@@ -168,11 +206,11 @@ def best_allowed_hour(prior: tuple[float, ...]) -> int:
 
 
 def evaluate(
-    triggers: list[Trigger], prior: tuple[float, ...], args: argparse.Namespace
+    triggers: list[Trigger], prior: Learned, args: argparse.Namespace
 ) -> tuple[dict[str, Outcomes], list[float], list[str]]:
     """Plan every trigger with every strategy; outcomes drawn with common random numbers."""
     draws = random.Random(f"timing-outcomes:{args.seed}")
-    peak = best_allowed_hour(prior)
+    peak = best_allowed_hour(prior.hours)
     one_hot = tuple(1.0 if h == peak else 0.0 for h in range(HOURS_PER_DAY))
     outcomes = {name: Outcomes() for name in (*STRATEGIES, REFERENCE)}
     plan_s: list[float] = []
@@ -185,9 +223,9 @@ def evaluate(
             else draws.choice(CATEGORY_NAMES)
         )
         u_engage, u_convert = draws.random(), draws.random()
-        hourly = smoothed_shares(trigger.own, prior, args.strength)
+        hourly = smoothed_shares(trigger.own, prior.hours, args.strength)
         started = time.perf_counter()
-        engine = plan_in_window(trigger, hourly)
+        engine = engine_plan(trigger.view, trigger.at, trigger.window, prior, args.strength)
         plan_s.append(time.perf_counter() - started)
         truth = tuple(1.0 if is_active_hour(c, h) else 0.0 for h in range(HOURS_PER_DAY))
         plans = {
@@ -240,7 +278,7 @@ def summarize(
     triggers: list[Trigger],
     outcomes: dict[str, Outcomes],
     plan_s: list[float],
-    prior: tuple[float, ...],
+    prior: Learned,
     args: argparse.Namespace,
 ) -> dict[str, float | int]:
     out: dict[str, float | int] = {}
@@ -262,7 +300,7 @@ def summarize(
                 sum(engine.converted) / max(sum(now.converted), 1) - 1, 4
             ),
             "timing.deferred_share_engine": round(sum(engine.deferred) / len(engine.deferred), 4),
-            "timing.global_hour": best_allowed_hour(prior),
+            "timing.global_hour": best_allowed_hour(prior.hours),
             "timing.strength": args.strength,
             "timing.plan_p50_ms": round(percentile(plan_s, 50) * 1000, 4),
             "timing.plan_p99_ms": round(percentile(plan_s, 99) * 1000, 4),

@@ -34,22 +34,36 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
 
 from bench.learning import RULES, START, Shopper, SimulatedProfile
-from bench.timing import FLAT, QUIET, Trigger, best_allowed_hour, plan_in_window
+from bench.timing import (
+    FLAT,
+    QUIET,
+    Learned,
+    Trigger,
+    best_allowed_hour,
+    engine_plan,
+    plan_in_window,
+)
 from stream_app.clock import ms_or_none, to_ms
-from stream_app.decisions.moments import PresencePriors, learned_priors, outlook, presence_sums
+from stream_app.decisions.moments import PresencePriors, learned_priors, presence_sums
 from stream_app.decisions.timing import (
     HOURS_PER_DAY,
     SendPlan,
     daily_profile,
     plan_send,
-    smoothed_shares,
 )
-from stream_app.profiles.derive import ProfileView, derive
+from stream_app.profiles.derive import derive
 from stream_app.profiles.presence import Presence
-from stream_app.simulation.activity import ActiveSession, active_within, draw_truth, visits
+from stream_app.simulation.activity import (
+    ActiveSession,
+    Activity,
+    active_within,
+    draw_activity,
+    draw_truth,
+    session_rate,
+    visits,
+)
 from stream_app.simulation.population import make_population
 
 LAG = timedelta(minutes=30)  # after a session's end, or into a session still going
@@ -64,11 +78,13 @@ PROTOCOLS = (  # key prefix, protocol, window
 
 @dataclass(slots=True)
 class Customer:
-    """A customer: their profile (as of the end of training, then live), zone and truth."""
+    """A customer: their profile (as of the end of training, then live), zone, truth and
+    the habits the truth was drawn from."""
 
     shopper: Shopper
     timezone: str | None
     truth: tuple[ActiveSession, ...]
+    activity: Activity
 
 
 def trigger_times(
@@ -112,13 +128,6 @@ def oracle_send(
     return None
 
 
-class Learned(NamedTuple):
-    """The priors the worker learns from everyone: hour-of-day rhythm, presence."""
-
-    hours: tuple[float, ...]
-    presence: PresencePriors
-
-
 def simulate(args: argparse.Namespace) -> tuple[list[Customer], Learned]:
     """Draw the truth, replay its training days into the profiles; also the priors the
     worker would have learned from them by day 0: the aggregate local hour-of-day
@@ -139,7 +148,7 @@ def simulate(args: argparse.Namespace) -> tuple[list[Customer], Learned]:
         view = derive(shopper.profile.stored(), START, RULES)
         own = daily_profile(view.rhythm_local)
         prior = [p + o for p, o in zip(prior, own, strict=True)]
-        customers.append(Customer(shopper, view.timezone, truth))
+        customers.append(Customer(shopper, view.timezone, truth, draw_activity(c, args.seed)))
         presences.append((view.presence, ms_or_none(view.first_seen)))
     learned = learned_priors(presence_sums(presences, to_ms(START)), PresencePriors())
     return customers, Learned(tuple(prior), learned)
@@ -166,24 +175,23 @@ def replay_events(
             shopper.profile.purchase(end, shopper.pick_category(rng), rng.uniform(15, 250))
 
 
+def process_oracle(c: Customer, at: datetime, window: timedelta, seed: int) -> SendPlan | None:
+    """The send a perfect forecaster would choose: the moment where the simulator's own
+    session rate (hour, weekly interest, rest since the last visit) peaks in the window.
+    Its hit rate is the ceiling of any send-time model here (after a session only)."""
+    ended = max((v.end for v in visits(c.truth) if v.end <= at), default=None)
+
+    def rate(moment: datetime, _: int) -> float:
+        middle = moment + HIT_AFTER / 3
+        return session_rate(c.activity, middle, None if ended is None else middle - ended, seed)
+
+    return plan_send(
+        earliest=at, latest=at + window, timezone=c.timezone, quiet=QUIET, value_at=rate
+    )
+
+
 def one_hot(hour: int) -> tuple[float, ...]:
     return tuple(1.0 if h == hour else 0.0 for h in range(HOURS_PER_DAY))
-
-
-def engine_plan(
-    view: ProfileView, at: datetime, window: timedelta, prior: Learned, strength: float
-) -> SendPlan | None:
-    """The engine's send time: the chance of being read (``decisions.moments``) from the
-    live profile: its presence and its rhythm pulled toward the global one."""
-    hourly = smoothed_shares(daily_profile(view.rhythm_local), prior.hours, strength)
-    look = outlook(view.presence, ms_or_none(view.first_seen), at, hourly, prior.presence)
-    return plan_send(
-        earliest=at,
-        latest=at + window,
-        timezone=view.timezone,
-        quiet=QUIET,
-        value_at=lambda moment, hour: look.chance(to_ms(moment), hour),
-    )
 
 
 def evaluate(
@@ -198,7 +206,8 @@ def evaluate(
     up to each trigger, as the live one would."""
     end = START + timedelta(days=args.test_days)
     global_hot = one_hot(best_allowed_hour(prior.hours))
-    out: dict[str, list[bool]] = {n: [] for n in (*BASELINES, "engine", "oracle")}
+    names = (*BASELINES, "engine", "oracle", *(("process_oracle",) if protocol == "after" else ()))
+    out: dict[str, list[bool]] = {n: [] for n in names}
     out["engine_deferred"] = []
     for c in customers:
         rng = random.Random(f"timing-realistic:{args.seed}:{c.shopper.base.customer_id}")
@@ -210,7 +219,7 @@ def evaluate(
             view = derive(shopper.profile.stored(), at, RULES)
             own = daily_profile(view.rhythm_local)
             own_hot = one_hot(best_allowed_hour(own)) if sum(own) > 0 else global_hot
-            trigger = Trigger(protocol, shopper, at, window, c.timezone, own)
+            trigger = Trigger(protocol, shopper, at, window, c.timezone, own, view)
             plans = {
                 "now": plan_in_window(trigger, FLAT),
                 "global_hour": plan_in_window(trigger, global_hot),
@@ -218,6 +227,8 @@ def evaluate(
                 "engine": engine_plan(view, at, window, prior, args.strength),
                 "oracle": oracle_send(c.truth, at, window, c.timezone),
             }
+            if protocol == "after":
+                plans["process_oracle"] = process_oracle(c, at, window, args.seed)
             for name, plan in plans.items():
                 out[name].append(plan is not None and active_within(c.truth, plan.send_at))
             engine = plans["engine"]

@@ -236,6 +236,15 @@ def rested(activity: Activity, since: timedelta | None) -> float:
     return 1.0 - math.exp(-(since / timedelta(hours=1)) / activity.rest_h)
 
 
+def session_rate(activity: Activity, when: datetime, since: timedelta | None, seed: int) -> float:
+    """How likely a fresh session starts at ``when`` (relative; ``since`` the last visit
+    ended): what a perfect forecaster of this customer could know, short of the draws
+    themselves. The timing bench plans with it for its "process oracle", the ceiling of
+    any send-time model on this mode."""
+    weight = activity.hour_weight(when) * rested(activity, since)
+    return weight * _weekly_interest(activity, seed, when)
+
+
 def _weekly_interest(activity: Activity, seed: int, when: datetime) -> float:
     """Gamma(shape, 1/shape) interest of ``when``'s week: mean 1, spells and lulls;
     seeded by the week so overlapping windows agree."""
