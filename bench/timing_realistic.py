@@ -1,22 +1,26 @@
 """Timing benchmark, realistic mode (issue 17 item 6): does the send-time choice hit
 shoppers whose activity is bursty sessions rather than one clean daily peak?
 
-Offline and seeded (no servers, ~15 s). Customers draw realistic activity
-(``simulation.activity``: sessions, heavy-tailed gaps, weekends, night owls, short
-histories, drift). Their profiles replay the sessions of ``--train-days`` before
-day 0 (``bench.learning.browse(..., truth=...)``) and stay frozen; the sessions of
-the ``--test-days`` after it fire triggers under two protocols:
+Offline and seeded (no servers, ~100 s for 20,000 customers). Customers draw realistic
+activity (``simulation.activity``: sessions, rest after a visit, heavy-tailed gaps,
+weekends, night owls, occasional and regular customers, drift). Their profiles replay
+the events of ``--train-days`` before day 0, then go on learning from the events of the
+``--test-days`` after it up to each trigger, as the worker's would. Triggers fire on
+sessions (bursts joined by the 30-minute rule, ``visits``) under two protocols:
 
 * after a session (cart / browse abandonment): 30 min after a session ended,
   windows 12 h and 4 h;
-* mid-session: 30 min after a session's start while it still goes on (only
-  sessions that long), window 12 h.
+* mid-session: 30 min after a session's start while it still goes on, window 12 h.
 
-Strategies keep bench.timing's quiet hours and planner: ``now`` (earliest allowed
-moment), ``global_hour`` (all profiles' peak hour), ``own_hour`` (the profile's own
-peak hour, else the global one), ``engine`` (``plan_send`` with the smoothed rhythm)
-and ``oracle`` (reference: the first allowed moment whose send would hit). A send
-hits when the customer is in a session within 30 min after it (``active_within``).
+Strategies keep bench.timing's quiet hours: ``now`` (earliest allowed moment),
+``global_hour`` (all profiles' peak hour at day 0), ``own_hour`` (the live profile's
+peak hour, else the global one), ``engine`` (the product's planner: ``engine_plan``,
+the outlook of ``decisions.moments`` from the live profile and the learned priors),
+``oracle`` (reference: the first allowed moment whose send would hit) and, after a
+session, ``process_oracle`` (plans with the simulator's own session rate: the ceiling
+of any model that forecasts rather than knows). A send hits when the customer is in a
+session within 30 min after it (``active_within``); it converts with chance 0.3 times
+the value left after a cart reminder's 6-hour half-life (``*_conversion``).
 
     python -m bench.timing_realistic [--customers 20000 --train-days 6 --test-days 3 --seed 7]
 
@@ -37,6 +41,7 @@ from datetime import datetime, timedelta
 
 from bench.learning import RULES, START, Shopper, SimulatedProfile
 from bench.timing import (
+    CONVERT,
     FLAT,
     QUIET,
     Learned,
@@ -66,6 +71,9 @@ from stream_app.simulation.activity import (
 )
 from stream_app.simulation.population import make_population
 
+#: Conversions: a message read converts with this chance (bench.timing's), times the
+#: value left after waiting with a cart reminder's half-life (config/campaigns.toml).
+CART_HALF_LIFE = timedelta(hours=6)
 LAG = timedelta(minutes=30)  # after a session's end, or into a session still going
 HIT_AFTER = timedelta(minutes=30)
 BASELINES = ("now", "global_hour", "own_hour")
@@ -207,7 +215,8 @@ def evaluate(
     end = START + timedelta(days=args.test_days)
     global_hot = one_hot(best_allowed_hour(prior.hours))
     names = (*BASELINES, "engine", "oracle", *(("process_oracle",) if protocol == "after" else ()))
-    out: dict[str, list[bool]] = {n: [] for n in names}
+    out: dict[str, list[float]] = {n: [] for n in names}
+    out |= {f"{n}_conversion": [] for n in names}
     out["engine_deferred"] = []
     for c in customers:
         rng = random.Random(f"timing-realistic:{args.seed}:{c.shopper.base.customer_id}")
@@ -230,17 +239,24 @@ def evaluate(
             if protocol == "after":
                 plans["process_oracle"] = process_oracle(c, at, window, args.seed)
             for name, plan in plans.items():
-                out[name].append(plan is not None and active_within(c.truth, plan.send_at))
+                hit = plan is not None and active_within(c.truth, plan.send_at)
+                out[name].append(hit)
+                kept = 0.0 if plan is None else 2.0 ** (-(plan.send_at - at) / CART_HALF_LIFE)
+                out[f"{name}_conversion"].append(CONVERT * kept if hit else 0.0)
             engine = plans["engine"]
             out["engine_deferred"].append(engine is not None and engine.deferred)
     return out
 
 
-def summarize(prefix: str, hits: dict[str, list[bool]]) -> dict[str, float | int]:
-    """Hit rates per strategy, the best baseline's, the engine's deferred share, counts."""
+def summarize(prefix: str, hits: dict[str, list[float]]) -> dict[str, float | int]:
+    """Hit rates and conversions per strategy, the best baseline's hit rate, the engine's
+    deferred share, counts."""
     n = len(hits["now"])
     rate = {name: round(sum(v) / max(n, 1), 4) for name, v in hits.items()}
-    out: dict[str, float | int] = {f"{prefix}.{name}_hit_rate": rate[name] for name in hits}
+    out: dict[str, float | int] = {
+        f"{prefix}.{name}" if name.endswith("_conversion") else f"{prefix}.{name}_hit_rate": value
+        for name, value in rate.items()
+    }
     out[f"{prefix}.engine_deferred_share"] = out.pop(f"{prefix}.engine_deferred_hit_rate")
     out[f"{prefix}.best_baseline_hit_rate"] = max(rate[name] for name in BASELINES)
     out[f"{prefix}.triggers"] = n

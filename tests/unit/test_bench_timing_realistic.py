@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bench.timing_realistic import oracle_send, trigger_times
+from bench.timing_realistic import arguments, measure, oracle_send, trigger_times
 from stream_app.simulation.activity import ActiveSession, active_within
 
 T0 = datetime(2026, 6, 1, 10, tzinfo=UTC)  # a Monday, 10:00 UTC = 12:00 in Berlin
@@ -41,3 +41,16 @@ def test_oracle_sends_at_the_first_moment_that_hits_and_respects_quiet_hours() -
     plan = oracle_send(night, T0, timedelta(hours=12), "UTC")
     assert plan is not None
     assert plan.send_at == T0 + timedelta(minutes=630)
+
+
+def test_a_small_run_reports_every_key_and_the_oracles_bound_the_strategies() -> None:
+    figures = measure(arguments().parse_args(["--customers", "150", "--seed", "3"]))
+    for prefix in ("timing.realistic", "timing.realistic_4h", "timing.realistic_in_session"):
+        rates = {n: figures[f"{prefix}.{n}_hit_rate"] for n in ("now", "engine", "oracle")}
+        assert rates["oracle"] >= max(rates["now"], rates["engine"])
+        assert figures[f"{prefix}.best_baseline_hit_rate"] >= rates["now"]
+        assert 0 <= figures[f"{prefix}.engine_conversion"] <= 0.3 * rates["engine"] + 1e-9
+        assert figures[f"{prefix}.triggers"] > 0
+    for prefix in ("timing.realistic", "timing.realistic_4h"):  # after a session only
+        assert figures[f"{prefix}.oracle_hit_rate"] >= figures[f"{prefix}.process_oracle_hit_rate"]
+    assert "timing.realistic_in_session.process_oracle_hit_rate" not in figures
