@@ -9,7 +9,7 @@ planned send time, and again by the worker when the time comes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from stream_app.decisions.campaigns import Campaign
@@ -26,7 +26,7 @@ from stream_app.decisions.policies import (
     check,
     goal_reached,
 )
-from stream_app.decisions.quiet import QuietHours
+from stream_app.decisions.quiet import QuietFit, QuietHours, fit, opened_note
 from stream_app.decisions.timing import (
     SendPlan,
     daily_profile,
@@ -48,6 +48,7 @@ class Rules:
     """Engine-wide decision rules (from settings)."""
 
     caps: Caps
+    #: The store's quiet hours: everyone's default (``customer_quiet`` fits them).
     quiet_hours: QuietHours | None
     #: 24 local hour-of-day activity weights: the prior before anything is learned.
     timing_prior: tuple[float, ...]
@@ -58,6 +59,10 @@ class Rules:
     holdout_salt: str = ""
     #: The presence prior until everyone's is learned.
     presence: PresencePriors = PresencePriors()
+    #: Legal quiet hours: on top of the store's, never opened.
+    legal_quiet_hours: QuietHours | None = None
+    #: When a customer's own activity opens hours of the store's quiet hours.
+    quiet_fit: QuietFit = field(default_factory=QuietFit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,19 @@ def goal_time(view: ProfileView, goal: str) -> datetime | None:
     if view.recency_days is None:
         return None
     return view.now - timedelta(days=view.recency_days)
+
+
+def customer_quiet(rules: Rules, view: ProfileView, channel: str) -> QuietHours | None:
+    """The customer's quiet hours on ``channel``: the store's, opened where their own
+    activity is consistent (``quiet.fit``; only on the channels that allow it), the
+    legal ones on top. Planning, arbitration and the send-time check all judge by it."""
+    store, legal = rules.quiet_hours, rules.legal_quiet_hours
+    if store is None:
+        return legal
+    quiet = QuietHours(store.start, store.end, legal=legal)
+    if channel not in rules.quiet_fit.channels:
+        return quiet
+    return fit(quiet, view.rhythm_local, rules.quiet_fit)
 
 
 def customer_hours(
@@ -140,13 +158,14 @@ def plan(
     if reached is not None:
         return reached
     hours = customer_hours(view, rules, prior)
+    quiet = customer_quiet(rules, view, channel)
     optimise = campaign.send_time == "optimize"
     timing = plan_send(
         earliest=earliest,
         latest=latest,
         timezone=view.local_zone,
         hourly=hours if optimise else (1.0,) * 24,
-        quiet=rules.quiet_hours,
+        quiet=quiet,
         score_at=score_at if optimise else None,
     )
     if timing is None:
@@ -158,7 +177,7 @@ def plan(
         consent=view.consent,
         history=history,
         caps=rules.caps,
-        quiet=rules.quiet_hours,
+        quiet=quiet,
         timezone=view.local_zone,
         goal_at=goal_at,
     )
@@ -173,7 +192,9 @@ def plan(
         offer=offer,
         holdout=holdout,
         decided_at=view.now,
-        explanation=explain(hit, timing, hours, verdict, view.now),
+        explanation=explain(
+            hit, timing, hours, verdict, view.now, opened_note(quiet, timing.local_hour)
+        ),
     )
     return Plan(
         decision,
@@ -256,8 +277,14 @@ def one_per_occurrence(plans: Sequence[Plan]) -> tuple[list[Plan], list[Plan]]:
 
 
 def explain(
-    hit: Hit, timing: SendPlan, hours: Sequence[float], verdict: Allowed, now: datetime
+    hit: Hit,
+    timing: SendPlan,
+    hours: Sequence[float],
+    verdict: Allowed,
+    now: datetime,
+    quiet_note: str | None = None,
 ) -> str:
-    """One line a person can check: why, when, and how much contact it adds."""
-    parts = [hit.reason, describe_plan(timing, hours, now), verdict.note]
+    """One line a person can check: why, when, why inside the store's quiet hours (an
+    hour the customer's activity opened), and how much contact it adds."""
+    parts = [hit.reason, describe_plan(timing, hours, now), quiet_note, verdict.note]
     return "; ".join(part for part in parts if part)[:500]
