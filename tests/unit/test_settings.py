@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from stream_app.decisions.moments import PresencePriors
 from stream_app.decisions.planner import Rules
 from stream_app.decisions.policies import Caps
 from stream_app.decisions.quiet import QuietFit, QuietHours
@@ -185,6 +186,10 @@ CHANGED = Settings(
         "timing_prior_strength": 11.0,
         "timing_layer_strength": 12.0,
         "holdout_salt": "salt",
+        "presence_pauses": (0.125,) * 8,
+        "presence_pause_strength": 7.0,
+        "presence_visits_per_week": 2.0,
+        "presence_visit_strength_weeks": 1.5,
     },
     model={
         "validation_window": 50,
@@ -249,6 +254,7 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         timing_prior_strength=11.0,
         timing_layer_strength=12.0,
         holdout_salt="salt",
+        presence=PresencePriors((0.125,) * 8, 7.0, 2.0, 1.5),
         legal_quiet_hours=QuietHours(0, 5),
         quiet_fit=QuietFit(min_events=2.0, min_days=5, channels=("email",)),
     )
