@@ -58,7 +58,7 @@ class Rules:
     timing_layer_strength: float = 20.0
     holdout_salt: str = ""
     #: The presence prior until everyone's is learned.
-    presence: PresencePriors = PresencePriors()
+    presence: PresencePriors = field(default_factory=PresencePriors)
     #: Legal quiet hours: on top of the store's, never opened.
     legal_quiet_hours: QuietHours | None = None
     #: When a customer's own activity opens hours of the store's quiet hours.
