@@ -27,7 +27,7 @@ from stream_app.decisions.policies import (
     check,
     goal_reached,
 )
-from stream_app.decisions.quiet import QuietHours
+from stream_app.decisions.quiet import QuietFit, QuietHours, fit, opened_note
 from stream_app.decisions.timing import (
     SendPlan,
     daily_profile,
@@ -49,6 +49,7 @@ class Rules:
     """Engine-wide decision rules (from settings)."""
 
     caps: Caps
+    #: The store's quiet hours: everyone's default (``customer_quiet`` fits them).
     quiet_hours: QuietHours | None
     #: 24 local hour-of-day activity weights: the prior before anything is learned.
     timing_prior: tuple[float, ...]
@@ -59,6 +60,10 @@ class Rules:
     holdout_salt: str = ""
     #: The presence prior until everyone's is learned.
     presence: PresencePriors = field(default_factory=PresencePriors)
+    #: Legal quiet hours: on top of the store's, never opened.
+    legal_quiet_hours: QuietHours | None = None
+    #: When a customer's own activity opens hours of the store's quiet hours.
+    quiet_fit: QuietFit = field(default_factory=QuietFit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,19 @@ def goal_time(view: ProfileView, goal: str) -> datetime | None:
     if view.recency_days is None:
         return None
     return view.now - timedelta(days=view.recency_days)
+
+
+def customer_quiet(rules: Rules, view: ProfileView, channel: str) -> QuietHours | None:
+    """The customer's quiet hours on ``channel``: the store's, opened where their own
+    activity is consistent (``quiet.fit``; only on the channels that allow it), the
+    legal ones on top. Planning, arbitration and the send-time check all judge by it."""
+    store, legal = rules.quiet_hours, rules.legal_quiet_hours
+    if store is None:
+        return legal
+    quiet = QuietHours(store.start, store.end, legal=legal)
+    if channel not in rules.quiet_fit.channels:
+        return quiet
+    return fit(quiet, view.rhythm_local, rules.quiet_fit)
 
 
 def customer_hours(
@@ -145,12 +163,13 @@ def plan(
         return reached
     hours = customer_hours(view, rules, prior)
     chosen = _chosen_on(hit, campaign, view, hours, presence or rules.presence)
+    quiet = customer_quiet(rules, view, channel)
     timing = plan_send(
         earliest=earliest,
         latest=latest,
         timezone=view.local_zone,
         hourly=None if chosen else (1.0,) * 24,
-        quiet=rules.quiet_hours,
+        quiet=quiet,
         score_at=score_at if chosen else None,
         value_at=None if chosen is None else moment_value(*chosen),
     )
@@ -163,7 +182,7 @@ def plan(
         consent=view.consent,
         history=history,
         caps=rules.caps,
-        quiet=rules.quiet_hours,
+        quiet=quiet,
         timezone=view.local_zone,
         goal_at=goal_at,
     )
@@ -178,7 +197,9 @@ def plan(
         offer=offer,
         holdout=holdout,
         decided_at=view.now,
-        explanation=explain(hit, timing, verdict, view.now, hours, chosen),
+        explanation=explain(
+            hit, timing, verdict, view.now, hours, chosen, opened_note(quiet, timing.local_hour)
+        ),
     )
     return Plan(
         decision,
@@ -267,15 +288,17 @@ def explain(
     now: datetime,
     hours: Sequence[float],
     chosen: tuple[Outlook, Decay] | None = None,
+    quiet_note: str | None = None,
 ) -> str:
-    """One line a person can check: why, why this moment, and how much contact it adds.
+    """One line a person can check: why, why this moment, why inside the store's quiet
+    hours (an hour the customer's activity opened), and how much contact it adds.
     ``chosen``: what the moment was chosen on (the outlook and the campaign's decay);
     without it (``send_time = "earliest"``) the customer's ``hours`` are described."""
     if chosen is None:
         moment = describe_plan(timing, hours, now)
     else:
         moment = describe_moment(timing, *chosen, now)
-    parts = [hit.reason, moment, verdict.note]
+    parts = [hit.reason, moment, quiet_note, verdict.note]
     return "; ".join(part for part in parts if part)[:500]
 
 

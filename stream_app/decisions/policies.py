@@ -233,8 +233,7 @@ def check(
         if quiet.contains(local):
             return Suppressed(
                 "quiet_hours",
-                f"{local:%H:%M} in {local.tzinfo} is within quiet hours "
-                f"{quiet.start:02d}:00-{quiet.end:02d}:00",
+                f"{local:%H:%M} in {local.tzinfo} is within {quiet.window(local)}",
             )
     if p.cooldown > timedelta(0):
         close = [
@@ -274,7 +273,7 @@ def arbitrate(
     history: Sequence[Sent],
     caps: Caps,
     consent: Mapping[str, bool],
-    quiet: QuietHours | None,
+    quiet: QuietHours | Mapping[str, QuietHours | None] | None,
     timezone: str | None,
     goal_at: Mapping[str, datetime | None],
     at: datetime | None = None,
@@ -286,7 +285,8 @@ def arbitrate(
     with ``check``; an accepted one joins the history at its send time, so the
     caps, the cooldown and duplicate ids apply across the proposals too.
 
-    The customer's context is given once: ``consent``, ``quiet``, ``timezone``;
+    The customer's context is given once: ``consent``, ``quiet`` (the same on every
+    channel, or by channel: a customer's fitted hours differ by channel), ``timezone``;
     ``goal_at`` maps campaign id -> when its goal was reached (missing: never).
     ``at`` is the moment judged: by default each proposal's own ``send_at``
     (deciding); pass the current time to arbitrate messages that are due now.
@@ -307,7 +307,7 @@ def arbitrate(
             consent=consent,
             history=booked,
             caps=caps,
-            quiet=quiet,
+            quiet=quiet[p.channel] if isinstance(quiet, Mapping) else quiet,
             timezone=timezone,
             goal_at=goal_at.get(p.campaign_id),
         )

@@ -16,7 +16,8 @@ from pydantic import Field
 from stream_app.decisions.moments import PresencePriors
 from stream_app.decisions.planner import Rules
 from stream_app.decisions.policies import Caps
-from stream_app.decisions.quiet import QuietHours
+from stream_app.decisions.quiet import QuietFit, QuietHours
+from stream_app.events.base import Channel
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.engagement import EngagementModel
@@ -60,7 +61,32 @@ class DecisionSettings(Section):
         default=Path("config/campaigns.toml"), description="Campaign definitions (TOML)."
     )
     quiet_hours: tuple[int, int] | None = Field(
-        default=(22, 8), description="Local [start, end) hours in which nothing is sent."
+        default=(22, 8),
+        description="The store's local [start, end) hours in which nothing is sent, unless "
+        "a customer's own activity opens an hour at their edges (quiet_fit_*).",
+    )
+    legal_quiet_hours: tuple[int, int] | None = Field(
+        default=None,
+        description="Local [start, end) hours in which nothing is sent whatever a customer's "
+        "activity (legal limits): on top of quiet_hours, never opened.",
+    )
+    quiet_fit_channels: tuple[Channel, ...] = Field(
+        default=default_of(QuietFit, "channels"),
+        description="Channels on which a customer's consistent activity opens hours at the "
+        "edges of quiet_hours (not regulated ones such as sms); empty: on none.",
+    )
+    quiet_fit_min_events: float = Field(
+        default=default_of(QuietFit, "min_events"),
+        gt=0,
+        description="Decayed events an hour of one weekday must hold for that day to count "
+        "toward opening it (half-life profiles.rhythm_half_life).",
+    )
+    quiet_fit_min_days: int = Field(
+        default=default_of(QuietFit, "min_days"),
+        ge=1,
+        le=7,
+        description="Distinct weekdays on which an hour must count to open; it must also hold "
+        "at least the customer's average hourly activity.",
     )
     caps_per_day: dict[str, int] = Field(
         default={"push": 2, "email": 1, "sms": 1, "in_app": 5},
@@ -148,11 +174,14 @@ class DecisionSettings(Section):
     def rules(self) -> Rules:
         """The engine-wide contact rules."""
         quiet = None if self.quiet_hours is None else QuietHours(*self.quiet_hours)
+        legal = None if self.legal_quiet_hours is None else QuietHours(*self.legal_quiet_hours)
         return build(
             Rules,
             self,
             caps=build(Caps, self, prefix="caps_"),
             quiet_hours=quiet,
+            legal_quiet_hours=legal,
+            quiet_fit=build(QuietFit, self, prefix="quiet_fit_"),
             presence=build(PresencePriors, self, prefix="presence_"),
         )
 

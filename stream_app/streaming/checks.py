@@ -14,7 +14,7 @@ from datetime import datetime
 
 from stream_app.decisions.campaigns import Campaign, CartAbandonment
 from stream_app.decisions.cart_abandonment import CartSnapshot, cart_abandonment
-from stream_app.decisions.planner import Rules, goal_time
+from stream_app.decisions.planner import Rules, customer_quiet, goal_time
 from stream_app.decisions.policies import (
     Allowed,
     Proposal,
@@ -136,7 +136,7 @@ def recheck(
         consent=view.consent,
         history=[s for s in history if s.decision_id != d.decision_id],
         caps=rules.caps,
-        quiet=rules.quiet_hours,
+        quiet=customer_quiet(rules, view, d.channel),
         timezone=view.local_zone,
         goal_at=goal_time(view, item.goal),
     )

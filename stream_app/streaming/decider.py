@@ -26,6 +26,7 @@ from stream_app.decisions.planner import (
     Plan,
     Rules,
     ScoreAt,
+    customer_quiet,
     goal_time,
     one_per_occurrence,
     pick_channel,
@@ -266,7 +267,10 @@ class Decider:
                 history=audience.history,
                 caps=self.rules.caps,
                 consent=view.consent,
-                quiet=self.rules.quiet_hours,
+                quiet={
+                    p.proposal.channel: customer_quiet(self.rules, view, p.proposal.channel)
+                    for p in kept
+                },
                 timezone=view.local_zone,
                 goal_at={p.proposal.campaign_id: goal_time(view, p.goal) for p in mine},
             )

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from stream_app.decisions.moments import PresencePriors
 from stream_app.decisions.planner import Rules
 from stream_app.decisions.policies import Caps
-from stream_app.decisions.quiet import QuietHours
+from stream_app.decisions.quiet import QuietFit, QuietHours
 from stream_app.events.limits import DecodeLimits
 from stream_app.events.topics import TopicNames
 from stream_app.model.bandit import ContentBandit
@@ -175,6 +175,10 @@ CHANGED = Settings(
     },
     decisions={
         "quiet_hours": (23, 7),
+        "legal_quiet_hours": (0, 5),
+        "quiet_fit_channels": ("email",),
+        "quiet_fit_min_events": 2.0,
+        "quiet_fit_min_days": 5,
         "caps_per_day": {"push": 9},
         "caps_per_week": {"push": 19},
         "caps_global_per_day": 8,
@@ -251,6 +255,8 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         timing_layer_strength=12.0,
         holdout_salt="salt",
         presence=PresencePriors((0.5, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05), 7.0, 9.0, 2.0),
+        legal_quiet_hours=QuietHours(0, 5),
+        quiet_fit=QuietFit(min_events=2.0, min_days=5, channels=("email",)),
     )
     engagement = CHANGED.model.engagement()
     assert (engagement.delta, engagement.compare_window, engagement.patience) == (0.1, 40, 60)
