@@ -1,7 +1,7 @@
 """Timing benchmark: does sending at the customer's own hour beat sending at once, or at
 everyone's best hour?
 
-Offline and seeded (no servers, ~20 s). Simulated customers browse for
+Offline and seeded (no servers, ~10 s; with the realistic mode ~2.5 min). Simulated customers browse for
 ``--history-days`` (``bench.learning.browse``: visits five times likelier in
 their true active hours), so their profile rhythm (the stored decayed
 hour-of-week sums, read through ``derive`` as ``view.rhythm_local``) reflects
@@ -13,17 +13,19 @@ those hours, with noise. Then, over the following 7 days (browsing goes on),
 * time-based triggers (replenishment, win-back, price drop): a random customer
   at a uniformly random time, window [trigger, trigger + 48 h].
 
-The profile is read at trigger time. Every strategy keeps the same quiet hours
+The profile is read at trigger time. The baselines keep the store's quiet hours
 (22:00-08:00 local, so night owls' best hours are never allowed):
 
 (a) ``now``: the earliest allowed moment;
 (b) ``global_hour``: the one allowed local hour of day where all profiles'
     aggregated rhythm (as of day 0) peaks, at its next occurrence in the window,
     else the earliest allowed moment;
-(c) ``engine``: ``plan_send`` with the customer's hour-of-day rhythm smoothed
-    toward that aggregate (``--strength`` units of activity);
+(c) ``engine``: the product's planner (``engine_plan``): the chance of being read
+    (``decisions.moments``: presence, pauses, rhythm smoothed toward that aggregate
+    with ``--strength`` units of activity), under the store's quiet hours less the
+    ones the customer's own activity opens (``decisions.quiet.fit``, issue 17);
 (d) ``oracle`` (reference, not a competitor): ``plan_send`` with the customer's
-    true active hours, the best any timing can do under quiet hours.
+    true active hours under the engine's quiet hours, the best any timing can do.
 
 Hit rate: share of sends landing in the customer's true active hours. Conversion:
 engaged ~ Bernoulli(p_engage(customer, category, "none", local hour)) (category:
@@ -57,7 +59,7 @@ from stream_app.decisions.moments import (
     outlook,
     presence_sums,
 )
-from stream_app.decisions.quiet import QuietHours
+from stream_app.decisions.quiet import QuietFit, QuietHours, fit
 from stream_app.decisions.timing import (
     HOURS_PER_DAY,
     SendPlan,
@@ -186,17 +188,25 @@ class Learned(NamedTuple):
 def engine_plan(
     view: ProfileView, at: datetime, window: timedelta, prior: Learned, strength: float
 ) -> SendPlan | None:
-    """The engine's send time: the chance of being read (``decisions.moments``) from the
-    live profile: its presence and its rhythm pulled toward the global one."""
+    """The engine's send time, as the planner chooses it for a push: the chance of being
+    read (``decisions.moments``) from the live profile, its presence and its rhythm
+    pulled toward the global one, outside the store's quiet hours less those the
+    customer's own activity opens (``quiet.fit``; baselines keep the store's)."""
     hourly = smoothed_shares(daily_profile(view.rhythm_local), prior.hours, strength)
     look = outlook(view.presence, ms_or_none(view.first_seen), at, hourly, prior.presence)
     return plan_send(
         earliest=at,
         latest=at + window,
         timezone=view.timezone,
-        quiet=QUIET,
+        quiet=engine_quiet(view),
         value_at=lambda moment, hour: look.chance(to_ms(moment), hour),
     )
+
+
+def engine_quiet(view: ProfileView) -> QuietHours:
+    """The quiet hours the engine keeps for a push: the store's, less the hours the
+    customer's own activity opens (``quiet.fit``)."""
+    return fit(QUIET, view.rhythm_local, QuietFit())
 
 
 def best_allowed_hour(prior: tuple[float, ...]) -> int:
@@ -232,7 +242,8 @@ def evaluate(
             "now": plan_in_window(trigger, FLAT),
             "global_hour": plan_in_window(trigger, one_hot),
             "engine": engine,
-            REFERENCE: plan_in_window(trigger, truth),
+            # The reference keeps the engine's quiet hours (the store's, less the opened).
+            REFERENCE: plan_in_window(trigger, truth, engine_quiet(trigger.view)),
         }
         if len(examples) < 3 and engine is not None and engine.deferred:
             examples.append(
@@ -245,13 +256,15 @@ def evaluate(
     return outcomes, plan_s, examples
 
 
-def plan_in_window(trigger: Trigger, hourly: tuple[float, ...]) -> SendPlan | None:
+def plan_in_window(
+    trigger: Trigger, hourly: tuple[float, ...], quiet: QuietHours = QUIET
+) -> SendPlan | None:
     return plan_send(
         earliest=trigger.at,
         latest=trigger.at + trigger.window,
         timezone=trigger.timezone,
         hourly=hourly,
-        quiet=QUIET,
+        quiet=quiet,
     )
 
 

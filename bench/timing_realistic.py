@@ -16,7 +16,8 @@ Strategies keep bench.timing's quiet hours: ``now`` (earliest allowed moment),
 ``global_hour`` (all profiles' peak hour at day 0), ``own_hour`` (the live profile's
 peak hour, else the global one), ``engine`` (the product's planner: ``engine_plan``,
 the outlook of ``decisions.moments`` from the live profile and the learned priors),
-``oracle`` (reference: the first allowed moment whose send would hit) and, after a
+``oracle`` (reference: the first moment whose send would hit, under the engine's quiet
+hours: the store's, less the hours the customer's own activity opens) and, after a
 session, ``process_oracle`` (plans with the simulator's own session rate: the ceiling
 of any model that forecasts rather than knows). A send hits when the customer is in a
 session within 30 min after it (``active_within``); it converts with chance 0.3 times
@@ -48,10 +49,12 @@ from bench.timing import (
     Trigger,
     best_allowed_hour,
     engine_plan,
+    engine_quiet,
     plan_in_window,
 )
 from stream_app.clock import ms_or_none, to_ms
 from stream_app.decisions.moments import PresencePriors, learned_priors, presence_sums
+from stream_app.decisions.quiet import QuietHours
 from stream_app.decisions.timing import (
     HOURS_PER_DAY,
     SendPlan,
@@ -120,17 +123,21 @@ def trigger_times(
 
 
 def oracle_send(
-    truth: Sequence[ActiveSession], at: datetime, window: timedelta, timezone: str | None
+    truth: Sequence[ActiveSession],
+    at: datetime,
+    window: timedelta,
+    timezone: str | None,
+    quiet: QuietHours = QUIET,
 ) -> SendPlan | None:
     """The first allowed moment in ``[at, at + window]`` whose send would hit (a session
-    within 30 min after it), or None when no session is reachable outside quiet hours."""
+    within 30 min after it), or None when no session is reachable outside ``quiet``."""
     for session in truth:
         low, high = max(at, session.start - HIT_AFTER), min(at + window, session.end)
         if high < low:
             if session.start - HIT_AFTER > at + window:
                 return None
             continue
-        plan = plan_send(earliest=low, latest=high, timezone=timezone, hourly=FLAT, quiet=QUIET)
+        plan = plan_send(earliest=low, latest=high, timezone=timezone, hourly=FLAT, quiet=quiet)
         if plan is not None:
             return plan
     return None
@@ -183,10 +190,13 @@ def replay_events(
             shopper.profile.purchase(end, shopper.pick_category(rng), rng.uniform(15, 250))
 
 
-def process_oracle(c: Customer, at: datetime, window: timedelta, seed: int) -> SendPlan | None:
+def process_oracle(
+    c: Customer, at: datetime, window: timedelta, seed: int, quiet: QuietHours
+) -> SendPlan | None:
     """The send a perfect forecaster would choose: the moment where the simulator's own
     session rate (hour, weekly interest, rest since the last visit) peaks in the window.
-    Its hit rate is the ceiling of any send-time model here (after a session only)."""
+    Its hit rate is the ceiling of any send-time model here (after a session only), under
+    the engine's own quiet hours ``quiet``."""
     ended = max((v.end for v in visits(c.truth) if v.end <= at), default=None)
 
     def rate(moment: datetime, _: int) -> float:
@@ -194,7 +204,7 @@ def process_oracle(c: Customer, at: datetime, window: timedelta, seed: int) -> S
         return session_rate(c.activity, middle, None if ended is None else middle - ended, seed)
 
     return plan_send(
-        earliest=at, latest=at + window, timezone=c.timezone, quiet=QUIET, value_at=rate
+        earliest=at, latest=at + window, timezone=c.timezone, quiet=quiet, value_at=rate
     )
 
 
@@ -229,15 +239,16 @@ def evaluate(
             own = daily_profile(view.rhythm_local)
             own_hot = one_hot(best_allowed_hour(own)) if sum(own) > 0 else global_hot
             trigger = Trigger(protocol, shopper, at, window, c.timezone, own, view)
+            fitted = engine_quiet(view)
             plans = {
                 "now": plan_in_window(trigger, FLAT),
                 "global_hour": plan_in_window(trigger, global_hot),
                 "own_hour": plan_in_window(trigger, own_hot),
                 "engine": engine_plan(view, at, window, prior, args.strength),
-                "oracle": oracle_send(c.truth, at, window, c.timezone),
+                "oracle": oracle_send(c.truth, at, window, c.timezone, fitted),
             }
             if protocol == "after":
-                plans["process_oracle"] = process_oracle(c, at, window, args.seed)
+                plans["process_oracle"] = process_oracle(c, at, window, args.seed, fitted)
             for name, plan in plans.items():
                 hit = plan is not None and active_within(c.truth, plan.send_at)
                 out[name].append(hit)
