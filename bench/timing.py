@@ -1,9 +1,9 @@
 """Timing benchmark: does sending at the customer's own hour beat sending at once, or at
 everyone's best hour?
 
-Offline and seeded (no servers, ~10 s; with the realistic mode ~2.5 min). Simulated customers browse for
-``--history-days`` (``bench.learning.browse``: visits five times likelier in
-their true active hours), so their profile rhythm (the stored decayed
+Offline and seeded (no servers, ~10 s; with the realistic mode ~2.5 min). Simulated
+customers browse for ``--history-days`` (``bench.learning.browse``: visits five times
+likelier in their true active hours), so their profile rhythm (the stored decayed
 hour-of-week sums, read through ``derive`` as ``view.rhythm_local``) reflects
 those hours, with noise. Then, over the following 7 days (browsing goes on),
 ``--triggers`` triggers, about ``--session-share`` of them:
