@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream_app.clock import to_ms
+from stream_app.decisions.lifetable import hazards
 from stream_app.decisions.moments import (
     Outlook,
     PresencePriors,
-    hazards,
     learned_priors,
     outlook,
     presence_sums,
