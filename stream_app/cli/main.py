@@ -6,6 +6,7 @@ import typer
 
 from stream_app.cli.api import api_app, api_key_app
 from stream_app.cli.backfill import backfill
+from stream_app.cli.capacity import capacity
 from stream_app.cli.cutover import cutover
 from stream_app.cli.demo import demo
 from stream_app.cli.erase import erase
@@ -33,6 +34,7 @@ app.command()(cutover)
 app.command()(demo)
 app.command()(erase)
 app.command()(profile)
+app.command()(capacity)
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(model_app, name="model")
