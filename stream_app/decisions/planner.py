@@ -110,7 +110,7 @@ def customer_quiet(rules: Rules, view: ProfileView, channel: str) -> QuietHours 
     store, legal = rules.quiet_hours, rules.legal_quiet_hours
     if store is None:
         return legal
-    quiet = QuietHours(store.start, store.end, legal=legal)
+    quiet = store if legal is None else QuietHours(store.start, store.end, legal=legal)
     if channel not in rules.quiet_fit.channels:
         return quiet
     return fit(quiet, view.rhythm_local, rules.quiet_fit)

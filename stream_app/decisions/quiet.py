@@ -135,7 +135,7 @@ def fit(store: QuietHours, week: Sequence[float], config: QuietFit) -> QuietHour
             if not active(hour):
                 break
             opened.add(hour)
-    return replace(store, opened=frozenset(opened))
+    return replace(store, opened=frozenset(opened)) if opened else store
 
 
 def _length(quiet: QuietHours) -> int:

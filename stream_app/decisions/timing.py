@@ -41,10 +41,7 @@ def daily_profile(week: Sequence[float]) -> tuple[float, ...]:
     """
     if len(week) != DAYS_PER_WEEK * HOURS_PER_DAY:
         raise ValueError(f"need a 168 hour-of-week vector, got {len(week)} values")
-    return tuple(
-        math.fsum(week[day * HOURS_PER_DAY + hour] for day in range(DAYS_PER_WEEK))
-        for hour in range(HOURS_PER_DAY)
-    )
+    return tuple(math.fsum(week[hour::HOURS_PER_DAY]) for hour in range(HOURS_PER_DAY))
 
 
 def smoothed_shares(
