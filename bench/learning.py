@@ -161,17 +161,9 @@ class Shopper:
         return (ms // HOUR_MS + self.offset_h) % 24
 
 
-def browse(
-    shopper: Shopper, ms: int, rng: random.Random, truth: Sequence[ActiveSession] | None = None
-) -> None:
-    """Maybe a visit in this hour: a few product views in liked categories, sometimes an order.
-
-    With ``truth`` (the realistic mode, ``simulation.activity``; the clean mode's draws
-    are untouched without it) the visits are its sessions that start in this hour.
-    """
-    if truth is not None:
-        replay(shopper, ms, rng, truth)
-        return
+def browse(shopper: Shopper, ms: int, rng: random.Random) -> None:
+    """Maybe a visit in this hour: a few product views in liked categories, sometimes an order
+    (the clean mode; ``replay`` plays the realistic mode's drawn sessions instead)."""
     active = is_active_hour(shopper.now, shopper.local_hour(ms))
     if rng.random() >= min(0.9, 0.04 * shopper.now.activity * (5.0 if active else 1.0)):
         return
@@ -184,20 +176,25 @@ def browse(
         shopper.profile.purchase(at, shopper.pick_category(rng), rng.uniform(15, 250))
 
 
-def replay(shopper: Shopper, ms: int, rng: random.Random, truth: Sequence[ActiveSession]) -> None:
-    """The sessions of ``truth`` (ascending) starting in ``[ms, ms + 1 h)``: each event a
-    product view in a liked category at its own instant, sometimes an order at the end."""
-    index = bisect.bisect_left(truth, ms, key=lambda s: to_ms(s.start))
-    while index < len(truth) and to_ms(truth[index].start) < ms + HOUR_MS:
-        session = truth[index]
+def replay(
+    shopper: Shopper, truth: Sequence[ActiveSession], start_ms: int, end_ms: int, rng: random.Random
+) -> None:
+    """Every event of ``truth`` (the realistic mode's sessions, ascending) in
+    ``[start_ms, end_ms)`` into the profile, as the worker would have applied it by
+    ``end_ms``: a view in a liked category each, sometimes an order at a session's end."""
+    for session in truth:
+        if to_ms(session.end) < start_ms:
+            continue
+        if to_ms(session.start) >= end_ms:
+            break
         for event in session.events:
             at = to_ms(event)
-            shopper.profile.taste(at, shopper.pick_category(rng), 1.0)
-            shopper.profile.touch(at, 1)
-        if rng.random() < 0.08:
-            end = to_ms(session.end)
+            if start_ms <= at < end_ms:
+                shopper.profile.taste(at, shopper.pick_category(rng), 1.0)
+                shopper.profile.touch(at, 1)
+        end = to_ms(session.end)
+        if start_ms <= end < end_ms and rng.random() < 0.08:
             shopper.profile.purchase(end, shopper.pick_category(rng), rng.uniform(15, 250))
-        index += 1
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:

@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bench.learning import RULES, START, Shopper, SimulatedProfile
+from bench.learning import RULES, START, Shopper, SimulatedProfile, replay
 from bench.timing import (
     CONVERT,
     FLAT,
@@ -159,7 +159,7 @@ def simulate(args: argparse.Namespace) -> tuple[list[Customer], Learned]:
         shopper = Shopper(c, c, 0, [], SimulatedProfile(c.customer_id, c.timezone))
         shopper.become(c)
         truth = truths[c.customer_id]
-        replay_events(shopper, truth, to_ms(train_start), to_ms(START), rng)
+        replay(shopper, truth, to_ms(train_start), to_ms(START), rng)
         view = derive(shopper.profile.stored(), START, RULES)
         own = daily_profile(view.rhythm_local)
         prior = [p + o for p, o in zip(prior, own, strict=True)]
@@ -167,27 +167,6 @@ def simulate(args: argparse.Namespace) -> tuple[list[Customer], Learned]:
         presences.append((view.presence, ms_or_none(view.first_seen)))
     learned = learned_priors(presence_sums(presences, to_ms(START)), PresencePriors())
     return customers, Learned(tuple(prior), learned)
-
-
-def replay_events(
-    shopper: Shopper, truth: Sequence[ActiveSession], start_ms: int, end_ms: int, rng: random.Random
-) -> None:
-    """Every event of ``truth`` in ``[start_ms, end_ms)`` into the profile, as the worker
-    would have applied it by ``end_ms`` (a view in liked categories each; sometimes an
-    order at a session's end)."""
-    for session in truth:
-        if to_ms(session.end) < start_ms:
-            continue
-        if to_ms(session.start) >= end_ms:
-            break
-        for event in session.events:
-            at = to_ms(event)
-            if start_ms <= at < end_ms:
-                shopper.profile.taste(at, shopper.pick_category(rng), 1.0)
-                shopper.profile.touch(at, 1)
-        end = to_ms(session.end)
-        if start_ms <= end < end_ms and rng.random() < 0.08:
-            shopper.profile.purchase(end, shopper.pick_category(rng), rng.uniform(15, 250))
 
 
 def process_oracle(
@@ -233,7 +212,7 @@ def evaluate(
         shopper = copy.deepcopy(c.shopper)
         cursor = to_ms(START)
         for at in trigger_times(visits(c.truth), protocol, START, end):
-            replay_events(shopper, c.truth, cursor, to_ms(at) + 1, rng)
+            replay(shopper, c.truth, cursor, to_ms(at) + 1, rng)
             cursor = to_ms(at) + 1
             view = derive(shopper.profile.stored(), at, RULES)
             own = daily_profile(view.rhythm_local)

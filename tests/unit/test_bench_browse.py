@@ -1,5 +1,5 @@
-"""``bench.learning.browse`` replays the realistic mode's truth into a profile, and leaves
-the clean mode's seeded draws as they were."""
+"""``bench.learning.replay`` plays the realistic mode's truth into a profile event by
+event; ``browse`` keeps the clean mode's seeded draws as they were."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 from collections.abc import Sequence
 from datetime import timedelta
 
-from bench.learning import HOUR_MS, START, Shopper, SimulatedProfile, browse
+from bench.learning import HOUR_MS, START, Shopper, SimulatedProfile, browse, replay
 from stream_app.clock import to_ms
 from stream_app.simulation.activity import ActiveSession, draw_truth
 from stream_app.simulation.population import make_population
@@ -26,7 +26,11 @@ def _run(shopper: Shopper, truth: Sequence[ActiveSession] | None = None) -> rand
     rng = random.Random(3)
     start_ms = to_ms(START)
     for hour in range(DAYS * 24):
-        browse(shopper, start_ms + hour * HOUR_MS, rng, truth)
+        ms = start_ms + hour * HOUR_MS
+        if truth is None:
+            browse(shopper, ms, rng)
+        else:  # an hour at a time, as a live profile would see them
+            replay(shopper, truth, ms, ms + HOUR_MS, rng)
     return rng
 
 
