@@ -90,6 +90,14 @@ class CartItem(Model):
     price: float
 
 
+class ProfileSession(Model):
+    in_session: bool = Field(description="Active within the last 30 minutes: a session is open.")
+    session_started: datetime | None = Field(description="When the open session began.")
+    last_active: datetime | None = Field(
+        description="The latest activity (clickstream, purchase, opened or clicked message)."
+    )
+
+
 class Profile(Model):
     """A customer's profile as of ``as_of`` (docs/profile.md); pseudonymous, no raw PII."""
 
@@ -106,6 +114,7 @@ class Profile(Model):
         description="Current decayed affinities, c:<category> / b:<brand>."
     )
     active_hours_local: list[str]
+    session: ProfileSession = Field(description="Present activity, as the send time sees it.")
     cart: list[CartItem]
     recently_viewed: list[str]
     wishlist: list[str] = Field(description="Items on the wishlist now, latest added first.")

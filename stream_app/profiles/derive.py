@@ -244,8 +244,7 @@ class ProfileView:
 
     @lazy
     def consent(self) -> dict[str, bool]:
-        f = self._fields
-        return {ch: f[key] == "1" for ch, key in _CONSENT_FIELDS if key in f}
+        return {ch: self._fields[k] == "1" for ch, k in _CONSENT_FIELDS if k in self._fields}
 
     def count_of(self, event_type: str) -> int:
         """How many events of ``event_type`` the customer had."""
@@ -373,6 +372,7 @@ class ProfileView:
                 k: round(v, 3) for k, v in sorted(self.tastes.items(), key=lambda kv: -kv[1])[:8]
             },
             "active_hours_local": peak_hours(self.rhythm_local),
+            "session": self.presence.summary(self._now_ms),
             "cart": [
                 {"item_id": c.item_id, "quantity": c.quantity, "price": c.price} for c in self.cart
             ],

@@ -31,6 +31,8 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from stream_app.clock import from_ms
+
 #: Upper edges (minutes) of the pause buckets; the last bucket (4 h and more) holds the
 #: pauses between visits on different occasions: what the rhythm, not the pause, times.
 GAP_EDGES_MIN = (2, 5, 15, 30, 60, 120, 240)
@@ -104,6 +106,19 @@ class Presence:
             float(recent) if isinstance(recent := fields.get("sv"), int | float) else 0.0,
         )
 
+    def summary(self, now_ms: int) -> dict[str, object]:
+        """For the profile API and support: is the customer here, since when, last seen.
+
+        >>> Presence(600_000, 0, (0,) * 8).summary(900_000)["in_session"]
+        True
+        """
+        here = self.in_session(now_ms)
+        return {
+            "in_session": here,
+            "session_started": _iso(self.session_start_ms) if here else None,
+            "last_active": _iso(self.last_ms),
+        }
+
     def in_session(self, now_ms: int) -> bool:
         """Whether the session is still open at ``now_ms`` (the pause so far is short)."""
         return self.last_ms is not None and 0 <= now_ms - self.last_ms < SESSION_GAP_MS
@@ -111,3 +126,7 @@ class Presence:
 
 def _count(value: object) -> int:
     return int(value) if isinstance(value, int | str) else 0
+
+
+def _iso(ms: int | None) -> str | None:
+    return None if ms is None else from_ms(ms).isoformat()
