@@ -82,7 +82,8 @@ def run_demo(load: Load, campaigns: Path = DEMO_CAMPAIGNS) -> bool:
             model={"attribution_window": timedelta(seconds=20), "checkpoint_interval_s": 5.0},
             metrics={
                 "port": metrics_port,
-                "dashboard_urls": (f"http://127.0.0.1:{metrics_port}/metrics",),
+                # What the dashboard finds in the registry: the worker is local.
+                "advertise_url": f"http://127.0.0.1:{metrics_port}/metrics",
             },
         )
         typer.echo(f"embedded Kafka (Tansu) at {stack.kafka_bootstrap}, Redis at {stack.redis_url}")

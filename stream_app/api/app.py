@@ -125,6 +125,7 @@ def create_app(
         stats=stores.stats,
         schedule=stores.schedule,
         models=stores.models,
+        endpoints=stores.endpoints,
     )
     app.add_exception_handler(UnavailableError, unavailable)
     app.add_middleware(AccessLog, metrics=metrics)

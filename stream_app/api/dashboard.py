@@ -96,7 +96,9 @@ class Dashboard(Model):
     schedule: ScheduleDepth
     model: EngagementModel
     lift: list[CampaignLift] = Field(description="As `GET /v1/reports/lift`.")
-    workers: list[WorkerEndpoint] = Field(description="STREAM_APP_METRICS__DASHBOARD_URLS.")
+    workers: list[WorkerEndpoint] = Field(
+        description="Workers announced in Redis, and STREAM_APP_METRICS__DASHBOARD_URLS."
+    )
     lag: ConsumerLag
     latency: Latency
     counters: dict[str, int] = Field(description="Every engine counter (Redis stats hash).")

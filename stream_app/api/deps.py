@@ -16,6 +16,7 @@ from stream_app.profiles.derive import ValueRules
 from stream_app.segments.rules import SegmentRules
 from stream_app.settings import Settings
 from stream_app.storage.decisions import DecisionStore
+from stream_app.storage.endpoints import EndpointStore
 from stream_app.storage.erasure import ErasureStore
 from stream_app.storage.profiles import ProfileStore
 from stream_app.storage.schedule import ScheduleStore
@@ -42,6 +43,7 @@ class ApiContext:
     stats: StatsStore
     schedule: ScheduleStore
     models: ModelStore
+    endpoints: EndpointStore
 
 
 def get_context(request: Request) -> ApiContext:

@@ -10,6 +10,7 @@ out of access logs and proxies; it sends it as a Bearer token on its own request
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from importlib import resources
 
 from fastapi import APIRouter, Security
@@ -21,6 +22,7 @@ from stream_app.api.dashboard import MODEL, Dashboard, shape
 from stream_app.api.deps import Context
 from stream_app.api.errors import AUTH_RESPONSES
 from stream_app.api.scopes import Scope
+from stream_app.clock import to_ms
 from stream_app.decisions.lift import CampaignLift
 from stream_app.metrics.scrape import scrape_all
 
@@ -47,27 +49,40 @@ router = APIRouter(tags=["dashboard"])
     summary="One snapshot of the engine for the live dashboard: counters, lag, latency, lift.",
     description="Engine counters, the schedule's depth and the model's last checkpoint come "
     "from Redis; lag, stalled partitions, latency percentiles and the model version from the "
-    "workers' Prometheus endpoints (`STREAM_APP_METRICS__DASHBOARD_URLS`). A worker that does "
+    "workers' Prometheus endpoints (those announced in Redis and "
+    "`STREAM_APP_METRICS__DASHBOARD_URLS`). A worker that does "
     "not answer is listed in `workers` with the reason, and its figures are missing; it "
     "never makes this request fail.",
     dependencies=[Security(authorize, scopes=[Scope.REPORTS_READ])],
     responses=AUTH_RESPONSES,
 )
 async def dashboard(context: Context) -> Dashboard:
+    metrics = context.settings.metrics
+    at = context.clock()
+
     async def read() -> tuple[
-        dict[str, int], tuple[int, int], dict[str, float], list[CampaignLift]
+        dict[str, int], tuple[int, int], dict[str, float], list[CampaignLift], list[str]
     ]:
         return (
             await context.stats.read(),
             await context.schedule.depth(),
             await context.models.meta(MODEL),
             await context.decisions.lifts(),
+            await context.endpoints.live(to_ms(at), metrics.announce_ttl_ms()),
         )
 
-    counters, depth, meta, lifts = await context.guard.call(read)
-    at = context.clock()
-    scrapes = await scrape_all(context.settings.metrics.dashboard_urls, SCRAPE_TIMEOUT_S)
+    counters, depth, meta, lifts, announced = await context.guard.call(read)
+    scrapes = await scrape_all(workers(metrics.dashboard_urls, announced), SCRAPE_TIMEOUT_S)
     return shape(at, counters, depth, meta, lifts, scrapes)
+
+
+def workers(configured: Iterable[str], announced: Iterable[str]) -> tuple[str, ...]:
+    """The endpoints to read: the configured ones, then those announced, each once.
+
+    >>> workers(["http://a:9108/metrics"], ["http://b:9108/metrics", "http://a:9108/metrics"])
+    ('http://a:9108/metrics', 'http://b:9108/metrics')
+    """
+    return tuple(dict.fromkeys((*configured, *announced)))
 
 
 @router.get("/dashboard", include_in_schema=False)

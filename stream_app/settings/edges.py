@@ -72,9 +72,46 @@ class MetricsSettings(Section):
         description="Lag with a committed offset that has not moved this long: stalled.",
     )
     dashboard_urls: tuple[str, ...] = Field(
-        default=("http://127.0.0.1:9108/metrics",),
-        description="Workers' Prometheus endpoints the live dashboard reads (lag, latency).",
+        default=(),
+        description="Prometheus endpoints the live dashboard reads besides the workers "
+        "announced in Redis (e.g. workers of another deployment).",
     )
+    advertise_url: str | None = Field(
+        default=None,
+        description="URL of this worker's /metrics announced to the dashboard (null: "
+        "http://<hostname>:<port>/metrics, the container's or pod's name).",
+    )
+    announce_interval_s: float = Field(
+        default=10.0, gt=0, description="How often a worker announces its metrics URL."
+    )
+    announce_missed: int = Field(
+        default=3,
+        ge=1,
+        description="Announcements a worker may miss before the dashboard drops it.",
+    )
+
+    def advertised(self, hostname: str) -> str | None:
+        """The URL this worker announces: the explicit one, else its metrics port on
+        ``hostname`` (resolvable by its peers in compose and Kubernetes); None: no metrics.
+
+        >>> MetricsSettings().advertised("worker-1")
+        'http://worker-1:9108/metrics'
+        >>> MetricsSettings(advertise_url="http://10.0.0.7:9108/metrics").advertised("w")
+        'http://10.0.0.7:9108/metrics'
+        >>> MetricsSettings(port=None).advertised("worker-1") is None
+        True
+        """
+        if self.advertise_url is not None:
+            return self.advertise_url
+        return None if self.port is None else f"http://{hostname}:{self.port}/metrics"
+
+    def announce_ttl_ms(self) -> int:
+        """How long the dashboard keeps a worker it has not heard from (ms).
+
+        >>> MetricsSettings(announce_interval_s=2.0, announce_missed=3).announce_ttl_ms()
+        6000
+        """
+        return round(self.announce_interval_s * self.announce_missed * 1000)
 
 
 class DevstackSettings(Section):

@@ -16,6 +16,7 @@ from stream_app.storage.catalog import CatalogStore
 from stream_app.storage.commit import Committer
 from stream_app.storage.customers import CustomerStore
 from stream_app.storage.decisions import DecisionStore
+from stream_app.storage.endpoints import EndpointStore
 from stream_app.storage.layout import Keys
 from stream_app.storage.parking import ParkingStore
 from stream_app.storage.priors import PriorStore
@@ -43,6 +44,7 @@ class Stores:
     stats: StatsStore
     committer: Committer
     parking: ParkingStore
+    endpoints: EndpointStore
 
 
 def build_stores(redis: Redis, settings: Settings) -> Stores:
@@ -79,4 +81,5 @@ def build_stores(redis: Redis, settings: Settings) -> Stores:
         stats=StatsStore(redis, keys),
         committer=Committer(redis),
         parking=ParkingStore(redis, keys, schedule),
+        endpoints=EndpointStore(redis, keys),
     )

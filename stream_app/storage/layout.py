@@ -31,8 +31,8 @@ class Keys:
     ('sa:{sched}:due', 'sa:{sched}:inflight', 'sa:{c-1}:*')
     >>> k.basket_item("sku-1"), k.basket_run(event_key("o-1"), 0), k.segment("vip")
     ('sa:basket:{sku-1}', 'sa:basket:run:{2711814c53892a65}:0', 'sa:segment:{vip}')
-    >>> k.backfilled(), k.cutover()
-    ('sa:{sched}:backfilled', 'sa:{sched}:cutover')
+    >>> k.backfilled(), k.cutover(), k.endpoints()
+    ('sa:{sched}:backfilled', 'sa:{sched}:cutover', 'sa:endpoints')
     """
 
     prefix: str
@@ -161,6 +161,10 @@ class Keys:
     def stats(self) -> str:
         """Hash: engine-wide counters (events applied, dead letters by reason, ...)."""
         return f"{self.prefix}:stats"
+
+    def endpoints(self) -> str:
+        """Sorted set: workers' advertised metrics URLs (score = last heartbeat, ms)."""
+        return f"{self.prefix}:endpoints"
 
     def api_key(self, key_id: str) -> str:
         """Hash: one API key's HMAC of its secret, name, scopes, rate, created / revoked ms."""

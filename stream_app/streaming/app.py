@@ -11,6 +11,7 @@ the agent asks for the next ones, i.e. after the pass wrote its effects.
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import faust
@@ -21,7 +22,7 @@ from stream_app.metrics.server import serve_metrics
 from stream_app.settings import Settings
 from stream_app.streaming import transport
 from stream_app.streaming.lag import LagProbe
-from stream_app.streaming.observe import WorkerProbe
+from stream_app.streaming.observe import Announcer, WorkerProbe
 from stream_app.streaming.publisher import FaustPublisher
 from stream_app.streaming.wiring import build_engine
 
@@ -125,10 +126,19 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         clock,
     )
 
+    announcer = Announcer(
+        engine.stores.endpoints, settings.metrics.advertised(socket.gethostname()), clock
+    )
+
     @app.task
     async def serve_worker_metrics() -> None:
         if serve_metrics(metrics.registry, settings.metrics.port):
+            await announcer.start()
             await probe.start()
+
+    @app.timer(settings.metrics.announce_interval_s)
+    async def announce_metrics() -> None:
+        await announcer.beat()
 
     @app.timer(settings.metrics.probe_interval_s)
     async def probe_worker() -> None:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from stream_app.clock import Clock, to_ms
 from stream_app.metrics.engine import EngineMetrics
 from stream_app.metrics.stall import StallTracker
+from stream_app.storage.endpoints import EndpointStore
 from stream_app.storage.schedule import ScheduleStore
 from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.learning import Learner
@@ -76,3 +77,29 @@ class WorkerProbe:
         report = self.learner.validation.report()
         if report["labels"]:
             self.metrics.model(self.learner.model.version, report["auc"], report["log_loss"])
+
+
+@dataclass
+class Announcer:
+    """The worker's heartbeat in the endpoint registry, so the dashboard finds it.
+
+    Silent until ``start`` (the metrics server is up: announcing a URL nobody serves
+    would list a dead worker); a failed heartbeat is logged, the next one retries."""
+
+    store: EndpointStore
+    url: str | None
+    clock: Clock
+    _serving: bool = field(default=False, init=False)
+
+    async def start(self) -> None:
+        """The metrics server is up: announce now, then at every ``beat``."""
+        self._serving = True
+        await self.beat()
+
+    async def beat(self) -> None:
+        if not self._serving or self.url is None:
+            return
+        try:
+            await self.store.announce(self.url, to_ms(self.clock()))
+        except Exception as exc:  # Redis may be away: the registry must not stop the worker
+            log.warning("metrics endpoint not announced: %s", exc)

@@ -60,6 +60,7 @@ def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Sett
             "port": metrics_port,
             "api_port": None,
             "probe_interval_s": 1.0,
+            "announce_interval_s": 1.0,
             "dashboard_urls": (f"http://127.0.0.1:{metrics_port}/metrics",),
         },
     )

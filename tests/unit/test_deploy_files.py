@@ -152,8 +152,9 @@ def k8s_secret() -> dict[str, str]:
 
 
 def k8s_env(box: dict[str, Any]) -> dict[str, str]:
-    """What a container's process sees: ConfigMap, Secret, then its own env."""
-    own = {item["name"]: str(item["value"]) for item in box.get("env", [])}
+    """What a container's process sees: ConfigMap, Secret, then its own env (but the
+    values Kubernetes fills in, ``valueFrom``)."""
+    own = {item["name"]: str(item["value"]) for item in box.get("env", []) if "value" in item}
     return k8s_config() | k8s_secret() | own
 
 
@@ -225,6 +226,8 @@ def test_k8s_environments_are_valid_settings(monkeypatch: pytest.MonkeyPatch) ->
             settings.metrics.api_port if box["args"] == ["api"] else settings.metrics.port
         )
         assert ports["metrics"] == metrics_port, name
+        if box["args"] == ["worker"]:  # the URL it announces to the dashboard is that port
+            assert f":{metrics_port}/metrics" in str(settings.metrics.advertised("pod")), name
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
         assert int(annotations["prometheus.io/port"]) == metrics_port, name
         if "http" in ports:
