@@ -327,8 +327,16 @@ def _presence_note(look: Outlook, now_ms: int) -> str:
     last, start = look.last_ms, look.session_start_ms
     if last is None or now_ms - last >= _RECENT_MS:
         return ""
-    ago = span(timedelta(minutes=round((now_ms - last) / 60_000)))
+    ago = _ago(now_ms - last)
     if start is not None and now_ms - last < SESSION_GAP_MS:
-        length = span(timedelta(minutes=round((now_ms - start) / 60_000)))
-        return f"in a session for {length} (active {ago} ago)"
-    return f"last active {ago} ago"
+        lasted = now_ms - start
+        length = (
+            f" for {span(timedelta(minutes=round(lasted / 60_000)))}" if lasted >= 60_000 else ""
+        )
+        return f"in a session{length} (active {ago})"
+    return f"last active {ago}"
+
+
+def _ago(ms: int) -> str:
+    """ "just now" under a minute, else "12 min ago"."""
+    return "just now" if ms < 60_000 else f"{span(timedelta(minutes=round(ms / 60_000)))} ago"

@@ -202,6 +202,8 @@ def test_an_active_shopper_hears_from_us_while_active() -> None:
     assert here.send_at == NOW
     assert "in a session for 20 min (active 1 min ago)" in here.explanation
     assert "sending now: chance read" in here.explanation
+    just_came = planned(view=in_session(MIN / 2, 0 * MIN)).decision
+    assert "in a session (active just now)" in just_came.explanation
     gone = planned(view=in_session(4 * H, 3 * H)).decision  # left hours ago: their evening
     assert gone.send_at == EVENING
     assert "last active 3 h 0 min ago" in gone.explanation
