@@ -45,6 +45,7 @@ import argparse
 import random
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -70,7 +71,6 @@ from stream_app.decisions.timing import (
 )
 from stream_app.metrics.quantiles import percentile
 from stream_app.profiles.derive import ProfileView, derive
-from stream_app.profiles.presence import Presence
 from stream_app.simulation.catalog import CATEGORIES
 from stream_app.simulation.engagement import is_active_hour, p_engage
 from stream_app.simulation.population import make_population
@@ -132,16 +132,7 @@ def simulate(args: argparse.Namespace) -> tuple[list[Trigger], Learned]:
         ms = start_ms + hour * HOUR_MS
         for shopper in shoppers:
             browse(shopper, ms, rng)
-    prior = [0.0] * HOURS_PER_DAY
-    presences: list[tuple[Presence, int | None]] = []
-    for shopper in shoppers:
-        view = derive(shopper.profile.stored(), START, RULES)
-        for h, value in enumerate(daily_profile(view.rhythm_local)):
-            prior[h] += value
-        presences.append((view.presence, ms_or_none(view.first_seen)))
-    learned = Learned(
-        tuple(prior), learned_priors(presence_sums(presences, start_ms), PresencePriors())
-    )
+    learned = learn([derive(s.profile.stored(), START, RULES) for s in shoppers], START)
 
     n_session = round(args.triggers * args.session_share)
     span_ms = TRIGGER_DAYS * 24 * HOUR_MS
@@ -183,6 +174,18 @@ class Learned(NamedTuple):
 
     hours: tuple[float, ...]
     presence: PresencePriors
+
+
+def learn(views: Sequence[ProfileView], now: datetime) -> Learned:
+    """What the worker would have learned from these profiles by ``now``: the sum of their
+    local hour-of-day rhythms, and everyone's presence."""
+    prior = [0.0] * HOURS_PER_DAY
+    for view in views:
+        for hour, value in enumerate(daily_profile(view.rhythm_local)):
+            prior[hour] += value
+    presences = [(view.presence, ms_or_none(view.first_seen)) for view in views]
+    presence = learned_priors(presence_sums(presences, to_ms(now)), PresencePriors())
+    return Learned(tuple(prior), presence)
 
 
 def engine_plan(

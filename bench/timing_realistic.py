@@ -50,10 +50,10 @@ from bench.timing import (
     best_allowed_hour,
     engine_plan,
     engine_quiet,
+    learn,
     plan_in_window,
 )
-from stream_app.clock import ms_or_none, to_ms
-from stream_app.decisions.moments import PresencePriors, learned_priors, presence_sums
+from stream_app.clock import to_ms
 from stream_app.decisions.quiet import QuietHours
 from stream_app.decisions.timing import (
     HOURS_PER_DAY,
@@ -62,7 +62,6 @@ from stream_app.decisions.timing import (
     plan_send,
 )
 from stream_app.profiles.derive import derive
-from stream_app.profiles.presence import Presence
 from stream_app.simulation.activity import (
     ActiveSession,
     Activity,
@@ -153,20 +152,16 @@ def simulate(args: argparse.Namespace) -> tuple[list[Customer], Learned]:
     horizon = START + timedelta(days=args.test_days) + max(w for *_, w in PROTOCOLS) + LAG
     truths = draw_truth(population, args.seed, train_start, horizon)
     customers: list[Customer] = []
-    presences: list[tuple[Presence, int | None]] = []
-    prior = [0.0] * HOURS_PER_DAY
+    views = []
     for c in population:
         shopper = Shopper(c, c, 0, [], SimulatedProfile(c.customer_id, c.timezone))
         shopper.become(c)
         truth = truths[c.customer_id]
         replay(shopper, truth, to_ms(train_start), to_ms(START), rng)
         view = derive(shopper.profile.stored(), START, RULES)
-        own = daily_profile(view.rhythm_local)
-        prior = [p + o for p, o in zip(prior, own, strict=True)]
         customers.append(Customer(shopper, view.timezone, truth, draw_activity(c, args.seed)))
-        presences.append((view.presence, ms_or_none(view.first_seen)))
-    learned = learned_priors(presence_sums(presences, to_ms(START)), PresencePriors())
-    return customers, Learned(tuple(prior), learned)
+        views.append(view)
+    return customers, learn(views, START)
 
 
 def process_oracle(

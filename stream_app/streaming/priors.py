@@ -31,6 +31,7 @@ class PriorCache:
         self._retry = retry
         self._cache: dict[str, tuple[float, ...]] = {}
         self._read_at: datetime | None = None
+        self._presence = rules.presence
 
     async def ensure(self, segments: Iterable[str], now: datetime) -> None:
         """Have the priors of ``segments``, everyone's and everyone's presence, read again
@@ -42,6 +43,8 @@ class PriorCache:
             return
         wanted = sorted(names | self._cache.keys()) if stale else missing
         self._cache.update(await self._retry(lambda: self._store.read(wanted, now)))
+        sums = self._cache[PRESENCE][: len(GAP_FIELDS) + 1]
+        self._presence = learned_priors(sums, self._rules.presence)
         if stale:
             self._read_at = now
 
@@ -57,9 +60,9 @@ class PriorCache:
         )
 
     def presence(self) -> PresencePriors:
-        """Everyone's presence as learned (``ensure`` awaited), else the settings' prior."""
-        sums = self._cache[PRESENCE][: len(GAP_FIELDS) + 1]
-        return learned_priors(sums, self._rules.presence)
+        """Everyone's presence as learned (as of the last ``ensure``), else the settings'
+        prior: derived once per read, not per customer."""
+        return self._presence
 
     def learn(
         self, writes: Writes, customers: Sequence[tuple[ProfileView, Set[str]]], now: datetime
