@@ -19,10 +19,16 @@ report_app = typer.Typer(help="Reports for analysts.", no_args_is_help=True)
 @report_app.command("lift")
 def lift(
     json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
+    rebuild: bool = typer.Option(
+        False,
+        "--rebuild",
+        help="Recount every campaign's counts from its decisions first (once, after a "
+        "rolling upgrade from a version without counts; otherwise never needed).",
+    ),
 ) -> None:
     """Conversion of treated vs holdout customers per campaign, overall and stratified by
     tier (a pooled figure that disagrees with the stratified one is flagged)."""
-    lifts = asyncio.run(read_lift(Settings()))
+    lifts = asyncio.run(read_lift(Settings(), rebuild))
     if json:
         typer.echo(orjson.dumps([x.as_dict() for x in lifts], option=orjson.OPT_INDENT_2))
     elif not lifts:
@@ -31,10 +37,10 @@ def lift(
         typer.echo(render(lifts))
 
 
-async def read_lift(settings: Settings) -> list[CampaignLift]:
-    """Every campaign's lift from the counts in Redis."""
+async def read_lift(settings: Settings, rebuild: bool = False) -> list[CampaignLift]:
+    """Every campaign's lift from the counts in Redis (recounted first with ``rebuild``)."""
     redis = redis_client(settings)
     try:
-        return await DecisionStore(redis, Keys(settings.redis.key_prefix)).lifts()
+        return await DecisionStore(redis, Keys(settings.redis.key_prefix)).lifts(rebuild)
     finally:
         await redis.aclose()

@@ -16,7 +16,7 @@ targets people about to buy anyway looks brilliant. Two estimates are given:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -50,6 +50,20 @@ class Stratum:
     name: str
     treated: Arm
     holdout: Arm
+
+
+def strata_of(cells: Mapping[tuple[str, str], Arm]) -> list[Stratum]:
+    """Strata by name from the counts of each cell (arm ``treated`` or ``holdout``,
+    stratum); a cell never counted is an empty arm.
+
+    >>> strata_of({("treated", "vip"): Arm(3, 1), ("holdout", "new"): Arm(2, 0)})[0]
+    Stratum(name='new', treated=Arm(n=0, conversions=0), holdout=Arm(n=2, conversions=0))
+    """
+    empty = Arm(0, 0)
+    return [
+        Stratum(name, cells.get(("treated", name), empty), cells.get(("holdout", name), empty))
+        for name in sorted({stratum for _, stratum in cells})
+    ]
 
 
 @dataclass(frozen=True, slots=True)

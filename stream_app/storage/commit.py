@@ -46,6 +46,12 @@ class Writes:
     def add(self, *command: Arg) -> None:
         self.commands.append(command)
 
+    def add_if(self, key: str, field: str, want: str, value: Arg, *then: Arg) -> None:
+        """Set hash ``field`` of ``key`` to ``value`` and run ``then`` only if the field
+        holds ``want`` (``""``: absent): e.g. count a change once, however often it is
+        written. ``then``'s keys must share ``key``'s slot (``lua/commit.lua``)."""
+        self.commands.append(("HSETIF", key, field, want, value, *then))
+
     def __bool__(self) -> bool:
         return bool(self.commands)
 

@@ -10,15 +10,18 @@ check or a batch that runs twice after a crash changes nothing the second time.
 Writes go into the pass's ``Writes`` (one script call); reads of a pass come from
 ``storage.customers``, the other reads (the API's) are here.
 
-Lift counts are one hash field per decision, ``<arm>|<stratum>|<0 or 1>`` (``layout``):
-written once when the decision is sent or held out, overwritten with 1 when a
-goal event converts it; a report sums them. Idempotent by construction, unlike
-counters, and small (one field per decision, expiring with the campaign key).
+Lift is counted per campaign and cell (arm, stratum): decisions and conversions
+(``Keys.lift_cells``), so a report reads a few counts per campaign, never its
+decisions. Each decision keeps one field in its campaign's record (``Keys.lift``,
+``<arm>|<stratum>|<0 or 1>``): the counts move only when that field changes, from
+absent to 0 (recorded) or from 0 to 1 (converted), in the same atomic commit
+(``Writes.add_if``), so a redelivered batch or two racing workers count a decision
+and its conversion once. The record also rebuilds the counts (``lua/lift_rebuild.lua``):
+once per campaign on the first read after an upgrade, or on demand.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,21 +32,23 @@ from redis.asyncio import Redis
 
 from stream_app.clock import from_ms, to_ms
 from stream_app.decisions.attribution import Window
-from stream_app.decisions.lift import Arm, CampaignLift, Stratum, campaign_lift
+from stream_app.decisions.lift import Arm, CampaignLift, Stratum, campaign_lift, strata_of
 from stream_app.decisions.policies import Sent
 from stream_app.events.decision import Decision
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import (
+    LIFT_BUILT,
     Check,
     Keys,
     check_member,
     contact_member,
+    lift_cell,
     lift_value,
     parse_contact_member,
-    parse_lift_value,
+    parse_lift_cell,
     settled_value,
 )
-from stream_app.storage.scripts import Arg
+from stream_app.storage.scripts import Arg, LuaScript, run_scripts
 
 #: Contact history kept for caps and cooldowns (a week of caps, plus slack).
 HISTORY = timedelta(days=8)
@@ -100,6 +105,7 @@ class DecisionStore:
     def __init__(self, client: Redis, keys: Keys) -> None:
         self._client = client
         self._keys = keys
+        self._rebuild = LuaScript("lift_rebuild")
 
     def schedule(self, writes: Writes, planned: Sequence[PendingDecision], ttl: timedelta) -> None:
         """Keep each decision until its send check runs; never moves an existing check."""
@@ -146,11 +152,15 @@ class DecisionStore:
             }
             writes.add("HSET", keys.attribution(cid), d.decision_id, orjson.dumps(window))
             writes.add("EXPIRE", keys.attribution(cid), int(item.goal_window.total_seconds()))
-            writes.add(
-                "HSETNX",
+            writes.add_if(
                 keys.lift(d.campaign_id),
                 d.decision_id,
+                "",
                 lift_value(arm, item.stratum, False),
+                "HINCRBY",
+                keys.lift_cells(d.campaign_id),
+                lift_cell("n", arm, item.stratum),
+                1,
             )
             writes.add("SADD", keys.campaigns(), d.campaign_id)
             writes.add("HDEL", keys.pending(cid), d.decision_id)
@@ -172,39 +182,33 @@ class DecisionStore:
             writes.add("EXPIRE", key, int(ttl.total_seconds()))
 
     def convert(self, writes: Writes, converted: Sequence[tuple[str, Window]]) -> None:
-        """Mark decisions converted (idempotent: the same field, the same value)."""
+        """Mark decisions converted and count them, once: a decision counts when its record
+        goes from unconverted to converted (a recorded decision only)."""
         for customer, w in converted:
-            writes.add(
-                "HSET",
+            writes.add_if(
                 self._keys.lift(w.campaign_id),
                 w.decision_id,
+                lift_value(w.arm, w.stratum, False),
                 lift_value(w.arm, w.stratum, True),
+                "HINCRBY",
+                self._keys.lift_cells(w.campaign_id),
+                lift_cell("c", w.arm, w.stratum),
+                1,
             )
             writes.add("HDEL", self._keys.attribution(customer), w.decision_id)
 
-    async def lift_strata(self) -> dict[str, list[Stratum]]:
-        """Per campaign: treated and holdout decisions and conversions, by stratum (tier)."""
-        campaigns = sorted(_text(c) for c in await self._client.smembers(self._keys.campaigns()))
-        out: dict[str, list[Stratum]] = {}
-        for campaign in campaigns:
-            counts: Counter[tuple[str, str, bool]] = Counter()
-            async for _, value in self._client.hscan_iter(self._keys.lift(campaign)):
-                counts[parse_lift_value(_text(value))] += 1
-            strata = sorted({stratum for _, stratum, _ in counts})
-            out[campaign] = [
-                Stratum(
-                    stratum,
-                    *(
-                        Arm(
-                            counts[(arm, stratum, False)] + counts[(arm, stratum, True)],
-                            counts[(arm, stratum, True)],
-                        )
-                        for arm in ("treated", "holdout")
-                    ),
-                )
-                for stratum in strata
-            ]
-        return out
+    async def lift_strata(self, rebuild: bool = False) -> dict[str, list[Stratum]]:
+        """Per campaign: treated and holdout decisions and conversions, by stratum (tier),
+        from the counts (one script call per campaign, in one round trip). Counts not yet
+        built are first recounted from the decisions, as all are with ``rebuild``."""
+        keys = self._keys
+        campaigns = sorted(_text(c) for c in await self._client.smembers(keys.campaigns()))
+        calls = [
+            self._rebuild.call([keys.lift(c), keys.lift_cells(c)], [LIFT_BUILT, int(rebuild)])
+            for c in campaigns
+        ]
+        answers = await run_scripts(self._client, calls)
+        return {c: strata_of(_cells(flat)) for c, flat in zip(campaigns, answers, strict=True)}
 
     async def of_customer(
         self, customer_id: str, now: datetime, recent: int = 100
@@ -229,10 +233,20 @@ class DecisionStore:
         sent = [parse_contact(_text(member), from_ms(int(score))) for member, score in contacts]
         return planned, sent
 
-    async def lifts(self) -> list[CampaignLift]:
+    async def lifts(self, rebuild: bool = False) -> list[CampaignLift]:
         """Every campaign's lift from the counts (``stream-app report lift``, the API)."""
-        strata = await self.lift_strata()
+        strata = await self.lift_strata(rebuild)
         return [campaign_lift(campaign, rows) for campaign, rows in strata.items() if rows]
+
+
+def _cells(flat: Sequence[bytes]) -> dict[tuple[str, str], Arm]:
+    """The arms counted in a campaign's lift counts hash (flat: field, count, ...)."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    for field, count in zip(flat[::2], flat[1::2], strict=True):
+        if cell := parse_lift_cell(_text(field)):
+            measure, arm, stratum = cell
+            counts.setdefault((arm, stratum), [0, 0])[measure == "c"] += int(count)
+    return {cell: Arm(n, conversions) for cell, (n, conversions) in counts.items()}
 
 
 def _text(value: bytes | str) -> str:

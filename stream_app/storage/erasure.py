@@ -9,8 +9,9 @@ rhythm, cart, wishlist and recents included, and their places among items' viewe
 and wishers), seen and order ids, segment memberships, planned and
 sent decisions with their checks, contact history, conversion windows and the
 features kept for the model's labels. What stays is anonymous: lift counts (per
-decision id, no customer id), the model's weights and the bandit's per-tier
-statistics, and the pseudonymous device links, kept so that a device still
+campaign, arm and tier, and the per-decision record by decision id: no customer id; a
+report keeps counting the erased customer's decisions), the model's weights and the
+bandit's per-tier statistics, and the pseudonymous device links, kept so that a device still
 reporting is recognised and its events dropped rather than dead-lettered with
 their payload. The id joins the suppression list (``Keys.erasures``) for audits.
 

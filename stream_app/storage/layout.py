@@ -81,6 +81,11 @@ class Keys:
         """Hash: decision id -> ``lift_value`` (arm, stratum, converted) of one campaign."""
         return f"{self.prefix}:lift:{{{campaign_id}}}"
 
+    def lift_cells(self, campaign_id: str) -> str:
+        """Hash: ``lift_cell`` (decisions or conversions of an arm and stratum) -> count, and
+        ``LIFT_BUILT`` once complete; same slot as ``lift``."""
+        return f"{self.prefix}:lift:{{{campaign_id}}}:cells"
+
     def campaigns(self) -> str:
         """Set: campaign ids with lift counts."""
         return f"{self.prefix}:lift:campaigns"
@@ -280,16 +285,50 @@ def lift_value(arm: str, stratum: str, converted: bool) -> str:
 
     >>> lift_value("treated", "vip", False)
     'treated|vip|0'
-    >>> parse_lift_value(lift_value("holdout", "vip", True))
-    ('holdout', 'vip', True)
+    >>> parse_lift_value(lift_value("holdout", "a|b", True))
+    ('holdout', 'a|b', True)
     """
     return f"{arm}|{stratum}|{int(converted)}"
 
 
 def parse_lift_value(value: str) -> tuple[str, str, bool]:
-    """(arm, stratum, converted) of a lift hash value."""
-    arm, stratum, flag = value.rsplit("|", 2)
+    """(arm, stratum, converted) of a lift hash value (an arm has no ``|``, a stratum may)."""
+    arm, _, rest = value.partition("|")
+    stratum, _, flag = rest.rpartition("|")
     return arm, stratum, flag == "1"
+
+
+#: The ``Keys.lift_cells`` field saying its counts cover every decision of ``Keys.lift``
+#: (set by the rebuild, ``lua/lift_rebuild.lua``; counts kept by writers alone lack it).
+LIFT_BUILT = "built"
+
+#: What a ``lift_cell`` counts: decisions recorded, or those converted.
+LiftMeasure = Literal["n", "c"]
+
+
+def lift_cell(measure: LiftMeasure, arm: str, stratum: str) -> str:
+    """A field of a campaign's lift counts: ``<n or c>|<arm>|<stratum>``, the decisions
+    (``n``) or conversions (``c``) of one arm in one stratum; ``lua/lift_rebuild.lua``
+    builds the same from a ``lift_value``.
+
+    >>> lift_cell("n", "treated", "vip")
+    'n|treated|vip'
+    >>> parse_lift_cell(lift_cell("c", "holdout", "a|b"))
+    ('c', 'holdout', 'a|b')
+    >>> parse_lift_cell(LIFT_BUILT) is None
+    True
+    """
+    return f"{measure}|{arm}|{stratum}"
+
+
+def parse_lift_cell(field: str) -> tuple[LiftMeasure, str, str] | None:
+    """(measure, arm, stratum) of a lift counts field; None for another field."""
+    measure, _, rest = field.partition("|")
+    arm, _, stratum = rest.partition("|")
+    match measure:
+        case "n" | "c":
+            return measure, arm, stratum
+    return None
 
 
 def settled_value(why: str) -> str:

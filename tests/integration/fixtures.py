@@ -7,6 +7,7 @@ import os
 import signal
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
 from stream_app.clock import to_ms
+from stream_app.decisions.lift import Arm, Stratum
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.events.topics import TopicNames
 from stream_app.kafka import client_options
@@ -28,7 +30,7 @@ from stream_app.settings import Settings
 from stream_app.storage.bundle import build_stores
 from stream_app.storage.commit import Committer, Writes
 from stream_app.storage.customers import Ask
-from stream_app.storage.layout import Keys, event_key
+from stream_app.storage.layout import Keys, event_key, parse_lift_value
 from stream_app.storage.profiles import ProfileStore
 
 T = TypeVar("T")
@@ -230,3 +232,24 @@ def sigkill(process: ManagedProcess) -> None:
     assert process.running, f"{process.name} is not running"
     os.killpg(pid, signal.SIGKILL)
     process.stop(timeout=0)
+
+
+async def scanned_strata(redis: Redis, keys: Keys, campaign: str) -> list[Stratum]:
+    """A campaign's strata counted the way reports did before the counts: every decision
+    of its record, scanned (the reference the counts must equal)."""
+    counts: Counter[tuple[str, str, bool]] = Counter()
+    async for _, value in redis.hscan_iter(keys.lift(campaign)):
+        counts[parse_lift_value(value.decode())] += 1
+    return [
+        Stratum(
+            stratum,
+            *(
+                Arm(
+                    counts[(arm, stratum, False)] + counts[(arm, stratum, True)],
+                    counts[(arm, stratum, True)],
+                )
+                for arm in ("treated", "holdout")
+            ),
+        )
+        for stratum in sorted({stratum for _, stratum, _ in counts})
+    ]

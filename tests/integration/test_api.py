@@ -17,6 +17,7 @@ from stream_app.api import create_app
 from stream_app.api.scopes import Scope
 from stream_app.cli.main import app as cli
 from stream_app.decisions.evaluation import MembershipChange
+from stream_app.decisions.lift import campaign_lift
 from stream_app.settings import Settings
 from stream_app.storage.bundle import build_stores
 from stream_app.storage.connection import redis_client
@@ -25,7 +26,7 @@ from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.layout import Keys
 from stream_app.storage.segments import SegmentStore
 from tests.integration.api_support import client, customer, new_key, pending, seed_profile
-from tests.integration.fixtures import commit
+from tests.integration.fixtures import commit, scanned_strata
 
 pytestmark = pytest.mark.integration
 
@@ -227,7 +228,8 @@ async def test_customer_decisions_scheduled_and_recent(
 
 async def test_lift_report(app: FastAPI, api_settings: Settings, redis: Redis) -> None:
     campaign = customer("api_lift")
-    store = DecisionStore(redis, Keys(api_settings.redis.key_prefix))
+    store_keys = Keys(api_settings.redis.key_prefix)
+    store = DecisionStore(redis, store_keys)
     decisions = [pending(customer(), campaign, NOW, NOW) for _ in range(3)]
     await commit(redis, lambda w: store.finish(w, decisions, [], NOW, timedelta(days=1)))
     first = decisions[0].decision
@@ -235,13 +237,20 @@ async def test_lift_report(app: FastAPI, api_settings: Settings, redis: Redis) -
         await build_stores(redis, api_settings).customers.load([Ask(first.customer_id)], NOW)
     )[first.customer_id].windows
     await commit(redis, lambda w: store.convert(w, [(first.customer_id, window)]))
+    # redelivered: the same batches again change no count
+    await commit(redis, lambda w: store.finish(w, decisions, [], NOW, timedelta(days=1)))
+    await commit(redis, lambda w: store.convert(w, [(first.customer_id, window)]))
     token = await new_key(redis, api_settings, Scope.REPORTS_READ, now=NOW)
     async with client(app, token) as http:
         report = (await http.get("/v1/reports/lift")).json()
+        dashboard = (await http.get("/v1/dashboard")).json()
     [mine] = [c for c in report["campaigns"] if c["campaign_id"] == campaign]
     assert mine["treated"] == {"n": 3, "conversions": 1}
     assert mine["holdout"] == {"n": 0, "conversions": 0}
     assert mine["strata"][0]["name"] == "new"
+    scanned = campaign_lift(campaign, await scanned_strata(redis, store_keys, campaign))
+    assert mine == scanned.as_dict()
+    assert [c for c in dashboard["lift"] if c["campaign_id"] == campaign] == [mine]
 
 
 async def test_erasure_answers_202_and_forgets_the_customer(

@@ -6,8 +6,11 @@ allowed, no quiet hours), so the tests wait seconds, not hours.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,18 +18,26 @@ import pytest
 from redis.asyncio import Redis
 
 from stream_app.cli.report import read_lift
+from stream_app.clock import to_ms
+from stream_app.decisions.attribution import Window
+from stream_app.decisions.lift import Stratum, campaign_lift
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.events.decision import Decision
 from stream_app.settings import Settings
-from stream_app.storage.layout import Keys
+from stream_app.storage.commit import Committer, Writes
+from stream_app.storage.decisions import DecisionStore, PendingDecision
+from stream_app.storage.layout import Keys, lift_cell, lift_value
 from stream_app.storage.stats import StatsStore
+from tests.integration.api_support import pending
 from tests.integration.fixtures import (
+    commit,
     consume_until,
     dumps,
     event,
     eventually,
     produce,
     profile_fields,
+    scanned_strata,
 )
 
 pytestmark = pytest.mark.integration
@@ -225,3 +236,89 @@ async def test_consent_withdrawn_after_planning_stops_the_scheduled_message(
     assert after.get(name, 0) > before.get(name, 0), "checked again at send time"
     sent = await consume_until(settings, settings.topics.decisions, lambda _: False, within=1)
     assert all(r.key != customer.encode() for r in sent)
+
+
+def spread(campaigns: Sequence[str], n: int, seed: int) -> list[PendingDecision]:
+    """``n`` sent or held-out decisions spread over ``campaigns``, arms and tiers."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    out = []
+    for _ in range(n):
+        item = pending(uid("c"), rng.choice(campaigns), now, now)
+        decision = item.decision.model_copy(update={"holdout": rng.random() < 0.3})
+        out.append(replace(item, decision=decision, stratum=rng.choice(["new", "vip", "a|b"])))
+    return out
+
+
+def window(item: PendingDecision) -> tuple[str, Window]:
+    """The conversion window ``finish`` opened for ``item`` (customer, window)."""
+    d = item.decision
+    arm = "holdout" if d.holdout else "treated"
+    at = to_ms(d.send_at)
+    return d.customer_id, Window(d.decision_id, d.campaign_id, arm, item.stratum, "p", at, at)
+
+
+async def counted(store: DecisionStore, campaigns: Sequence[str]) -> dict[str, list[Stratum]]:
+    strata = await store.lift_strata()
+    return {c: strata[c] for c in campaigns}
+
+
+async def scanned(redis: Redis, keys: Keys, campaigns: Sequence[str]) -> dict[str, list[Stratum]]:
+    return {c: await scanned_strata(redis, keys, c) for c in campaigns}
+
+
+async def test_lift_counts_equal_a_scan_of_the_decisions_and_redelivery_counts_nothing(
+    redis: Redis, keys: Keys
+) -> None:
+    store, campaigns = DecisionStore(redis, keys), [uid("lift"), uid("lift")]
+    decisions = spread(campaigns, 300, seed=18)
+    sent_ttl, now = timedelta(days=1), datetime.now(UTC)
+    batches = [decisions[i : i + 50] for i in range(0, len(decisions), 50)]
+    conversions = [window(item) for item in decisions[::3]]
+    for batch in batches:
+        await commit(redis, lambda w, b=batch: store.finish(w, b, [], now, sent_ttl))
+    await commit(redis, lambda w: store.convert(w, conversions[:60]))
+    first = await counted(store, campaigns)
+    assert first == await scanned(redis, keys, campaigns)
+    assert sum(s.treated.n + s.holdout.n for c in campaigns for s in first[c]) == 300
+    # every batch again (a redelivery), the conversions again and the rest of them, some
+    # of them by two racing commits: each decision and each conversion counts once
+    for batch in batches:
+        await commit(redis, lambda w, b=batch: store.finish(w, b, [], now, sent_ttl))
+    await asyncio.gather(
+        *(commit(redis, lambda w: store.convert(w, conversions)) for _ in range(2))
+    )
+    again = await counted(store, campaigns)
+    assert again == await scanned(redis, keys, campaigns)
+    converted = sum(
+        s.treated.conversions + s.holdout.conversions for c in campaigns for s in again[c]
+    )
+    assert converted == len(conversions) == 100
+    lifts = {lift.campaign_id: lift for lift in await store.lifts()}
+    assert [lifts[c] for c in campaigns] == [campaign_lift(c, again[c]) for c in campaigns]
+
+
+async def test_lift_counts_are_rebuilt_from_decisions_recorded_before_them(
+    redis: Redis, keys: Keys
+) -> None:
+    store, campaign = DecisionStore(redis, keys), uid("lift")
+    older = spread([campaign], 40, seed=6)
+    for i, item in enumerate(older):  # as the previous version recorded them: no counts
+        arm = "holdout" if item.decision.holdout else "treated"
+        value = lift_value(arm, item.stratum, converted=i % 4 == 0)
+        await redis.hset(keys.lift(campaign), item.decision.decision_id, value)
+    await redis.sadd(keys.campaigns(), campaign)
+    newer = spread([campaign], 10, seed=7)  # counted by this version, before the first read
+    await commit(redis, lambda w: store.finish(w, newer, [], datetime.now(UTC), timedelta(days=1)))
+    await commit(redis, lambda w: store.convert(w, [window(older[1]), window(newer[0])]))
+    rebuilt = await counted(store, [campaign])
+    assert rebuilt == await scanned(redis, keys, [campaign])
+    assert sum(s.treated.n + s.holdout.n for s in rebuilt[campaign]) == 50
+    assert sum(s.treated.conversions + s.holdout.conversions for s in rebuilt[campaign]) == 12
+
+    # once built, reads only read; a forced rebuild recounts everything
+    writes = Writes()
+    writes.add("HINCRBY", keys.lift_cells(campaign), lift_cell("n", "treated", "new"), 1000)
+    await Committer(redis).commit(writes)
+    assert await counted(store, [campaign]) != rebuilt
+    assert (await store.lift_strata(rebuild=True))[campaign] == rebuilt[campaign]

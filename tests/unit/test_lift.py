@@ -13,6 +13,7 @@ from stream_app.decisions.lift import (
     campaign_lift,
     difference,
     render,
+    strata_of,
     stratified,
     wilson,
 )
@@ -167,6 +168,28 @@ def test_stratified_interval_covers_the_true_lift_about_95_percent_of_the_time()
         est = stratified(strata)
         covered += est.low <= true_lift <= est.high
     assert 0.93 <= covered / runs <= 0.97
+
+
+def test_strata_of_cells_match_counting_each_decision() -> None:
+    """Counts per (arm, stratum) give the strata counting every decision gives."""
+    rng = random.Random(5)
+    rows = [
+        (rng.choice(["treated", "holdout"]), rng.choice(["new", "vip", "gold"]), rng.random() < 0.2)
+        for _ in range(500)
+    ]
+    cells: dict[tuple[str, str], Arm] = {}
+    for arm, stratum, converted in rows:
+        cells[(arm, stratum)] = cells.get((arm, stratum), Arm(0, 0)) + Arm(1, int(converted))
+
+    def arm_of(name: str, stratum: str) -> Arm:
+        mine = [c for a, s, c in rows if (a, s) == (name, stratum)]
+        return Arm(len(mine), sum(mine))
+
+    assert strata_of(cells) == [
+        Stratum(s, arm_of("treated", s), arm_of("holdout", s)) for s in ("gold", "new", "vip")
+    ]
+    assert strata_of({}) == []
+    assert strata_of({("holdout", "new"): Arm(4, 1)}) == [Stratum("new", Arm(0, 0), Arm(4, 1))]
 
 
 # --- campaign lift, Simpson guard, JSON and rendering ------------------------------
