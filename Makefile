@@ -61,7 +61,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
-# Benchmarks on the embedded stack (~16 min); figures merge into bench/results/latest.json.
+# Benchmarks on the embedded stack (~18 min); figures merge into bench/results/latest.json.
 # bench.soak (10 min) is not part of it: `.venv/bin/python -m bench.soak`.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.profiles $(BENCH_ARGS)
@@ -73,6 +73,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.backfill
 	$(BIN)/python -m bench.basket
 	$(BIN)/python -m bench.cutover
+	$(BIN)/python -m bench.lift
 
 fuzz: $(BENCH_STAMP)
 	$(BIN)/python -m bench.fuzz $(FUZZ_ARGS)
