@@ -11,10 +11,15 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
+from redis.exceptions import OutOfMemoryError, ResponseError
 
 from stream_app.settings import Settings
 
-__all__ = ["redis_client"]
+__all__ = ["redis_client", "refuses_writes"]
+
+#: How Redis words its refusal at ``maxmemory`` with ``noeviction``; inside a Lua script
+#: the same words come back wrapped in a plain ``ERR Error running script`` reply.
+_OOM_REPLY = "OOM command not allowed"
 
 
 def redis_client(settings: Settings, *, timeout_s: float | None = None) -> Redis:
@@ -47,3 +52,12 @@ def redis_client(settings: Settings, *, timeout_s: float | None = None) -> Redis
 
 def _path(path: object) -> str | None:
     return None if path is None else str(path)
+
+
+def refuses_writes(error: BaseException) -> bool:
+    """True when ``error`` is Redis refusing a write because it is full (``maxmemory``
+    reached, ``noeviction``): reads still work, and writes do again once memory is freed,
+    so the worker retries and the API answers 503, never a dead letter or a 500."""
+    if isinstance(error, OutOfMemoryError):
+        return True
+    return isinstance(error, ResponseError) and _OOM_REPLY in str(error)
