@@ -7,6 +7,7 @@ them all, and no caller can forget one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -15,7 +16,7 @@ from redis.exceptions import OutOfMemoryError, ResponseError
 
 from stream_app.settings import Settings
 
-__all__ = ["redis_client", "refuses_writes"]
+__all__ = ["over_maxmemory", "redis_client", "refuses_writes"]
 
 #: How Redis words its refusal at ``maxmemory`` with ``noeviction``; inside a Lua script
 #: the same words come back wrapped in a plain ``ERR Error running script`` reply.
@@ -61,3 +62,17 @@ def refuses_writes(error: BaseException) -> bool:
     if isinstance(error, OutOfMemoryError):
         return True
     return isinstance(error, ResponseError) and _OOM_REPLY in str(error)
+
+
+def over_maxmemory(memory: Mapping[str, Any]) -> bool:
+    """Whether Redis is over its ``maxmemory`` by ``INFO memory`` (``memory``), counted as
+    Redis counts it before refusing a write (replication and AOF buffers left out).
+
+    >>> over_maxmemory({"used_memory": 900, "maxmemory": 800, "mem_not_counted_for_evict": 0})
+    True
+    >>> over_maxmemory({"used_memory": 900, "maxmemory": 0})  # no limit
+    False
+    """
+    limit = int(memory.get("maxmemory", 0))
+    counted = int(memory.get("used_memory", 0)) - int(memory.get("mem_not_counted_for_evict", 0))
+    return limit > 0 and counted > limit

@@ -147,7 +147,7 @@ async def test_a_full_redis_pauses_the_worker_and_loses_nothing(
             app = create_app(mine.updated(api={"breaker_failures": 2}))
             async with running(app), client(app, token) as http:
                 assert (await http.get("/v1/segments")).status_code == 200, "reads go on"
-                assert (await http.get("/ready")).status_code == 200
+                assert (await http.get("/ready")).json() == {"status": "read_only"}
                 refused = await http.delete(f"/v1/customers/nobody-{run}")
                 assert refused.status_code == 503, refused.text
                 assert refused.headers["Retry-After"] == str(FULL_RETRY_AFTER_S)
@@ -161,6 +161,7 @@ async def test_a_full_redis_pauses_the_worker_and_loses_nothing(
 
                 final = await eventually(stats.read, accounted, within=60)
                 assert (await http.delete(f"/v1/customers/nobody-{run}")).status_code == 202
+                assert (await http.get("/ready")).json() == {"status": "ready"}
             resumed = await eventually(
                 lambda: worker_metric(port, "stream_app_redis_full"), lambda v: v == 0, within=10
             )
