@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 import pytest
 from prometheus_client import CollectorRegistry
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ResponseError
 
+from stream_app.cli import main as cli
 from stream_app.metrics.engine import EngineMetrics
 from stream_app.storage.connection import refuses_writes
 from stream_app.streaming.retry import RedisRetry
@@ -89,3 +91,16 @@ def test_an_outage_counts_as_redis_errors() -> None:
     assert sample(registry, "stream_app_redis_errors_total") == 1
     assert sample(registry, "stream_app_redis_writes_refused_total") == 0
     assert not retry.episode.full
+
+
+def test_a_cli_command_refused_by_a_full_redis_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def refused() -> None:
+        raise DIRECT
+
+    monkeypatch.setattr(cli, "app", refused)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == os.EX_TEMPFAIL
+    assert "Redis is full" in capsys.readouterr().err
