@@ -3,7 +3,8 @@
 While a call retries, the batch is not acknowledged, so Kafka offsets stay put
 and nothing is lost; every retried write is idempotent. The agent waiting in a
 retry takes no new batch, Faust's stream buffer fills and it stops fetching those
-partitions: consumption pauses, and resumes by itself when the call goes through.
+partitions (``Consumer.on_buffer_full``; polling goes on, so the worker keeps its group
+membership): consumption pauses, and resumes by itself when the call goes through.
 
 Two failures are waited out: Redis unreachable (``TRANSIENT``) and Redis full
 (``maxmemory`` with ``noeviction``: it refuses writes, ``refuses_writes``). A full
