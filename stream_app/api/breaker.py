@@ -35,7 +35,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from stream_app.storage.connection import refuses_writes
+from stream_app.storage.full import refuses_writes
 
 log = logging.getLogger(__name__)
 

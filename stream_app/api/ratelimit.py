@@ -26,7 +26,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from stream_app.storage.connection import refuses_writes
+from stream_app.storage.full import refuses_writes
 from stream_app.storage.layout import Keys
 
 

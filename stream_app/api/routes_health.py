@@ -8,7 +8,7 @@ from redis.exceptions import NoPermissionError
 from stream_app.api.deps import Context
 from stream_app.api.errors import UNAVAILABLE_RESPONSES
 from stream_app.api.models import Health
-from stream_app.storage.connection import over_maxmemory
+from stream_app.storage.full import over_maxmemory
 
 router = APIRouter(tags=["health"])
 

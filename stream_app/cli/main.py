@@ -21,7 +21,7 @@ from stream_app.cli.schemas import schemas_app
 from stream_app.cli.simulate import simulate
 from stream_app.cli.stack import stack
 from stream_app.cli.worker import topics_app, worker
-from stream_app.storage.connection import refuses_writes
+from stream_app.storage.full import refuses_writes
 
 app = typer.Typer(
     name="stream-app",

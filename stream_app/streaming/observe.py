@@ -11,8 +11,8 @@ from datetime import timedelta
 from stream_app.clock import Clock, to_ms
 from stream_app.metrics.engine import EngineMetrics
 from stream_app.metrics.stall import StallTracker
-from stream_app.storage.connection import refuses_writes
 from stream_app.storage.endpoints import EndpointStore
+from stream_app.storage.full import refuses_writes
 from stream_app.storage.schedule import ScheduleStore
 from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.learning import Learner

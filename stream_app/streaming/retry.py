@@ -26,7 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from stream_app.metrics.engine import EngineMetrics
-from stream_app.storage.connection import refuses_writes
+from stream_app.storage.full import refuses_writes
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from redis.exceptions import OutOfMemoryError, ResponseError
 
 from stream_app.cli import main as cli
 from stream_app.metrics.engine import EngineMetrics
-from stream_app.storage.connection import refuses_writes
+from stream_app.storage.full import refuses_writes
 from stream_app.streaming.retry import RedisRetry
 
 #: What a commit script answers when its first write is refused (Redis 6.2).
