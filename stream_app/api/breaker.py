@@ -8,6 +8,10 @@ consecutive failures it opens and requests get 503 at once, without touching
 Redis, for ``api_breaker_reset_s``; then one request is let through (half-open)
 and a success closes it again.
 
+A full Redis (``maxmemory`` with ``noeviction``) is not an outage: it still answers
+reads and refuses writes. A refused write raises ``RedisFullError`` (503 with a
+longer ``Retry-After``) and never counts towards opening the breaker, so reads go on.
+
 Library: ``purgatory`` (mardiros/purgatory): asyncio-native (an ``async with``
 around any block, not only a decorated function), fully typed (``py.typed``),
 no dependencies, with the half-open state and an exclusion rule so that only
@@ -28,12 +32,18 @@ from typing import TypeVar
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from stream_app.storage.full import refuses_writes
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 CIRCUIT = "redis"
+#: Seconds a client is asked to wait after a write refused by a full Redis: freeing
+#: memory takes an operator, not a reconnect.
+FULL_RETRY_AFTER_S = 30
 #: What means "Redis is not available" (a wrong command or WRONGTYPE does not).
 UNAVAILABLE: tuple[type[BaseException], ...] = (
     RedisConnectionError,
@@ -46,9 +56,17 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 class UnavailableError(Exception):
     """Redis cannot serve the request now; answer 503 with ``Retry-After``."""
 
+    detail = "redis unavailable"
+
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"redis unavailable, retry after {retry_after} s")
+        super().__init__(f"{self.detail}, retry after {retry_after} s")
         self.retry_after = retry_after
+
+
+class RedisFullError(UnavailableError):
+    """Redis is full and refuses writes (reads still work); answer 503 with ``Retry-After``."""
+
+    detail = "redis full: writes are refused until memory is freed; reads still work"
 
 
 def _not_unavailability(exc: BaseException) -> bool:
@@ -82,6 +100,10 @@ class RedisGuard:
             opened_at = breaker.context.opened_at
             retry = self._retry_after(opened_at) if opened_at is not None else 1
             raise UnavailableError(retry) from None
+        except ResponseError as exc:
+            if not refuses_writes(exc):
+                raise
+            raise RedisFullError(FULL_RETRY_AFTER_S) from None
         finally:
             if was != "closed" and breaker.context.state == "closed":
                 log.warning("redis available again: API circuit closed")

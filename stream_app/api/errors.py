@@ -26,7 +26,8 @@ _RETRY_AFTER = {
 UNAVAILABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {
         "model": ErrorBody,
-        "description": "Redis is unavailable (slow, down, or the circuit breaker is open).",
+        "description": "Redis is unavailable (slow, down, or the circuit breaker is open), "
+        "or full (maxmemory reached: writes are refused, reads still work).",
         "headers": _RETRY_AFTER,
     },
 }
@@ -62,10 +63,11 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 async def unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """503 with ``Retry-After`` (registered for ``UnavailableError``)."""
+    """503 with ``Retry-After`` (registered for ``UnavailableError``, ``RedisFullError``
+    included: its own detail says writes wait for memory)."""
     assert isinstance(exc, UnavailableError)
     return JSONResponse(
-        {"detail": "redis unavailable"},
+        {"detail": exc.detail},
         status_code=503,
         headers={"Retry-After": str(exc.retry_after)},
     )

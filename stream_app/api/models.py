@@ -29,7 +29,9 @@ class ErrorBody(Model):
 
 
 class Health(Model):
-    status: Literal["ok", "ready"]
+    """``read_only``: Redis is full (maxmemory): reads are served, writes answer 503."""
+
+    status: Literal["ok", "ready", "read_only"]
 
 
 # --- profiles ----------------------------------------------------------------

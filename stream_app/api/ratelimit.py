@@ -8,6 +8,10 @@ window but without its burst of twice the limit around the window boundary,
 and far cheaper than the moving window's per-request log. It runs on the API's
 own redis-py connection pool (``implementation="redispy"``), so it inherits the
 short timeouts and every call goes through the API's circuit breaker.
+
+Counting a request is a write: when Redis is full (``maxmemory``, ``noeviction``)
+it is refused, and the request is counted in this process's memory instead, so
+reads go on being served, still limited (per process) while Redis has no room.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import time
 from typing import Any, cast
 
 from limits import RateLimitItemPerMinute
-from limits.aio.storage import RedisStorage
+from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
+from stream_app.storage.full import refuses_writes
 from stream_app.storage.layout import Keys
 
 
@@ -34,11 +40,20 @@ class RateLimiter:
             connection_pool=cast(Any, client.connection_pool),
         )
         self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._local = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     async def hit(self, key_id: str, per_minute: int) -> int | None:
         """Count one request of ``key_id``: None if allowed, else seconds to wait."""
         item = RateLimitItemPerMinute(per_minute)
-        if await self._limiter.hit(item, key_id):
+        limiter = self._limiter
+        try:
+            allowed = await limiter.hit(item, key_id)
+        except ResponseError as exc:
+            if not refuses_writes(exc):
+                raise
+            limiter = self._local  # Redis full: count here until it has room again
+            allowed = await limiter.hit(item, key_id)
+        if allowed:
             return None
-        stats = await self._limiter.get_window_stats(item, key_id)
+        stats = await limiter.get_window_stats(item, key_id)
         return max(1, math.ceil(stats.reset_time - time.time()))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from redis.exceptions import NoPermissionError
 
 from stream_app.api.deps import Context
 from stream_app.api.errors import UNAVAILABLE_RESPONSES
 from stream_app.api.models import Health
+from stream_app.storage.full import over_maxmemory
 
 router = APIRouter(tags=["health"])
 
@@ -19,11 +21,16 @@ async def health() -> Health:
 @router.get(
     "/ready",
     summary="Readiness: Redis answers through the circuit breaker.",
+    description="`read_only` (still 200: reads are served) while Redis is full, at its "
+    "maxmemory: writes answer 503 until memory is freed.",
     responses=UNAVAILABLE_RESPONSES,
 )
 async def ready(context: Context) -> Health:
-    async def ping() -> None:
-        await context.redis.ping()
+    async def full() -> bool:
+        try:
+            return over_maxmemory(await context.redis.info("memory"))
+        except NoPermissionError:  # an ACL user without INFO: reachable is all we learn
+            await context.redis.ping()
+            return False
 
-    await context.guard.call(ping)
-    return Health(status="ready")
+    return Health(status="read_only" if await context.guard.call(full) else "ready")

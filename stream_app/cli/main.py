@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
+from redis.exceptions import RedisError
 
 from stream_app.cli.api import api_app, api_key_app
 from stream_app.cli.backfill import backfill
@@ -18,6 +21,7 @@ from stream_app.cli.schemas import schemas_app
 from stream_app.cli.simulate import simulate
 from stream_app.cli.stack import stack
 from stream_app.cli.worker import topics_app, worker
+from stream_app.storage.full import refuses_writes
 
 app = typer.Typer(
     name="stream-app",
@@ -44,5 +48,17 @@ app.add_typer(api_key_app, name="api-key")
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. A command whose writes a full Redis refuses (erase,
+    api-key create, ...) ends with a message and ``EX_TEMPFAIL`` (try again later), not
+    a traceback."""
+    try:
+        app()
+    except RedisError as exc:
+        if not refuses_writes(exc):
+            raise
+        typer.echo(
+            "Redis is full (maxmemory reached): writes are refused until memory is freed; "
+            'run the command again then (README, "When Redis is full").',
+            err=True,
+        )
+        raise SystemExit(os.EX_TEMPFAIL) from None

@@ -65,6 +65,7 @@ class EngineMetrics:
         )
         self.apply_latency, self.trigger_to_decision, self.timer_lateness = _latency_families(r)
         self.round_trips, self.redis_batch, self.redis_errors = _redis_families(r)
+        self.redis_full, self.redis_refused = _full_families(r)
         self.consumer_lag, self.partition_stalled = _consumer_families(r)
         self.decisions, self.scheduled, self.overdue = _decision_families(r)
         self.model_auc, self.model_log_loss, self.model_drifts, self.model_info = _model_families(r)
@@ -179,7 +180,29 @@ def _redis_families(r: CollectorRegistry) -> tuple[Histogram, Histogram, Counter
             buckets=REDIS_BUCKETS,
             registry=r,
         ),
-        Counter("stream_app_redis_errors", "Redis calls that failed and were retried.", registry=r),
+        Counter(
+            "stream_app_redis_errors",
+            "Redis calls that failed (unreachable, slow) and were retried; refusals of a "
+            "full Redis count in stream_app_redis_writes_refused.",
+            registry=r,
+        ),
+    )
+
+
+def _full_families(r: CollectorRegistry) -> tuple[Gauge, Counter]:
+    """Redis full (``maxmemory`` with ``noeviction``): writes refused, the worker paused."""
+    return (
+        Gauge(
+            "stream_app_redis_full",
+            "1 while Redis refuses this worker's writes for lack of memory (maxmemory, "
+            "noeviction): its batches wait, consumption is paused.",
+            registry=r,
+        ),
+        Counter(
+            "stream_app_redis_writes_refused",
+            "Redis calls refused because Redis was full, each retried (never dropped).",
+            registry=r,
+        ),
     )
 
 

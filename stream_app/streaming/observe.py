@@ -12,6 +12,7 @@ from stream_app.clock import Clock, to_ms
 from stream_app.metrics.engine import EngineMetrics
 from stream_app.metrics.stall import StallTracker
 from stream_app.storage.endpoints import EndpointStore
+from stream_app.storage.full import refuses_writes
 from stream_app.storage.schedule import ScheduleStore
 from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.learning import Learner
@@ -102,4 +103,5 @@ class Announcer:
         try:
             await self.store.announce(self.url, to_ms(self.clock()))
         except Exception as exc:  # Redis may be away: the registry must not stop the worker
-            log.warning("metrics endpoint not announced: %s", exc)
+            if not refuses_writes(exc):  # a full Redis is logged once, by the retry
+                log.warning("metrics endpoint not announced: %s", exc)

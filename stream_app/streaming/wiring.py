@@ -52,7 +52,7 @@ def build_engine(
     """Everything the worker runs, wired once from ``settings``."""
     metrics = metrics or EngineMetrics()
     stores = build_stores(redis_client(settings), settings)
-    retry = RedisRetry(settings.redis.retry_max_s, on_retry=metrics.redis_errors.inc)
+    retry = RedisRetry(settings.redis.retry_max_s, metrics)
     book = load_campaigns(settings.decisions.campaigns_file)
     rules = settings.decisions.rules()
     learner = _learner(settings, stores, retry)
