@@ -147,7 +147,8 @@ class Learner:
         return True
 
     def _adopt(self, snapshot: Snapshot) -> None:
-        model, bandit = unpack(snapshot, self.bandit)
+        model, loaded = unpack(snapshot, self.bandit)
+        bandit = loaded.drawing_as(self.bandit)
         # One step, no await between: a decision never mixes two snapshots.
         self.model, self.bandit, self.version, self.meta = (
             model,

@@ -122,3 +122,16 @@ async def test_labels_are_sent_to_the_learner_in_few_records_not_learned_here() 
     assert [x.decision_id for x in sent] == [f"d-{i}" for i in range(n)]
     assert all(x.engaged and x.origin == "w-1" and x.arm == "none" for x in sent)
     assert worker.outbound() == [], "each label is sent once"
+
+
+def test_a_loaded_bandit_explores_with_the_workers_own_draws() -> None:
+    """Loading the learner's bandit at every snapshot must not replay its draws."""
+    published = ContentBandit(seed=1, min_epsilon=0.5, max_epsilon=0.5).to_bytes()
+    mine = ContentBandit(seed=2)
+
+    def draws(bandit: ContentBandit) -> list[str]:
+        return [bandit.choose("tier=new", ["a", "b", "c"])[0] for _ in range(20)]
+
+    first = draws(ContentBandit.from_bytes(published).drawing_as(mine))
+    again = draws(ContentBandit.from_bytes(published).drawing_as(mine))
+    assert first != again, "each load goes on with the worker's own draws"
