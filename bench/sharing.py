@@ -17,6 +17,7 @@ intervals reproduce.
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections import deque
 from collections.abc import Mapping
@@ -27,6 +28,9 @@ from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.quality import ProgressiveValidation
 from stream_app.model.shared import Trainer
+
+# The fleets' learners see the drifts the online model reports already: once is enough.
+logging.getLogger("stream_app.model.shared").setLevel(logging.ERROR)
 
 
 @dataclass(slots=True)

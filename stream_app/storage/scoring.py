@@ -135,11 +135,6 @@ class ModelStore:
         raw = await self._client.hget(self._keys.model(name), "meta")
         return {} if raw is None else dict(orjson.loads(raw))
 
-    async def load(self, name: str) -> tuple[str, bytes] | None:
-        """The latest snapshot as (version, blob), or None if there is none."""
-        found = await self.snapshot(name)
-        return None if found is None else (found.version, found.blob)
-
     async def snapshot(self, name: str) -> Snapshot | None:
         """The latest snapshot, whole, or None if there is none."""
         fields = ["version", "blob", "bandit", "meta"]
