@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 from redis.typing import EncodableT, FieldT
 
 from stream_app.storage.commit import Writes
@@ -101,7 +102,8 @@ class Snapshot:
 
 class ModelStore:
     """Model snapshots: one hash per model, its version, blobs and figures written together
-    (one ``HSET``), so a reader never sees a version with another version's blob."""
+    (one ``HSET`` in a check-and-set), so a reader never sees a version with another
+    version's blob."""
 
     def __init__(self, client: Redis, keys: Keys) -> None:
         self._client = client
@@ -114,8 +116,14 @@ class ModelStore:
         blob: bytes,
         meta: Mapping[str, float] | None = None,
         bandit: bytes | None = None,
-    ) -> None:
-        """Write a snapshot; ``meta`` (e.g. rolling AUC) is kept beside it for operators."""
+        *,
+        over: str | None = None,
+    ) -> bool:
+        """Write a snapshot, only over version ``over`` (None: over none): a learner
+        never overwrites what another learner published since its own last snapshot
+        (the labels' partition moved). ``meta`` (e.g. rolling AUC) is kept beside it
+        for operators. False when refused."""
+        key = self._keys.model(name)
         fields: dict[FieldT, EncodableT] = {
             "version": version,
             "blob": blob,
@@ -123,7 +131,18 @@ class ModelStore:
         }
         if bandit is not None:
             fields["bandit"] = bandit
-        await self._client.hset(self._keys.model(name), mapping=fields)
+        async with self._client.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(key)
+                stored = await pipe.hget(key, "version")
+                if (stored.decode() if isinstance(stored, bytes) else None) != over:
+                    return False
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.hset(key, mapping=fields)
+                await pipe.execute()
+            except WatchError:  # written meanwhile
+                return False
+        return True
 
     async def version(self, name: str) -> str | None:
         """The published version alone (one ``HGET``: what workers poll)."""

@@ -6,7 +6,8 @@ the partition to another worker when it leaves. Before learning, the learner
 compares the published version with its own (one ``HGET``): another version
 means another worker learned meanwhile (a rebalance), and it continues from
 that snapshot. Snapshots (model, bandit, figures) are published at an interval,
-only when something was learned.
+only when something was learned, and only over the learner's own last one: a
+worker that lost the partition never overwrites its successor's.
 
 What can go twice or not at all: a label record redelivered after the learner
 died before Kafka committed it is learned again, and labels learned since the
@@ -91,11 +92,17 @@ class Training:
             if version is None:
                 return None
             blob, bandit, meta = trainer.model.to_bytes(), trainer.bandit.to_bytes(), trainer.meta()
+            over = self.published
             try:
-                await self.retry(lambda: self.models.save(MODEL, version, blob, meta, bandit))
+                saved = await self.retry(
+                    lambda: self.models.save(MODEL, version, blob, meta, bandit, over=over)
+                )
             except Exception:
                 trainer.dirty = True  # the next interval tries again, with a newer number
                 log.exception("model snapshot %s not published", version)
+                return None
+            if not saved:  # another worker learns now: it continues from its own snapshot
+                log.info("model snapshot %s not published: %s is not ours", version, over)
                 return None
             self.published = version
             return version

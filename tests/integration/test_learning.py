@@ -207,13 +207,17 @@ async def test_workers_load_the_published_snapshot_only_when_it_changed(
     assert other.meta[f"{FROM}w-test"] == 300
     assert not await other.refresh(), "same version: nothing loaded"
 
-    # A learner that takes over continues the numbering from the published snapshot.
+    # A learner that takes over continues the numbering from the published snapshot;
+    # the one before, that learned meanwhile, does not overwrite it.
     successor = training_of(redis, own)
     await labelled(redis, worker, successor, "c-2", examples[:10])
     assert successor.trainer.model.learned == 310
+    await labelled(redis, worker, training, "c-3", examples[:5])
     assert await successor.publish() == f"{worker.model.version}-2"
+    assert await training.publish() is None, "not over its successor's snapshot"
     assert await other.refresh()
     assert other.version == f"{worker.model.version}-2"
+    assert other.model.learned == 310
 
 
 async def test_drift_in_the_label_stream_is_detected_and_adapted_to(

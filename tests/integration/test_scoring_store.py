@@ -54,8 +54,11 @@ async def test_model_snapshot_round_trip(redis: Redis, keys: Keys) -> None:
     assert await models.snapshot(name) is None
     assert await models.version(name) is None
     blob = bytes(range(256)) * 10  # binary-safe
-    await models.save(name, "lr-g3-1", blob)
+    assert await models.save(name, "lr-g3-1", blob)
     assert await models.snapshot(name) == Snapshot("lr-g3-1", blob, None, {})
-    await models.save(name, "lr-g3-2", blob[::-1], {"auc": 0.7}, bandit=b"bandit")
+    assert await models.save(name, "lr-g3-2", blob[::-1], {"auc": 0.7}, b"bandit", over="lr-g3-1")
     assert await models.version(name) == "lr-g3-2"
+    # Over a version that is no longer there (another learner published since): refused.
+    assert not await models.save(name, "lr-g3-2", b"stale", over="lr-g3-1")
+    assert not await models.save(name, "lr-g1-1", b"stale")
     assert await models.snapshot(name) == Snapshot("lr-g3-2", blob[::-1], b"bandit", {"auc": 0.7})
