@@ -97,9 +97,9 @@ class Learner:
     async def label(self, pairs: Sequence[tuple[str, str]], engaged: bool) -> Counts:
         """Label the decisions in ``pairs`` that still await one."""
         taken = await self.retry(lambda: self.scoring.take(pairs))
-        return self.learn([scored for scored in taken if scored is not None], engaged)
+        return self.queue([scored for scored in taken if scored is not None], engaged)
 
-    def learn(self, taken: Sequence[Scored], engaged: bool) -> Counts:
+    def queue(self, taken: Sequence[Scored], engaged: bool) -> Counts:
         """Queue labels of decisions whose features were taken for them (each once) for
         the learner; ``outbound`` hands them to the pass's publishing."""
         counters: Counts = Counter()
