@@ -1,6 +1,6 @@
 """Learning benchmark: does the online engagement model follow a known change of tastes?
 
-Offline and seeded (no servers, ~15 s). Simulated customers browse and buy over
+Offline and seeded (no servers, ~30 s). Simulated customers browse and buy over
 ``--history-days`` + ``--days`` of simulated time; their profiles are built from
 that behaviour (decayed tastes, rhythm, orders, last visit: the same
 ``ProfileState`` the worker keeps, turned into a view by ``derive``). From day 0

@@ -7,7 +7,7 @@ may read what this one wrote.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -18,7 +18,9 @@ class Label(Contract):
     """One decision's label: the features it was scored on and whether the customer engaged."""
 
     decision_id: str = Field(description="The labelled decision (each is labelled once).")
-    features: dict[str, float] = Field(description="What the decision was scored on.")
+    features: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(
+        description="What the decision was scored on (finite: JSON has no NaN)."
+    )
     engaged: bool = Field(description="Clicked or converted within the attribution window.")
     context: str = Field(default="", description="The bandit's context for the decision.")
     arm: str = Field(default="", description="The bandit's arm; empty: not the bandit's offer.")

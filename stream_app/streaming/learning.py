@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pydantic import ValidationError
+
 from stream_app.counts import Counts, Plain
 from stream_app.events.decision import Decision
 from stream_app.events.labels import Label, Labels
@@ -104,8 +106,8 @@ class Learner:
         the learner; ``outbound`` hands them to the pass's publishing."""
         counters: Counts = Counter()
         for scored in taken:
-            self._outbox.append(
-                Label(
+            try:
+                label = Label(
                     decision_id=scored.decision_id,
                     features=dict(scored.features),
                     engaged=engaged,
@@ -113,7 +115,11 @@ class Learner:
                     arm=scored.arm,
                     origin=self.origin,
                 )
-            )
+            except ValidationError:  # e.g. a NaN feature: never in a record that others share
+                log.exception("decision %s cannot be labelled", scored.decision_id)
+                counters[Plain("learning_errors")] += 1
+                continue
+            self._outbox.append(label)
             counters[Plain("labels_positive" if engaged else "labels_negative")] += 1
         return counters
 

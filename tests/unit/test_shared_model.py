@@ -135,3 +135,19 @@ def test_a_loaded_bandit_explores_with_the_workers_own_draws() -> None:
     first = draws(ContentBandit.from_bytes(published).drawing_as(mine))
     again = draws(ContentBandit.from_bytes(published).drawing_as(mine))
     assert first != again, "each load goes on with the worker's own draws"
+
+
+async def test_a_label_json_cannot_carry_is_counted_not_sent() -> None:
+    """A NaN feature would come out of JSON as null and spoil its whole record."""
+
+    class Odd(Taken):
+        async def take(self, pairs: Sequence[tuple[str, str]]) -> list[Scored | None]:
+            return [Scored("c-1", "d-1", {"x": float("nan")}, "v", 0.5), *await super().take(pairs)]
+
+    worker = learner()
+    worker.scoring = Odd()  # type: ignore[assignment]
+    counters = await worker.label([("c-1", "d-2")], engaged=False)
+    assert counters[Plain("learning_errors")] == 1
+    assert counters[Plain("labels_negative")] == 1
+    [record] = worker.outbound()
+    assert [x.decision_id for x in Labels.model_validate_json(record.value).labels] == ["d-2"]
