@@ -1,6 +1,6 @@
 """Learning benchmark: does the online engagement model follow a known change of tastes?
 
-Offline and seeded (no servers, ~15 s). Simulated customers browse and buy over
+Offline and seeded (no servers, ~30 s). Simulated customers browse and buy over
 ``--history-days`` + ``--days`` of simulated time; their profiles are built from
 that behaviour (decayed tastes, rhythm, orders, last visit: the same
 ``ProfileState`` the worker keeps, turned into a view by ``derive``). From day 0
@@ -30,6 +30,15 @@ Recovery: feedback events after the shift until the online model's rolling AUC
 over ``--window`` labels, all after the shift, is back at 90% of its AUC over
 the day before the shift; the frozen model's count is printed alongside.
 
+Workers sharing the model (``bench.sharing``): the same candidates and labels are
+also scored by one worker and by two workers the way the product shares its
+model (scoring with the latest snapshot they loaded, one learner getting
+everybody's labels), and by two workers of the release before (each learning
+its own customers' labels). The snapshot intervals are the product's settings,
+scaled to ``--labels-per-s`` labels a second. Content is the online bandit's
+for all, so they are compared on exactly the same examples (the bandit's own
+snapshot lag is not measured).
+
     python -m bench.learning [--customers 2000 --days 14 --shift-day 7 --share 0.3]
 """
 
@@ -49,6 +58,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from bench.common import merge_results, pyplot, save_figure
+from bench.sharing import Fleet
 from stream_app.clock import to_ms, zone
 from stream_app.metrics.quantiles import percentile
 from stream_app.model.bandit import ContentBandit
@@ -59,6 +69,7 @@ from stream_app.profiles.derive import ValueRules, derive
 from stream_app.profiles.presence import mark_presence
 from stream_app.profiles.rhythm import local_hour_of_week
 from stream_app.profiles.state import Decayed, ProfileState
+from stream_app.settings.decisions import ModelSettings
 from stream_app.simulation.activity import ActiveSession
 from stream_app.simulation.catalog import CATEGORIES
 from stream_app.simulation.engagement import OFFER_UPLIFT, TasteShift, is_active_hour, p_engage
@@ -221,9 +232,41 @@ class Trace:
     score_s: list[float] = field(default_factory=list)
     curve_day: list[float] = field(default_factory=list)
     curve: dict[str, list[float]] = field(default_factory=dict)
+    #: Per label: what each way of sharing the model among workers scored.
+    shared: dict[str, list[float]] = field(default_factory=dict)
 
 
-def run(args: argparse.Namespace) -> tuple[Trace, AdaptiveEngagement, int]:
+#: Workers sharing the model, the product's way and the release before's (``Fleet``).
+SHARING = {"one_worker": (1, False), "two_workers": (2, False), "split_workers": (2, True)}
+
+
+def snapshot_lag_ms(args: argparse.Namespace) -> tuple[int, int]:
+    """The product's publish and refresh intervals in simulated ms: as many labels as
+    ``--labels-per-s`` would bring in that time."""
+    model = ModelSettings()
+    ms_per_label = HOUR_MS / args.candidates_per_hour
+    return tuple(  # type: ignore[return-value]
+        max(1, round(interval * args.labels_per_s * ms_per_label))
+        for interval in (model.checkpoint_interval_s, model.refresh_interval_s)
+    )
+
+
+def fleets(args: argparse.Namespace, model: AdaptiveEngagement) -> dict[str, Fleet]:
+    publish_ms, refresh_ms = snapshot_lag_ms(args)
+    return {
+        name: Fleet(
+            model,
+            workers=workers,
+            publish_ms=publish_ms,
+            refresh_ms=refresh_ms,
+            start_ms=to_ms(START),
+            split=split,
+        )
+        for name, (workers, split) in SHARING.items()
+    }
+
+
+def run(args: argparse.Namespace) -> tuple[Trace, AdaptiveEngagement, int, dict[str, Fleet]]:
     rng = random.Random(f"learning:{args.seed}")
     population = make_population(args.customers, args.seed)
     shift_at = START + timedelta(days=args.shift_day)
@@ -239,10 +282,12 @@ def run(args: argparse.Namespace) -> tuple[Trace, AdaptiveEngagement, int]:
         shoppers.append(shopper)
     online = AdaptiveEngagement(compare_window=args.compare_window)
     frozen: AdaptiveEngagement | None = None
+    sharing = fleets(args, online)
     bandit = ContentBandit(discount=args.bandit_discount, seed=args.seed)
     sends = dict.fromkeys(CATEGORY_NAMES, 0)
     clicks = dict.fromkeys(CATEGORY_NAMES, 0)
     trace = Trace()
+    trace.shared.update({name: [] for name in sharing})
     rolling = {
         name: ProgressiveValidation(args.window) for name in ("online", "frozen", "popularity")
     }
@@ -265,8 +310,10 @@ def run(args: argparse.Namespace) -> tuple[Trace, AdaptiveEngagement, int]:
             browse(shopper, ms, rng)
         if hour < 0:
             continue
-        for shopper in rng.sample(shoppers, args.candidates_per_hour):
+        for k, shopper in enumerate(rng.sample(shoppers, args.candidates_per_hour)):
             send_ms = ms + HOUR_MS + rng.randrange(HOUR_MS)  # after this hour's visits
+            decided_ms = ms + k * HOUR_MS // args.candidates_per_hour  # in order: the fleets' clock
+            cid = shopper.base.customer_id
             now = START + timedelta(milliseconds=send_ms - start_ms)
             shopper.profile.fields["weather"] = weather[shopper.base.customer_id]
             view = derive(shopper.profile.stored(), now, RULES)
@@ -280,6 +327,8 @@ def run(args: argparse.Namespace) -> tuple[Trace, AdaptiveEngagement, int]:
             x = featurize(view, candidate)
             p_online = online.score(x)
             trace.score_s.append(time.perf_counter() - started)
+            for name, fleet in sharing.items():
+                trace.shared[name].append(fleet.score(cid, x, decided_ms))
             p_frozen = frozen.score(x) if frozen is not None else p_online
             p_pop = (clicks[category] + 1) / (sends[category] + 2)
             local_hour = shopper.local_hour(send_ms)
@@ -292,6 +341,8 @@ def run(args: argparse.Namespace) -> tuple[Trace, AdaptiveEngagement, int]:
                 for name in CATEGORY_NAMES
             ) / len(CATEGORY_NAMES)
             online.learn(x, y)
+            for fleet in sharing.values():
+                fleet.learn(cid, x, y, decided_ms)
             shopper.profile.delivered += 1
             shopper.profile.clicked += int(y)
             bandit.update(context, category, float(y))
@@ -319,7 +370,7 @@ def run(args: argparse.Namespace) -> tuple[Trace, AdaptiveEngagement, int]:
                 trace.curve["uniform_reward"].append(uniform.value)
         if ms + HOUR_MS == shift_ms:
             frozen = AdaptiveEngagement.from_bytes(online.to_bytes())
-    return trace, online, shift_ms
+    return trace, online, shift_ms, sharing
 
 
 def after_shift_curve(
@@ -397,6 +448,32 @@ def summarize(
     return out
 
 
+def shared_figures(
+    trace: Trace, sharing: dict[str, Fleet], shift_ms: int, args: argparse.Namespace
+) -> dict[str, float | int | str | None]:
+    """Post-shift AUC of each way of sharing the model, and one worker's minus two's."""
+    after = np.array(trace.ms) >= shift_ms
+    y = np.array(trace.label, dtype=bool)[after]
+    aucs = {name: auc(np.array(scores)[after], y) for name, scores in trace.shared.items()}
+    out: dict[str, float | int | str | None] = {
+        f"learning.{name}_auc_after": round(value, 4) for name, value in aucs.items()
+    }
+    gap = abs(aucs["one_worker"] - aucs["two_workers"])
+    publish_ms, refresh_ms = snapshot_lag_ms(args)
+    out.update(
+        {
+            "learning.two_workers_auc_gap": round(gap, 4),
+            "learning.sharing_labels_per_s": args.labels_per_s,
+            "learning.snapshot_lag_labels": round(
+                (publish_ms + refresh_ms) * args.candidates_per_hour / HOUR_MS
+            ),
+            "learning.two_workers_snapshot_loads": sharing["two_workers"].loads,
+            "learning.two_workers_model_version": sharing["two_workers"].trainers[0].version,
+        }
+    )
+    return out
+
+
 def plot(trace: Trace, target: float, args: argparse.Namespace) -> None:
     plt = pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
@@ -435,12 +512,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-window", type=int, default=500, help="challenger vs champion")
     parser.add_argument("--bandit-discount", type=float, default=0.999)
     parser.add_argument("--curve-every", type=int, default=200, help="labels per plot point")
+    parser.add_argument(
+        "--labels-per-s",
+        type=float,
+        default=100.0,
+        help="production label rate the snapshot intervals are scaled to (workers sharing)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-write", action="store_true", help="print only, no latest.json")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    trace, online, shift_ms = run(args)
+    trace, online, shift_ms, sharing = run(args)
     figures = summarize(trace, online, shift_ms, args)
+    figures.update(shared_figures(trace, sharing, shift_ms, args))
     figures["learning.run_s"] = round(time.perf_counter() - started, 1)
     for key, value in figures.items():
         print(f"{key:48s} {value}")

@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
-    """Create every missing topic with the configured partitions; returns those created."""
+    """Create every missing topic with the configured partitions (one for the labels
+    topic); returns those created."""
     admin = AIOKafkaAdminClient(
         **client_options(settings), client_id=f"{settings.worker.app_id}-admin"
     )
@@ -21,12 +22,13 @@ async def ensure_topics(settings: Settings) -> list[str]:
     try:
         existing = set(await admin.list_topics())
         missing = [name for name in settings.topics.all() if name not in existing]
+        single = settings.topics.single()
         if missing:
             await admin.create_topics(
                 [
                     NewTopic(
                         name=name,
-                        num_partitions=settings.kafka.topic_partitions,
+                        num_partitions=1 if name in single else settings.kafka.topic_partitions,
                         replication_factor=settings.kafka.topic_replication,
                     )
                     for name in missing

@@ -1,4 +1,4 @@
-"""``stream-app model status``: how the engagement model does, from its last checkpoint."""
+"""``stream-app model status``: how the engagement model does, from its last snapshot."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ def status() -> None:
     found = asyncio.run(_read(settings))
     if found is None:
         typer.echo(
-            "no model checkpoint yet (the worker writes one every "
-            f"{settings.model.checkpoint_interval_s:g} s once it has scored decisions)"
+            "no model snapshot yet (the learner publishes one every "
+            f"{settings.model.checkpoint_interval_s:g} s once it has learned labels)"
         )
         raise typer.Exit(1)
     version, meta = found
@@ -36,9 +36,9 @@ async def _read(settings: Settings) -> tuple[str, dict[str, float]] | None:
     redis = redis_client(settings)
     try:
         store = ModelStore(redis, Keys(settings.redis.key_prefix))
-        checkpoint = await store.load(MODEL)
-        if checkpoint is None:
+        version = await store.version(MODEL)
+        if version is None:
             return None
-        return checkpoint[0], await store.meta(MODEL)
+        return version, await store.meta(MODEL)
     finally:
         await redis.aclose()

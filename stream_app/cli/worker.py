@@ -83,4 +83,5 @@ def topics_create() -> None:
     created = asyncio.run(ensure_topics(settings))
     for name in settings.topics.all():
         state = "created" if name in created else "exists"
-        typer.echo(f"{name:28} {state}  (partitions: {settings.kafka.topic_partitions})")
+        partitions = 1 if name in settings.topics.single() else settings.kafka.topic_partitions
+        typer.echo(f"{name:28} {state}  (partitions: {partitions})")

@@ -12,6 +12,7 @@ import orjson
 
 from stream_app.events.deadletter import DeadLetter
 from stream_app.events.decision import Decision
+from stream_app.events.labels import Labels
 from stream_app.events.late import LateEvent
 from stream_app.events.limits import DecodeLimits
 from stream_app.events.registry import Stream, record_schema
@@ -35,6 +36,7 @@ def topic_schemas(
     by_topic[topics.segments] = SegmentChange.model_json_schema()
     by_topic[topics.deadletter] = DeadLetter.model_json_schema()
     by_topic[topics.late] = LateEvent.model_json_schema()
+    by_topic[topics.labels] = Labels.model_json_schema()
     return {
         f"{topic}.schema.json": {"$schema": SCHEMA_DIALECT, "$id": topic, **schema}
         for topic, schema in by_topic.items()

@@ -49,6 +49,11 @@ class TopicNames(BaseModel):
         description="Outbound: valid events beyond the allowed lateness, not applied "
         "(each with why), for a batch job to reconcile.",
     )
+    labels: str = Field(
+        default="model.labels",
+        description="Internal: labelled decisions for the one learner (one partition, so "
+        "one worker learns them all).",
+    )
 
     def for_stream(self, stream: Stream) -> str:
         """The topic carrying ``stream``."""
@@ -72,4 +77,9 @@ class TopicNames(BaseModel):
             self.segments,
             self.deadletter,
             self.late,
+            self.labels,
         )
+
+    def single(self) -> tuple[str, ...]:
+        """Topics of one partition: the labels (whoever holds it is the one learner)."""
+        return (self.labels,)

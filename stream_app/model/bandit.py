@@ -62,6 +62,15 @@ class ContentBandit(Checkpointed):
         self._contexts: dict[str, dict[str, _Stats]] = {}
         self._global: dict[str, _Stats] = {}
 
+    def drawing_as(self, other: ContentBandit) -> ContentBandit:
+        """This bandit's statistics exploring with ``other``'s random draws (returns self).
+
+        A worker that loads the learner's published bandit keeps its own draws: the
+        loaded ones would replay the learner's from the same point at every load, and
+        every worker the same ones."""
+        self._rng = other._rng
+        return self
+
     def epsilon(self, context: str) -> float:
         """Exploration rate of ``context``: high while it is new, never outside the bounds."""
         pulls = sum(s.pulls for s in self._contexts.get(context, {}).values())

@@ -197,7 +197,16 @@ class ModelSettings(Section):
         default=timedelta(hours=24), description="A click or conversion within it is a positive."
     )
     checkpoint_interval_s: float = Field(
-        default=30.0, gt=0, description="How often the models are saved to Redis."
+        default=1.0,
+        gt=0,
+        description="How often the one learner publishes a snapshot of the model and the "
+        "bandit to Redis (only when it learned something since the last).",
+    )
+    refresh_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often every worker looks for a newer snapshot (one HGET; the "
+        "snapshot is loaded only when its version changed).",
     )
     validation_window: int = Field(
         default=default_of(ProgressiveValidation, "window"),

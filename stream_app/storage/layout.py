@@ -111,7 +111,7 @@ class Keys:
         return f"{self.prefix}:{{{customer_id}}}:x:{decision_id}"
 
     def model(self, name: str) -> str:
-        """String: the latest checkpoint of a learned model."""
+        """Hash: the published snapshot of a learned model (version, blobs, figures)."""
         return f"{self.prefix}:model:{{{name}}}"
 
     def device(self, device_token: str) -> str:

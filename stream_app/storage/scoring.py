@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
+from redis.typing import EncodableT, FieldT
 
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import Keys
@@ -88,30 +90,79 @@ class ScoringStore:
         ]
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A published model: its version, the model's and the bandit's blobs, its figures."""
+
+    version: str
+    blob: bytes
+    bandit: bytes | None
+    meta: dict[str, float]
+
+
 class ModelStore:
-    """Model checkpoints: the serialized model and its version, written together."""
+    """Model snapshots: one hash per model, its version, blobs and figures written together
+    (one ``HSET`` in a check-and-set), so a reader never sees a version with another
+    version's blob."""
 
     def __init__(self, client: Redis, keys: Keys) -> None:
         self._client = client
         self._keys = keys
 
     async def save(
-        self, name: str, version: str, blob: bytes, meta: Mapping[str, float] | None = None
-    ) -> None:
-        """Write a checkpoint; ``meta`` (e.g. rolling AUC) is kept beside it for operators."""
-        await self._client.hset(
-            self._keys.model(name),
-            mapping={"version": version, "blob": blob, "meta": orjson.dumps(dict(meta or {}))},
-        )
+        self,
+        name: str,
+        version: str,
+        blob: bytes,
+        meta: Mapping[str, float] | None = None,
+        bandit: bytes | None = None,
+        *,
+        over: str | None = None,
+    ) -> bool:
+        """Write a snapshot, only over version ``over`` (None: over none): a learner
+        never overwrites what another learner published since its own last snapshot
+        (the labels' partition moved). ``meta`` (e.g. rolling AUC) is kept beside it
+        for operators. False when refused."""
+        key = self._keys.model(name)
+        fields: dict[FieldT, EncodableT] = {
+            "version": version,
+            "blob": blob,
+            "meta": orjson.dumps(dict(meta or {})),
+        }
+        if bandit is not None:
+            fields["bandit"] = bandit
+        async with self._client.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(key)
+                stored = await pipe.hget(key, "version")
+                if (stored.decode() if isinstance(stored, bytes) else None) != over:
+                    return False
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.hset(key, mapping=fields)
+                await pipe.execute()
+            except WatchError:  # written meanwhile
+                return False
+        return True
+
+    async def version(self, name: str) -> str | None:
+        """The published version alone (one ``HGET``: what workers poll)."""
+        raw = await self._client.hget(self._keys.model(name), "version")
+        return raw.decode() if isinstance(raw, bytes) else None
 
     async def meta(self, name: str) -> dict[str, float]:
-        """What the last checkpoint said about the model (empty without one)."""
+        """What the last snapshot said about the model (empty without one)."""
         raw = await self._client.hget(self._keys.model(name), "meta")
         return {} if raw is None else dict(orjson.loads(raw))
 
-    async def load(self, name: str) -> tuple[str, bytes] | None:
-        """The latest checkpoint as (version, blob), or None if there is none."""
-        version, blob = await self._client.hmget(self._keys.model(name), ["version", "blob"])
+    async def snapshot(self, name: str) -> Snapshot | None:
+        """The latest snapshot, whole, or None if there is none."""
+        fields = ["version", "blob", "bandit", "meta"]
+        version, blob, bandit, meta = await self._client.hmget(self._keys.model(name), fields)
         if not isinstance(version, bytes) or not isinstance(blob, bytes):
             return None
-        return version.decode(), blob
+        return Snapshot(
+            version.decode(),
+            blob,
+            bandit if isinstance(bandit, bytes) else None,
+            dict(orjson.loads(meta)) if isinstance(meta, bytes) else {},
+        )

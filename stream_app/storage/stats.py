@@ -26,6 +26,15 @@ class StatsStore:
         for name, n in as_stats(counts).items():
             writes.add("HINCRBY", key, name, n)
 
+    async def increment(self, counts: Counts) -> None:
+        """Count ``counts`` now, on their own (work outside a pass: the learner's)."""
+        stats = as_stats(counts)
+        if stats:
+            pipe = self._client.pipeline(transaction=False)
+            for name, n in stats.items():
+                pipe.hincrby(self._keys.stats(), name, n)
+            await pipe.execute()
+
     async def read(self) -> dict[str, int]:
         raw = await self._client.hgetall(self._keys.stats())
         return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}

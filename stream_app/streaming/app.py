@@ -24,12 +24,14 @@ from stream_app.streaming import transport
 from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.observe import Announcer, WorkerProbe
 from stream_app.streaming.publisher import FaustPublisher
-from stream_app.streaming.wiring import build_engine
+from stream_app.streaming.wiring import Engine, build_engine
 
 log = logging.getLogger(__name__)
 
 #: Partition batches one pass takes at most (a fetch returns one per partition).
 GATHER_MAX_BATCHES = 64
+#: Label records the learner takes at once (one version check for all).
+LABEL_RECORDS = 64
 
 
 def faust_app(settings: Settings, batched: frozenset[str] = frozenset()) -> Any:
@@ -70,7 +72,7 @@ def faust_app(settings: Settings, batched: frozenset[str] = frozenset()) -> Any:
 
 def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
     """The worker's Faust app: the one pass over each batch of the inbound topics, the
-    timer, checkpoints and metrics as tasks."""
+    one learner over the labels topic, the timer, snapshots and metrics as tasks."""
     app = faust_app(settings, frozenset(settings.topics.inbound()))
     engine = build_engine(settings, publisher=FaustPublisher(app), clock=clock)
     one_pass, learner, metrics = engine.one_pass, engine.learner, engine.metrics
@@ -105,17 +107,14 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
 
     @app.task
     async def run_timer() -> None:
-        if await learner.restore():
-            log.info("engagement model restored: %s", learner.model.version)
+        await learner.refresh()  # the published model, before the first check is decided
         await engine.timer.run()
 
     @app.on_before_shutdown.connect
     async def stop_timer(sender: Any, **_: Any) -> None:
         await engine.timer.stop()  # while the producer still runs: its sends complete
 
-    @app.timer(settings.model.checkpoint_interval_s)
-    async def checkpoint_model() -> None:
-        await learner.checkpoint()
+    _shared_model(app, settings, engine)
 
     probe = WorkerProbe(
         metrics,
@@ -145,3 +144,27 @@ def create_worker_app(settings: Settings, clock: Clock = utc_now) -> Any:
         await probe.tick()
 
     return app
+
+
+def _shared_model(app: Any, settings: Settings, engine: Engine) -> None:
+    """The one learner over the labels topic (its single partition makes one worker
+    learn), the snapshots it publishes, and every worker's look for a newer one."""
+    learner = engine.learner
+    labels = app.topic(
+        settings.topics.labels, partitions=1, key_serializer="raw", value_serializer="raw"
+    )
+
+    @app.agent(labels, concurrency=1)
+    async def learn_agent(stream: Any) -> None:
+        # Only the worker holding the labels' one partition gets here: the one learner.
+        gather_s = settings.worker.batch_gather_ms / 1000
+        async for values in stream.take(LABEL_RECORDS, within=gather_s):
+            await engine.training.learn(values)
+
+    @app.timer(settings.model.checkpoint_interval_s)
+    async def publish_model() -> None:
+        await engine.training.publish()  # nothing unless this worker learned: the learner
+
+    @app.timer(settings.model.refresh_interval_s)
+    async def refresh_model() -> None:
+        await learner.refresh()

@@ -229,19 +229,20 @@ class Decider:
             log.exception("send-time scoring of %s failed", campaign.id)
             counters[SCORING_ERRORS] += 1
             outcome = planning()
-        if isinstance(outcome, Plan) and learner is not None and channel is not None:
+        if isinstance(outcome, Plan) and learner is not None:
             d = outcome.decision
+            # The model at hand decided (timed, chose the offer): its version goes with
+            # every decision, scored or not.
+            update: dict[str, object] = {"model_version": learner.version}
             try:
-                choice = learner.remember(view, d, hit.category)
+                if channel is not None:
+                    choice = learner.remember(view, d, hit.category)
+                    scored[d.decision_id] = choice
+                    update["score"] = choice.score
             except Exception:  # a scoring fault must not hold back the message itself
                 log.exception("scoring decision %s failed", d.decision_id)
                 counters[SCORING_ERRORS] += 1
-                return outcome
-            scored[d.decision_id] = choice
-            scored_decision = d.model_copy(
-                update={"score": choice.score, "model_version": choice.model_version}
-            )
-            outcome = replace(outcome, decision=scored_decision)
+            outcome = replace(outcome, decision=d.model_copy(update=update))
         return outcome
 
     def _arbitrate(

@@ -125,7 +125,7 @@ class Evaluator:
             passed.backfilled = work.backfill and not is_anonymous(found.customer_id)
             return passed
         if found.scored and self.learner is not None:  # feedback engaged with a decision
-            passed.counters.update(self.learner.learn(found.scored, engaged=True))
+            passed.counters.update(self.learner.queue(found.scored, engaged=True))
         if not found.state.exists:
             return passed
         view = derive(found.state, work.now, self.value_rules)

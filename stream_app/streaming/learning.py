@@ -1,12 +1,15 @@
-"""The worker's online learner: scores decision candidates, learns from their labels.
+"""Every worker's side of the one shared model: scoring with the latest snapshot, sending labels.
 
 Scoring happens only for decision candidates (never per raw event). What was
 scored is stored with the decision (``ScoringStore``) and joined to its label:
 positive when a click or conversion arrives, negative when the attribution
-window ends first. The model and the bandit are checkpointed to Redis at
-intervals and restored when a worker starts; with several workers each learns
-from its own share of feedback and the latest checkpoint wins (documented in
-README, "Learning").
+window ends first. A label is taken once (``GETDEL``), then sent on the labels
+topic, all of a pass's labels in a few records; the worker that holds that
+topic's single partition learns them all (``streaming.training``) and publishes
+versioned snapshots of the model and the bandit to Redis. Every worker polls
+the published version (one ``HGET`` a tick) and loads a snapshot only when it
+changed, so all workers score with one model within seconds; every decision
+carries the version it was scored with (README, "Learning").
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pydantic import ValidationError
+
 from stream_app.counts import Counts, Plain
 from stream_app.events.decision import Decision
+from stream_app.events.labels import Label, Labels
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.features import (
@@ -28,32 +34,37 @@ from stream_app.model.features import (
     message_features,
     moment_features,
 )
-from stream_app.model.quality import ProgressiveValidation, RollingRate
 from stream_app.profiles.derive import ProfileView
-from stream_app.storage.scoring import ModelStore, Scored, ScoringStore
+from stream_app.storage.scoring import ModelStore, Scored, ScoringStore, Snapshot
+from stream_app.streaming.publisher import OutRecord
 from stream_app.streaming.retry import RedisRetry
 
 log = logging.getLogger(__name__)
 
 MODEL = "engagement"
-BANDIT = "content-bandit"
+#: Labels per record on the labels topic (~1.5 KB each: well below a record's limit).
+LABELS_PER_RECORD = 200
 
 
 @dataclass
 class Learner:
-    """The engagement model, the content bandit and their quality, with where they are kept."""
+    """The snapshot this worker scores with, and the labels it took, until they are sent."""
 
     model: AdaptiveEngagement
     bandit: ContentBandit
-    validation: ProgressiveValidation
     offers: Sequence[str]
     scoring: ScoringStore
     models: ModelStore
     retry: RedisRetry
-    reward: RollingRate = field(init=False)
+    topic: str
+    origin: str
+    version: str = field(init=False)
+    #: The loaded snapshot's figures (rolling AUC, labels...): empty before the first.
+    meta: dict[str, float] = field(default_factory=dict, init=False)
+    _outbox: list[Label] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        self.reward = RollingRate(self.validation.window)
+        self.version = f"{self.model.version}-0"
 
     def pick_offer(self, view: ProfileView) -> tuple[str, float]:
         """The bandit's offer for the customer's context (tier), with its propensity."""
@@ -78,7 +89,7 @@ class Learner:
             decision.customer_id,
             decision.decision_id,
             features,
-            self.model.version,
+            self.version,
             self.model.score(features),
             view.tier,
             offer if decision.propensity is not None else "",
@@ -86,56 +97,75 @@ class Learner:
         )
 
     async def label(self, pairs: Sequence[tuple[str, str]], engaged: bool) -> Counts:
-        """Learn from the decisions in ``pairs`` that still await a label."""
+        """Label the decisions in ``pairs`` that still await one."""
         taken = await self.retry(lambda: self.scoring.take(pairs))
-        return self.learn([scored for scored in taken if scored is not None], engaged)
+        return self.queue([scored for scored in taken if scored is not None], engaged)
 
-    def learn(self, taken: Sequence[Scored], engaged: bool) -> Counts:
-        """Learn from decisions whose features were taken for this label (each once)."""
+    def queue(self, taken: Sequence[Scored], engaged: bool) -> Counts:
+        """Queue labels of decisions whose features were taken for them (each once) for
+        the learner; ``outbound`` hands them to the pass's publishing."""
         counters: Counts = Counter()
         for scored in taken:
             try:
-                self._learn(scored, engaged, counters)
-            except Exception:  # learning must never stop the stream
-                log.exception("learning from decision %s failed", scored.decision_id)
+                label = Label(
+                    decision_id=scored.decision_id,
+                    features=dict(scored.features),
+                    engaged=engaged,
+                    context=scored.context,
+                    arm=scored.arm,
+                    origin=self.origin,
+                )
+            except ValidationError:  # e.g. a NaN feature: never in a record that others share
+                log.exception("decision %s cannot be labelled", scored.decision_id)
                 counters[Plain("learning_errors")] += 1
+                continue
+            self._outbox.append(label)
+            counters[Plain("labels_positive" if engaged else "labels_negative")] += 1
         return counters
 
-    def _learn(self, scored: Scored, engaged: bool, counters: Counts) -> None:
-        self.validation.update(self.model.score(scored.features), engaged)
-        outcome = self.model.learn(scored.features, engaged)
-        if scored.arm:
-            self.bandit.update(scored.context, scored.arm, 1.0 if engaged else 0.0)
-            self.reward.update(1.0 if engaged else 0.0)
-        counters[Plain("labels_positive" if engaged else "labels_negative")] += 1
-        if outcome.drift:
-            counters[Plain("model_drifts")] += 1
-            log.warning(
-                "drift detected in the engagement model (%s)",
-                self.model.version,
-                extra={"event": "drift", "model_version": self.model.version},
+    def outbound(self) -> list[OutRecord]:
+        """The queued labels as records of the labels topic (emptying the queue)."""
+        queued, self._outbox = self._outbox, []
+        return [
+            OutRecord(
+                self.topic,
+                None,
+                Labels(labels=queued[i : i + LABELS_PER_RECORD]).model_dump_json().encode(),
             )
-        if outcome.swapped:
-            counters[Plain("model_swaps")] += 1
-            log.warning("challenger took over: engagement model now %s", self.model.version)
+            for i in range(0, len(queued), LABELS_PER_RECORD)
+        ]
 
-    async def checkpoint(self) -> None:
-        """Save model and bandit, with the rolling quality figures beside the model."""
-        meta = {
-            **self.validation.report(),
-            **self.model.counters(),
-            "bandit_reward_rate": self.reward.value,
-        }
-        blob = self.model.to_bytes()
-        await self.retry(lambda: self.models.save(MODEL, self.model.version, blob, meta))
-        await self.retry(lambda: self.models.save(BANDIT, "bandit", self.bandit.to_bytes()))
+    async def refresh(self) -> bool:
+        """Load the published snapshot if its version is not ours (one ``HGET`` when
+        it is); True when another one was loaded. Never raises nor retries: scoring
+        goes on with the snapshot at hand, the next tick tries again."""
+        try:
+            version = await self.models.version(MODEL)
+            if version is None or version == self.version:
+                return False
+            snapshot = await self.models.snapshot(MODEL)
+            if snapshot is None:
+                return False
+            self._adopt(snapshot)
+        except Exception as exc:  # Redis away, or a snapshot this release cannot read
+            log.warning("model snapshot not loaded (scoring with %s): %r", self.version, exc)
+            return False
+        return True
 
-    async def restore(self) -> bool:
-        """Load the latest checkpoints, if any; True when a model was restored."""
-        model = await self.retry(lambda: self.models.load(MODEL))
-        bandit = await self.retry(lambda: self.models.load(BANDIT))
-        if model is not None:
-            self.model = AdaptiveEngagement.from_bytes(model[1])
-        if bandit is not None:
-            self.bandit = ContentBandit.from_bytes(bandit[1])
-        return model is not None
+    def _adopt(self, snapshot: Snapshot) -> None:
+        model, loaded = unpack(snapshot, self.bandit)
+        bandit = loaded.drawing_as(self.bandit)
+        # One step, no await between: a decision never mixes two snapshots.
+        self.model, self.bandit, self.version, self.meta = (
+            model,
+            bandit,
+            snapshot.version,
+            snapshot.meta,
+        )
+        log.info("engagement model %s loaded", snapshot.version)
+
+
+def unpack(snapshot: Snapshot, bandit: ContentBandit) -> tuple[AdaptiveEngagement, ContentBandit]:
+    """The snapshot's model and bandit (``bandit`` when it has none: an older checkpoint)."""
+    model = AdaptiveEngagement.from_bytes(snapshot.blob)
+    return model, bandit if snapshot.bandit is None else ContentBandit.from_bytes(snapshot.bandit)

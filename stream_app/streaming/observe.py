@@ -75,9 +75,9 @@ class WorkerProbe:
         else:
             self.metrics.scheduled.set(due)
             self.metrics.overdue.set(overdue)
-        report = self.learner.validation.report()
-        if report["labels"]:
-            self.metrics.model(self.learner.model.version, report["auc"], report["log_loss"])
+        meta = self.learner.meta  # the figures of the snapshot this worker scores with
+        if meta.get("labels"):
+            self.metrics.model(self.learner.version, meta["auc"], meta["log_loss"])
 
 
 @dataclass

@@ -304,8 +304,11 @@ class OnePass:
     # --- publish and write ---------------------------------------------------------
 
     async def _publish(self, work: Round, results: Iterable[Passed], first: bool) -> None:
-        """Dead letters, segment changes and decisions due now; waits for the broker."""
+        """Dead letters, segment changes, decisions due now and the labels taken so far
+        (for the one learner); waits for the broker."""
         records, dead = out_records(work, list(results), self._topics, first)
+        if self._learner is not None:
+            records += self._learner.outbound()
         if records:
             await self._publisher.publish(records)
         if dead:

@@ -7,12 +7,15 @@ only hands Faust's batches and tasks to what it returns.
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from datetime import timedelta
 
 from stream_app.clock import Clock, utc_now
 from stream_app.decisions.campaigns import CampaignBook, CartAbandonment, load_campaigns
 from stream_app.metrics.engine import EngineMetrics
+from stream_app.model.shared import Trainer
 from stream_app.segments.rules import SegmentRules, load_segments
 from stream_app.settings import Settings
 from stream_app.storage.bundle import Stores, build_stores
@@ -26,6 +29,7 @@ from stream_app.streaming.priors import PriorCache
 from stream_app.streaming.publisher import Publisher
 from stream_app.streaming.retry import RedisRetry
 from stream_app.streaming.timers import Alarm, Timer
+from stream_app.streaming.training import Training
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,7 @@ class Engine:
     stores: Stores
     book: CampaignBook
     learner: Learner
+    training: Training
     metrics: EngineMetrics
     one_pass: OnePass
     timer: Timer
@@ -96,7 +101,14 @@ def build_engine(
         clock=clock,
         retry=retry,
     )
-    return Engine(stores, book, learner, metrics, one_pass, timer, alarm, retry)
+    training = Training(
+        Trainer(settings.model.engagement(), settings.model.bandit(), settings.model.validation()),
+        stores.models,
+        stores.stats,
+        retry,
+        metrics,
+    )
+    return Engine(stores, book, learner, training, metrics, one_pass, timer, alarm, retry)
 
 
 def batch_config(settings: Settings, book: CampaignBook) -> BatchConfig:
@@ -123,9 +135,10 @@ def _learner(settings: Settings, stores: Stores, retry: RedisRetry) -> Learner:
     return Learner(
         model=settings.model.engagement(),
         bandit=settings.model.bandit(),
-        validation=settings.model.validation(),
         offers=settings.model.offers,
         scoring=stores.scoring,
         models=stores.models,
         retry=retry,
+        topic=settings.topics.labels,
+        origin=f"{socket.gethostname()}-{os.getpid()}",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -17,6 +18,7 @@ from stream_app.events.decision import Decision
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.quality import ProgressiveValidation
+from stream_app.model.shared import FROM, Trainer, version_number
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys
 from stream_app.storage.scoring import ModelStore, Scored, ScoringStore
@@ -24,6 +26,7 @@ from stream_app.storage.statfields import as_stats
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.learning import MODEL, Learner
 from stream_app.streaming.retry import RedisRetry
+from stream_app.streaming.training import Training
 from tests.integration.fixtures import commit, consume_until, dumps, event, eventually, produce
 
 pytestmark = pytest.mark.integration
@@ -99,7 +102,7 @@ async def test_decisions_are_scored_and_labelled_by_feedback_or_silence(
         assert 0.0 <= decision.score <= 1.0
         assert decision.propensity is not None
         assert 0.0 < decision.propensity <= 1.0
-        assert decision.model_version
+        assert re.fullmatch(r"lr-g\d+-\d+", decision.model_version or ""), "scored with a snapshot"
         assert decision.content.offer in settings.model.offers
     # What was scored waits under the decision id for its label.
     assert await redis.exists(keys.scored(clicker, clicked.decision_id))
@@ -131,69 +134,110 @@ async def test_decisions_are_scored_and_labelled_by_feedback_or_silence(
     # The ignored decision becomes a negative when its 4-second window ends.
     after = await eventually(stats.read, grew("labels_negative"), within=30)
     assert not await redis.exists(keys.scored(silent, ignored.decision_id))
-    # The worker checkpoints the model (every second in tests) with its quality figures.
+    # The one learner (the only worker) publishes snapshots (every second in tests) with
+    # their quality figures; the worker scores with the latest within seconds.
     meta = await eventually(
         lambda: ModelStore(redis, keys).meta(MODEL), lambda m: m.get("labels", 0) >= 2, within=30
     )
     assert {"auc", "log_loss", "drifts"} <= set(meta)
+    version = await ModelStore(redis, keys).version(MODEL)
+    assert version is not None
+    assert version_number(version) >= 1
 
 
-async def test_checkpoint_restores_the_same_model(redis: Redis, keys: Keys) -> None:
-    def learner(models: ModelStore) -> Learner:
-        return Learner(
-            model=AdaptiveEngagement(),
-            bandit=ContentBandit(seed=3),
-            validation=ProgressiveValidation(50),
-            offers=("none", "discount"),
-            scoring=ScoringStore(redis, keys),
-            models=models,
-            retry=RedisRetry(1.0),
+def learner_of(redis: Redis, keys: Keys, offers: tuple[str, ...] = ("none", "discount")) -> Learner:
+    return Learner(
+        model=AdaptiveEngagement(),
+        bandit=ContentBandit(seed=3),
+        offers=offers,
+        scoring=ScoringStore(redis, keys),
+        models=ModelStore(redis, keys),
+        retry=RedisRetry(1.0),
+        topic="labels",
+        origin="w-test",
+    )
+
+
+def training_of(redis: Redis, keys: Keys, model: AdaptiveEngagement | None = None) -> Training:
+    trainer = Trainer(
+        model or AdaptiveEngagement(), ContentBandit(seed=3), ProgressiveValidation(200)
+    )
+    return Training(trainer, ModelStore(redis, keys), StatsStore(redis, keys), RedisRetry(1.0))
+
+
+async def labelled(
+    redis: Redis,
+    worker: Learner,
+    training: Training,
+    customer: str,
+    examples: list[tuple[dict[str, float], bool]],
+) -> Counts:
+    """``examples`` through the label join and the labels' records to the one learner."""
+    counters: Counts = Counter()
+    for n, (x, y) in enumerate(examples):
+        item = Scored(
+            customer, f"d-{n}", x, worker.version, worker.model.score(x), "tier=new", "none"
         )
+        await commit(redis, lambda w, item=item: worker.scoring.remember(w, [item], 60))
+        counters.update(await worker.label([(customer, f"d-{n}")], y))
+        counters.update(await training.learn([r.value for r in worker.outbound()]))
+    return counters
 
-    models = ModelStore(redis, Keys(f"t{uuid.uuid4().hex[:8]}"))
-    trained = learner(models)
-    scoring = ScoringStore(redis, keys)
+
+async def test_workers_load_the_published_snapshot_only_when_it_changed(
+    redis: Redis, keys: Keys
+) -> None:
+    own = Keys(f"t{uuid.uuid4().hex[:8]}")
+    worker, training = learner_of(redis, own), training_of(redis, own)
+    assert not await worker.refresh(), "nothing published yet"
     examples = [({"x": float(i % 7), "bias": 1.0}, i % 7 > 3) for i in range(300)]
-    for n, (x, _) in enumerate(examples):
-        item = Scored("c-1", f"d-{n}", x, "v", 0.5, "tier=new", "none")
-        await commit(redis, lambda w, item=item: scoring.remember(w, [item], 60))
-    for n, (_, y) in enumerate(examples):
-        await trained.label([("c-1", f"d-{n}")], y)
-    await trained.checkpoint()
+    await labelled(redis, worker, training, "c-1", examples)
+    assert worker.model.learned == 0, "a worker only scores"
+    version = await training.publish()
+    assert version == f"{worker.model.version}-1"
+    assert await training.publish() is None, "nothing new learned: nothing published"
 
-    restored = learner(models)
-    assert await restored.restore()
+    other = learner_of(redis, own)
+    assert await other.refresh()
+    assert other.version == version
     probe = {"x": 6.0, "bias": 1.0}
-    assert restored.model.score(probe) == trained.model.score(probe) > 0.5
-    assert restored.model.version == trained.model.version
-    assert restored.bandit.to_bytes() == trained.bandit.to_bytes()
+    assert other.model.score(probe) == training.trainer.model.score(probe) > 0.5
+    assert other.bandit.to_bytes() == training.trainer.bandit.to_bytes()
+    assert other.meta["labels"] == 300
+    assert other.meta[f"{FROM}w-test"] == 300
+    assert not await other.refresh(), "same version: nothing loaded"
+
+    # A learner that takes over continues the numbering from the published snapshot;
+    # the one before, that learned meanwhile, does not overwrite it.
+    successor = training_of(redis, own)
+    await labelled(redis, worker, successor, "c-2", examples[:10])
+    assert successor.trainer.model.learned == 310
+    await labelled(redis, worker, training, "c-3", examples[:5])
+    assert await successor.publish() == f"{worker.model.version}-2"
+    assert await training.publish() is None, "not over its successor's snapshot"
+    assert await other.refresh()
+    assert other.version == f"{worker.model.version}-2"
+    assert other.model.learned == 310
 
 
 async def test_drift_in_the_label_stream_is_detected_and_adapted_to(
     redis: Redis, keys: Keys
 ) -> None:
-    """Labels flow through the Redis label join; the concept flips half way."""
-    store = ScoringStore(redis, keys)
-    learner = Learner(
-        model=AdaptiveEngagement(compare_window=100, patience=2000),
-        bandit=ContentBandit(seed=1),
-        validation=ProgressiveValidation(200),
-        offers=("none",),
-        scoring=store,
-        models=ModelStore(redis, keys),
-        retry=RedisRetry(1.0),
-    )
-    customer = f"drift-{uuid.uuid4().hex[:8]}"
-    counters: Counts = Counter()
-    for n in range(3000):
-        x = {"signal": float(n % 2), "bias": 1.0}
-        engaged = (n % 2 == 1) if n < 1500 else (n % 2 == 0)  # "red today, blue tomorrow"
-        item = Scored(customer, f"d-{n}", x, learner.model.version, learner.model.score(x))
-        await commit(redis, lambda w, item=item: store.remember(w, [item], 60))
-        counters.update(await learner.label([(customer, f"d-{n}")], engaged))
+    """Labels flow through the Redis label join and the labels' records; the concept
+    flips half way."""
+    own = Keys(f"t{uuid.uuid4().hex[:8]}")
+    worker = learner_of(redis, own, offers=("none",))
+    training = training_of(redis, own, AdaptiveEngagement(compare_window=100, patience=2000))
+    examples = [
+        ({"signal": float(n % 2), "bias": 1.0}, (n % 2 == 1) if n < 1500 else (n % 2 == 0))
+        for n in range(3000)  # "red today, blue tomorrow"
+    ]
+    counters = await labelled(redis, worker, training, f"drift-{uuid.uuid4().hex[:8]}", examples)
     assert as_stats(counters).get("model_drifts", 0) >= 1
-    assert learner.validation.auc > 0.9, "the model follows the new concept"
-    assert learner.model.score({"signal": 0.0, "bias": 1.0}) > 0.5
+    assert (await StatsStore(redis, own).read()).get("model_drifts", 0) >= 1
+    trainer = training.trainer
+    assert trainer.validation.auc > 0.9, "the model follows the new concept"
+    assert trainer.model.score({"signal": 0.0, "bias": 1.0}) > 0.5
 
 
 async def test_operators_read_model_quality_from_the_cli(redis: Redis, settings: Settings) -> None:

@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from stream_app.storage.layout import Keys
-from stream_app.storage.scoring import ModelStore, Scored, ScoringStore
+from stream_app.storage.scoring import ModelStore, Scored, ScoringStore, Snapshot
 from tests.integration.fixtures import commit
 
 pytestmark = pytest.mark.integration
@@ -48,10 +48,17 @@ async def test_unlabelled_features_expire(redis: Redis, keys: Keys) -> None:
     assert 0 < ttl <= 60
 
 
-async def test_model_checkpoint_round_trip(redis: Redis, keys: Keys) -> None:
+async def test_model_snapshot_round_trip(redis: Redis, keys: Keys) -> None:
     models = ModelStore(redis, keys)
     name = f"engagement-{uuid.uuid4().hex[:6]}"
-    assert await models.load(name) is None
+    assert await models.snapshot(name) is None
+    assert await models.version(name) is None
     blob = bytes(range(256)) * 10  # binary-safe
-    await models.save(name, "lr-g3", blob)
-    assert await models.load(name) == ("lr-g3", blob)
+    assert await models.save(name, "lr-g3-1", blob)
+    assert await models.snapshot(name) == Snapshot("lr-g3-1", blob, None, {})
+    assert await models.save(name, "lr-g3-2", blob[::-1], {"auc": 0.7}, b"bandit", over="lr-g3-1")
+    assert await models.version(name) == "lr-g3-2"
+    # Over a version that is no longer there (another learner published since): refused.
+    assert not await models.save(name, "lr-g3-2", b"stale", over="lr-g3-1")
+    assert not await models.save(name, "lr-g1-1", b"stale")
+    assert await models.snapshot(name) == Snapshot("lr-g3-2", blob[::-1], b"bandit", {"auc": 0.7})

@@ -1,0 +1,153 @@
+"""One shared model: the trainer's versions and label counts, labels on their way to it.
+
+No servers: the trainer is pure, and the worker's side is checked up to the records
+it hands to publishing (the stores are not touched).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pytest
+
+from stream_app.counts import Plain
+from stream_app.events.labels import Label, Labels
+from stream_app.model.bandit import ContentBandit
+from stream_app.model.drift import AdaptiveEngagement
+from stream_app.model.quality import ProgressiveValidation
+from stream_app.model.shared import FROM, Trainer, version_number
+from stream_app.storage.scoring import Scored
+from stream_app.streaming.learning import LABELS_PER_RECORD, Learner
+
+
+def trainer() -> Trainer:
+    return Trainer(AdaptiveEngagement(), ContentBandit(seed=1), ProgressiveValidation(10))
+
+
+def label(n: int, origin: str = "w-1", engaged: bool = False) -> Label:
+    return Label(
+        decision_id=f"d-{n}",
+        features={"x": float(n % 3), "bias": 1.0},
+        engaged=engaged,
+        context="tier=new",
+        arm="none",
+        origin=origin,
+    )
+
+
+def test_a_snapshot_is_published_only_after_learning_and_its_number_only_grows() -> None:
+    t = trainer()
+    assert t.publish() is None, "nothing learned: nothing to publish"
+    t.learn([label(1)])
+    first = t.publish()
+    assert first == f"{t.model.version}-1"
+    assert t.publish() is None
+    t.learn([label(2, engaged=True)])
+    second = t.publish()
+    assert second is not None
+    assert version_number(second) == version_number(first) + 1
+
+
+def test_a_trainer_continues_from_an_adopted_snapshot() -> None:
+    """After a failover the new learner numbers on from the published snapshot and keeps
+    its per-worker label counts."""
+    t = trainer()
+    t.adopt(AdaptiveEngagement(), ContentBandit(), "lr-g1-41", {f"{FROM}w-1": 7.0, "auc": 0.7})
+    assert not t.dirty
+    t.learn([label(1, "w-2")])
+    assert t.publish() == "lr-g1-42"
+    meta = t.meta()
+    assert meta[f"{FROM}w-1"] == 7.0
+    assert meta[f"{FROM}w-2"] == 1.0
+    assert {"auc", "log_loss", "labels", "drifts", "bandit_reward_rate"} <= set(meta)
+
+
+def test_label_counts_are_kept_for_the_latest_workers_only() -> None:
+    t = trainer()
+    t.max_origins = 2
+    t.learn([label(1, "old"), label(2, "mid"), label(3, "new"), label(4, "mid")])
+    assert set(t.origins) == {"mid", "new"}
+    assert t.origins["mid"] == 2
+
+
+def test_a_learning_fault_is_counted_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = trainer()
+    learn = t.model.learn
+
+    def fragile(x: Mapping[str, float], y: bool) -> object:
+        if x.get("x") == 2.0:
+            raise ValueError("a fault in the learner")
+        return learn(x, y)
+
+    monkeypatch.setattr(t.model, "learn", fragile)
+    counters = t.learn([label(1), label(2), label(3)])
+    assert counters[Plain("learning_errors")] == 1
+    assert t.model.learned == 2
+
+
+class Taken:
+    """Hands out the scored decisions asked for, as the Redis store would (once)."""
+
+    async def take(self, pairs: Sequence[tuple[str, str]]) -> list[Scored | None]:
+        return [Scored(c, d, {"x": 1.0}, "lr-g1-3", 0.5, "tier=new", "none") for c, d in pairs]
+
+
+async def retry_now(call):  # type: ignore[no-untyped-def]
+    return await call()
+
+
+def learner() -> Learner:
+    return Learner(
+        model=AdaptiveEngagement(),
+        bandit=ContentBandit(),
+        offers=("none",),
+        scoring=Taken(),  # type: ignore[arg-type]
+        models=None,  # type: ignore[arg-type]
+        retry=retry_now,  # type: ignore[arg-type]
+        topic="model.labels",
+        origin="w-1",
+    )
+
+
+async def test_labels_are_sent_to_the_learner_in_few_records_not_learned_here() -> None:
+    worker = learner()
+    assert worker.version == f"{worker.model.version}-0", "a version before any snapshot"
+    n = LABELS_PER_RECORD + 5
+    counters = await worker.label([("c-1", f"d-{i}") for i in range(n)], engaged=True)
+    assert counters[Plain("labels_positive")] == n
+    assert worker.model.learned == 0, "workers only score; the one learner learns"
+    records = worker.outbound()
+    assert [r.topic for r in records] == ["model.labels", "model.labels"]
+    sent = [x for r in records for x in Labels.model_validate_json(r.value).labels]
+    assert [x.decision_id for x in sent] == [f"d-{i}" for i in range(n)]
+    assert all(x.engaged and x.origin == "w-1" and x.arm == "none" for x in sent)
+    assert worker.outbound() == [], "each label is sent once"
+
+
+def test_a_loaded_bandit_explores_with_the_workers_own_draws() -> None:
+    """Loading the learner's bandit at every snapshot must not replay its draws."""
+    published = ContentBandit(seed=1, min_epsilon=0.5, max_epsilon=0.5).to_bytes()
+    mine = ContentBandit(seed=2)
+
+    def draws(bandit: ContentBandit) -> list[str]:
+        return [bandit.choose("tier=new", ["a", "b", "c"])[0] for _ in range(20)]
+
+    first = draws(ContentBandit.from_bytes(published).drawing_as(mine))
+    again = draws(ContentBandit.from_bytes(published).drawing_as(mine))
+    assert first != again, "each load goes on with the worker's own draws"
+
+
+async def test_a_label_json_cannot_carry_is_counted_not_sent() -> None:
+    """A NaN feature would come out of JSON as null and spoil its whole record."""
+
+    class Odd(Taken):
+        async def take(self, pairs: Sequence[tuple[str, str]]) -> list[Scored | None]:
+            return [Scored("c-1", "d-1", {"x": float("nan")}, "v", 0.5), *await super().take(pairs)]
+
+    worker = learner()
+    worker.scoring = Odd()  # type: ignore[assignment]
+    counters = await worker.label([("c-1", "d-2")], engaged=False)
+    assert counters[Plain("learning_errors")] == 1
+    assert counters[Plain("labels_negative")] == 1
+    [record] = worker.outbound()
+    assert [x.decision_id for x in Labels.model_validate_json(record.value).labels] == ["d-2"]
