@@ -68,10 +68,14 @@ def test_stored_cart_lines_decode_with_their_tombstones() -> None:
     )
 
 
-def test_event_ids_are_indexed_by_a_short_stable_hash() -> None:
+def test_event_ids_are_indexed_by_a_stable_64_bit_integer() -> None:
     assert event_key("ev-1") == event_key("ev-1")
-    assert len(event_key("ev-1")) == 16
     assert event_key("ev-1") != event_key("ev-2")
+    # Redis keeps an integer in 8 bytes (intset, integer listpack entries) only when it is
+    # written canonically: no sign but minus, no leading zero, within int64.
+    for event_id in ("ev-1", "ev-2", "ord-9", "return/r-1"):
+        key = event_key(event_id)
+        assert str(int(key)) == key and -(2**63) <= int(key) < 2**63
 
 
 def test_a_document_from_before_exact_money_is_read_in_minor_units() -> None:
