@@ -75,7 +75,8 @@ def test_event_ids_are_indexed_by_a_stable_64_bit_integer() -> None:
     # written canonically: no sign but minus, no leading zero, within int64.
     for event_id in ("ev-1", "ev-2", "ord-9", "return/r-1"):
         key = event_key(event_id)
-        assert str(int(key)) == key and -(2**63) <= int(key) < 2**63
+        assert str(int(key)) == key
+        assert -(2**63) <= int(key) < 2**63
 
 
 def test_a_document_from_before_exact_money_is_read_in_minor_units() -> None:
