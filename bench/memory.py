@@ -137,7 +137,7 @@ class Weigher:
                     self.owner(cid, links), kind if cid in self.customers else "anon", size
                 )
             elif rest.startswith("dev:{") and not key.endswith(":parked"):
-                ledger.charge(self.owner(str(self.client.get(key)), links), "dev", size)
+                ledger.charge(self.owner(rest[len("dev:{") : -1], links), "dev", size)
             elif rest.startswith("basket:run:{"):
                 order = rest.partition("{")[2].partition("}")[0]
                 ledger.charge(order_owners.get(order), "basket_run", size)
@@ -165,14 +165,15 @@ class Weigher:
             ledger.charge(self.owner(name, links), kind, size / len(names))
 
     def anonymous_links(self, all_keys: Iterable[str]) -> dict[str, str]:
-        """Anonymous profile id -> the customer it was merged into."""
-        link_keys = [k for k in all_keys if k.endswith(":link")]
-        values = self.client.mget(link_keys) if link_keys else []
-        return {
-            parse_customer_key(k).customer_id: str(v)
-            for k, v in zip(link_keys, values, strict=True)
-            if v
-        }
+        """Anonymous profile id -> the customer it was merged into, and device token ->
+        its owner (a device's scheduled checks are its owner's)."""
+        dev = f"{self.prefix}:dev:{{"
+        links = [k for k in all_keys if k.endswith(":link")]
+        devices = [k for k in all_keys if k.startswith(dev) and k.endswith("}")]
+        values = self.client.mget(links + devices) if links or devices else []
+        names = [parse_customer_key(k).customer_id for k in links]
+        names += [k[len(dev) : -1] for k in devices]
+        return {name: str(v) for name, v in zip(names, values, strict=True) if v}
 
     def decision_owners(self) -> dict[str, str]:
         """Decision id -> customer, from the customers' sent hashes and contacts."""
@@ -307,6 +308,9 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     shares = sorted(ledger.by_customer[typical].items())
     lines.append("  all its bytes by kind: " + ", ".join(f"{k} {v:,}" for k, v in shares))
     lines.append("engine-wide: " + ", ".join(f"{k} {v:,}" for k, v in ledger.engine.most_common()))
+    lines.append(
+        "of nobody in the set: " + ", ".join(f"{k} {v:,}" for k, v in ledger.unowned.items())
+    )
     return results, lines
 
 
