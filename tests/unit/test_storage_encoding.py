@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import orjson
+from datetime import UTC, datetime, timedelta
+from typing import cast
 
+import orjson
+from redis.asyncio import Redis
+
+from stream_app.clock import to_ms
 from stream_app.profiles.cart import CartLine, cart_line
 from stream_app.profiles.state import Decayed, ProfileState
+from stream_app.storage.catalog import CatalogStore
+from stream_app.storage.commit import Writes
 from stream_app.storage.layout import Keys, event_key
 from stream_app.storage.profiles import decode_state, encode_state
 
@@ -85,3 +92,15 @@ def test_a_document_from_before_exact_money_is_read_in_minor_units() -> None:
     state = decode_state("c-1", legacy)
     assert state.fields == {"n": 2, "spend:EUR": 4950, "spend:JPY": 1500}
     assert decode_state("c-1", encode_state(state, 5)).fields == state.fields
+
+
+def test_a_view_trims_the_items_viewers_to_the_kept_window() -> None:
+    """An item viewed every day keeps only the viewers it would keep when it changes."""
+    store = CatalogStore(
+        cast(Redis, None), Keys("sa"), viewers_kept=timedelta(days=14), wishers_ttl_s=60
+    )
+    writes = Writes()
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    store.viewed(writes, {"sku-1": [("c-1", to_ms(now))]}, now)
+    oldest = to_ms(now - timedelta(days=14))
+    assert ("ZREMRANGEBYSCORE", "sa:viewers:{sku-1}", "-inf", f"({oldest}") in writes.commands
