@@ -65,6 +65,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 # bench.soak (10 min) is not part of it: `.venv/bin/python -m bench.soak`.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.profiles $(BENCH_ARGS)
+	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.throughput $(THROUGHPUT_ARGS)
 	$(BIN)/python -m bench.peers $(PEERS_ARGS)
 	$(BIN)/python -m bench.learning

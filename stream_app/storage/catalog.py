@@ -87,11 +87,15 @@ class CatalogStore:
         self, writes: Writes, views: Mapping[str, Sequence[tuple[str, int]]], now: datetime
     ) -> None:
         """Remember who viewed which item (item -> [(customer, ms)]). Views older than
-        ``viewers_kept`` are trimmed when the item changes (or expire with the key)."""
+        ``viewers_kept`` are trimmed here, as when the item changes (the same bound: an
+        item viewed every day would otherwise keep every viewer it ever had), or expire
+        with the key."""
         ttl = int(self._viewers_kept.total_seconds())
+        oldest = to_ms(now - self._viewers_kept)
         for item, seen in views.items():
             key = self._keys.viewers(item)
             writes.add("ZADD", key, "GT", *(part for cid, ms in seen for part in (ms, cid)))
+            writes.add("ZREMRANGEBYSCORE", key, "-inf", f"({oldest}")
             writes.add("EXPIRE", key, ttl)
 
     def wished(self, writes: Writes, customer_id: str, wishes: Mapping[str, int | None]) -> None:

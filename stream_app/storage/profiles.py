@@ -93,12 +93,16 @@ class ProfileStore:
         applied: Sequence[tuple[str, int]],
         kept: Sequence[str],
         floor_ms: int,
+        *,
+        compact: bool = False,
     ) -> None:
         """Write ``state`` over the version it was read at, and index the event ids
         ``applied`` (hash, event ms): the ``kept`` ones (orders') as long as the profile
         lives, the others until they fall below ``floor_ms`` (too late now). An anonymous
         profile is written only while it is not linked (docs/identity.md, "Why no
-        anonymous event is lost"), and lives ``anonymous_ttl_s``."""
+        anonymous event is lost"), and lives ``anonymous_ttl_s``. ``compact``: the index
+        shrinks from all of history; Redis never gives a sorted set that outgrew its compact
+        encoding the encoding back, a copy onto itself (``ZUNIONSTORE``) does (~10x less)."""
         keys, cid = self._keys, state.customer_id
         profile = keys.profile(cid)
         writes.guard(profile, state.version, cid)
@@ -121,6 +125,8 @@ class ProfileStore:
                 chunk = applied[start : start + _ZADD_CHUNK]
                 writes.add("ZADD", seen, *(part for key, ms in chunk for part in (ms, key)))
             writes.add("ZREMRANGEBYSCORE", seen, "-inf", f"({floor_ms}")
+            if compact:
+                writes.add("ZUNIONSTORE", seen, 1, seen)
             writes.add("EXPIRE", seen, ttl_s)
 
     def merge_in(self, writes: Writes, customer_id: str, anonymous: ProfileState) -> None:

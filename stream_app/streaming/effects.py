@@ -49,6 +49,9 @@ class Passed:
     applied: list[tuple[str, int]] = field(default_factory=list)
     #: Those of them kept as long as the profile (orders'), in the order index instead.
     kept: list[str] = field(default_factory=list)
+    #: The first live write after history: the id index shrinks from all of history to
+    #: the allowed lateness, and is rebuilt to get Redis' compact encoding back.
+    compact_ids: bool = False
     dead: list[DeadLetter] = field(default_factory=list)
     #: Events beyond the allowed lateness, for the late topic.
     late: list[LateEvent] = field(default_factory=list)
@@ -121,7 +124,9 @@ class Effects:
             newest = int(state.fields.get("last_seen", now_ms))
             floor = state.fields.get(IDS_FLOOR, newest - self.rules.allowed_lateness_ms)
             assert isinstance(floor, int)
-            profiles.write(writes, state, passed.applied, passed.kept, floor)
+            profiles.write(
+                writes, state, passed.applied, passed.kept, floor, compact=passed.compact_ids
+            )
         if passed.links:
             done = {*passed.loaded.refused, *(other.customer_id for other in merged)}
             if links := [aid for aid in passed.links if aid not in done]:

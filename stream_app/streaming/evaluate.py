@@ -164,7 +164,8 @@ class Evaluator:
         if work.backfill:
             outcomes = self._history(found, updates, seen, _clock_ms(work, updates))
         else:
-            found.state.fields.pop(IDS_FLOOR, None)  # a live write trims the index
+            # A live write trims the index; the first after history also rebuilds it.
+            passed.compact_ids = found.state.fields.pop(IDS_FLOOR, None) is not None
             outcomes = apply_updates(found.state, updates, seen, self.limits, to_ms(work.now))
         goals: list[tuple[Goal, int]] = []
         changed: set[str] = set()

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import orjson
+from datetime import UTC, datetime, timedelta
+from typing import cast
 
+import orjson
+from redis.asyncio import Redis
+
+from stream_app.clock import to_ms
 from stream_app.profiles.cart import CartLine, cart_line
 from stream_app.profiles.state import Decayed, ProfileState
+from stream_app.storage.catalog import CatalogStore
+from stream_app.storage.commit import Writes
 from stream_app.storage.layout import Keys, event_key
 from stream_app.storage.profiles import decode_state, encode_state
 
@@ -68,10 +75,15 @@ def test_stored_cart_lines_decode_with_their_tombstones() -> None:
     )
 
 
-def test_event_ids_are_indexed_by_a_short_stable_hash() -> None:
+def test_event_ids_are_indexed_by_a_stable_64_bit_integer() -> None:
     assert event_key("ev-1") == event_key("ev-1")
-    assert len(event_key("ev-1")) == 16
     assert event_key("ev-1") != event_key("ev-2")
+    # Redis keeps an integer in 8 bytes (intset, integer listpack entries) only when it is
+    # written canonically: no sign but minus, no leading zero, within int64.
+    for event_id in ("ev-1", "ev-2", "ord-9", "return/r-1"):
+        key = event_key(event_id)
+        assert str(int(key)) == key
+        assert -(2**63) <= int(key) < 2**63
 
 
 def test_a_document_from_before_exact_money_is_read_in_minor_units() -> None:
@@ -80,3 +92,15 @@ def test_a_document_from_before_exact_money_is_read_in_minor_units() -> None:
     state = decode_state("c-1", legacy)
     assert state.fields == {"n": 2, "spend:EUR": 4950, "spend:JPY": 1500}
     assert decode_state("c-1", encode_state(state, 5)).fields == state.fields
+
+
+def test_a_view_trims_the_items_viewers_to_the_kept_window() -> None:
+    """An item viewed every day keeps only the viewers it would keep when it changes."""
+    store = CatalogStore(
+        cast(Redis, None), Keys("sa"), viewers_kept=timedelta(days=14), wishers_ttl_s=60
+    )
+    writes = Writes()
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    store.viewed(writes, {"sku-1": [("c-1", to_ms(now))]}, now)
+    oldest = to_ms(now - timedelta(days=14))
+    assert ("ZREMRANGEBYSCORE", "sa:viewers:{sku-1}", "-inf", f"({oldest}") in writes.commands
