@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from stream_app.settings import Settings
 from stream_app.storage.basket import BasketStore
 from stream_app.storage.catalog import CatalogStore
+from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Committer
 from stream_app.storage.customers import CustomerStore
 from stream_app.storage.decisions import DecisionStore
@@ -29,7 +28,7 @@ from stream_app.storage.stats import StatsStore
 
 @dataclass(frozen=True, slots=True)
 class Stores:
-    redis: Redis
+    redis: RedisClient
     keys: Keys
     customers: CustomerStore
     profiles: ProfileStore
@@ -47,7 +46,7 @@ class Stores:
     endpoints: EndpointStore
 
 
-def build_stores(redis: Redis, settings: Settings) -> Stores:
+def build_stores(redis: RedisClient, settings: Settings) -> Stores:
     """All stores over ``redis``, configured by ``settings``."""
     keys = Keys(settings.redis.key_prefix)
     profile_ttl_s = int(settings.profiles.ttl.total_seconds())

@@ -19,12 +19,12 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 import msgpack
-from redis.asyncio import Redis
 
 from stream_app.clock import from_ms, to_ms
 from stream_app.decisions.attribution import Window
 from stream_app.decisions.policies import Sent
 from stream_app.profiles.state import ProfileState
+from stream_app.storage.client import RedisClient
 from stream_app.storage.decisions import HISTORY, PendingDecision, parse_contact, parse_window
 from stream_app.storage.layout import Keys, parse_memberships
 from stream_app.storage.profiles import decode_state
@@ -108,7 +108,7 @@ class Loaded:
 
 
 class CustomerStore:
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self._client = client
         self._keys = keys
         self._script = LuaScript("load")

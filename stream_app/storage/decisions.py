@@ -25,13 +25,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
 from stream_app.clock import from_ms, to_ms
 from stream_app.decisions.attribution import Window
 from stream_app.decisions.lift import Arm, CampaignLift, Stratum, campaign_lift
 from stream_app.decisions.policies import Sent
 from stream_app.events.decision import Decision
+from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import (
     Check,
@@ -97,7 +97,7 @@ def parse_contact(member: str, at: datetime) -> Sent:
 
 
 class DecisionStore:
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self._client = client
         self._keys = keys
 

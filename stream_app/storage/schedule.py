@@ -13,8 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from redis.asyncio import Redis
-
+from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import Check, Keys, check_member
 from stream_app.storage.scripts import Arg, LuaScript
@@ -60,7 +59,7 @@ class Settlement:
 
 
 class ScheduleStore:
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self._client = client
         self._keys = keys
         self._claim = LuaScript("claim_due")
