@@ -28,8 +28,6 @@ class RateLimiter:
     def __init__(self, client: RedisClient, keys: Keys) -> None:
         self._limiter = SlidingWindowCounterRateLimiter(_storage(client, keys))
 
-    async def hit = SlidingWindowCounterRateLimiter(storage)
-
     async def hit(self, key_id: str, per_minute: int) -> int | None:
         """Count one request of ``key_id``: None if allowed, else seconds to wait."""
         item = RateLimitItemPerMinute(per_minute)
@@ -44,7 +42,8 @@ def _storage(client: RedisClient, keys: Keys) -> RedisStorage:
     the redis-py bridge: a cluster storage then talks through our cluster client)."""
     if is_cluster(client):
         cluster = RedisClusterStorage(
-            "async+redis+cluster://127.0.0.1:0", implementation="redispy",
+            "async+redis+cluster://127.0.0.1:0",
+            implementation="redispy",
             key_prefix=keys.rate_limits(),
         )
         bridge = cast(Any, cluster.bridge)
