@@ -48,7 +48,7 @@ class Stores:
 
 def build_stores(redis: RedisClient, settings: Settings) -> Stores:
     """All stores over ``redis``, configured by ``settings``."""
-    keys = Keys(settings.redis.key_prefix)
+    keys = Keys(settings.redis.key_prefix, settings.redis.shards)
     profile_ttl_s = int(settings.profiles.ttl.total_seconds())
     schedule = ScheduleStore(redis, keys)
     return Stores(
@@ -78,7 +78,9 @@ def build_stores(redis: RedisClient, settings: Settings) -> Stores:
         ),
         priors=PriorStore(redis, keys, half_life=settings.decisions.timing_prior_half_life),
         stats=StatsStore(redis, keys),
-        committer=Committer(redis),
+        committer=Committer(
+            redis, replicas=settings.redis.wait_replicas, wait_ms=settings.redis.wait_timeout_ms
+        ),
         parking=ParkingStore(redis, keys, schedule),
         endpoints=EndpointStore(redis, keys),
     )

@@ -8,9 +8,8 @@ asks ``is_cluster``.
 
 from __future__ import annotations
 
-from typing import TypeGuard
-
 from redis.asyncio import Redis, RedisCluster
+from typing_extensions import TypeIs
 
 #: A Redis client: a single server's or a cluster's.
 RedisClient = Redis | RedisCluster
@@ -18,6 +17,6 @@ RedisClient = Redis | RedisCluster
 __all__ = ["RedisClient", "is_cluster"]
 
 
-def is_cluster(client: RedisClient) -> TypeGuard[RedisCluster]:
+def is_cluster(client: RedisClient) -> TypeIs[RedisCluster]:
     """Whether ``client`` talks to a Redis Cluster."""
     return isinstance(client, RedisCluster)

@@ -91,7 +91,7 @@ class Committer:
 
         answers = await run_scripts(client, [self._script.call([], args), *also])
         if self._replicas:
-            acked = int(await client.execute_command("WAIT", self._replicas, self._wait_ms))
+            acked = int(await client.wait(self._replicas, self._wait_ms))
             if acked < self._replicas:
                 raise ReplicasBehind(f"WAIT: {acked} of {self._replicas} replicas acked")
         return self._owners(writes, answers[0])

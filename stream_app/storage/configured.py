@@ -17,7 +17,7 @@ def profile_store(redis: RedisClient, settings: Settings) -> ProfileStore:
     """The profile store configured by ``settings``."""
     return ProfileStore(
         redis,
-        Keys(settings.redis.key_prefix),
+        Keys(settings.redis.key_prefix, settings.redis.shards),
         profile_ttl_s=int(settings.profiles.ttl.total_seconds()),
         anonymous_ttl_s=int(settings.profiles.anonymous_ttl.total_seconds()),
     )

@@ -103,15 +103,17 @@ class DecisionStore:
 
     def schedule(self, writes: Writes, planned: Sequence[PendingDecision], ttl: timedelta) -> None:
         """Keep each decision until its send check runs; never moves an existing check."""
-        due: list[Arg] = []
+        keys = self._keys
+        due: dict[int, list[Arg]] = {}
         for item in planned:
             d = item.decision
-            pending = self._keys.pending(d.customer_id)
+            pending = keys.pending(d.customer_id)
             writes.add("HSET", pending, d.decision_id, item.to_json())
             writes.add("EXPIRE", pending, int(ttl.total_seconds()))
-            due += (to_ms(d.send_at), check_member(Check("send", d.customer_id, d.decision_id)))
-        if due:
-            writes.add("ZADD", self._keys.due(), "NX", *due)
+            member = check_member(Check("send", d.customer_id, d.decision_id))
+            due.setdefault(keys.shard(d.customer_id), []).extend((to_ms(d.send_at), member))
+        for shard, pairs in due.items():
+            writes.add("ZADD", keys.due(shard), "NX", *pairs)
 
     def finish(
         self,

@@ -79,9 +79,10 @@ class ErasureStore:
             pipe.zrem(keys.viewers(item), cid)
         for item in wished:
             pipe.zrem(keys.wishers(item), cid)
-        pipe.zrem(keys.due(), *checks)
-        pipe.zrem(keys.inflight(), *checks)
-        pipe.zrem(keys.backfilled(), cid)
+        shard = keys.shard(cid)
+        pipe.zrem(keys.due(shard), *checks)
+        pipe.zrem(keys.inflight(shard), *checks)
+        pipe.zrem(keys.backfilled(shard), cid)
         pipe.sadd(keys.erasures(), cid)
         await pipe.execute()
 
