@@ -16,6 +16,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
@@ -27,11 +28,24 @@ from stream_app.devstack.ports import free_cluster_port
 from stream_app.devstack.processes import ReadinessTimeoutError, StartStop
 from stream_app.devstack.redis_server import RedisServer
 
-__all__ = ["CLUSTER_SLOTS", "ClusterNode", "LocalRedisCluster", "slot_ranges"]
+__all__ = ["CLUSTER_SLOTS", "ClusterNode", "ClusterShape", "LocalRedisCluster", "slot_ranges"]
 
 CLUSTER_SLOTS = 16_384
 _ADDSLOTS_CHUNK = 2_000  # slots per CLUSTER ADDSLOTS command
 _POLL_S = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterShape:
+    """How many masters, replicas per master, and the failure-detection time."""
+
+    masters: int = 3
+    replicas_per_master: int = 0
+    node_timeout_ms: int = 2_000
+
+    def __post_init__(self) -> None:
+        if self.masters < 1 or self.replicas_per_master < 0 or self.node_timeout_ms < 1:
+            raise ValueError(f"not a cluster shape: {self}")
 
 
 def slot_ranges(masters: int) -> list[range]:
@@ -107,9 +121,10 @@ class ClusterNode(RedisServer):
 
 
 class LocalRedisCluster(StartStop):
-    """``masters`` cluster nodes (+ ``replicas_per_master`` replicas each) on loopback.
+    """A cluster of ``shape`` on loopback: its masters first, then their replicas.
 
-    >>> with LocalRedisCluster(tmp, replicas_per_master=1) as cluster:  # doctest: +SKIP
+    >>> shape = ClusterShape(replicas_per_master=1)
+    >>> with LocalRedisCluster(tmp, shape) as cluster:  # doctest: +SKIP
     ...     client = redis.cluster.RedisCluster.from_url(cluster.url)
     ...     dead = cluster.kill_master(0)
     ...     cluster.wait_failover(dead)
@@ -121,20 +136,19 @@ class LocalRedisCluster(StartStop):
     def __init__(
         self,
         log_dir: Path | str,
+        shape: ClusterShape | None = None,
         *,
-        masters: int = 3,
-        replicas_per_master: int = 0,
-        node_timeout_ms: int = 2_000,
         password: str | None = None,
         extra_args: Sequence[str] = (),
     ) -> None:
-        slot_ranges(masters)  # validates
+        shape = shape or ClusterShape()
+        masters, replicas_per_master = shape.masters, shape.replicas_per_master
         self.log_dir = Path(log_dir)
         count = masters * (1 + replicas_per_master)
         self.nodes = [
             ClusterNode(
                 self.log_dir / f"redis-node-{i}",
-                node_timeout_ms=node_timeout_ms,
+                node_timeout_ms=shape.node_timeout_ms,
                 password=password,
                 extra_args=extra_args,
             )
@@ -198,12 +212,16 @@ class LocalRedisCluster(StartStop):
             raise
         return self
 
+    def terminate(self) -> None:
+        """Ask every node to stop without waiting (they stop in parallel)."""
+        for node in self.nodes:
+            node.terminate()
+
     def stop(self) -> None:
-        """Stop every node (SIGTERM together, then reap); idempotent."""
+        """Stop every node and reap it; idempotent."""
         self._running = False
         try:
-            for node in self.nodes:
-                node.terminate()
+            self.terminate()
         finally:
             for node in self.nodes:
                 node.stop()
