@@ -161,7 +161,7 @@ def score(
 
 
 async def stats(redis: Redis, settings: Settings) -> dict[str, int]:
-    raw = await redis.hgetall(Keys(settings.redis.key_prefix).stats())
+    raw = await redis.hgetall(Keys(settings.redis.key_prefix, settings.redis.shards).stats())
     return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
 
 

@@ -217,7 +217,7 @@ def run_pipeline(
     scrape the worker's metrics over exactly that interval).
     """
     client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
-    stats_key = Keys(settings.redis.key_prefix).stats()
+    stats_key = Keys(settings.redis.key_prefix, settings.redis.shards).stats()
 
     def read_stats() -> dict[str, int]:
         return {str(name): int(n) for name, n in client.hgetall(stats_key).items()}

@@ -79,7 +79,7 @@ class Sampler:
 
     def __init__(self, settings: Settings, pids: dict[str, int], interval: float) -> None:
         self._client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
-        self._stats = Keys(settings.redis.key_prefix).stats()
+        self._stats = Keys(settings.redis.key_prefix, settings.redis.shards).stats()
         self._pids = pids
         self._interval = interval
         self._stop = threading.Event()

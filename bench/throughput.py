@@ -200,7 +200,7 @@ def done_counter(settings: Settings) -> tuple[redis.Redis, Callable[[], int]]:
     """A Redis client and a function counting the events a worker is done with under
     ``settings.redis.key_prefix`` (as ``bench.profiles`` counts them, from the stats hash)."""
     client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
-    key = Keys(settings.redis.key_prefix).stats()
+    key = Keys(settings.redis.key_prefix, settings.redis.shards).stats()
 
     def done() -> int:
         stats = client.hgetall(key).items()

@@ -103,7 +103,7 @@ async def _demo_key(settings: Settings) -> str:
     redis = redis_client(settings)
     try:
         pepper = settings.secrets.api_key_pepper.get_secret_value().encode()
-        store = ApiKeyStore(redis, Keys(settings.redis.key_prefix), pepper)
+        store = ApiKeyStore(redis, Keys(settings.redis.key_prefix, settings.redis.shards), pepper)
         _, token = await store.create("demo", [Scope.ADMIN], 6000, utc_now())
     finally:
         await redis.aclose()

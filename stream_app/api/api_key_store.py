@@ -11,8 +11,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from redis.asyncio import Redis
-
 from stream_app.api.scopes import Scope, parse_scopes
 from stream_app.api.tokens import (
     Credentials,
@@ -22,6 +20,7 @@ from stream_app.api.tokens import (
     verify_secret,
 )
 from stream_app.clock import from_ms, to_ms
+from stream_app.storage.client import RedisClient
 from stream_app.storage.layout import Keys, api_key_scopes, parse_api_key_scopes
 
 
@@ -43,7 +42,7 @@ class ApiKey:
 
 
 class ApiKeyStore:
-    def __init__(self, client: Redis, keys: Keys, pepper: bytes) -> None:
+    def __init__(self, client: RedisClient, keys: Keys, pepper: bytes) -> None:
         self._client = client
         self._keys = keys
         self._pepper = pepper

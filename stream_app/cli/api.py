@@ -150,7 +150,9 @@ async def _with_store(settings: Settings, action: Callable[[ApiKeyStore], Awaita
     redis = redis_client(settings)
     try:
         pepper = settings.secrets.api_key_pepper.get_secret_value().encode()
-        return await action(ApiKeyStore(redis, Keys(settings.redis.key_prefix), pepper))
+        return await action(
+            ApiKeyStore(redis, Keys(settings.redis.key_prefix, settings.redis.shards), pepper)
+        )
     finally:
         await redis.aclose()
 

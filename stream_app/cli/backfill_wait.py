@@ -38,7 +38,7 @@ async def wait_applied(settings: Settings, on_progress: Callable[[Applying], Non
     ``on_progress`` is told how far it is about every ``POLL_S``."""
     probe = LagProbe(settings, settings.topics.inbound())
     redis = redis_client(settings)
-    counters = StatsStore(redis, Keys(settings.redis.key_prefix))
+    counters = StatsStore(redis, Keys(settings.redis.key_prefix, settings.redis.shards))
     started = time.monotonic()
     await probe.start()
     try:

@@ -52,7 +52,7 @@ async def _cut_over(settings: Settings, per_minute: int) -> CutOver:
     start = utc_now() + settings.decisions.timer_max_sleep + timedelta(seconds=1)
     redis = redis_client(settings)
     try:
-        store = ScheduleStore(redis, Keys(settings.redis.key_prefix))
+        store = ScheduleStore(redis, Keys(settings.redis.key_prefix, settings.redis.shards))
         return await store.cut_over(to_ms(start), per_minute)
     finally:
         await redis.aclose()

@@ -28,6 +28,8 @@ def erase(
 async def _erase(settings: Settings, customer_id: str) -> None:
     redis = redis_client(settings)
     try:
-        await ErasureStore(redis, Keys(settings.redis.key_prefix)).erase(customer_id, utc_now())
+        await ErasureStore(redis, Keys(settings.redis.key_prefix, settings.redis.shards)).erase(
+            customer_id, utc_now()
+        )
     finally:
         await redis.aclose()

@@ -35,7 +35,7 @@ def status() -> None:
 async def _read(settings: Settings) -> tuple[str, dict[str, float]] | None:
     redis = redis_client(settings)
     try:
-        store = ModelStore(redis, Keys(settings.redis.key_prefix))
+        store = ModelStore(redis, Keys(settings.redis.key_prefix, settings.redis.shards))
         checkpoint = await store.load(MODEL)
         if checkpoint is None:
             return None

@@ -35,6 +35,8 @@ async def read_lift(settings: Settings) -> list[CampaignLift]:
     """Every campaign's lift from the counts in Redis."""
     redis = redis_client(settings)
     try:
-        return await DecisionStore(redis, Keys(settings.redis.key_prefix)).lifts()
+        return await DecisionStore(
+            redis, Keys(settings.redis.key_prefix, settings.redis.shards)
+        ).lifts()
     finally:
         await redis.aclose()

@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import cast
 
 import msgpack
-from redis.asyncio import Redis
 
 from stream_app.decisions.together import KEPT, pairs
 from stream_app.profiles.ops import Order
+from stream_app.storage.client import RedisClient
 from stream_app.storage.layout import Keys, event_key
 from stream_app.storage.scripts import LuaScript, ScriptCall
 
@@ -22,7 +22,7 @@ ROWS_PER_CALL = 256
 
 class BasketStore:
     def __init__(
-        self, client: Redis, keys: Keys, *, kept: timedelta, counted_for: timedelta
+        self, client: RedisClient, keys: Keys, *, kept: timedelta, counted_for: timedelta
     ) -> None:
         """``kept``: a row's life after its last order; ``counted_for``: how long an
         order's run markers outlive its count (the longest a pass may be retried)."""

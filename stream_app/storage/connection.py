@@ -10,15 +10,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from stream_app.settings import Settings
+from stream_app.storage.client import RedisClient
 
 __all__ = ["redis_client"]
 
 
-def redis_client(settings: Settings, *, timeout_s: float | None = None) -> Redis:
-    """An asyncio Redis client for ``settings.redis.url`` with its user, password and TLS.
+def redis_client(settings: Settings, *, timeout_s: float | None = None) -> RedisClient:
+    """An asyncio Redis client for ``settings.redis.url`` with its user, password and TLS:
+    a ``RedisCluster`` (the URL names one node; the others are discovered) with
+    ``settings.redis.cluster``.
 
     ``timeout_s`` is the connect and read timeout (``None``: ``settings.redis.timeout_s``),
     for callers that must fail faster than the worker, like the API. No connection is
@@ -42,6 +45,8 @@ def redis_client(settings: Settings, *, timeout_s: float | None = None) -> Redis
             "ssl_certfile": _path(settings.redis.tls_cert_file),
             "ssl_keyfile": _path(settings.redis.tls_key_file),
         }
+    if settings.redis.cluster:
+        return RedisCluster.from_url(url, **options)
     return Redis.from_url(url, **options)
 
 

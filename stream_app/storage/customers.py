@@ -19,17 +19,18 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 import msgpack
-from redis.asyncio import Redis
 
 from stream_app.clock import from_ms, to_ms
 from stream_app.decisions.attribution import Window
 from stream_app.decisions.policies import Sent
 from stream_app.profiles.state import ProfileState
+from stream_app.storage.client import RedisClient, is_cluster
 from stream_app.storage.decisions import HISTORY, PendingDecision, parse_contact, parse_window
 from stream_app.storage.layout import Keys, parse_memberships
 from stream_app.storage.profiles import decode_state
 from stream_app.storage.scoring import Scored
 from stream_app.storage.scripts import LuaScript, ScriptCall, run_scripts
+from stream_app.storage.slots import key_slot
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,7 @@ class Loaded:
 
 
 class CustomerStore:
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self._client = client
         self._keys = keys
         self._script = LuaScript("load")
@@ -131,9 +132,31 @@ class CustomerStore:
 
     def read(
         self, asks: Sequence[Ask], now: datetime, devices: Mapping[str, Sequence[str]]
-    ) -> ScriptCall:
+    ) -> list[ScriptCall]:
         """The read of ``asks`` (and of the owners of ``devices``: token -> their events'
-        id hashes), to run with a pass's other reads; ``parse`` reads its answer."""
+        id hashes), to run with a pass's other reads; ``parse`` reads their answers. One
+        call; on a Redis Cluster one per slot (a customer's keys, a device's keys), so
+        links to anonymous profiles of other slots are not followed there (issue 18)."""
+        return [self._call(a, now, d) for a, d in self._parts(asks, devices)]
+
+    def _parts(
+        self, asks: Sequence[Ask], devices: Mapping[str, Sequence[str]]
+    ) -> list[tuple[Sequence[Ask], Mapping[str, Sequence[str]]]]:
+        """The asks and devices of each call: all in one, or by slot on a cluster."""
+        if not is_cluster(self._client):
+            return [(asks, devices)]
+        keys = self._keys
+        slots: dict[int, tuple[list[Ask], dict[str, Sequence[str]]]] = {}
+        for ask in asks:
+            slot = key_slot(keys.profile(ask.customer_id).encode())
+            slots.setdefault(slot, ([], {}))[0].append(ask)
+        for token, hashes in devices.items():
+            slots.setdefault(key_slot(keys.device(token).encode()), ([], {}))[1][token] = hashes
+        return list(slots.values())
+
+    def _call(
+        self, asks: Sequence[Ask], now: datetime, devices: Mapping[str, Sequence[str]]
+    ) -> ScriptCall:
         packed = msgpack.packb(
             (
                 self._templates,
@@ -143,42 +166,46 @@ class CustomerStore:
             ),
             use_bin_type=False,
         )
-        return self._script.call([], [packed])
+        if not is_cluster(self._client):
+            return self._script.call([], [packed])
+        keys = self._keys
+        route = keys.profile(asks[0].customer_id) if asks else keys.device(next(iter(devices)))
+        return self._script.call([route], [packed])
 
-    @staticmethod
     def parse(
-        answer: Sequence[Any], asks: Sequence[Ask], devices: Mapping[str, Sequence[str]]
+        self, answers: Sequence[Any], asks: Sequence[Ask], devices: Mapping[str, Sequence[str]]
     ) -> tuple[dict[str, Loaded], dict[str, str], dict[str, str], dict[str, Waiting]]:
         """The customers read, by id, each known device's owner, the customer each
         anonymous profile asked for is linked to (those linked), and what waits for each
-        unknown device."""
-        owners_raw, links_raw, rows, parked_raw = answer
-        owners = {
-            token: _text(owner)
-            for token, owner in zip(devices, owners_raw, strict=True)
-            if owner is not None
-        }
-        waiting = {
-            token: Waiting(
-                int(found[0]), frozenset(k for k, f in zip(keys, found[1], strict=True) if f)
-            )
-            for (token, keys), found in zip(devices.items(), parked_raw, strict=True)
-            if found
-        }
+        unknown device: from the answers of ``read``'s calls, in order."""
+        loaded: dict[str, Loaded] = {}
+        owners: dict[str, str] = {}
+        links: dict[str, str] = {}
+        waiting: dict[str, Waiting] = {}
         engaged = {ask.customer_id: ask.engaged for ask in asks}
-        loaded = {}
-        for row in rows:
-            cid = _text(row[0])
-            loaded[cid] = _loaded(cid, row, engaged.get(cid, ()))
-        links = {_text(anonymous): _text(customer) for anonymous, customer in links_raw}
+        for (_, part), answer in zip(self._parts(asks, devices), answers, strict=False):
+            owners_raw, links_raw, rows, parked_raw = answer
+            for (token, keys), owner, found in zip(
+                part.items(), owners_raw, parked_raw, strict=True
+            ):
+                if owner is not None:
+                    owners[token] = _text(owner)
+                if found:
+                    hashes = frozenset(k for k, f in zip(keys, found[1], strict=True) if f)
+                    waiting[token] = Waiting(int(found[0]), hashes)
+            for row in rows:
+                cid = _text(row[0])
+                loaded[cid] = _loaded(cid, row, engaged.get(cid, ()))
+            links |= {_text(anonymous): _text(customer) for anonymous, customer in links_raw}
         return loaded, owners, links, waiting
 
     async def load(self, asks: Sequence[Ask], now: datetime) -> dict[str, Loaded]:
         """Read ``asks`` alone (the timer's checks: no events, no devices)."""
         if not asks:
             return {}
-        answers = await run_scripts(self._client, [self.read(asks, now, {})])
-        return self.parse(answers[0], asks, {})[0]  # due checks: no anonymous profiles
+        calls = self.read(asks, now, {})
+        answers = await run_scripts(self._client, calls)
+        return self.parse(answers, asks, {})[0]  # due checks: no anonymous profiles
 
 
 def _packed(ask: Ask) -> tuple[Any, ...]:

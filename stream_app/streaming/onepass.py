@@ -46,7 +46,7 @@ from stream_app.profiles.state import StateLimits
 from stream_app.segments.rules import SegmentRules
 from stream_app.storage.bundle import Stores
 from stream_app.storage.commit import Writes
-from stream_app.storage.customers import Ask, CustomerStore, Loaded
+from stream_app.storage.customers import Ask, Loaded
 from stream_app.storage.layout import event_key
 from stream_app.storage.schedule import Claimed, Settlement
 from stream_app.storage.scripts import ScriptCall, run_scripts
@@ -220,18 +220,17 @@ class OnePass:
         if not asks and not devices and not items:
             return {}
 
-        calls = [
-            self._customers.read(asks, work.now, devices),
-            *self._catalog.updates(items, work.now),
-        ]
+        reads = self._customers.read(asks, work.now, devices)
+        calls = [*reads, *self._catalog.updates(items, work.now)]
         answers = await self._redis(work, lambda: run_scripts(self._client, calls))
-        loaded, owners, links, waiting = CustomerStore.parse(answers[0], asks, devices)
+        found = answers[: len(reads)]
+        loaded, owners, links, waiting = self._customers.parse(found, asks, devices)
         if links:
             loaded |= await self._relinked(work, links, {ask.customer_id for ask in asks})
         if first:
             own(batch, owners, waiting, self._batch_config)
             claim_waiting(batch, loaded, self._batch_config.fold)
-            self._evaluator.catalog(work, answers[1:])
+            self._evaluator.catalog(work, answers[len(reads) :])
         return loaded
 
     async def _relinked(
@@ -331,7 +330,8 @@ class OnePass:
         armed += [] if parked_due is None else [parked_due]
         work.written = counters_of(work)
         self._stats.add(writes, work.written)
-        conflicts = await self._redis(work, lambda: self._committer.commit(writes, calls))
+        committer, done = self._committer, work.committed_slots
+        conflicts = await self._redis(work, lambda: committer.commit(writes, calls, done))
         if not conflicts and armed:
             self._wake(min(armed))
         return conflicts
