@@ -74,7 +74,7 @@ class BasketStore:
             return [("", rows)]
         groups: dict[int, list[tuple[str, list[str]]]] = {}
         for row in rows:
-            groups.setdefault(key_slot(row[0].encode()), []).append(row)
+            groups.setdefault(key_slot(row[0]), []).append(row)
         return [
             (group[0][0].partition("{")[2].partition("}")[0], group) for group in groups.values()
         ]

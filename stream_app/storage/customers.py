@@ -148,10 +148,10 @@ class CustomerStore:
         keys = self._keys
         slots: dict[int, tuple[list[Ask], dict[str, Sequence[str]]]] = {}
         for ask in asks:
-            slot = key_slot(keys.profile(ask.customer_id).encode())
+            slot = key_slot(keys.profile(ask.customer_id))
             slots.setdefault(slot, ([], {}))[0].append(ask)
         for token, hashes in devices.items():
-            slots.setdefault(key_slot(keys.device(token).encode()), ([], {}))[1][token] = hashes
+            slots.setdefault(key_slot(keys.device(token)), ([], {}))[1][token] = hashes
         return list(slots.values())
 
     def _call(

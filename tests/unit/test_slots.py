@@ -8,6 +8,7 @@ from redis.crc import key_slot
 
 from stream_app.storage.layout import Keys
 from stream_app.storage.slots import by_slot
+from stream_app.storage.slots import key_slot as slot_of
 
 
 def test_a_customers_guard_and_writes_share_one_group_in_order() -> None:
@@ -35,3 +36,8 @@ def test_shards_spread_customers_and_one_shard_is_the_unsharded_layout() -> None
     single = Keys("sa")
     assert single.shard("c-1") == 0
     assert single.due(single.shard("c-1")) == "sa:{sched}:due"
+
+
+def test_our_slot_is_redis_pys() -> None:
+    for key in ("sa:{c-1}:p", "foo", "{}x", "a{}b{c}", "sa:{sched:7}:due", "x{y", "é:{ü}"):
+        assert slot_of(key) == key_slot(key.encode()), key
