@@ -64,7 +64,7 @@ from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.storage.bundle import build_stores
 from stream_app.storage.connection import redis_client
-from stream_app.storage.layout import Keys
+from stream_app.storage.configured import keys_of
 
 
 def with_topics(data: EventSet, base: Settings, settings: Settings) -> list[Record]:
@@ -156,7 +156,7 @@ def kill_mid_stream(
 ) -> Failover:
     """A worker drains the set; a master is SIGKILLed once ``--kill-at`` of it is done."""
     client = sync_redis(settings)
-    stats = Keys(settings.redis.key_prefix, settings.redis.shards).stats()
+    stats = keys_of(settings).stats()
 
     def done() -> int:
         try:

@@ -53,6 +53,7 @@ from stream_app.devstack.workers import worker_env, worker_process
 from stream_app.kafka_topics import ensure_topics
 from stream_app.metrics.quantiles import percentile
 from stream_app.settings import Settings
+from stream_app.storage.configured import keys_of
 from stream_app.storage.layout import Keys, parse_customer_key
 
 #: Stats counters that mean "this event is done with": every decoded event is counted
@@ -221,7 +222,7 @@ def run_pipeline(
     worker entry point (e.g. ``bench.slot_count``) in place of ``stream-app worker``.
     """
     client = sync_redis(settings)
-    stats_key = Keys(settings.redis.key_prefix, settings.redis.shards).stats()
+    stats_key = keys_of(settings).stats()
 
     def read_stats() -> dict[str, int]:
         return {str(name): int(n) for name, n in client.hgetall(stats_key).items()}

@@ -26,35 +26,12 @@ from redis.crc import key_slot
 
 #: Commands that name no key.
 KEYLESS = frozenset(
-    [
-        "PING",
-        "INFO",
-        "CLUSTER",
-        "COMMAND",
-        "CLIENT",
-        "HELLO",
-        "AUTH",
-        "SELECT",
-        "READONLY",
-        "READWRITE",
-        "ASKING",
-        "MULTI",
-        "EXEC",
-        "DISCARD",
-        "SCRIPT",
-        "WAIT",
-        "TIME",
-        "DBSIZE",
-        "CONFIG",
-        "ECHO",
-        "FUNCTION",
-        "ROLE",
-        "MEMORY",
-    ]
+    """PING INFO CLUSTER COMMAND CLIENT HELLO AUTH SELECT READONLY READWRITE ASKING MULTI
+    EXEC DISCARD SCRIPT WAIT TIME DBSIZE CONFIG ECHO FUNCTION ROLE MEMORY""".split()
 )
 #: Commands whose every argument is a key.
-ALL_KEYS = frozenset(["DEL", "UNLINK", "EXISTS", "MGET", "TOUCH", "WATCH"])
-SCRIPTS = frozenset(["EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"])
+ALL_KEYS = frozenset({"DEL", "UNLINK", "EXISTS", "MGET", "TOUCH", "WATCH"})
+SCRIPTS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
 DUMP_EVERY_S = 0.5
 
 

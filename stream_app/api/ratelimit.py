@@ -49,6 +49,7 @@ def _storage(client: RedisClient, keys: Keys) -> RedisStorage:
         bridge = cast(Any, cluster.bridge)
         bridge.storage = client
         bridge.connection_getter = lambda _: client
+        bridge.register_scripts()  # bound to the client they are registered with
         return cluster
     return RedisStorage(
         "async+redis://",

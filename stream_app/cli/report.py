@@ -9,9 +9,9 @@ import typer
 
 from stream_app.decisions.lift import CampaignLift, render
 from stream_app.settings import Settings
+from stream_app.storage.configured import keys_of
 from stream_app.storage.connection import redis_client
 from stream_app.storage.decisions import DecisionStore
-from stream_app.storage.layout import Keys
 
 report_app = typer.Typer(help="Reports for analysts.", no_args_is_help=True)
 
@@ -35,8 +35,6 @@ async def read_lift(settings: Settings) -> list[CampaignLift]:
     """Every campaign's lift from the counts in Redis."""
     redis = redis_client(settings)
     try:
-        return await DecisionStore(
-            redis, Keys(settings.redis.key_prefix, settings.redis.shards)
-        ).lifts()
+        return await DecisionStore(redis, keys_of(settings)).lifts()
     finally:
         await redis.aclose()

@@ -13,6 +13,7 @@ from stream_app.storage.basket import BasketStore
 from stream_app.storage.catalog import CatalogStore
 from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Committer
+from stream_app.storage.configured import keys_of
 from stream_app.storage.customers import CustomerStore
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.endpoints import EndpointStore
@@ -48,7 +49,7 @@ class Stores:
 
 def build_stores(redis: RedisClient, settings: Settings) -> Stores:
     """All stores over ``redis``, configured by ``settings``."""
-    keys = Keys(settings.redis.key_prefix, settings.redis.shards)
+    keys = keys_of(settings)
     profile_ttl_s = int(settings.profiles.ttl.total_seconds())
     schedule = ScheduleStore(redis, keys)
     return Stores(

@@ -13,11 +13,16 @@ from stream_app.storage.layout import Keys
 from stream_app.storage.profiles import ProfileStore
 
 
+def keys_of(settings: Settings) -> Keys:
+    """The deployment's key builder: its prefix and schedule shards."""
+    return Keys(settings.redis.key_prefix, settings.redis.shards)
+
+
 def profile_store(redis: RedisClient, settings: Settings) -> ProfileStore:
     """The profile store configured by ``settings``."""
     return ProfileStore(
         redis,
-        Keys(settings.redis.key_prefix, settings.redis.shards),
+        keys_of(settings),
         profile_ttl_s=int(settings.profiles.ttl.total_seconds()),
         anonymous_ttl_s=int(settings.profiles.anonymous_ttl.total_seconds()),
     )

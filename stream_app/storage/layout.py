@@ -32,7 +32,7 @@ class Keys:
     ('sa:{sched}:due', 'sa:{sched}:inflight', 'sa:{c-1}:*')
     >>> k64 = Keys("sa", shards=64)
     >>> k64.shard("c-1"), k64.due(k64.shard("c-1")), k64.inflight(0)
-    (57, 'sa:{sched:57}:due', 'sa:{sched}:inflight')
+    (62, 'sa:{sched:62}:due', 'sa:{sched}:inflight')
     >>> k.basket_item("sku-1"), k.basket_run(event_key("o-1"), 0), k.segment("vip")
     ('sa:basket:{sku-1}', 'sa:basket:run:{2711814c53892a65}:0', 'sa:segment:{vip}')
     >>> k.backfilled(), k.cutover(), k.endpoints()
@@ -144,8 +144,15 @@ class Keys:
         """Sorted set: categories bought with ``category`` -> orders with both."""
         return f"{self.prefix}:basket:c:{{{category}}}"
 
-    def basket_run(self, order_key: str, run: int) -> str:
-        """String: run ``run`` of an order's basket rows (``event_key`` of its id) is counted."""
+    def basket_run(self, order_key: str, run: int, tag: str = "") -> str:
+        """String: run ``run`` of an order's basket rows (``event_key`` of its id) is counted;
+        on a Redis Cluster the run of one slot's rows, tagged like its first row's key.
+
+        >>> Keys("sa").basket_run("ab", 0, "sku-1")
+        'sa:basket:run:{sku-1}:ab:0'
+        """
+        if tag:
+            return f"{self.prefix}:basket:run:{{{tag}}}:{order_key}:{run}"
         return f"{self.prefix}:basket:run:{{{order_key}}}:{run}"
 
     def shard(self, customer_id: str) -> int:

@@ -66,8 +66,8 @@ class ScheduleStore:
         self._cutover = LuaScript("cutover")
 
     async def claim(self, now_ms: int, limit: int, lease_ms: int) -> Claimed:
-        """Claim up to ``limit`` due checks (members like ``cart:<customer>``), from every
-        shard in one round (up to ``limit / shards`` each, at least one)."""
+        """Claim about ``limit`` due checks (members like ``cart:<customer>``): from every
+        shard in one round, up to ``limit / shards`` (rounded up) each."""
         keys = self._keys
         each = max(1, -(-limit // keys.shards))
         calls = [
