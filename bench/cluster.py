@@ -63,8 +63,8 @@ from stream_app.kafka import client_options
 from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.storage.bundle import build_stores
-from stream_app.storage.connection import redis_client
 from stream_app.storage.configured import keys_of
+from stream_app.storage.connection import redis_client
 
 
 def with_topics(data: EventSet, base: Settings, settings: Settings) -> list[Record]:

@@ -26,8 +26,31 @@ from redis.crc import key_slot
 
 #: Commands that name no key.
 KEYLESS = frozenset(
-    """PING INFO CLUSTER COMMAND CLIENT HELLO AUTH SELECT READONLY READWRITE ASKING MULTI
-    EXEC DISCARD SCRIPT WAIT TIME DBSIZE CONFIG ECHO FUNCTION ROLE MEMORY""".split()
+    [
+        "PING",
+        "INFO",
+        "CLUSTER",
+        "COMMAND",
+        "CLIENT",
+        "HELLO",
+        "AUTH",
+        "SELECT",
+        "READONLY",
+        "READWRITE",
+        "ASKING",
+        "MULTI",
+        "EXEC",
+        "DISCARD",
+        "SCRIPT",
+        "WAIT",
+        "TIME",
+        "DBSIZE",
+        "CONFIG",
+        "ECHO",
+        "FUNCTION",
+        "ROLE",
+        "MEMORY",
+    ]
 )
 #: Commands whose every argument is a key.
 ALL_KEYS = frozenset({"DEL", "UNLINK", "EXISTS", "MGET", "TOUCH", "WATCH"})
