@@ -179,7 +179,9 @@ class CustomerStore:
         slots: dict[int, tuple[list[Ask], dict[str, tuple[Any, ...]]]] = {}
         for ask in asks:
             slot = key_slot(keys.profile(ask.customer_id))
-            slots.setdefault(slot, ([], {}))[0].append(replace(ask, links=(), device_links=()))
+            if ask.links or ask.device_links:  # other slots: not followed here
+                ask = replace(ask, links=(), device_links=())
+            slots.setdefault(slot, ([], {}))[0].append(ask)
         for token, hashes in devices.items():
             owner = owners.get(token)
             if owner is None:
