@@ -19,7 +19,6 @@ from stream_app.api.app import create_app
 from stream_app.api.scopes import Scope
 from stream_app.devstack.ports import free_port
 from stream_app.devstack.workers import worker_process
-from stream_app.events.decision import Decision
 from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.storage.commit import Committer, Writes
@@ -31,20 +30,18 @@ from stream_app.storage.slots import key_slot
 from tests.integration.api_support import client, new_key
 from tests.integration.conftest import ARTIFACTS
 from tests.integration.fixtures import (
-    consume_until,
+    decisions_until,
     dumps,
     event,
     eventually,
+    ids,
     isolated,
     produce,
     profile_fields,
+    proximity,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def ids(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture
@@ -86,14 +83,7 @@ async def test_events_become_a_profile_the_api_reads_and_an_idle_cart_one_decisi
         await eventually(
             lambda: profile_fields(cluster, keys, ann), lambda p: "consent:push" in p, within=60
         )
-        reading = {
-            "type": "proximity",
-            "event_id": ids("e"),
-            "device_id": device,
-            "event_time": event("x", ann, "x")["event_time"],
-            "store_id": "store-7",
-            "distance_m": 15.0,
-        }
+        reading = proximity(device)
         # The device's owner is read before the reads of the customers' slots.
         await produce(own, topics.sensor, [(device.encode(), dumps(reading))])
         order = {"item_id": "sku-3", "category": "shoes", "quantity": 1, "unit_price": 49.5}
@@ -136,17 +126,8 @@ async def test_events_become_a_profile_the_api_reads_and_an_idle_cart_one_decisi
             found = await http.get(f"/v1/profiles/{ann}")
         assert found.status_code == 200, found.text
 
-        records = await consume_until(
-            own,
-            topics.decisions,
-            lambda seen: any(
-                r.key == ann.encode() and b'"campaign_id":"cart_abandonment"' in (r.value or b"")
-                for r in seen
-            ),
-            within=60,
-        )
+        decisions = await decisions_until(own, ann, "cart_abandonment", within=60)
         assert worker.running, worker.log_tail()
-    decisions = [Decision.model_validate_json(r.value) for r in records if r.value]
     carts = [d for d in decisions if d.customer_id == ann and d.campaign_id == "cart_abandonment"]
     assert len(carts) == 1, "one idle cart, one reminder, claimed from its schedule shard"
     assert sorted(i.item_id for i in carts[0].content.items) == ["sku-1", "sku-2"]
