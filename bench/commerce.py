@@ -58,9 +58,8 @@ from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.money import minor_digits, scale
 from stream_app.simulation.population import make_population
 from stream_app.simulation.retail import Arrival, RetailMix, RetailSet, make_retail_set
-from stream_app.storage.configured import profile_store
+from stream_app.storage.configured import keys_of, profile_store
 from stream_app.storage.connection import redis_client
-from stream_app.storage.layout import Keys
 from stream_app.storage.statfields import parse_stat_name
 
 #: Event time sent per phase of the exactness run (below the default allowed lateness).
@@ -161,7 +160,7 @@ def score(
 
 
 async def stats(redis: Redis, settings: Settings) -> dict[str, int]:
-    raw = await redis.hgetall(Keys(settings.redis.key_prefix).stats())
+    raw = await redis.hgetall(keys_of(settings).stats())
     return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
 
 

@@ -26,7 +26,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import redis
 from aiokafka import AIOKafkaProducer
+from redis.cluster import RedisCluster
 
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.stack import EmbeddedStack
@@ -34,6 +36,7 @@ from stream_app.events.encode import encode, record_key
 from stream_app.events.registry import Event
 from stream_app.events.topics import Stream, TopicNames
 from stream_app.producers.envelopes import EnvelopePacker, PackedRecord
+from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator
 from stream_app.simulation.population import Customer, make_population
@@ -185,6 +188,14 @@ def scratch_stack(prefix: str) -> Iterator[tuple[Path, EmbeddedStack]]:
         workdir = Path(tmp)
         with EmbeddedStack(log_dir=workdir / "logs") as stack:
             yield workdir, stack
+
+
+def sync_redis(settings: Settings) -> redis.Redis | RedisCluster:
+    """A text client of ``settings``' Redis for a bench's own reads (stats, memory): a
+    cluster client when ``settings.redis.cluster``."""
+    if settings.redis.cluster:
+        return RedisCluster.from_url(settings.redis.url, decode_responses=True)
+    return redis.Redis.from_url(settings.redis.url, decode_responses=True)
 
 
 def wait_for(

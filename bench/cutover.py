@@ -41,7 +41,7 @@ from stream_app.kafka import client_options
 from stream_app.kafka_topics import ensure_topics
 from stream_app.producers.replay import replay_file
 from stream_app.settings import Settings
-from stream_app.storage.layout import Keys
+from stream_app.storage.configured import keys_of
 from stream_app.storage.schedule import slot_interval_ms
 
 #: The one campaign: a win-back, sent as soon as it is decided, nobody held out.
@@ -133,7 +133,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         asyncio.run(ensure_topics(settings))
         asyncio.run(replay_file(settings, log, backfill=True, envelope_size=10))
         client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
-        stats = Keys(settings.redis.key_prefix).stats()
+        stats = keys_of(settings).stats()
         with worker_process(settings, workdir / "logs", name="cutover-worker") as worker:
             wait_for(
                 "the history to be applied",
@@ -145,7 +145,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             print(f"history applied: {len(history):,} events, {len(before)} decisions")
             print(cut_over(settings, args.per_minute))
             # Where the slots began: the next free slot, less the slots this cut-over took.
-            free_ms = float(client.get(Keys(settings.redis.key_prefix).cutover()) or 0)
+            free_ms = float(client.get(keys_of(settings).cutover()) or 0)
             interval_ms = slot_interval_ms(args.per_minute)
             first_slot = datetime.fromtimestamp(
                 (free_ms - args.customers * interval_ms) / 1000, UTC

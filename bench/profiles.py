@@ -44,14 +44,16 @@ from bench.common import (
     read_json,
     save_figure,
     scratch_stack,
+    sync_redis,
     wait_for,
 )
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.stack import EmbeddedStack
-from stream_app.devstack.workers import worker_process
+from stream_app.devstack.workers import worker_env, worker_process
 from stream_app.kafka_topics import ensure_topics
 from stream_app.metrics.quantiles import percentile
 from stream_app.settings import Settings
+from stream_app.storage.configured import keys_of
 from stream_app.storage.layout import Keys, parse_customer_key
 
 #: Stats counters that mean "this event is done with": every decoded event is counted
@@ -210,14 +212,17 @@ def run_pipeline(
     servers: Mapping[str, int],
     py_spy_s: float,
     at_edges: Callable[[], object] | None = None,
+    *,
+    command: Sequence[str] | None = None,
 ) -> tuple[Rate, dict[str, int], str | None]:
     """Run a real worker until every event is applied or dead-lettered, polling Redis.
 
     ``at_edges`` is called when the measured interval starts and when it ends (e.g. to
-    scrape the worker's metrics over exactly that interval).
+    scrape the worker's metrics over exactly that interval). ``command`` runs another
+    worker entry point (e.g. ``bench.slot_count``) in place of ``stream-app worker``.
     """
-    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
-    stats_key = Keys(settings.redis.key_prefix).stats()
+    client = sync_redis(settings)
+    stats_key = keys_of(settings).stats()
 
     def read_stats() -> dict[str, int]:
         return {str(name): int(n) for name, n in client.hgetall(stats_key).items()}
@@ -226,6 +231,10 @@ def run_pipeline(
         return sum(n for name, n in read_stats().items() if name.startswith(_DONE_PREFIXES))
 
     worker = worker_process(settings, log_dir, name="pipeline-worker")
+    if command is not None:
+        worker = ManagedProcess(
+            worker.name, command, log_dir, env=worker_env(settings), cwd=REPO_ROOT, stop_timeout=20
+        )
     spawned = time.perf_counter()
     profile: str | None = None
     try:

@@ -38,6 +38,7 @@ from stream_app.devstack.workers import worker_process
 from stream_app.kafka_topics import ensure_topics
 from stream_app.producers.loadgen import Load, SimStats, run_simulation
 from stream_app.settings import Settings
+from stream_app.storage.configured import keys_of
 from stream_app.storage.layout import Keys
 
 MB = 1024 * 1024
@@ -79,7 +80,7 @@ class Sampler:
 
     def __init__(self, settings: Settings, pids: dict[str, int], interval: float) -> None:
         self._client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
-        self._stats = Keys(settings.redis.key_prefix).stats()
+        self._stats = keys_of(settings).stats()
         self._pids = pids
         self._interval = interval
         self._stop = threading.Event()

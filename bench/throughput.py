@@ -71,7 +71,7 @@ from stream_app.settings import Settings
 from stream_app.simulation.catalog import make_catalog
 from stream_app.simulation.generator import EventGenerator, Mix
 from stream_app.simulation.population import make_population
-from stream_app.storage.layout import Keys
+from stream_app.storage.configured import keys_of
 
 #: Event time written into pre-encoded records, replaced by the due time at send.
 SENTINEL_TIME = datetime(2001, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
@@ -200,7 +200,7 @@ def done_counter(settings: Settings) -> tuple[redis.Redis, Callable[[], int]]:
     """A Redis client and a function counting the events a worker is done with under
     ``settings.redis.key_prefix`` (as ``bench.profiles`` counts them, from the stats hash)."""
     client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
-    key = Keys(settings.redis.key_prefix).stats()
+    key = keys_of(settings).stats()
 
     def done() -> int:
         stats = client.hgetall(key).items()

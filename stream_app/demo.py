@@ -37,8 +37,8 @@ from stream_app.profiles.derive import derive
 from stream_app.segments.rules import load_segments
 from stream_app.settings import Settings
 from stream_app.storage.bundle import Stores, build_stores
+from stream_app.storage.configured import keys_of
 from stream_app.storage.connection import redis_client
-from stream_app.storage.layout import Keys
 from stream_app.storage.stats import StatsStore, by_reason
 from stream_app.streaming.lag import LagProbe
 from stream_app.streaming.learning import MODEL
@@ -103,7 +103,7 @@ async def _demo_key(settings: Settings) -> str:
     redis = redis_client(settings)
     try:
         pepper = settings.secrets.api_key_pepper.get_secret_value().encode()
-        store = ApiKeyStore(redis, Keys(settings.redis.key_prefix), pepper)
+        store = ApiKeyStore(redis, keys_of(settings), pepper)
         _, token = await store.create("demo", [Scope.ADMIN], 6000, utc_now())
     finally:
         await redis.aclose()

@@ -11,8 +11,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from redis.asyncio import Redis
-
 from stream_app.api.scopes import Scope, parse_scopes
 from stream_app.api.tokens import (
     Credentials,
@@ -22,6 +20,7 @@ from stream_app.api.tokens import (
     verify_secret,
 )
 from stream_app.clock import from_ms, to_ms
+from stream_app.storage.client import RedisClient, is_cluster
 from stream_app.storage.layout import Keys, api_key_scopes, parse_api_key_scopes
 
 
@@ -43,7 +42,7 @@ class ApiKey:
 
 
 class ApiKeyStore:
-    def __init__(self, client: Redis, keys: Keys, pepper: bytes) -> None:
+    def __init__(self, client: RedisClient, keys: Keys, pepper: bytes) -> None:
         self._client = client
         self._keys = keys
         self._pepper = pepper
@@ -70,7 +69,9 @@ class ApiKeyStore:
             created_at=from_ms(to_ms(now)),
             secret_hash=hash_secret(credentials.secret, self._pepper),
         )
-        pipe = self._client.pipeline(transaction=True)
+        # The record, then the index: atomic on one Redis; on a cluster they sit in two
+        # slots (a crash between leaves a record `api-key list` does not show).
+        pipe = self._client.pipeline(transaction=not is_cluster(self._client))
         pipe.hset(
             self._keys.api_key(key.key_id),
             mapping={

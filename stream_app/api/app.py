@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -41,6 +40,7 @@ from stream_app.metrics.api import ApiMetrics
 from stream_app.segments.rules import SegmentRules, load_segments
 from stream_app.settings import Settings
 from stream_app.storage.bundle import build_stores
+from stream_app.storage.client import RedisClient
 from stream_app.storage.connection import redis_client
 from stream_app.storage.erasure import ErasureStore
 
@@ -68,7 +68,7 @@ class StreamAppApi(FastAPI):
         return self.openapi_schema
 
 
-def api_redis(settings: Settings) -> Redis:
+def api_redis(settings: Settings) -> RedisClient:
     """The API's own client: short timeouts and no retries, so failures surface fast
     (the circuit breaker, not the client, decides when to try again)."""
     client = redis_client(settings, timeout_s=settings.api.redis_timeout_s)
@@ -79,7 +79,7 @@ def api_redis(settings: Settings) -> Redis:
 def create_app(
     settings: Settings | None = None,
     *,
-    redis: Redis | None = None,
+    redis: RedisClient | None = None,
     clock: Clock = utc_now,
     metrics: ApiMetrics | None = None,
 ) -> FastAPI:

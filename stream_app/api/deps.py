@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from redis.asyncio import Redis
 
 from stream_app.api.api_key_store import ApiKeyStore
 from stream_app.api.breaker import RedisGuard
@@ -15,6 +14,7 @@ from stream_app.clock import Clock
 from stream_app.profiles.derive import ValueRules
 from stream_app.segments.rules import SegmentRules
 from stream_app.settings import Settings
+from stream_app.storage.client import RedisClient
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.endpoints import EndpointStore
 from stream_app.storage.erasure import ErasureStore
@@ -28,7 +28,7 @@ from stream_app.storage.stats import StatsStore
 @dataclass(frozen=True, slots=True)
 class ApiContext:
     settings: Settings
-    redis: Redis
+    redis: RedisClient
     clock: Clock
     guard: RedisGuard
     api_keys: ApiKeyStore

@@ -21,25 +21,18 @@ import time
 from typing import Any, cast
 
 from limits import RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from stream_app.storage.client import RedisClient, is_cluster
 from stream_app.storage.full import refuses_writes
 from stream_app.storage.layout import Keys
 
 
 class RateLimiter:
-    def __init__(self, client: Redis, keys: Keys) -> None:
-        # The URI only selects the redis-py bridge; connections come from the pool.
-        storage = RedisStorage(
-            "async+redis://",
-            implementation="redispy",
-            key_prefix=keys.rate_limits(),
-            connection_pool=cast(Any, client.connection_pool),
-        )
-        self._limiter = SlidingWindowCounterRateLimiter(storage)
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
+        self._limiter = SlidingWindowCounterRateLimiter(_storage(client, keys))
         self._local = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     async def hit(self, key_id: str, per_minute: int) -> int | None:
@@ -57,3 +50,25 @@ class RateLimiter:
             return None
         stats = await limiter.get_window_stats(item, key_id)
         return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+def _storage(client: RedisClient, keys: Keys) -> RedisStorage:
+    """The limits library's storage over ``client``'s connections (its URI only selects
+    the redis-py bridge: a cluster storage then talks through our cluster client)."""
+    if is_cluster(client):
+        cluster = RedisClusterStorage(
+            "async+redis+cluster://127.0.0.1:0",
+            implementation="redispy",
+            key_prefix=keys.rate_limits(),
+        )
+        bridge = cast(Any, cluster.bridge)
+        bridge.storage = client
+        bridge.connection_getter = lambda _: client
+        bridge.register_scripts()  # bound to the client they are registered with
+        return cluster
+    return RedisStorage(
+        "async+redis://",
+        implementation="redispy",
+        key_prefix=keys.rate_limits(),
+        connection_pool=cast(Any, client.connection_pool),
+    )

@@ -18,8 +18,8 @@ from stream_app.logs import logging_config
 from stream_app.metrics.api import ApiMetrics
 from stream_app.metrics.server import serve_metrics
 from stream_app.settings import Settings
+from stream_app.storage.configured import keys_of
 from stream_app.storage.connection import redis_client
-from stream_app.storage.layout import Keys
 
 api_app = typer.Typer(
     help="The HTTP API: serve it (no sub-command) or publish its OpenAPI spec.",
@@ -150,7 +150,7 @@ async def _with_store(settings: Settings, action: Callable[[ApiKeyStore], Awaita
     redis = redis_client(settings)
     try:
         pepper = settings.secrets.api_key_pepper.get_secret_value().encode()
-        return await action(ApiKeyStore(redis, Keys(settings.redis.key_prefix), pepper))
+        return await action(ApiKeyStore(redis, keys_of(settings), pepper))
     finally:
         await redis.aclose()
 

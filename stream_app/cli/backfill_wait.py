@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stream_app.settings import Settings
+from stream_app.storage.configured import keys_of
 from stream_app.storage.connection import redis_client
-from stream_app.storage.layout import Keys
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.lag import LagProbe
 
@@ -38,7 +38,7 @@ async def wait_applied(settings: Settings, on_progress: Callable[[Applying], Non
     ``on_progress`` is told how far it is about every ``POLL_S``."""
     probe = LagProbe(settings, settings.topics.inbound())
     redis = redis_client(settings)
-    counters = StatsStore(redis, Keys(settings.redis.key_prefix))
+    counters = StatsStore(redis, keys_of(settings))
     started = time.monotonic()
     await probe.start()
     try:

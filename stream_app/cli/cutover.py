@@ -19,8 +19,8 @@ import typer
 
 from stream_app.clock import from_ms, to_ms, utc_now
 from stream_app.settings import Settings
+from stream_app.storage.configured import keys_of
 from stream_app.storage.connection import redis_client
-from stream_app.storage.layout import Keys
 from stream_app.storage.schedule import CutOver, ScheduleStore
 
 
@@ -52,7 +52,7 @@ async def _cut_over(settings: Settings, per_minute: int) -> CutOver:
     start = utc_now() + settings.decisions.timer_max_sleep + timedelta(seconds=1)
     redis = redis_client(settings)
     try:
-        store = ScheduleStore(redis, Keys(settings.redis.key_prefix))
+        store = ScheduleStore(redis, keys_of(settings))
         return await store.cut_over(to_ms(start), per_minute)
     finally:
         await redis.aclose()

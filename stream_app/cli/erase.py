@@ -8,9 +8,9 @@ import typer
 
 from stream_app.clock import utc_now
 from stream_app.settings import Settings
+from stream_app.storage.configured import keys_of
 from stream_app.storage.connection import redis_client
 from stream_app.storage.erasure import ErasureStore
-from stream_app.storage.layout import Keys
 
 
 def erase(
@@ -28,6 +28,6 @@ def erase(
 async def _erase(settings: Settings, customer_id: str) -> None:
     redis = redis_client(settings)
     try:
-        await ErasureStore(redis, Keys(settings.redis.key_prefix)).erase(customer_id, utc_now())
+        await ErasureStore(redis, keys_of(settings)).erase(customer_id, utc_now())
     finally:
         await redis.aclose()

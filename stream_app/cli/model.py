@@ -7,8 +7,8 @@ import asyncio
 import typer
 
 from stream_app.settings import Settings
+from stream_app.storage.configured import keys_of
 from stream_app.storage.connection import redis_client
-from stream_app.storage.layout import Keys
 from stream_app.storage.scoring import ModelStore
 from stream_app.streaming.learning import MODEL
 
@@ -35,7 +35,7 @@ def status() -> None:
 async def _read(settings: Settings) -> tuple[str, dict[str, float]] | None:
     redis = redis_client(settings)
     try:
-        store = ModelStore(redis, Keys(settings.redis.key_prefix))
+        store = ModelStore(redis, keys_of(settings))
         version = await store.version(MODEL)
         if version is None:
             return None

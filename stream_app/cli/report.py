@@ -9,9 +9,9 @@ import typer
 
 from stream_app.decisions.lift import CampaignLift, render
 from stream_app.settings import Settings
+from stream_app.storage.configured import keys_of
 from stream_app.storage.connection import redis_client
 from stream_app.storage.decisions import DecisionStore
-from stream_app.storage.layout import Keys
 
 report_app = typer.Typer(help="Reports for analysts.", no_args_is_help=True)
 
@@ -41,6 +41,6 @@ async def read_lift(settings: Settings, rebuild: bool = False) -> list[CampaignL
     """Every campaign's lift from the counts in Redis (recounted first with ``rebuild``)."""
     redis = redis_client(settings)
     try:
-        return await DecisionStore(redis, Keys(settings.redis.key_prefix)).lifts(rebuild)
+        return await DecisionStore(redis, keys_of(settings)).lifts(rebuild)
     finally:
         await redis.aclose()

@@ -316,6 +316,10 @@ class LoopbackServer(StartStop, abc.ABC):
     def answers(self) -> bool:
         """Whether the server answers a real protocol request now (readiness check)."""
 
+    def pick_port(self) -> int:
+        """A free port to serve on when none was given."""
+        return free_port()
+
     def child_env(self) -> dict[str, str] | None:
         """Environment of the child; None inherits ours."""
         return None
@@ -351,7 +355,7 @@ class LoopbackServer(StartStop, abc.ABC):
         if self._process is not None and self._process.exit_status() is None:
             raise RuntimeError(f"{self.name} is already running")
         if not self._fixed_port:
-            self._port = free_port()
+            self._port = self.pick_port()
         self._attempts += 1
         self._process = ManagedProcess(
             self.name,

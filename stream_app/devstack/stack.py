@@ -21,6 +21,7 @@ from types import FrameType
 from typing import NoReturn, Self
 
 from stream_app.devstack.processes import StartStop
+from stream_app.devstack.redis_cluster import ClusterShape, LocalRedisCluster
 from stream_app.devstack.redis_server import RedisServer
 from stream_app.devstack.tansu import TansuBroker
 
@@ -33,7 +34,7 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
 
 
 class EmbeddedStack(StartStop):
-    """Context manager running a Tansu broker and a Redis server on free loopback ports.
+    """Context manager running Tansu and a Redis server (or cluster) on free loopback ports.
 
     >>> with EmbeddedStack() as dev:  # doctest: +SKIP
     ...     run_worker(dev.kafka_bootstrap, dev.redis_url)
@@ -41,7 +42,8 @@ class EmbeddedStack(StartStop):
     Enter it from the main thread (or a thread that outlives it): the servers'
     parent-death signal fires when the spawning thread ends. Logs and Redis' data
     directory go to ``log_dir``, or to a temporary directory that is deleted on
-    stop unless ``keep_logs``.
+    stop unless ``keep_logs``. With ``redis_cluster`` Redis is a local cluster of
+    that shape (``redis_args`` apply to each node) instead of one server.
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class EmbeddedStack(StartStop):
         redis_args: Sequence[str] = (),
         handle_sigterm: bool = True,
         keep_logs: bool = False,
+        redis_cluster: ClusterShape | None = None,
     ) -> None:
         self._given_log_dir = Path(log_dir) if log_dir is not None else None
         self._startup_timeout = startup_timeout
@@ -60,7 +63,9 @@ class EmbeddedStack(StartStop):
         self._keep_logs = keep_logs
         self._log_dir: Path | None = None
         self._tansu: TansuBroker | None = None
+        self._cluster_shape = redis_cluster
         self._redis: RedisServer | None = None
+        self._cluster: LocalRedisCluster | None = None
         self._sigterm_installed = False
         self._started = False
         self._running = False
@@ -76,10 +81,19 @@ class EmbeddedStack(StartStop):
 
     @property
     def redis(self) -> RedisServer:
-        """The Redis server (port, pid, log path)."""
+        """The Redis server (port, pid, log path); with a cluster, a live master."""
+        if self._cluster is not None and self._running:
+            return self._cluster.masters[0]
         if self._redis is None or not self._running:
             raise RuntimeError("EmbeddedStack is not running")
         return self._redis
+
+    @property
+    def redis_cluster(self) -> LocalRedisCluster | None:
+        """The Redis Cluster when started with ``redis_cluster``, else None."""
+        if not self._running:
+            raise RuntimeError("EmbeddedStack is not running")
+        return self._cluster
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -88,12 +102,15 @@ class EmbeddedStack(StartStop):
 
     @property
     def redis_url(self) -> str:
-        """``redis://127.0.0.1:<port>/0``."""
+        """``redis://127.0.0.1:<port>/0`` (a cluster's seed node with a cluster)."""
         return self.redis.url
 
     @property
     def pids(self) -> dict[str, int]:
-        """Each server's pid by its name (``redis``, ``tansu``), e.g. to sample their CPU."""
+        """Each server's pid by its name (``redis`` or ``redis-node-<i>``, ``tansu``),
+        e.g. to sample their CPU."""
+        if self._cluster is not None and self._running:
+            return {**self._cluster.pids, self.tansu.name: self.tansu.pid}
         return {server.name: server.pid for server in (self.redis, self.tansu)}
 
     @property
@@ -129,12 +146,19 @@ class EmbeddedStack(StartStop):
         self._install_sigterm_handler()
         try:
             self._tansu = TansuBroker(self._log_dir)
-            self._redis = RedisServer(self._log_dir, extra_args=self._redis_args)
             self._tansu.spawn()
-            self._redis.spawn()
             deadline = time.monotonic() + self._startup_timeout
-            self._tansu.wait_ready(self._startup_timeout)
-            self._redis.wait_ready(max(0.0, deadline - time.monotonic()))
+            if self._cluster_shape is not None:
+                self._cluster = LocalRedisCluster(
+                    self._log_dir, shape=self._cluster_shape, extra_args=self._redis_args
+                )
+                self._cluster.start(self._startup_timeout)
+            else:
+                self._redis = RedisServer(self._log_dir, extra_args=self._redis_args)
+                self._redis.spawn()
+            self._tansu.wait_ready(max(0.0, deadline - time.monotonic()))
+            if self._redis is not None:
+                self._redis.wait_ready(max(0.0, deadline - time.monotonic()))
         except BaseException:
             self.stop()
             raise
@@ -146,7 +170,7 @@ class EmbeddedStack(StartStop):
             return
         self._running = False
         self._restore_sigterm_handler()
-        servers = [s for s in (self._redis, self._tansu) if s is not None]
+        servers = [s for s in (self._redis, self._cluster, self._tansu) if s is not None]
         try:
             for server in servers:  # both get SIGTERM first, so they stop in parallel
                 server.terminate()
@@ -180,4 +204,5 @@ class EmbeddedStack(StartStop):
     def __repr__(self) -> str:
         if not self._running:
             return "EmbeddedStack(stopped)"
-        return f"EmbeddedStack(kafka={self.kafka_bootstrap}, redis={self.redis_url})"
+        kind = "redis_cluster" if self._cluster is not None else "redis"
+        return f"EmbeddedStack(kafka={self.kafka_bootstrap}, {kind}={self.redis_url})"

@@ -112,6 +112,32 @@ class RedisSettings(Section):
     )
     timeout_s: float = Field(default=5.0, gt=0, description="Redis connect/read timeout.")
     retry_max_s: float = Field(default=5.0, gt=0, description="Max backoff between retries.")
+    cluster: bool = Field(
+        default=False,
+        description="`url` names Redis Cluster nodes (`redis://a:7000,b:7001`): cluster client.",
+    )
+    schedule_shards: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="Schedule shards (`{sched:<n>}` keys, one slot each); none: 64 on a cluster, "
+        "else 1. Changing it strands checks already scheduled.",
+    )
+    wait_replicas: int = Field(
+        default=0,
+        ge=0,
+        description="Replicas that must ack (WAIT) a batch before its offsets commit; 0: off.",
+    )
+    wait_timeout_ms: int = Field(
+        default=1000, gt=0, description="Longest WAIT for those replicas; a short ack retries."
+    )
+
+    @property
+    def shards(self) -> int:
+        """How many schedule shards the key layout has (``schedule_shards`` resolved)."""
+        if self.schedule_shards is not None:
+            return self.schedule_shards
+        return 64 if self.cluster else 1
 
     @property
     def uses_tls(self) -> bool:
@@ -161,6 +187,8 @@ def _redis_security_problems(s: RedisSettings) -> list[str]:
     problems = []
     if url.scheme not in ("redis", "rediss", "unix"):
         problems.append(f"{_redis('url')} must start with redis://, rediss:// or unix://")
+    if s.cluster and url.scheme == "unix":
+        problems.append(f"{_redis('cluster')} needs a redis:// or rediss:// node URL")
     if s.tls and url.scheme == "unix":
         problems.append(f"{_redis('tls')} does not apply to a unix:// socket")
     if s.username is not None and url.username:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from stream_app.settings import Settings
 from stream_app.storage.basket import BasketStore
 from stream_app.storage.catalog import CatalogStore
+from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Committer
+from stream_app.storage.configured import keys_of
 from stream_app.storage.customers import CustomerStore
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.endpoints import EndpointStore
@@ -29,7 +29,7 @@ from stream_app.storage.stats import StatsStore
 
 @dataclass(frozen=True, slots=True)
 class Stores:
-    redis: Redis
+    redis: RedisClient
     keys: Keys
     customers: CustomerStore
     profiles: ProfileStore
@@ -47,9 +47,9 @@ class Stores:
     endpoints: EndpointStore
 
 
-def build_stores(redis: Redis, settings: Settings) -> Stores:
+def build_stores(redis: RedisClient, settings: Settings) -> Stores:
     """All stores over ``redis``, configured by ``settings``."""
-    keys = Keys(settings.redis.key_prefix)
+    keys = keys_of(settings)
     profile_ttl_s = int(settings.profiles.ttl.total_seconds())
     schedule = ScheduleStore(redis, keys)
     return Stores(
@@ -79,7 +79,9 @@ def build_stores(redis: Redis, settings: Settings) -> Stores:
         ),
         priors=PriorStore(redis, keys, half_life=settings.decisions.timing_prior_half_life),
         stats=StatsStore(redis, keys),
-        committer=Committer(redis),
+        committer=Committer(
+            redis, replicas=settings.redis.wait_replicas, wait_ms=settings.redis.wait_timeout_ms
+        ),
         parking=ParkingStore(redis, keys, schedule),
         endpoints=EndpointStore(redis, keys),
     )

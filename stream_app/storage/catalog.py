@@ -12,11 +12,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from redis.asyncio import Redis
-
 from stream_app.clock import from_ms, to_ms
 from stream_app.decisions.triggers import ItemAudience, ItemChange
 from stream_app.events.catalog import ItemUpdate
+from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import Keys
 from stream_app.storage.scripts import LuaScript, ScriptCall
@@ -24,7 +23,7 @@ from stream_app.storage.scripts import LuaScript, ScriptCall
 
 class CatalogStore:
     def __init__(
-        self, client: Redis, keys: Keys, *, viewers_kept: timedelta, wishers_ttl_s: int
+        self, client: RedisClient, keys: Keys, *, viewers_kept: timedelta, wishers_ttl_s: int
     ) -> None:
         self._client = client
         self._keys = keys

@@ -7,18 +7,22 @@ worker writes them without importing Faust.
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
 from stream_app.settings import Settings
+from stream_app.storage.client import RedisClient
 from stream_app.storage.layout import Keys
 from stream_app.storage.profiles import ProfileStore
 
 
-def profile_store(redis: Redis, settings: Settings) -> ProfileStore:
+def keys_of(settings: Settings) -> Keys:
+    """The deployment's key builder: its prefix and schedule shards."""
+    return Keys(settings.redis.key_prefix, settings.redis.shards)
+
+
+def profile_store(redis: RedisClient, settings: Settings) -> ProfileStore:
     """The profile store configured by ``settings``."""
     return ProfileStore(
         redis,
-        Keys(settings.redis.key_prefix),
+        keys_of(settings),
         profile_ttl_s=int(settings.profiles.ttl.total_seconds()),
         anonymous_ttl_s=int(settings.profiles.anonymous_ttl.total_seconds()),
     )

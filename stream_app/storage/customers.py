@@ -12,24 +12,25 @@ Most of it is empty for most customers; reading it anyway keeps a pass at one re
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any, NamedTuple
 
 import msgpack
-from redis.asyncio import Redis
 
 from stream_app.clock import from_ms, to_ms
 from stream_app.decisions.attribution import Window
 from stream_app.decisions.policies import Sent
 from stream_app.profiles.state import ProfileState
+from stream_app.storage.client import RedisClient, is_cluster
 from stream_app.storage.decisions import HISTORY, PendingDecision, parse_contact, parse_window
 from stream_app.storage.layout import Keys, parse_memberships
 from stream_app.storage.profiles import decode_state
 from stream_app.storage.scoring import Scored
 from stream_app.storage.scripts import LuaScript, ScriptCall, run_scripts
+from stream_app.storage.slots import key_slot
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,7 @@ class Loaded:
 
 
 class CustomerStore:
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self._client = client
         self._keys = keys
         self._script = LuaScript("load")
@@ -128,57 +129,133 @@ class CustomerStore:
             k.parked("%s"),
             k.link("%s"),
         ]
+        self._packed_templates = msgpack.packb(self._templates, use_bin_type=False)
 
     def read(
-        self, asks: Sequence[Ask], now: datetime, devices: Mapping[str, Sequence[str]]
-    ) -> ScriptCall:
+        self,
+        asks: Sequence[Ask],
+        now: datetime,
+        devices: Mapping[str, Sequence[str]],
+        owners: Mapping[str, str] | None = None,
+    ) -> list[ScriptCall]:
         """The read of ``asks`` (and of the owners of ``devices``: token -> their events'
-        id hashes), to run with a pass's other reads; ``parse`` reads its answer."""
-        packed = msgpack.packb(
-            (
-                self._templates,
-                to_ms(now - HISTORY),
-                list(devices.items()),
-                [_packed(a) for a in asks],
-            ),
-            use_bin_type=False,
-        )
-        return self._script.call([], [packed])
+        id hashes), to run with a pass's other reads; ``parse`` reads their answers. One
+        call; on a Redis Cluster one per slot, a device read with its owner (``owners``,
+        from ``owners_of``) or alone, and the links of a batch's events to anonymous
+        profiles and to devices' parked readings (other slots) not followed."""
+        return [self._call(a, now, d) for a, d in self._parts(asks, devices, owners or {})]
 
-    @staticmethod
+    async def owners_of(self, devices: Iterable[str]) -> dict[str, str]:
+        """On a Redis Cluster, the customer each known device belongs to (an anonymous
+        owner's link followed), read before ``read`` so that each read stays in its
+        slot; nothing on a single Redis (the script looks them up itself)."""
+        tokens = list(devices)
+        if not tokens or not is_cluster(self._client):
+            return {}
+        keys = self._keys
+        pipe = self._client.pipeline(transaction=False)
+        for token in tokens:
+            pipe.get(keys.device(token))
+        found = {t: _text(o) for t, o in zip(tokens, await pipe.execute(), strict=True) if o}
+        anonymous = sorted({o for o in found.values() if o.startswith("~")})
+        if anonymous:
+            pipe = self._client.pipeline(transaction=False)
+            for aid in anonymous:
+                pipe.get(keys.link(aid))
+            linked = {
+                a: _text(c) for a, c in zip(anonymous, await pipe.execute(), strict=True) if c
+            }
+            found = {t: linked.get(o, o) for t, o in found.items()}
+        return found
+
+    def _parts(
+        self, asks: Sequence[Ask], devices: Mapping[str, Sequence[str]], owners: Mapping[str, str]
+    ) -> list[tuple[Sequence[Ask], dict[str, tuple[Any, ...]]]]:
+        """The asks and devices (token -> hashes, and the owner on a cluster) of each
+        call: all in one, or by slot on a cluster (a device with its owner's asks)."""
+        if not is_cluster(self._client):
+            return [(asks, {t: (hashes,) for t, hashes in devices.items()})]
+        keys = self._keys
+        slots: dict[int, tuple[list[Ask], dict[str, tuple[Any, ...]]]] = {}
+        for ask in asks:
+            slot = key_slot(keys.profile(ask.customer_id))
+            if ask.links or ask.device_links:  # other slots: not followed here
+                ask = replace(ask, links=(), device_links=())
+            slots.setdefault(slot, ([], {}))[0].append(ask)
+        for token, hashes in devices.items():
+            owner = owners.get(token)
+            if owner is None:
+                slots.setdefault(key_slot(keys.device(token)), ([], {}))[1][token] = (hashes,)
+            else:
+                slots.setdefault(key_slot(keys.profile(owner)), ([], {}))[1][token] = (
+                    hashes,
+                    owner,
+                )
+        return list(slots.values())
+
+    def _call(
+        self, asks: Sequence[Ask], now: datetime, devices: Mapping[str, tuple[Any, ...]]
+    ) -> ScriptCall:
+        cluster = is_cluster(self._client)
+        # A MessagePack array of 4 (5 on a cluster) items, the templates packed once: a
+        # cluster sends one read per slot, hundreds per batch.
+        rest = (
+            to_ms(now - HISTORY),
+            [(token, *entry) for token, entry in devices.items()],
+            [_packed(a) for a in asks],
+            *((True,) if cluster else ()),
+        )
+        head = bytes((0x91 + len(rest),))  # fixarray of the templates and the rest
+        items = [msgpack.packb(item, use_bin_type=False) for item in rest]
+        packed = b"".join((head, self._packed_templates, *items))
+        if not cluster:
+            return self._script.call([], [packed])
+        keys = self._keys
+        if asks:
+            return self._script.call([keys.profile(asks[0].customer_id)], [packed])
+        token, entry = next(iter(devices.items()))
+        route = keys.profile(entry[1]) if len(entry) > 1 else keys.device(token)
+        return self._script.call([route], [packed])
+
     def parse(
-        answer: Sequence[Any], asks: Sequence[Ask], devices: Mapping[str, Sequence[str]]
+        self,
+        answers: Sequence[Any],
+        asks: Sequence[Ask],
+        devices: Mapping[str, Sequence[str]],
+        known: Mapping[str, str] | None = None,
     ) -> tuple[dict[str, Loaded], dict[str, str], dict[str, str], dict[str, Waiting]]:
         """The customers read, by id, each known device's owner, the customer each
         anonymous profile asked for is linked to (those linked), and what waits for each
-        unknown device."""
-        owners_raw, links_raw, rows, parked_raw = answer
-        owners = {
-            token: _text(owner)
-            for token, owner in zip(devices, owners_raw, strict=True)
-            if owner is not None
-        }
-        waiting = {
-            token: Waiting(
-                int(found[0]), frozenset(k for k, f in zip(keys, found[1], strict=True) if f)
-            )
-            for (token, keys), found in zip(devices.items(), parked_raw, strict=True)
-            if found
-        }
+        unknown device: from the answers of ``read``'s calls, in order."""
+        loaded: dict[str, Loaded] = {}
+        owners: dict[str, str] = {}
+        links: dict[str, str] = {}
+        waiting: dict[str, Waiting] = {}
         engaged = {ask.customer_id: ask.engaged for ask in asks}
-        loaded = {}
-        for row in rows:
-            cid = _text(row[0])
-            loaded[cid] = _loaded(cid, row, engaged.get(cid, ()))
-        links = {_text(anonymous): _text(customer) for anonymous, customer in links_raw}
+        parts = self._parts(asks, devices, known or {})
+        for (_, part), answer in zip(parts, answers, strict=False):
+            owners_raw, links_raw, rows, parked_raw = answer
+            for (token, (keys, *_)), owner, found in zip(
+                part.items(), owners_raw, parked_raw, strict=True
+            ):
+                if owner is not None:
+                    owners[token] = _text(owner)
+                if found:
+                    hashes = frozenset(k for k, f in zip(keys, found[1], strict=True) if f)
+                    waiting[token] = Waiting(int(found[0]), hashes)
+            for row in rows:
+                cid = _text(row[0])
+                loaded[cid] = _loaded(cid, row, engaged.get(cid, ()))
+            links |= {_text(anonymous): _text(customer) for anonymous, customer in links_raw}
         return loaded, owners, links, waiting
 
     async def load(self, asks: Sequence[Ask], now: datetime) -> dict[str, Loaded]:
         """Read ``asks`` alone (the timer's checks: no events, no devices)."""
         if not asks:
             return {}
-        answers = await run_scripts(self._client, [self.read(asks, now, {})])
-        return self.parse(answers[0], asks, {})[0]  # due checks: no anonymous profiles
+        calls = self.read(asks, now, {})
+        answers = await run_scripts(self._client, calls)
+        return self.parse(answers, asks, {})[0]  # due checks: no anonymous profiles
 
 
 def _packed(ask: Ask) -> tuple[Any, ...]:

@@ -28,13 +28,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
 from stream_app.clock import from_ms, to_ms
 from stream_app.decisions.attribution import Window
 from stream_app.decisions.lift import Arm, CampaignLift, Stratum, campaign_lift, strata_of
 from stream_app.decisions.policies import Sent
 from stream_app.events.decision import Decision
+from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import (
     LIFT_BUILT,
@@ -102,22 +102,24 @@ def parse_contact(member: str, at: datetime) -> Sent:
 
 
 class DecisionStore:
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self._client = client
         self._keys = keys
         self._rebuild = LuaScript("lift_rebuild")
 
     def schedule(self, writes: Writes, planned: Sequence[PendingDecision], ttl: timedelta) -> None:
         """Keep each decision until its send check runs; never moves an existing check."""
-        due: list[Arg] = []
+        keys = self._keys
+        due: dict[int, list[Arg]] = {}
         for item in planned:
             d = item.decision
-            pending = self._keys.pending(d.customer_id)
+            pending = keys.pending(d.customer_id)
             writes.add("HSET", pending, d.decision_id, item.to_json())
             writes.add("EXPIRE", pending, int(ttl.total_seconds()))
-            due += (to_ms(d.send_at), check_member(Check("send", d.customer_id, d.decision_id)))
-        if due:
-            writes.add("ZADD", self._keys.due(), "NX", *due)
+            member = check_member(Check("send", d.customer_id, d.decision_id))
+            due.setdefault(keys.shard(d.customer_id), []).extend((to_ms(d.send_at), member))
+        for shard, pairs in due.items():
+            writes.add("ZADD", keys.due(shard), "NX", *pairs)
 
     def finish(
         self,

@@ -4,15 +4,14 @@ fixed list. Not on the hot path: one write per heartbeat, one read per dashboard
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
+from stream_app.storage.client import RedisClient
 from stream_app.storage.layout import Keys
 
 
 class EndpointStore:
     """The registry of workers' metrics URLs (``Keys.endpoints``)."""
 
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self._client = client
         self._keys = keys
 

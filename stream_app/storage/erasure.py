@@ -25,15 +25,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from redis.asyncio import Redis
-
 from stream_app.clock import to_ms
+from stream_app.storage.client import RedisClient
 from stream_app.storage.layout import Check, Keys, check_member, parse_memberships
 from stream_app.storage.profiles import decode_state
 
 
 class ErasureStore:
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self._client = client
         self._keys = keys
 
@@ -81,9 +80,10 @@ class ErasureStore:
             pipe.zrem(keys.viewers(item), cid)
         for item in wished:
             pipe.zrem(keys.wishers(item), cid)
-        pipe.zrem(keys.due(), *checks)
-        pipe.zrem(keys.inflight(), *checks)
-        pipe.zrem(keys.backfilled(), cid)
+        shard = keys.shard(cid)
+        pipe.zrem(keys.due(shard), *checks)
+        pipe.zrem(keys.inflight(shard), *checks)
+        pipe.zrem(keys.backfilled(shard), cid)
         pipe.sadd(keys.erasures(), cid)
         await pipe.execute()
 

@@ -11,6 +11,7 @@ a Redis Cluster). A builder given ``"%s"`` is a ``string.format`` template of it
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -29,6 +30,9 @@ class Keys:
     ('sa:{~anon:ab}:link', 'sa:{c-1}:anon')
     >>> k.due(), k.inflight(), k.of_customer("c-1")
     ('sa:{sched}:due', 'sa:{sched}:inflight', 'sa:{c-1}:*')
+    >>> k64 = Keys("sa", shards=64)
+    >>> k64.shard("c-1"), k64.due(k64.shard("c-1")), k64.inflight(0)
+    (62, 'sa:{sched:62}:due', 'sa:{sched}:inflight')
     >>> k.basket_item("sku-1"), k.basket_run(event_key("o-1"), 0), k.segment("vip")
     ('sa:basket:{sku-1}', 'sa:basket:run:{2815173406902266469}:0', 'sa:segment:{vip}')
     >>> k.backfilled(), k.cutover(), k.endpoints()
@@ -36,6 +40,9 @@ class Keys:
     """
 
     prefix: str
+    #: Schedule shards: a customer's checks sit in shard ``shard(customer)`` (one slot
+    #: each on a Redis Cluster, so the timer's load spreads over ``shards`` slots).
+    shards: int = 1
 
     def profile(self, customer_id: str) -> str:
         """String: the profile document, JSON starting with its version (docs/redis-keys.md)."""
@@ -142,26 +149,42 @@ class Keys:
         """Sorted set: categories bought with ``category`` -> orders with both."""
         return f"{self.prefix}:basket:c:{{{category}}}"
 
-    def basket_run(self, order_key: str, run: int) -> str:
-        """String: run ``run`` of an order's basket rows (``event_key`` of its id) is counted."""
+    def basket_run(self, order_key: str, run: int, tag: str = "") -> str:
+        """String: run ``run`` of an order's basket rows (``event_key`` of its id) is counted;
+        on a Redis Cluster the run of one slot's rows, tagged like its first row's key.
+
+        >>> Keys("sa").basket_run("ab", 0, "sku-1")
+        'sa:basket:run:{sku-1}:ab:0'
+        """
+        if tag:
+            return f"{self.prefix}:basket:run:{{{tag}}}:{order_key}:{run}"
         return f"{self.prefix}:basket:run:{{{order_key}}}:{run}"
 
-    def due(self) -> str:
-        """Sorted set: scheduled checks (``check_member``; score = due ms)."""
-        return f"{self.prefix}:{{sched}}:due"
+    def shard(self, customer_id: str) -> int:
+        """The schedule shard of a customer's checks (``park``: of a device token)."""
+        return zlib.crc32(customer_id.encode()) % self.shards if self.shards > 1 else 0
 
-    def inflight(self) -> str:
+    def due(self, shard: int = 0) -> str:
+        """Sorted set: one shard's scheduled checks (``check_member``; score = due ms)."""
+        return f"{self.prefix}:{self._sched(shard)}:due"
+
+    def inflight(self, shard: int = 0) -> str:
         """Sorted set: claimed checks (score = lease expiry ms); same slot as ``due``."""
-        return f"{self.prefix}:{{sched}}:inflight"
+        return f"{self.prefix}:{self._sched(shard)}:inflight"
 
-    def backfilled(self) -> str:
+    def backfilled(self, shard: int = 0) -> str:
         """Sorted set: customers history was applied to, waiting for the cut-over to arm
         their segment check (score = when first backfilled, ms); same slot as ``due``."""
-        return f"{self.prefix}:{{sched}}:backfilled"
+        return f"{self.prefix}:{self._sched(shard)}:backfilled"
 
-    def cutover(self) -> str:
-        """String: the cut-over's next free slot (ms), so cut-overs never share slots."""
-        return f"{self.prefix}:{{sched}}:cutover"
+    def cutover(self, shard: int = 0) -> str:
+        """String: the shard's cut-over next free slot (ms), so cut-overs never share slots."""
+        return f"{self.prefix}:{self._sched(shard)}:cutover"
+
+    @staticmethod
+    def _sched(shard: int) -> str:
+        """Shard 0 keeps the unsharded name, so a single Redis' schedule stays where it was."""
+        return f"{{sched:{shard}}}" if shard else "{sched}"
 
     def stats(self) -> str:
         """Hash: engine-wide counters (events applied, dead letters by reason, ...)."""

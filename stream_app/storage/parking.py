@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
+from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import Check, Keys, check_member
 from stream_app.storage.schedule import ScheduleStore
@@ -81,7 +81,7 @@ class Parking:
 
 
 class ParkingStore:
-    def __init__(self, client: Redis, keys: Keys, schedule: ScheduleStore) -> None:
+    def __init__(self, client: RedisClient, keys: Keys, schedule: ScheduleStore) -> None:
         self._client = client
         self._keys = keys
         self._schedule = schedule

@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from redis.asyncio import Redis
-
 from stream_app.clock import to_ms
+from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import Keys
 
@@ -29,7 +28,7 @@ PRESENCE = "~presence"
 
 
 class PriorStore:
-    def __init__(self, client: Redis, keys: Keys, *, half_life: timedelta) -> None:
+    def __init__(self, client: RedisClient, keys: Keys, *, half_life: timedelta) -> None:
         self._client = client
         self._keys = keys
         self._half_life_ms = half_life.total_seconds() * 1000

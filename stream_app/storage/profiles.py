@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
 from stream_app.profiles.identity import is_anonymous
 from stream_app.profiles.money import upgrade_legacy
 from stream_app.profiles.state import Decayed, ProfileState
+from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import Keys
 
@@ -79,7 +79,7 @@ class ProfileStore:
     """Reads profiles, and adds a batch's profile writes to its ``Writes``."""
 
     def __init__(
-        self, client: Redis, keys: Keys, *, profile_ttl_s: int, anonymous_ttl_s: int
+        self, client: RedisClient, keys: Keys, *, profile_ttl_s: int, anonymous_ttl_s: int
     ) -> None:
         self._client = client
         self._keys = keys

@@ -9,15 +9,14 @@ next check falls due, so the worker's timer sleeps exactly that long.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from redis.asyncio import Redis
-
+from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Writes
-from stream_app.storage.layout import Check, Keys, check_member
-from stream_app.storage.scripts import Arg, LuaScript
+from stream_app.storage.layout import Check, Keys, check_member, parse_check
+from stream_app.storage.scripts import Arg, LuaScript, run_scripts
 
 #: How a new due time combines with one already scheduled for the same check.
 Keep = Literal["NX", "GT", "LT"]
@@ -60,72 +59,113 @@ class Settlement:
 
 
 class ScheduleStore:
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self._client = client
         self._keys = keys
         self._claim = LuaScript("claim_due")
         self._cutover = LuaScript("cutover")
 
     async def claim(self, now_ms: int, limit: int, lease_ms: int) -> Claimed:
-        """Claim up to ``limit`` due checks (members like ``cart:<customer>``)."""
-        flat, next_ms = await self._claim.run(
-            self._client, [self._keys.due(), self._keys.inflight()], [now_ms, limit, lease_ms]
-        )
-        due = {_text(flat[i]): int(float(flat[i + 1])) for i in range(0, len(flat), 2)}
-        return Claimed(due, None if next_ms is None else int(next_ms))
+        """Claim about ``limit`` due checks (members like ``cart:<customer>``): from every
+        shard in one round, up to ``limit / shards`` (rounded up) each."""
+        keys = self._keys
+        each = max(1, -(-limit // keys.shards))
+        calls = [
+            self._claim.call([keys.due(shard), keys.inflight(shard)], [now_ms, each, lease_ms])
+            for shard in range(keys.shards)
+        ]
+        due: dict[str, int] = {}
+        nexts = []
+        for flat, next_ms in await run_scripts(self._client, calls):
+            due |= {_text(flat[i]): int(float(flat[i + 1])) for i in range(0, len(flat), 2)}
+            if next_ms is not None:
+                nexts.append(int(next_ms))
+        return Claimed(due, min(nexts, default=None))
 
     def arm(self, writes: Writes, checks: Mapping[str, int], keep: Keep) -> None:
-        """Schedule ``checks`` (member -> due ms); ``keep`` says which time wins against one
-        already scheduled: NX the existing, GT the later, LT the earlier."""
-        if checks:
-            pairs: list[Arg] = [part for member, ms in checks.items() for part in (ms, member)]
-            writes.add("ZADD", self._keys.due(), keep, *pairs)
+        """Schedule ``checks`` (member -> due ms) in their customers' shards; ``keep`` says
+        which time wins against one already scheduled: NX the existing, GT the later, LT
+        the earlier."""
+        for shard, mine in self._by_shard(checks).items():
+            pairs: list[Arg] = [part for member in mine for part in (checks[member], member)]
+            writes.add("ZADD", self._keys.due(shard), keep, *pairs)
 
     def settle(self, writes: Writes, settlement: Settlement) -> None:
         """Re-arm checks and release their leases."""
         released: Sequence[str] = [*settlement.finished, *settlement.rescheduled]
-        if released:
-            writes.add("ZREM", self._keys.inflight(), *released)
+        for shard, mine in self._by_shard(released).items():
+            writes.add("ZREM", self._keys.inflight(shard), *mine)
         self.arm(writes, settlement.rescheduled, "GT")
 
     def backfilled(self, writes: Writes, customers: Sequence[str], now_ms: int) -> None:
         """Remember the customers a history pass applied events to: none of their checks
         is armed by history, the cut-over arms them (``cut_over``)."""
-        if customers:
-            pairs: list[Arg] = [part for cid in customers for part in (now_ms, cid)]
-            writes.add("ZADD", self._keys.backfilled(), "NX", *pairs)
+        keys = self._keys
+        shards: dict[int, list[str]] = {}
+        for cid in customers:
+            shards.setdefault(keys.shard(cid), []).append(cid)
+        for shard, mine in shards.items():
+            pairs: list[Arg] = [part for cid in mine for part in (now_ms, cid)]
+            writes.add("ZADD", keys.backfilled(shard), "NX", *pairs)
+
+    def _by_shard(self, members: Iterable[str]) -> dict[int, list[str]]:
+        """Check members by the shard of their customer (members of unknown kinds: 0)."""
+        shards: dict[int, list[str]] = {}
+        for member in members:
+            check = parse_check(member)
+            shard = self._keys.shard(check.customer_id) if check is not None else 0
+            shards.setdefault(shard, []).append(member)
+        return shards
 
     async def cut_over(self, start_ms: int, per_minute: int, chunk: int = 1000) -> CutOver:
         """Arm every backfilled customer's segment check (segments and time-based
         campaigns), one customer per slot from ``start_ms``, ``per_minute`` slots a
         minute, after any slot an earlier cut-over took; each customer is forgotten as
-        armed (atomically, ``chunk`` at a time), so a second run arms nobody again."""
+        armed (atomically, ``chunk`` at a time), so a second run arms nobody again. Each
+        schedule shard takes every ``shards``-th slot (its own interleaved time line),
+        all shards a round."""
         keys = self._keys
         member = check_member(Check("seg", "%s"))
         interval = slot_interval_ms(per_minute)
         done = CutOver()
-        while True:
-            armed, first, last, left = await self._cutover.run(
-                self._client,
-                [keys.backfilled(), keys.due(), keys.cutover()],
-                [start_ms, repr(interval), chunk, member],
-            )
-            if armed:
-                done = CutOver(done.armed + int(armed), done.first_ms or int(first), int(last))
-            if not left:
-                return done
+        shards = list(range(keys.shards))
+        while shards:
+            calls = [
+                self._cutover.call(
+                    [keys.backfilled(shard), keys.due(shard), keys.cutover(shard)],
+                    [int(start_ms + shard * interval), repr(interval * keys.shards), chunk, member],
+                )
+                for shard in shards
+            ]
+            answers = await run_scripts(self._client, calls)
+            for armed, first, last, _ in answers:
+                if armed:
+                    first_ms = min(done.first_ms or int(first), int(first))
+                    done = CutOver(
+                        done.armed + int(armed), first_ms, max(done.last_ms or 0, int(last))
+                    )
+            shards = [shard for shard, answer in zip(shards, answers, strict=True) if answer[3]]
+        return done
 
     async def overdue(self, due_before_ms: int) -> int:
         """Checks still waiting that were due before ``due_before_ms``."""
-        return int(await self._client.zcount(self._keys.due(), "-inf", due_before_ms))
+        return sum(
+            await self._each_shard(lambda p, s: p.zcount(self._keys.due(s), "-inf", due_before_ms))
+        )
 
     async def depth(self) -> tuple[int, int]:
         """(scheduled, in flight) counts, for progress and metrics."""
+        keys = self._keys
+        due = await self._each_shard(lambda p, s: p.zcard(keys.due(s)))
+        inflight = await self._each_shard(lambda p, s: p.zcard(keys.inflight(s)))
+        return sum(due), sum(inflight)
+
+    async def _each_shard(self, ask: Callable[[Any, int], object]) -> list[int]:
+        """One command per shard, pipelined (a cluster client splits it by node)."""
         pipe = self._client.pipeline(transaction=False)
-        pipe.zcard(self._keys.due())
-        pipe.zcard(self._keys.inflight())
-        due, inflight = await pipe.execute()
-        return int(due), int(inflight)
+        for shard in range(self._keys.shards):
+            ask(pipe, shard)
+        return [int(n) for n in await pipe.execute()]
 
 
 def _text(value: bytes | str) -> str:

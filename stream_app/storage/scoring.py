@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
-from redis.exceptions import WatchError
-from redis.typing import EncodableT, FieldT
 
+from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import Keys
+from stream_app.storage.scripts import Arg, LuaScript
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +64,7 @@ class Scored:
 
 
 class ScoringStore:
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self._client = client
         self._keys = keys
 
@@ -102,12 +101,13 @@ class Snapshot:
 
 class ModelStore:
     """Model snapshots: one hash per model, its version, blobs and figures written together
-    (one ``HSET`` in a check-and-set), so a reader never sees a version with another
+    (one ``HSET`` in a check-and-set script), so a reader never sees a version with another
     version's blob."""
 
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self._client = client
         self._keys = keys
+        self._save = LuaScript("model_save")
 
     async def save(
         self,
@@ -124,25 +124,16 @@ class ModelStore:
         (the labels' partition moved). ``meta`` (e.g. rolling AUC) is kept beside it
         for operators. False when refused."""
         key = self._keys.model(name)
-        fields: dict[FieldT, EncodableT] = {
+        fields: dict[str, Arg] = {
             "version": version,
             "blob": blob,
             "meta": orjson.dumps(dict(meta or {})),
         }
         if bandit is not None:
             fields["bandit"] = bandit
-        async with self._client.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(key)
-                stored = await pipe.hget(key, "version")
-                if (stored.decode() if isinstance(stored, bytes) else None) != over:
-                    return False
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.hset(key, mapping=fields)
-                await pipe.execute()
-            except WatchError:  # written meanwhile
-                return False
-        return True
+        flat = [value for pair in fields.items() for value in pair]
+        written = await self._save.run(self._client, [key], [over or "", *flat])
+        return bool(written)
 
     async def version(self, name: str) -> str | None:
         """The published version alone (one ``HGET``: what workers poll)."""

@@ -4,7 +4,9 @@ redis-py's pipeline support for scripts asks ``SCRIPT EXISTS`` before every
 pipeline, an extra round trip per batch; here script calls are sent as plain
 ``EVALSHA`` and a script is loaded only when Redis answers ``NOSCRIPT`` (after a
 restart or a flush). Then only the calls that were refused run again: the others
-ran, and some (a guarded commit) must not run twice.
+ran, and some (a guarded commit) must not run twice. On a Redis Cluster every call
+names a key of the one slot it touches, and goes to that slot's master
+(``storage.routed``).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
+
+from stream_app.storage.client import RedisClient, is_cluster
+from stream_app.storage.routed import run_routed
 
 #: A script argument as Redis takes it.
 Arg = str | int | float | bytes
@@ -35,7 +39,7 @@ class LuaScript:
         """A call of this script, to run with ``run_scripts``."""
         return ScriptCall(self, list(keys), list(args))
 
-    async def run(self, client: Redis, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+    async def run(self, client: RedisClient, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         """Call the script on its own."""
         return (await run_scripts(client, [self.call(keys, args)]))[0]
 
@@ -51,24 +55,30 @@ class ScriptCall:
         self.args = args
 
 
-async def run_scripts(client: Redis, calls: Sequence[ScriptCall]) -> list[Any]:
+async def run_scripts(
+    client: RedisClient, calls: Sequence[ScriptCall], *, raise_errors: bool = True
+) -> list[Any]:
     """Run ``calls`` in one pipeline (one round trip) and return their answers in order.
-    Calls refused with NOSCRIPT are run again, alone, once their scripts are loaded."""
+    Calls refused with NOSCRIPT are run again, alone, once their scripts are loaded.
+    A call that failed raises its error (after all ran), or with ``raise_errors=False``
+    is answered by it."""
     answers = await _pipeline(client, calls)
     refused = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
     if refused:
         for script in {calls[i].script.sha: calls[i].script for i in refused}.values():
-            await client.script_load(script.source)
+            await client.script_load(script.source)  # a cluster loads it on every master
         again = await _pipeline(client, [calls[i] for i in refused])
         for i, answer in zip(refused, again, strict=True):
             answers[i] = answer
     for answer in answers:
-        if isinstance(answer, Exception):
+        if raise_errors and isinstance(answer, Exception):
             raise answer
     return answers
 
 
-async def _pipeline(client: Redis, calls: Sequence[ScriptCall]) -> list[Any]:
+async def _pipeline(client: RedisClient, calls: Sequence[ScriptCall]) -> list[Any]:
+    if is_cluster(client):
+        return await run_routed(client, calls)
     pipe = client.pipeline(transaction=False)
     for call in calls:
         pipe.execute_command("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)

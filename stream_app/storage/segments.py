@@ -1,6 +1,6 @@
 """Segment membership in Redis: a short string per customer and a set per segment.
 
-A customer's own list is a comma-joined string, not a set: Redis 6.2 keeps a
+A customer's own list is a comma-joined string, not a set: RedisClient 6.2 keeps a
 set of strings as a hashtable (~350 bytes for three names), a string costs
 the bytes of the names.
 """
@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from redis.asyncio import Redis
-
 from stream_app.decisions.evaluation import MembershipChange
+from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import Keys, memberships_value, parse_memberships
 
 
 class SegmentStore:
-    def __init__(self, client: Redis, keys: Keys, *, profile_ttl_s: int) -> None:
+    def __init__(self, client: RedisClient, keys: Keys, *, profile_ttl_s: int) -> None:
         self._client = client
         self._keys = keys
         self._ttl_s = profile_ttl_s

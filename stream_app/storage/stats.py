@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from redis.asyncio import Redis
-
 from stream_app.counts import Counts
+from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import Keys
 from stream_app.storage.statfields import as_stats, parse_stat_name
@@ -15,7 +14,7 @@ from stream_app.storage.statfields import as_stats, parse_stat_name
 class StatsStore:
     """Engine-wide counters shared by all workers (for the demo and operators)."""
 
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self._client = client
         self._keys = keys
 

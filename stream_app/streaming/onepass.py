@@ -46,7 +46,7 @@ from stream_app.profiles.state import StateLimits
 from stream_app.segments.rules import SegmentRules
 from stream_app.storage.bundle import Stores
 from stream_app.storage.commit import Writes
-from stream_app.storage.customers import Ask, CustomerStore, Loaded
+from stream_app.storage.customers import Ask, Loaded
 from stream_app.storage.layout import event_key
 from stream_app.storage.schedule import Claimed, Settlement
 from stream_app.storage.scripts import ScriptCall, run_scripts
@@ -220,18 +220,19 @@ class OnePass:
         if not asks and not devices and not items:
             return {}
 
-        calls = [
-            self._customers.read(asks, work.now, devices),
-            *self._catalog.updates(items, work.now),
-        ]
+        store = self._customers
+        known = await self._redis(work, lambda: store.owners_of(devices)) if devices else {}
+        reads = store.read(asks, work.now, devices, known)
+        calls = [*reads, *self._catalog.updates(items, work.now)]
         answers = await self._redis(work, lambda: run_scripts(self._client, calls))
-        loaded, owners, links, waiting = CustomerStore.parse(answers[0], asks, devices)
+        found = answers[: len(reads)]
+        loaded, owners, links, waiting = store.parse(found, asks, devices, known)
         if links:
             loaded |= await self._relinked(work, links, {ask.customer_id for ask in asks})
         if first:
             own(batch, owners, waiting, self._batch_config)
             claim_waiting(batch, loaded, self._batch_config.fold)
-            self._evaluator.catalog(work, answers[1:])
+            self._evaluator.catalog(work, answers[len(reads) :])
         return loaded
 
     async def _relinked(
@@ -315,8 +316,9 @@ class OnePass:
             self._dead_letters.note(dead, work.now)
 
     async def _write(self, work: Round, extra: Writes | None = None) -> list[str]:
-        """Every write of the batch (and ``extra``) in one script call; returns the
-        customers to pass again (their guard failed, so nothing was written)."""
+        """Every write of the batch (and ``extra``) in one script call (on a Redis Cluster
+        one per slot, the slots already written by an earlier attempt left out); returns
+        the customers to pass again (their guard failed, so nothing of theirs was written)."""
         writes = extra or Writes()
         calls: list[ScriptCall] = []
         armed: list[int] = []
@@ -334,7 +336,8 @@ class OnePass:
         armed += [] if parked_due is None else [parked_due]
         work.written = counters_of(work)
         self._stats.add(writes, work.written)
-        conflicts = await self._redis(work, lambda: self._committer.commit(writes, calls))
+        committer, done = self._committer, work.committed_slots
+        conflicts = await self._redis(work, lambda: committer.commit(writes, calls, done))
         if not conflicts and armed:
             self._wake(min(armed))
         return conflicts

@@ -29,6 +29,8 @@ class Round:
     written: Counts = field(default_factory=Counter)
     round_trips: int = 0
     redis_s: float = 0.0
+    #: Redis Cluster slots this batch's commit already wrote (``Committer.commit``).
+    committed_slots: set[int] = field(default_factory=set)
 
 
 def counters_of(work: Round) -> Counts:

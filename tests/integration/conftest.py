@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from stream_app.devstack.ports import free_port
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.provision import Servers, provision_servers
+from stream_app.devstack.redis_cluster import ClusterShape, LocalRedisCluster
 from stream_app.devstack.workers import worker_process
 from stream_app.events.topics import TopicNames
 from stream_app.kafka_topics import ensure_topics
@@ -64,6 +65,23 @@ def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Sett
             "dashboard_urls": (f"http://127.0.0.1:{metrics_port}/metrics",),
         },
     )
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedisCluster]:
+    """A local Redis Cluster, 3 masters with a replica each, for tests of the cluster path.
+
+    Shared by the session, so never kill its nodes: failover tests start their own.
+    """
+    log_dir = tmp_path_factory.mktemp("redis-cluster")
+    with LocalRedisCluster(log_dir, ClusterShape(replicas_per_master=1)) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def cluster_settings(settings: Settings, redis_cluster: LocalRedisCluster) -> Settings:
+    """The session's settings with Redis pointing at ``redis_cluster`` (same Kafka)."""
+    return settings.updated(redis={"url": redis_cluster.url, "cluster": True})
 
 
 @pytest.fixture(scope="session")

@@ -205,11 +205,13 @@ class CommitAfter:
         self._inner = inner
         self._first: Callable[[], Awaitable[object]] | None = first
 
-    async def commit(self, writes: Writes, also: Sequence[ScriptCall] = ()) -> list[str]:
+    async def commit(
+        self, writes: Writes, also: Sequence[ScriptCall] = (), done: set[int] | None = None
+    ) -> list[str]:
         if self._first is not None:
             first, self._first = self._first, None
             await first()
-        conflicts: list[str] = await self._inner.commit(writes, also)
+        conflicts: list[str] = await self._inner.commit(writes, also, done)
         return conflicts
 
 

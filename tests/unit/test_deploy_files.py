@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -36,6 +37,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 DEPLOY = ROOT / "deploy"
 PROMETHEUS = DEPLOY / "prometheus"
 K8S = DEPLOY / "k8s"
+K8S_REDIS_CLUSTER = DEPLOY / "k8s-redis-cluster"
 
 ENV_NAME = re.compile(r"\bSTREAM_APP_[A-Za-z0-9_]+")
 METRIC_NAME = re.compile(r"\bstream_app_[a-z0-9_]+")
@@ -234,6 +236,55 @@ def test_k8s_environments_are_valid_settings(monkeypatch: pytest.MonkeyPatch) ->
             assert ports["http"] == settings.api.port, name
 
 
+def test_compose_redis_cluster_profile_forms_the_cluster_the_apps_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The profile's nodes are what the init container forms and what the usage line
+    points the apps at; without the profile the apps keep the single Redis."""
+    services = compose()["services"]
+    nodes = {name for name in services if name.startswith("redis-node-")}
+    assert len(nodes) == 6
+    assert all(services[name]["profiles"] == ["redis-cluster"] for name in nodes)
+    init = services["redis-cluster-init"]
+    assert set(init["depends_on"]) == nodes
+    assert "for n in 0 1 2 3 4 5;" in init["command"][0]
+    assert "--cluster-replicas 1" in init["command"][0]
+    for app in ("worker", "api"):
+        assert services[app]["depends_on"]["redis-cluster-init"]["required"] is False
+    usage = re.search(r"REDIS_URL=(\S+) REDIS_CLUSTER=(\S+)", COMPOSE.read_text("utf-8"))
+    assert usage, "the header says how to run on the cluster"
+    env = {k: interpolate(v) for k, v in environment("worker").items()}
+    assert not settings_from(monkeypatch, env).redis.cluster
+    env |= {"STREAM_APP_REDIS__URL": usage[1], "STREAM_APP_REDIS__CLUSTER": usage[2]}
+    assert environment("worker")["STREAM_APP_REDIS__URL"].startswith("${REDIS_URL:-")
+    settings = settings_from(monkeypatch, env)
+    assert settings.redis.cluster
+    assert urlsplit(settings.redis.url).hostname in nodes
+
+
+def test_k8s_redis_cluster_overlay_points_the_apps_at_its_nodes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The overlay's ConfigMap patch (null deletes a key) over the base makes valid
+    settings naming the first pod of the overlay's StatefulSet, whose password is the
+    Secret's Redis password."""
+    docs = yaml.safe_load_all((K8S_REDIS_CLUSTER / "redis-cluster.yaml").read_text("utf-8"))
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in docs}
+    nodes = objects["StatefulSet", "redis-cluster"]
+    assert nodes["spec"]["replicas"] == 6
+    assert ("Service", nodes["spec"]["serviceName"]) in objects
+    patch = yaml.safe_load((K8S_REDIS_CLUSTER / "config-patch.yaml").read_text("utf-8"))
+    config = k8s_config() | patch["data"]
+    env = {k: str(v) for k, v in (k8s_secret() | config).items() if v is not None}
+    settings = settings_from(monkeypatch, env)
+    assert settings.redis.cluster
+    assert settings.redis.username is None  # the nodes' requirepass is the default user's
+    assert urlsplit(settings.redis.url).hostname == f"{nodes['metadata']['name']}-0.redis-cluster"
+    (box,) = nodes["spec"]["template"]["spec"]["containers"]
+    refs = {e["valueFrom"]["secretKeyRef"]["key"] for e in box["env"] if "secretKeyRef" in str(e)}
+    assert refs == {"STREAM_APP_REDIS__PASSWORD"}
+
+
 def test_k8s_secrets_stay_in_the_secret() -> None:
     secrets = secret_variables()
     assert secrets <= set(k8s_secret()), "every secret setting has a place in the Secret"
@@ -340,6 +391,7 @@ def test_docker_compose_config() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_kubectl_kustomize_builds() -> None:
-    result = run_tool(tool("kubectl"), "kustomize", str(K8S))
+@pytest.mark.parametrize("directory", [K8S, K8S_REDIS_CLUSTER], ids=["base", "redis-cluster"])
+def test_kubectl_kustomize_builds(directory: Path) -> None:
+    result = run_tool(tool("kubectl"), "kustomize", str(directory))
     assert result.returncode == 0, result.stderr

@@ -25,8 +25,8 @@ PLACEHOLDERS = {
     "name": "<name>",
     "key_id": "<key id>",
 }
-#: Builders of ``SCAN`` patterns, not of keys.
-PATTERNS = {"of_customer", "of_deployment"}
+#: Builders of ``SCAN`` patterns, and the schedule shard of a customer: not keys.
+PATTERNS = {"of_customer", "of_deployment", "shard"}
 
 
 def documented() -> dict[str, str]:
@@ -42,8 +42,9 @@ def built() -> dict[str, str]:
     for name, method in inspect.getmembers(keys, inspect.ismethod):
         if name.startswith("_") or name in PATTERNS:
             continue
-        params = inspect.signature(method).parameters
-        out[name] = method(*(PLACEHOLDERS[p] for p in params))
+        params = inspect.signature(method).parameters.values()
+        # Optional arguments (a schedule shard, a basket run's tag) keep their defaults.
+        out[name] = method(*(PLACEHOLDERS[p.name] for p in params if p.default is p.empty))
     return out
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import socket
 
-from stream_app.devstack.ports import free_port, port_accepts
+import pytest
+
+from stream_app.devstack.ports import (
+    CLUSTER_BUS_OFFSET,
+    free_cluster_port,
+    free_port,
+    port_accepts,
+)
 
 
 def test_free_port_can_be_bound_on_loopback_right_away() -> None:
@@ -26,3 +33,21 @@ def test_port_accepts_tells_listening_from_closed() -> None:
         port = server.getsockname()[1]
         assert port_accepts(port)
     assert not port_accepts(port)
+
+
+def test_free_cluster_port_leaves_room_for_the_cluster_bus() -> None:
+    port = free_cluster_port()
+    assert port + CLUSTER_BUS_OFFSET < 32768  # below the kernel's ephemeral range
+    for taken in (port, port + CLUSTER_BUS_OFFSET):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", taken))
+
+
+def test_free_cluster_port_skips_a_port_whose_bus_port_is_taken() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        bus = squatter.getsockname()[1]
+        squatter.listen()
+        # The only candidate's bus port is taken: no pair can be found.
+        with pytest.raises(RuntimeError, match="no free port pair"):
+            free_cluster_port(bus - CLUSTER_BUS_OFFSET, bus - CLUSTER_BUS_OFFSET + 1, attempts=5)
