@@ -27,7 +27,8 @@ from redis.asyncio import Redis
 from bench.common import report
 from stream_app.devstack.redis_server import start_redis
 from stream_app.storage.decisions import DecisionStore
-from stream_app.storage.layout import Keys, lift_value
+from stream_app.storage.layout import Keys
+from stream_app.storage.lift_fields import lift_value
 
 
 async def record(client: Redis, keys: Keys, campaigns: list[str], decisions: int) -> None:

@@ -37,17 +37,14 @@ from stream_app.events.decision import Decision
 from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import (
-    LIFT_BUILT,
     Check,
     Keys,
     check_member,
     contact_member,
-    lift_cell,
-    lift_value,
     parse_contact_member,
-    parse_lift_cell,
     settled_value,
 )
+from stream_app.storage.lift_fields import LIFT_BUILT, lift_cell, lift_value, parse_lift_cell
 from stream_app.storage.scripts import Arg, LuaScript, run_scripts
 
 #: Contact history kept for caps and cooldowns (a week of caps, plus slack).

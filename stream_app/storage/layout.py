@@ -1,11 +1,12 @@
 """The Redis layout (spec: docs/redis-keys.md): every key, member and field grammar. Pure.
 
 Nothing else formats or parses a key or a member (stores, checks, API, oracle, benches
-build them here); a unit test checks that every key kind documented has a builder and
-every builder is documented. Each member grammar is a builder and its parser, doctested
-as a round trip. Per-customer keys carry the customer id as a ``{hash tag}`` (one slot on
-a Redis Cluster). A builder given ``"%s"`` is a ``string.format`` template of its keys
-(the scripts build keys from those), given ``"*"`` a ``SCAN`` pattern.
+build them here; the lift hashes' fields in ``lift_fields``); a unit test checks that
+every key kind documented has a builder and every builder is documented. Each member
+grammar is a builder and its parser, doctested as a round trip. Per-customer keys carry
+the customer id as a ``{hash tag}`` (one slot on a Redis Cluster). A builder given
+``"%s"`` is a ``string.format`` template of its keys (the scripts build keys from
+those), given ``"*"`` a ``SCAN`` pattern.
 """
 
 from __future__ import annotations
@@ -304,57 +305,6 @@ def parse_contact_member(member: str) -> tuple[str, str, str]:
     """(decision, campaign, channel) of a contact history member."""
     decision_id, campaign_id, channel = member.split("|", 2)
     return decision_id, campaign_id, channel
-
-
-def lift_value(arm: str, stratum: str, converted: bool) -> str:
-    """A decision's field value in its campaign's lift hash: ``<arm>|<stratum>|<0 or 1>``.
-
-    >>> lift_value("treated", "vip", False)
-    'treated|vip|0'
-    >>> parse_lift_value(lift_value("holdout", "a|b", True))
-    ('holdout', 'a|b', True)
-    """
-    return f"{arm}|{stratum}|{int(converted)}"
-
-
-def parse_lift_value(value: str) -> tuple[str, str, bool]:
-    """(arm, stratum, converted) of a lift hash value (an arm has no ``|``, a stratum may)."""
-    arm, _, rest = value.partition("|")
-    stratum, _, flag = rest.rpartition("|")
-    return arm, stratum, flag == "1"
-
-
-#: The ``Keys.lift_cells`` field saying its counts cover every decision of ``Keys.lift``
-#: (set by the rebuild, ``lua/lift_rebuild.lua``; counts kept by writers alone lack it).
-LIFT_BUILT = "built"
-
-#: What a ``lift_cell`` counts: decisions recorded, or those converted.
-LiftMeasure = Literal["n", "c"]
-
-
-def lift_cell(measure: LiftMeasure, arm: str, stratum: str) -> str:
-    """A field of a campaign's lift counts: ``<n or c>|<arm>|<stratum>``, the decisions
-    (``n``) or conversions (``c``) of one arm in one stratum; ``lua/lift_rebuild.lua``
-    builds the same from a ``lift_value``.
-
-    >>> lift_cell("n", "treated", "vip")
-    'n|treated|vip'
-    >>> parse_lift_cell(lift_cell("c", "holdout", "a|b"))
-    ('c', 'holdout', 'a|b')
-    >>> parse_lift_cell(LIFT_BUILT) is None
-    True
-    """
-    return f"{measure}|{arm}|{stratum}"
-
-
-def parse_lift_cell(field: str) -> tuple[LiftMeasure, str, str] | None:
-    """(measure, arm, stratum) of a lift counts field; None for another field."""
-    measure, _, rest = field.partition("|")
-    arm, _, stratum = rest.partition("|")
-    match measure:
-        case "n" | "c":
-            return measure, arm, stratum
-    return None
 
 
 def settled_value(why: str) -> str:

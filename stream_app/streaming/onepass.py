@@ -316,9 +316,8 @@ class OnePass:
             self._dead_letters.note(dead, work.now)
 
     async def _write(self, work: Round, extra: Writes | None = None) -> list[str]:
-        """Every write of the batch (and ``extra``) in one script call (on a Redis Cluster
-        one per slot, the slots already written by an earlier attempt left out); returns
-        the customers to pass again (their guard failed, so nothing of theirs was written)."""
+        """Every write of the batch (and ``extra``) in one script call, one per slot on a
+        cluster (less those an earlier attempt wrote); returns the customers to pass again."""
         writes = extra or Writes()
         calls: list[ScriptCall] = []
         armed: list[int] = []

@@ -31,7 +31,8 @@ from stream_app.settings import Settings
 from stream_app.storage.bundle import build_stores
 from stream_app.storage.commit import Committer, Writes
 from stream_app.storage.customers import Ask
-from stream_app.storage.layout import Keys, event_key, parse_lift_value
+from stream_app.storage.layout import Keys, event_key
+from stream_app.storage.lift_fields import parse_lift_value
 from stream_app.storage.profiles import ProfileStore
 
 T = TypeVar("T")

@@ -26,7 +26,8 @@ from stream_app.events.decision import Decision
 from stream_app.settings import Settings
 from stream_app.storage.commit import Committer, Writes
 from stream_app.storage.decisions import DecisionStore, PendingDecision
-from stream_app.storage.layout import Keys, lift_cell, lift_value
+from stream_app.storage.layout import Keys
+from stream_app.storage.lift_fields import lift_cell, lift_value
 from stream_app.storage.stats import StatsStore
 from tests.integration.api_support import pending
 from tests.integration.fixtures import (

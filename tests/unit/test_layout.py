@@ -7,7 +7,7 @@ import inspect
 import re
 from pathlib import Path
 
-from stream_app.storage import layout
+from stream_app.storage import lift_fields
 from stream_app.storage.layout import Check, Keys, check_member, contact_member
 
 SPEC = Path(__file__).parents[2] / "docs" / "redis-keys.md"
@@ -73,5 +73,5 @@ def test_documented_members_are_the_builders() -> None:
     assert f"`{contacts}`" in spec[keys.contacts("<customer>")]
     cells = spec[keys.lift_cells("<campaign>")]
     for measure in ("n", "c"):
-        assert f"`{layout.lift_cell(measure, '<arm>', '<stratum>')}`" in cells
-    assert f"`{layout.LIFT_BUILT}`" in cells
+        assert f"`{lift_fields.lift_cell(measure, '<arm>', '<stratum>')}`" in cells
+    assert f"`{lift_fields.LIFT_BUILT}`" in cells

@@ -4,7 +4,7 @@
 -- the writers' increments before it are recounted from the very record they came with.
 -- KEYS: 1 lift hash (decision id -> <arm>|<stratum>|<0 or 1>), 2 its counts (same slot)
 -- ARGV: 1 the built mark's field, 2 '1' to recount even if built
--- Returns the counts hash, flat: field, count, ... (fields as layout.lift_cell builds them).
+-- Returns the counts hash, flat: field, count, ... (fields as lift_fields.lift_cell builds them).
 if ARGV[2] ~= '1' and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
   return redis.call('HGETALL', KEYS[2])
 end
