@@ -12,8 +12,8 @@ Most of it is empty for most customers; reading it anyway keeps a pass at one re
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -131,49 +131,94 @@ class CustomerStore:
         ]
 
     def read(
-        self, asks: Sequence[Ask], now: datetime, devices: Mapping[str, Sequence[str]]
+        self,
+        asks: Sequence[Ask],
+        now: datetime,
+        devices: Mapping[str, Sequence[str]],
+        owners: Mapping[str, str] | None = None,
     ) -> list[ScriptCall]:
         """The read of ``asks`` (and of the owners of ``devices``: token -> their events'
         id hashes), to run with a pass's other reads; ``parse`` reads their answers. One
-        call; on a Redis Cluster one per slot (a customer's keys, a device's keys), so
-        links to anonymous profiles of other slots are not followed there (issue 18)."""
-        return [self._call(a, now, d) for a, d in self._parts(asks, devices)]
+        call; on a Redis Cluster one per slot, a device read with its owner (``owners``,
+        from ``owners_of``) or alone, and the links of a batch's events to anonymous
+        profiles and to devices' parked readings (other slots) not followed."""
+        return [self._call(a, now, d) for a, d in self._parts(asks, devices, owners or {})]
+
+    async def owners_of(self, devices: Iterable[str]) -> dict[str, str]:
+        """On a Redis Cluster, the customer each known device belongs to (an anonymous
+        owner's link followed), read before ``read`` so that each read stays in its
+        slot; nothing on a single Redis (the script looks them up itself)."""
+        tokens = list(devices)
+        if not tokens or not is_cluster(self._client):
+            return {}
+        keys = self._keys
+        pipe = self._client.pipeline(transaction=False)
+        for token in tokens:
+            pipe.get(keys.device(token))
+        found = {t: _text(o) for t, o in zip(tokens, await pipe.execute(), strict=True) if o}
+        anonymous = sorted({o for o in found.values() if o.startswith("~")})
+        if anonymous:
+            pipe = self._client.pipeline(transaction=False)
+            for aid in anonymous:
+                pipe.get(keys.link(aid))
+            linked = {
+                a: _text(c) for a, c in zip(anonymous, await pipe.execute(), strict=True) if c
+            }
+            found = {t: linked.get(o, o) for t, o in found.items()}
+        return found
 
     def _parts(
-        self, asks: Sequence[Ask], devices: Mapping[str, Sequence[str]]
-    ) -> list[tuple[Sequence[Ask], Mapping[str, Sequence[str]]]]:
-        """The asks and devices of each call: all in one, or by slot on a cluster."""
+        self, asks: Sequence[Ask], devices: Mapping[str, Sequence[str]], owners: Mapping[str, str]
+    ) -> list[tuple[Sequence[Ask], dict[str, tuple[Any, ...]]]]:
+        """The asks and devices (token -> hashes, and the owner on a cluster) of each
+        call: all in one, or by slot on a cluster (a device with its owner's asks)."""
         if not is_cluster(self._client):
-            return [(asks, devices)]
+            return [(asks, {t: (hashes,) for t, hashes in devices.items()})]
         keys = self._keys
-        slots: dict[int, tuple[list[Ask], dict[str, Sequence[str]]]] = {}
+        slots: dict[int, tuple[list[Ask], dict[str, tuple[Any, ...]]]] = {}
         for ask in asks:
             slot = key_slot(keys.profile(ask.customer_id))
-            slots.setdefault(slot, ([], {}))[0].append(ask)
+            slots.setdefault(slot, ([], {}))[0].append(replace(ask, links=(), device_links=()))
         for token, hashes in devices.items():
-            slots.setdefault(key_slot(keys.device(token)), ([], {}))[1][token] = hashes
+            owner = owners.get(token)
+            if owner is None:
+                slots.setdefault(key_slot(keys.device(token)), ([], {}))[1][token] = (hashes,)
+            else:
+                slots.setdefault(key_slot(keys.profile(owner)), ([], {}))[1][token] = (
+                    hashes,
+                    owner,
+                )
         return list(slots.values())
 
     def _call(
-        self, asks: Sequence[Ask], now: datetime, devices: Mapping[str, Sequence[str]]
+        self, asks: Sequence[Ask], now: datetime, devices: Mapping[str, tuple[Any, ...]]
     ) -> ScriptCall:
+        cluster = is_cluster(self._client)
         packed = msgpack.packb(
             (
                 self._templates,
                 to_ms(now - HISTORY),
-                list(devices.items()),
+                [(token, *entry) for token, entry in devices.items()],
                 [_packed(a) for a in asks],
+                *((True,) if cluster else ()),
             ),
             use_bin_type=False,
         )
-        if not is_cluster(self._client):
+        if not cluster:
             return self._script.call([], [packed])
         keys = self._keys
-        route = keys.profile(asks[0].customer_id) if asks else keys.device(next(iter(devices)))
+        if asks:
+            return self._script.call([keys.profile(asks[0].customer_id)], [packed])
+        token, entry = next(iter(devices.items()))
+        route = keys.profile(entry[1]) if len(entry) > 1 else keys.device(token)
         return self._script.call([route], [packed])
 
     def parse(
-        self, answers: Sequence[Any], asks: Sequence[Ask], devices: Mapping[str, Sequence[str]]
+        self,
+        answers: Sequence[Any],
+        asks: Sequence[Ask],
+        devices: Mapping[str, Sequence[str]],
+        known: Mapping[str, str] | None = None,
     ) -> tuple[dict[str, Loaded], dict[str, str], dict[str, str], dict[str, Waiting]]:
         """The customers read, by id, each known device's owner, the customer each
         anonymous profile asked for is linked to (those linked), and what waits for each
@@ -183,9 +228,10 @@ class CustomerStore:
         links: dict[str, str] = {}
         waiting: dict[str, Waiting] = {}
         engaged = {ask.customer_id: ask.engaged for ask in asks}
-        for (_, part), answer in zip(self._parts(asks, devices), answers, strict=False):
+        parts = self._parts(asks, devices, known or {})
+        for (_, part), answer in zip(parts, answers, strict=False):
             owners_raw, links_raw, rows, parked_raw = answer
-            for (token, keys), owner, found in zip(
+            for (token, (keys, *_)), owner, found in zip(
                 part.items(), owners_raw, parked_raw, strict=True
             ):
                 if owner is not None:

@@ -220,11 +220,13 @@ class OnePass:
         if not asks and not devices and not items:
             return {}
 
-        reads = self._customers.read(asks, work.now, devices)
+        store = self._customers
+        known = await self._redis(work, lambda: store.owners_of(devices)) if devices else {}
+        reads = store.read(asks, work.now, devices, known)
         calls = [*reads, *self._catalog.updates(items, work.now)]
         answers = await self._redis(work, lambda: run_scripts(self._client, calls))
         found = answers[: len(reads)]
-        loaded, owners, links, waiting = self._customers.parse(found, asks, devices)
+        loaded, owners, links, waiting = store.parse(found, asks, devices, known)
         if links:
             loaded |= await self._relinked(work, links, {ask.customer_id for ask in asks})
         if first:

@@ -62,7 +62,7 @@ async def test_events_become_a_profile_the_api_reads_and_an_idle_cart_one_decisi
 ) -> None:
     topics, keys = own.topics, keys_of(own)
     assert keys.shards == 64, "a cluster shards its schedule by default"
-    ann, bob = ids("ann"), ids("bob")
+    ann, bob, device = ids("ann"), ids("bob"), ids("phone")
     item = {"category": "shoes", "price": 49.5}
     await ensure_topics(own)
     with worker_process(own, ARTIFACTS / "logs", name="cluster-core") as worker:
@@ -70,7 +70,7 @@ async def test_events_become_a_profile_the_api_reads_and_an_idle_cart_one_decisi
             own,
             topics.identity,
             [
-                (ann.encode(), dumps(event("traits", ann, ids("e"), timezone="Europe/Berlin"))),
+                (ann.encode(), dumps(event("traits", ann, ids("e"), device_ids=[device]))),
                 (
                     ann.encode(),
                     dumps(event("consent", ann, ids("e"), channel="push", opted_in=True)),
@@ -82,6 +82,16 @@ async def test_events_become_a_profile_the_api_reads_and_an_idle_cart_one_decisi
         await eventually(
             lambda: profile_fields(cluster, keys, ann), lambda p: "consent:push" in p, within=60
         )
+        reading = {
+            "type": "proximity",
+            "event_id": ids("e"),
+            "device_id": device,
+            "event_time": event("x", ann, "x")["event_time"],
+            "store_id": "store-7",
+            "distance_m": 15.0,
+        }
+        # The device's owner is read before the reads of the customers' slots.
+        await produce(own, topics.sensor, [(device.encode(), dumps(reading))])
         order = {"item_id": "sku-3", "category": "shoes", "quantity": 1, "unit_price": 49.5}
         other = {**order, "item_id": "sku-4"}
         await produce(
@@ -104,9 +114,10 @@ async def test_events_become_a_profile_the_api_reads_and_an_idle_cart_one_decisi
         await produce(own, topics.purchase, [(bob.encode(), dumps(purchase))])
 
         stored = await eventually(
-            lambda: profile_fields(cluster, keys, ann), lambda p: p.get("n") == "4", within=30
+            lambda: profile_fields(cluster, keys, ann), lambda p: p.get("n") == "5", within=30
         )
         assert stored["n:add_to_cart"] == "2"
+        assert stored["near_store"] == "store-7", "a device's reading found its owner"
         await eventually(
             lambda: profile_fields(cluster, keys, bob), lambda p: p.get("n") == "1", within=30
         )

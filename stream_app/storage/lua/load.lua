@@ -6,11 +6,13 @@
 --     device's owner (device token), of the order id index, of an anonymous profile's
 --     link (docs/identity.md) and of a device's parked readings (device token);
 --   since: contact history starts at this ms;
---   devices: [token, [event id hashes]] of device-only readings;
+--   devices: [token, [event id hashes], and on a Redis Cluster its owner if known] of
+--     device-only readings;
 --   customers: [id, [event id hashes], [decision ids whose scored features are taken
 --     (GETDEL: each decision is labelled once)], [those of the hashes that are orders'],
 --     and, only when its events link any, [anonymous profile ids they link to it] and
---     [tokens of the devices they link to it]].
+--     [tokens of the devices they link to it]];
+--   and on a Redis Cluster true: every key read stays in the call's slot.
 -- A customer claims each anonymous profile its events link that has no link yet (and
 -- no earlier customer of this call claimed): that profile is returned to be merged, and
 -- its id indexes are looked up too. An anonymous profile (id '~...') that is linked, in
@@ -64,7 +66,8 @@ end
 
 local owners, parked = {}, {}
 for d, device in ipairs(devices) do
-  local owner = redis.call('GET', string.format(T[10], device[1]))
+  -- device[3]: its owner, read beforehand on a Redis Cluster (this call is in its slot)
+  local owner = device[3] or redis.call('GET', string.format(T[10], device[1]))
   if owner then owner = owner_of(owner) or owner end
   owners[d] = owner
   parked[d] = false
@@ -87,16 +90,21 @@ for _, customer in ipairs(customers) do
   else
     owner = cid
   end
-  want(owner)
-  for _, id in ipairs(customer[2]) do table.insert(wanted[owner], id) end
-  for _, did in ipairs(customer[3]) do table.insert(takes[owner], did) end
-  for _, id in ipairs(customer[4]) do table.insert(orders[owner], id) end
-  for _, token in ipairs(customer[6] or {}) do
-    local flat = redis.call('HGETALL', string.format(T[12], token))
-    for j = 1, #flat, 2 do
-      table.insert(wanted[owner], flat[j])
-      local w = waiting[owner]
-      w[#w + 1], w[#w + 2], w[#w + 3] = token, flat[j], flat[j + 1]
+  -- On a Redis Cluster (ask[5]) a linked owner's keys are in another slot: the link
+  -- is reported and the caller reads the owner on its own.
+  if ask[5] and owner ~= cid then owner = nil end
+  if owner then
+    want(owner)
+    for _, id in ipairs(customer[2]) do table.insert(wanted[owner], id) end
+    for _, did in ipairs(customer[3]) do table.insert(takes[owner], did) end
+    for _, id in ipairs(customer[4]) do table.insert(orders[owner], id) end
+    for _, token in ipairs(customer[6] or {}) do
+      local flat = redis.call('HGETALL', string.format(T[12], token))
+      for j = 1, #flat, 2 do
+        table.insert(wanted[owner], flat[j])
+        local w = waiting[owner]
+        w[#w + 1], w[#w + 2], w[#w + 3] = token, flat[j], flat[j + 1]
+      end
     end
   end
 end
