@@ -73,6 +73,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.backfill
 	$(BIN)/python -m bench.basket
 	$(BIN)/python -m bench.cutover
+	$(BIN)/python -m bench.cluster
 
 fuzz: $(BENCH_STAMP)
 	$(BIN)/python -m bench.fuzz $(FUZZ_ARGS)

@@ -16,13 +16,17 @@ sets of one embedded Kafka and drained by a fresh worker each, one after the oth
    (``cluster.failover_s``: kill to cluster ok), then the killed node is restarted and
    rejoins as its replica (the promoted master has no replica of its own, and the worker
    holds its batch until one acknowledges it), and the worker carries on. Then every
-   customer's profile event count is compared with the single run's
+   customer's profile event count is compared with the healthy cluster run's
    (``cluster.failover_lost_events``: events missing, ``..._double_applied_events``:
    events counted twice), and the decision ids on the decisions and audit topics with
-   the single run's (``cluster.failover_lost_decisions``: expected ids missing,
+   that run's (``cluster.failover_lost_decisions``: expected ids missing,
    ``cluster.failover_duplicate_decisions``: extra copies of an id).
 
 Rates run from the first applied event to the last (``bench.profiles.run_pipeline``).
+``cluster.customers_differing_from_single``: customers whose event counts differ between
+the healthy cluster run and the single one; ``cluster.healthy_decisions_differing``:
+decision ids found in only one of those two healthy runs, the noise floor of the lost
+decisions figure (timer checks and quiet hours depend on when a run happens).
 
     python -m bench.cluster [--events 30000 --customers 450 --kill-at 0.4]
 """
@@ -197,7 +201,8 @@ def compare(
     reference: Settings, failover: Settings, data: EventSet
 ) -> tuple[dict[str, int], Counter[str], Counter[str]]:
     """Events lost / applied twice (profile counts against the reference run's), and
-    the decision ids of both runs."""
+    the decision ids of both runs. The reference is the healthy cluster run: links a
+    cluster does not follow yet (README) make its profiles differ from single Redis'."""
     customers = sorted(data.events_per_customer)
     want, got = event_counts(reference, customers), event_counts(failover, customers)
     truth_differs = sum(want[c] != data.events_per_customer[c] for c in customers)
@@ -242,12 +247,28 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             print(f"  3-master cluster: {rate.events_per_s:,.0f} events/s")
             print(f"  busiest slot: {share:.4f} of {keys:,} keys (single run: {single_share:.4f})")
             other = foreign.cores()
-            failover = run_failover(stack, workdir, single, data, args)
+            customers = sorted(data.events_per_customer)
+            on_single = event_counts(single, customers)
+            differing = sum(
+                on_single != n
+                for on_single, n in zip(
+                    on_single.values(), event_counts(on_cluster, customers).values(), strict=True
+                )
+            )
+            healthy = decision_ids(single), decision_ids(on_cluster)
+            noise = len(set(healthy[0]) ^ set(healthy[1]))
+            print(
+                f"  decisions: {sum(healthy[0].values())} single, {sum(healthy[1].values())} "
+                f"cluster, {noise} ids in one healthy run only (timing: timers, quiet hours)"
+            )
+            failover = run_failover(stack, workdir, (single, on_cluster), data, args)
     return {
         "cluster.events_per_s": round(rate.events_per_s),
         "cluster.single_events_per_s": round(single_rate.events_per_s),
         "cluster.ratio": round(rate.events_per_s / single_rate.events_per_s, 3),
         "cluster.max_slot_share": round(share, 4),
+        "cluster.customers_differing_from_single": differing,
+        "cluster.healthy_decisions_differing": noise,
         "cluster.keys_counted": keys,
         "cluster.events": data.events,
         "cluster.other_cores": round(other, 2),
@@ -258,18 +279,20 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 def run_failover(
     stack: EmbeddedStack,
     workdir: Path,
-    reference: Settings,
+    runs: tuple[Settings, Settings],
     data: EventSet,
     args: argparse.Namespace,
 ) -> dict[str, Any]:
-    """The failover run on a cluster with replicas, compared with ``reference``."""
+    """The failover run on a cluster with replicas, compared with the healthy cluster
+    run (``runs``: the run whose topics ``data`` was made for, and that one)."""
+    base, reference = runs
     shape = ClusterShape(3, 1, node_timeout_ms=args.node_timeout_ms)
     with LocalRedisCluster(workdir / "logs" / "failover", shape) as cluster:
         settings = run_settings(stack, workdir, "cl-failover", "clf", "failover").updated(
             redis={"url": cluster.url, "cluster": True, "wait_replicas": 1}
         )
         asyncio.run(ensure_topics(settings))
-        produce(stack.kafka_bootstrap, with_topics(data, reference, settings))
+        produce(stack.kafka_bootstrap, with_topics(data, base, settings))
         run = kill_mid_stream(settings, cluster, data.events, workdir / "logs" / "fo", args)
         counts, want, got = compare(reference, settings, data)
     lost = sorted(set(want) - set(got))
