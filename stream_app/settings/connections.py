@@ -114,7 +114,7 @@ class RedisSettings(Section):
     retry_max_s: float = Field(default=5.0, gt=0, description="Max backoff between retries.")
     cluster: bool = Field(
         default=False,
-        description="`url` is a node of a Redis Cluster (cluster client, keys by slot).",
+        description="`url` names Redis Cluster nodes (`redis://a:7000,b:7001`): cluster client.",
     )
     schedule_shards: int | None = Field(
         default=None,

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
 
 from stream_app.settings import Settings
 from stream_app.storage.client import RedisClient
@@ -46,8 +47,22 @@ def redis_client(settings: Settings, *, timeout_s: float | None = None) -> Redis
             "ssl_keyfile": _path(settings.redis.tls_key_file),
         }
     if settings.redis.cluster:
-        return RedisCluster.from_url(url, **options)
+        return _cluster(url, options)
     return Redis.from_url(url, **options)
+
+
+def _cluster(url: str, options: dict[str, Any]) -> RedisCluster:
+    """A cluster client starting from every node the URL lists (``redis://a:7000,b:7001``):
+    after a failover the first may be gone for good, and a client (a restarted worker)
+    must still find the cluster."""
+    parts = urlsplit(url)
+    auth, _, hosts = parts.netloc.rpartition("@")
+    first, *more = hosts.split(",")
+    nodes = [ClusterNode(host, int(port)) for host, _, port in (h.rpartition(":") for h in more)]
+    netloc = f"{auth}@{first}" if auth else first
+    return RedisCluster.from_url(
+        urlunsplit(parts._replace(netloc=netloc)), startup_nodes=nodes or None, **options
+    )
 
 
 def _path(path: object) -> str | None:

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from stream_app.clock import to_ms
 from stream_app.devstack.processes import ManagedProcess
+from stream_app.events.decision import Decision
 from stream_app.events.topics import TopicNames
 from stream_app.kafka import client_options
 from stream_app.profiles.ops import ProfileUpdate
@@ -67,6 +68,23 @@ def customers_per_partition(prefix: str, partitions: int, each: int) -> dict[int
         if len(group) < each:
             group.append(customer)
     return out
+
+
+def ids(prefix: str) -> str:
+    """A fresh id: ``<prefix>-<10 hex digits>``."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def proximity(device: str, store_id: str = "store-7") -> dict[str, Any]:
+    """A device-only reading (no customer id): the device was near ``store_id`` just now."""
+    return {
+        "type": "proximity",
+        "event_id": ids("e"),
+        "device_id": device,
+        "event_time": now_iso(),
+        "store_id": store_id,
+        "distance_m": 15.0,
+    }
 
 
 def event(type_: str, customer: str, event_id: str, **fields: Any) -> dict[str, Any]:
@@ -124,6 +142,21 @@ async def consume_until(
         return seen
     finally:
         await consumer.stop()
+
+
+async def decisions_until(
+    settings: Settings, customer: str, campaign: str, within: float = 60.0
+) -> list[Decision]:
+    """The decisions topic from the start until it holds one of ``campaign`` for
+    ``customer`` (at most ``within`` s); every decision read."""
+    wanted = f'"campaign_id":"{campaign}"'.encode()
+    records = await consume_until(
+        settings,
+        settings.topics.decisions,
+        lambda seen: any(r.key == customer.encode() and wanted in (r.value or b"") for r in seen),
+        within=within,
+    )
+    return [Decision.model_validate_json(r.value) for r in records if r.value]
 
 
 async def eventually(

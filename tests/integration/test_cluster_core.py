@@ -19,28 +19,29 @@ from stream_app.api.app import create_app
 from stream_app.api.scopes import Scope
 from stream_app.devstack.ports import free_port
 from stream_app.devstack.workers import worker_process
-from stream_app.events.decision import Decision
 from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
+from stream_app.storage.commit import Committer, Writes
 from stream_app.storage.configured import keys_of
 from stream_app.storage.connection import redis_client
+from stream_app.storage.layout import Keys
+from stream_app.storage.routed import ReplicasBehind
+from stream_app.storage.slots import key_slot
 from tests.integration.api_support import client, new_key
 from tests.integration.conftest import ARTIFACTS
 from tests.integration.fixtures import (
-    consume_until,
+    decisions_until,
     dumps,
     event,
     eventually,
+    ids,
     isolated,
     produce,
     profile_fields,
+    proximity,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def ids(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture
@@ -82,14 +83,7 @@ async def test_events_become_a_profile_the_api_reads_and_an_idle_cart_one_decisi
         await eventually(
             lambda: profile_fields(cluster, keys, ann), lambda p: "consent:push" in p, within=60
         )
-        reading = {
-            "type": "proximity",
-            "event_id": ids("e"),
-            "device_id": device,
-            "event_time": event("x", ann, "x")["event_time"],
-            "store_id": "store-7",
-            "distance_m": 15.0,
-        }
+        reading = proximity(device)
         # The device's owner is read before the reads of the customers' slots.
         await produce(own, topics.sensor, [(device.encode(), dumps(reading))])
         order = {"item_id": "sku-3", "category": "shoes", "quantity": 1, "unit_price": 49.5}
@@ -132,17 +126,39 @@ async def test_events_become_a_profile_the_api_reads_and_an_idle_cart_one_decisi
             found = await http.get(f"/v1/profiles/{ann}")
         assert found.status_code == 200, found.text
 
-        records = await consume_until(
-            own,
-            topics.decisions,
-            lambda seen: any(
-                r.key == ann.encode() and b'"campaign_id":"cart_abandonment"' in (r.value or b"")
-                for r in seen
-            ),
-            within=60,
-        )
+        decisions = await decisions_until(own, ann, "cart_abandonment", within=60)
         assert worker.running, worker.log_tail()
-    decisions = [Decision.model_validate_json(r.value) for r in records if r.value]
     carts = [d for d in decisions if d.customer_id == ann and d.campaign_id == "cart_abandonment"]
     assert len(carts) == 1, "one idle cart, one reminder, claimed from its schedule shard"
     assert sorted(i.item_id for i in carts[0].content.items) == ["sku-1", "sku-2"]
+
+
+async def test_a_commit_split_by_slot_writes_the_slots_whose_guards_hold_and_waits(
+    cluster_settings: Settings,
+) -> None:
+    redis = redis_client(cluster_settings)
+    assert isinstance(redis, RedisCluster)
+    run = uuid.uuid4().hex[:8]
+    keys = Keys(f"t{run}", shards=64)
+    try:
+        stale, fresh = keys.profile("stale"), keys.profile("fresh")
+        await redis.set(stale, '{"v":2}')
+        writes = Writes()
+        writes.guard(stale, 1, "stale")  # written meanwhile: its slot writes nothing
+        writes.add("SET", keys.memberships("stale"), "x")
+        writes.guard(fresh, 0, "fresh")
+        writes.add("SET", fresh, '{"v":1}')
+        writes.add("HINCRBY", keys.stats(), "events", 2)
+        done: set[int] = set()
+        committer = Committer(redis, replicas=1, wait_ms=2000)
+        assert await committer.commit(writes, done=done) == ["stale"]
+        assert await redis.get(keys.memberships("stale")) is None
+        assert await redis.get(fresh) == b'{"v":1}'
+        assert done == {key_slot(fresh)}, "slots without a guard are sent again"
+        # The retry skips the slot already written (its guard would fail now).
+        assert await committer.commit(writes, done=done) == ["stale"]
+        assert await redis.hget(keys.stats(), "events") == b"4", "shared slots: sent again"
+        with pytest.raises(ReplicasBehind):  # one replica per master: 2 never ack
+            await Committer(redis, replicas=2, wait_ms=100).commit(writes, done=set())
+    finally:
+        await redis.aclose()

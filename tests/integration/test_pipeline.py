@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from redis.asyncio import Redis
 
 from stream_app.devstack.processes import ManagedProcess
-from stream_app.events.decision import Decision
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys
 from tests.integration.fixtures import (
-    consume_until,
+    decisions_until,
     dumps,
     event,
     eventually,
+    ids,
     produce,
     profile_fields,
+    proximity,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def ids(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 async def test_events_become_profiles_and_an_idle_cart_becomes_one_decision(
@@ -96,14 +91,7 @@ async def test_events_become_profiles_and_an_idle_cart_becomes_one_decision(
     # that link its device. Send it once they are applied (an early reading waits for
     # them: tests/integration/test_unlinked_devices.py).
     await eventually(lambda: profile_fields(redis, keys, ann), lambda p: "n:traits" in p, within=60)
-    reading = {
-        "type": "proximity",
-        "event_id": ids("e"),
-        "device_id": device,
-        "event_time": event("x", ann, "x")["event_time"],
-        "store_id": "store-7",
-        "distance_m": 15.0,
-    }
+    reading = proximity(device)
     await produce(settings, topics.sensor, [(device.encode(), dumps(reading))])
 
     ann_profile = await eventually(
@@ -120,16 +108,7 @@ async def test_events_become_profiles_and_an_idle_cart_becomes_one_decision(
     )
     assert bob_profile["spend:EUR"] == "4950", "exact, in cents"
 
-    records = await consume_until(
-        settings,
-        topics.decisions,
-        lambda seen: any(
-            r.key == ann.encode() and b'"campaign_id":"cart_abandonment"' in (r.value or b"")
-            for r in seen
-        ),
-        within=30,
-    )
-    decisions = [Decision.model_validate_json(r.value) for r in records if r.value]
+    decisions = await decisions_until(settings, ann, "cart_abandonment", within=30)
     carts = [d for d in decisions if d.campaign_id == "cart_abandonment"]
     ann_decisions = [d for d in carts if d.customer_id == ann]
     assert len(ann_decisions) == 1, "one idle cart, one reminder"
