@@ -250,7 +250,7 @@ def pair(
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="stream-app-cluster-") as tmp:
-        workdir = Path(tmp)
+        workdir = Path(args.keep or tmp)
         logs = workdir / "logs"
         with (
             EmbeddedStack(log_dir=logs, redis_cluster=ClusterShape(3, 0)) as stack,
@@ -359,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle-s", type=float, default=10.0, help="quiet time at the end")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each kind (best kept)")
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--keep", type=Path, help="work in this directory and keep its logs")
     parser.add_argument("--no-write", dest="write", action="store_false")
     return report(parser.parse_args(argv), measure, "cluster")
 
