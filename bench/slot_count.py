@@ -1,9 +1,10 @@
 """``python -m bench.slot_count <out.json>``: a ``stream-app worker`` counting, by hash slot,
 every key of every Redis command it sends.
 
-The count is taken where redis-py encodes a command (``pack_command``: single commands,
-pipelines and the cluster client's routed writes all pass there), so it sees exactly
-what the worker asks Redis for, whichever store or script sent it. A script call counts
+The count is taken where a command is encoded: redis-py's ``pack_command`` (single
+commands, pipelines, the cluster client) and ``storage.routed``'s own RESP encoding of
+the script calls it sends to each master, so it sees exactly what the worker asks
+Redis for, whichever store or script sent it. A script call counts
 each of its keys; a multi-key command (``DEL``, ``MGET``, ...) each key it names; other
 commands their first argument; commands that name no key (``PING``, ``CLUSTER``,
 ``WAIT``, ...) nothing. The counts go to ``<out.json>`` (``{"slot": n}``) every half
@@ -23,6 +24,9 @@ from typing import Any
 
 from redis.asyncio.connection import AbstractConnection
 from redis.crc import key_slot
+
+from stream_app.storage import routed
+from stream_app.storage.scripts import ScriptCall
 
 #: Commands that name no key.
 KEYLESS = frozenset(
@@ -80,13 +84,22 @@ def keys_of(args: Sequence[Any]) -> Sequence[Any]:
 def install(counts: Counter[int]) -> None:
     """Count every command packed from now on into ``counts`` (slot -> keys)."""
     original = AbstractConnection.pack_command
+    original_evalsha = routed._evalsha
+
+    def count(keys: Sequence[Any]) -> None:
+        for key in keys:
+            counts[key_slot(key if isinstance(key, bytes) else _text(key).encode())] += 1
 
     def counting(self: AbstractConnection, *args: Any) -> list[bytes]:
-        for key in keys_of(args):
-            counts[key_slot(key if isinstance(key, bytes) else _text(key).encode())] += 1
+        count(keys_of(args))
         return original(self, *args)
 
+    def counting_evalsha(call: ScriptCall) -> bytes:
+        count(call.keys)
+        return original_evalsha(call)
+
     AbstractConnection.pack_command = counting  # type: ignore[method-assign]
+    routed._evalsha = counting_evalsha
 
 
 def dump(counts: Counter[int], out: Path) -> None:

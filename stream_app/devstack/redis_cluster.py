@@ -82,7 +82,8 @@ class ClusterNode(RedisServer):
         super().__init__(log_dir, password=password, extra_args=[*cluster_args, *extra_args])
 
     def pick_port(self) -> int:
-        return free_cluster_port()
+        # A node restarted keeps its port: its peers know it there.
+        return self._port if self._port is not None else free_cluster_port()
 
     def client(self, timeout: float = 2.0) -> redis.Redis:
         """A plain (non-cluster) client of this node alone, answering text."""
@@ -312,6 +313,25 @@ class LocalRedisCluster(StartStop):
                 self.replica_of[r] = heir
         self._wait(self.healthy, deadline, "cluster_state:ok after the failover")
         return self.nodes[heir]
+
+    def rejoin(self, dead: ClusterNode, timeout: float = 30.0) -> None:
+        """Restart a killed node on its port, as a restart policy would: its
+        ``nodes.conf`` brings it back into the cluster, where it finds its slots served
+        by its promoted replica and becomes that node's replica; wait until in sync."""
+        index = self.nodes.index(dead)
+        heirs = [m for m in range(len(self.nodes)) if m not in self.replica_of]
+        deadline = time.monotonic() + timeout
+        dead.spawn()
+        dead.wait_ready(timeout)
+        self._wait(
+            lambda: dead.fields("INFO", "replication")["role"] == "slave",
+            deadline,
+            "a rejoining node to turn replica",
+        )
+        port = int(dead.fields("INFO", "replication")["master_port"])
+        (master,) = [m for m in heirs if self.nodes[m].port == port and m != index]
+        self.replica_of[index] = master
+        self._wait(self.healthy, deadline, "the rejoined node to be in sync")
 
     def _wait(self, condition: Callable[[], bool], deadline: float, what: str) -> None:
         last_error: Exception | None = None

@@ -120,7 +120,10 @@ async def _replies(connection: Connection, count: int) -> list[Any]:
     while len(replies) < count:
         reply = reader.gets()
         if reply is NOT_ENOUGH_DATA:
-            data = await stream.read(1 << 16)
+            try:
+                data = await stream.read(1 << 16)
+            except OSError as error:  # a master killed mid-read: reset by peer
+                raise RedisConnectionError(f"connection lost reading replies: {error}") from error
             if not data:
                 raise RedisConnectionError("connection closed while reading replies")
             reader.feed(data)

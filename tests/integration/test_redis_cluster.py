@@ -97,6 +97,12 @@ def test_a_killed_master_is_replaced_by_its_replica_without_losing_acked_writes(
             assert _owned_slots(node)[f"127.0.0.1:{heir.port}"] == victim_slots
         assert [client.get(key) for key in keys] == [key.encode() for key in keys]
 
+        cluster.rejoin(dead)  # as a restart policy brings it back: the heir's replica
+        replication = dead.fields("INFO", "replication")
+        assert replication["role"] == "slave"
+        assert int(replication["master_port"]) == heir.port
+        assert heir.ask("WAIT", 1, 2000) == 1
+
 
 def test_embedded_stack_with_a_cluster_stops_every_node(tmp_path: Path) -> None:
     shape = ClusterShape(masters=2, replicas_per_master=1)

@@ -266,8 +266,8 @@ def test_k8s_redis_cluster_overlay_points_the_apps_at_its_nodes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The overlay's ConfigMap patch (null deletes a key) over the base makes valid
-    settings naming the first pod of the overlay's StatefulSet, whose password is the
-    Secret's Redis password."""
+    settings naming the headless Service of the overlay's StatefulSet, whose password is
+    the Secret's Redis password."""
     docs = yaml.safe_load_all((K8S_REDIS_CLUSTER / "redis-cluster.yaml").read_text("utf-8"))
     objects = {(o["kind"], o["metadata"]["name"]): o for o in docs}
     nodes = objects["StatefulSet", "redis-cluster"]
@@ -279,7 +279,7 @@ def test_k8s_redis_cluster_overlay_points_the_apps_at_its_nodes(
     settings = settings_from(monkeypatch, env)
     assert settings.redis.cluster
     assert settings.redis.username is None  # the nodes' requirepass is the default user's
-    assert urlsplit(settings.redis.url).hostname == f"{nodes['metadata']['name']}-0.redis-cluster"
+    assert urlsplit(settings.redis.url).hostname == nodes["spec"]["serviceName"]
     (box,) = nodes["spec"]["template"]["spec"]["containers"]
     refs = {e["valueFrom"]["secretKeyRef"]["key"] for e in box["env"] if "secretKeyRef" in str(e)}
     assert refs == {"STREAM_APP_REDIS__PASSWORD"}
