@@ -26,7 +26,7 @@ PLACEHOLDERS = {
     "key_id": "<key id>",
 }
 #: Builders of ``SCAN`` patterns, not of keys.
-PATTERNS = {"of_customer", "of_deployment"}
+PATTERNS = {"of_customer", "of_deployment", "basket_runs"}
 
 
 def documented() -> dict[str, str]:
