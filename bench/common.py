@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +29,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from stream_app.devstack.processes import ManagedProcess
+from stream_app.devstack.redis_server import start_redis
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.events.encode import encode, record_key
 from stream_app.events.registry import Event
@@ -185,6 +186,20 @@ def scratch_stack(prefix: str) -> Iterator[tuple[Path, EmbeddedStack]]:
         workdir = Path(tmp)
         with EmbeddedStack(log_dir=workdir / "logs") as stack:
             yield workdir, stack
+
+
+def on_scratch_redis(
+    prefix: str,
+    run: Callable[[argparse.Namespace, str], Awaitable[dict[str, Any]]],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """``run(args, url)`` against a redis-server of its own (no Kafka), stopped after."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        server = start_redis(Path(tmp) / "logs")
+        try:
+            return asyncio.run(run(args, server.url))
+        finally:
+            server.stop()
 
 
 def wait_for(

@@ -13,17 +13,13 @@ changes nothing but reads everything again, is ``migrate.rerun_seconds``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
 
-from bench.common import report
-from stream_app.devstack.redis_server import start_redis
+from bench.common import on_scratch_redis, report
 from stream_app.storage.layout import Keys
 from stream_app.storage.migrate import EventKeyMigration
 
@@ -73,12 +69,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="stream-app-migrate-") as tmp:
-        server = start_redis(Path(tmp) / "logs")
-        try:
-            return asyncio.run(run(args, server.url))
-        finally:
-            server.stop()
+    return on_scratch_redis("stream-app-migrate-", run, args)
 
 
 def main(argv: list[str] | None = None) -> int:
