@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaProducer
 from redis.cluster import RedisCluster
 
 from stream_app.devstack.processes import ManagedProcess
+from stream_app.devstack.redis_server import start_redis
 from stream_app.devstack.stack import EmbeddedStack
 from stream_app.events.encode import encode, record_key
 from stream_app.events.registry import Event
@@ -196,6 +197,20 @@ def sync_redis(settings: Settings) -> redis.Redis | RedisCluster:
     if settings.redis.cluster:
         return RedisCluster.from_url(settings.redis.url, decode_responses=True)
     return redis.Redis.from_url(settings.redis.url, decode_responses=True)
+
+
+def on_scratch_redis(
+    prefix: str,
+    run: Callable[[argparse.Namespace, str], Awaitable[dict[str, Any]]],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """``run(args, url)`` against a redis-server of its own (no Kafka), stopped after."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        server = start_redis(Path(tmp) / "logs")
+        try:
+            return asyncio.run(run(args, server.url))
+        finally:
+            server.stop()
 
 
 def wait_for(

@@ -14,18 +14,14 @@ read (``HSCAN`` of every decision of every campaign, counted by value).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
 
-from bench.common import report
-from stream_app.devstack.redis_server import start_redis
+from bench.common import on_scratch_redis, report
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.layout import Keys
 from stream_app.storage.lift_fields import lift_value
@@ -87,12 +83,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="stream-app-lift-") as tmp:
-        server = start_redis(Path(tmp) / "logs")
-        try:
-            return asyncio.run(run(args, server.url))
-        finally:
-            server.stop()
+    return on_scratch_redis("stream-app-lift-", run, args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from stream_app.cli.capacity import capacity
 from stream_app.cli.cutover import cutover
 from stream_app.cli.demo import demo
 from stream_app.cli.erase import erase
+from stream_app.cli.migrate import migrate_app
 from stream_app.cli.model import model_app
 from stream_app.cli.profile import profile
 from stream_app.cli.replay import replay
@@ -45,6 +46,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(report_app, name="report")
 app.add_typer(api_app, name="api")
 app.add_typer(api_key_app, name="api-key")
+app.add_typer(migrate_app, name="migrate")
 
 
 def main() -> None:

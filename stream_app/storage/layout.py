@@ -161,6 +161,10 @@ class Keys:
             return f"{self.prefix}:basket:run:{{{tag}}}:{order_key}:{run}"
         return f"{self.prefix}:basket:run:{{{order_key}}}:{run}"
 
+    def basket_runs(self) -> str:
+        """``SCAN`` pattern of every order's basket run markers."""
+        return f"{self.prefix}:basket:run:{{*}}:*"
+
     def shard(self, customer_id: str) -> int:
         """The schedule shard of a customer's checks (``park``: of a device token)."""
         return zlib.crc32(customer_id.encode()) % self.shards if self.shards > 1 else 0
@@ -246,6 +250,16 @@ def event_key(event_id: str) -> str:
     """
     digest = hashlib.blake2b(event_id.encode(), digest_size=8).digest()
     return str(int.from_bytes(digest, "big", signed=True))
+
+
+def parse_basket_run(key: str) -> tuple[str, int] | None:
+    """(order key, run) of a basket run marker (``Keys.basket_run``); None for another key.
+
+    >>> parse_basket_run(Keys("sa").basket_run("12", 3)), parse_basket_run("sa:basket:x")
+    (('12', 3), None)
+    """
+    order_key, _, run = key.partition(":basket:run:{")[2].rpartition("}:")
+    return (order_key, int(run)) if order_key and run.isdigit() else None
 
 
 #: Kinds of scheduled checks (members of ``Keys.due`` and ``Keys.inflight``).

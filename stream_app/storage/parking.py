@@ -33,7 +33,7 @@ class Parked:
     device's token), its stream, where it was consumed (for its dead letter) and its due
     time (ms) after which it is dead-lettered.
 
-    >>> p = Parked("3350297f6e9c1a5d", "sensor", {"type": "ambient"}, "t", 0, 7, None, 9)
+    >>> p = Parked("3697500921364486749", "sensor", {"type": "ambient"}, "t", 0, 7, None, 9)
     >>> Parked.of(p.key, p.to_json()) == p
     True
     """

@@ -26,7 +26,7 @@ PLACEHOLDERS = {
     "key_id": "<key id>",
 }
 #: Builders of ``SCAN`` patterns, and the schedule shard of a customer: not keys.
-PATTERNS = {"of_customer", "of_deployment", "shard"}
+PATTERNS = {"of_customer", "of_deployment", "shard", "basket_runs"}
 
 
 def documented() -> dict[str, str]:
