@@ -95,7 +95,9 @@ async def to_old_form(redis: Redis, keys: Keys, customers: list[str]) -> None:
             pipe.sadd(keys.orders(cid), *(old_form(m.decode()) for m in orders))
             pipe.srem(keys.orders(cid), *orders)
         await pipe.execute()
-    async for name in redis.scan_iter(match=keys.basket_runs()):
+    # Names first: a SCAN running while keys are renamed may return a renamed one again.
+    markers = [name async for name in redis.scan_iter(match=keys.basket_runs())]
+    for name in markers:
         parsed = parse_basket_run(name.decode())
         assert parsed is not None
         await redis.rename(name, keys.basket_run(old_form(parsed[0]), parsed[1]))
