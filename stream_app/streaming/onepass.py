@@ -211,7 +211,15 @@ class OnePass:
     async def _read(self, work: Round, customers: Iterable[str], first: bool) -> dict[str, Loaded]:
         """Read ``customers``; on the first attempt also device owners and the catalog."""
         batch = work.batch
-        asks = [_ask(batch, cid, first) for cid in customers]
+        asks = [batch.ask(cid, first) for cid in customers]
+        stitcher, stitched = self._customers.stitcher, None
+        if stitcher.needed(asks):  # a Redis Cluster: anonymous profiles in their slots
+            stitched = await self._redis(work, lambda: stitcher.resolve(asks))
+            batch.relink(stitched.links)
+            for anonymous in stitched.links:
+                work.passed.pop(anonymous, None)
+            named = [*(a.customer_id for a in asks), *stitched.links.values()]
+            asks = [batch.ask(c, first) for c in dict.fromkeys(named) if c not in stitched.links]
         devices = {
             token: [event_key(located.event.event_id) for located in readings]
             for token, readings in (batch.unowned.items() if first else ())
@@ -227,6 +235,8 @@ class OnePass:
         answers = await self._redis(work, lambda: run_scripts(self._client, calls))
         found = answers[: len(reads)]
         loaded, owners, links, waiting = store.parse(found, asks, devices, known)
+        if stitched is not None:
+            stitched.into(loaded)
         if links:
             loaded |= await self._relinked(work, links, {ask.customer_id for ask in asks})
         if first:
@@ -379,20 +389,6 @@ def _keep_hits(results: Iterable[Passed], fresh: Set[tuple[str, str, str]]) -> N
             passed.hits = [
                 (h, ms) for h, ms in passed.hits if (h.customer_id, h.trigger, h.key) in fresh
             ]
-
-
-def _ask(batch: Batch, customer_id: str, first: bool) -> Ask:
-    """What to read of a customer; on the first attempt also the readings parked for the
-    devices the batch links to them (claimed once: taken in the commit)."""
-    updates = batch.updates[customer_id]
-    return Ask(
-        customer_id,
-        [batch.keys[id(u)] for u in updates],
-        [u.engaged_with for u in updates if u.engaged_with],
-        [batch.keys[id(u)] for u in updates if u.lifelong],
-        [u.linked for u in updates if u.linked],
-        [t for u in updates for t in u.device_tokens] if first else [],
-    )
 
 
 def _members(passed: Passed) -> set[str]:
