@@ -96,11 +96,14 @@ class Stitcher:
         self._ttl_s = link_ttl_s
         self._script = LuaScript("claim")
 
+    @property
+    def split(self) -> bool:
+        """Whether a visitor and its customer may sit in different slots (a cluster)."""
+        return is_cluster(self._client)
+
     def needed(self, asks: Iterable[Ask]) -> bool:
         """Whether ``asks`` name anonymous profiles on a Redis Cluster (a round first)."""
-        return is_cluster(self._client) and any(
-            a.links or is_anonymous(a.customer_id) for a in asks
-        )
+        return self.split and any(a.links or is_anonymous(a.customer_id) for a in asks)
 
     async def resolve(self, asks: Sequence[Ask]) -> Stitched:
         """Claim the anonymous profiles the asks' events link (the ids of the batch, the

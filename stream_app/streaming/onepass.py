@@ -250,9 +250,12 @@ class OnePass:
     ) -> dict[str, Loaded]:
         """Anonymous profiles found linked to customers: their updates move to those
         customers. A customer read only through such a link when passed again (their own
-        updates of the batch not looked up) is read again, in full (docs/identity.md)."""
-        batch = work.batch
-        partial = [c for c in set(links.values()) if c not in asked and c in batch.updates]
+        updates of the batch not looked up) is read again, in full, and on a cluster (where
+        no read follows the link) any customer not asked (docs/identity.md)."""
+        batch, split = work.batch, self._customers.stitcher.split
+        partial = [
+            c for c in set(links.values()) if c not in asked and (split or c in batch.updates)
+        ]
         batch.relink(links)
         for anonymous in links:
             work.passed.pop(anonymous, None)
