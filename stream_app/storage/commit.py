@@ -136,15 +136,22 @@ class Committer:
         for answer in answers:
             if isinstance(answer, Exception):
                 raise answer
-        await self._later(client, writes, done)
+        await self._later(client, writes, done, set(groups))
         failed = [key for answer in answers[: len(todo)] for key in answer]
         if failed:
             done -= {slot for slot, group in groups.items() if not group.guards}
         return self._owners(writes, failed)
 
-    async def _later(self, client: RedisCluster, writes: Writes, done: set[int]) -> None:
-        """The commands to run after their slot's commit (again on a retry: idempotent)."""
-        ready = [command for key, command in writes.later if key_slot(key) in done]
+    async def _later(
+        self, client: RedisCluster, writes: Writes, done: set[int], written: set[int]
+    ) -> None:
+        """The commands to run after their slot's commit (again on a retry: idempotent);
+        a slot this commit does not write has nothing pending: theirs run too."""
+        ready = [
+            command
+            for key, command in writes.later
+            if key_slot(key) in done or key_slot(key) not in written
+        ]
         if not ready:
             return
         groups = by_slot([], ready)

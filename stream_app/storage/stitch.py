@@ -18,8 +18,9 @@ live in different slots, so the join is split, each step idempotent:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import msgpack
@@ -65,10 +66,28 @@ class Stitched:
 
     links: dict[str, str] = field(default_factory=dict)
     claims: dict[str, dict[str, Claim]] = field(default_factory=dict)
+    #: Customer -> the readings parked for the devices their events link (token, event
+    #: id hash, reading), read in the devices' slots.
+    waiting: dict[str, list[tuple[str, str, bytes]]] = field(default_factory=dict)
+
+    def asks(self, asks: Iterable[Ask]) -> list[Ask]:
+        """``asks`` with the parked readings' ids to look up in the customers' indexes
+        (the devices' hashes are read already)."""
+        return [
+            replace(
+                a,
+                event_keys=[*a.event_keys, *(k for _, k, _ in self.waiting.get(a.customer_id, ()))],
+                device_links=(),
+            )
+            for a in asks
+        ]
 
     def into(self, loaded: Mapping[str, Loaded]) -> None:
         """Each claimant's merges (A not folded yet: its profile, and the batch's ids
         found in A's indexes count as applied), clean-ups (folded before) and refusals."""
+        for cid, readings in self.waiting.items():
+            if cid in loaded:
+                loaded[cid].waiting = readings
         for cid, claims in self.claims.items():
             found = loaded.get(cid)
             if found is None:
@@ -102,8 +121,11 @@ class Stitcher:
         return is_cluster(self._client)
 
     def needed(self, asks: Iterable[Ask]) -> bool:
-        """Whether ``asks`` name anonymous profiles on a Redis Cluster (a round first)."""
-        return self.split and any(a.links or is_anonymous(a.customer_id) for a in asks)
+        """Whether ``asks`` name anonymous profiles or link devices on a Redis Cluster
+        (a round first)."""
+        return self.split and any(
+            a.links or a.device_links or is_anonymous(a.customer_id) for a in asks
+        )
 
     async def resolve(self, asks: Sequence[Ask]) -> Stitched:
         """Claim the anonymous profiles the asks' events link (the ids of the batch, the
@@ -119,8 +141,15 @@ class Stitcher:
             events = [*(mine.event_keys if mine else ()), *(theirs.event_keys if theirs else ())]
             orders = [*(mine.order_keys if mine else ()), *(theirs.order_keys if theirs else ())]
             calls.append(self._call(aid, cid, self._ttl_s, (events, orders)))
-        answers = await run_scripts(self._client, calls)
+        tokens = [(a.customer_id, t) for a in asks for t in dict.fromkeys(a.device_links)]
+        answers, parked = await asyncio.gather(
+            run_scripts(self._client, calls), self._parked([t for _, t in tokens])
+        )
         stitched = Stitched()
+        for (cid, token), found in zip(tokens, parked, strict=True):
+            stitched.waiting.setdefault(cid, []).extend(
+                (token, _text(k), v) for k, v in sorted(found.items())
+            )
         for (aid, cid), answer in zip(wanted, answers, strict=True):
             claim = _claim(answer)
             if not cid:
@@ -129,6 +158,15 @@ class Stitcher:
             else:
                 stitched.claims.setdefault(cid, {})[aid] = claim
         return stitched
+
+    async def _parked(self, tokens: Sequence[str]) -> list[dict[bytes, bytes]]:
+        """The readings parked for each device (its hash, in its slot)."""
+        if not tokens:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for token in tokens:
+            pipe.hgetall(self._keys.parked(token))
+        return list(await pipe.execute())
 
     def release(self, customer_id: str, anonymous: Iterable[str]) -> list[ScriptCall]:
         """Undo claims ``customer_id`` made in this pass (found erased: nothing joins

@@ -213,13 +213,13 @@ class OnePass:
         batch = work.batch
         asks = [batch.ask(cid, first) for cid in customers]
         stitcher, stitched = self._customers.stitcher, None
-        if stitcher.needed(asks):  # a Redis Cluster: anonymous profiles in their slots
+        if stitcher.needed(asks):  # a Redis Cluster: visitors, parked readings in their slots
             stitched = await self._redis(work, lambda: stitcher.resolve(asks))
             batch.relink(stitched.links)
             for anonymous in stitched.links:
                 work.passed.pop(anonymous, None)
-            named = [*(a.customer_id for a in asks), *stitched.links.values()]
-            asks = [batch.ask(c, first) for c in dict.fromkeys(named) if c not in stitched.links]
+            named = dict.fromkeys([*(a.customer_id for a in asks), *stitched.links.values()])
+            asks = stitched.asks(batch.ask(c, first) for c in named if c not in stitched.links)
         devices = {
             token: [event_key(located.event.event_id) for located in readings]
             for token, readings in (batch.unowned.items() if first else ())
@@ -248,10 +248,9 @@ class OnePass:
     async def _relinked(
         self, work: Round, links: Mapping[str, str], asked: Set[str]
     ) -> dict[str, Loaded]:
-        """Anonymous profiles found linked to customers: their updates move to those
-        customers. A customer read only through such a link when passed again (their own
-        updates of the batch not looked up) is read again, in full, and on a cluster (where
-        no read follows the link) any customer not asked (docs/identity.md)."""
+        """Anonymous profiles found linked: their updates move to their customers, read
+        again in full if read only through the link when passed again (their own updates
+        not looked up), or on a cluster (no read follows a link) if not asked."""
         batch, split = work.batch, self._customers.stitcher.split
         partial = [
             c for c in set(links.values()) if c not in asked and (split or c in batch.updates)

@@ -23,6 +23,7 @@ from stream_app.devstack.processes import ManagedProcess
 from stream_app.events.registry import EVENT_ADAPTERS, Event, Stream
 from stream_app.kafka_topics import ensure_topics
 from stream_app.profiles.identity import anonymous_profile_id
+from stream_app.profiles.pseudonym import pseudonymize
 from stream_app.settings import Settings
 from stream_app.storage.commit import Committer, Writes
 from stream_app.storage.erasure import ErasureStore
@@ -31,7 +32,7 @@ from stream_app.storage.scripts import ScriptCall
 from stream_app.storage.statfields import as_stats
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.rounds import counters_of
-from tests.integration.fixtures import dumps, eventually, isolated, produce
+from tests.integration.fixtures import dumps, eventually, isolated, produce, profile_fields
 from tests.integration.test_one_pass import KafkaPublisher, Record, engine
 from tests.oracle.compare import diff
 from tests.oracle.config import OracleConfig
@@ -231,6 +232,40 @@ async def test_a_crash_inside_the_clusters_merge_is_finished_by_the_redelivery(
     assert replayed.get("identity_links", 0) == (0 if done else 1), "folded once"
     processed = [*story.guest, *story.login, *story.after, *story.own]
     assert await differences(mine, story, processed) == []
+
+
+async def test_a_parked_reading_joins_its_customer_once_despite_a_crash_and_redelivery(
+    cluster_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reading parked before its device's link: the worker applying the link dies after
+    the customer's commit, before the parked hash (another slot) is cleared; the
+    redelivered link batch finds the reading applied (a duplicate) and clears it."""
+    story = Story(uuid.uuid4().hex[:8])
+    device = f"dev-{story.cookie}"
+    reading = story._event(Stream.SENSOR, "ambient", {"device_id": device, "temperature_c": 21.5,
+                                                       "weather": "rain"})  # fmt: skip
+    linking = [story._named(Stream.IDENTITY, "traits", device_ids=[device])]
+    mine = await own_settings(cluster_settings)
+    assert (await run(mine, [[reading]])).get("device_readings:parked") == 1
+
+    async def killed(*args: object) -> None:
+        raise RuntimeError("worker killed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Committer, "_later", killed)
+        with pytest.raises(RuntimeError, match="killed"):
+            await run(mine, [linking])
+    replayed = await run(mine, [linking, linking])
+    assert replayed.get("events_applied", 0) == 0, "nothing applied twice"
+    assert replayed.get("events_duplicate") == 3, "the link twice, the reading once"
+    async with engine(mine, KafkaPublisher(mine)) as built:
+        redis, keys = built.stores.redis, Keys(mine.redis.key_prefix)
+        fields = await profile_fields(redis, keys, story.cid)
+        token = pseudonymize(
+            mine.secrets.pseudonym_secret.get_secret_value().encode(), "device", device
+        )
+        assert not await redis.exists(keys.parked(token)), "the park is cleared"
+    assert (fields["n:traits"], fields["n:ambient"]) == ("1", "1")
 
 
 class CommitAfter:
