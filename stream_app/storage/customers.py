@@ -150,9 +150,8 @@ class CustomerStore:
         """The read of ``asks`` (and of the owners of ``devices``: token -> their events'
         id hashes), to run with a pass's other reads; ``parse`` reads their answers. One
         call; on a Redis Cluster one per slot, a device read with its owner (``owners``,
-        from ``owners_of``) or alone, the links of a batch's events to anonymous profiles
-        claimed beforehand (``storage.stitch``), those to devices' parked readings (other
-        slots) not followed."""
+        from ``owners_of``) or alone; the anonymous profiles and parked readings a batch's
+        events link (other slots) are claimed and read beforehand (``storage.stitch``)."""
         return [self._call(a, now, d) for a, d in self._parts(asks, devices, owners or {})]
 
     async def owners_of(self, devices: Iterable[str]) -> dict[str, str]:
@@ -189,7 +188,7 @@ class CustomerStore:
         slots: dict[int, tuple[list[Ask], dict[str, tuple[Any, ...]]]] = {}
         for ask in asks:
             slot = key_slot(keys.profile(ask.customer_id))
-            if ask.device_links:  # other slots: not followed here
+            if ask.device_links:  # other slots: read beforehand (storage.stitch)
                 ask = replace(ask, device_links=())
             slots.setdefault(slot, ([], {}))[0].append(ask)
         for token, hashes in devices.items():
