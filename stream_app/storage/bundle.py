@@ -55,7 +55,7 @@ def build_stores(redis: RedisClient, settings: Settings) -> Stores:
     return Stores(
         redis=redis,
         keys=keys,
-        customers=CustomerStore(redis, keys),
+        customers=CustomerStore(redis, keys, profile_ttl_s),
         profiles=ProfileStore(
             redis,
             keys,

@@ -34,7 +34,7 @@ from redis.asyncio import RedisCluster
 from stream_app.storage.client import RedisClient, is_cluster
 from stream_app.storage.routed import ReplicasBehind, masters_of, wait_replicas
 from stream_app.storage.scripts import Arg, LuaScript, ScriptCall, run_scripts
-from stream_app.storage.slots import by_slot
+from stream_app.storage.slots import by_slot, key_slot
 
 #: The guard version meaning "the key must not exist".
 ABSENT = -1
@@ -48,6 +48,8 @@ class Writes:
     commands: list[tuple[Arg, ...]] = field(default_factory=list)
     #: Guarded key -> who it guards (what ``commit`` reports when the guard fails).
     owners: dict[str, str] = field(default_factory=dict)
+    #: (key, command): run once ``key``'s slot is written (``then``).
+    later: list[tuple[str, tuple[Arg, ...]]] = field(default_factory=list)
 
     def guard(self, key: str, version: int, owner: str) -> None:
         """Only write if the document at ``key`` is still at ``version`` (0: absent)."""
@@ -67,6 +69,12 @@ class Writes:
         holds ``want`` (``""``: absent): e.g. count a change once, however often it is
         written. ``then``'s keys must share ``key``'s slot (``lua/commit.lua``)."""
         self.commands.append(("HSETIF", key, field, want, value, *then))
+
+    def then(self, key: str, *command: Arg) -> None:
+        """Run ``command`` (idempotent; another slot's) once ``key``'s slot is written: on
+        a Redis Cluster in a round after the commit (a saga's last step,
+        ``storage.stitch``), on a single Redis after the other commands."""
+        self.later.append((key, command))
 
     def __bool__(self) -> bool:
         return bool(self.commands)
@@ -93,7 +101,8 @@ class Committer:
         if is_cluster(client):
             return await self._by_slot(client, writes, also, set() if done is None else done)
         # Redis 6.2's cmsgpack reads no bin type: bytes go as (raw) strings.
-        args = [msgpack.packb((writes.guards, writes.commands), use_bin_type=False)]
+        commands = [*writes.commands, *(command for _, command in writes.later)]
+        args = [msgpack.packb((writes.guards, commands), use_bin_type=False)]
 
         answers = await run_scripts(client, [self._script.call([], args), *also])
         if self._replicas:
@@ -127,10 +136,32 @@ class Committer:
         for answer in answers:
             if isinstance(answer, Exception):
                 raise answer
+        await self._later(client, writes, done, set(groups))
         failed = [key for answer in answers[: len(todo)] for key in answer]
         if failed:
             done -= {slot for slot, group in groups.items() if not group.guards}
         return self._owners(writes, failed)
+
+    async def _later(
+        self, client: RedisCluster, writes: Writes, done: set[int], written: set[int]
+    ) -> None:
+        """The commands to run after their slot's commit (again on a retry: idempotent);
+        a slot this commit does not write has nothing pending: theirs run too."""
+        ready = [
+            command
+            for key, command in writes.later
+            if key_slot(key) in done or key_slot(key) not in written
+        ]
+        if not ready:
+            return
+        groups = by_slot([], ready)
+        calls = [
+            self._script.call(
+                [group.route_key], [msgpack.packb(([], group.commands), use_bin_type=False)]
+            )
+            for group in groups.values()
+        ]
+        await run_scripts(client, calls)
 
     @staticmethod
     def _owners(writes: Writes, failed: Sequence[bytes | str]) -> list[str]:

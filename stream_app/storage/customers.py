@@ -31,6 +31,7 @@ from stream_app.storage.profiles import decode_state
 from stream_app.storage.scoring import Scored
 from stream_app.storage.scripts import LuaScript, ScriptCall, run_scripts
 from stream_app.storage.slots import key_slot
+from stream_app.storage.stitch import Carried, Stitcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,12 @@ class Loaded:
     merged: list[ProfileState] = field(default_factory=list)
     #: Anonymous profiles linked to another customer (the first link wins).
     refused: list[str] = field(default_factory=list)
+    #: On a Redis Cluster (``storage.stitch``): the anonymous ids asked already merged
+    #: in, what the fold copies of each joining (or only to clean up), and those whose
+    #: link this pass set (released if the customer turns out erased).
+    marked: set[str] = field(default_factory=set)
+    carried: dict[str, Carried] = field(default_factory=dict)
+    fresh: list[str] = field(default_factory=list)
 
     @property
     def customer_id(self) -> str:
@@ -109,9 +116,10 @@ class Loaded:
 
 
 class CustomerStore:
-    def __init__(self, client: RedisClient, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys, link_ttl_s: int) -> None:
         self._client = client
         self._keys = keys
+        self.stitcher = Stitcher(client, keys, link_ttl_s)
         self._script = LuaScript("load")
         k = keys
         self._templates = [
@@ -128,6 +136,7 @@ class CustomerStore:
             k.orders("%s"),
             k.parked("%s"),
             k.link("%s"),
+            k.anonymous("%s"),
         ]
         self._packed_templates = msgpack.packb(self._templates, use_bin_type=False)
 
@@ -141,8 +150,8 @@ class CustomerStore:
         """The read of ``asks`` (and of the owners of ``devices``: token -> their events'
         id hashes), to run with a pass's other reads; ``parse`` reads their answers. One
         call; on a Redis Cluster one per slot, a device read with its owner (``owners``,
-        from ``owners_of``) or alone, and the links of a batch's events to anonymous
-        profiles and to devices' parked readings (other slots) not followed."""
+        from ``owners_of``) or alone; the anonymous profiles and parked readings a batch's
+        events link (other slots) are claimed and read beforehand (``storage.stitch``)."""
         return [self._call(a, now, d) for a, d in self._parts(asks, devices, owners or {})]
 
     async def owners_of(self, devices: Iterable[str]) -> dict[str, str]:
@@ -179,8 +188,8 @@ class CustomerStore:
         slots: dict[int, tuple[list[Ask], dict[str, tuple[Any, ...]]]] = {}
         for ask in asks:
             slot = key_slot(keys.profile(ask.customer_id))
-            if ask.links or ask.device_links:  # other slots: not followed here
-                ask = replace(ask, links=(), device_links=())
+            if ask.device_links:  # other slots: read beforehand (storage.stitch)
+                ask = replace(ask, device_links=())
             slots.setdefault(slot, ([], {}))[0].append(ask)
         for token, hashes in devices.items():
             owner = owners.get(token)
@@ -268,7 +277,7 @@ def _packed(ask: Ask) -> tuple[Any, ...]:
 
 def _loaded(cid: str, row: Sequence[Any], engaged: Sequence[str]) -> Loaded:
     _, profile, erased, applied, members, windows, pending, sent, contacts = row[:9]
-    scored, merged, refused, parked = row[9:]
+    scored, merged, refused, parked = row[9:13]
     flat = [_text(v) for v in windows]
     return Loaded(
         state=_stored(cid, profile),
@@ -293,6 +302,7 @@ def _loaded(cid: str, row: Sequence[Any], engaged: Sequence[str]) -> Loaded:
         ],
         merged=[_stored(_text(m[0]), m[1] if len(m) > 1 else None) for m in merged or ()],
         refused=[_text(aid) for aid in refused or ()],
+        marked={_text(aid) for aid in row[13] or ()},
     )
 
 

@@ -12,7 +12,7 @@ Parked readings hold the device's token, never its raw id.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -68,11 +68,14 @@ class Parked:
 @dataclass(slots=True)
 class Parking:
     """What a pass does to the parked readings: park new ones (token -> readings), take
-    applied or expired ones (token -> event id hashes), re-arm a device's check."""
+    expired or already applied ones (token -> event id hashes), move others to their
+    owner (token -> (customer, hashes): taken once the customer's commit is written, a
+    Redis Cluster's other slot), re-arm a device's check."""
 
     park: dict[str, list[Parked]]
     take: dict[str, list[str]]
     rearm: dict[str, int]
+    moved: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
     def earliest(self) -> int | None:
         """The earliest due time this pass arms."""
@@ -99,6 +102,8 @@ class ParkingStore:
         for token, taken in parking.take.items():
             if taken:
                 writes.add("HDEL", keys.parked(token), *taken)
+        for token, (owner, taken) in parking.moved.items():
+            writes.then(keys.profile(owner), "HDEL", keys.parked(token), *taken)
         checks = {
             check_member(Check("park", token)): min(r.due_ms for r in readings)
             for token, readings in parking.park.items()

@@ -11,7 +11,8 @@ guard reads a few bytes, never the whole document.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -21,6 +22,9 @@ from stream_app.profiles.state import Decayed, ProfileState
 from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Writes
 from stream_app.storage.layout import Keys
+
+if TYPE_CHECKING:
+    from stream_app.storage.stitch import Carried
 
 #: Members per ZADD or SADD: the commit script passes a command's words through unpack().
 _ZADD_CHUNK = 1000
@@ -129,11 +133,21 @@ class ProfileStore:
                 writes.add("ZUNIONSTORE", seen, 1, seen)
             writes.add("EXPIRE", seen, ttl_s)
 
-    def merge_in(self, writes: Writes, customer_id: str, anonymous: ProfileState) -> None:
+    def merge_in(
+        self,
+        writes: Writes,
+        customer_id: str,
+        anonymous: ProfileState,
+        carried: Carried | None = None,
+    ) -> None:
         """Link an anonymous profile (as read, merged into the customer's state by the
         pass) to ``customer_id``: only if it is still at the version read and unlinked;
-        its id indexes join the customer's, its keys go (docs/identity.md)."""
+        its id indexes join the customer's, its keys go (docs/identity.md). ``carried``:
+        on a Redis Cluster, its indexes as read after its link was claimed (``stitch``)."""
         keys, cid, aid = self._keys, customer_id, anonymous.customer_id
+        if carried is not None:
+            self.fold(writes, cid, aid, carried)
+            return
         writes.guard(keys.profile(aid), anonymous.version, cid)
         writes.guard_absent(keys.link(aid), cid)
         seen, orders = keys.seen(cid), keys.orders(cid)
@@ -145,6 +159,26 @@ class ProfileStore:
         writes.add("SET", keys.link(aid), cid, "EX", self._ttl_s)
         writes.add("SADD", keys.anonymous(cid), aid)
         writes.add("EXPIRE", keys.anonymous(cid), self._ttl_s)
+
+    def fold(self, writes: Writes, cid: str, aid: str, carried: Carried) -> None:
+        """A cluster merge's fold (the customer's slot: its ``anon`` set marks it done)
+        and clean-up (the anonymous slot, after the customer's commit)."""
+        keys, ttl_s = self._keys, self._ttl_s
+        if not carried.done:
+            seen, orders = keys.seen(cid), keys.orders(cid)
+            for start in range(0, len(carried.seen), _ZADD_CHUNK):
+                chunk = carried.seen[start : start + _ZADD_CHUNK]
+                writes.add("ZADD", seen, "GT", *(part for key, ms in chunk for part in (ms, key)))
+            if carried.orders:
+                writes.add("SADD", orders, *carried.orders)
+            writes.add("EXPIRE", seen, ttl_s)
+            writes.add("EXPIRE", orders, ttl_s)
+            writes.add("SADD", keys.anonymous(cid), aid)
+            writes.add("EXPIRE", keys.anonymous(cid), ttl_s)
+        # Folded before (marked): clean up now; else once the fold is written.
+        after = writes.add if carried.done else partial(writes.then, keys.profile(cid))
+        after("DEL", keys.profile(aid), keys.seen(aid), keys.orders(aid))
+        after("EXPIRE", keys.link(aid), ttl_s)
 
     def renew_links(self, writes: Writes, customer_id: str, anonymous: Sequence[str]) -> None:
         """Renew the links of ``anonymous`` profiles to ``customer_id`` that the customer's

@@ -28,6 +28,7 @@ from stream_app.profiles.fold import FoldConfig, fold
 from stream_app.profiles.identity import anonymous_profile_id
 from stream_app.profiles.ops import ProfileUpdate
 from stream_app.profiles.pseudonym import pseudonymize
+from stream_app.storage.customers import Ask
 from stream_app.storage.layout import event_key
 from stream_app.storage.parking import Parking
 
@@ -148,6 +149,19 @@ class Batch:
         self.updates[customer_id].append(update)
         self.origin[id(update)] = located
         self.keys[id(update)] = event_key(update.event_id)  # a return's: its return id's
+
+    def ask(self, customer_id: str, first: bool) -> Ask:
+        """What to read of a customer; on the first attempt also the readings parked for
+        the devices the batch links to them (claimed once: taken in the commit)."""
+        updates = self.updates[customer_id]
+        return Ask(
+            customer_id,
+            [self.keys[id(u)] for u in updates],
+            [u.engaged_with for u in updates if u.engaged_with],
+            [self.keys[id(u)] for u in updates if u.lifelong],
+            [u.linked for u in updates if u.linked],
+            [t for u in updates for t in u.device_tokens] if first else [],
+        )
 
     def relink(self, links: Mapping[str, str]) -> None:
         """Move the updates of anonymous profiles found linked to their customers."""

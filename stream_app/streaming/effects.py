@@ -117,9 +117,13 @@ class Effects:
         cid = state.customer_id
         armed: list[int] = []
         profiles = self.stores.profiles
-        merged = [] if passed.loaded.erased else passed.loaded.merged  # nothing joins them
+        loaded = passed.loaded
+        merged = [] if loaded.erased else loaded.merged  # nothing joins them
         for other in merged:  # before the profile's write, which trims and renews the ids
-            profiles.merge_in(writes, cid, other)
+            profiles.merge_in(writes, cid, other, loaded.carried.get(other.customer_id))
+        for aid, carried in loaded.carried.items():
+            if carried.done:  # a cluster's fold written before, its clean-up not
+                profiles.fold(writes, cid, aid, carried)
         if passed.applied or merged:
             newest = int(state.fields.get("last_seen", now_ms))
             floor = state.fields.get(IDS_FLOOR, newest - self.rules.allowed_lateness_ms)
@@ -146,6 +150,8 @@ class Effects:
         self.stores.decisions.convert(writes, [(cid, w) for w in passed.conversions])
         armed += self._decided(writes, passed, now)
         calls = self.stores.basket.count(passed.orders) if passed.orders else []
+        if loaded.erased and loaded.fresh:
+            calls += self.stores.customers.stitcher.release(cid, loaded.fresh)
         return calls, min(armed, default=None)
 
     def _evaluated(self, writes: Writes, evaluation: Evaluation, cid: str, now: datetime) -> int:

@@ -211,7 +211,15 @@ class OnePass:
     async def _read(self, work: Round, customers: Iterable[str], first: bool) -> dict[str, Loaded]:
         """Read ``customers``; on the first attempt also device owners and the catalog."""
         batch = work.batch
-        asks = [_ask(batch, cid, first) for cid in customers]
+        asks = [batch.ask(cid, first) for cid in customers]
+        stitcher, stitched = self._customers.stitcher, None
+        if stitcher.needed(asks):  # a Redis Cluster: visitors, parked readings in their slots
+            stitched = await self._redis(work, lambda: stitcher.resolve(asks))
+            batch.relink(stitched.links)
+            for anonymous in stitched.links:
+                work.passed.pop(anonymous, None)
+            named = dict.fromkeys([*(a.customer_id for a in asks), *stitched.links.values()])
+            asks = stitched.asks(batch.ask(c, first) for c in named if c not in stitched.links)
         devices = {
             token: [event_key(located.event.event_id) for located in readings]
             for token, readings in (batch.unowned.items() if first else ())
@@ -227,6 +235,8 @@ class OnePass:
         answers = await self._redis(work, lambda: run_scripts(self._client, calls))
         found = answers[: len(reads)]
         loaded, owners, links, waiting = store.parse(found, asks, devices, known)
+        if stitched is not None:
+            stitched.into(loaded)
         if links:
             loaded |= await self._relinked(work, links, {ask.customer_id for ask in asks})
         if first:
@@ -238,11 +248,13 @@ class OnePass:
     async def _relinked(
         self, work: Round, links: Mapping[str, str], asked: Set[str]
     ) -> dict[str, Loaded]:
-        """Anonymous profiles found linked to customers: their updates move to those
-        customers. A customer read only through such a link when passed again (their own
-        updates of the batch not looked up) is read again, in full (docs/identity.md)."""
-        batch = work.batch
-        partial = [c for c in set(links.values()) if c not in asked and c in batch.updates]
+        """Anonymous profiles found linked: their updates move to their customers, read
+        again in full if read only through the link when passed again (their own updates
+        not looked up), or on a cluster (no read follows a link) if not asked."""
+        batch, split = work.batch, self._customers.stitcher.split
+        partial = [
+            c for c in set(links.values()) if c not in asked and (split or c in batch.updates)
+        ]
         batch.relink(links)
         for anonymous in links:
             work.passed.pop(anonymous, None)
@@ -379,20 +391,6 @@ def _keep_hits(results: Iterable[Passed], fresh: Set[tuple[str, str, str]]) -> N
             passed.hits = [
                 (h, ms) for h, ms in passed.hits if (h.customer_id, h.trigger, h.key) in fresh
             ]
-
-
-def _ask(batch: Batch, customer_id: str, first: bool) -> Ask:
-    """What to read of a customer; on the first attempt also the readings parked for the
-    devices the batch links to them (claimed once: taken in the commit)."""
-    updates = batch.updates[customer_id]
-    return Ask(
-        customer_id,
-        [batch.keys[id(u)] for u in updates],
-        [u.engaged_with for u in updates if u.engaged_with],
-        [batch.keys[id(u)] for u in updates if u.lifelong],
-        [u.linked for u in updates if u.linked],
-        [t for u in updates for t in u.device_tokens] if first else [],
-    )
 
 
 def _members(passed: Passed) -> set[str]:

@@ -77,7 +77,7 @@ def own(
         if owner is not None:
             for located in readings:
                 batch.add(located, owner, config.fold)
-            _take(batch, token, readings, "applied_after_wait")
+            _take(batch, token, readings, "applied_after_wait", owner)
             continue
         waited = [r for r in readings if r.key in batch.due_of]
         expired = [r for r in waited if batch.due_of[r.key] <= now_ms]
@@ -120,12 +120,23 @@ def _park(
         batch.counters[Labelled("device_readings", "parked")] += 1
 
 
-def _take(batch: Batch, token: str, readings: Sequence[Located], outcome: str) -> None:
-    """Readings leave the park (those that were in it), counted by ``outcome``."""
+def _take(
+    batch: Batch, token: str, readings: Sequence[Located], outcome: str, owner: str | None = None
+) -> None:
+    """Readings leave the park (those that were in it), counted by ``outcome``; applied
+    to an ``owner``: once the owner's commit is written."""
     taken = [r.key for r in readings if r.key in batch.due_of]
     if taken:
-        batch.parking.take.setdefault(token, []).extend(taken)
+        _leave(batch, token, taken, owner)
         batch.counters[Labelled("device_readings", outcome)] += len(taken)
+
+
+def _leave(batch: Batch, token: str, taken: Sequence[str], owner: str | None) -> None:
+    parking = batch.parking
+    if owner is None:
+        parking.take.setdefault(token, []).extend(taken)
+    else:
+        parking.moved.setdefault(token, (owner, []))[1].extend(taken)
 
 
 def claim_waiting(batch: Batch, loaded: Mapping[str, Loaded], config: FoldConfig) -> None:
@@ -136,7 +147,7 @@ def claim_waiting(batch: Batch, loaded: Mapping[str, Loaded], config: FoldConfig
             continue
         have = {batch.keys[id(u)] for u in batch.updates[cid]}
         for token, key, blob in found.waiting:
-            batch.parking.take.setdefault(token, []).append(key)
+            _leave(batch, token, [key], None if key in found.applied else cid)
             if key in have:
                 continue
             have.add(key)

@@ -23,15 +23,16 @@ from stream_app.devstack.processes import ManagedProcess
 from stream_app.events.registry import EVENT_ADAPTERS, Event, Stream
 from stream_app.kafka_topics import ensure_topics
 from stream_app.profiles.identity import anonymous_profile_id
+from stream_app.profiles.pseudonym import pseudonymize
 from stream_app.settings import Settings
-from stream_app.storage.commit import Writes
+from stream_app.storage.commit import Committer, Writes
 from stream_app.storage.erasure import ErasureStore
 from stream_app.storage.layout import Keys
 from stream_app.storage.scripts import ScriptCall
 from stream_app.storage.statfields import as_stats
 from stream_app.storage.stats import StatsStore
 from stream_app.streaming.rounds import counters_of
-from tests.integration.fixtures import dumps, eventually, isolated, produce
+from tests.integration.fixtures import dumps, eventually, isolated, produce, profile_fields
 from tests.integration.test_one_pass import KafkaPublisher, Record, engine
 from tests.oracle.compare import diff
 from tests.oracle.config import OracleConfig
@@ -39,6 +40,16 @@ from tests.oracle.recompute import Oracle
 from tests.oracle.redis_view import read_profile
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def backend(request: pytest.FixtureRequest) -> Settings:
+    """The session's settings on its single Redis, then on its local Redis Cluster (where
+    the merge is a saga over the two profiles' slots, storage/stitch.py)."""
+    name = "settings" if request.param == "redis" else "cluster_settings"
+    settings: Settings = request.getfixturevalue(name)
+    return settings
+
 
 #: (stream, event) in the order a story tells them.
 Told = list[tuple[Stream, dict[str, Any]]]
@@ -165,7 +176,7 @@ async def run(settings: Settings, batches: Sequence[Told]) -> dict[str, int]:
     ],
 )
 async def test_the_profile_is_the_same_whenever_the_guest_logs_in(
-    settings: Settings, order: str
+    backend: Settings, order: str
 ) -> None:
     story = Story(uuid.uuid4().hex[:8])
     parts = {"guest": story.guest, "own": story.own, "login": story.login, "after": story.after}
@@ -175,7 +186,7 @@ async def test_the_profile_is_the_same_whenever_the_guest_logs_in(
         batches = [told]
     else:
         batches = [parts[name] for name in order.split(", ")]
-    mine = await own_settings(settings)
+    mine = await own_settings(backend)
     counted = await run(mine, batches)
     processed = [e for told in batches for e in told]
     assert counted.get("events_applied") == len(processed)
@@ -183,9 +194,9 @@ async def test_the_profile_is_the_same_whenever_the_guest_logs_in(
     assert await differences(mine, story, processed) == []
 
 
-async def test_redelivered_guest_events_are_duplicates_on_the_customer(settings: Settings) -> None:
+async def test_redelivered_guest_events_are_duplicates_on_the_customer(backend: Settings) -> None:
     story = Story(uuid.uuid4().hex[:8])
-    mine = await own_settings(settings)
+    mine = await own_settings(backend)
     batches = [story.guest, story.login, story.after, story.own]
     await run(mine, batches)
     replayed = await run(mine, [*batches, [*story.guest, *story.login]])
@@ -195,6 +206,66 @@ async def test_redelivered_guest_events_are_duplicates_on_the_customer(settings:
     )
     assert replayed.get("identity_links", 0) == 0, "no second merge"
     assert await differences(mine, story, [e for told in batches for e in told]) == []
+
+
+@pytest.mark.parametrize("step", ["commit", "_later"])
+async def test_a_crash_inside_the_clusters_merge_is_finished_by_the_redelivery(
+    cluster_settings: Settings, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """The worker dies after the claim (before the customer's commit) or after the fold
+    (before the clean-up of the visitor's slot): the redelivered login merges once, or
+    only cleans up (storage/stitch.py)."""
+    story = Story(uuid.uuid4().hex[:8])
+    mine = await own_settings(cluster_settings)
+    await run(mine, [story.guest])
+
+    async def killed(*args: object) -> None:
+        raise RuntimeError("worker killed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Committer, step, killed)
+        with pytest.raises(RuntimeError, match="killed"):
+            await run(mine, [story.login])
+    replayed = await run(mine, [story.login, story.after, story.own])
+    done = step == "_later"  # the login was applied (and the visitor folded) before
+    assert replayed.get("events_duplicate", 0) == (len(story.login) if done else 0)
+    assert replayed.get("identity_links", 0) == (0 if done else 1), "folded once"
+    processed = [*story.guest, *story.login, *story.after, *story.own]
+    assert await differences(mine, story, processed) == []
+
+
+async def test_a_parked_reading_joins_its_customer_once_despite_a_crash_and_redelivery(
+    cluster_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reading parked before its device's link: the worker applying the link dies after
+    the customer's commit, before the parked hash (another slot) is cleared; the
+    redelivered link batch finds the reading applied (a duplicate) and clears it."""
+    story = Story(uuid.uuid4().hex[:8])
+    device = f"dev-{story.cookie}"
+    reading = story._event(Stream.SENSOR, "ambient", {"device_id": device, "temperature_c": 21.5,
+                                                       "weather": "rain"})  # fmt: skip
+    linking = [story._named(Stream.IDENTITY, "traits", device_ids=[device])]
+    mine = await own_settings(cluster_settings)
+    assert (await run(mine, [[reading]])).get("device_readings:parked") == 1
+
+    async def killed(*args: object) -> None:
+        raise RuntimeError("worker killed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Committer, "_later", killed)
+        with pytest.raises(RuntimeError, match="killed"):
+            await run(mine, [linking])
+    replayed = await run(mine, [linking, linking])
+    assert replayed.get("events_applied", 0) == 0, "nothing applied twice"
+    assert replayed.get("events_duplicate") == 3, "the link twice, the reading once"
+    async with engine(mine, KafkaPublisher(mine)) as built:
+        redis, keys = built.stores.redis, Keys(mine.redis.key_prefix)
+        fields = await profile_fields(redis, keys, story.cid)
+        token = pseudonymize(
+            mine.secrets.pseudonym_secret.get_secret_value().encode(), "device", device
+        )
+        assert not await redis.exists(keys.parked(token)), "the park is cleared"
+    assert (fields["n:traits"], fields["n:ambient"]) == ("1", "1")
 
 
 class CommitAfter:
@@ -217,13 +288,13 @@ class CommitAfter:
 
 @pytest.mark.parametrize("visitor_existed", [True, False])
 async def test_a_merge_racing_the_visitors_events_loses_nothing(
-    settings: Settings, visitor_existed: bool
+    backend: Settings, visitor_existed: bool
 ) -> None:
     """Worker W applies the visitor's events (their own partition) while worker M merges
     the visitor into the customer between W's read and W's write: W's write fails its
     guard, and W's second pass puts the events on the customer."""
     story = Story(uuid.uuid4().hex[:8])
-    mine = await own_settings(settings)
+    mine = await own_settings(backend)
     before = story.guest[:2] if visitor_existed else []
     racing = story.guest[2:] if visitor_existed else story.guest
     if before:
@@ -244,23 +315,23 @@ async def test_a_merge_racing_the_visitors_events_loses_nothing(
 
 
 async def test_a_device_the_visitor_registered_follows_the_visitor_to_the_customer(
-    settings: Settings,
+    backend: Settings,
 ) -> None:
     story = Story(uuid.uuid4().hex[:8])
     device = f"dev-{story.cookie}"
     registered = story._anon(Stream.IDENTITY, "traits", device_ids=[device])
     reading = story._event(Stream.SENSOR, "ambient", {"device_id": device, "temperature_c": 21.5,
                                                        "weather": "rain"})  # fmt: skip
-    mine = await own_settings(settings)
+    mine = await own_settings(backend)
     batches = [[registered], story.login, [reading]]
     counted = await run(mine, batches)
     assert counted.get("dead_letters:unknown_device", 0) == 0
     assert await differences(mine, story, [e for told in batches for e in told]) == []
 
 
-async def test_a_login_of_an_erased_customer_links_nothing(settings: Settings) -> None:
+async def test_a_login_of_an_erased_customer_links_nothing(backend: Settings) -> None:
     story = Story(uuid.uuid4().hex[:8])
-    mine = await own_settings(settings)
+    mine = await own_settings(backend)
     await run(mine, [story.guest])
     async with engine(mine, KafkaPublisher(mine)) as built:
         await ErasureStore(built.stores.redis, Keys(mine.redis.key_prefix)).erase(

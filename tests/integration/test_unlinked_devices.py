@@ -43,8 +43,15 @@ pytestmark = pytest.mark.integration
 GRACE = timedelta(seconds=8)
 
 
-@pytest.fixture(scope="module")
-def parked_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+@pytest.fixture(scope="module", params=["redis", "cluster"])
+def parked_settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    """On the session's single Redis, then on its Redis Cluster (where the parked hash
+    and the customer sit in two slots: read before, taken after the customer's commit)."""
+    settings: Settings = request.getfixturevalue(
+        "settings" if request.param == "redis" else "cluster_settings"
+    )
     own, _ = isolated(settings, "dev", tmp_path_factory.mktemp("faust-devices"))
     return own.updated(profiles={"device_link_grace": GRACE, "device_parked_max": 5})
 
@@ -52,7 +59,8 @@ def parked_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="module")
 def parked_worker(parked_settings: Settings) -> Iterator[ManagedProcess]:
     asyncio.run(ensure_topics(parked_settings))
-    process = worker_process(parked_settings, ARTIFACTS / "logs", name="unlinked-devices")
+    name = "unlinked-devices" + ("-cluster" if parked_settings.redis.cluster else "")
+    process = worker_process(parked_settings, ARTIFACTS / "logs", name=name)
     with process:
         yield process
         assert process.running, f"worker died:\n{process.log_tail()}"

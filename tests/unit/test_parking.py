@@ -117,7 +117,9 @@ def test_the_check_applies_readings_whose_link_raced_their_parking() -> None:
     own(expiring, {TOKEN: "c-9"}, {}, CONFIG)
     assert not expiring.dead
     assert len(expiring.updates["c-9"]) == 1
-    assert expiring.parking.take == {TOKEN: [event_key("r-1")]}
+    # taken once the owner's commit is written (on a cluster, another slot's)
+    assert expiring.parking.moved == {TOKEN: ("c-9", [event_key("r-1")])}
+    assert not expiring.parking.take
 
 
 def test_the_linking_pass_applies_what_waits_once() -> None:
@@ -130,7 +132,9 @@ def test_the_linking_pass_applies_what_waits_once() -> None:
     )
     claim_waiting(batch, {"c-9": found}, CONFIG.fold)
     assert [batch.keys[id(u)] for u in batch.updates["c-9"]] == [p.key for p in parked]
-    assert batch.parking.take == {TOKEN: [p.key for p in parked]}
+    # the duplicate is taken with the commit, the one applied now after the owner's
+    assert batch.parking.take == {TOKEN: [event_key("r-2")]}
+    assert batch.parking.moved == {TOKEN: ("c-9", [event_key("r-1")])}
     assert batch.counters[Labelled("device_readings", "applied_after_wait")] == 1
 
 

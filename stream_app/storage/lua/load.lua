@@ -12,7 +12,9 @@
 --     (GETDEL: each decision is labelled once)], [those of the hashes that are orders'],
 --     and, only when its events link any, [anonymous profile ids they link to it] and
 --     [tokens of the devices they link to it]];
---   and on a Redis Cluster true: every key read stays in the call's slot.
+--   and on a Redis Cluster true: every key read stays in the call's slot (an anonymous
+--   profile's link is claimed in its own slot beforehand, storage/stitch.py; here only
+--   whether it was merged into the customer already is read).
 -- A customer claims each anonymous profile its events link that has no link yet (and
 -- no earlier customer of this call claimed): that profile is returned to be merged, and
 -- its id indexes are looked up too. An anonymous profile (id '~...') that is linked, in
@@ -30,15 +32,15 @@
 -- contacts (flat member, score), scored (aligned with the decision ids, blob or false),
 -- merged [[anonymous id, profile or false]] or false, refused [anonymous ids another
 -- customer holds] or false, readings parked for the devices linked (flat token, hash,
--- reading)}.
+-- reading), on a Redis Cluster the anonymous ids asked already merged into it or false}.
 local ask = cmsgpack.unpack(ARGV[1])
 local T, since, devices, customers = ask[1], ask[2], ask[3], ask[4]
 local order, wanted, takes, orders, waiting = {}, {}, {}, {}, {}
-local claimed, merging, refused = {}, {}, {}
+local claimed, merging, refused, marked = {}, {}, {}, {}
 
 for _, customer in ipairs(customers) do
   local cid = customer[1]
-  for _, anon in ipairs(customer[5] or {}) do
+  for _, anon in ipairs(ask[5] and {} or customer[5] or {}) do
     local linked = redis.call('GET', string.format(T[13], anon)) or claimed[anon]
     if not linked then
       claimed[anon] = cid
@@ -98,6 +100,12 @@ for _, customer in ipairs(customers) do
     for _, id in ipairs(customer[2]) do table.insert(wanted[owner], id) end
     for _, did in ipairs(customer[3]) do table.insert(takes[owner], did) end
     for _, id in ipairs(customer[4]) do table.insert(orders[owner], id) end
+    for _, anon in ipairs(ask[5] and customer[5] or {}) do
+      if redis.call('SISMEMBER', string.format(T[14], cid), anon) == 1 then
+        marked[cid] = marked[cid] or {}
+        table.insert(marked[cid], anon)
+      end
+    end
     for _, token in ipairs(customer[6] or {}) do
       local flat = redis.call('HGETALL', string.format(T[12], token))
       for j = 1, #flat, 2 do
@@ -157,6 +165,7 @@ for _, cid in ipairs(order) do
     merged,
     refused[cid] or false,
     waiting[cid],
+    marked[cid] or false,
   }
 end
 return {owners, links, rows, parked}
