@@ -27,8 +27,22 @@ class Label(Contract):
     origin: str = Field(default="", description="The worker that took the label.")
 
 
+class TextLabel(Contract):
+    """A rated text (a review with stars) for the sentiment model: its tokens, never raw text."""
+
+    event_id: str = Field(description="The review or comment event (each is learned once).")
+    tokens: Annotated[list[str], Field(max_length=400)] = Field(
+        description="The text's tokens as the model reads them (personal data dropped)."
+    )
+    positive: bool = Field(description="What its rating says (neutral ratings are not sent).")
+    origin: str = Field(default="", description="The worker that took the label.")
+
+
 class Labels(Contract):
     """Labels taken in one pass of one worker (one record for many: producer batching)."""
 
     type: Literal["labels"] = "labels"
-    labels: list[Label]
+    labels: list[Label] = Field(default_factory=list)
+    texts: list[TextLabel] = Field(
+        default_factory=list, description="Rated texts for the sentiment model."
+    )

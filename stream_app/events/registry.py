@@ -12,11 +12,18 @@ from stream_app.events.feedback import FeedbackEvent
 from stream_app.events.identity import IdentityEvent
 from stream_app.events.limits import DecodeLimits, state_limits
 from stream_app.events.returns import PurchaseEvent
+from stream_app.events.reviews import ReviewEvent
 from stream_app.events.sensor import SensorReading
 from stream_app.events.topics import Stream as Stream
 
 Event = (
-    ClickstreamEvent | PurchaseEvent | SensorReading | IdentityEvent | FeedbackEvent | CatalogEvent
+    ClickstreamEvent
+    | PurchaseEvent
+    | SensorReading
+    | IdentityEvent
+    | FeedbackEvent
+    | CatalogEvent
+    | ReviewEvent
 )
 
 E = TypeVar("E")
@@ -37,6 +44,7 @@ STREAM_EVENTS: dict[Stream, Any] = {
     Stream.IDENTITY: IdentityEvent,
     Stream.FEEDBACK: FeedbackEvent,
     Stream.CATALOG: CatalogEvent,
+    Stream.REVIEW: ReviewEvent,
 }
 
 #: One validator per stream, built once (building TypeAdapters is not cheap).

@@ -16,6 +16,7 @@ class Stream(StrEnum):
     IDENTITY = "identity"
     FEEDBACK = "feedback"
     CATALOG = "catalog"
+    REVIEW = "review"
 
 
 class TopicNames(BaseModel):
@@ -33,6 +34,9 @@ class TopicNames(BaseModel):
         default="notifications.feedback", description="Inbound: delivery feedback events."
     )
     catalog: str = Field(default="events.catalog", description="Inbound: catalog events.")
+    review: str = Field(
+        default="events.reviews", description="Inbound: reviews and comments customers write."
+    )
     decisions: str = Field(
         default="notifications.decisions", description="Outbound: decisions to deliver."
     )

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from stream_app.counts import Counts, Plain
 from stream_app.events.decision import Decision
-from stream_app.events.labels import Label, Labels
+from stream_app.events.labels import Label, Labels, TextLabel
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.features import (
@@ -34,6 +34,7 @@ from stream_app.model.features import (
     message_features,
     moment_features,
 )
+from stream_app.model.sentiment import SentimentModel
 from stream_app.profiles.derive import ProfileView
 from stream_app.storage.scoring import ModelStore, Scored, ScoringStore, Snapshot
 from stream_app.streaming.publisher import OutRecord
@@ -61,7 +62,10 @@ class Learner:
     version: str = field(init=False)
     #: The loaded snapshot's figures (rolling AUC, labels...): empty before the first.
     meta: dict[str, float] = field(default_factory=dict, init=False)
+    #: The sentiment model of the loaded snapshot (scores unrated comments in the pass).
+    sentiment: SentimentModel = field(default_factory=SentimentModel)
     _outbox: list[Label] = field(default_factory=list, init=False)
+    _texts: list[TextLabel] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.version = f"{self.model.version}-0"
@@ -123,17 +127,27 @@ class Learner:
             counters[Plain("labels_positive" if engaged else "labels_negative")] += 1
         return counters
 
-    def outbound(self) -> list[OutRecord]:
-        """The queued labels as records of the labels topic (emptying the queue)."""
-        queued, self._outbox = self._outbox, []
-        return [
-            OutRecord(
-                self.topic,
-                None,
-                Labels(labels=queued[i : i + LABELS_PER_RECORD]).model_dump_json().encode(),
+    def queue_text(self, event_id: str, toks: Sequence[str], positive: bool) -> None:
+        """Queue a rated text for the sentiment model (sent with the pass's labels)."""
+        self._texts.append(
+            TextLabel(
+                event_id=event_id, tokens=list(toks[:400]), positive=positive, origin=self.origin
             )
+        )
+
+    def outbound(self) -> list[OutRecord]:
+        """The queued labels as records of the labels topic (emptying the queues)."""
+        queued, self._outbox = self._outbox, []
+        texts, self._texts = self._texts, []
+        records = [
+            Labels(labels=queued[i : i + LABELS_PER_RECORD])
             for i in range(0, len(queued), LABELS_PER_RECORD)
         ]
+        records += [
+            Labels(texts=texts[i : i + LABELS_PER_RECORD])
+            for i in range(0, len(texts), LABELS_PER_RECORD)
+        ]
+        return [OutRecord(self.topic, None, r.model_dump_json().encode()) for r in records]
 
     async def refresh(self) -> bool:
         """Load the published snapshot if its version is not ours (one ``HGET`` when
