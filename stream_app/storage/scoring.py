@@ -91,12 +91,14 @@ class ScoringStore:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A published model: its version, the model's and the bandit's blobs, its figures."""
+    """A published model: its version, the model's, the bandit's and the sentiment model's
+    blobs, its figures."""
 
     version: str
     blob: bytes
     bandit: bytes | None
     meta: dict[str, float]
+    sentiment: bytes | None = None
 
 
 class ModelStore:
@@ -118,11 +120,14 @@ class ModelStore:
         bandit: bytes | None = None,
         *,
         over: str | None = None,
+        sentiment: bytes | None = None,
     ) -> bool:
         """Write a snapshot, only over version ``over`` (None: over none): a learner
         never overwrites what another learner published since its own last snapshot
         (the labels' partition moved). ``meta`` (e.g. rolling AUC) is kept beside it
-        for operators. False when refused."""
+        for operators. A blob left out (``bandit``, ``sentiment``: None) keeps the one
+        published before: the sentiment model is saved only when it learned. False
+        when refused."""
         key = self._keys.model(name)
         fields: dict[str, Arg] = {
             "version": version,
@@ -131,6 +136,8 @@ class ModelStore:
         }
         if bandit is not None:
             fields["bandit"] = bandit
+        if sentiment is not None:
+            fields["sentiment"] = sentiment
         flat = [value for pair in fields.items() for value in pair]
         written = await self._save.run(self._client, [key], [over or "", *flat])
         return bool(written)
@@ -147,8 +154,10 @@ class ModelStore:
 
     async def snapshot(self, name: str) -> Snapshot | None:
         """The latest snapshot, whole, or None if there is none."""
-        fields = ["version", "blob", "bandit", "meta"]
-        version, blob, bandit, meta = await self._client.hmget(self._keys.model(name), fields)
+        fields = ["version", "blob", "bandit", "meta", "sentiment"]
+        version, blob, bandit, meta, sentiment = await self._client.hmget(
+            self._keys.model(name), fields
+        )
         if not isinstance(version, bytes) or not isinstance(blob, bytes):
             return None
         return Snapshot(
@@ -156,4 +165,5 @@ class ModelStore:
             blob,
             bandit if isinstance(bandit, bytes) else None,
             dict(orjson.loads(meta)) if isinstance(meta, bytes) else {},
+            sentiment if isinstance(sentiment, bytes) else None,
         )

@@ -167,19 +167,29 @@ class Learner:
         return True
 
     def _adopt(self, snapshot: Snapshot) -> None:
-        model, loaded = unpack(snapshot, self.bandit)
+        model, loaded, sentiment = unpack(snapshot, self.bandit)
         bandit = loaded.drawing_as(self.bandit)
         # One step, no await between: a decision never mixes two snapshots.
-        self.model, self.bandit, self.version, self.meta = (
+        self.model, self.bandit, self.sentiment, self.version, self.meta = (
             model,
             bandit,
+            sentiment,
             snapshot.version,
             snapshot.meta,
         )
         log.info("engagement model %s loaded", snapshot.version)
 
 
-def unpack(snapshot: Snapshot, bandit: ContentBandit) -> tuple[AdaptiveEngagement, ContentBandit]:
-    """The snapshot's model and bandit (``bandit`` when it has none: an older checkpoint)."""
+def unpack(
+    snapshot: Snapshot, bandit: ContentBandit
+) -> tuple[AdaptiveEngagement, ContentBandit, SentimentModel]:
+    """The snapshot's model, bandit (``bandit`` when it has none: an older checkpoint) and
+    sentiment model (a new one, the lexicon prior alone, when no text was learned yet)."""
     model = AdaptiveEngagement.from_bytes(snapshot.blob)
-    return model, bandit if snapshot.bandit is None else ContentBandit.from_bytes(snapshot.bandit)
+    loaded = bandit if snapshot.bandit is None else ContentBandit.from_bytes(snapshot.bandit)
+    sentiment = (
+        SentimentModel()
+        if snapshot.sentiment is None
+        else SentimentModel.from_bytes(snapshot.sentiment)
+    )
+    return model, loaded, sentiment
