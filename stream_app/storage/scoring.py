@@ -98,7 +98,11 @@ class Snapshot:
     blob: bytes
     bandit: bytes | None
     meta: dict[str, float]
+    #: The sentiment model's blob: None when there is none or when it was saved at the
+    #: ``sentiment_at`` the reader already has (not read again).
     sentiment: bytes | None = None
+    #: The snapshot version the sentiment model was last saved with (None: never).
+    sentiment_at: str | None = None
 
 
 class ModelStore:
@@ -138,6 +142,7 @@ class ModelStore:
             fields["bandit"] = bandit
         if sentiment is not None:
             fields["sentiment"] = sentiment
+            fields["sentiment_at"] = version
         flat = [value for pair in fields.items() for value in pair]
         written = await self._save.run(self._client, [key], [over or "", *flat])
         return bool(written)
@@ -152,18 +157,25 @@ class ModelStore:
         raw = await self._client.hget(self._keys.model(name), "meta")
         return {} if raw is None else dict(orjson.loads(raw))
 
-    async def snapshot(self, name: str) -> Snapshot | None:
-        """The latest snapshot, whole, or None if there is none."""
-        fields = ["version", "blob", "bandit", "meta", "sentiment"]
-        version, blob, bandit, meta, sentiment = await self._client.hmget(
-            self._keys.model(name), fields
-        )
+    async def snapshot(self, name: str, known_sentiment: str | None = None) -> Snapshot | None:
+        """The latest snapshot, or None if there is none. Its sentiment model (up to
+        ~0.6 MB) is read only when it was saved after ``known_sentiment`` (the reader's
+        ``sentiment_at``): a second ``HGET``, seldom."""
+        key = self._keys.model(name)
+        fields = ["version", "blob", "bandit", "meta", "sentiment_at"]
+        version, blob, bandit, meta, at = await self._client.hmget(key, fields)
         if not isinstance(version, bytes) or not isinstance(blob, bytes):
             return None
+        sentiment_at = at.decode() if isinstance(at, bytes) else None
+        sentiment = None
+        if sentiment_at is not None and sentiment_at != known_sentiment:
+            raw = await self._client.hget(key, "sentiment")
+            sentiment = raw if isinstance(raw, bytes) else None
         return Snapshot(
             version.decode(),
             blob,
             bandit if isinstance(bandit, bytes) else None,
             dict(orjson.loads(meta)) if isinstance(meta, bytes) else {},
-            sentiment if isinstance(sentiment, bytes) else None,
+            sentiment,
+            sentiment_at,
         )

@@ -105,8 +105,9 @@ class Training:
                     )
                 )
             except Exception:
-                # the next interval tries again, with a newer number
-                trainer.dirty, trainer.texts_dirty = True, trainer.texts_dirty or texts is not None
+                trainer.dirty = True  # the next interval tries again, with a newer number
+                if texts is not None:
+                    trainer.sentiment_unsaved()
                 log.exception("model snapshot %s not published", version)
                 return None
             if not saved:  # another worker learns now: it continues from its own snapshot

@@ -248,8 +248,10 @@ async def test_rated_texts_reach_every_worker_in_the_published_snapshot(
     await labelled(redis, worker, successor, "c-1", [({"x": 1.0, "bias": 1.0}, True)])
     assert successor.trainer.sentiment.learned == 60, "continued from the snapshot"
     assert await successor.publish() == f"{worker.model.version}-2"
+    kept = other.sentiment
     assert await other.refresh()
-    assert other.sentiment.learned == 60, "kept in the snapshot when it did not learn"
+    assert other.sentiment is kept, "not read again: saved with the snapshot it has"
+    assert other.sentiment_at == f"{worker.model.version}-1"
 
 
 async def test_drift_in_the_label_stream_is_detected_and_adapted_to(

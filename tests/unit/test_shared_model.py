@@ -180,6 +180,19 @@ def test_rated_texts_are_learned_once_and_published_with_their_figures() -> None
     assert t.sentiment_blob() is None, "engagement labels alone do not resave it"
 
 
+def test_the_sentiment_model_is_saved_at_most_every_few_snapshots() -> None:
+    t = trainer()
+    t.sentiment_every = 3
+    saved = []
+    for n in range(7):
+        t.learn_texts([text(n, positive=True)])
+        saved.append(t.sentiment_blob() is not None)
+    assert saved == [True, False, False, True, False, False, True]
+    t.learn_texts([text(99, positive=False)])
+    t.sentiment_unsaved()  # that snapshot was not written
+    assert t.sentiment_blob() is not None, "saved with the next one"
+
+
 def test_a_trainer_continues_the_adopted_sentiment_model_or_a_new_one() -> None:
     t = trainer()
     published = SentimentModel()
@@ -200,12 +213,15 @@ def test_a_worker_scores_with_the_prior_until_a_snapshot_brings_the_learned_mode
     for _n in range(200):
         learned.learn(toks, False)
         learned.learn(tokens("parcel came"), True)
-    worker._adopt(
-        Snapshot("lr-g1-2", AdaptiveEngagement().to_bytes(), None, {}, learned.to_bytes())
-    )
+    blob = AdaptiveEngagement().to_bytes()
+    worker._adopt(Snapshot("lr-g1-2", blob, None, {}, learned.to_bytes(), "lr-g1-2"))
     assert worker.sentiment.learned == 400
+    assert worker.sentiment_at == "lr-g1-2"
     assert worker.sentiment.polarity(toks) < min(before, -0.5)
-    worker._adopt(Snapshot("lr-g1-3", AdaptiveEngagement().to_bytes(), None, {}))
+    kept = worker.sentiment
+    worker._adopt(Snapshot("lr-g1-3", blob, None, {}, None, "lr-g1-2"))
+    assert worker.sentiment is kept, "saved with an earlier snapshot: the one at hand"
+    worker._adopt(Snapshot("lr-g1-4", blob, None, {}))
     assert worker.sentiment.learned == 0, "a snapshot without one: the prior"
 
 
