@@ -69,6 +69,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.throughput $(THROUGHPUT_ARGS)
 	$(BIN)/python -m bench.peers $(PEERS_ARGS)
 	$(BIN)/python -m bench.learning
+	$(BIN)/python -m bench.sentiment
 	$(BIN)/python -m bench.timing
 	$(BIN)/python -m bench.commerce $(COMMERCE_ARGS)
 	$(BIN)/python -m bench.backfill

@@ -91,12 +91,18 @@ class ScoringStore:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A published model: its version, the model's and the bandit's blobs, its figures."""
+    """A published model: its version, the model's, the bandit's and the sentiment model's
+    blobs, its figures."""
 
     version: str
     blob: bytes
     bandit: bytes | None
     meta: dict[str, float]
+    #: The sentiment model's blob: None when there is none or when it was saved at the
+    #: ``sentiment_at`` the reader already has (not read again).
+    sentiment: bytes | None = None
+    #: The snapshot version the sentiment model was last saved with (None: never).
+    sentiment_at: str | None = None
 
 
 class ModelStore:
@@ -118,11 +124,14 @@ class ModelStore:
         bandit: bytes | None = None,
         *,
         over: str | None = None,
+        sentiment: bytes | None = None,
     ) -> bool:
         """Write a snapshot, only over version ``over`` (None: over none): a learner
         never overwrites what another learner published since its own last snapshot
         (the labels' partition moved). ``meta`` (e.g. rolling AUC) is kept beside it
-        for operators. False when refused."""
+        for operators. A blob left out (``bandit``, ``sentiment``: None) keeps the one
+        published before: the sentiment model is saved only when it learned. False
+        when refused."""
         key = self._keys.model(name)
         fields: dict[str, Arg] = {
             "version": version,
@@ -131,6 +140,9 @@ class ModelStore:
         }
         if bandit is not None:
             fields["bandit"] = bandit
+        if sentiment is not None:
+            fields["sentiment"] = sentiment
+            fields["sentiment_at"] = version
         flat = [value for pair in fields.items() for value in pair]
         written = await self._save.run(self._client, [key], [over or "", *flat])
         return bool(written)
@@ -145,15 +157,25 @@ class ModelStore:
         raw = await self._client.hget(self._keys.model(name), "meta")
         return {} if raw is None else dict(orjson.loads(raw))
 
-    async def snapshot(self, name: str) -> Snapshot | None:
-        """The latest snapshot, whole, or None if there is none."""
-        fields = ["version", "blob", "bandit", "meta"]
-        version, blob, bandit, meta = await self._client.hmget(self._keys.model(name), fields)
+    async def snapshot(self, name: str, known_sentiment: str | None = None) -> Snapshot | None:
+        """The latest snapshot, or None if there is none. Its sentiment model (up to
+        ~0.6 MB) is read only when it was saved after ``known_sentiment`` (the reader's
+        ``sentiment_at``): a second ``HGET``, seldom."""
+        key = self._keys.model(name)
+        fields = ["version", "blob", "bandit", "meta", "sentiment_at"]
+        version, blob, bandit, meta, at = await self._client.hmget(key, fields)
         if not isinstance(version, bytes) or not isinstance(blob, bytes):
             return None
+        sentiment_at = at.decode() if isinstance(at, bytes) else None
+        sentiment = None
+        if sentiment_at is not None and sentiment_at != known_sentiment:
+            raw = await self._client.hget(key, "sentiment")
+            sentiment = raw if isinstance(raw, bytes) else None
         return Snapshot(
             version.decode(),
             blob,
             bandit if isinstance(bandit, bytes) else None,
             dict(orjson.loads(meta)) if isinstance(meta, bytes) else {},
+            sentiment,
+            sentiment_at,
         )

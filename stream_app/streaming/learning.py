@@ -64,6 +64,8 @@ class Learner:
     meta: dict[str, float] = field(default_factory=dict, init=False)
     #: The sentiment model of the loaded snapshot (scores unrated comments in the pass).
     sentiment: SentimentModel = field(default_factory=SentimentModel)
+    #: The snapshot version ``sentiment`` was saved with (None: the prior alone).
+    sentiment_at: str | None = field(default=None, init=False)
     _outbox: list[Label] = field(default_factory=list, init=False)
     _texts: list[TextLabel] = field(default_factory=list, init=False)
 
@@ -157,7 +159,7 @@ class Learner:
             version = await self.models.version(MODEL)
             if version is None or version == self.version:
                 return False
-            snapshot = await self.models.snapshot(MODEL)
+            snapshot = await self.models.snapshot(MODEL, self.sentiment_at)
             if snapshot is None:
                 return False
             self._adopt(snapshot)
@@ -167,19 +169,30 @@ class Learner:
         return True
 
     def _adopt(self, snapshot: Snapshot) -> None:
-        model, loaded = unpack(snapshot, self.bandit)
+        model, loaded, sentiment = unpack(snapshot, self.bandit, self.sentiment)
         bandit = loaded.drawing_as(self.bandit)
         # One step, no await between: a decision never mixes two snapshots.
-        self.model, self.bandit, self.version, self.meta = (
+        self.model, self.bandit, self.sentiment, self.sentiment_at, self.version, self.meta = (
             model,
             bandit,
+            sentiment,
+            snapshot.sentiment_at,
             snapshot.version,
             snapshot.meta,
         )
         log.info("engagement model %s loaded", snapshot.version)
 
 
-def unpack(snapshot: Snapshot, bandit: ContentBandit) -> tuple[AdaptiveEngagement, ContentBandit]:
-    """The snapshot's model and bandit (``bandit`` when it has none: an older checkpoint)."""
+def unpack(
+    snapshot: Snapshot, bandit: ContentBandit, sentiment: SentimentModel | None = None
+) -> tuple[AdaptiveEngagement, ContentBandit, SentimentModel]:
+    """The snapshot's model, bandit (``bandit`` when it has none: an older checkpoint) and
+    sentiment model: its own when it carried one, ``sentiment`` when the snapshot's is the
+    one the reader has (not read again), a new one (the lexicon prior) when none was saved."""
     model = AdaptiveEngagement.from_bytes(snapshot.blob)
-    return model, bandit if snapshot.bandit is None else ContentBandit.from_bytes(snapshot.bandit)
+    loaded = bandit if snapshot.bandit is None else ContentBandit.from_bytes(snapshot.bandit)
+    if snapshot.sentiment is not None:
+        sentiment = SentimentModel.from_bytes(snapshot.sentiment)
+    elif snapshot.sentiment_at is None or sentiment is None:
+        sentiment = SentimentModel()
+    return model, loaded, sentiment

@@ -5,7 +5,7 @@ partition gets records: the consumer group makes it the one learner and hands
 the partition to another worker when it leaves. Before learning, the learner
 compares the published version with its own (one ``HGET``): another version
 means another worker learned meanwhile (a rebalance), and it continues from
-that snapshot. Snapshots (model, bandit, figures) are published at an interval,
+that snapshot. Snapshots (model, bandit, sentiment model, figures) are published at an interval,
 only when something was learned, and only over the learner's own last one: a
 worker that lost the partition never overwrites its successor's.
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from stream_app.counts import Counts, Plain
-from stream_app.events.labels import Label, Labels
+from stream_app.events.labels import Label, Labels, TextLabel
 from stream_app.metrics.engine import EngineMetrics
 from stream_app.model.shared import Trainer
 from stream_app.storage.scoring import ModelStore
@@ -53,18 +53,22 @@ class Training:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     async def learn(self, values: Sequence[bytes]) -> Counts:
-        """Learn the labels of some records of the labels topic."""
+        """Learn the labels and rated texts of some records of the labels topic."""
         counters: Counts = Counter()
         labels: list[Label] = []
+        texts: list[TextLabel] = []
         for value in values:
             try:
-                labels += Labels.model_validate_json(value).labels
+                record = Labels.model_validate_json(value)
+                labels += record.labels
+                texts += record.texts
             except ValidationError as exc:  # not ours to stop on: counted, skipped
                 log.warning("label record not understood, skipped: %s", exc)
                 counters[Plain("labels_malformed")] += 1
         async with self._lock:
             await self._catch_up()
             counters.update(self.trainer.learn(labels))
+            counters.update(self.trainer.learn_texts(texts))
         if counters:
             await self.retry(lambda: self.stats.increment(counters))
             if self.metrics is not None:
@@ -79,8 +83,8 @@ class Training:
         snapshot = await self.retry(lambda: self.models.snapshot(MODEL))
         if snapshot is None:
             return
-        model, bandit = unpack(snapshot, self.trainer.bandit)
-        self.trainer.adopt(model, bandit, snapshot.version, snapshot.meta)
+        model, bandit, sentiment = unpack(snapshot, self.trainer.bandit)
+        self.trainer.adopt(model, bandit, snapshot.version, snapshot.meta, sentiment)
         self.published = snapshot.version
         log.info("learning from %s on", snapshot.version)
 
@@ -92,13 +96,18 @@ class Training:
             if version is None:
                 return None
             blob, bandit, meta = trainer.model.to_bytes(), trainer.bandit.to_bytes(), trainer.meta()
+            texts = trainer.sentiment_blob()
             over = self.published
             try:
                 saved = await self.retry(
-                    lambda: self.models.save(MODEL, version, blob, meta, bandit, over=over)
+                    lambda: self.models.save(
+                        MODEL, version, blob, meta, bandit, over=over, sentiment=texts
+                    )
                 )
             except Exception:
                 trainer.dirty = True  # the next interval tries again, with a newer number
+                if texts is not None:
+                    trainer.sentiment_unsaved()
                 log.exception("model snapshot %s not published", version)
                 return None
             if not saved:  # another worker learns now: it continues from its own snapshot

@@ -18,6 +18,7 @@ from stream_app.events.decision import Decision
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.quality import ProgressiveValidation
+from stream_app.model.sentiment import tokens
 from stream_app.model.shared import FROM, Trainer, version_number
 from stream_app.settings import Settings
 from stream_app.storage.layout import Keys
@@ -218,6 +219,39 @@ async def test_workers_load_the_published_snapshot_only_when_it_changed(
     assert await other.refresh()
     assert other.version == f"{worker.model.version}-2"
     assert other.model.learned == 310
+
+
+async def test_rated_texts_reach_every_worker_in_the_published_snapshot(
+    redis: Redis, keys: Keys
+) -> None:
+    """A worker queues rated texts (tokens), the one learner learns each once and
+    publishes; another worker loads the sentiment model; a successor continues it."""
+    own = Keys(f"t{uuid.uuid4().hex[:8]}")
+    worker, training = learner_of(redis, own), training_of(redis, own)
+    bad, good = tokens("parcel never came, call 0207 946 0958"), tokens("parcel came early")
+    for n in range(60):
+        worker.queue_text(f"r-{n}", bad if n % 2 else good, positive=n % 2 == 0)
+    worker.queue_text("r-1", bad, positive=False)  # a review redelivered to the worker
+    counters = await training.learn([r.value for r in worker.outbound()])
+    assert as_stats(counters) == {"texts_learned": 60, "texts_repeated": 1}
+    assert await training.publish() == f"{worker.model.version}-1"
+
+    other = learner_of(redis, own)
+    assert other.sentiment.learned == 0, "before a snapshot: the lexicon prior alone"
+    assert await other.refresh()
+    assert other.sentiment.learned == 60
+    assert other.sentiment.polarity(bad) < 0 < other.sentiment.polarity(good)
+    assert other.meta["sentiment_texts"] == 60
+    assert other.meta["sentiment_auc"] > 0.9
+
+    successor = training_of(redis, own)
+    await labelled(redis, worker, successor, "c-1", [({"x": 1.0, "bias": 1.0}, True)])
+    assert successor.trainer.sentiment.learned == 60, "continued from the snapshot"
+    assert await successor.publish() == f"{worker.model.version}-2"
+    kept = other.sentiment
+    assert await other.refresh()
+    assert other.sentiment is kept, "not read again: saved with the snapshot it has"
+    assert other.sentiment_at == f"{worker.model.version}-1"
 
 
 async def test_drift_in_the_label_stream_is_detected_and_adapted_to(

@@ -62,3 +62,12 @@ async def test_model_snapshot_round_trip(redis: Redis, keys: Keys) -> None:
     assert not await models.save(name, "lr-g3-2", b"stale", over="lr-g3-1")
     assert not await models.save(name, "lr-g1-1", b"stale")
     assert await models.snapshot(name) == Snapshot("lr-g3-2", blob[::-1], b"bandit", {"auc": 0.7})
+    # The sentiment model is saved only when it learned: left out, the one before stays.
+    assert await models.save(name, "lr-g3-3", blob, sentiment=b"texts", over="lr-g3-2")
+    assert await models.save(name, "lr-g3-4", blob, over="lr-g3-3")
+    got = Snapshot("lr-g3-4", blob, b"bandit", {}, b"texts", "lr-g3-3")
+    assert await models.snapshot(name) == got
+    # A reader that has the sentiment model saved with lr-g3-3 does not read it again.
+    assert await models.snapshot(name, "lr-g3-3") == Snapshot(
+        "lr-g3-4", blob, b"bandit", {}, None, "lr-g3-3"
+    )

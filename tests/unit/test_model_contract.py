@@ -1,4 +1,5 @@
-"""Contract every engagement estimator variant must meet (river style: one test, all variants)."""
+"""Contract every engagement estimator variant, and every sentiment model variant, must meet
+(river style: one test, all variants)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.engagement import EngagementModel, Estimator
 from stream_app.model.quality import ProgressiveValidation
+from stream_app.model.sentiment import SentimentModel, rating_label, tokens
+from stream_app.simulation.reviews import remark
 
 Variant = Callable[[], EngagementModel | AdaptiveEngagement]
 VARIANTS: dict[str, Variant] = {
@@ -90,3 +93,35 @@ def test_estimator_contract(name: str) -> None:
 def test_loading_another_kind_of_checkpoint_fails() -> None:
     with pytest.raises(TypeError):
         EngagementModel.from_bytes(AdaptiveEngagement().to_bytes())
+
+
+SENTIMENT_VARIANTS: dict[str, Callable[[], SentimentModel]] = {
+    "blend": SentimentModel,
+    "learned-fast": lambda: SentimentModel(prior_weight=1),
+    "small-vocabulary": lambda: SentimentModel(max_features=30),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SENTIMENT_VARIANTS))
+def test_sentiment_model_contract(name: str) -> None:
+    """Polarity in [-1, 1], learned counts, versions and checkpoints alike for every variant."""
+    model = SENTIMENT_VARIANTS[name]()
+    rng = random.Random(11)
+    rows = []
+    for _ in range(300):
+        polarity = rng.uniform(-1, 1)
+        text, stars = remark(rng, polarity, rated=True)
+        label = rating_label(stars or 3)
+        if label is not None:
+            rows.append((tokens(text), label))
+    for toks, positive in rows:
+        assert -1.0 <= model.polarity(toks) <= 1.0
+        model.learn(toks, positive)
+    assert model.learned == len(rows)
+    assert model.version == "sent-g1"
+    restored = SentimentModel.from_bytes(model.to_bytes())
+    assert [restored.polarity(t) for t, _ in rows[:50]] == [model.polarity(t) for t, _ in rows[:50]]
+    assert restored.version == model.version
+    assert restored.learned == model.learned
+    with pytest.raises(TypeError):
+        SentimentModel.from_bytes(EngagementModel().to_bytes())

@@ -11,12 +11,13 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from stream_app.counts import Plain
-from stream_app.events.labels import Label, Labels
+from stream_app.events.labels import Label, Labels, TextLabel
 from stream_app.model.bandit import ContentBandit
 from stream_app.model.drift import AdaptiveEngagement
 from stream_app.model.quality import ProgressiveValidation
+from stream_app.model.sentiment import SentimentModel, tokens
 from stream_app.model.shared import FROM, Trainer, version_number
-from stream_app.storage.scoring import Scored
+from stream_app.storage.scoring import Scored, Snapshot
 from stream_app.streaming.learning import LABELS_PER_RECORD, Learner
 
 
@@ -151,3 +152,83 @@ async def test_a_label_json_cannot_carry_is_counted_not_sent() -> None:
     assert counters[Plain("labels_negative")] == 1
     [record] = worker.outbound()
     assert [x.decision_id for x in Labels.model_validate_json(record.value).labels] == ["d-2"]
+
+
+def text(n: int, positive: bool) -> TextLabel:
+    words = "parcel came early, lovely" if positive else "parcel never came, refund please"
+    return TextLabel(event_id=f"r-{n}", tokens=list(tokens(words)), positive=positive)
+
+
+def test_rated_texts_are_learned_once_and_published_with_their_figures() -> None:
+    t = trainer()
+    texts = [text(n, n % 2 == 0) for n in range(40)]
+    counters = t.learn_texts([*texts, texts[3]])
+    assert counters[Plain("texts_learned")] == 40
+    assert counters[Plain("texts_repeated")] == 1, "a redelivered review is not learned again"
+    assert t.sentiment.learned == 40
+    assert t.publish() is not None, "texts alone make a snapshot"
+    meta = t.meta()
+    assert meta["sentiment_texts"] == 40.0
+    assert meta["sentiment_auc"] > 0.9, "progressive validation: scored before learned"
+    assert 0 < meta["sentiment_weight"] < 1
+    blob = t.sentiment_blob()
+    assert blob is not None
+    assert SentimentModel.from_bytes(blob).learned == 40
+    assert t.sentiment_blob() is None, "nothing learned since: the published one holds"
+    t.learn([label(1)])
+    assert t.publish() is not None
+    assert t.sentiment_blob() is None, "engagement labels alone do not resave it"
+
+
+def test_the_sentiment_model_is_saved_at_most_every_few_snapshots() -> None:
+    t = trainer()
+    t.sentiment_every = 3
+    saved = []
+    for n in range(7):
+        t.learn_texts([text(n, positive=True)])
+        saved.append(t.sentiment_blob() is not None)
+    assert saved == [True, False, False, True, False, False, True]
+    t.learn_texts([text(99, positive=False)])
+    t.sentiment_unsaved()  # that snapshot was not written
+    assert t.sentiment_blob() is not None, "saved with the next one"
+
+
+def test_a_trainer_continues_the_adopted_sentiment_model_or_a_new_one() -> None:
+    t = trainer()
+    published = SentimentModel()
+    published.learn(("good",), True)
+    t.adopt(AdaptiveEngagement(), ContentBandit(), "lr-g1-4", {}, published)
+    assert t.sentiment is published
+    t.adopt(AdaptiveEngagement(), ContentBandit(), "lr-g1-5", {})
+    assert t.sentiment.learned == 0, "an older snapshot without one: the prior alone"
+
+
+def test_a_worker_scores_with_the_prior_until_a_snapshot_brings_the_learned_model() -> None:
+    worker = learner()
+    assert worker.sentiment.learned == 0
+    assert worker.sentiment.weight == 0.0
+    toks = tokens("the parcel never came")
+    before = worker.sentiment.polarity(toks)
+    learned = SentimentModel()
+    for _n in range(200):
+        learned.learn(toks, False)
+        learned.learn(tokens("parcel came"), True)
+    blob = AdaptiveEngagement().to_bytes()
+    worker._adopt(Snapshot("lr-g1-2", blob, None, {}, learned.to_bytes(), "lr-g1-2"))
+    assert worker.sentiment.learned == 400
+    assert worker.sentiment_at == "lr-g1-2"
+    assert worker.sentiment.polarity(toks) < min(before, -0.5)
+    kept = worker.sentiment
+    worker._adopt(Snapshot("lr-g1-3", blob, None, {}, None, "lr-g1-2"))
+    assert worker.sentiment is kept, "saved with an earlier snapshot: the one at hand"
+    worker._adopt(Snapshot("lr-g1-4", blob, None, {}))
+    assert worker.sentiment.learned == 0, "a snapshot without one: the prior"
+
+
+def test_rated_texts_travel_as_tokens_in_their_own_records() -> None:
+    worker = learner()
+    for n in range(LABELS_PER_RECORD + 1):
+        worker.queue_text(f"r-{n}", tokens("late again, call 0207 946 0958"), positive=False)
+    records = [Labels.model_validate_json(r.value) for r in worker.outbound()]
+    assert [len(r.texts) for r in records] == [LABELS_PER_RECORD, 1]
+    assert records[0].texts[0].tokens == ["late", "again", "call", "<phone>"]
