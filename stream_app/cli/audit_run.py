@@ -53,7 +53,7 @@ async def run_audit(
     if replay is not None:
         events: Iterable[Event] = logged_events(replay)
     else:
-        events = await retained_events(settings, lambda e: recomputed.sampled(_customer(e)))
+        events = await retained_events(settings, lambda e: _wanted(e, recomputed))
     for event in events:
         recomputed.add(event)
     client = redis_client(settings)
@@ -80,8 +80,10 @@ async def run_audit(
         await client.aclose()
 
 
-def _customer(event: Event) -> str:
-    return str(getattr(event, "customer_id", None) or "")
+def _wanted(event: Event, recomputed: Recomputed) -> bool:
+    """A sampled customer's event, or a reading naming only a device (maybe theirs)."""
+    cid = getattr(event, "customer_id", None)
+    return recomputed.sampled(cid) if cid is not None else hasattr(event, "device_id")
 
 
 class _Judge:

@@ -10,8 +10,9 @@ so a field the fold starts writing is compared without being named here.
 What the events cannot tell is skipped and counted, never called a mismatch
 (``Skip``): a customer with no stored profile (expired, erased, or never written), an
 erased one, one whose stored history starts before the retained events, and one whose
-events were joined through an anonymous id or a device (their other profile's events
-are not attributed here). Presence (``ss``, ``@ss``, ``gap:<i>``, ``sv``) follows the
+events were joined through an anonymous id (the visitor's events before the link
+are not attributed here; readings naming only a device are, to the customer whose traits
+registered it). Presence (``ss``, ``@ss``, ``gap:<i>``, ``sv``) follows the
 arrival order across topics, which retained data does not keep: it is not compared.
 """
 
@@ -69,19 +70,40 @@ class Recomputed:
     sampled: Callable[[str], bool]
     states: dict[str, ProfileState] = field(default_factory=dict)
     seen: dict[str, set[str]] = field(default_factory=dict)
-    #: Customers whose events name an anonymous id or register a device.
+    #: Customers whose events name an anonymous id (a visitor's events joined them).
     linked: set[str] = field(default_factory=set)
+    #: Device id -> the customer whose traits registered it; readings waiting for one.
+    devices: dict[str, str] = field(default_factory=dict)
+    parked: dict[str, list[Event]] = field(default_factory=dict)
     events: int = 0
 
     def add(self, event: Event) -> None:
-        """Apply one event to its customer, if sampled (others and catalog events pass)."""
+        """Apply one event to its customer, if sampled (others and catalog events pass). A
+        reading naming only a device is its registrant's, waiting for their traits as the
+        worker parks it (one never registered is dropped, as the worker dead-letters it)."""
         cid = getattr(event, "customer_id", None)
-        if cid is None or not self.sampled(cid):
+        if isinstance(event, Traits) and cid is not None:
+            for device in event.device_ids:
+                self.devices[device] = cid
+        if cid is None:
+            reading: str | None = getattr(event, "device_id", None)
+            if reading is None:
+                return
+            cid = self.devices.get(reading)
+            if cid is None:
+                self.parked.setdefault(reading, []).append(event)
+                return
+        if not self.sampled(cid):
             return
-        if getattr(event, "anonymous_id", None) is not None or (
-            isinstance(event, Traits) and event.device_ids
-        ):
+        if getattr(event, "anonymous_id", None) is not None:
             self.linked.add(cid)
+        self._apply(cid, event)
+        if isinstance(event, Traits):
+            for device in event.device_ids:
+                for waited in self.parked.pop(device, []):
+                    self._apply(cid, waited)
+
+    def _apply(self, cid: str, event: Event) -> None:
         ms = to_ms(event.event_time)
         update = fold(event, cid, self.fold_config, ms)
         state = self.states.setdefault(cid, ProfileState(cid))
@@ -115,6 +137,7 @@ def compare(
     [('cart.i', [5, 'x', 1.0, 1, 'e', 0], [5, 'x', 1.0, 2, 'e', 0]), ('n', 2, 3)]
     """
     found: list[Mismatch] = []
+    expected, stored = _settled_cart(expected), _settled_cart(stored)
     last = expected.get("f", {}).get("last_seen")
     at_ms = last if isinstance(last, int) else 0
     for part in sorted((expected.keys() | stored.keys()) - {"v"}):
@@ -129,6 +152,18 @@ def compare(
         elif (a or None) != (b or None):  # ``z`` is absent when empty
             found.append(Mismatch(cid, _PARTS.get(part, part), a, b))
     return found
+
+
+def _settled_cart(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``doc`` without the cart lines a purchase made invisible (added and removed at or
+    before ``last:purchase``): whether a purchase cleared them depends on the order of
+    arrival (an older add arriving after the purchase stays), never what they show."""
+    bought = doc.get("f", {}).get("last:purchase")
+    cart = doc.get("c")
+    if not isinstance(bought, int) or not cart:
+        return doc
+    kept = {item: line for item, line in cart.items() if max(line[0], line[5]) > bought}
+    return {**doc, "c": kept}
 
 
 def memberships(cid: str, verdict: Set[str], stored: Set[str]) -> list[Mismatch]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections import Counter
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -84,18 +85,22 @@ def test_what_cannot_be_recomputed_is_skipped() -> None:
     assert skip_reason(state, state, False) is None
 
 
-def test_the_pass_counts_a_sampled_customers_violations_under_a_reference(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    state = rich()
-    state.fields["n"] = int(state.fields["n"]) + 1
-    auditor = Auditor(
-        sample_rate=1.0,
+def _auditor(rate: float) -> Auditor:
+    return Auditor(
+        sample_rate=rate,
         future_skew_ms=300_000,
         limits=LIMITS,
         segment_rules=SegmentRules([]),
         secret=b"k",
     )
+
+
+def test_the_pass_counts_a_sampled_customers_violations_under_a_reference(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    state = rich()
+    state.fields["n"] = int(state.fields["n"]) + 1
+    auditor = _auditor(1.0)
     passed = Passed(Loaded(state))
     now = around().now_ms
 
@@ -119,13 +124,35 @@ def test_the_pass_counts_a_sampled_customers_violations_under_a_reference(
 
 
 def test_customers_outside_the_sample_are_not_checked() -> None:
-    auditor = Auditor(
-        sample_rate=0.0,
-        future_skew_ms=0,
-        limits=LIMITS,
-        segment_rules=SegmentRules([]),
-        secret=b"k",
-    )
+    auditor = _auditor(0.0)
     passed = Passed(Loaded(ProfileState("c", {"n": -1})))
     assert auditor.check(passed, from_ms(0)) == []
     assert not passed.counters
+
+
+def test_readings_naming_only_a_device_are_their_registrants() -> None:
+    log = simulated_log()
+    readings = [
+        e for e in log if getattr(e, "customer_id", 1) is None and getattr(e, "device_id", None)
+    ]
+    assert readings
+    again = recomputed()
+    applied = sum(
+        int(s.fields.get(f"n:{e}", 0))
+        for s in again.states.values()
+        for e in ("location", "proximity", "ambient")
+    )
+    named = sum(
+        1
+        for e in log
+        if e.type in ("location", "proximity", "ambient") and getattr(e, "customer_id", None)
+    )
+    assert applied > named
+
+
+def test_cart_lines_a_purchase_hid_are_not_compared() -> None:
+    expected: dict[str, Any] = {"f": {"last:purchase": 100}, "c": {}}
+    stored: dict[str, Any] = {"f": {"last:purchase": 100}, "c": {"i": [50, "x", 1.0, 1, "e", 0]}}
+    assert compare("c", expected, stored, LIMITS) == []
+    stored["c"]["j"] = [150, "x", 1.0, 1, "e", 0]
+    assert [m.field for m in compare("c", expected, stored, LIMITS)] == ["cart.j"]

@@ -40,7 +40,7 @@ def simulated_log(customers: int = 40, events: int = 3000, seed: int = 7) -> lis
     for order in [e for e in log if isinstance(e, Purchase) and e.customer_id]:
         if rng.random() < 0.5:
             at = order.event_time + timedelta(hours=rng.randint(1, 48))
-            owner = {"customer_id": order.customer_id}
+            owner = {"customer_id": str(order.customer_id)}
             log.append(reversal_event(rng, order, plan_reversal(rng, order), owner, at))
     return log
 
