@@ -56,6 +56,7 @@ async def run_audit(
         events = await retained_events(settings, lambda e: _wanted(e, recomputed))
     for event in events:
         recomputed.add(event)
+    read_s = time.perf_counter() - started
     client = redis_client(settings)
     try:
         reader = AuditReader(client, keys_of(settings))
@@ -63,7 +64,7 @@ async def run_audit(
         ids = sorted({*recomputed.states, *erased})
         stored = await reader.read(ids)
         judge = _Judge(SegmentRules(load_segments(settings.segments.file)), settings, now)
-        report = Report(sampled=len(ids), events=recomputed.events)
+        report = Report(sampled=len(ids), events=recomputed.events, read_s=read_s)
         for cid in ids:
             expected = recomputed.states.get(cid, ProfileState(cid))
             found = judge(cid, expected, stored[cid], cid in recomputed.linked)

@@ -201,7 +201,11 @@ def _rhythm(state: ProfileState, limits: StateLimits) -> list[str]:
 
 
 def _total(decayed: Decayed, at_ms: float, half_life_ms: float) -> float:
-    return sum(decayed.at(int(at_ms), half_life_ms).values())
+    """The sums' total at ``at_ms`` (one scale for all: ``Decayed.at`` without a dict)."""
+    if decayed.ref_ms is None:
+        return 0.0
+    scale: float = 2.0 ** (-(at_ms - decayed.ref_ms) / half_life_ms)
+    return float(sum(decayed.sums.values())) * scale
 
 
 def _members(state: ProfileState, limits: StateLimits) -> list[str]:

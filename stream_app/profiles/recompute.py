@@ -155,14 +155,20 @@ def compare(
 
 
 def _settled_cart(doc: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``doc`` without the cart lines a purchase made invisible (added and removed at or
-    before ``last:purchase``): whether a purchase cleared them depends on the order of
-    arrival (an older add arriving after the purchase stays), never what they show."""
+    """``doc`` without what a purchase made meaningless in the cart (docs/profile.md,
+    "Cart"): lines added and removed at or before ``last:purchase``, and removal times at
+    or before it (no add that early is visible anyway). Whether a purchase cleared them
+    depends on the order of arrival (an older add or removal arriving after the purchase
+    stays), never what the cart shows or will show."""
     bought = doc.get("f", {}).get("last:purchase")
     cart = doc.get("c")
     if not isinstance(bought, int) or not cart:
         return doc
-    kept = {item: line for item, line in cart.items() if max(line[0], line[5]) > bought}
+    kept = {
+        item: [*line[:5], line[5] if line[5] > bought else 0]
+        for item, line in cart.items()
+        if max(line[0], line[5]) > bought
+    }
     return {**doc, "c": kept}
 
 
@@ -206,8 +212,10 @@ def _decayed(
 
 
 def _at(doc: Any, at_ms: int, half_life_ms: float) -> dict[str, float]:
-    if not doc or doc[0] is None:
+    if not doc:
         return {}
+    if doc[0] is None:  # no reference time: sums there are corruption, shown as stored
+        return {k: float(v) for k, v in doc[1].items()}
     scale = 2.0 ** (-(at_ms - int(doc[0])) / half_life_ms)
     return {k: round(float(v) * scale, 9) for k, v in doc[1].items()}
 
@@ -244,7 +252,9 @@ class Report:
     events: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     mismatches: list[Mismatch] = field(default_factory=list)
+    #: The whole run, and of it reading and folding the events.
     elapsed_s: float = 0.0
+    read_s: float = 0.0
 
     @property
     def customers_mismatched(self) -> int:
@@ -269,4 +279,5 @@ class Report:
                 for m in self.mismatches
             ],
             "elapsed_s": round(self.elapsed_s, 3),
+            "read_s": round(self.read_s, 3),
         }

@@ -154,5 +154,8 @@ def test_cart_lines_a_purchase_hid_are_not_compared() -> None:
     expected: dict[str, Any] = {"f": {"last:purchase": 100}, "c": {}}
     stored: dict[str, Any] = {"f": {"last:purchase": 100}, "c": {"i": [50, "x", 1.0, 1, "e", 0]}}
     assert compare("c", expected, stored, LIMITS) == []
+    expected["c"]["k"] = [150, "x", 1.0, 1, "e", 0]
+    stored["c"]["k"] = [150, "x", 1.0, 1, "e", 90]  # a removal the purchase made moot
+    assert compare("c", expected, stored, LIMITS) == []
     stored["c"]["j"] = [150, "x", 1.0, 1, "e", 0]
     assert [m.field for m in compare("c", expected, stored, LIMITS)] == ["cart.j"]
