@@ -23,7 +23,7 @@ def audit(
             min=0.0,
             max=1.0,
             help="fraction of customers to recompute, by a hash of the id "
-            "[default: STREAM_APP_AUDIT__RECOMPUTE_RATE]",
+            "(default: STREAM_APP_AUDIT__RECOMPUTE_RATE)",
         ),
     ] = None,
     replay: Annotated[
