@@ -2,7 +2,8 @@
 (docs/audit.md).
 
 One pipeline per chunk of customers: the profile document, the memberships, the
-erasure mark, the planned decisions and the anonymous profiles merged in. The run's
+erasure mark, the planned decisions, the segment and cart checks armed in the schedule
+and the anonymous profiles merged in. The run's
 totals go to the stats hash (``audit_last_*``), which the API and dashboard read.
 """
 
@@ -16,7 +17,7 @@ import orjson
 
 from stream_app.profiles.state import ProfileState
 from stream_app.storage.client import RedisClient
-from stream_app.storage.layout import Keys, parse_memberships
+from stream_app.storage.layout import Check, Keys, check_member, parse_memberships
 from stream_app.storage.profiles import decode_state, encode_state
 
 #: Customers per pipeline.
@@ -26,8 +27,8 @@ _CHUNK = 500
 @dataclass(frozen=True, slots=True)
 class StoredCustomer:
     """One customer as stored: the document (parsed; None: no profile), its state, the
-    recorded segments, whether erased, their planned decisions, whether visitors were
-    merged into them."""
+    recorded segments, whether erased, their planned decisions and scheduled checks,
+    whether visitors were merged into them."""
 
     document: dict[str, Any] | None
     state: ProfileState
@@ -61,16 +62,18 @@ class AuditReader:
                 pipe.exists(keys.erased(cid))
                 pipe.hlen(keys.pending(cid))
                 pipe.exists(keys.anonymous(cid))
+                due = keys.due(keys.shard(cid))
+                pipe.zmscore(due, [check_member(Check(kind, cid)) for kind in ("seg", "cart")])
             answers = await pipe.execute()
             for i, cid in enumerate(chunk):
-                raw, segments, erased, pending, anonymous = answers[5 * i : 5 * i + 5]
+                raw, segments, erased, pending, anonymous, armed = answers[6 * i : 6 * i + 6]
                 state = decode_state(cid, raw)
                 found[cid] = StoredCustomer(
                     document(state) if raw else None,
                     state,
                     parse_memberships(segments.decode()) if segments else set(),
                     bool(erased),
-                    int(pending),
+                    int(pending) + sum(score is not None for score in armed),
                     bool(anonymous),
                 )
         return found

@@ -19,7 +19,8 @@ from stream_app.devstack.processes import ManagedProcess
 from stream_app.logs import customer_ref
 from stream_app.profiles.recompute import count_fields
 from stream_app.settings import Settings
-from stream_app.storage.layout import Keys
+from stream_app.storage.erasure import ErasureStore
+from stream_app.storage.layout import Check, Keys, check_member
 from tests.integration.fixtures import dumps, event_counts, eventually, produce
 
 pytestmark = pytest.mark.integration
@@ -98,7 +99,7 @@ async def test_the_audit_finds_each_corruption_and_nothing_on_clean_profiles(
 ) -> None:
     run = uuid.uuid4().hex[:6]
     now = datetime.now(UTC)
-    names = [*DOCUMENT, "membership", "clean-1", "clean-2", "clean-3"]
+    names = [*DOCUMENT, "membership", "erased", "clean-1", "clean-2", "clean-3"]
     customers = {name: f"aud-{run}-{name}" for name in names}
     zones = ["Europe/Berlin", None, "Asia/Kolkata"]
     by_topic: dict[str, list[tuple[bytes, bytes]]] = {}
@@ -140,14 +141,19 @@ async def test_the_audit_finds_each_corruption_and_nothing_on_clean_profiles(
         corrupt(doc)
         await redis.set(key, orjson.dumps(doc), keepttl=True)
     await redis.set(keys.memberships(customers["membership"]), "ghost", keepttl=True)
+    erased = customers["erased"]
+    await ErasureStore(redis, keys).erase(erased, datetime.now(UTC))
+    # A check left in the schedule of an erased customer (as a racing write could leave).
+    await redis.zadd(keys.due(keys.shard(erased)), {check_member(Check("seg", erased)): 1})
 
     report = await run_audit(settings, rate=1.0, now=datetime.now(UTC))
     found = mine(report)
-    assert set(found) == {*DOCUMENT, "membership"}, found
+    assert set(found) == {*DOCUMENT, "membership", "erased"}, found
     for name, (_, kind) in DOCUMENT.items():
         kinds = count_fields(m for m in report.mismatches if m.customer == refs[name])
         assert kind in kinds, (name, found[name])
     assert found["membership"] == {"segments"}
+    assert found["erased"] == {"erased_schedule"}
     text = render(report, 100)
     assert refs["cart"] in text
     assert customers["cart"] not in text
