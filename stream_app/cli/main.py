@@ -8,6 +8,7 @@ import typer
 from redis.exceptions import RedisError
 
 from stream_app.cli.api import api_app, api_key_app
+from stream_app.cli.audit import audit
 from stream_app.cli.backfill import backfill
 from stream_app.cli.capacity import capacity
 from stream_app.cli.cutover import cutover
@@ -40,6 +41,7 @@ app.command()(demo)
 app.command()(erase)
 app.command()(profile)
 app.command()(capacity)
+app.command()(audit)
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(model_app, name="model")

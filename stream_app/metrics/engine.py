@@ -75,6 +75,7 @@ class EngineMetrics:
             "timezone trait when they were applied.",
             registry=r,
         )
+        self.audit_checked, self.audit_mismatches = _audit_families(r)
 
     def count(self, counts: Counts) -> None:
         """Put a batch's counts on their labelled series (the keys carry the labels)."""
@@ -98,6 +99,10 @@ class EngineMetrics:
                     self.tz_assumed.inc(n)
                 case Plain("events_backfilled"):
                     self.backfilled.inc(n)
+                case Plain("audit_checked"):
+                    self.audit_checked.inc(n)
+                case Labelled("audit_mismatches", check):
+                    self.audit_mismatches.labels(check).inc(n)
                 case DecisionCount(campaign, outcome, detail):
                     self._decided(campaign, outcome, detail, n)
 
@@ -249,6 +254,24 @@ def _model_families(r: CollectorRegistry) -> tuple[Gauge, Gauge, Counter, Gauge]
             "stream_app_model_info",
             "The engagement model's version (value 1).",
             ["version"],
+            registry=r,
+        ),
+    )
+
+
+def _audit_families(r: CollectorRegistry) -> tuple[Counter, Counter]:
+    """Profiles checked for broken invariants in the pass (a sample), and what failed
+    (docs/audit.md)."""
+    return (
+        Counter(
+            "stream_app_audit_checked",
+            "Profiles checked for broken invariants as a pass wrote them (a sample).",
+            registry=r,
+        ),
+        Counter(
+            "stream_app_audit_mismatches",
+            "Profiles failing an invariant check, by check (docs/audit.md).",
+            ["check"],
             registry=r,
         ),
     )

@@ -60,6 +60,8 @@ _HEADS: dict[str, tuple[str, str | None, bool]] = {
     for member in get_args(get_args(stream)[0]) or (get_args(stream)[0],)
     for name in get_args(member.model_fields["type"].annotation)
 }
+#: The count fields of the event types that mark the rhythm (``profiles.invariants``).
+RHYTHMIC_COUNTS = frozenset(count for count, _, rhythmic in _HEADS.values() if rhythmic)
 
 
 @dataclass(frozen=True, slots=True)

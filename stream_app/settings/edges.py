@@ -55,6 +55,27 @@ class ApiSettings(Section):
     )
 
 
+class AuditSettings(Section):
+    """Profile consistency audit (docs/audit.md): in-pass invariant checks on a sample of
+    customers, and what `stream-app audit` recomputes."""
+
+    sample_rate: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=1.0,
+        description="Fraction of customers whose profile the worker checks for broken "
+        "invariants at each pass that writes it (by a hash of the id: always the same "
+        "customers; 0: off).",
+    )
+    recompute_rate: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Fraction of customers `stream-app audit` recomputes from the topics "
+        "(by a hash of the id, the same hash as `sample_rate`) unless `--sample` says.",
+    )
+
+
 class MetricsSettings(Section):
     """Prometheus endpoints (issue 7) and the probes behind them."""
 

@@ -27,6 +27,7 @@ from stream_app.settings.connections import KafkaSettings, RedisSettings
 from stream_app.settings.decisions import DecisionSettings, ModelSettings, SegmentSettings
 from stream_app.settings.edges import (
     ApiSettings,
+    AuditSettings,
     DevstackSettings,
     MetricsSettings,
     SecretSettings,
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     secrets: SecretSettings = Field(default_factory=SecretSettings, description="Secrets.")
     api: ApiSettings = Field(default_factory=ApiSettings, description="The API.")
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Metrics.")
+    audit: AuditSettings = Field(default_factory=AuditSettings, description="Profile audit.")
     devstack: DevstackSettings = Field(
         default_factory=DevstackSettings, description="Test servers."
     )

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from stream_app.clock import to_ms
 from stream_app.counts import Counts
@@ -30,6 +31,9 @@ from stream_app.storage.decisions import PendingDecision
 from stream_app.storage.layout import Check, check_member
 from stream_app.storage.scoring import Scored
 from stream_app.storage.scripts import ScriptCall
+
+if TYPE_CHECKING:
+    from stream_app.streaming.audit import Auditor
 
 #: Profile field: event ids at or after this event time (ms) are all in the customer's
 #: index. Set by history passes, which trim nothing (a customer known only from history
@@ -106,12 +110,16 @@ class Effects:
     rules: EffectRules
     #: The stores written to: profiles, segments, decisions, schedule, scoring, basket.
     stores: Stores
+    #: Checks a sample of the profiles written for broken invariants (None: off).
+    audit: Auditor | None = None
 
     def add(
         self, writes: Writes, passed: Passed, now: datetime
     ) -> tuple[list[ScriptCall], int | None]:
         """Queue ``passed``'s writes; returns the script calls that ride beside them
         (basket counts) and the earliest due time of a timer armed, if any."""
+        if self.audit is not None:
+            self.audit.check(passed, now)
         now_ms = to_ms(now)
         state = passed.loaded.state
         cid = state.customer_id

@@ -20,6 +20,7 @@ from stream_app.segments.rules import SegmentRules, load_segments
 from stream_app.settings import Settings
 from stream_app.storage.bundle import Stores, build_stores
 from stream_app.storage.connection import redis_client
+from stream_app.streaming.audit import Auditor
 from stream_app.streaming.batch import BatchConfig
 from stream_app.streaming.decider import Decider
 from stream_app.streaming.effects import EffectRules, Effects
@@ -63,6 +64,7 @@ def build_engine(
     learner = _learner(settings, stores, retry)
     decider = Decider(book=book, rules=rules, learner=learner)
     alarm = Alarm()
+    segment_rules = SegmentRules(load_segments(settings.segments.file))
     one_pass = OnePass(
         stores=stores,
         batch_config=batch_config(settings, book),
@@ -79,8 +81,9 @@ def build_engine(
                 scored_ttl_s=decider.scored_ttl_s(),
             ),
             stores=stores,
+            audit=auditor(settings, segment_rules),
         ),
-        segment_rules=SegmentRules(load_segments(settings.segments.file)),
+        segment_rules=segment_rules,
         decider=decider,
         priors=PriorCache(store=stores.priors, rules=rules, retry=retry),
         learner=learner,
@@ -122,6 +125,19 @@ def batch_config(settings: Settings, book: CampaignBook) -> BatchConfig:
         dlq_keep_bytes=settings.worker.dlq_max_original_bytes,
         device_grace_ms=int(settings.profiles.device_link_grace.total_seconds() * 1000),
         device_parked_max=settings.profiles.device_parked_max,
+    )
+
+
+def auditor(settings: Settings, segment_rules: SegmentRules) -> Auditor | None:
+    """The pass's invariant checks on a sample of customers (None: sample rate 0)."""
+    if not settings.audit.sample_rate:
+        return None
+    return Auditor(
+        sample_rate=settings.audit.sample_rate,
+        future_skew_ms=int(settings.worker.max_event_future_skew.total_seconds() * 1000),
+        limits=settings.profiles.state_limits(),
+        segment_rules=segment_rules,
+        secret=settings.secrets.pseudonym_secret.get_secret_value().encode(),
     )
 
 
