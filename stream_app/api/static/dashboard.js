@@ -42,30 +42,12 @@
 
   // --- the key --------------------------------------------------------------------
 
-  function storage() {
-    try {
-      return window.sessionStorage;
-    } catch {
-      return null; // storage disabled: the key lives in memory only
-    }
-  }
-
-  function keyFromFragment() {
-    const found = new URLSearchParams(window.location.hash.slice(1)).get("key");
-    if (found) {
-      // Out of the address bar (and of bookmarks and screenshots); kept for this tab.
-      window.history.replaceState(null, "", window.location.pathname + window.location.search);
-    }
-    return found ? found.trim() : null;
-  }
+  const keys = window.streamAppKey(KEY_ITEM); // static/apikey.js
+  const keyFromFragment = keys.fromFragment;
 
   function remember(value) {
     key = value;
-    const store = storage();
-    if (store) {
-      if (value) store.setItem(KEY_ITEM, value);
-      else store.removeItem(KEY_ITEM);
-    }
+    keys.remember(value);
   }
 
   function showLogin(error) {
@@ -457,9 +439,7 @@
         poll();
       }
     });
-    const fromFragment = keyFromFragment();
-    const store = storage();
-    const stored = fromFragment || (store && store.getItem(KEY_ITEM));
+    const stored = keyFromFragment() || keys.stored();
     if (!stored) {
       showLogin(null);
       return;
