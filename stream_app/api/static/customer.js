@@ -41,19 +41,12 @@
   }
 
   function showLogin(error) {
-    $("view").hidden = true;
-    $("forget").hidden = true;
-    $("login").hidden = false;
-    $("login-error").hidden = !error;
-    $("login-error").textContent = error || "";
     setStatus("idle", "waiting for an API key");
-    $("key-input").focus();
+    keys.ask("view", error);
   }
 
   function showSearch() {
-    $("login").hidden = true;
-    $("view").hidden = false;
-    $("forget").hidden = false;
+    keys.show("view");
     setStatus("idle", "ready");
     $("customer-input").focus();
   }
@@ -255,11 +248,7 @@
 
   // --- wiring ---------------------------------------------------------------------
 
-  $("key-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const value = $("key-input").value.trim();
-    $("key-input").value = "";
-    if (!value) return;
+  keys.onKey((value) => {
     remember(value);
     showSearch();
   });

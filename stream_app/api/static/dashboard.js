@@ -52,19 +52,12 @@
 
   function showLogin(error) {
     stop();
-    $("board").hidden = true;
-    $("forget").hidden = true;
-    $("login").hidden = false;
-    $("login-error").hidden = !error;
-    $("login-error").textContent = error || "";
     setStatus("idle", "waiting for an API key");
-    $("key-input").focus();
+    keys.ask("board", error);
   }
 
   function showBoard() {
-    $("login").hidden = true;
-    $("board").hidden = false;
-    $("forget").hidden = false;
+    keys.show("board");
     if (!charts) charts = makeCharts();
   }
 
@@ -419,11 +412,7 @@
   // --- start ------------------------------------------------------------------------
 
   function start() {
-    $("key-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      const value = $("key-input").value.trim();
-      $("key-input").value = "";
-      if (!value) return;
+    keys.onKey((value) => {
       remember(value);
       setStatus("idle", "connecting");
       poll();
