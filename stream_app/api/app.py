@@ -27,6 +27,7 @@ from stream_app.api import (
     routes_profiles,
     routes_reports,
     routes_segments,
+    routes_view,
 )
 from stream_app.api.api_key_store import ApiKeyStore
 from stream_app.api.breaker import RedisGuard, UnavailableError
@@ -47,8 +48,10 @@ from stream_app.storage.erasure import ErasureStore
 DESCRIPTION = """\
 Read profiles, segments, decisions and lift of the stream_app engine; erase customers.
 
-Every `/v1` endpoint needs an API key (`stream-app api-key create`) with the scope it names,
-sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`; `admin` implies every scope.
+Every `/v1` endpoint needs an API key (`stream-app api-key create`) with one of the scopes
+it names, sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`; `admin` implies every
+scope. A `support` key reads one customer at a time (their view and decisions), nothing in
+bulk, and its lookups have a limit of their own.
 Each key has its own rate limit (429 with `Retry-After`). When Redis is slow or down the
 API answers 503 with `Retry-After` at once instead of hanging.
 """
@@ -121,6 +124,7 @@ def create_app(
         segments=stores.segments,
         segment_rules=SegmentRules(load_segments(settings.segments.file)),
         decisions=stores.decisions,
+        decision_log=stores.decision_log,
         erasure=ErasureStore(client, stores.keys),
         stats=stores.stats,
         schedule=stores.schedule,
@@ -136,6 +140,7 @@ def create_app(
         routes_customers,
         routes_reports,
         routes_dashboard,
+        routes_view,
     ):
         app.include_router(module.router)
     app.mount(routes_dashboard.STATIC_PATH, routes_dashboard.static_files(), name="dashboard")

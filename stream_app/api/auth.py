@@ -4,6 +4,8 @@ Order matters: the token is parsed without I/O (malformed -> 401), the key is
 looked up (unknown, wrong secret or revoked -> 401), its rate limit counted
 (-> 429), and its scopes checked (-> 403) before the endpoint runs, so a key
 without the scope learns nothing about the data, not even whether an id exists.
+An endpoint's scopes are alternatives: any one of them lets a key in (e.g. a
+customer's decisions: ``decisions:read`` or ``support``).
 Keys come as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
 """
 
@@ -65,7 +67,8 @@ async def authorize(
     wait = await context.guard.call(lambda: context.limiter.hit(key.key_id, key.rate_per_minute))
     if wait is not None:
         raise HTTPException(429, "rate limit exceeded", headers={"Retry-After": str(wait)})
-    if not all(grants(key.scopes, Scope(name)) for name in security_scopes.scopes):
+    needed = security_scopes.scopes
+    if needed and not any(grants(key.scopes, Scope(name)) for name in needed):
         raise HTTPException(403, "API key lacks the scope for this endpoint")
     return key
 

@@ -15,6 +15,7 @@ from stream_app.profiles.derive import ValueRules
 from stream_app.segments.rules import SegmentRules
 from stream_app.settings import Settings
 from stream_app.storage.client import RedisClient
+from stream_app.storage.decision_log import DecisionLog
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.endpoints import EndpointStore
 from stream_app.storage.erasure import ErasureStore
@@ -39,6 +40,7 @@ class ApiContext:
     #: The configured segments, compiled: a profile read evaluates them as of its time.
     segment_rules: SegmentRules
     decisions: DecisionStore
+    decision_log: DecisionLog
     erasure: ErasureStore
     stats: StatsStore
     schedule: ScheduleStore

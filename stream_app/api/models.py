@@ -175,6 +175,36 @@ class CustomerDecisions(Model):
     recent: list[SentMessage] = Field(description="Sent in the last 8 days, newest first.")
 
 
+class TimelineEntry(Model):
+    at: datetime = Field(description="When the engine planned, sent or decided against it.")
+    kind: Literal["planned", "sent", "held_out", "cancelled", "suppressed"] = Field(
+        description="held_out: in the campaign's holdout, recorded, never sent; cancelled: "
+        "goal reached or goods returned before the send time."
+    )
+    decision_id: Identifier
+    campaign_id: Identifier
+    why: str = Field(description="A decision's explanation, or why no message (the reason).")
+    detail: str = Field(description="What the policy saw (e.g. a cap's use), if anything.")
+    channel: Channel | None
+    send_at: datetime | None
+
+
+class CustomerView(Model):
+    """One customer for operators and support: the profile, the week's rhythm, and what
+    the engine decided for them and against them, with its reasons."""
+
+    customer_id: str
+    profile: Profile
+    rhythm: Annotated[list[float], Field(min_length=168, max_length=168)] = Field(
+        description="Decayed activity by local hour of week: Monday 00:00 first, 7 x 24."
+    )
+    timeline: list[TimelineEntry] = Field(
+        description="Decisions (with their explanations) and suppressions (with their "
+        "reasons), newest first: the customer's capped log, planned decisions and the "
+        "8-day contact history."
+    )
+
+
 # --- reports ------------------------------------------------------------------
 
 

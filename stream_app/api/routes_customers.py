@@ -1,14 +1,19 @@
-"""``/v1/customers``: a customer's decisions (decisions:read) and erasure (profiles:erase)."""
+"""``/v1/customers``: a customer's decisions (decisions:read or support) and erasure
+(profiles:erase); their view is in ``routes_view``."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Security
 
+from stream_app.api.api_key_store import ApiKey
 from stream_app.api.auth import authorize
 from stream_app.api.deps import Context
 from stream_app.api.errors import AUTH_RESPONSES
 from stream_app.api.models import Accepted, CustomerDecisions, CustomerIdPath, SentMessage
 from stream_app.api.scopes import Scope
+from stream_app.api.support import count_lookup
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"], responses=AUTH_RESPONSES)
 
@@ -16,9 +21,13 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"], responses=AUTH_RE
 @router.get(
     "/{customer_id}/decisions",
     summary="Decisions planned for a customer and messages recently sent to them.",
-    dependencies=[Security(authorize, scopes=[Scope.DECISIONS_READ])],
 )
-async def customer_decisions(customer_id: CustomerIdPath, context: Context) -> CustomerDecisions:
+async def customer_decisions(
+    customer_id: CustomerIdPath,
+    context: Context,
+    key: Annotated[ApiKey, Security(authorize, scopes=[Scope.DECISIONS_READ, Scope.SUPPORT])],
+) -> CustomerDecisions:
+    await count_lookup(context, key)
     planned, sent = await context.guard.call(
         lambda: context.decisions.of_customer(customer_id, context.clock())
     )

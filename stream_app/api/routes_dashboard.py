@@ -88,7 +88,7 @@ def workers(configured: Iterable[str], announced: Iterable[str]) -> tuple[str, .
 @router.get("/dashboard", include_in_schema=False)
 async def page() -> HTMLResponse:
     """The page (no key needed: it holds no data)."""
-    return HTMLResponse(_page(), headers=PAGE_HEADERS)
+    return HTMLResponse(page_text("dashboard.html"), headers=PAGE_HEADERS)
 
 
 def static_files() -> StaticFiles:
@@ -97,5 +97,6 @@ def static_files() -> StaticFiles:
 
 
 @functools.cache
-def _page() -> str:
-    return resources.files("stream_app.api").joinpath("dashboard.html").read_text("utf-8")
+def page_text(name: str) -> str:
+    """A page of the API's package (the dashboard's, the customer view's), read once."""
+    return resources.files("stream_app.api").joinpath(name).read_text("utf-8")

@@ -19,7 +19,7 @@ from stream_app.api.models import (
     ProfileBatchRequest,
 )
 from stream_app.api.scopes import Scope
-from stream_app.profiles.derive import ValueRules, derive
+from stream_app.profiles.derive import ProfileView, ValueRules, derive
 from stream_app.profiles.state import ProfileState
 from stream_app.segments.rules import SegmentRules
 
@@ -96,6 +96,10 @@ def profile_at(
     state: ProfileState, at: datetime, value_rules: ValueRules, segment_rules: SegmentRules
 ) -> Profile:
     """The stored profile derived at ``at``, with the segments it is in then."""
-    view = derive(state, at, value_rules)
+    return profile_of(derive(state, at, value_rules), segment_rules)
+
+
+def profile_of(view: ProfileView, segment_rules: SegmentRules) -> Profile:
+    """A derived profile as the API shows it, with the segments it is in."""
     members, _ = segment_rules.evaluate(view)
     return Profile.model_validate({**view.as_dict(), "segments": sorted(members)})

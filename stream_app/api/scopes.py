@@ -13,6 +13,9 @@ class Scope(StrEnum):
     PROFILES_ERASE = "profiles:erase"
     DECISIONS_READ = "decisions:read"
     REPORTS_READ = "reports:read"
+    #: Customer support: one customer at a time (their view and decisions), nothing in
+    #: bulk (no profile batches, segment members, reports), lookups rate limited apart.
+    SUPPORT = "support"
     ADMIN = "admin"
 
 

@@ -155,6 +155,16 @@ class DecisionSettings(Section):
     dedupe_window: timedelta = Field(
         default=timedelta(days=7), description="How long emitted decision ids are remembered."
     )
+    log_length: int = Field(
+        default=30,
+        ge=1,
+        description="Entries kept in each customer's log of decisions and suppressions "
+        "(the customer view's timeline); the oldest go first.",
+    )
+    log_kept: timedelta = Field(
+        default=timedelta(days=30),
+        description="How long a customer's decision log outlives its latest entry.",
+    )
     scheduler_batch: int = Field(default=500, ge=1, description="Due checks run per claim.")
     timer_max_sleep: timedelta = Field(
         default=timedelta(seconds=30),

@@ -41,6 +41,12 @@ class ApiSettings(Section):
     rate_per_minute: int = Field(
         default=600, ge=1, description="Default requests per minute of a new API key."
     )
+    support_lookups_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Customers a `support` key may look up a minute (views and decisions), "
+        "on top of its own rate limit: one customer at a time, not an export.",
+    )
     redis_timeout_s: float = Field(
         default=0.5, gt=0, description="API's Redis connect/read timeout (fail fast, no retry)."
     )

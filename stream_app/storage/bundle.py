@@ -15,6 +15,7 @@ from stream_app.storage.client import RedisClient
 from stream_app.storage.commit import Committer
 from stream_app.storage.configured import keys_of
 from stream_app.storage.customers import CustomerStore
+from stream_app.storage.decision_log import DecisionLog
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.endpoints import EndpointStore
 from stream_app.storage.layout import Keys
@@ -36,6 +37,7 @@ class Stores:
     catalog: CatalogStore
     segments: SegmentStore
     decisions: DecisionStore
+    decision_log: DecisionLog
     schedule: ScheduleStore
     scoring: ScoringStore
     models: ModelStore
@@ -67,6 +69,9 @@ def build_stores(redis: RedisClient, settings: Settings) -> Stores:
         ),
         segments=SegmentStore(redis, keys, profile_ttl_s=profile_ttl_s),
         decisions=DecisionStore(redis, keys),
+        decision_log=DecisionLog(
+            redis, keys, settings.decisions.log_length, settings.decisions.log_kept
+        ),
         schedule=schedule,
         scoring=ScoringStore(redis, keys),
         models=ModelStore(redis, keys),

@@ -7,7 +7,8 @@ it back (its write is guarded by the flag's absence), however the deletions belo
 interleave with a batch. Then everything per customer goes: the profile (tastes,
 rhythm, cart, wishlist and recents included, and their places among items' viewers
 and wishers), seen and order ids, segment memberships, planned and
-sent decisions with their checks, contact history, conversion windows and the
+sent decisions with their checks, contact history, the log of decisions and
+suppressions, conversion windows and the
 features kept for the model's labels. What stays is anonymous: lift counts (per
 campaign, arm and tier, and the per-decision record by decision id: no customer id; a
 report keeps counting the erased customer's decisions), the model's weights and the
@@ -71,6 +72,7 @@ class ErasureStore:
             keys.pending(cid),
             keys.sent(cid),
             keys.contacts(cid),
+            keys.decision_log(cid),
             keys.attribution(cid),
             *(keys.scored(cid, d) for d in decisions),
         )

@@ -81,6 +81,11 @@ class Keys:
         """Sorted set: ``contact_member`` of each message sent (score = send time, ms)."""
         return f"{self.prefix}:{{{customer_id}}}:contacts"
 
+    def decision_log(self, customer_id: str) -> str:
+        """Sorted set: the customer's capped log of decisions and suppressions (JSON
+        members, ``storage.decision_log``; score = when, ms)."""
+        return f"{self.prefix}:{{{customer_id}}}:log"
+
     def attribution(self, customer_id: str) -> str:
         """Hash: decision id -> JSON of an open conversion window (treated or holdout)."""
         return f"{self.prefix}:{{{customer_id}}}:attr"

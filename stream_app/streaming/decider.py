@@ -33,6 +33,7 @@ from stream_app.decisions.planner import (
     plan,
 )
 from stream_app.decisions.policies import Sent, Suppressed, arbitrate
+from stream_app.decisions.timeline import Why
 from stream_app.decisions.triggers import Hit
 from stream_app.model.features import Message
 from stream_app.profiles.derive import ProfileView
@@ -69,7 +70,7 @@ class Decided:
     #: Occurrences answered without a message: (customer, decision id, why). Remembered
     #: like sent ones, so an occurrence seen again (every event re-evaluates the
     #: profile) is not planned and counted again.
-    settled: list[tuple[str, str, str]] = field(default_factory=list)
+    settled: list[tuple[str, str, Why]] = field(default_factory=list)
     #: By customer, so a customer decided again replaces only their own counts.
     counters: dict[str, Counts] = field(default_factory=lambda: defaultdict(Counter))
 
@@ -170,13 +171,13 @@ class Decider:
         did = decision_id(campaign.id, cid, hit.key)
         if campaign.audience and campaign.id not in (members or ()):
             counters[DecisionCount(campaign.id, "skipped_audience")] += 1
-            decided.settled.append((cid, did, "audience"))
+            decided.settled.append((cid, did, Why(campaign.id, "audience")))
             return None
         answered = cross_sell(hit, together) if campaign.content == "cross_sell" else hit
         outcome = self._plan(answered, campaign, audience, scored, counters)
         if isinstance(outcome, Suppressed):
             suppressed(counters, campaign.id, outcome.reason)
-            decided.settled.append((cid, did, outcome.reason))
+            decided.settled.append((cid, did, Why(campaign.id, outcome.reason, outcome.detail)))
             return None
         return outcome
 
@@ -261,7 +262,10 @@ class Decider:
             kept, dropped = one_per_occurrence(mine)
             for p in dropped:
                 suppressed(counters, p.proposal.campaign_id, "duplicate")
-                decided.settled.append((cid, p.decision.decision_id, "duplicate"))
+                answered = Why(
+                    p.proposal.campaign_id, "duplicate", "another campaign answered the occurrence"
+                )
+                decided.settled.append((cid, p.decision.decision_id, answered))
             by_id = {p.decision.decision_id: p for p in kept}
             accepted, rejected = arbitrate(
                 [p.proposal for p in kept],
@@ -277,7 +281,8 @@ class Decider:
             )
             for proposal, why in rejected:
                 suppressed(counters, proposal.campaign_id, why.reason)
-                decided.settled.append((cid, proposal.decision_id, why.reason))
+                settled = Why(proposal.campaign_id, why.reason, why.detail)
+                decided.settled.append((cid, proposal.decision_id, settled))
             for proposal in accepted:
                 p = by_id[proposal.decision_id]
                 winners.append(

@@ -18,6 +18,7 @@ from stream_app.clock import to_ms
 from stream_app.counts import Counts
 from stream_app.decisions.attribution import Window
 from stream_app.decisions.evaluation import Evaluation
+from stream_app.decisions.timeline import Entry, Kind, Why, decided, not_sent
 from stream_app.decisions.triggers import Hit
 from stream_app.events.deadletter import DeadLetter
 from stream_app.events.decision import Decision
@@ -76,10 +77,10 @@ class Passed:
     winners: list[PendingDecision] = field(default_factory=list)
     scored: list[Scored] = field(default_factory=list)
     #: Occurrences answered without a message: decision id -> why.
-    settled: dict[str, str] = field(default_factory=dict)
-    #: Planned decisions whose send check ran: to send (or hold out), or dropped (ids).
+    settled: dict[str, Why] = field(default_factory=dict)
+    #: Planned decisions whose send check ran: to send (or hold out), or dropped (why).
     due_sent: list[PendingDecision] = field(default_factory=list)
-    due_dropped: list[str] = field(default_factory=list)
+    due_dropped: dict[str, Why] = field(default_factory=dict)
     #: When to check the cart again (an add too recent for some campaign).
     cart_again_ms: int | None = None
     counters: Counts = field(default_factory=Counter)
@@ -180,8 +181,10 @@ class Effects:
         later = [w for w in passed.winners if w.decision.send_at > now]
         dropped = [(passed.customer_id, did) for did in passed.due_dropped]
         self.stores.decisions.finish(writes, sent, dropped, now, rules.sent_ttl)
-        self.stores.decisions.settle(writes, passed.customer_id, passed.settled, rules.sent_ttl)
+        settled = {did: why.reason for did, why in passed.settled.items()}
+        self.stores.decisions.settle(writes, passed.customer_id, settled, rules.sent_ttl)
         self.stores.decisions.schedule(writes, later, rules.pending_ttl)
+        self.stores.decision_log.append(writes, passed.customer_id, _logged(passed, later, now))
         if passed.scored:
             self.stores.scoring.remember(writes, passed.scored, rules.scored_ttl_s)
         self._labels(writes, [w.decision for w in sent], now)
@@ -197,3 +200,17 @@ class Effects:
             if d.score is not None and not d.holdout
         }
         self.stores.schedule.arm(writes, checks, "NX")
+
+
+def _logged(passed: Passed, later: Sequence[PendingDecision], now: datetime) -> list[Entry]:
+    """The customer's log entries of this pass: planned, sent or held out, and answered
+    without a message (suppressed now, or cancelled or suppressed at the send check)."""
+    return [
+        *(decided("planned", w.decision, now) for w in later),
+        *(decided(_sent_kind(w.decision), w.decision, now) for w in passed.to_send(now)),
+        *(not_sent(did, why, now) for did, why in {**passed.settled, **passed.due_dropped}.items()),
+    ]
+
+
+def _sent_kind(decision: Decision) -> Kind:
+    return "held_out" if decision.holdout else "sent"

@@ -22,6 +22,7 @@ from stream_app.decisions.campaigns import BackInStock, Campaign, CampaignBook, 
 from stream_app.decisions.evaluation import Evaluation, evaluate, profile_campaigns
 from stream_app.decisions.planner import Rules
 from stream_app.decisions.policies import CANCELLING, Suppressed
+from stream_app.decisions.timeline import Why
 from stream_app.decisions.triggers import Hit, ItemAudience, catalog_hits, unique_hits
 from stream_app.events.clickstream import (
     AddToWishlist,
@@ -306,7 +307,8 @@ class Evaluator:
             campaign = self.book.get(item.decision.campaign_id)
             verdict = recheck(item, passed.view, history, self.decision_rules, now, campaign)
             if isinstance(verdict, Suppressed):
-                passed.due_dropped.append(did)
+                why = Why(item.decision.campaign_id, verdict.reason, verdict.detail)
+                passed.due_dropped[did] = why
                 kind: DecisionOutcome = (
                     "cancelled" if verdict.reason in CANCELLING else "suppressed"
                 )

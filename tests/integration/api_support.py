@@ -13,15 +13,17 @@ from redis.asyncio import Redis
 
 from stream_app.api.api_key_store import ApiKeyStore
 from stream_app.api.scopes import Scope
+from stream_app.decisions.timeline import Why, decided, not_sent
 from stream_app.events.clickstream import AddToCart, AppOpen
 from stream_app.events.decision import Content, Decision
 from stream_app.events.identity import Traits
 from stream_app.events.purchase import LineItem, Purchase
 from stream_app.profiles.fold import FoldConfig, fold
 from stream_app.settings import Settings
+from stream_app.storage.bundle import build_stores
 from stream_app.storage.decisions import PendingDecision
 from stream_app.storage.layout import Keys
-from tests.integration.fixtures import write_profiles
+from tests.integration.fixtures import commit, write_profiles
 
 
 def key_store(redis: Redis, settings: Settings) -> ApiKeyStore:
@@ -128,3 +130,24 @@ def pending(
         trigger_at=now,
         cooldown=timedelta(hours=1),
     )
+
+
+async def customer_with_a_timeline(settings: Settings) -> tuple[str, str]:
+    """A seeded customer with a message sent and one suppressed (as the worker logs them),
+    and a support key's token, through a Redis client of its own (for the browser test)."""
+    redis = Redis.from_url(settings.redis.url)
+    now = datetime.now(UTC)
+    cid = customer("view")
+    try:
+        await seed_profile(redis, settings, cid, now)
+        then = now - timedelta(minutes=3)
+        sent = pending(cid, "cart_abandonment", then, then).decision
+        entries = [
+            decided("sent", sent, then),
+            not_sent("dec-other", Why("winback", "cap_day", "day cap: 3 of 3 used"), now),
+        ]
+        log = build_stores(redis, settings).decision_log
+        await commit(redis, lambda w: log.append(w, cid, entries))
+        return cid, await new_key(redis, settings, Scope.SUPPORT, now=now)
+    finally:
+        await redis.aclose()

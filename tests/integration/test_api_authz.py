@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC)
 #: Deliberately public: probes, the spec and its viewers (the spec is published anyway), and
-#: the dashboard page (it holds no data: it fetches `/v1/dashboard` with a key).
+#: the dashboard and customer view pages (they hold no data: they fetch with a key).
 PUBLIC = {
     "/health",
     "/ready",
@@ -35,7 +35,10 @@ PUBLIC = {
     "/docs/oauth2-redirect",
     "/redoc",
     "/dashboard",
+    "/customer",
 }
+#: What a support key may read: one customer's view and decisions.
+SUPPORTED = {"/v1/customers/{customer_id}/view", "/v1/customers/{customer_id}/decisions"}
 SEEDED = customer("authz")
 #: A value for each path parameter the routes use; a new parameter needs one here.
 SAMPLES = {"customer_id": SEEDED, "name": "vip"}
@@ -66,14 +69,19 @@ ROUTES = _routes()
 PROTECTED = [(m, p) for m, p in ROUTES if p not in PUBLIC]
 
 
-def required_scope(app: FastAPI, method: str, path: str) -> Scope:
+def required_scopes(app: FastAPI, method: str, path: str) -> frozenset[Scope]:
+    """The scopes that let a key in (alternatives: any one suffices)."""
     operation = app.openapi()["paths"].get(path, {}).get(method.lower())
     assert operation is not None, f"{method} {path} is not in the spec"
     requirements = operation.get("security")
     assert requirements, f"{method} {path} declares no API key scope"
     [scopes] = {tuple(scopes) for requirement in requirements for scopes in requirement.values()}
-    [scope] = scopes
-    return Scope(scope)
+    assert scopes, f"{method} {path} names no scope"
+    return frozenset(Scope(scope) for scope in scopes)
+
+
+def all_but(scopes: frozenset[Scope]) -> str:
+    return "all but " + " ".join(sorted(scopes))
 
 
 @dataclass(frozen=True)
@@ -87,9 +95,10 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
     redis = Redis.from_url(settings.redis.url)
     await seed_profile(redis, settings, SEEDED, NOW)
     tokens = {scope.value: await new_key(redis, settings, scope, now=NOW) for scope in Scope}
-    for scope in Scope:
-        others = [s for s in Scope if s not in (scope, Scope.ADMIN)]
-        tokens[f"all but {scope}"] = await new_key(redis, settings, *others, now=NOW)
+    app = create_app(settings, redis=redis)
+    for needed in {required_scopes(app, m, p) for m, p in PROTECTED}:
+        others = [s for s in Scope if s not in needed and s != Scope.ADMIN]
+        tokens[all_but(needed)] = await new_key(redis, settings, *others, now=NOW)
     revoked = await new_key(redis, settings, Scope.ADMIN, now=NOW)
     parsed = parse_token(revoked)
     assert parsed is not None
@@ -98,19 +107,20 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
     admin = parse_token(tokens[Scope.ADMIN])
     assert admin is not None
     tokens["wrong secret"] = format_token(Credentials(admin.key_id, "x" * 43))
-    yield Api(create_app(settings, redis=redis), tokens)
+    yield Api(app, tokens)
     await redis.aclose()
 
 
-def token_for(api: Api, case: str, scope: Scope) -> str | None:
+def tokens_for(api: Api, case: str, scopes: frozenset[Scope]) -> list[str | None]:
+    """The keys of a case: for "right scope", one key per scope that lets a key in."""
     return {
-        "missing": None,
-        "malformed": "sak_not-a-key",
-        "wrong secret": api.tokens["wrong secret"],
-        "revoked": api.tokens["revoked"],
-        "under-scoped": api.tokens[f"all but {scope}"],
-        "right scope": api.tokens[scope.value],
-        "admin": api.tokens[Scope.ADMIN],
+        "missing": [None],
+        "malformed": ["sak_not-a-key"],
+        "wrong secret": [api.tokens["wrong secret"]],
+        "revoked": [api.tokens["revoked"]],
+        "under-scoped": [api.tokens[all_but(scopes)]],
+        "right scope": [api.tokens[scope.value] for scope in sorted(scopes)],
+        "admin": [api.tokens[Scope.ADMIN]],
     }[case]
 
 
@@ -122,15 +132,31 @@ def test_every_route_is_known() -> None:
 @pytest.mark.parametrize(("method", "path"), PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])
 @pytest.mark.parametrize("case", list(CASES))
 async def test_authorization_matrix(api: Api, method: str, path: str, case: str) -> None:
-    scope = required_scope(api.app, method, path)
+    for token in tokens_for(api, case, required_scopes(api.app, method, path)):
+        await _expect(api, method, path, token, CASES[case], case)
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])
+async def test_a_support_key_reads_one_customer_and_nothing_in_bulk(
+    api: Api, method: str, path: str
+) -> None:
+    """Refused (403) everywhere but a customer's view and decisions: no profile batch,
+    no segment members, no reports, no dashboard, no erasure."""
+    allowed = Scope.SUPPORT in required_scopes(api.app, method, path)
+    assert allowed == (path in SUPPORTED)
+    expected = 200 if allowed else 403
+    await _expect(api, method, path, api.tokens[Scope.SUPPORT], expected, "support")
+
+
+async def _expect(
+    api: Api, method: str, path: str, token: str | None, expected: int, case: str
+) -> None:
     values = dict(SAMPLES)
     if method == "DELETE":
         values["customer_id"] = customer("authz-erase")  # keep the seeded one for the reads
     url = path.format(**values)
-    token = token_for(api, case, scope)
     async with client(api.app, token) as http:
         answer = await http.request(method, url, json=BODIES.get((method, path)))
-    expected = CASES[case]
     if expected == 200:
         assert 200 <= answer.status_code < 300, (case, answer.status_code, answer.text)
     else:

@@ -21,6 +21,7 @@ from stream_app.devstack.ports import free_port
 from stream_app.devstack.workers import worker_process
 from stream_app.kafka_topics import ensure_topics
 from stream_app.settings import Settings
+from stream_app.storage.bundle import build_stores
 from stream_app.storage.commit import Committer, Writes
 from stream_app.storage.configured import keys_of
 from stream_app.storage.connection import redis_client
@@ -131,6 +132,12 @@ async def test_events_become_a_profile_the_api_reads_and_an_idle_cart_one_decisi
     carts = [d for d in decisions if d.customer_id == ann and d.campaign_id == "cart_abandonment"]
     assert len(carts) == 1, "one idle cart, one reminder, claimed from its schedule shard"
     assert sorted(i.item_id for i in carts[0].content.items) == ["sku-1", "sku-2"]
+    log = build_stores(cluster, own).decision_log  # in Ann's slot, written in her commit
+    sent = ("sent", "cart_abandonment")
+    logged = await eventually(
+        lambda: log.read(ann), lambda es: sent in {(e.kind, e.campaign_id) for e in es}, within=30
+    )
+    assert sent in {(e.kind, e.campaign_id) for e in logged}, logged
 
 
 async def test_a_commit_split_by_slot_writes_the_slots_whose_guards_hold_and_waits(

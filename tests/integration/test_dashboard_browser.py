@@ -29,13 +29,14 @@ from stream_app.devstack.ports import free_port
 from stream_app.devstack.processes import ManagedProcess
 from stream_app.devstack.workers import api_process
 from stream_app.settings import Settings
-from tests.integration.api_support import admin_key
+from tests.integration.api_support import admin_key, customer_with_a_timeline
 from tests.integration.conftest import ARTIFACTS
 from tests.integration.fixtures import dumps, event, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 SCREENSHOT = Path(ARTIFACTS) / "dashboard.png"
+CUSTOMER_SCREENSHOT = Path(ARTIFACTS) / "customer-view.png"
 CONSOLE = Path(ARTIFACTS) / "logs" / "dashboard-console.json"
 T = TypeVar("T")
 
@@ -232,3 +233,63 @@ def test_without_a_key_the_page_asks_for_one(
         and not ("/v1/dashboard" in e["message"] and "401" in e["message"])
     ]
     assert not unexpected, unexpected
+
+
+#: The customer view's panels and what the page shows in them.
+SHOWN = """
+const v = window.customerView;
+const shown = (id) => {
+  const node = document.getElementById(id);
+  return !!node && !node.closest("[hidden]") && node.getBoundingClientRect().height > 0;
+};
+return v && v.shown && {
+  lookups: v.lookups,
+  failures: v.failures,
+  panels: ["panel-value", "panel-tastes", "panel-rhythm", "panel-cart", "panel-segments",
+    "panel-consent", "panel-sentiment", "panel-timeline"].filter(shown),
+  cells: document.querySelectorAll("#rhythm .cell").length,
+  lit: [...document.querySelectorAll("#rhythm .cell")]
+    .filter((c) => c.style.backgroundColor).length,
+  tastes: document.querySelectorAll("#tastes li").length,
+  cart: document.querySelectorAll("#cart tbody tr").length,
+  timeline: [...document.querySelectorAll("#timeline tbody tr")].map((r) => r.className),
+  whyNot: document.querySelector("#timeline tr.suppressed td:last-child")?.textContent,
+  address: window.location.href,
+};
+"""
+
+
+def test_the_customer_view_looks_a_customer_up_without_console_errors(
+    settings: Settings, api: tuple[str, ManagedProcess], browser: WebDriver
+) -> None:
+    base, process = api
+    customer, token = asyncio.run(customer_with_a_timeline(settings))
+    browser.get(f"{base}/customer")
+    browser.execute_script("window.sessionStorage.clear()")
+    browser.get(f"{base}/customer")
+    browser.get_log("browser")  # start afresh
+    assert browser.find_element(By.ID, "login").is_displayed()
+    browser.find_element(By.ID, "key-input").send_keys(token)
+    browser.find_element(By.CSS_SELECTOR, "#key-form button").click()
+    browser.find_element(By.ID, "customer-input").send_keys(customer)
+    browser.find_element(By.CSS_SELECTOR, "#search button").click()
+
+    seen = wait_for(lambda: browser.execute_script(SHOWN) or {}, bool, within=15)
+    assert seen, "no customer shown"
+    assert len(seen["panels"]) == 8, seen["panels"]
+    assert seen["cells"] == 168
+    assert seen["lit"] >= 1, "the visit lights its hour"
+    assert seen["tastes"] >= 1
+    assert seen["cart"] == 1
+    assert seen["timeline"] == ["suppressed", "sent"], seen["timeline"]  # newest first
+    assert "cap_day" in seen["whyNot"]
+    assert customer not in seen["address"], "the id never goes into the address"
+    assert seen["failures"] == 0
+    CUSTOMER_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(CUSTOMER_SCREENSHOT))
+
+    console = browser.get_log("browser")
+    assert not [e for e in console if e["level"] in ("SEVERE", "WARNING")], console
+    log = process.log_tail(400)
+    assert customer not in log, "the customer id never reaches the server's log"
+    assert token not in log

@@ -42,47 +42,22 @@
 
   // --- the key --------------------------------------------------------------------
 
-  function storage() {
-    try {
-      return window.sessionStorage;
-    } catch {
-      return null; // storage disabled: the key lives in memory only
-    }
-  }
-
-  function keyFromFragment() {
-    const found = new URLSearchParams(window.location.hash.slice(1)).get("key");
-    if (found) {
-      // Out of the address bar (and of bookmarks and screenshots); kept for this tab.
-      window.history.replaceState(null, "", window.location.pathname + window.location.search);
-    }
-    return found ? found.trim() : null;
-  }
+  const keys = window.streamAppKey(KEY_ITEM); // static/apikey.js
+  const keyFromFragment = keys.fromFragment;
 
   function remember(value) {
     key = value;
-    const store = storage();
-    if (store) {
-      if (value) store.setItem(KEY_ITEM, value);
-      else store.removeItem(KEY_ITEM);
-    }
+    keys.remember(value);
   }
 
   function showLogin(error) {
     stop();
-    $("board").hidden = true;
-    $("forget").hidden = true;
-    $("login").hidden = false;
-    $("login-error").hidden = !error;
-    $("login-error").textContent = error || "";
     setStatus("idle", "waiting for an API key");
-    $("key-input").focus();
+    keys.ask("board", error);
   }
 
   function showBoard() {
-    $("login").hidden = true;
-    $("board").hidden = false;
-    $("forget").hidden = false;
+    keys.show("board");
     if (!charts) charts = makeCharts();
   }
 
@@ -437,11 +412,7 @@
   // --- start ------------------------------------------------------------------------
 
   function start() {
-    $("key-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      const value = $("key-input").value.trim();
-      $("key-input").value = "";
-      if (!value) return;
+    keys.onKey((value) => {
       remember(value);
       setStatus("idle", "connecting");
       poll();
@@ -457,9 +428,7 @@
         poll();
       }
     });
-    const fromFragment = keyFromFragment();
-    const store = storage();
-    const stored = fromFragment || (store && store.getItem(KEY_ITEM));
+    const stored = keyFromFragment() || keys.stored();
     if (!stored) {
       showLogin(null);
       return;
