@@ -33,7 +33,7 @@ from tests.integration.api_support import admin_key, customer_with_a_timeline
 from tests.integration.conftest import ARTIFACTS
 from tests.integration.fixtures import dumps, event, produce
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 SCREENSHOT = Path(ARTIFACTS) / "dashboard.png"
 CUSTOMER_SCREENSHOT = Path(ARTIFACTS) / "customer-view.png"
@@ -97,7 +97,7 @@ def api(settings: Settings, worker: ManagedProcess) -> Iterator[tuple[str, Manag
     base = f"http://127.0.0.1:{port}"
     process = api_process(settings, Path(ARTIFACTS) / "logs", port)
     with process:
-        process.wait_ready(lambda: httpx.get(f"{base}/health").status_code == 200, timeout=20)
+        process.wait_ready(lambda: httpx.get(f"{base}/health").status_code == 200, timeout=60)
         yield base, process
 
 
