@@ -10,7 +10,6 @@ from typing import Any, NamedTuple
 import orjson
 
 from stream_app.counts import Counts, Plain
-from stream_app.decisions.campaigns import CampaignBook
 from stream_app.events.registry import EVENT_ADAPTERS, Stream
 from stream_app.events.reviews import Remark
 from stream_app.events.topics import TopicNames
@@ -19,15 +18,12 @@ from stream_app.model.sentiment import SentimentModel
 from stream_app.profiles.fold import FoldConfig
 from stream_app.profiles.ops import Remarked
 from stream_app.profiles.state import ProfileState
-from stream_app.segments.rules import SegmentRules
-from stream_app.settings import Settings
 from stream_app.storage.customers import Loaded
 from stream_app.storage.layout import event_key
 from stream_app.streaming.batch import BatchConfig, decode_batch
-from stream_app.streaming.evaluate import Evaluator
 from stream_app.streaming.remarks import Listener
 from stream_app.streaming.rounds import Round
-from tests.unit.fixtures import LIMITS, NOW, event
+from tests.unit.fixtures import LIMITS, NOW, evaluator, event
 
 TOPICS = TopicNames()
 
@@ -98,19 +94,6 @@ def test_the_batch_folds_each_remark_with_its_polarity() -> None:
     assert next(op for op in first.ops if isinstance(op, Remarked)).polarity == -1.0
     assert not any(isinstance(op, Remarked) for op in second.ops)
     assert batch.counters[Plain("remarks_unscored")] == 1
-
-
-def evaluator() -> Evaluator:
-    settings = Settings()
-    return Evaluator(
-        limits=settings.profiles.state_limits(),
-        value_rules=settings.profiles.value_rules(),
-        segment_rules=SegmentRules(()),
-        book=CampaignBook(()),
-        decision_rules=settings.decisions.rules(),
-        learner=None,
-        segment_memo=0,
-    )
 
 
 def test_a_rated_review_is_taught_once_and_never_when_redelivered() -> None:
