@@ -48,8 +48,8 @@ def test_late_orders_bring_complaints_and_the_truth_is_kept() -> None:
     voice = Voice(random.Random(1), always_late)
     events = said(voice, 50)
     assert {e.source for e in events} >= {"support_chat"}
-    reviews = [e for e in events if isinstance(e, Review)]
-    assert all(e.rating is not None and e.rating <= 2 for e in reviews)
+    low = [e for e in events if isinstance(e, Review) and e.rating is not None and e.rating <= 2]
+    assert len(low) > 0.6 * sum(isinstance(e, Review) for e in events)  # stars are noisy
     assert all(voice.truth[e.event_id] <= -0.4 for e in events)
     assert all(e.order_id is not None for e in events)
 
