@@ -78,6 +78,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.lift
 	$(BIN)/python -m bench.audit
 	$(BIN)/python -m bench.cluster
+	$(BIN)/python -m bench.recovery
 
 fuzz: $(BENCH_STAMP)
 	$(BIN)/python -m bench.fuzz $(FUZZ_ARGS)

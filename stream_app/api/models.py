@@ -100,6 +100,13 @@ class ProfileSession(Model):
     )
 
 
+class ProfileComplaint(Model):
+    at: datetime = Field(description="When the negative remark was made (event time).")
+    source: str = Field(description="Where: app_review, support_chat, social... (empty: unknown).")
+    about: str = Field(description="order:<id> or item:<id> it is about (empty: neither).")
+    polarity: float = Field(description="Its polarity, -1 (worst) to the negative threshold.")
+
+
 class Profile(Model):
     """A customer's profile as of ``as_of`` (docs/profile.md); pseudonymous, no raw PII."""
 
@@ -125,6 +132,13 @@ class Profile(Model):
     )
     recent_searches: list[str]
     context: dict[str, str] = Field(description="Latest sensor context (geo, store, weather).")
+    sentiment: float | None = Field(
+        description="Decayed mean polarity of the customer's reviews and comments, -1 to 1 "
+        "(null before any); the texts are never stored."
+    )
+    complaints: list[ProfileComplaint] = Field(
+        description="Recent negative remarks, newest first: when, where, about what (no text)."
+    )
 
 
 class ProfileBatchRequest(Model):

@@ -91,6 +91,14 @@ class BackInStock(_Config):
     viewed_within: Span = timedelta(days=14)
 
 
+class NegativeRemark(_Config):
+    """A review or comment at or below the negative threshold (a complaint) within
+    ``within``: older ones (history, a late event) are not answered."""
+
+    type: Literal["negative_remark"] = "negative_remark"
+    within: Span = timedelta(days=1)
+
+
 Trigger = Annotated[
     CartAbandonment
     | BrowseAbandonment
@@ -99,7 +107,8 @@ Trigger = Annotated[
     | Geofence
     | SegmentEntry
     | PriceDrop
-    | BackInStock,
+    | BackInStock
+    | NegativeRemark,
     Field(discriminator="type"),
 ]
 TriggerType = Literal[
@@ -111,6 +120,7 @@ TriggerType = Literal[
     "segment_entry",
     "price_drop",
     "back_in_stock",
+    "negative_remark",
 ]
 
 
@@ -134,7 +144,8 @@ class Urgency(_Config):
 class Campaign(_Config):
     """One campaign. ``holdout``: share of triggered customers deliberately not messaged,
     so lift can be measured; ``goal``: what counts as conversion (and cancels a pending
-    message when it happens first)."""
+    message when it happens first); ``kind``: ``service`` (customer care) is not held by
+    the marketing caps and quiet hours nor by the cool-down after a complaint."""
 
     id: Identifier
     description: str = ""
@@ -153,6 +164,7 @@ class Campaign(_Config):
     holdout: Annotated[float, Field(ge=0, le=1)] = 0.1
     goal: Literal["purchase", "visit"] = "purchase"
     goal_window: Span = timedelta(days=3)
+    kind: Literal["marketing", "service"] = "marketing"
 
     @property
     def template_name(self) -> str:

@@ -20,7 +20,14 @@ from stream_app.segments.rules import SegmentMemo, SegmentRules
 
 #: Campaign triggers found in a profile (the others: cart checks, catalog changes).
 PROFILE_TRIGGERS = frozenset(
-    {"browse_abandonment", "replenishment", "win_back", "geofence", "segment_entry"}
+    {
+        "browse_abandonment",
+        "replenishment",
+        "win_back",
+        "geofence",
+        "segment_entry",
+        "negative_remark",
+    }
 )
 
 

@@ -64,6 +64,8 @@ class Rules:
     legal_quiet_hours: QuietHours | None = None
     #: When a customer's own activity opens hours of the store's quiet hours.
     quiet_fit: QuietFit = field(default_factory=QuietFit)
+    #: How long marketing is suppressed after a customer's complaint (``service_recovery``).
+    recovery_cooldown: timedelta = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,12 @@ def goal_time(view: ProfileView, goal: str) -> datetime | None:
     if view.recency_days is None:
         return None
     return view.now - timedelta(days=view.recency_days)
+
+
+def recovering_until(view: ProfileView, rules: Rules) -> datetime | None:
+    """The end of the marketing cool-down after the customer's last complaint (None: none)."""
+    at = view.last_negative_at
+    return None if at is None else at + rules.recovery_cooldown
 
 
 def customer_quiet(rules: Rules, view: ProfileView, channel: str) -> QuietHours | None:
@@ -144,12 +152,11 @@ def plan(
 ) -> Plan | Suppressed:
     """Plan ``campaign``'s message for ``hit``, or say why not.
 
-    The send time maximises the chance the message is read (``moments.Outlook``: the
-    session open now, how soon the customer comes back, their hours; ``presence``:
-    everyone's learned presence, else ``rules.presence``) times the share of the
-    campaign's value left then (its ``urgency.half_life``), times the model's score
-    when ``score_at`` is given, inside the campaign's urgency window and outside quiet
-    hours; ``send_time = "earliest"`` skips the optimisation.
+    The send time maximises the chance the message is read (``moments.Outlook``: the session
+    open now, how soon the customer comes back, their hours; ``presence``: everyone's learned
+    presence, else ``rules.presence``) times the share of the campaign's value left then (its
+    ``urgency.half_life``), times the model's score when ``score_at`` is given, in the
+    urgency window, outside quiet hours (service has none); ``send_time = "earliest"`` skips it.
     """
     channel = pick_channel(campaign, view.consent)
     if channel is None:
@@ -163,7 +170,7 @@ def plan(
         return reached
     hours = customer_hours(view, rules, prior)
     chosen = _chosen_on(hit, campaign, view, hours, presence or rules.presence)
-    quiet = customer_quiet(rules, view, channel)
+    quiet = None if campaign.kind == "service" else customer_quiet(rules, view, channel)
     timing = plan_send(
         earliest=earliest,
         latest=latest,
@@ -185,6 +192,7 @@ def plan(
         quiet=quiet,
         timezone=view.local_zone,
         goal_at=goal_at,
+        recovering_until=recovering_until(view, rules),
     )
     if isinstance(verdict, Suppressed):
         return verdict
@@ -226,6 +234,7 @@ def _proposal(
         expires_at=latest,
         trigger_at=hit.at,
         cooldown=campaign.cooldown,
+        kind=campaign.kind,
     )
 
 

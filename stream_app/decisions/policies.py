@@ -47,6 +47,7 @@ Reason = Literal[
     "expired",
     "no_consent",
     "goal_reached",
+    "service_recovery",
     "duplicate",
     "quiet_hours",
     "cooldown",
@@ -63,6 +64,7 @@ CHECKED: Final = (
     "not_expired",
     "consent",
     "goal_not_reached",
+    "no_recent_complaint",
     "not_duplicate",
     "quiet_hours",
     "cooldown",
@@ -124,6 +126,8 @@ class Proposal:
     expires_at: datetime
     trigger_at: datetime
     cooldown: timedelta
+    #: ``service`` (customer care): not held by caps, quiet hours nor a complaint's cool-down.
+    kind: str = "marketing"
 
     def __post_init__(self) -> None:
         for name in ("send_at", "expires_at", "trigger_at"):
@@ -201,12 +205,16 @@ def check(
     quiet: QuietHours | None,
     timezone: str | None,
     goal_at: datetime | None,
+    recovering_until: datetime | None = None,
 ) -> Verdict:
     """Judge one proposal at ``at``; the first failing rule, in ``REASONS`` order, wins.
 
     ``consent`` maps channel -> opted in (missing or False: no consent);
     ``goal_at`` is when the campaign's goal was last reached (e.g. the cart
-    bought): at or after the trigger, the message has lost its point.
+    bought): at or after the trigger, the message has lost its point;
+    ``recovering_until``: the end of the marketing cool-down after the customer's last
+    complaint (``service_recovery``). A service message passes consent, goal, duplicate
+    and its own cooldown only: caps and quiet hours are marketing's.
 
     >>> from datetime import UTC
     >>> t = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -226,9 +234,14 @@ def check(
     reached = goal_reached(goal_at, p.trigger_at)
     if reached is not None:
         return reached
+    if p.kind == "marketing" and recovering_until is not None and at < recovering_until:
+        return Suppressed(
+            "service_recovery",
+            f"a recent complaint: no marketing until {recovering_until:%Y-%m-%d %H:%M}",
+        )
     if any(sent.decision_id == p.decision_id for sent in history):
         return Suppressed("duplicate", f"decision {p.decision_id} already in the contact history")
-    if quiet is not None:
+    if quiet is not None and p.kind == "marketing":
         local = at.astimezone(zone(timezone))
         if quiet.contains(local):
             return Suppressed(
@@ -246,6 +259,13 @@ def check(
                 f"{p.campaign_id} message at {nearest.isoformat()}, less than "
                 f"{p.cooldown} from this one",
             )
+    if p.kind != "marketing":
+        return Allowed("a service message: marketing caps do not apply")
+    return _capped(p, at, history, caps)
+
+
+def _capped(p: Proposal, at: datetime, history: Sequence[Sent], caps: Caps) -> Verdict:
+    """The frequency caps: the first one ``p`` at ``at`` would break, else the tightest."""
     on_channel = [s.at for s in history if s.channel == p.channel]
     all_channels = [s.at for s in history]
     limits: list[tuple[Reason, int, int, str]] = []
@@ -277,6 +297,7 @@ def arbitrate(
     timezone: str | None,
     goal_at: Mapping[str, datetime | None],
     at: datetime | None = None,
+    recovering_until: datetime | None = None,
 ) -> tuple[list[Proposal], list[tuple[Proposal, Suppressed]]]:
     """Resolve competing proposals for ONE customer under shared caps.
 
@@ -310,6 +331,7 @@ def arbitrate(
             quiet=quiet[p.channel] if isinstance(quiet, Mapping) else quiet,
             timezone=timezone,
             goal_at=goal_at.get(p.campaign_id),
+            recovering_until=recovering_until,
         )
         if isinstance(verdict, Suppressed):
             suppressed.append((p, verdict))

@@ -19,6 +19,7 @@ from stream_app.decisions.campaigns import (
     BrowseAbandonment,
     Campaign,
     Geofence,
+    NegativeRemark,
     PriceDrop,
     Replenishment,
     SegmentEntry,
@@ -178,6 +179,25 @@ def segment_entry(view: ProfileView, entered: Sequence[str], segment: str) -> Hi
     )
 
 
+def negative_remark(view: ProfileView, trigger: NegativeRemark) -> Hit | None:
+    """The customer complained (their latest negative remark) within ``trigger.within``;
+    keyed by its time, so a redelivered remark or a re-evaluation answers it once. The
+    reason names its source and polarity, never its text."""
+    at = view.last_negative_at
+    if at is None or view.now - at > trigger.within or not view.complaints:
+        return None
+    latest = view.complaints[0]
+    about = f" about {latest.about}" if latest.about else ""
+    return Hit(
+        "negative_remark",
+        view.customer_id,
+        f"remark:{to_ms(at)}",
+        at,
+        f"negative remark ({latest.source or 'unknown source'}{about}, "
+        f"polarity {latest.polarity:+.2f})",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ItemChange:
     """A catalog update compared with what was known before it."""
@@ -267,6 +287,7 @@ CHANGED_BY: Mapping[str, frozenset[str]] = {
     "replenishment": frozenset({"purchase"}),
     "win_back": frozenset({"purchase"}),
     "geofence": frozenset({"proximity", "ambient", "traits"}),
+    "negative_remark": frozenset({"review", "comment"}),
 }
 
 
@@ -303,6 +324,8 @@ def profile_hits(
             found = geofence(view, trigger)
         elif isinstance(trigger, SegmentEntry):
             found = segment_entry(view, entered, trigger.segment)
+        elif isinstance(trigger, NegativeRemark):
+            found = negative_remark(view, trigger)
         if isinstance(found, Hit):
             hits.append(found)
         elif isinstance(found, Wait):

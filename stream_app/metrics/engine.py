@@ -76,6 +76,12 @@ class EngineMetrics:
             registry=r,
         )
         self.audit_checked, self.audit_mismatches = _audit_families(r)
+        self.remarks_unscored = Counter(
+            "stream_app_remarks_unscored",
+            "Reviews and comments with no rating in a language the sentiment model does not "
+            "read: applied, the customer's sentiment unchanged.",
+            registry=r,
+        )
 
     def count(self, counts: Counts) -> None:
         """Put a batch's counts on their labelled series (the keys carry the labels)."""
@@ -97,6 +103,8 @@ class EngineMetrics:
                     self.model_drifts.inc(n)
                 case Plain("tz_assumed"):
                     self.tz_assumed.inc(n)
+                case Plain("remarks_unscored"):
+                    self.remarks_unscored.inc(n)
                 case Plain("events_backfilled"):
                     self.backfilled.inc(n)
                 case Plain("audit_checked"):

@@ -17,6 +17,7 @@ from stream_app.events.clickstream import ClickstreamEvent
 from stream_app.profiles.cart import CartLine, cart_line, visible_cart
 from stream_app.profiles.lazy import lazy
 from stream_app.profiles.money import FxRates, Wallet, wallet_of
+from stream_app.profiles.mood import Mood
 from stream_app.profiles.presence import Presence
 from stream_app.profiles.rhythm import DEFAULT_TIMEZONE, local_week, peak_hours
 from stream_app.profiles.state import ProfileState, wished
@@ -60,7 +61,7 @@ class ValueRules:
     fx: FxRates = field(default_factory=FxRates)
 
 
-class ProfileView:
+class ProfileView(Mood):
     """A profile as of ``now``: the facts segments, decisions and the API read, each
     computed on first use and kept (most evaluations need a few scalars, not the week)."""
 
@@ -238,9 +239,7 @@ class ProfileView:
     @lazy
     def place(self) -> dict[str, str]:
         """``country`` and ``region``, those known (latest traits or purchase)."""
-        return {
-            name: str(self._fields[name]) for name in ("country", "region") if name in self._fields
-        }
+        return {n: str(self._fields[n]) for n in ("country", "region") if n in self._fields}
 
     @lazy
     def consent(self) -> dict[str, bool]:
@@ -380,6 +379,7 @@ class ProfileView:
             "wishlist": wished(self._state.wishlist),
             "recent_searches": list(self.searches)[:5],
             "context": dict(self.context),
+            **self.mood_summary(),
         }
 
 

@@ -23,9 +23,11 @@ from stream_app.events.identity import Consent, Traits
 from stream_app.events.purchase import Purchase
 from stream_app.events.registry import STREAM_EVENTS, Event
 from stream_app.events.returns import OrderReversal
+from stream_app.events.reviews import Remark
 from stream_app.events.sensor import Ambient, Location, Proximity
 from stream_app.profiles.geo import geohash
 from stream_app.profiles.money import minor_scale, to_minor
+from stream_app.profiles.mood import remark_ops
 from stream_app.profiles.ops import (
     CartAdd,
     CartClear,
@@ -75,6 +77,8 @@ class FoldConfig:
     taste_weight_cart: float = 3.0
     taste_weight_purchase: float = 5.0
     taste_weight_wishlist: float = 4.0
+    #: A remark this negative or worse is a complaint (``profiles.mood``).
+    negative_below: float = -0.3
 
 
 def normalize_query(query: str) -> str:
@@ -87,13 +91,18 @@ def normalize_query(query: str) -> str:
 
 
 def fold(
-    event: Event, customer_id: str, config: FoldConfig, ms: int | None = None
+    event: Event,
+    customer_id: str,
+    config: FoldConfig,
+    ms: int | None = None,
+    polarity: float | None = None,
 ) -> ProfileUpdate:
     """The update one event makes to its customer's profile.
 
     ``customer_id`` is passed in because sensor events may name only a device,
     resolved to a customer by the caller; ``ms``, the event time in epoch ms, when the
-    caller has it already.
+    caller has it already; ``polarity``, a review's or comment's as the pass scored it
+    (None: not scored, e.g. a foreign language without rating: only counted).
 
     >>> from datetime import UTC, datetime
     >>> from stream_app.events.clickstream import AppOpen
@@ -108,6 +117,8 @@ def fold(
     ops: list[ProfileOp] = [Touch(count_field, ms, last_field, rhythmic)]
     specific = _SPECIFIC.get(type(event))
     extra = specific(event, ms, config, ops) if specific is not None else _NOTHING
+    if polarity is not None and isinstance(event, Remark):
+        ops.extend(remark_ops(event, polarity, ms, config.negative_below))
     engaged = event.decision_id if isinstance(event, Clicked | Converted) else None
     event_id = event.event_id
     if extra.reversal and isinstance(event, OrderReversal):

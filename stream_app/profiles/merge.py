@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from stream_app.profiles.mood import ComplaintEntry, note_complaint
 from stream_app.profiles.state import (
     CartEntry,
     Decayed,
@@ -60,6 +61,8 @@ def merge(kept: ProfileState, other: ProfileState, limits: StateLimits) -> Profi
         _wishlist(kept.wishlist, other.wishlist, limits.wishlist_size),
         kept.version,
         assumed=sorted(kept.assumed + other.assumed)[-limits.zone_pending :],
+        sentiment=_decayed(kept.sentiment, other.sentiment, limits.sentiment_half_life_ms),
+        complaints=_complaints(kept.complaints, other.complaints, limits.complaints_kept),
     )
     settle_zone(merged, limits)  # either side's events binned before a zone was known
     return merged
@@ -110,6 +113,16 @@ def _decayed(a: Decayed, b: Decayed, half_life_ms: float) -> Decayed:
         for name, value in part.sums.items():
             sums[name] = sums.get(name, 0.0) + value * scale
     return Decayed(ref, {name: round10(value) for name, value in sums.items()})
+
+
+def _complaints(
+    a: Mapping[str, ComplaintEntry], b: Mapping[str, ComplaintEntry], cap: int
+) -> dict[str, ComplaintEntry]:
+    """Both sides' complaints (one remark is one), the newest ``cap`` kept."""
+    kept = {key: list(entry) for key, entry in a.items()}
+    for key, entry in b.items():
+        note_complaint(kept, key, list(entry), cap)
+    return kept
 
 
 def _cart(

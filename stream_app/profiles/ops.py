@@ -122,6 +122,16 @@ class OrderMark(NamedTuple):
     itemless: bool = False
 
 
+class Remarked(NamedTuple):
+    """A remark's polarity (-1..1, scored in the pass) at ``ms``, for the decayed sentiment;
+    a negative one is also a ``complaint``: (its event id, source, what it is about), never
+    its text (``profiles.mood``)."""
+
+    polarity: float
+    ms: int
+    complaint: tuple[str, str, str] | None = None
+
+
 ProfileOp = (
     Touch
     | Incr
@@ -135,6 +145,7 @@ ProfileOp = (
     | CartClear
     | Wish
     | OrderMark
+    | Remarked
 )
 
 

@@ -20,12 +20,13 @@ from typing import Any
 
 from stream_app.clock import zone
 from stream_app.profiles import ops
+from stream_app.profiles.mood import ComplaintEntry, apply_remarked
 from stream_app.profiles.presence import mark_presence
 from stream_app.profiles.rhythm import BUCKETS, DEFAULT_TIMEZONE, local_hour_of_week
 
 #: A field's value: counts, money and times are ints, traits strings.
 Value = int | float | str
-#: A stored cart line: [added ms, category, price, quantity, event id, removed ms] (0 = none).
+#: A cart line: [added ms, category, price, quantity, event id, removed ms] (0 = none).
 CartEntry = list[int | float | str]
 #: A stored wishlist item: [ms of its latest add or removal, category, on (1) / off (0)].
 WishEntry = list[int | str]
@@ -100,6 +101,8 @@ class StateLimits:
     #: Rhythmic events binned in the default zone remembered (the newest), to move to the
     #: customer's zone once known (``settle_zone``).
     zone_pending: int = 200
+    sentiment_half_life_ms: int = 14 * 86_400_000
+    complaints_kept: int = 10
 
 
 @dataclass(slots=True)
@@ -130,6 +133,9 @@ class ProfileState:
     #: Times (ms, ascending) of rhythmic events binned in the default zone, the newest
     #: ``StateLimits.zone_pending``: moved to the customer's zone once one is known.
     assumed: list[int] = field(default_factory=list)
+    #: Remarks' decayed polarity and weight sums; recent complaints (``profiles.mood``).
+    sentiment: Decayed = field(default_factory=Decayed)
+    complaints: dict[str, ComplaintEntry] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -340,6 +346,7 @@ _APPLY: dict[type, Callable[[ProfileState, Any, StateLimits], None]] = {
     ops.CartRemove: _cart_remove,
     ops.CartClear: _cart_clear,
     ops.Wish: _wish,
+    ops.Remarked: apply_remarked,
 }
 
 

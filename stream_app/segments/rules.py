@@ -87,6 +87,8 @@ VARIABLES: dict[str, Callable[[ProfileView], Any]] = {
     "near_store": lambda v: v.context.get("near_store", ""),
     "weather": lambda v: v.context.get("weather", ""),
     "geo": lambda v: v.context.get("geo", ""),
+    "sentiment": lambda v: 0.0 if v.sentiment is None else v.sentiment,
+    "complaints": lambda v: len(v.complaints),
 }
 
 

@@ -141,6 +141,12 @@ class DecisionSettings(Section):
         ge=0,
         description="Weeks of a customer's own history that weigh as much as the session prior.",
     )
+    recovery_cooldown: timedelta = Field(
+        default=default_of(Rules, "recovery_cooldown"),
+        ge=timedelta(0),
+        description="After a customer's negative remark, marketing to them is suppressed "
+        "this long (reason service_recovery); service campaigns still reach them.",
+    )
     holdout_salt: str = Field(
         default=default_of(Rules, "holdout_salt"),
         description="Change to redraw every holdout group.",

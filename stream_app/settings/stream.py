@@ -160,6 +160,32 @@ class ProfileSettings(Section):
         "newest, by time) to move to their zone once known; older ones keep the default's hours.",
     )
     recent_searches: int = Field(default=10, ge=1, le=500, description="Recent searches kept.")
+    sentiment_half_life: timedelta = Field(
+        default=timedelta(milliseconds=default_of(StateLimits, "sentiment_half_life_ms")),
+        gt=timedelta(0),
+        description="Half life of a remark's weight in the customer's decayed sentiment (the "
+        "recency-weighted mean polarity of their reviews and comments).",
+    )
+    complaints_kept: int = Field(
+        default=default_of(StateLimits, "complaints_kept"),
+        ge=1,
+        le=100,
+        description="Recent complaints kept per customer (time, source, what about; no text).",
+    )
+    negative_below: float = Field(
+        default=default_of(FoldConfig, "negative_below"),
+        ge=-1,
+        le=1,
+        description="A review or comment with a polarity at or below this is a complaint: "
+        "it triggers service recovery and starts the marketing cool-down.",
+    )
+    remark_text_weight: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="Weight of the text (the sentiment model) against the stars in a rated "
+        "review's polarity; unrated English texts have the model's alone.",
+    )
     base_currency: str = Field(
         default=_FX.base,
         pattern=r"^[A-Z]{3}$",
@@ -226,6 +252,7 @@ class ProfileSettings(Section):
             allowed_lateness_ms=_ms(self.allowed_lateness),
             taste_half_life_ms=_ms(self.taste_half_life),
             rhythm_half_life_ms=_ms(self.rhythm_half_life),
+            sentiment_half_life_ms=_ms(self.sentiment_half_life),
         )
 
     def fold_config(

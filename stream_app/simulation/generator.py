@@ -7,7 +7,8 @@ is reproducible for a seed and the edge only has to shift and pace it.
 
 This module paces the stream and steps the sessions; the events come from the
 world's parts: ``sessions`` (a visit's clickstream), ``purchases``, ``identity``,
-``sensors`` and ``listing`` (catalog moves).
+``sensors``, ``listing`` (catalog moves) and ``voices`` (reviews and comments on orders,
+from their own random source, with their true polarity in ``remarks_truth``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from stream_app.events.registry import Event, Stream
@@ -34,6 +35,7 @@ from stream_app.simulation.sessions import (
     open_event,
     remove_from_cart,
 )
+from stream_app.simulation.voices import Voice, VoiceMix
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,8 @@ class Mix:
     mean_rest_s: float = 30.0
     #: Share of events that are catalog updates (price drops, restocks) of viewed items.
     catalog_share: float = 0.003
+    #: Reviews and comments on orders (``simulation.voices``).
+    voices: VoiceMix = field(default_factory=VoiceMix)
 
 
 class EventGenerator(Iterator[tuple[Stream, Event]]):
@@ -100,15 +104,24 @@ class EventGenerator(Iterator[tuple[Stream, Event]]):
         self._introduced: list[int] = []
         self._known: set[int] = set()
         self._listing = Listing()
+        self._voice = Voice(random.Random(f"voices:{seed}"), self._mix.voices)
 
     def __iter__(self) -> EventGenerator:
         return self
+
+    @property
+    def remarks_truth(self) -> dict[str, float]:
+        """The true polarity of every review and comment drawn so far, by event id."""
+        return self._voice.truth
 
     def __next__(self) -> tuple[Stream, Event]:
         offset = self._index / self._rate
         self._index += 1
         now = self._start + timedelta(seconds=offset)
         rng = self._rng
+        said = self._voice.due(offset, now)
+        if said is not None:
+            return said
         if self._introduced and rng.random() < self._mix.sensor_share:
             customer = self._customers[rng.choice(self._introduced)]
             return Stream.SENSOR, sensor_reading(rng, customer, self._mix.device_only_share, now)
@@ -206,7 +219,9 @@ class EventGenerator(Iterator[tuple[Stream, Event]]):
             if s.intent == "abandon":
                 return None
             s.done = True
-            return Stream.PURCHASE, purchase(rng, customer, s.cart, now)
+            order = purchase(rng, customer, s.cart, now)
+            self._voice.ordered(order, (now - self._start).total_seconds())
+            return Stream.PURCHASE, order
         if s.intent == "browse" and s.steps_left <= 0:
             return None
         if s.intent != "browse" and s.steps_left <= 0 and len(s.cart) >= s.cart_goal:

@@ -156,6 +156,7 @@ class _Builder:
                     event = event.model_copy(update={"country": COUNTRY_OF_CITY[cities[customer]]})
                 self.book(_Order(event, customer))
             self.add(stream, event)
+        self.truth.remarks.update(generator.remarks_truth)
 
     def b2b(self) -> None:
         """Invoices of hundreds to thousands of lines, some in a foreign currency."""

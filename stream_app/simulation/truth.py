@@ -23,6 +23,9 @@ class Truth:
     guest: dict[str, Counter[str]] = field(default_factory=dict)
     #: Guest spend of visitors who never log in: it belongs to no customer.
     unclaimed: Counter[str] = field(default_factory=Counter)
+    #: The true polarity (-1..1) of each review and comment, by event id (what its writer
+    #: meant, drawn from their order's experience; the sentiment model is judged by it).
+    remarks: dict[str, float] = field(default_factory=dict)
 
     def order(self, owner: str | None, currency: str, minor: int, *, guest: bool) -> None:
         """An order of ``minor`` units by ``owner`` (None: a guest who never logs in)."""
@@ -59,4 +62,5 @@ class Truth:
             },
             "guest_minor": {cid: dict(sorted(c.items())) for cid, c in sorted(self.guest.items())},
             "unclaimed_guest_minor": dict(sorted(self.unclaimed.items())),
+            "remark_polarity": {eid: round(p, 4) for eid, p in sorted(self.remarks.items())},
         }

@@ -49,6 +49,10 @@ def encode_state(state: ProfileState, version: int) -> bytes:
     }
     if state.assumed:  # only while the customer has no zone
         doc["z"] = state.assumed
+    if state.sentiment.ref_ms is not None:  # only once the customer remarked
+        doc["m"] = [state.sentiment.ref_ms, state.sentiment.sums]
+    if state.complaints:
+        doc["k"] = state.complaints
     return orjson.dumps(doc)
 
 
@@ -76,6 +80,8 @@ def decode_state(customer_id: str, raw: bytes | None) -> ProfileState:
         doc.get("l", {}),
         int(doc["v"]),
         assumed=doc.get("z", []),
+        sentiment=Decayed(*doc.get("m", (None, {}))),
+        complaints=doc.get("k", {}),
     )
 
 

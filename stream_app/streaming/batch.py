@@ -23,6 +23,7 @@ from stream_app.events.encode import event_dict
 from stream_app.events.late import LateEvent
 from stream_app.events.limits import DecodeLimits
 from stream_app.events.registry import Event, Stream
+from stream_app.events.reviews import Remark
 from stream_app.events.sensor import SensorEvent
 from stream_app.profiles.fold import FoldConfig, fold
 from stream_app.profiles.identity import anonymous_profile_id
@@ -31,6 +32,7 @@ from stream_app.profiles.pseudonym import pseudonymize
 from stream_app.storage.customers import Ask
 from stream_app.storage.layout import event_key
 from stream_app.storage.parking import Parking
+from stream_app.streaming.remarks import Listener
 
 
 class RecordLike(Protocol):
@@ -73,6 +75,8 @@ class BatchConfig:
     #: How long a reading of an unlinked device waits, and how many wait per device.
     device_grace_ms: int
     device_parked_max: int
+    #: Scores reviews and comments before the fold (None: they leave sentiment alone).
+    listener: Listener | None = None
 
 
 @dataclass(slots=True)
@@ -96,6 +100,7 @@ class Batch:
     parking: Parking = field(default_factory=lambda: Parking({}, {}, {}))
     dead: list[DeadLetter] = field(default_factory=list)
     counters: Counts = field(default_factory=Counter)
+    listener: Listener | None = None
 
     def reject(
         self, record: RecordLike, reason: RejectReason, detail: str, index: int | None
@@ -142,8 +147,12 @@ class Batch:
         self, located: Located, customer_id: str, config: FoldConfig, linked: str | None = None
     ) -> None:
         """Fold ``located``'s event into ``customer_id``'s updates (``linked``: the
-        anonymous profile the event links to the customer)."""
-        update = fold(located.event, customer_id, config, located.ms)
+        anonymous profile the event links to the customer). A remark is scored first."""
+        event, listener = located.event, self.listener
+        polarity = None
+        if listener is not None and isinstance(event, Remark):
+            polarity = listener.polarity(event, self.counters)
+        update = fold(event, customer_id, config, located.ms, polarity)
         if linked is not None:
             update = update._replace(linked=linked)
         self.updates[customer_id].append(update)
@@ -196,7 +205,7 @@ def decode_batch(
     same batch go to that customer; other device-only readings wait in ``unowned``.
     ``backfill``: the records are history, so the age limit does not apply (counted
     as ``events_backfilled``)."""
-    batch = Batch(now, config.dlq_keep_bytes)
+    batch = Batch(now, config.dlq_keep_bytes, listener=config.listener)
     limits = replace(config.limits, max_event_age=now - _EPOCH) if backfill else config.limits
     decoder = Decoder(limits, now)
     streams = config.streams

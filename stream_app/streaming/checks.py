@@ -14,7 +14,7 @@ from datetime import datetime
 
 from stream_app.decisions.campaigns import Campaign, CartAbandonment
 from stream_app.decisions.cart_abandonment import CartSnapshot, cart_abandonment
-from stream_app.decisions.planner import Rules, customer_quiet, goal_time
+from stream_app.decisions.planner import Rules, customer_quiet, goal_time, recovering_until
 from stream_app.decisions.policies import (
     Allowed,
     Proposal,
@@ -129,6 +129,7 @@ def recheck(
         expires_at=d.expires_at,
         trigger_at=item.trigger_at,
         cooldown=item.cooldown,
+        kind="marketing" if campaign is None else campaign.kind,
     )
     return check(
         proposal,
@@ -139,4 +140,5 @@ def recheck(
         quiet=customer_quiet(rules, view, d.channel),
         timezone=view.local_zone,
         goal_at=goal_time(view, item.goal),
+        recovering_until=recovering_until(view, rules),
     )

@@ -31,6 +31,7 @@ from stream_app.decisions.planner import (
     one_per_occurrence,
     pick_channel,
     plan,
+    recovering_until,
 )
 from stream_app.decisions.policies import Sent, Suppressed, arbitrate
 from stream_app.decisions.timeline import Why
@@ -278,6 +279,7 @@ class Decider:
                 },
                 timezone=view.local_zone,
                 goal_at={p.proposal.campaign_id: goal_time(view, p.goal) for p in mine},
+                recovering_until=recovering_until(view, self.rules),
             )
             for proposal, why in rejected:
                 suppressed(counters, proposal.campaign_id, why.reason)

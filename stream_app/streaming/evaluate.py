@@ -31,6 +31,7 @@ from stream_app.events.clickstream import (
     RemoveFromWishlist,
 )
 from stream_app.events.purchase import Purchase
+from stream_app.events.reviews import Remark
 from stream_app.profiles.derive import ProfileView, ValueRules, derive
 from stream_app.profiles.identity import is_anonymous
 from stream_app.profiles.merge import merge
@@ -193,6 +194,8 @@ class Evaluator:
             applied += 1
             created += outcome is Outcome.CREATED
             passed.applied.append((key, update.event_ms))
+            if batch.listener is not None and isinstance(event, Remark):
+                batch.listener.teach(event)  # once: an applied event, never a duplicate
             passed.devices.extend(update.device_tokens)
             if update.linked is not None:
                 passed.links.append(update.linked)

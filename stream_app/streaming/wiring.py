@@ -28,6 +28,7 @@ from stream_app.streaming.learning import Learner
 from stream_app.streaming.onepass import OnePass
 from stream_app.streaming.priors import PriorCache
 from stream_app.streaming.publisher import Publisher
+from stream_app.streaming.remarks import Listener
 from stream_app.streaming.retry import RedisRetry
 from stream_app.streaming.timers import Alarm, Timer
 from stream_app.streaming.training import Training
@@ -67,7 +68,9 @@ def build_engine(
     segment_rules = SegmentRules(load_segments(settings.segments.file))
     one_pass = OnePass(
         stores=stores,
-        batch_config=batch_config(settings, book),
+        batch_config=batch_config(
+            settings, book, Listener(learner, settings.profiles.remark_text_weight)
+        ),
         limits=settings.profiles.state_limits(),
         value_rules=settings.profiles.value_rules(),
         topics=settings.topics,
@@ -114,8 +117,10 @@ def build_engine(
     return Engine(stores, book, learner, training, metrics, one_pass, timer, alarm, retry)
 
 
-def batch_config(settings: Settings, book: CampaignBook) -> BatchConfig:
-    """How records are decoded and folded."""
+def batch_config(
+    settings: Settings, book: CampaignBook, listener: Listener | None = None
+) -> BatchConfig:
+    """How records are decoded and folded (``listener``: scores reviews and comments)."""
     return BatchConfig(
         streams=settings.topics.streams(),
         limits=settings.worker.decode_limits(),
@@ -125,6 +130,7 @@ def batch_config(settings: Settings, book: CampaignBook) -> BatchConfig:
         dlq_keep_bytes=settings.worker.dlq_max_original_bytes,
         device_grace_ms=int(settings.profiles.device_link_grace.total_seconds() * 1000),
         device_parked_max=settings.profiles.device_parked_max,
+        listener=listener,
     )
 
 

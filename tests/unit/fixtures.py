@@ -6,8 +6,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from stream_app.decisions.campaigns import CampaignBook
 from stream_app.decisions.policies import Suppressed
 from stream_app.events.limits import DecodeLimits
+from stream_app.segments.rules import SegmentRules
+from stream_app.settings import Settings
+from stream_app.streaming.evaluate import Evaluator
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # a Monday, 08:00 in New York (UTC-4)
 LIMITS = DecodeLimits(
@@ -98,3 +102,17 @@ def purchase(
 def reason(outcome: object) -> str | None:
     """The reason of a suppressed plan or verdict; None for anything else."""
     return outcome.reason if isinstance(outcome, Suppressed) else None
+
+
+def evaluator() -> Evaluator:
+    """The pass's apply-and-evaluate step with default settings, no segments nor campaigns."""
+    settings = Settings()
+    return Evaluator(
+        limits=settings.profiles.state_limits(),
+        value_rules=settings.profiles.value_rules(),
+        segment_rules=SegmentRules(()),
+        book=CampaignBook(()),
+        decision_rules=settings.decisions.rules(),
+        learner=None,
+        segment_memo=0,
+    )

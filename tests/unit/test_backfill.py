@@ -12,19 +12,16 @@ import orjson
 
 from stream_app.clock import to_ms
 from stream_app.counts import Labelled, Plain
-from stream_app.decisions.campaigns import CampaignBook
 from stream_app.events.backfill import BACKFILL_HEADERS, MODE_HEADER
 from stream_app.events.topics import TopicNames
 from stream_app.profiles.fold import FoldConfig
 from stream_app.profiles.state import ProfileState
-from stream_app.segments.rules import SegmentRules
-from stream_app.settings import Settings
 from stream_app.storage.customers import Loaded
 from stream_app.streaming.batch import Batch, BatchConfig, decode_batches
 from stream_app.streaming.effects import IDS_FLOOR
-from stream_app.streaming.evaluate import Evaluator, _clock_ms
+from stream_app.streaming.evaluate import _clock_ms
 from stream_app.streaming.rounds import Round
-from tests.unit.fixtures import LIMITS, NOW, event
+from tests.unit.fixtures import LIMITS, NOW, evaluator, event
 
 TOPICS = TopicNames()
 CONFIG = BatchConfig(TOPICS.streams(), LIMITS, FoldConfig(b"secret", None), 1000, 60_000, 10)
@@ -106,19 +103,6 @@ def test_history_runs_on_the_clock_of_its_newest_event() -> None:
     )
     assert _clock_ms(Round(history, NOW), updates) == to_ms(NOW)
     assert _clock_ms(Round(Batch(NOW, 0), NOW, backfill=True), []) == to_ms(NOW)
-
-
-def evaluator() -> Evaluator:
-    settings = Settings()
-    return Evaluator(
-        limits=settings.profiles.state_limits(),
-        value_rules=settings.profiles.value_rules(),
-        segment_rules=SegmentRules(()),
-        book=CampaignBook(()),
-        decision_rules=settings.decisions.rules(),
-        learner=None,
-        segment_memo=0,
-    )
 
 
 def history_of(days_ago: Sequence[float]) -> Batch:

@@ -66,6 +66,7 @@ def judge(
     quiet: QuietHours | None = None,
     timezone: str | None = None,
     goal_at: datetime | None = None,
+    recovering_until: datetime | None = None,
 ) -> Verdict:
     return check(
         p,
@@ -76,6 +77,7 @@ def judge(
         quiet=quiet,
         timezone=timezone,
         goal_at=goal_at,
+        recovering_until=recovering_until,
     )
 
 
@@ -298,11 +300,15 @@ def test_first_failure_wins_in_the_documented_order() -> None:
     own = [sent(at - H, campaign="cart", did="d-1")]
     other = [sent(at - H, campaign="cart", did="d-0")]
     goal = p.trigger_at
+    complained = at + H  # the end of the marketing cool-down after a complaint
     # Everything is wrong; fixing the reported rule reveals the next one.
     verdicts = [
         judge(p, at=p.expires_at + H, consent={}, history=own, caps=zero, quiet=night),
         judge(p, at=at, consent={}, history=own, caps=zero, quiet=night, goal_at=goal),
-        judge(p, at=at, history=own, caps=zero, quiet=night, goal_at=goal),
+        judge(
+            p, at=at, history=own, caps=zero, quiet=night, goal_at=goal, recovering_until=complained
+        ),
+        judge(p, at=at, history=own, caps=zero, quiet=night, recovering_until=complained),
         judge(p, at=at, history=own, caps=zero, quiet=night),
         judge(p, at=at, history=other, caps=zero, quiet=night),
         judge(p, at=at, history=other, caps=zero),

@@ -160,6 +160,9 @@ CHANGED = Settings(
         "recent_views": 7,
         "wishlist_size": 9,
         "zone_pending": 11,
+        "sentiment_half_life": timedelta(days=3),
+        "complaints_kept": 4,
+        "negative_below": -0.5,
         "recent_searches": 3,
         "base_currency": "GBP",
         "fx_to_base": {"EUR": 0.8, "USD": 0.5},
@@ -190,6 +193,7 @@ CHANGED = Settings(
         "presence_visits_per_week": 9.0,
         "presence_visit_strength_weeks": 2.0,
         "holdout_salt": "salt",
+        "recovery_cooldown": timedelta(days=2),
     },
     model={
         "validation_window": 50,
@@ -238,6 +242,8 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         default_timezone="Asia/Kolkata",
         wishlist_size=9,
         zone_pending=11,
+        sentiment_half_life_ms=259_200_000,
+        complaints_kept=4,
     )
     assert CHANGED.profiles.fold_config(b"k", H) == FoldConfig(
         pseudonym_secret=b"k",
@@ -246,6 +252,7 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         taste_weight_cart=2.5,
         taste_weight_purchase=4.5,
         taste_weight_wishlist=3.5,
+        negative_below=-0.5,
     )
     assert CHANGED.decisions.rules() == Rules(
         caps=Caps(per_day={"push": 9}, per_week={"push": 19}, global_per_day=8),
@@ -257,6 +264,7 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         presence=PresencePriors((0.5, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05), 7.0, 9.0, 2.0),
         legal_quiet_hours=QuietHours(0, 5),
         quiet_fit=QuietFit(min_events=2.0, min_days=5, channels=("email",)),
+        recovery_cooldown=timedelta(days=2),
     )
     engagement = CHANGED.model.engagement()
     assert (engagement.delta, engagement.compare_window, engagement.patience) == (0.1, 40, 60)

@@ -97,6 +97,7 @@ def test_stream_mix(stream: list[tuple[Stream, Event]]) -> None:
         Stream.SENSOR,
         Stream.IDENTITY,
         Stream.CATALOG,
+        Stream.REVIEW,
     }
     types = {event.type for _, event in stream}
     assert {"product_view", "add_to_cart", "remove_from_cart", "checkout_start"} <= types
