@@ -122,6 +122,22 @@ class OrderMark(NamedTuple):
     itemless: bool = False
 
 
+class FirstWrite(NamedTuple):
+    """Set a field unless an earlier event (by event time) already set it; at equal times
+    the greater value (stamped ``@<field>`` with ``-ms``: a merge's last-writer-wins
+    rule keeps the earliest). The first-touch source."""
+
+    field: str
+    value: str
+    ms: int
+
+
+class Active(NamedTuple):
+    """The customer was active in cohort period ``period`` (``profiles.cohorts``)."""
+
+    period: int
+
+
 ProfileOp = (
     Touch
     | Incr
@@ -135,6 +151,8 @@ ProfileOp = (
     | CartClear
     | Wish
     | OrderMark
+    | FirstWrite
+    | Active
 )
 
 

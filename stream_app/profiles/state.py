@@ -20,6 +20,7 @@ from typing import Any
 
 from stream_app.clock import zone
 from stream_app.profiles import ops
+from stream_app.profiles.cohorts import ACTIVE_PERIODS, first_write, mark_active
 from stream_app.profiles.presence import mark_presence
 from stream_app.profiles.rhythm import BUCKETS, DEFAULT_TIMEZONE, local_hour_of_week
 
@@ -100,6 +101,8 @@ class StateLimits:
     #: Rhythmic events binned in the default zone remembered (the newest), to move to the
     #: customer's zone once known (``settle_zone``).
     zone_pending: int = 200
+    #: Cohort periods of activity kept, from the first (``profiles.cohorts``).
+    active_periods: int = ACTIVE_PERIODS
 
 
 @dataclass(slots=True)
@@ -340,6 +343,8 @@ _APPLY: dict[type, Callable[[ProfileState, Any, StateLimits], None]] = {
     ops.CartRemove: _cart_remove,
     ops.CartClear: _cart_clear,
     ops.Wish: _wish,
+    ops.FirstWrite: lambda s, op, _: first_write(s.fields, op.field, op.value, op.ms),
+    ops.Active: lambda s, op, limits: mark_active(s.fields, op.period, limits.active_periods),
 }
 
 

@@ -66,7 +66,7 @@ def build_engine(
     one_pass = OnePass(
         stores=stores,
         batch_config=batch_config(settings, book),
-        limits=settings.profiles.state_limits(),
+        limits=settings.funnel.limits(settings.profiles.state_limits()),
         value_rules=settings.profiles.value_rules(),
         topics=settings.topics,
         effects=Effects(
@@ -77,6 +77,7 @@ def build_engine(
                 sent_ttl=settings.decisions.dedupe_window,
                 pending_ttl=decider.pending_ttl,
                 scored_ttl_s=decider.scored_ttl_s(),
+                funnel=settings.funnel.rules(),
             ),
             stores=stores,
         ),
@@ -116,8 +117,10 @@ def batch_config(settings: Settings, book: CampaignBook) -> BatchConfig:
     return BatchConfig(
         streams=settings.topics.streams(),
         limits=settings.worker.decode_limits(),
-        fold=settings.profiles.fold_config(
-            settings.secrets.pseudonym_secret.get_secret_value().encode(), _cart_delay(book)
+        fold=settings.funnel.fold(
+            settings.profiles.fold_config(
+                settings.secrets.pseudonym_secret.get_secret_value().encode(), _cart_delay(book)
+            )
         ),
         dlq_keep_bytes=settings.worker.dlq_max_original_bytes,
         device_grace_ms=int(settings.profiles.device_link_grace.total_seconds() * 1000),
