@@ -75,6 +75,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.basket
 	$(BIN)/python -m bench.cutover
 	$(BIN)/python -m bench.lift
+	$(BIN)/python -m bench.reports
 	$(BIN)/python -m bench.cluster
 
 fuzz: $(BENCH_STAMP)
