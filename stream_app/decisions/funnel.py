@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from stream_app.profiles.cohorts import (
@@ -27,9 +28,9 @@ from stream_app.profiles.cohorts import (
     PERIOD,
     SOURCE_FIELD,
     Period,
-    active_in,
     period_label,
     period_of,
+    retained,
 )
 from stream_app.profiles.identity import is_anonymous
 from stream_app.profiles.state import LedgerEntry, ProfileState, Value
@@ -120,20 +121,30 @@ def cells(view: FunnelView | ProfileState, rules: FunnelRules) -> frozenset[str]
     if not isinstance(first, int) or is_anonymous(view.customer_id):
         return frozenset()
     start = period_of(first, rules.period)
-    cohort = period_label(start, rules.period)
-    source = source_of(fields.get(SOURCE_FIELD), rules.sources)
+    host = fields.get(SOURCE_FIELD)
     reached = ["acquisition"]
-    done = sum(_count(fields.get(f"n:{kind}")) for kind in rules.activation_events)
+    done = sum(_count(fields.get(name)) for name in _counted(rules.activation_events))
     if done >= rules.activation_min:
         reached.append("activation")
     if view.revenue:
         reached.append("revenue")
     if _count(fields.get("n:referral")):
         reached.append("referral")
-    keep = rules.retention_periods
-    again = [f"r{k}" for k in range(1, keep) if active_in(fields, start + k, keep)]
+    again = [f"r{k}" for k in retained(fields, start, rules.retention_periods)]
     reached += ["retention", *again] if again else []
-    return frozenset(cell(cohort, source, stage) for stage in reached)
+    prefix = _prefix(start, host if isinstance(host, str) else None, rules)
+    return frozenset(prefix + stage for stage in reached)
+
+
+@lru_cache(maxsize=4096)
+def _prefix(start: int, host: str | None, rules: FunnelRules) -> str:
+    """``<cohort>|<source>|`` (few distinct ones: cached, ``cells`` runs per customer)."""
+    return cell(period_label(start, rules.period), source_of(host, rules.sources), "")
+
+
+@lru_cache(maxsize=64)
+def _counted(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"n:{kind}" for kind in kinds)
 
 
 def delta(before: frozenset[str], after: frozenset[str]) -> Counter[str]:

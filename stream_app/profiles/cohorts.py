@@ -147,14 +147,20 @@ def merge_active(
     out.update(merged)
 
 
-def active_in(fields: Mapping[str, object], period: int, keep: int) -> bool:
-    """Whether the fields record activity in ``period`` (within the ``keep`` kept).
+def retained(fields: Mapping[str, object], start: int, keep: int) -> list[int]:
+    """The periods k = 1 .. ``keep`` - 1 after ``start`` (the cohort's, never after the
+    first active one) that the fields record activity in.
 
-    >>> active_in({"ap": 9, "ab": 0b1011}, 12, 4), active_in({"ap": 9, "ab": 0b1011}, 11, 4)
-    (True, False)
+    >>> retained({"ap": 9, "ab": 0b1011}, 8, 4)  # active in 9, 10 and 12
+    [1, 2]
     """
     base, bits = fields.get(ACTIVE_BASE), fields.get(ACTIVE_BITS)
     if not isinstance(base, int) or not isinstance(bits, int):
-        return False
-    offset = period - base
-    return 0 <= offset < keep and bool(bits >> offset & 1)
+        return []
+    out, k = [], base - start
+    while bits and k < keep:
+        if bits & 1 and k > 0:
+            out.append(k)
+        bits >>= 1
+        k += 1
+    return out
