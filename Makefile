@@ -77,6 +77,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.cutover
 	$(BIN)/python -m bench.lift
 	$(BIN)/python -m bench.audit
+	$(BIN)/python -m bench.reports
 	$(BIN)/python -m bench.cluster
 	$(BIN)/python -m bench.recovery
 

@@ -130,6 +130,7 @@ def create_app(
         schedule=stores.schedule,
         models=stores.models,
         endpoints=stores.endpoints,
+        funnel=stores.funnel,
     )
     app.add_exception_handler(UnavailableError, unavailable)
     app.add_middleware(AccessLog, metrics=metrics)

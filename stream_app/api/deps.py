@@ -19,6 +19,7 @@ from stream_app.storage.decision_log import DecisionLog
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.endpoints import EndpointStore
 from stream_app.storage.erasure import ErasureStore
+from stream_app.storage.funnel import FunnelStore
 from stream_app.storage.profiles import ProfileStore
 from stream_app.storage.schedule import ScheduleStore
 from stream_app.storage.scoring import ModelStore
@@ -46,6 +47,7 @@ class ApiContext:
     schedule: ScheduleStore
     models: ModelStore
     endpoints: EndpointStore
+    funnel: FunnelStore
 
 
 def get_context(request: Request) -> ApiContext:

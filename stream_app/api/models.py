@@ -254,6 +254,30 @@ class LiftReport(Model):
     campaigns: list[CampaignLift]
 
 
+class FunnelRow(Model):
+    cohort: str = Field(description="Acquisition cohort (period first seen), or 'all'.")
+    source: str = Field(description="First-touch source, or 'all' (sources summed).")
+    stages: dict[str, int] = Field(description="Customers who reached each stage.")
+
+
+class FunnelReport(Model):
+    period: Literal["day", "week", "month"]
+    total: FunnelRow = Field(description="Every cohort together.")
+    cohorts: list[FunnelRow]
+
+
+class CohortRetention(Model):
+    cohort: str
+    source: str
+    customers: int = Field(description="Customers acquired in the cohort.")
+    retained: list[int] = Field(description="Of them, active again k = 1, 2 ... periods later.")
+
+
+class CohortsReport(Model):
+    period: Literal["day", "week", "month"]
+    cohorts: list[CohortRetention]
+
+
 class Accepted(Model):
     status: Literal["accepted"] = "accepted"
 

@@ -7,6 +7,7 @@ import asyncio
 import orjson
 import typer
 
+from stream_app.cli.report_funnel import cohorts, funnel
 from stream_app.decisions.lift import CampaignLift, render
 from stream_app.settings import Settings
 from stream_app.storage.configured import keys_of
@@ -14,6 +15,8 @@ from stream_app.storage.connection import redis_client
 from stream_app.storage.decisions import DecisionStore
 
 report_app = typer.Typer(help="Reports for analysts.", no_args_is_help=True)
+report_app.command("funnel")(funnel)
+report_app.command("cohorts")(cohorts)
 
 
 @report_app.command("lift")

@@ -88,6 +88,18 @@ class SessionStart(ClickEvent):
     platform: Literal["ios", "android", "web"] | None = None
 
 
+class Referral(ClickEvent):
+    """The customer invited someone or shared something (AARRR's referral stage). The
+    invitee is a reference the worker never stores (only counted, as ``n:referral``)."""
+
+    type: Literal["referral"]
+    kind: Literal["invite", "share"]
+    channel: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+    invitee_id: Identifier | None = Field(
+        default=None, repr=False, description="Who was invited; never stored nor logged."
+    )
+
+
 ClickstreamEvent = Annotated[
     PageView
     | ProductView
@@ -98,6 +110,7 @@ ClickstreamEvent = Annotated[
     | RemoveFromWishlist
     | CheckoutStart
     | AppOpen
-    | SessionStart,
+    | SessionStart
+    | Referral,
     Field(discriminator="type"),
 ]

@@ -13,6 +13,7 @@ from stream_app.events.clickstream import (
     AddToCart,
     AddToWishlist,
     ClickEvent,
+    PageView,
     ProductView,
     RemoveFromCart,
     RemoveFromWishlist,
@@ -25,14 +26,17 @@ from stream_app.events.registry import STREAM_EVENTS, Event
 from stream_app.events.returns import OrderReversal
 from stream_app.events.reviews import Remark
 from stream_app.events.sensor import Ambient, Location, Proximity
+from stream_app.profiles.cohorts import PERIOD, SOURCE_FIELD, Period, period_of, referrer_host
 from stream_app.profiles.geo import geohash
 from stream_app.profiles.money import minor_scale, to_minor
 from stream_app.profiles.mood import remark_ops
 from stream_app.profiles.ops import (
+    Active,
     CartAdd,
     CartClear,
     CartRemove,
     DecayAdd,
+    FirstWrite,
     Incr,
     LastWrite,
     Min,
@@ -79,6 +83,8 @@ class FoldConfig:
     taste_weight_wishlist: float = 4.0
     #: A remark this negative or worse is a complaint (``profiles.mood``).
     negative_below: float = -0.3
+    #: The cohort period activity is marked in (``profiles.cohorts``).
+    active_period: Period = PERIOD
 
 
 def normalize_query(query: str) -> str:
@@ -108,13 +114,16 @@ def fold(
     >>> from stream_app.events.clickstream import AppOpen
     >>> e = AppOpen(type="app_open", event_id="e1", customer_id="c1",
     ...             event_time=datetime(2026, 1, 1, tzinfo=UTC))
-    >>> fold(e, "c1", FoldConfig(b"k", timedelta(0))).ops
-    (Touch(count_field='n:app_open', ms=1767225600000, last_field='last:app_open', rhythmic=True),)
+    >>> fold(e, "c1", FoldConfig(b"k", timedelta(0))).ops  # doctest: +NORMALIZE_WHITESPACE
+    (Touch(count_field='n:app_open', ms=1767225600000, last_field='last:app_open', rhythmic=True),
+     Active(period=2922))
     """
     if ms is None:
         ms = to_ms(event.event_time)
     count_field, last_field, rhythmic = _HEADS[event.type]
     ops: list[ProfileOp] = [Touch(count_field, ms, last_field, rhythmic)]
+    if rhythmic:
+        ops.append(Active(period_of(ms, config.active_period)))
     specific = _SPECIFIC.get(type(event))
     extra = specific(event, ms, config, ops) if specific is not None else _NOTHING
     if polarity is not None and isinstance(event, Remark):
@@ -136,6 +145,12 @@ class _Extra(NamedTuple):
 
 
 _NOTHING = _Extra()
+
+
+def _paged(event: PageView, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
+    """The earliest page view's referrer host is the first-touch source (docs/reports.md)."""
+    ops.append(FirstWrite(SOURCE_FIELD, referrer_host(event.referrer), ms))
+    return _NOTHING
 
 
 def _viewed(event: ProductView, ms: int, config: FoldConfig, ops: list[ProfileOp]) -> _Extra:
@@ -234,6 +249,7 @@ def _weather(event: Ambient, ms: int, config: FoldConfig, ops: list[ProfileOp]) 
 #: What each event type adds to the ops every event makes (a dict lookup, not a chain
 #: of isinstance checks: the fold runs per event).
 _SPECIFIC: dict[type, Callable[[Any, int, FoldConfig, list[ProfileOp]], _Extra]] = {
+    PageView: _paged,
     ProductView: _viewed,
     AddToCart: _added,
     RemoveFromCart: _removed,

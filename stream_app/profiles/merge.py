@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from stream_app.profiles.cohorts import merge_active
 from stream_app.profiles.mood import ComplaintEntry, note_complaint
 from stream_app.profiles.state import (
     CartEntry,
@@ -47,6 +48,7 @@ def merge(kept: ProfileState, other: ProfileState, limits: StateLimits) -> Profi
     ('c', 7, {'n': 3, 'last_seen': 9, 'gender': 'f', '@gender': 5})
     """
     fields = merge_fields(kept.fields, other.fields)
+    merge_active(fields, kept.fields, other.fields, limits.active_periods)
     orders = _ledger(kept.orders, other.orders, fields)
     last_purchase = fields.get("last:purchase")
     merged = ProfileState(

@@ -132,6 +132,22 @@ class Remarked(NamedTuple):
     complaint: tuple[str, str, str] | None = None
 
 
+class FirstWrite(NamedTuple):
+    """Set a field unless an earlier event (by event time) already set it; at equal times
+    the greater value (stamped ``@<field>`` with ``-ms``: a merge's last-writer-wins
+    rule keeps the earliest). The first-touch source."""
+
+    field: str
+    value: str
+    ms: int
+
+
+class Active(NamedTuple):
+    """The customer was active in cohort period ``period`` (``profiles.cohorts``)."""
+
+    period: int
+
+
 ProfileOp = (
     Touch
     | Incr
@@ -146,6 +162,8 @@ ProfileOp = (
     | Wish
     | OrderMark
     | Remarked
+    | FirstWrite
+    | Active
 )
 
 

@@ -20,6 +20,9 @@ from typing import Any
 
 from stream_app.clock import zone
 from stream_app.profiles import ops
+from stream_app.profiles.cohorts import ACTIVE_PERIODS, first_write, mark_active
+from stream_app.profiles.decayed import Decayed as Decayed
+from stream_app.profiles.decayed import round10 as round10
 from stream_app.profiles.mood import ComplaintEntry, apply_remarked
 from stream_app.profiles.presence import mark_presence
 from stream_app.profiles.rhythm import BUCKETS, DEFAULT_TIMEZONE, local_hour_of_week
@@ -33,8 +36,6 @@ WishEntry = list[int | str]
 #: The order ledger's entry: [units bought (-1: order not seen), wholly reversed (0/1),
 #: reversed without lines (0/1): the order's units count as returned].
 LedgerEntry = list[int]
-#: Rebase a decayed sum before ``2 ** x`` grows past this exponent.
-_REBASE_AT = 512.0
 
 
 class Outcome(IntEnum):
@@ -45,45 +46,6 @@ class Outcome(IntEnum):
     CREATED = 2
     TOO_LATE = 3
     ERASED = 4
-
-
-def round10(value: float) -> float:
-    """Ten significant digits, as stored (a third less memory than 17, error 5e-11).
-
-    >>> round10(1 / 3)
-    0.3333333333
-    """
-    return float(f"{value:.10g}")
-
-
-@dataclass(slots=True)
-class Decayed:
-    """Decayed sums stored relative to ``ref_ms``: ``S(T) = stored * 2^(-(T - ref) / H)``."""
-
-    ref_ms: int | None = None
-    sums: dict[str, float] = field(default_factory=dict)
-
-    def add(self, name: str, weight: float, at_ms: int, half_life_ms: float) -> None:
-        """Add ``weight`` at time ``at_ms`` (rescaling every sum when the exponent grows)."""
-        if self.ref_ms is None:
-            self.ref_ms = at_ms
-        x = (at_ms - self.ref_ms) / half_life_ms
-        if x > _REBASE_AT:
-            scale = 2.0 ** (-x)
-            self.sums = {k: round10(v * scale) for k, v in self.sums.items()}
-            self.ref_ms, x = at_ms, 0.0
-        self.sums[name] = round10(self.sums.get(name, 0.0) + weight * 2.0**x)
-
-    def at(self, when_ms: int, half_life_ms: float) -> dict[str, float]:
-        """Every sum evaluated at ``when_ms``.
-
-        >>> Decayed(0, {"c:shoes": 4.0}).at(7 * 86_400_000, 7 * 86_400_000)
-        {'c:shoes': 2.0}
-        """
-        if self.ref_ms is None:
-            return {}
-        scale = 2.0 ** (-(when_ms - self.ref_ms) / half_life_ms)
-        return {name: value * scale for name, value in self.sums.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +65,8 @@ class StateLimits:
     zone_pending: int = 200
     sentiment_half_life_ms: int = 14 * 86_400_000
     complaints_kept: int = 10
+    #: Cohort periods of activity kept, from the first (``profiles.cohorts``).
+    active_periods: int = ACTIVE_PERIODS
 
 
 @dataclass(slots=True)
@@ -347,6 +311,8 @@ _APPLY: dict[type, Callable[[ProfileState, Any, StateLimits], None]] = {
     ops.CartClear: _cart_clear,
     ops.Wish: _wish,
     ops.Remarked: apply_remarked,
+    ops.FirstWrite: lambda s, op, _: first_write(s.fields, op.field, op.value, op.ms),
+    ops.Active: lambda s, op, limits: mark_active(s.fields, op.period, limits.active_periods),
 }
 
 

@@ -33,6 +33,7 @@ from stream_app.settings.edges import (
     SecretSettings,
 )
 from stream_app.settings.renames import RENAMED, renamed_message
+from stream_app.settings.reports import FunnelSettings
 from stream_app.settings.stream import LogSettings, ProfileSettings, WorkerSettings
 
 
@@ -67,6 +68,9 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings, description="The API.")
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Metrics.")
     audit: AuditSettings = Field(default_factory=AuditSettings, description="Profile audit.")
+    funnel: FunnelSettings = Field(
+        default_factory=FunnelSettings, description="Funnel and cohort reports."
+    )
     devstack: DevstackSettings = Field(
         default_factory=DevstackSettings, description="Test servers."
     )

@@ -33,6 +33,7 @@ from stream_app.simulation.sessions import (
     browse,
     checkout_start,
     open_event,
+    referral,
     remove_from_cart,
 )
 from stream_app.simulation.voices import Voice, VoiceMix
@@ -63,6 +64,10 @@ class Mix:
     catalog_share: float = 0.003
     #: Reviews and comments on orders (``simulation.voices``).
     voices: VoiceMix = field(default_factory=VoiceMix)
+    #: One customer in this many invites or shares (AARRR's referral), at a browse step
+    #: with chance ``referral_share``.
+    referrer_every: int = 20
+    referral_share: float = 0.1
 
 
 class EventGenerator(Iterator[tuple[Stream, Event]]):
@@ -241,6 +246,9 @@ class EventGenerator(Iterator[tuple[Stream, Event]]):
         ):
             return Stream.CLICKSTREAM, add_to_cart(rng, customer, s, viewed, now)
         s.steps_left -= 1
+        mix = self._mix
+        if s.customer % mix.referrer_every == 0 and rng.random() < mix.referral_share:
+            return Stream.CLICKSTREAM, referral(rng, customer, s, now)
         return Stream.CLICKSTREAM, browse(
             rng, self._catalog, customer, s, now, self._listing.viewed
         )

@@ -16,6 +16,7 @@ from stream_app.events.clickstream import (
     CheckoutStart,
     PageView,
     ProductView,
+    Referral,
     RemoveFromCart,
     Search,
     SessionStart,
@@ -138,6 +139,16 @@ def checkout_start(
         cart_value=cart_total(s.cart, customer.currency),
         **_click_base(rng, customer, s, now),
     )
+
+
+def referral(rng: random.Random, customer: Customer, s: Session, now: datetime) -> Referral:
+    """An invite (naming a friend) or a share, through one of a few channels."""
+    kinds: tuple[Literal["invite"], Literal["share"]] = ("invite", "share")
+    kind = rng.choice(kinds)
+    invitee = f"friend-{rng.getrandbits(32):08x}" if kind == "invite" else None
+    channel = rng.choice(("whatsapp", "email", "link"))
+    base = _click_base(rng, customer, s, now)
+    return Referral(type="referral", kind=kind, channel=channel, invitee_id=invitee, **base)
 
 
 def _favoured_category(rng: random.Random, customer: Customer) -> str:

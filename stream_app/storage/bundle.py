@@ -18,6 +18,7 @@ from stream_app.storage.customers import CustomerStore
 from stream_app.storage.decision_log import DecisionLog
 from stream_app.storage.decisions import DecisionStore
 from stream_app.storage.endpoints import EndpointStore
+from stream_app.storage.funnel import FunnelStore
 from stream_app.storage.layout import Keys
 from stream_app.storage.parking import ParkingStore
 from stream_app.storage.priors import PriorStore
@@ -47,6 +48,7 @@ class Stores:
     committer: Committer
     parking: ParkingStore
     endpoints: EndpointStore
+    funnel: FunnelStore
 
 
 def build_stores(redis: RedisClient, settings: Settings) -> Stores:
@@ -89,4 +91,5 @@ def build_stores(redis: RedisClient, settings: Settings) -> Stores:
         ),
         parking=ParkingStore(redis, keys, schedule),
         endpoints=EndpointStore(redis, keys),
+        funnel=FunnelStore(redis, keys, settings.funnel.period),
     )

@@ -99,6 +99,12 @@ class Keys:
         ``LIFT_BUILT`` once complete; same slot as ``lift``."""
         return f"{self.prefix}:lift:{{{campaign_id}}}:cells"
 
+    def funnel(self, period: str, tag: str = "") -> str:
+        """Hash: funnel and cohort counters of one cohort period (``decisions.funnel.cell``
+        -> customers); on a Redis Cluster one per slot, ``tag`` in the slot of the
+        customers it counts (``storage.funnel``)."""
+        return f"{self.prefix}:funnel:{period}" + (f":{{{tag}}}" if tag else "")
+
     def campaigns(self) -> str:
         """Set: campaign ids with lift counts."""
         return f"{self.prefix}:lift:campaigns"

@@ -18,6 +18,7 @@ from stream_app.clock import to_ms
 from stream_app.counts import Counts
 from stream_app.decisions.attribution import Window
 from stream_app.decisions.evaluation import Evaluation
+from stream_app.decisions.funnel import FunnelRules, FunnelView, cells, delta
 from stream_app.decisions.timeline import Entry, Kind, Why, decided, not_sent
 from stream_app.decisions.triggers import Hit
 from stream_app.events.deadletter import DeadLetter
@@ -72,6 +73,8 @@ class Passed:
     wishes: dict[str, int | None] = field(default_factory=dict)
     conversions: list[Window] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
+    #: What the funnel counted the customer in before the pass (None: nothing applied).
+    funnel: FunnelView | None = None
     #: Hits, each with the moment it began (its triggering event, in ms).
     hits: list[tuple[Hit, int]] = field(default_factory=list)
     winners: list[PendingDecision] = field(default_factory=list)
@@ -102,6 +105,7 @@ class EffectRules:
     sent_ttl: timedelta
     pending_ttl: timedelta
     scored_ttl_s: int
+    funnel: FunnelRules
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,6 +144,9 @@ class Effects:
             profiles.write(
                 writes, state, passed.applied, passed.kept, floor, compact=passed.compact_ids
             )
+        if passed.funnel is not None:  # cells before and after: exact (docs/reports.md)
+            changes = delta(*(cells(v, self.rules.funnel) for v in (passed.funnel, state)))
+            self.stores.funnel.count(writes, cid, changes)
         if passed.links:
             done = {*passed.loaded.refused, *(other.customer_id for other in merged)}
             if links := [aid for aid in passed.links if aid not in done]:

@@ -20,6 +20,7 @@ from stream_app.counts import DecisionCount, DecisionOutcome, Labelled, Plain, a
 from stream_app.decisions.attribution import Goal, converted
 from stream_app.decisions.campaigns import BackInStock, Campaign, CampaignBook, PriceDrop
 from stream_app.decisions.evaluation import Evaluation, evaluate, profile_campaigns
+from stream_app.decisions.funnel import FunnelView
 from stream_app.decisions.planner import Rules
 from stream_app.decisions.policies import CANCELLING, Suppressed
 from stream_app.decisions.timeline import Why
@@ -111,6 +112,7 @@ class Evaluator:
             passed.counters[Labelled("events_dropped", "erased")] += len(updates)
             return passed
         before = list(found.state.wishlist)
+        passed.funnel = FunnelView.of(found.state)
         if found.merged or found.refused:
             self._merge(passed)
         goals, changed = self._apply(work, passed, updates)

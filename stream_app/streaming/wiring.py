@@ -71,7 +71,7 @@ def build_engine(
         batch_config=batch_config(
             settings, book, Listener(learner, settings.profiles.remark_text_weight)
         ),
-        limits=settings.profiles.state_limits(),
+        limits=settings.funnel.limits(settings.profiles.state_limits()),
         value_rules=settings.profiles.value_rules(),
         topics=settings.topics,
         effects=Effects(
@@ -82,6 +82,7 @@ def build_engine(
                 sent_ttl=settings.decisions.dedupe_window,
                 pending_ttl=decider.pending_ttl,
                 scored_ttl_s=decider.scored_ttl_s(),
+                funnel=settings.funnel.rules(),
             ),
             stores=stores,
             audit=auditor(settings, segment_rules),
@@ -124,8 +125,10 @@ def batch_config(
     return BatchConfig(
         streams=settings.topics.streams(),
         limits=settings.worker.decode_limits(),
-        fold=settings.profiles.fold_config(
-            settings.secrets.pseudonym_secret.get_secret_value().encode(), _cart_delay(book)
+        fold=settings.funnel.fold(
+            settings.profiles.fold_config(
+                settings.secrets.pseudonym_secret.get_secret_value().encode(), _cart_delay(book)
+            )
         ),
         dlq_keep_bytes=settings.worker.dlq_max_original_bytes,
         device_grace_ms=int(settings.profiles.device_link_grace.total_seconds() * 1000),

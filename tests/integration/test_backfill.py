@@ -1,9 +1,10 @@
 """Backfill through the real worker: a year of customers' history (views, carts, orders,
-returns, and a consent on another topic, a year older than the clicks read before
-it), replayed with ``--backfill`` onto the topics before the worker starts, is
+returns, a referral, and a consent on another topic, a year older than the clicks read
+before it), replayed with ``--backfill`` onto the topics before the worker starts, is
 applied whatever its age and order and messages nobody: no decision, no audit record,
 no segment event, no timer, no dead letter, no late event. Every profile is the
-oracle's. Loaded again, every event is a duplicate.
+oracle's, and so is the funnel (``tests.oracle.funnel``). Loaded again, every event is a
+duplicate.
 A live cart left afterwards still gets its message: the worker under test does
 decide, history just does not make it."""
 
@@ -27,6 +28,7 @@ from stream_app.events.registry import EVENT_ADAPTERS, Event
 from stream_app.kafka_topics import ensure_topics
 from stream_app.producers.replay import replay_file
 from stream_app.settings import Settings
+from stream_app.storage.funnel import FunnelStore
 from stream_app.storage.layout import Keys
 from tests.integration.conftest import ARTIFACTS
 from tests.integration.fixtures import (
@@ -39,6 +41,7 @@ from tests.integration.fixtures import (
 )
 from tests.oracle.compare import diff
 from tests.oracle.config import OracleConfig
+from tests.oracle.funnel import Definitions, expected_counts
 from tests.oracle.recompute import ExpectedProfile, Oracle
 from tests.oracle.redis_view import read_profile, stats
 
@@ -61,6 +64,9 @@ def year_of(cid: str, end: datetime, rng: random.Random) -> list[dict[str, Any]]
     cart left at the end (live, it would be abandoned; the last order lapses)."""
     start = end - timedelta(days=365)
     out = [_ev("consent", cid, start, channel="push", opted_in=True)]  # on events.identity
+    out.append(_ev("page_view", cid, start + timedelta(days=1), path="/",
+                   referrer="https://www.google.com/"))  # fmt: skip
+    out.append(_ev("referral", cid, start + timedelta(days=40), kind="invite", channel="email"))
     for week in range(52):
         at = start + timedelta(days=7 * week, hours=rng.randrange(8, 20))
         items = [(f"sku-{rng.randrange(40)}", rng.choice(CATEGORIES)) for _ in range(3)]
@@ -102,6 +108,17 @@ async def _differences(
         )  # fmt: skip
         out += diff(want, found)
     return out
+
+
+async def _funnel(own: Settings, redis: Redis) -> dict[str, int]:
+    """The funnel counters the worker kept (``storage.funnel``)."""
+    return await FunnelStore(redis, Keys(own.redis.key_prefix), own.funnel.period).read()
+
+
+def _recounted(own: Settings, values: list[dict[str, Any]]) -> dict[str, int]:
+    """The funnel recounted from the events (``tests.oracle.funnel``)."""
+    events = [(str(e.customer_id), e) for e in _parsed(values)]
+    return expected_counts(events, Definitions.from_settings(own))
 
 
 def _parsed(values: list[dict[str, Any]]) -> list[Event]:
@@ -148,6 +165,7 @@ async def test_a_year_of_history_is_applied_in_event_time_and_messages_nobody(
         expected = oracle.profiles(at_ms)
         assert set(expected) == set(customers)
         assert await _differences(own, redis, expected, at_ms) == []
+        assert await _funnel(own, redis) == _recounted(own, history)
 
         # Loaded twice (a re-run): nothing applied again. A customer known only from
         # history keeps every id (``IDS_FLOOR``): each event is a duplicate, none late.
@@ -160,6 +178,7 @@ async def test_a_year_of_history_is_applied_in_event_time_and_messages_nobody(
         assert again.get("events_applied", 0) == len(history), sorted(again.items())
         assert again.get("events_duplicate", 0) == len(history), sorted(again.items())
         assert await _differences(own, redis, expected, at_ms) == []
+        assert await _funnel(own, redis) == _recounted(own, history)
 
         # The same worker messages a live cart left now: history alone was quiet.
         live = f"live-{uuid.uuid4().hex[:6]}"
@@ -198,6 +217,7 @@ async def test_a_year_of_history_is_applied_in_event_time_and_messages_nobody(
         trimmed = [e for e in theirs if e["type"] not in ("purchase", "return")]
         late = sum(n for name, n in third.items() if name.startswith("events_late:"))
         assert late == len(trimmed), sorted(third.items())
+        assert await _funnel(own, redis) == _recounted(own, [*history, agreed, cart, seen])
         duplicates = third.get("events_duplicate", 0) - again.get("events_duplicate", 0)
         assert duplicates == len(history) - len(trimmed), sorted(third.items())
         assert process.running, process.log_tail()

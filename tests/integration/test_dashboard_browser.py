@@ -37,6 +37,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 SCREENSHOT = Path(ARTIFACTS) / "dashboard.png"
 CUSTOMER_SCREENSHOT = Path(ARTIFACTS) / "customer-view.png"
+#: What the funnel and retention panels show (``static/funnel.js``), once they have data.
+FUNNEL = """
+const f = window.dashboardFunnel;
+if (!f || !f.funnel || !f.funnel.total.stages.acquisition) return null;
+return {acquired: f.funnel.total.stages.acquisition, cohorts: f.cohorts.cohorts.length};
+"""
 CONSOLE = Path(ARTIFACTS) / "logs" / "dashboard-console.json"
 T = TypeVar("T")
 
@@ -177,6 +183,10 @@ def test_dashboard_charts_live_data_without_console_errors(
     assert live(seen), seen
     assert seen["status"] == "live", seen
     assert seen["failures"] == 0, seen
+
+    shown = wait_for(lambda: browser.execute_script(FUNNEL) or {}, bool, within=15)
+    assert shown.get("acquired", 0) > 0, shown  # the funnel bars and the heat map show data
+    assert shown.get("cohorts", 0) > 0, shown
 
     polls = seen["polls"]
     wait_for(charted, lambda s: s["polls"] >= polls + 2, within=10)  # lines, not lone points

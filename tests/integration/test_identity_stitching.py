@@ -27,6 +27,7 @@ from stream_app.profiles.pseudonym import pseudonymize
 from stream_app.settings import Settings
 from stream_app.storage.commit import Committer, Writes
 from stream_app.storage.erasure import ErasureStore
+from stream_app.storage.funnel import FunnelStore
 from stream_app.storage.layout import Keys
 from stream_app.storage.scripts import ScriptCall
 from stream_app.storage.statfields import as_stats
@@ -36,6 +37,7 @@ from tests.integration.fixtures import dumps, eventually, isolated, produce, pro
 from tests.integration.test_one_pass import KafkaPublisher, Record, engine
 from tests.oracle.compare import diff
 from tests.oracle.config import OracleConfig
+from tests.oracle.funnel import Definitions, expected_counts
 from tests.oracle.recompute import Oracle
 from tests.oracle.redis_view import read_profile
 
@@ -152,6 +154,13 @@ async def differences(settings: Settings, story: Story, processed: Told) -> list
             out.append("the anonymous profile (or its ids) is still there")
         if await redis.get(keys.link(visitor)) != story.cid.encode():
             out.append("the cookie is not linked to the customer")
+        # The funnel counts the guest's history as the customer's (its hash is the one of
+        # the customer's slot on a cluster, where only this test's customer is counted).
+        held = await redis.hgetall(FunnelStore(redis, keys, settings.funnel.period).key(story.cid))
+        counted = {k.decode(): int(v) for k, v in held.items() if int(v)}
+        rules = Definitions.from_settings(settings)
+        if counted != expected_counts([(story.cid, e) for e in parsed(processed)], rules):
+            out.append(f"the funnel counters are off: {counted}")
         return out
 
 

@@ -41,6 +41,9 @@ class OracleConfig:
     #: Rhythmic events of a customer without a zone moved to it once known (the newest).
     zone_pending: int = 200
     search_max_chars: int = 64
+    #: Cohort period activity is marked in, and periods kept (``STREAM_APP_FUNNEL__*``).
+    funnel_period: str = "week"
+    active_periods: int = 12
     w_view: float = 1.0
     w_cart: float = 3.0
     w_purchase: float = 5.0
@@ -79,6 +82,8 @@ class OracleConfig:
             recent_searches=settings.profiles.recent_searches,
             wishlist_size=settings.profiles.wishlist_size,
             zone_pending=settings.profiles.zone_pending,
+            funnel_period=settings.funnel.period,
+            active_periods=settings.funnel.retention_periods,
             w_view=settings.profiles.taste_weight_view,
             w_cart=settings.profiles.taste_weight_cart,
             w_purchase=settings.profiles.taste_weight_purchase,

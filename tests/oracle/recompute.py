@@ -27,6 +27,7 @@ from stream_app.events.clickstream import (
     AddToCart,
     AddToWishlist,
     ClickEvent,
+    PageView,
     ProductView,
     RemoveFromCart,
     RemoveFromWishlist,
@@ -40,6 +41,7 @@ from stream_app.events.returns import OrderReversal
 from stream_app.events.sensor import Ambient, Location, Proximity, SensorEvent
 from stream_app.profiles.pseudonym import pseudonymize
 from tests.oracle.config import MS_PER_DAY, OracleConfig
+from tests.oracle.funnel import active_fields, first_touch, host, period_index
 
 Scalar = int | float | str
 
@@ -224,6 +226,9 @@ class _State:
     undone: set[str] = field(default_factory=set)
     undone_itemless: set[str] = field(default_factory=set)
     returned_line_units: int = 0
+    #: Cohort periods active in, and (time, referrer host) of page views (tests.oracle.funnel).
+    active: set[int] = field(default_factory=set)
+    pages: list[tuple[int, str]] = field(default_factory=list)
 
     def add(self, name: str, amount: float) -> None:
         self.sums[name] = self.sums.get(name, 0) + amount
@@ -315,6 +320,8 @@ class Oracle:
         s.undone |= visitor.undone
         s.undone_itemless |= visitor.undone_itemless
         s.returned_line_units += visitor.returned_line_units
+        s.active |= visitor.active
+        s.pages += visitor.pages
 
     def apply(self, event: Event) -> Outcome:
         """Accept ``event``; a reading of an unregistered device waits (once, however often
@@ -395,6 +402,9 @@ class Oracle:
             if "timezone" not in s.latest:
                 s.assumed = self._newest([*s.assumed, time])
             s.rhythm.append((str(hour_of_week(time, self._zone(s))), 1.0, time))
+            s.active.add(period_index(time, cfg.funnel_period))
+        if isinstance(event, PageView):
+            s.pages.append((time, host(event.referrer)))
         if isinstance(event, ProductView):
             self._taste(s, event.category, event.brand, cfg.w_view, time)
             s.views[event.item_id] = max(time, s.views.get(event.item_id, time))
@@ -521,6 +531,8 @@ class Oracle:
         fields_["returned_units"] = s.returned_line_units + sum(
             known[o] for o in s.undone_itemless & known.keys()
         )
+        fields_.update(active_fields(s.active, cfg.active_periods))
+        fields_.update(first_touch(s.pages))
         for name, latest in s.latest.items():
             values = tuple(_scalar(v) for v in latest.values)
             fields_[name] = values[0]

@@ -24,6 +24,7 @@ PLACEHOLDERS = {
     "campaign_id": "<campaign>",
     "name": "<name>",
     "key_id": "<key id>",
+    "period": "<period>",
 }
 #: Builders of ``SCAN`` patterns, and the schedule shard of a customer: not keys.
 PATTERNS = {"of_customer", "of_deployment", "shard", "basket_runs"}

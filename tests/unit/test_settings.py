@@ -140,6 +140,7 @@ def test_sections_build_the_domain_rules_with_the_domain_defaults() -> None:
 #: Every setting a rule object is built from, none at its default.
 CHANGED = Settings(
     _env_file=None,
+    funnel={"period": "month", "retention_periods": 6},
     worker={
         "max_record_bytes": 2048,
         "max_events_per_record": 7,
@@ -233,7 +234,7 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         default_timezone="Asia/Kolkata",
         fx=FxRates("GBP", {"EUR": 0.8, "USD": 0.5}, date(2026, 3, 2)),
     )
-    assert CHANGED.profiles.state_limits() == StateLimits(
+    assert CHANGED.funnel.limits(CHANGED.profiles.state_limits()) == StateLimits(
         allowed_lateness_ms=7_200_000,
         taste_half_life_ms=259_200_000,
         rhythm_half_life_ms=777_600_000,
@@ -244,8 +245,9 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         zone_pending=11,
         sentiment_half_life_ms=259_200_000,
         complaints_kept=4,
+        active_periods=6,
     )
-    assert CHANGED.profiles.fold_config(b"k", H) == FoldConfig(
+    assert CHANGED.funnel.fold(CHANGED.profiles.fold_config(b"k", H)) == FoldConfig(
         pseudonym_secret=b"k",
         cart_abandon_delay=H,
         taste_weight_view=0.5,
@@ -253,6 +255,7 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
         taste_weight_purchase=4.5,
         taste_weight_wishlist=3.5,
         negative_below=-0.5,
+        active_period="month",
     )
     assert CHANGED.decisions.rules() == Rules(
         caps=Caps(per_day={"push": 9}, per_week={"push": 19}, global_per_day=8),
@@ -279,8 +282,8 @@ def test_every_setting_of_a_rule_object_arrives_in_its_field() -> None:
     [
         lambda s: s.worker.decode_limits(),
         lambda s: s.profiles.value_rules(),
-        lambda s: s.profiles.state_limits(),
-        lambda s: s.profiles.fold_config(b"k", None),
+        lambda s: s.funnel.limits(s.profiles.state_limits()),
+        lambda s: s.funnel.fold(s.profiles.fold_config(b"k", None)),
         lambda s: s.decisions.rules(),
     ],
     ids=["decode_limits", "value_rules", "state_limits", "fold_config", "rules"],

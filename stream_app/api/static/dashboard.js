@@ -130,6 +130,7 @@
       return;
     }
     render(snapshot);
+    document.dispatchEvent(new CustomEvent("dashboard:polled", { detail: { key } }));
     schedule(POLL_MS);
   }
 
