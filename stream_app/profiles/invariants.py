@@ -160,8 +160,8 @@ def _times(state: ProfileState, around: Around) -> list[str]:
     first, last = fields.get("first_seen"), fields.get("last_seen")
     if not isinstance(first, int) or not isinstance(last, int):
         return ["time_order"]
-    times = [
-        v
+    times = [  # a first-writer-wins stamp holds minus its event time (``ops.FirstWrite``)
+        -v if k[0] == "@" and isinstance(v, int) and v < 0 else v
         for k, v in fields.items()
         if k.startswith(("first:", "last:", "@")) and k not in _NOT_EVENT_TIMES
     ]
