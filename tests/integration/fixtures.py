@@ -37,6 +37,12 @@ from stream_app.storage.profiles import ProfileStore
 
 T = TypeVar("T")
 
+# The embedded broker answers a fetch only at its max wait (PLATFORM-NOTES), and
+# aiokafka's default is 500 ms: a record arriving while the tests wait would be seen
+# up to that late. Their consumers ask every 50 ms instead.
+FETCH_MAX_WAIT_MS = 50
+POLL_S = 0.1  # between probes of ``eventually``
+
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
@@ -132,6 +138,7 @@ async def consume_until(
         **client_options(settings),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
     )
     await consumer.start()
     seen: list[ConsumerRecord[bytes, bytes]] = []
@@ -169,7 +176,7 @@ async def eventually(
     deadline = time.monotonic() + within
     value = await probe()
     while not ok(value) and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(POLL_S)
         value = await probe()
     return value
 
@@ -178,7 +185,12 @@ async def read_to_end(
     settings: Settings, topics: Sequence[str], within: float = 60.0
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record on ``topics`` (all partitions), from the start to the end offsets of now."""
-    consumer = AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        **client_options(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+    )
     await consumer.start()
     try:
         await consumer.topics()  # refreshes metadata
