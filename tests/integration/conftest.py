@@ -48,6 +48,10 @@ def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Sett
             "bootstrap": servers.kafka_bootstrap,
             "topic_partitions": 3,
             "commit_interval_s": 0.2,
+            # The embedded broker holds every group join for half the session timeout
+            # (5 s at the default 10 s, 2 s at 4 s; and a killed member is noticed as
+            # much sooner): each worker the tests start joins at least once.
+            "session_timeout_s": 4.0,
         },
         redis={"url": servers.redis_url, "key_prefix": f"t{run}"},
         worker={

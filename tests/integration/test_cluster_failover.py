@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from aiokafka.structs import ConsumerRecord
 
 from stream_app.devstack.ports import free_port
 from stream_app.devstack.redis_cluster import ClusterShape, LocalRedisCluster
@@ -27,7 +29,15 @@ from stream_app.settings import Settings
 from stream_app.storage.configured import keys_of
 from stream_app.storage.connection import redis_client
 from tests.integration.conftest import ARTIFACTS
-from tests.integration.fixtures import dumps, event, event_counts, eventually, isolated, produce
+from tests.integration.fixtures import (
+    consume_until,
+    dumps,
+    event,
+    event_counts,
+    eventually,
+    isolated,
+    produce,
+)
 from tests.integration.fixtures import read_to_end as read_topics
 
 pytestmark = pytest.mark.integration
@@ -57,6 +67,15 @@ def _carts(settings: Settings, customers: list[str], n: int) -> list[tuple[bytes
         (c.encode(), dumps(event("add_to_cart", c, _id("e"), item_id=f"sku-{n}", **ITEM)))
         for c in customers
     ]
+
+
+def _decisions(records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Decision]:
+    return [Decision.model_validate_json(r.value) for r in records if r.value]
+
+
+def _reminded(records: Sequence[ConsumerRecord[bytes, bytes]]) -> set[str]:
+    """The customers with a cart reminder among ``records`` (decisions)."""
+    return {d.customer_id for d in _decisions(records) if d.campaign_id == "cart_abandonment"}
 
 
 async def test_a_master_killed_mid_stream_loses_and_doubles_nothing(
@@ -94,14 +113,18 @@ async def test_a_master_killed_mid_stream_loses_and_doubles_nothing(
                 lambda got: all(got[c].get("n") == 3 for c in customers),
                 within=90,
             )
-            await asyncio.sleep(6)  # idle carts fall due (2 s) and are decided
+            # idle carts fall due (2 s) and are decided: until every customer is reminded
+            await consume_until(
+                own,
+                own.topics.decisions,
+                lambda seen: _reminded(seen) >= set(customers),
+                within=60,
+            )
             assert worker.running, worker.log_tail()
         records = await read_topics(own, [own.topics.decisions])
     assert {c: got[c] for c in customers} == {
         c: {"n": 3, "n:consent": 1, "n:add_to_cart": 2} for c in customers
     }, "every event applied exactly once"
-    decisions = [Decision.model_validate_json(r.value) for r in records if r.value]
-    copies = Counter(d.decision_id for d in decisions)
+    copies = Counter(d.decision_id for d in _decisions(records))
     assert [i for i, n in copies.items() if n > 1] == [], "a decision published twice"
-    reminded = {d.customer_id for d in decisions if d.campaign_id == "cart_abandonment"}
-    assert reminded == set(customers), "every idle cart reminded"
+    assert _reminded(records) == set(customers), "every idle cart reminded"

@@ -123,6 +123,7 @@ async def test_a_reading_waits_for_the_link_that_comes_two_seconds_later(
     reading = _reading(device)
     before = await _stats(redis, keys)
 
+    sent_at = datetime.now(UTC)
     await produce(settings, settings.topics.sensor, [(device.encode(), dumps(reading))])
     parked = await eventually(
         lambda: _stats(redis, keys),
@@ -165,8 +166,9 @@ async def test_a_reading_waits_for_the_link_that_comes_two_seconds_later(
     )
     assert final.get("events_duplicate", 0) - after.get("events_duplicate", 0) == 1
     assert (await profile_fields(redis, keys, cid))["n:proximity"] == "1"
-    # past the grace, nothing of it reaches the dead-letter topic
-    await asyncio.sleep(GRACE.total_seconds())
+    # past the grace, nothing of it reaches the dead-letter topic: a letter comes within
+    # GRACE + 3 s of its sending (the test below), so wait to GRACE + 2 s and read 2 s
+    await _sleep_until(sent_at + GRACE + timedelta(seconds=2))
     assert not await _dead_letters(settings, str(reading["event_id"]), within=2.0)
 
 
@@ -196,6 +198,10 @@ async def test_without_a_link_a_reading_is_dead_lettered_when_its_grace_ends(
     for name in ("device_readings:expired", "dead_letters:unknown_device"):
         assert after.get(name, 0) - before.get(name, 0) == 1, name
     assert not await redis.hlen(keys.parked(_token(settings, device)))
+
+
+async def _sleep_until(moment: datetime) -> None:
+    await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()))
 
 
 def _token(settings: Settings, device: str) -> str:
