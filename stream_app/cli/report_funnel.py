@@ -57,7 +57,9 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError as error:
-        raise typer.BadParameter("--png needs matplotlib: pip install matplotlib") from error
+        raise typer.BadParameter(
+            "--png needs matplotlib: pip install 'stream_app[reports]'"
+        ) from error
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
