@@ -278,7 +278,7 @@ def render(lifts: Sequence[CampaignLift]) -> str:
                 str(lift.holdout.n),
                 str(lift.holdout.conversions),
                 f"{lift.holdout.rate:.2%}",
-                _lift_cell(lift.pooled),
+                _lift_cell(lift.pooled) if lift.holdout.n else "n/a (no holdout)",
                 "n/a" if lift.pooled.relative is None else f"{lift.pooled.relative:+.1%}",
                 "n/a" if lift.stratified is None else _lift_cell(lift.stratified),
                 SIMPSON_MARK if lift.simpson else "",

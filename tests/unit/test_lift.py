@@ -288,7 +288,10 @@ def test_render_shows_counts_rates_lifts_and_the_simpson_warning() -> None:
     assert legend.startswith("! ")
     assert "Simpson" in legend
     # Columns line up: every row starts its lift cell at the same offset.
-    assert winback.index("-27.30") == cart.index("+8.00")
+    # No holdout, no lift: the treated rate is not a lift over an unknown 0 %.
+    assert "n/a (no holdout)" in cart
+    assert "+8.00" not in cart
+    assert winback.index("-27.30") == cart.index("n/a (no holdout)")
 
 
 def test_render_without_paradox_has_no_legend() -> None:
