@@ -28,11 +28,15 @@ from stream_app.clock import to_ms
 from stream_app.events.identity import Traits
 from stream_app.events.registry import Event
 from stream_app.profiles.fold import FoldConfig, fold
+from stream_app.profiles.mood import NEGATIVE_FIELD
 from stream_app.profiles.presence import PRESENCE_FIELDS
 from stream_app.profiles.state import ProfileState, StateLimits, apply_updates
 
-#: Fields not a function of the events: the first write's wall clock, history's id floor.
-_UNCOMPARED = frozenset({"created_ms", "@ids_floor", *PRESENCE_FIELDS})
+#: Fields not a function of the events: the first write's wall clock, history's id floor,
+#: and what the sentiment model of that moment scored (its snapshot is gone by now).
+_UNCOMPARED = frozenset({"created_ms", "@ids_floor", NEGATIVE_FIELD, *PRESENCE_FIELDS})
+#: Parts scored by the sentiment model of the moment: decayed sentiment, complaints.
+_SCORED_PARTS = frozenset({"m", "k"})
 #: Readable names of the document's parts in a report (docs/redis-keys.md).
 _PARTS = {"f": "", "c": "cart", "w": "viewed", "s": "searches", "o": "orders", "l": "wishlist"}
 #: Decayed sums agree within this (ten significant digits stored, added in another order).
@@ -140,7 +144,7 @@ def compare(
     expected, stored = _settled_cart(expected), _settled_cart(stored)
     last = expected.get("f", {}).get("last_seen")
     at_ms = last if isinstance(last, int) else 0
-    for part in sorted((expected.keys() | stored.keys()) - {"v"}):
+    for part in sorted((expected.keys() | stored.keys()) - {"v", *_SCORED_PARTS}):
         a, b = expected.get(part), stored.get(part)
         if part in ("t", "r"):
             half_life = limits.taste_half_life_ms if part == "t" else limits.rhythm_half_life_ms
