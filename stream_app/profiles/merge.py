@@ -10,10 +10,11 @@ and idempotent with the events around it (docs/identity.md; tests/unit/test_merg
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from stream_app.profiles.cohorts import merge_active
-from stream_app.profiles.mood import ComplaintEntry, note_complaint
+from stream_app.profiles.mood import note_complaint
 from stream_app.profiles.state import (
     CartEntry,
     Decayed,
@@ -21,7 +22,6 @@ from stream_app.profiles.state import (
     ProfileState,
     StateLimits,
     Value,
-    WishEntry,
     add_returned,
     join_entry,
     ledger_returned,
@@ -33,6 +33,10 @@ from stream_app.profiles.state import (
 #: Fields that keep the smallest / largest value (times): by name or prefix.
 _MIN = frozenset({"first_seen", "created_ms"})
 _MAX = frozenset({"last_seen"})
+
+E = TypeVar("E")
+#: Notes one entry into a capped per-key collection (``note_wish``, ``note_complaint``).
+Noter = Callable[[dict[str, list[E]], str, list[E], int], None]
 
 
 def merge(kept: ProfileState, other: ProfileState, limits: StateLimits) -> ProfileState:
@@ -60,11 +64,13 @@ def merge(kept: ProfileState, other: ProfileState, limits: StateLimits) -> Profi
         _recent_views(kept.viewed, other.viewed, limits.recent_views),
         _recent(kept.searches, other.searches, limits.recent_searches),
         orders,
-        _wishlist(kept.wishlist, other.wishlist, limits.wishlist_size),
+        _noted(kept.wishlist, other.wishlist, limits.wishlist_size, note_wish),
         kept.version,
         assumed=sorted(kept.assumed + other.assumed)[-limits.zone_pending :],
         sentiment=_decayed(kept.sentiment, other.sentiment, limits.sentiment_half_life_ms),
-        complaints=_complaints(kept.complaints, other.complaints, limits.complaints_kept),
+        complaints=_noted(
+            kept.complaints, other.complaints, limits.complaints_kept, note_complaint
+        ),
     )
     settle_zone(merged, limits)  # either side's events binned before a zone was known
     return merged
@@ -117,16 +123,6 @@ def _decayed(a: Decayed, b: Decayed, half_life_ms: float) -> Decayed:
     return Decayed(ref, {name: round10(value) for name, value in sums.items()})
 
 
-def _complaints(
-    a: Mapping[str, ComplaintEntry], b: Mapping[str, ComplaintEntry], cap: int
-) -> dict[str, ComplaintEntry]:
-    """Both sides' complaints (one remark is one), the newest ``cap`` kept."""
-    kept = {key: list(entry) for key, entry in a.items()}
-    for key, entry in b.items():
-        note_complaint(kept, key, list(entry), cap)
-    return kept
-
-
 def _cart(
     a: Mapping[str, CartEntry], b: Mapping[str, CartEntry], last_purchase: int | None
 ) -> dict[str, CartEntry]:
@@ -169,14 +165,15 @@ def _recent_views(
     return {item: viewed[item] for item in kept}
 
 
-def _wishlist(
-    a: Mapping[str, WishEntry], b: Mapping[str, WishEntry], cap: int
-) -> dict[str, WishEntry]:
-    """Per item the winning wishlist event of either side; the ``cap`` latest items."""
-    wishlist = {item: list(entry) for item, entry in a.items()}
-    for item, entry in b.items():
-        note_wish(wishlist, item, list(entry), cap)
-    return wishlist
+def _noted(
+    a: Mapping[str, list[E]], b: Mapping[str, list[E]], cap: int, note: Noter[E]
+) -> dict[str, list[E]]:
+    """Both sides' entries, each of ``b`` noted into ``a``'s as its own event would be
+    (``note``: the wishlist's or the complaints' rule, with its cap)."""
+    kept = {key: list(entry) for key, entry in a.items()}
+    for key, entry in b.items():
+        note(kept, key, list(entry), cap)
+    return kept
 
 
 def _ledger(
